@@ -1,0 +1,123 @@
+//! `veilwatch bench`: native medians for the stages the kiosk runs on every frame.
+//!
+//! The input is a real LFW photo placed on a 320×240 and a 640×480 canvas. `--frames-out` also
+//! writes those exact frames (raw RGBA) and the aligned crop (raw RGB), so that `make bench` can time
+//! the wasm build and onnxruntime-web on identical bytes. Medians go to `bench.json` under "native".
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+use serde_json::{json, Value};
+use veilwatch::{align, nearest_centre, Frame};
+
+use crate::common::{load_engine, load_image, read, write_atomically, CliResult};
+
+/// The photo every benchmark uses, relative to the data folder.
+pub const BENCH_PHOTO: &str = "lfw/images/Aaron_Sorkin/Aaron_Sorkin_0001.jpg";
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Data folder (default: $VEILWATCH_DATA or ../shared/data).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Timed runs per measurement (after 3 warm-up runs).
+    #[arg(long, default_value_t = 30)]
+    runs: usize,
+    /// Also write the benchmark inputs here (raw RGBA frames, raw RGB crop).
+    #[arg(long)]
+    frames_out: Option<PathBuf>,
+    /// Report file to merge the "native" medians into.
+    #[arg(long, default_value = "bench.json")]
+    out: PathBuf,
+}
+
+pub fn data_dir(explicit: Option<PathBuf>) -> PathBuf {
+    explicit
+        .or_else(|| std::env::var_os("VEILWATCH_DATA").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("../shared/data"))
+}
+
+/// The photo scaled to the canvas height and centred on mid-grey.
+fn canvas(photo: &Frame, width: u32, height: u32) -> Frame {
+    let scale = height as f32 / photo.height() as f32;
+    let offset = (width as f32 - photo.width() as f32 * scale) / 2.0;
+    let mut rgba = vec![128u8; (width * height * 4) as usize];
+    for y in 0..height {
+        for x in 0..width {
+            let (sx, sy) = ((x as f32 + 0.5 - offset) / scale - 0.5, (y as f32 + 0.5) / scale - 0.5);
+            if sx < -0.5 || sx > photo.width() as f32 - 0.5 {
+                continue;
+            }
+            let i = ((y * width + x) * 4) as usize;
+            for c in 0..3 {
+                rgba[i + c] = photo.sample(sx.max(0.0), sy.max(0.0), c).round() as u8;
+            }
+        }
+    }
+    Frame::from_rgba(width, height, &rgba).expect("canvas sized from its dimensions")
+}
+
+fn median_ms(runs: usize, mut f: impl FnMut() -> CliResult) -> CliResult<f64> {
+    for _ in 0..3 {
+        f()?;
+    }
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        f()?;
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    Ok(times[times.len() / 2])
+}
+
+fn rgba_of(frame: &Frame) -> Vec<u8> {
+    frame.rgb().chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect()
+}
+
+pub fn run(models: &Path, args: BenchArgs) -> CliResult {
+    let data = data_dir(args.data);
+    let photo_path = data.join(BENCH_PHOTO);
+    if !photo_path.is_file() {
+        return Err(format!(
+            "benchmark photo {} is missing; set VEILWATCH_DATA to the shared data folder",
+            photo_path.display()
+        ));
+    }
+    let engine = load_engine(models)?;
+    let photo = load_image(&photo_path)?;
+    let mut native = serde_json::Map::new();
+    for (key, width, height) in [("detect_320x240", 320, 240), ("detect_640x480", 640, 480)] {
+        let frame = canvas(&photo, width, height);
+        let ms = median_ms(args.runs, || engine.detect(&frame).map(drop).map_err(|e| e.to_string()))?;
+        println!("native {key}: {ms:.2} ms (median of {})", args.runs);
+        native.insert(key.into(), json!({ "veilwatch_ms": ms }));
+        if let Some(dir) = &args.frames_out {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            write_atomically(&dir.join(format!("{key}.rgba")), &rgba_of(&frame))?;
+        }
+    }
+    let faces = engine.detect(&photo).map_err(|e| e.to_string())?;
+    let face = nearest_centre(&faces, photo.width(), photo.height()).ok_or("no face found in the benchmark photo")?;
+    let crop = align::align(&photo, face).ok_or("benchmark face cannot be aligned")?;
+    let ms = median_ms(args.runs, || engine.embed_crop(&crop).map(drop).map_err(|e| e.to_string()))?;
+    println!("native embed (per face): {ms:.2} ms (median of {})", args.runs);
+    native.insert("embed".into(), json!({ "veilwatch_ms": ms }));
+    if let Some(dir) = &args.frames_out {
+        write_atomically(&dir.join("embed_112x112.rgb"), crop.rgb())?;
+    }
+
+    let mut report: Value = match read(&args.out) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({})),
+        Err(_) => json!({}),
+    };
+    if !report.is_object() {
+        report = json!({});
+    }
+    report["native"] = Value::Object(native);
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    write_atomically(&args.out, text.as_bytes())?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! `veilwatch eval DATASET_DIR --json OUT`: verification accuracy on a folder in LFW layout.
+//!
+//! Every image is embedded (the face nearest its centre), at most `--per-identity` images per
+//! identity (by file name), and every pair is scored by cosine.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+use veilwatch::eval::{self, Sample, ScoreReport};
+use veilwatch::nearest_centre;
+
+use crate::common::{load_engine, load_image, write_atomically, CliResult};
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Folder with one sub-folder per identity holding its JPEG/PNG images.
+    dataset: PathBuf,
+    /// Where to write the JSON report.
+    #[arg(long)]
+    json: PathBuf,
+    /// CSV `identity,group` for the per-group breakdown (e.g. labels/groups.csv).
+    #[arg(long)]
+    groups: Option<PathBuf>,
+    /// CSV whose first two columns name identity pairs that are not true impostors (same person
+    /// under two names, mislabelled photos); their cross pairs are left out of the impostor set.
+    #[arg(long)]
+    label_noise: Option<PathBuf>,
+    /// Images used per identity, the first ones by file name.
+    #[arg(long, default_value_t = 10)]
+    per_identity: usize,
+}
+
+#[derive(Serialize)]
+struct EvalReport {
+    dataset: String,
+    images: usize,
+    identities: usize,
+    detection_failures: usize,
+    genuine_pairs: usize,
+    impostor_pairs: usize,
+    excluded_identity_pairs: usize,
+    cosine: ScoreReport,
+}
+
+/// Identity folders and their images, both sorted by name.
+fn list_dataset(dir: &Path, per_identity: usize) -> CliResult<Vec<(String, Vec<PathBuf>)>> {
+    let entries = |d: &Path| -> CliResult<Vec<PathBuf>> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .map_err(|e| format!("cannot list {}: {e}", d.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    let mut identities = Vec::new();
+    for folder in entries(dir)?.into_iter().filter(|p| p.is_dir()) {
+        let images: Vec<PathBuf> = entries(&folder)?
+            .into_iter()
+            .filter(|p| {
+                let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+                matches!(ext.as_str(), "jpg" | "jpeg" | "png")
+            })
+            .take(per_identity)
+            .collect();
+        if !images.is_empty() {
+            let name = folder.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            identities.push((name, images));
+        }
+    }
+    if identities.is_empty() {
+        return Err(format!("{} holds no identity folders with images", dir.display()));
+    }
+    Ok(identities)
+}
+
+/// Rows of a CSV with a header, first two columns only.
+fn read_pairs_csv(path: &Path) -> CliResult<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let mut cols = line.split(',');
+            match (cols.next(), cols.next()) {
+                (Some(a), Some(b)) => Ok((a.trim().to_owned(), b.trim().to_owned())),
+                _ => Err(format!("{}: line `{line}` does not have two columns", path.display())),
+            }
+        })
+        .collect()
+}
+
+pub fn run(models: &Path, args: EvalArgs) -> CliResult {
+    let engine = load_engine(models)?;
+    let identities = list_dataset(&args.dataset, args.per_identity)?;
+    let index: HashMap<&str, usize> = identities.iter().enumerate().map(|(i, (n, _))| (n.as_str(), i)).collect();
+    let jobs: Vec<(usize, &PathBuf)> =
+        identities.iter().enumerate().flat_map(|(i, (_, imgs))| imgs.iter().map(move |p| (i, p))).collect();
+
+    let bar = ProgressBar::new(jobs.len() as u64).with_style(
+        ProgressStyle::with_template("embedding {bar:40} {pos}/{len} images, {eta} left").expect("valid template"),
+    );
+    let embedded: Vec<CliResult<Option<Sample>>> = jobs
+        .par_iter()
+        .progress_with(bar)
+        .map(|&(identity, path)| {
+            let frame = load_image(path)?;
+            let faces = engine.detect(&frame).map_err(|e| format!("{}: {e}", path.display()))?;
+            let Some(face) = nearest_centre(&faces, frame.width(), frame.height()) else { return Ok(None) };
+            let analysed = engine.analyse_face(&frame, face).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(Some(Sample { identity, embedding: analysed.embedding }))
+        })
+        .collect();
+    let mut samples = Vec::with_capacity(embedded.len());
+    let mut detection_failures = 0;
+    for result in embedded {
+        match result? {
+            Some(sample) => samples.push(sample),
+            None => detection_failures += 1,
+        }
+    }
+
+    let mut not_impostors = HashSet::new();
+    if let Some(path) = &args.label_noise {
+        for (a, b) in read_pairs_csv(path)? {
+            if let (Some(&a), Some(&b)) = (index.get(a.as_str()), index.get(b.as_str())) {
+                not_impostors.insert((a.min(b), a.max(b)));
+            }
+        }
+    }
+    let scores = eval::score_pairs(&samples, &not_impostors);
+    let mut cosine = eval::report(&scores);
+    if let Some(path) = &args.groups {
+        let group_of: HashMap<usize, String> = read_pairs_csv(path)?
+            .into_iter()
+            .filter_map(|(identity, group)| index.get(identity.as_str()).map(|&i| (i, group)))
+            .collect();
+        let threshold = cosine.threshold_at_fmr.get("1e-4").copied().flatten().ok_or(
+            "too few impostor pairs to set a threshold at FMR 1e-4 for the per-group breakdown",
+        )?;
+        cosine.by_group = Some(eval::by_group(&samples, &group_of, &not_impostors, threshold as f32));
+    }
+
+    let report = EvalReport {
+        dataset: args.dataset.display().to_string(),
+        images: jobs.len(),
+        identities: identities.len(),
+        detection_failures,
+        genuine_pairs: scores.genuine.len(),
+        impostor_pairs: scores.impostor.len(),
+        excluded_identity_pairs: not_impostors.len(),
+        cosine,
+    };
+    let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    write_atomically(&args.json, json.as_bytes())?;
+    print_summary(&report);
+    Ok(())
+}
+
+fn print_summary(r: &EvalReport) {
+    eprintln!(
+        "{} images of {} identities, {} without a detected face; {} genuine / {} impostor pairs",
+        r.images, r.identities, r.detection_failures, r.genuine_pairs, r.impostor_pairs
+    );
+    let fmt = |m: &BTreeMap<String, Option<f64>>, k: &str| match m.get(k).copied().flatten() {
+        Some(v) => format!("{v:.4}"),
+        None => "n/a".into(),
+    };
+    for (key, _) in eval::FMR_POINTS {
+        eprintln!(
+            "cosine: TAR {} at FMR {key} (threshold {})",
+            fmt(&r.cosine.tar_at_fmr, key),
+            fmt(&r.cosine.threshold_at_fmr, key)
+        );
+    }
+    eprintln!("cosine: AUC {:.5}", r.cosine.auc);
+}

@@ -1,0 +1,204 @@
+//! Frames: validation of untrusted pixel buffers, and conversion to the detector's input tensor.
+//!
+//! Guarantees: a [`Frame`] always has a non-zero size within [`MAX_SIDE`] and exactly
+//! `width × height × 3` RGB bytes; its pixels are zeroised when it is dropped (G2: a passer-by's
+//! frame does not outlive its processing).
+
+use tract_onnx::prelude::*;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Largest accepted width or height; bounds memory before anything is allocated.
+pub const MAX_SIDE: u32 = 8192;
+
+/// The detector's input size must be a multiple of this (YuNet's coarsest stride).
+pub const DETECTOR_ALIGN: u32 = 32;
+
+/// An RGB frame owned by the pipeline.
+pub struct Frame {
+    width: u32,
+    height: u32,
+    rgb: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Frame({}×{}, pixels withheld)", self.width, self.height)
+    }
+}
+
+fn check_size(width: u32, height: u32) -> Result<()> {
+    let reason = if width == 0 || height == 0 {
+        "it has no pixels"
+    } else if width > MAX_SIDE || height > MAX_SIDE {
+        "a side is larger than 8192 pixels"
+    } else {
+        return Ok(());
+    };
+    Err(Error::FrameSize { width, height, reason })
+}
+
+impl Frame {
+    /// Takes an RGBA buffer as a canvas `ImageData` or camera frame provides it; alpha is ignored.
+    pub fn from_rgba(width: u32, height: u32, rgba: &[u8]) -> Result<Frame> {
+        check_size(width, height)?;
+        let expected = width as usize * height as usize * 4;
+        if rgba.len() != expected {
+            return Err(Error::FrameBufferLength { width, height, expected, actual: rgba.len() });
+        }
+        let mut rgb = Zeroizing::new(Vec::with_capacity(expected / 4 * 3));
+        for px in rgba.chunks_exact(4) {
+            rgb.extend_from_slice(&px[..3]);
+        }
+        Ok(Frame { width, height, rgb })
+    }
+
+    /// Takes a tightly packed RGB buffer.
+    pub fn from_rgb(width: u32, height: u32, rgb: Vec<u8>) -> Result<Frame> {
+        let rgb = Zeroizing::new(rgb);
+        check_size(width, height)?;
+        let expected = width as usize * height as usize * 3;
+        if rgb.len() != expected {
+            return Err(Error::FrameBufferLength {
+                width,
+                height,
+                expected: expected / 3 * 4,
+                actual: rgb.len() / 3 * 4,
+            });
+        }
+        Ok(Frame { width, height, rgb })
+    }
+
+    /// Decodes a JPEG or PNG file's bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Frame> {
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes));
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_SIDE);
+        limits.max_image_height = Some(MAX_SIDE);
+        reader.limits(limits);
+        let image = reader
+            .with_guessed_format()
+            .map_err(|e| Error::ImageDecode(e.to_string()))?
+            .decode()
+            .map_err(|e| Error::ImageDecode(e.to_string()))?
+            .into_rgb8();
+        let (width, height) = image.dimensions();
+        Frame::from_rgb(width, height, image.into_raw())
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    pub fn rgb(&self) -> &[u8] {
+        &self.rgb
+    }
+
+    /// Bilinear sample of channel `c` at continuous pixel coordinates (pixel centres at integers);
+    /// outside the frame reads as black, like OpenCV's constant border.
+    pub fn sample(&self, x: f32, y: f32, c: usize) -> f32 {
+        let (x0, y0) = (x.floor(), y.floor());
+        let (fx, fy) = (x - x0, y - y0);
+        let (x0, y0) = (x0 as i64, y0 as i64);
+        let at = |xi: i64, yi: i64| -> f32 {
+            if xi < 0 || yi < 0 || xi >= self.width as i64 || yi >= self.height as i64 {
+                0.0
+            } else {
+                self.rgb[(yi as usize * self.width as usize + xi as usize) * 3 + c] as f32
+            }
+        };
+        let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx;
+        let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
+        top * (1.0 - fy) + bottom * fy
+    }
+}
+
+/// How a frame was fitted into the detector input: frame coordinates = input coordinates / scale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Letterbox {
+    pub scale: f32,
+    pub input_width: u32,
+    pub input_height: u32,
+}
+
+impl Letterbox {
+    /// Scales the frame down (never up) so its longer side is at most `max_side`, then pads right
+    /// and bottom to multiples of 32.
+    pub fn fit(width: u32, height: u32, max_side: u32) -> Letterbox {
+        let longer = width.max(height) as f32;
+        let scale = (max_side as f32 / longer).min(1.0);
+        let scaled = |v: u32| ((v as f32 * scale).round() as u32).max(1);
+        let align = |v: u32| v.div_ceil(DETECTOR_ALIGN) * DETECTOR_ALIGN;
+        Letterbox { scale, input_width: align(scaled(width)), input_height: align(scaled(height)) }
+    }
+
+    /// The detector's input: BGR, 0–255, NCHW, zero padding (what YuNet was trained on).
+    pub fn tensor(&self, frame: &Frame) -> Tensor {
+        let (w, h) = (self.input_width as usize, self.input_height as usize);
+        let (sw, sh) = (
+            ((frame.width as f32 * self.scale).round() as usize).min(w),
+            ((frame.height as f32 * self.scale).round() as usize).min(h),
+        );
+        let mut data = vec![0f32; 3 * w * h];
+        for y in 0..sh {
+            for x in 0..sw {
+                for (plane, c) in [2usize, 1, 0].into_iter().enumerate() {
+                    let v = if self.scale == 1.0 {
+                        frame.rgb[(y * frame.width as usize + x) * 3 + c] as f32
+                    } else {
+                        let sx = (x as f32 + 0.5) / self.scale - 0.5;
+                        let sy = (y as f32 + 0.5) / self.scale - 0.5;
+                        frame.sample(sx.max(0.0), sy.max(0.0), c)
+                    };
+                    data[plane * w * h + y * w + x] = v;
+                }
+            }
+        }
+        tract_ndarray::Array4::from_shape_vec((1, 3, h, w), data)
+            .expect("buffer sized from the shape")
+            .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rgba_length_must_match_the_size() {
+        let err = Frame::from_rgba(4, 3, &[0; 47]).unwrap_err();
+        assert!(matches!(err, Error::FrameBufferLength { expected: 48, actual: 47, .. }), "{err}");
+        assert!(err.to_string().contains("needs 48"));
+    }
+
+    #[test]
+    fn empty_and_huge_frames_are_refused() {
+        assert!(matches!(Frame::from_rgba(0, 10, &[]), Err(Error::FrameSize { .. })));
+        assert!(matches!(Frame::from_rgba(9000, 1, &[]), Err(Error::FrameSize { .. })));
+    }
+
+    #[test]
+    fn letterbox_scales_down_and_pads_to_multiples_of_32() {
+        assert_eq!(Letterbox::fit(640, 480, 640), Letterbox { scale: 1.0, input_width: 640, input_height: 480 });
+        assert_eq!(Letterbox::fit(250, 250, 640), Letterbox { scale: 1.0, input_width: 256, input_height: 256 });
+        let hd = Letterbox::fit(1920, 1080, 640);
+        assert_eq!((hd.input_width, hd.input_height), (640, 384));
+        let odd = Letterbox::fit(333, 17, 640);
+        assert_eq!((odd.input_width, odd.input_height), (352, 32));
+    }
+
+    #[test]
+    fn detector_tensor_is_bgr_with_zero_padding() {
+        let frame = Frame::from_rgba(1, 1, &[10, 20, 30, 255]).unwrap();
+        let t = Letterbox::fit(1, 1, 640).tensor(&frame);
+        let v = t.to_array_view::<f32>().unwrap();
+        assert_eq!(v.shape(), &[1, 3, 32, 32]);
+        assert_eq!((v[[0, 0, 0, 0]], v[[0, 1, 0, 0]], v[[0, 2, 0, 0]]), (30.0, 20.0, 10.0));
+        assert_eq!(v[[0, 0, 0, 1]], 0.0);
+    }
+}

@@ -1,0 +1,90 @@
+//! Veilwatch: live face matching that runs on the device, against a blinded watchlist.
+//!
+//! This crate is the whole engine. Data flows one way (DESIGN §2):
+//! frame → [`detect`] → [`align`] → [`quality`] gate → [`embed`] → (matching, later stages).
+//! [`Engine`] strings the stages together; the CLI (`src/bin/veilwatch.rs`) and the wasm facade
+//! (`src/wasm.rs`) only convert types and call it.
+
+pub mod align;
+pub mod detect;
+pub mod embed;
+pub mod error;
+pub mod eval;
+pub mod frame;
+pub mod models;
+pub mod quality;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use align::AlignedFace;
+pub use detect::{DetectorOptions, Face};
+pub use embed::{Embedding, EMBEDDING_DIM};
+pub use error::{Error, ModelKind, Result};
+pub use frame::Frame;
+pub use quality::{Quality, QualityGates};
+
+use detect::Detector;
+use embed::Embedder;
+
+/// One face after the full pipeline. The embedding stays inside the library (and inside wasm).
+#[derive(Debug)]
+pub struct AnalysedFace {
+    pub face: Face,
+    pub quality: Quality,
+    pub embedding: Embedding,
+}
+
+/// The face pipeline with both models loaded and verified.
+pub struct Engine {
+    detector: Detector,
+    embedder: Embedder,
+    pub gates: QualityGates,
+}
+
+impl Engine {
+    /// Loads both models from their file bytes; each is checked against its pinned SHA-256 first.
+    pub fn from_bytes(detector: &[u8], recognizer: &[u8]) -> Result<Engine> {
+        Ok(Engine {
+            detector: Detector::from_bytes(detector)?,
+            embedder: Embedder::from_bytes(recognizer)?,
+            gates: QualityGates::default(),
+        })
+    }
+
+    pub fn detector_options_mut(&mut self) -> &mut DetectorOptions {
+        &mut self.detector.options
+    }
+
+    /// All faces in the frame, best score first.
+    pub fn detect(&self, frame: &Frame) -> Result<Vec<Face>> {
+        self.detector.detect(frame)
+    }
+
+    /// Aligns and embeds one detected face, and assesses its quality (without gating on it).
+    pub fn analyse_face(&self, frame: &Frame, face: &Face) -> Result<AnalysedFace> {
+        let crop = align::align(frame, face).ok_or(Error::DegenerateLandmarks)?;
+        let quality = quality::assess(face, &crop, &self.gates);
+        let embedding = self.embedder.embed(&crop)?;
+        Ok(AnalysedFace { face: *face, quality, embedding })
+    }
+
+    /// Detects, aligns, assesses and embeds every face in the frame.
+    pub fn analyse(&self, frame: &Frame) -> Result<Vec<AnalysedFace>> {
+        self.detect(frame)?.iter().map(|face| self.analyse_face(frame, face)).collect()
+    }
+
+    pub fn embed_crop(&self, crop: &AlignedFace) -> Result<Embedding> {
+        self.embedder.embed(crop)
+    }
+}
+
+/// The face whose centre is nearest the frame's centre (LFW photos are centred on their subject
+/// but often show other people too).
+pub fn nearest_centre(faces: &[Face], width: u32, height: u32) -> Option<&Face> {
+    let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
+    let distance = |f: &Face| {
+        let [x, y] = f.centre();
+        (x - cx).powi(2) + (y - cy).powi(2)
+    };
+    faces.iter().min_by(|a, b| distance(a).total_cmp(&distance(b)))
+}

@@ -1,0 +1,60 @@
+//! `veilwatch eval` on the whole LFW development split: the report has the documented shape and
+//! the pipeline reaches TAR ≥ 0.97 at FMR 1e-4 (a reference pipeline with these models measured
+//! 0.976; less means alignment or pre-processing is wrong). Needs `--features cli`; run in release.
+
+mod common;
+
+use std::process::Command;
+
+use serde_json::Value;
+
+#[test]
+fn lfw_verification_accuracy_and_report_shape() {
+    let (Some(images), Some(labels), Some(models)) = (common::lfw_images(), common::lfw_labels(), common::models_dir())
+    else {
+        return;
+    };
+    let out = std::env::temp_dir().join(format!("veilwatch-eval-{}.json", std::process::id()));
+    let status = Command::new(env!("CARGO_BIN_EXE_veilwatch"))
+        .arg("--models")
+        .arg(&models)
+        .arg("eval")
+        .arg(&images)
+        .arg("--json")
+        .arg(&out)
+        .arg("--groups")
+        .arg(labels.join("groups.csv"))
+        .arg("--label-noise")
+        .arg(labels.join("lfw_label_noise_pairs.csv"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let report: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    std::fs::remove_file(&out).ok();
+    // Keep the report for the closing note and for make test's log.
+    let keep = common::repo_dir().join("target-eval.json");
+    std::fs::write(&keep, serde_json::to_string_pretty(&report).unwrap()).ok();
+
+    for key in ["images", "identities", "detection_failures", "genuine_pairs", "impostor_pairs"] {
+        assert!(report[key].is_u64(), "{key} missing");
+    }
+    assert!(report["images"].as_u64().unwrap() > 4000);
+    assert!(report["detection_failures"].as_u64().unwrap() < 20);
+    let cosine = &report["cosine"];
+    for fmr in ["1e-3", "1e-4", "1e-5", "1e-6"] {
+        let tar = cosine["tar_at_fmr"][fmr].as_f64().unwrap_or_else(|| panic!("TAR at {fmr} missing"));
+        assert!((0.0..=1.0).contains(&tar));
+        assert!(cosine["threshold_at_fmr"][fmr].is_f64());
+    }
+    assert!(cosine["auc"].as_f64().unwrap() > 0.99);
+    let tar = cosine["tar_at_fmr"]["1e-4"].as_f64().unwrap();
+    eprintln!("TAR at FMR 1e-4: {tar:.4}, at 1e-5: {}", cosine["tar_at_fmr"]["1e-5"]);
+    assert!(tar >= 0.97, "TAR {tar} at FMR 1e-4 is below 0.97");
+    for group in ["male", "female"] {
+        let g = &cosine["by_group"][group];
+        for key in ["identities", "genuine_pairs", "impostor_pairs"] {
+            assert!(g[key].as_u64().unwrap() > 0, "{group}.{key}");
+        }
+        assert!(g["fmr"].is_f64() && g["fnmr"].is_f64(), "{group}");
+    }
+}

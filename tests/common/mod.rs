@@ -1,0 +1,77 @@
+//! Where tests find the shared face data and the models, and what they do when those are absent:
+//! say so loudly and skip, except under `CI=true`, where absence is a failure so that a broken
+//! path can never pass silently.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use veilwatch::models::MANIFEST;
+use veilwatch::{Engine, Frame, ModelKind};
+
+fn required_or_skip(what: &str, path: &PathBuf) -> bool {
+    if path.exists() {
+        return true;
+    }
+    let message = format!("{what} not found at {} — ", path.display());
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{message}CI=true requires it");
+    }
+    eprintln!("\n!!! SKIPPED: {message}this test did not run !!!\n");
+    false
+}
+
+pub fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `$VEILWATCH_DATA/lfw/images`, default `../shared/data` beside the checkout.
+pub fn lfw_images() -> Option<PathBuf> {
+    let data = std::env::var_os("VEILWATCH_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_dir().join("../shared/data"));
+    let images = data.join("lfw/images");
+    required_or_skip("LFW data (set VEILWATCH_DATA)", &images).then_some(images)
+}
+
+pub fn lfw_labels() -> Option<PathBuf> {
+    lfw_images().map(|i| i.parent().expect("images has a parent").join("labels"))
+}
+
+pub fn models_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("VEILWATCH_MODELS").map(PathBuf::from).unwrap_or_else(|| repo_dir().join("models"));
+    let detector = dir.join(MANIFEST[0].file);
+    required_or_skip("model files (run models/fetch)", &detector).then_some(dir)
+}
+
+pub fn model_bytes(kind: ModelKind) -> Option<Vec<u8>> {
+    let spec = MANIFEST.iter().find(|m| m.kind == kind).unwrap();
+    Some(std::fs::read(models_dir()?.join(spec.file)).expect("model file readable"))
+}
+
+pub fn engine() -> Option<Engine> {
+    let detector = model_bytes(ModelKind::Detector)?;
+    let recognizer = model_bytes(ModelKind::Recognizer)?;
+    Some(Engine::from_bytes(&detector, &recognizer).expect("pinned models load"))
+}
+
+/// The first `n` images of the LFW folder in name order (identity, then file).
+pub fn first_images(n: usize) -> Option<Vec<PathBuf>> {
+    let root = lfw_images()?;
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    dirs.sort();
+    let mut out = Vec::new();
+    for d in dirs {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        out.extend(files);
+        if out.len() >= n {
+            out.truncate(n);
+            return Some(out);
+        }
+    }
+    Some(out)
+}
+
+pub fn load(path: &std::path::Path) -> Frame {
+    Frame::decode(&std::fs::read(path).unwrap()).unwrap()
+}
