@@ -196,7 +196,7 @@ mod tests {
     fn detector_tensor_is_bgr_with_zero_padding() {
         let frame = Frame::from_rgba(1, 1, &[10, 20, 30, 255]).unwrap();
         let t = Letterbox::fit(1, 1, 640).tensor(&frame);
-        let v = t.to_array_view::<f32>().unwrap();
+        let v = t.to_plain_array_view::<f32>().unwrap();
         assert_eq!(v.shape(), &[1, 3, 32, 32]);
         assert_eq!((v[[0, 0, 0, 0]], v[[0, 1, 0, 0]], v[[0, 2, 0, 0]]), (30.0, 20.0, 10.0));
         assert_eq!(v[[0, 0, 0, 1]], 0.0);

@@ -31,9 +31,6 @@ fn lfw_verification_accuracy_and_report_shape() {
     assert!(status.success());
     let report: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     std::fs::remove_file(&out).ok();
-    // Keep the report for the closing note and for make test's log.
-    let keep = common::repo_dir().join("target-eval.json");
-    std::fs::write(&keep, serde_json::to_string_pretty(&report).unwrap()).ok();
 
     for key in ["images", "identities", "detection_failures", "genuine_pairs", "impostor_pairs"] {
         assert!(report[key].is_u64(), "{key} missing");

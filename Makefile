@@ -1,0 +1,47 @@
+# Veilwatch: the two commands a newcomer needs are `make demo` and `make test` (see README).
+# Everything else here is what those two are made of.
+
+SHELL := /bin/bash
+CARGO_TARGET_DIR ?= $(HOME)/.cache/veilwatch/target
+export CARGO_TARGET_DIR
+VEILWATCH_DATA ?= $(abspath ../shared/data)
+export VEILWATCH_DATA
+PORT ?= 8080
+BIN := $(CARGO_TARGET_DIR)/release/veilwatch
+
+.PHONY: demo test setup models native wasm unit e2e bench serve clean
+
+## Build everything and serve the kiosk demo on http://127.0.0.1:$(PORT)/
+demo: setup native wasm
+	@echo "Open http://127.0.0.1:$(PORT)/ in a browser (Ctrl-C to stop)."
+	$(BIN) serve --listen 127.0.0.1:$(PORT) --mount /=www --mount /pkg=pkg --mount /models=models
+
+## Everything: Rust unit and integration tests (incl. onnxruntime reference and LFW accuracy), wasm tests.
+test: setup native wasm unit e2e
+
+## Installs what a fresh machine lacks; skips what is present.
+setup:
+	tools/setup
+
+models:
+	models/fetch
+
+native:
+	cargo build --release --features cli --locked
+
+wasm:
+	tools/build-wasm
+
+unit:
+	cargo test --release --features cli --locked
+
+e2e:
+	node --test tests/e2e/
+
+## Speed: native medians, then wasm (node) vs onnxruntime-web on the same inputs → bench.json
+bench: native wasm
+	$(BIN) bench --frames-out $(CARGO_TARGET_DIR)/bench-frames
+	node tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames
+
+clean:
+	rm -rf pkg bench.json
