@@ -16,6 +16,7 @@ and (for YuNet) the 640x640 shape annotations removed so any input size works.
 Usage:
   python3 tests/reference/onnxruntime_reference.py --models DIR \
       --images IMG1 IMG2 ... --crops CROP1.png ... --out OUT.json
+  python3 tests/reference/onnxruntime_reference.py --models DIR --write-folded OUT_DIR
 """
 import argparse
 import json
@@ -142,8 +143,17 @@ def main():
     ap.add_argument("--models", required=True)
     ap.add_argument("--images", nargs="*", default=[])
     ap.add_argument("--crops", nargs="*", default=[])
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out")
+    ap.add_argument("--write-folded", metavar="DIR",
+                    help="also save both models with their weights folded to f32, for onnxruntime-web")
     a = ap.parse_args()
+    if a.write_folded:
+        os.makedirs(a.write_folded, exist_ok=True)
+        for name, free in ((YUNET, True), (SFACE, False)):
+            model = fold_dequantize(onnx.load(os.path.join(a.models, name)), free)
+            onnx.save(model, os.path.join(a.write_folded, name.replace("_int8bq", "_folded")))
+    if not a.out:
+        return
     result = {"detections": [], "embeddings": []}
     if a.images:
         det = session(os.path.join(a.models, YUNET), free_shapes=True)

@@ -1,0 +1,96 @@
+// `make bench`, second half: the wasm build of Veilwatch against onnxruntime-web (wasm backend,
+// one thread) on identical inputs, in the same node process. The inputs are the frames and the
+// aligned crop `veilwatch bench --frames-out DIR` wrote (a real LFW photo on 320×240 and 640×480
+// canvases). onnxruntime cannot run the shipped int8bq files, so it gets the same weights folded
+// to f32 by tests/reference/onnxruntime_reference.py, which is what tract runs too.
+//
+// Veilwatch's time is the whole engine call (pre-processing, inference, decoding, NMS);
+// onnxruntime-web's is session.run alone on a prepared tensor. Medians go to bench.json under "wasm".
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+
+import * as ort from 'onnxruntime-web';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const framesDir = process.argv[2];
+const runs = Number(process.env.BENCH_RUNS ?? 30);
+if (!framesDir) throw new Error('usage: node tests/bench/wasm_vs_ort_web.mjs FRAMES_DIR (from veilwatch bench --frames-out)');
+
+const { initSync, Engine } = await import(join(repo, 'pkg/veilwatch.js'));
+initSync({ module: readFileSync(join(repo, 'pkg/veilwatch_bg.wasm')) });
+const models = join(repo, 'models');
+const engine = new Engine(
+  readFileSync(join(models, 'face_detection_yunet_2023mar_int8bq.onnx')),
+  readFileSync(join(models, 'face_recognition_sface_2021dec_int8bq.onnx')),
+);
+
+const folded = join(framesDir, 'folded');
+if (!existsSync(join(folded, 'face_recognition_sface_2021dec_folded.onnx'))) {
+  mkdirSync(folded, { recursive: true });
+  execFileSync('python3', [join(repo, 'tests/reference/onnxruntime_reference.py'), '--models', models, '--write-folded', folded], { stdio: 'inherit' });
+}
+ort.env.wasm.numThreads = 1;
+const ortDetector = await ort.InferenceSession.create(join(folded, 'face_detection_yunet_2023mar_folded.onnx'), { executionProviders: ['wasm'] });
+const ortRecognizer = await ort.InferenceSession.create(join(folded, 'face_recognition_sface_2021dec_folded.onnx'), { executionProviders: ['wasm'] });
+
+async function median(fn) {
+  for (let i = 0; i < 3; i++) await fn();
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+// YuNet input: BGR planes, 0–255, padded right/bottom to multiples of 32.
+function detectorTensor(rgba, width, height) {
+  const [w, h] = [Math.ceil(width / 32) * 32, Math.ceil(height / 32) * 32];
+  const data = new Float32Array(3 * w * h);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      data[y * w + x] = rgba[i + 2];
+      data[w * h + y * w + x] = rgba[i + 1];
+      data[2 * w * h + y * w + x] = rgba[i];
+    }
+  }
+  return new ort.Tensor('float32', data, [1, 3, h, w]);
+}
+
+const results = {};
+for (const [key, width, height] of [['detect_320x240', 320, 240], ['detect_640x480', 640, 480]]) {
+  const rgba = new Uint8Array(readFileSync(join(framesDir, `${key}.rgba`)));
+  if (engine.detect(rgba, width, height).length === 0) throw new Error(`${key}: the benchmark frame shows no face`);
+  const tensor = detectorTensor(rgba, width, height);
+  const ours = await median(() => engine.detect(rgba, width, height));
+  const theirs = await median(() => ortDetector.run({ [ortDetector.inputNames[0]]: tensor }));
+  results[key] = { veilwatch_ms: ours, ort_web_ms: theirs, ratio: ours / theirs };
+}
+const crop = new Uint8Array(readFileSync(join(framesDir, 'embed_112x112.rgb')));
+const planes = new Float32Array(3 * 112 * 112);
+for (let i = 0; i < 112 * 112; i++) for (let c = 0; c < 3; c++) planes[c * 112 * 112 + i] = crop[i * 3 + c];
+const cropTensor = new ort.Tensor('float32', planes, [1, 3, 112, 112]);
+const oursEmbed = await median(() => engine.benchmarkEmbedding(crop));
+const theirsEmbed = await median(() => ortRecognizer.run({ [ortRecognizer.inputNames[0]]: cropTensor }));
+results.embed = { veilwatch_ms: oursEmbed, ort_web_ms: theirsEmbed, ratio: oursEmbed / theirsEmbed };
+
+console.log(`wasm under node ${process.version}, medians of ${runs} runs (1 thread, simd128):`);
+console.log('stage            veilwatch ms   onnxruntime-web ms   ratio');
+for (const [key, r] of Object.entries(results)) {
+  console.log(`${key.padEnd(16)} ${r.veilwatch_ms.toFixed(2).padStart(12)} ${r.ort_web_ms.toFixed(2).padStart(20)} ${r.ratio.toFixed(2).padStart(7)}×`);
+}
+
+const benchPath = join(repo, 'bench.json');
+let report = {};
+try { report = JSON.parse(readFileSync(benchPath, 'utf8')); } catch { /* first run */ }
+report.wasm = results;
+writeFileSync(`${benchPath}.tmp`, JSON.stringify(report, null, 2));
+renameSync(`${benchPath}.tmp`, benchPath);
+console.log(`wrote ${benchPath}`);

@@ -1,0 +1,133 @@
+// The wasm build (pkg/, from `wasm-pack build --target web`) against the native build on the same
+// real photos: same detections, same embeddings (compared inside wasm, so no embedding crosses the
+// boundary), and every bad input surfaces as a JS Error with a readable message, never a trap.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, '.cache/veilwatch/target');
+const cli = process.env.VEILWATCH_BIN ?? join(targetDir, 'release/veilwatch');
+const data = process.env.VEILWATCH_DATA ?? join(repo, '../shared/data');
+const lfw = join(data, 'lfw/images');
+const detectorFile = join(repo, 'models/face_detection_yunet_2023mar_int8bq.onnx');
+const recognizerFile = join(repo, 'models/face_recognition_sface_2021dec_int8bq.onnx');
+
+const haveData = existsSync(lfw);
+if (!haveData) {
+  if (process.env.CI === 'true') throw new Error(`LFW data not found at ${lfw}; CI=true requires it`);
+  console.error(`\n!!! SKIPPED: LFW data not found at ${lfw} (set VEILWATCH_DATA); photo tests did not run !!!\n`);
+}
+
+const { initSync, Engine } = await import(join(repo, 'pkg/veilwatch.js'));
+initSync({ module: readFileSync(join(repo, 'pkg/veilwatch_bg.wasm')) });
+const detectorBytes = readFileSync(detectorFile);
+const recognizerBytes = readFileSync(recognizerFile);
+const engine = new Engine(detectorBytes, recognizerBytes);
+
+// Photos decoded once by Pillow into PNG (lossless, read by the native CLI) and raw RGBA (for wasm),
+// so both builds see identical pixels.
+function photos(count) {
+  const people = readdirSync(lfw).sort().filter((_, i) => i % 97 === 0).slice(0, count);
+  return people.map((p) => join(lfw, p, readdirSync(join(lfw, p)).sort()[0]));
+}
+
+describe('wasm and native builds agree on real photos', { skip: !haveData }, () => {
+  let scratch;
+  let cases;
+  before(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'veilwatch-wasm-'));
+    const jpegs = photos(8);
+    execFileSync('python3', ['-c', `
+import sys
+from PIL import Image
+out = sys.argv[1]
+for i, path in enumerate(sys.argv[2:]):
+    im = Image.open(path).convert("RGB")
+    im.save(f"{out}/{i}.png")
+    open(f"{out}/{i}.rgba", "wb").write(im.convert("RGBA").tobytes())
+    print(im.width, im.height)
+`, scratch, ...jpegs]);
+    const pngs = jpegs.map((_, i) => join(scratch, `${i}.png`));
+    const native = JSON.parse(execFileSync(cli, ['--models', join(repo, 'models'), 'embed', ...pngs], { maxBuffer: 1 << 26 }));
+    const nativeAll = JSON.parse(execFileSync(cli, ['--models', join(repo, 'models'), 'detect', '--json', ...pngs], { maxBuffer: 1 << 26 }));
+    cases = pngs.map((png, i) => ({
+      png,
+      rgba: new Uint8Array(readFileSync(join(scratch, `${i}.rgba`))),
+      width: nativeAll[i].width,
+      height: nativeAll[i].height,
+      faces: nativeAll[i].faces,
+      embedding: Float32Array.from(native[i].embedding),
+    }));
+  });
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  test('same faces, boxes, landmarks and scores', () => {
+    for (const c of cases) {
+      const faces = engine.detect(c.rgba, c.width, c.height);
+      assert.equal(faces.length, c.faces.length, `${c.png}: face count`);
+      faces.forEach((f, k) => {
+        const n = c.faces[k];
+        f.box.forEach((v, j) => assert.ok(Math.abs(v - n.box[j]) < 1e-3, `${c.png}: box ${f.box} vs ${n.box}`));
+        f.landmarks.flat().forEach((v, j) => assert.ok(Math.abs(v - n.landmarks.flat()[j]) < 1e-3, `${c.png}: landmarks`));
+        assert.ok(Math.abs(f.score - n.score) < 1e-5, `${c.png}: score ${f.score} vs ${n.score}`);
+      });
+    }
+  });
+
+  test('same embeddings (cosine ≥ 0.9999 with the native one)', () => {
+    for (const c of cases) {
+      const cosine = engine.cosineWithReference(c.rgba, c.width, c.height, c.embedding);
+      assert.ok(cosine >= 0.9999, `${c.png}: cosine ${cosine}`);
+    }
+  });
+
+  test('analyse returns faces with quality but no embedding', () => {
+    const c = cases[0];
+    const faces = engine.analyse(c.rgba, c.width, c.height);
+    assert.ok(faces.length >= 1);
+    const keys = Object.keys(faces[0]).sort();
+    assert.deepEqual(keys, ['box', 'landmarks', 'quality', 'score']);
+    assert.equal(typeof faces[0].quality.sharpness, 'number');
+    assert.ok(Array.isArray(faces[0].quality.rejections));
+  });
+});
+
+describe('bad input is a JS Error with a message a person understands', () => {
+  const throwsError = (fn, pattern) => assert.throws(fn, (e) => e instanceof Error && pattern.test(e.message));
+
+  test('a frame buffer of the wrong length', () => {
+    throwsError(() => engine.detect(new Uint8Array(640 * 480 * 3), 640, 480), /needs 1228800 \(width × height × 4\)/);
+  });
+  test('a frame without pixels or too large', () => {
+    throwsError(() => engine.detect(new Uint8Array(0), 0, 0), /no pixels/);
+    throwsError(() => engine.detect(new Uint8Array(4), 9000, 1), /larger than 8192/);
+  });
+  test('odd frame sizes work and a flat frame has no faces', () => {
+    for (const [w, h] of [[1, 1], [31, 33], [333, 17]]) {
+      assert.deepEqual(engine.detect(new Uint8Array(w * h * 4).fill(90), w, h), []);
+    }
+  });
+  test('no face to compare', () => {
+    throwsError(() => engine.cosineWithReference(new Uint8Array(64 * 64 * 4), 64, 64, new Float32Array(128).fill(1)), /no face/);
+  });
+  test('a truncated, corrupted or swapped model', () => {
+    const flipped = Uint8Array.from(detectorBytes);
+    flipped[1000] ^= 1;
+    throwsError(() => new Engine(detectorBytes.subarray(0, 5000), recognizerBytes), /face detector .*SHA-256.*models\/fetch/);
+    throwsError(() => new Engine(flipped, recognizerBytes), /face detector .*not the expected one/);
+    throwsError(() => new Engine(detectorBytes, detectorBytes), /face recogniser .*not the expected one/);
+  });
+  test('a malformed reference embedding or crop', () => {
+    throwsError(() => engine.cosineWithReference(new Uint8Array(4), 1, 1, new Float32Array(3)), /128 finite numbers/);
+    throwsError(() => engine.benchmarkEmbedding(new Uint8Array(10)), /112×112 RGB/);
+  });
+  test('the engine still works after errors', () => {
+    assert.deepEqual(engine.detect(new Uint8Array(32 * 32 * 4), 32, 32), []);
+  });
+});
