@@ -103,7 +103,8 @@ function draw({ faces, ms, width, height }) {
     ctx.fillRect(x, Math.max(0, y - 22), tw, 22);
     ctx.fillStyle = '#000';
     ctx.fillText(label, x + 5, Math.max(16, y - 6));
-    for (const [lx, ly] of face.landmarks) ctx.fillRect(lx - 2, ly - 2, 4, 4);
+    ctx.fillStyle = '#ffd400';
+    for (const [lx, ly] of face.landmarks) ctx.fillRect(lx - 3, ly - 3, 6, 6);
   });
   counters.frames += 1;
   counters.faces += faces.length;
