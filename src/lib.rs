@@ -6,13 +6,16 @@
 //! (`src/wasm.rs`) only convert types and call it.
 
 pub mod align;
+pub mod blind;
 pub mod detect;
 pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod frame;
 pub mod models;
+pub mod profile;
 pub mod quality;
+pub mod time;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 

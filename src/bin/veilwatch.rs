@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[path = "../cli/authority.rs"]
+mod authority;
 #[path = "../cli/bench.rs"]
 mod bench;
 #[path = "../cli/common.rs"]
@@ -14,8 +16,12 @@ mod common;
 mod detect;
 #[path = "../cli/eval.rs"]
 mod eval;
+#[path = "../cli/keys.rs"]
+mod keys;
 #[path = "../cli/serve.rs"]
 mod serve;
+#[path = "../cli/watchlist.rs"]
+mod watchlist;
 
 #[derive(Parser)]
 #[command(name = "veilwatch", version, about = "On-device face matching against a blinded watchlist")]
@@ -40,6 +46,18 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Serve the kiosk (static files) on loopback with a strict Content-Security-Policy.
     Serve(serve::ServeArgs),
+    /// Create an issuer key folder: Ed25519 signing key and both PRF keys.
+    Keygen(watchlist::KeygenArgs),
+    /// Build a signed, blinded watchlist: one entry per person folder.
+    Enroll(watchlist::EnrollArgs),
+    /// Show a watchlist's header (never identities) after checking its signature.
+    Inspect(watchlist::InspectArgs),
+    /// Match the faces in images against a watchlist.
+    Identify(watchlist::IdentifyArgs),
+    /// Evaluate blinded OPRF elements for devices (authority custody).
+    Authority(authority::AuthorityArgs),
+    /// Sign or verify a deployment profile.
+    Profile(watchlist::ProfileArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +68,12 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&cli.models, args),
         Command::Bench(args) => bench::run(&cli.models, args),
         Command::Serve(args) => serve::run(args),
+        Command::Keygen(args) => watchlist::keygen(args),
+        Command::Enroll(args) => watchlist::enroll_cmd(&cli.models, args),
+        Command::Inspect(args) => watchlist::inspect(args),
+        Command::Identify(args) => watchlist::identify(&cli.models, args),
+        Command::Authority(args) => authority::run(args),
+        Command::Profile(args) => watchlist::profile(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

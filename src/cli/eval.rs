@@ -10,8 +10,9 @@ use clap::Args;
 use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
-use veilwatch::eval::{self, Sample, ScoreReport};
-use veilwatch::nearest_centre;
+use veilwatch::blind::lsh::CrossPolytope;
+use veilwatch::eval::{self, IdentificationReport, ScoreReport};
+use veilwatch::{nearest_centre, Embedding, EMBEDDING_DIM};
 
 use crate::common::{load_engine, load_image, write_atomically, CliResult};
 
@@ -32,7 +33,13 @@ pub struct EvalArgs {
     /// Images used per identity, the first ones by file name.
     #[arg(long, default_value_t = 10)]
     per_identity: usize,
+    /// LSH tables L for the blind (collision-count) scores.
+    #[arg(long, default_value_t = veilwatch::blind::DEFAULT_TABLES)]
+    tables: u16,
 }
+
+/// The rotation seed of the evaluation's LSH family: fixed, so that reports are reproducible.
+const EVAL_SEED: [u8; 32] = *b"veilwatch/eval/rotation-seed/v1\0";
 
 #[derive(Serialize)]
 struct EvalReport {
@@ -44,6 +51,30 @@ struct EvalReport {
     impostor_pairs: usize,
     excluded_identity_pairs: usize,
     cosine: ScoreReport,
+    /// Collision counts over `tables` cross-polytope tables; thresholds are the count m
+    /// (a pair matches when at least m tables collide).
+    blind: BlindReport,
+    identification: IdentificationSection,
+}
+
+#[derive(Serialize)]
+struct BlindReport {
+    tables: u16,
+    #[serde(flatten)]
+    scores: ScoreReport,
+}
+
+#[derive(Serialize)]
+struct IdentificationSection {
+    cosine: IdentificationReport,
+    blind: IdentificationReport,
+}
+
+/// Count thresholds come back as "accept above t"; the matcher's threshold is m = t + 1.
+fn as_count_thresholds(report: &mut ScoreReport) {
+    for t in report.threshold_at_fmr.values_mut().flatten() {
+        *t += 1.0;
+    }
 }
 
 /// Identity folders and their images, both sorted by name.
@@ -103,7 +134,7 @@ pub fn run(models: &Path, args: EvalArgs) -> CliResult {
     let bar = ProgressBar::new(jobs.len() as u64).with_style(
         ProgressStyle::with_template("embedding {bar:40} {pos}/{len} images, {eta} left").expect("valid template"),
     );
-    let embedded: Vec<CliResult<Option<Sample>>> = jobs
+    let embedded: Vec<CliResult<Option<(usize, Embedding)>>> = jobs
         .par_iter()
         .progress_with(bar)
         .map(|&(identity, path)| {
@@ -111,7 +142,7 @@ pub fn run(models: &Path, args: EvalArgs) -> CliResult {
             let faces = engine.detect(&frame).map_err(|e| format!("{}: {e}", path.display()))?;
             let Some(face) = nearest_centre(&faces, frame.width(), frame.height()) else { return Ok(None) };
             let analysed = engine.analyse_face(&frame, face).map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok(Some(Sample { identity, embedding: analysed.embedding }))
+            Ok(Some((identity, analysed.embedding)))
         })
         .collect();
     let mut samples = Vec::with_capacity(embedded.len());
@@ -131,8 +162,16 @@ pub fn run(models: &Path, args: EvalArgs) -> CliResult {
             }
         }
     }
-    let scores = eval::score_pairs(&samples, &not_impostors);
+    let ids: Vec<usize> = samples.iter().map(|(id, _)| *id).collect();
+    let cosine_of = |i: usize, j: usize| samples[i].1.cosine(&samples[j].1);
+    let scores = eval::score_pairs(&ids, cosine_of, &not_impostors);
     let mut cosine = eval::report(&scores);
+
+    let family = CrossPolytope::new(&EVAL_SEED, EMBEDDING_DIM, args.tables as usize);
+    let codes: Vec<Vec<u16>> = samples.par_iter().map(|(_, e)| family.codes(e.values()).to_vec()).collect();
+    let collisions_of = |i: usize, j: usize| eval::collisions(&codes[i], &codes[j]) as f32;
+    let blind_scores = eval::score_pairs(&ids, collisions_of, &not_impostors);
+    let mut blind = eval::report(&blind_scores);
     if let Some(path) = &args.groups {
         let group_of: HashMap<usize, String> = read_pairs_csv(path)?
             .into_iter()
@@ -141,8 +180,16 @@ pub fn run(models: &Path, args: EvalArgs) -> CliResult {
         let threshold = cosine.threshold_at_fmr.get("1e-4").copied().flatten().ok_or(
             "too few impostor pairs to set a threshold at FMR 1e-4 for the per-group breakdown",
         )?;
-        cosine.by_group = Some(eval::by_group(&samples, &group_of, &not_impostors, threshold as f32));
+        cosine.by_group = Some(eval::by_group(&ids, cosine_of, &group_of, &not_impostors, threshold as f32));
+        if let Some(t) = blind.threshold_at_fmr.get("1e-4").copied().flatten() {
+            blind.by_group = Some(eval::by_group(&ids, collisions_of, &group_of, &not_impostors, t as f32));
+        }
     }
+    as_count_thresholds(&mut blind);
+    let identification = IdentificationSection {
+        cosine: eval::identification(&ids, cosine_of),
+        blind: eval::identification(&ids, collisions_of),
+    };
 
     let report = EvalReport {
         dataset: args.dataset.display().to_string(),
@@ -153,6 +200,8 @@ pub fn run(models: &Path, args: EvalArgs) -> CliResult {
         impostor_pairs: scores.impostor.len(),
         excluded_identity_pairs: not_impostors.len(),
         cosine,
+        blind: BlindReport { tables: args.tables, scores: blind },
+        identification,
     };
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     write_atomically(&args.json, json.as_bytes())?;
@@ -177,4 +226,23 @@ fn print_summary(r: &EvalReport) {
         );
     }
     eprintln!("cosine: AUC {:.5}", r.cosine.auc);
+    for (key, _) in eval::FMR_POINTS {
+        eprintln!(
+            "blind (L={}): TAR {} at FMR {key} (threshold m = {})",
+            r.blind.tables,
+            fmt(&r.blind.scores.tar_at_fmr, key),
+            fmt(&r.blind.scores.threshold_at_fmr, key)
+        );
+    }
+    for (name, id) in [("cosine", &r.identification.cosine), ("blind", &r.identification.blind)] {
+        for (key, _) in eval::FPIR_POINTS {
+            eprintln!(
+                "identification {name}: FNIR {} at FPIR {key} (gallery {}, {} mated / {} non-mated searches)",
+                fmt(&id.fnir_at_fpir, key),
+                id.gallery,
+                id.mated_searches,
+                id.non_mated_searches
+            );
+        }
+    }
 }

@@ -1,0 +1,349 @@
+//! The watchlist file format, version 1, and its one parser.
+//!
+//! All integers are big-endian. Every length is checked against a limit and against the bytes
+//! that remain before anything is allocated or sliced.
+//!
+//! ```text
+//! offset  bytes   field
+//! 0       6       magic "VWLIST"
+//! 6       2       version = 1
+//! 8       4       header length H (≤ 1024)
+//! 12      H       header
+//!                   16  watchlist id (random)
+//!                   1   model id length n (1..=64), then n bytes of UTF-8 model id
+//!                   2   embedding dimension d (1..=1024)
+//!                   2   tables L (1..=16384)
+//!                   2   code space C = 2 · next_power_of_two(d)
+//!                   32  rotation seed (public; derives the LSH tables)
+//!                   2   threshold m (8..=L)
+//!                   1   PRF suite: 1 = hmac-sha256-local, 2 = oprf-ristretto255-sha512
+//!                   16  key check: tag derived from PRF("veilwatch/blind-lsh/v1/key-check" || id)
+//!                   8   valid from, Unix seconds (i64)
+//!                   8   valid until, Unix seconds (i64)
+//!                   32  issuer Ed25519 public key
+//!                   4   entries N (1..=2^24 − 1)
+//!                   4   buckets B (1..=L·C)
+//!                 (the fields fill H exactly)
+//! 12+H    20·B    bucket directory, strictly ascending by tag:
+//!                   16  tag = HKDF(PRF(x_l), "tag")
+//!                   4   entries in the bucket k (1..=N)
+//!         Σ       bucket blobs, in directory order, each 7·k + 16 bytes:
+//!                   ChaCha20-Poly1305 under HKDF(PRF(x_l), "bucket"), nonce 0 (each key seals
+//!                   one blob), AAD = "veilwatch/bucket" || header hash || u16 table l, sealing
+//!                   k × (u24 entry index, 4-byte share)
+//!         N×      records, by entry index: 12 nonce, u32 length ℓ (16..=1 MiB), ℓ bytes of
+//!                   ChaCha20-Poly1305 under HKDF(record key K_i, "record"),
+//!                   AAD = "veilwatch/record" || header hash || u32 index; plaintext = JSON EntryRecord
+//! end−64  64      Ed25519 signature by the issuer over every preceding byte
+//! ```
+//!
+//! The header hash is SHA-256 of bytes `0..12+H`. The directory does not say which table a
+//! bucket belongs to; only a party that evaluated the PRF on a code learns that, and only for
+//! buckets it can open.
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::prf::PrfSuite;
+use super::shares::{MAX_TABLES, MIN_THRESHOLD, SHARE_BYTES};
+use super::BlindError;
+use crate::models::hex;
+
+pub const MAGIC: &[u8; 6] = b"VWLIST";
+pub const VERSION: u16 = 1;
+pub const MAX_HEADER: usize = 1024;
+pub const MAX_ENTRIES: u32 = (1 << 24) - 1;
+pub const MAX_RECORD: usize = 1 << 20;
+pub const MAX_DIM: u16 = 1024;
+pub const DIRECTORY_ENTRY: usize = 20;
+pub const BUCKET_ITEM: usize = 3 + SHARE_BYTES;
+pub const AEAD_TAG: usize = 16;
+pub const SIGNATURE: usize = 64;
+
+/// What a reviewer sees once a record opens. Never stored in the clear.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryRecord {
+    pub reference_id: String,
+    pub label: String,
+    pub category: String,
+    /// Source and legal basis of the enrolment.
+    pub source: String,
+    /// Date of enrolment, `YYYY-MM-DD`.
+    pub enrolled: String,
+    /// Optional small reference photo (JPEG bytes, hex) for the human reviewer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_jpeg_hex: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    pub watchlist_id: [u8; 16],
+    pub model_id: String,
+    pub dim: u16,
+    pub tables: u16,
+    pub code_space: u16,
+    pub rotation_seed: [u8; 32],
+    pub threshold: u16,
+    pub suite: PrfSuite,
+    pub key_check: [u8; 16],
+    pub valid_from: i64,
+    pub valid_until: i64,
+    pub issuer: [u8; 32],
+    pub entries: u32,
+    pub buckets: u32,
+}
+
+/// A cursor over untrusted bytes: every read is bounds-checked and names what it was reading.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], BlindError> {
+        let remaining = self.bytes.len() - self.at;
+        if n > remaining {
+            return Err(BlindError::Truncated { what, needed: n - remaining });
+        }
+        let out = &self.bytes[self.at..self.at + n];
+        self.at += n;
+        Ok(out)
+    }
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], BlindError> {
+        Ok(self.take(N, what)?.try_into().expect("took N bytes"))
+    }
+    fn u8(&mut self, what: &'static str) -> Result<u8, BlindError> {
+        Ok(self.take(1, what)?[0])
+    }
+    fn u16(&mut self, what: &'static str) -> Result<u16, BlindError> {
+        Ok(u16::from_be_bytes(self.array(what)?))
+    }
+    fn u32(&mut self, what: &'static str) -> Result<u32, BlindError> {
+        Ok(u32::from_be_bytes(self.array(what)?))
+    }
+    fn i64(&mut self, what: &'static str) -> Result<i64, BlindError> {
+        Ok(i64::from_be_bytes(self.array(what)?))
+    }
+}
+
+fn limit(what: &'static str, value: u64, min: u64, max: u64) -> Result<(), BlindError> {
+    if value < min {
+        return Err(BlindError::Malformed(format!("{what} is {value}, below the minimum of {min}")));
+    }
+    if value > max {
+        return Err(BlindError::Limit { what, value, max });
+    }
+    Ok(())
+}
+
+impl Header {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut h = Vec::with_capacity(256);
+        h.extend_from_slice(&self.watchlist_id);
+        h.push(self.model_id.len() as u8);
+        h.extend_from_slice(self.model_id.as_bytes());
+        for v in [self.dim, self.tables, self.code_space] {
+            h.extend_from_slice(&v.to_be_bytes());
+        }
+        h.extend_from_slice(&self.rotation_seed);
+        h.extend_from_slice(&self.threshold.to_be_bytes());
+        h.push(self.suite.id());
+        h.extend_from_slice(&self.key_check);
+        h.extend_from_slice(&self.valid_from.to_be_bytes());
+        h.extend_from_slice(&self.valid_until.to_be_bytes());
+        h.extend_from_slice(&self.issuer);
+        h.extend_from_slice(&self.entries.to_be_bytes());
+        h.extend_from_slice(&self.buckets.to_be_bytes());
+        let mut out = Vec::with_capacity(12 + h.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_be_bytes());
+        out.extend_from_slice(&(h.len() as u32).to_be_bytes());
+        out.extend_from_slice(&h);
+        out
+    }
+
+    fn decode(r: &mut Reader) -> Result<Header, BlindError> {
+        let watchlist_id = r.array("watchlist id")?;
+        let model_len = r.u8("model id length")? as usize;
+        limit("model id length", model_len as u64, 1, 64)?;
+        let model_id = std::str::from_utf8(r.take(model_len, "model id")?)
+            .map_err(|_| BlindError::Malformed("the model id is not UTF-8".into()))?
+            .to_owned();
+        let dim = r.u16("embedding dimension")?;
+        limit("embedding dimension", dim as u64, 1, MAX_DIM as u64)?;
+        let tables = r.u16("table count")?;
+        limit("table count", tables as u64, 1, MAX_TABLES as u64)?;
+        let code_space = r.u16("code space")?;
+        if code_space as usize != 2 * (dim as usize).next_power_of_two().max(2) {
+            return Err(BlindError::Malformed(format!("code space {code_space} does not fit dimension {dim}")));
+        }
+        let rotation_seed = r.array("rotation seed")?;
+        let threshold = r.u16("threshold")?;
+        limit("threshold", threshold as u64, MIN_THRESHOLD as u64, tables as u64)?;
+        let suite_id = r.u8("PRF suite")?;
+        let suite = PrfSuite::from_id(suite_id)
+            .ok_or_else(|| BlindError::Malformed(format!("unknown PRF suite {suite_id}")))?;
+        let key_check = r.array("key check")?;
+        let valid_from = r.i64("validity start")?;
+        let valid_until = r.i64("validity end")?;
+        if valid_until <= valid_from {
+            return Err(BlindError::Malformed("the validity window ends before it starts".into()));
+        }
+        let issuer = r.array("issuer key")?;
+        let entries = r.u32("entry count")?;
+        limit("entry count", entries as u64, 1, MAX_ENTRIES as u64)?;
+        let buckets = r.u32("bucket count")?;
+        limit("bucket count", buckets as u64, 1, tables as u64 * code_space as u64)?;
+        Ok(Header {
+            watchlist_id,
+            model_id,
+            dim,
+            tables,
+            code_space,
+            rotation_seed,
+            threshold,
+            suite,
+            key_check,
+            valid_from,
+            valid_until,
+            issuer,
+            entries,
+            buckets,
+        })
+    }
+
+    pub fn issuer_hex(&self) -> String {
+        hex(&self.issuer)
+    }
+}
+
+/// One bucket: its tag and where its sealed blob lies in the file.
+#[derive(Debug, Clone, Copy)]
+pub struct Bucket {
+    pub tag: [u8; 16],
+    pub items: u32,
+    pub offset: usize,
+}
+
+/// A record: where its nonce and ciphertext lie in the file.
+#[derive(Debug, Clone, Copy)]
+pub struct SealedRecord {
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// A parsed, signature-checked watchlist. The file's bytes are kept and sliced by offset.
+pub struct Watchlist {
+    pub header: Header,
+    pub header_hash: [u8; 32],
+    pub buckets: Vec<Bucket>,
+    pub records: Vec<SealedRecord>,
+    bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Watchlist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Watchlist({} entries, {} bytes)", self.header.entries, self.bytes.len())
+    }
+}
+
+impl Watchlist {
+    /// Parses and verifies a watchlist file: structure, issuer, signature, in that order. The
+    /// validity window is checked separately ([`Watchlist::check_window`]) because it must also
+    /// hold while running.
+    pub fn parse(bytes: Vec<u8>, issuer: &VerifyingKey) -> Result<Watchlist, BlindError> {
+        let mut r = Reader { bytes: &bytes, at: 0 };
+        if r.take(MAGIC.len(), "magic").map_err(|_| BlindError::NotAWatchlist)? != MAGIC {
+            return Err(BlindError::NotAWatchlist);
+        }
+        let version = r.u16("version")?;
+        if version != VERSION {
+            return Err(BlindError::UnsupportedVersion(version));
+        }
+        let header_len = r.u32("header length")? as usize;
+        limit("header length", header_len as u64, 1, MAX_HEADER as u64)?;
+        let header_bytes = r.take(header_len, "header")?;
+        let mut hr = Reader { bytes: header_bytes, at: 0 };
+        let header = Header::decode(&mut hr)?;
+        if hr.at != header_bytes.len() {
+            return Err(BlindError::Malformed("the header has trailing bytes".into()));
+        }
+        let header_hash: [u8; 32] = Sha256::digest(&bytes[..r.at]).into();
+
+        let directory = r.take(header.buckets as usize * DIRECTORY_ENTRY, "bucket directory")?;
+        let mut buckets = Vec::with_capacity(header.buckets as usize);
+        let mut offset = r.at;
+        for (i, entry) in directory.chunks_exact(DIRECTORY_ENTRY).enumerate() {
+            let tag: [u8; 16] = entry[..16].try_into().expect("16 bytes");
+            let items = u32::from_be_bytes(entry[16..20].try_into().expect("4 bytes"));
+            limit("bucket size", items as u64, 1, header.entries as u64)?;
+            if i > 0 && buckets.last().is_some_and(|b: &Bucket| b.tag >= tag) {
+                return Err(BlindError::Malformed("the bucket directory is not strictly sorted".into()));
+            }
+            buckets.push(Bucket { tag, items, offset });
+            offset += items as usize * BUCKET_ITEM + AEAD_TAG;
+        }
+        r.take(offset - r.at, "bucket blobs")?;
+
+        let mut records = Vec::with_capacity(header.entries as usize);
+        for _ in 0..header.entries {
+            let start = r.at;
+            r.take(12, "record nonce")?;
+            let len = r.u32("record length")? as usize;
+            limit("record length", len as u64, AEAD_TAG as u64, MAX_RECORD as u64)?;
+            r.take(len, "record")?;
+            records.push(SealedRecord { offset: start, len });
+        }
+        let signed = r.at;
+        let signature: [u8; SIGNATURE] = r.array("signature")?;
+        if r.at != bytes.len() {
+            return Err(BlindError::Malformed(format!("{} unexpected bytes after the signature", bytes.len() - r.at)));
+        }
+        if header.issuer != issuer.to_bytes() {
+            return Err(BlindError::ForeignIssuer { expected: hex(&issuer.to_bytes()), found: header.issuer_hex() });
+        }
+        issuer
+            .verify_strict(&bytes[..signed], &Signature::from_bytes(&signature))
+            .map_err(|_| BlindError::BadSignature)?;
+        Ok(Watchlist { header, header_hash, buckets, records, bytes })
+    }
+
+    /// Refuses to run outside the validity window.
+    pub fn check_window(&self, now_unix: i64) -> Result<(), BlindError> {
+        if now_unix < self.header.valid_from {
+            return Err(BlindError::NotYetValid(crate::time::format_utc(self.header.valid_from)));
+        }
+        if now_unix >= self.header.valid_until {
+            return Err(BlindError::Expired(crate::time::format_utc(self.header.valid_until)));
+        }
+        Ok(())
+    }
+
+    pub fn len_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn find_bucket(&self, tag: &[u8; 16]) -> Option<&Bucket> {
+        self.buckets.binary_search_by(|b| b.tag.cmp(tag)).ok().map(|i| &self.buckets[i])
+    }
+
+    pub fn bucket_blob(&self, bucket: &Bucket) -> &[u8] {
+        &self.bytes[bucket.offset..bucket.offset + bucket.items as usize * BUCKET_ITEM + AEAD_TAG]
+    }
+
+    /// `(nonce, ciphertext)` of record `index`.
+    pub fn record(&self, index: u32) -> Option<(&[u8; 12], &[u8])> {
+        let r = self.records.get(index as usize)?;
+        let nonce = self.bytes[r.offset..r.offset + 12].try_into().ok()?;
+        Some((nonce, &self.bytes[r.offset + 16..r.offset + 16 + r.len]))
+    }
+}
+
+pub fn bucket_aad(header_hash: &[u8; 32], table: u16) -> Vec<u8> {
+    [b"veilwatch/bucket".as_slice(), header_hash, &table.to_be_bytes()].concat()
+}
+
+pub fn record_aad(header_hash: &[u8; 32], index: u32) -> Vec<u8> {
+    [b"veilwatch/record".as_slice(), header_hash, &index.to_be_bytes()].concat()
+}

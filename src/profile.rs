@@ -1,0 +1,229 @@
+//! The deployment profile (DESIGN §4): what a deployment is for, who runs it, where and when, with
+//! which watchlist, threshold and custody — signed by the issuer and optionally co-signed by an
+//! independent overseer. Nothing runs outside its validity window.
+//!
+//! File format (text, UTF-8, every line ends in `\n`, nothing else is accepted):
+//!
+//! ```text
+//! VEILWATCH-PROFILE-V1
+//! {"purpose":…}                      the profile, one line of JSON (the exact bytes are signed)
+//! issuer <public key> <signature>    64 + 128 lowercase hex digits
+//! overseer <public key> <signature>  optional
+//! ```
+//!
+//! Each signature is Ed25519 over `"VEILWATCH-PROFILE-V1\n" || json line`.
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::models::hex;
+use crate::time::{format_utc, parse_utc};
+
+pub const MAGIC_LINE: &str = "VEILWATCH-PROFILE-V1";
+pub const MAX_PROFILE: usize = 64 * 1024;
+
+#[derive(Debug, Error, PartialEq)]
+pub enum ProfileError {
+    #[error("this is not a Veilwatch deployment profile")]
+    NotAProfile,
+    #[error("the deployment profile is malformed: {0}")]
+    Malformed(String),
+    #[error("the deployment profile is larger than 64 KiB")]
+    TooLarge,
+    #[error("the deployment profile is not signed by the expected issuer {0}")]
+    ForeignIssuer(String),
+    #[error("the deployment profile's {0} signature does not verify: it was altered after signing")]
+    BadSignature(&'static str),
+    #[error("the deployment profile needs the overseer's co-signature, and it is missing")]
+    MissingOverseer,
+    #[error("the deployment is not valid before {0}; check the device clock or wait")]
+    NotYetValid(String),
+    #[error("the deployment expired on {0}; ask the issuer for a new profile")]
+    Expired(String),
+    #[error("the watchlist is not the one this profile names (SHA-256 {actual}, profile says {expected})")]
+    WatchlistMismatch { expected: String, actual: String },
+    #[error("threshold {threshold} is below the profile's floor of {floor}; the kiosk will not go lower")]
+    BelowFloor { threshold: u16, floor: u16 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Custody {
+    /// The PRF key ships with the deployment (offline demos). Weaker, and shown as such.
+    Local,
+    /// The PRF key stays with an authority that evaluates blinded elements.
+    Authority { url: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub purpose: String,
+    pub legal_basis: String,
+    pub operator: String,
+    pub location: String,
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    pub valid_from: String,
+    pub valid_until: String,
+    pub watchlist_sha256: String,
+    pub threshold: u16,
+    pub threshold_floor: u16,
+    pub custody: Custody,
+    /// Most blind-match queries per minute the device may make.
+    pub query_rate_per_minute: u32,
+    pub notice: String,
+    pub contact: String,
+    /// When true, a profile without the overseer's co-signature is refused.
+    #[serde(default)]
+    pub requires_overseer: bool,
+}
+
+/// A profile whose signatures verified.
+#[derive(Debug, Clone)]
+pub struct SignedProfile {
+    pub profile: Profile,
+    pub valid_from: i64,
+    pub valid_until: i64,
+    pub overseer: Option<[u8; 32]>,
+}
+
+fn message(json: &[u8]) -> Vec<u8> {
+    [MAGIC_LINE.as_bytes(), b"\n", json].concat()
+}
+
+fn strict_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+impl Profile {
+    fn window(&self) -> Result<(i64, i64), ProfileError> {
+        let from = parse_utc(&self.valid_from)
+            .ok_or_else(|| ProfileError::Malformed(format!("valid_from `{}` is not YYYY-MM-DDTHH:MM:SSZ", self.valid_from)))?;
+        let until = parse_utc(&self.valid_until)
+            .ok_or_else(|| ProfileError::Malformed(format!("valid_until `{}` is not YYYY-MM-DDTHH:MM:SSZ", self.valid_until)))?;
+        if until <= from {
+            return Err(ProfileError::Malformed("the validity window ends before it starts".into()));
+        }
+        Ok((from, until))
+    }
+
+    fn validate(&self) -> Result<(i64, i64), ProfileError> {
+        if self.threshold < self.threshold_floor {
+            return Err(ProfileError::BelowFloor { threshold: self.threshold, floor: self.threshold_floor });
+        }
+        if strict_hex::<32>(&self.watchlist_sha256).is_none() {
+            return Err(ProfileError::Malformed("watchlist_sha256 must be 64 lowercase hex digits".into()));
+        }
+        if self.query_rate_per_minute == 0 {
+            return Err(ProfileError::Malformed("query_rate_per_minute must be at least 1".into()));
+        }
+        self.window()
+    }
+
+    /// Signs the profile as the issuer; an overseer adds a line with [`cosign`].
+    pub fn sign(&self, issuer: &SigningKey) -> Result<String, ProfileError> {
+        self.validate()?;
+        let json = serde_json::to_string(self).map_err(|e| ProfileError::Malformed(e.to_string()))?;
+        let sig = issuer.sign(&message(json.as_bytes()));
+        Ok(format!(
+            "{MAGIC_LINE}\n{json}\nissuer {} {}\n",
+            hex(&issuer.verifying_key().to_bytes()),
+            hex(&sig.to_bytes())
+        ))
+    }
+}
+
+/// Adds the overseer's co-signature to a signed profile file.
+pub fn cosign(file: &str, overseer: &SigningKey) -> Result<String, ProfileError> {
+    let json = file.lines().nth(1).ok_or(ProfileError::NotAProfile)?;
+    let sig = overseer.sign(&message(json.as_bytes()));
+    Ok(format!("{file}overseer {} {}\n", hex(&overseer.verifying_key().to_bytes()), hex(&sig.to_bytes())))
+}
+
+impl SignedProfile {
+    /// Parses and verifies a profile file against the expected issuer (and overseer, if the
+    /// deployment names one). The validity window is checked separately, at load and while running.
+    pub fn parse(bytes: &[u8], issuer: &VerifyingKey, overseer: Option<&VerifyingKey>) -> Result<SignedProfile, ProfileError> {
+        if bytes.len() > MAX_PROFILE {
+            return Err(ProfileError::TooLarge);
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| ProfileError::NotAProfile)?;
+        let body = text.strip_suffix('\n').ok_or_else(|| ProfileError::Malformed("the file must end with a newline".into()))?;
+        let mut lines = body.split('\n');
+        if lines.next() != Some(MAGIC_LINE) {
+            return Err(ProfileError::NotAProfile);
+        }
+        let json = lines.next().ok_or_else(|| ProfileError::Malformed("the profile line is missing".into()))?;
+        let msg = message(json.as_bytes());
+        let mut issuer_ok = false;
+        let mut overseer_key = None;
+        for line in lines {
+            let parts: Vec<&str> = line.split(' ').collect();
+            let [role, key, sig] = parts[..] else {
+                return Err(ProfileError::Malformed(format!("`{line}` is not `role key signature`")));
+            };
+            let (Some(key), Some(sig)) = (strict_hex::<32>(key), strict_hex::<64>(sig)) else {
+                return Err(ProfileError::Malformed("keys and signatures must be lowercase hex".into()));
+            };
+            let verify = |expected: &VerifyingKey, role: &'static str| {
+                expected.verify_strict(&msg, &Signature::from_bytes(&sig)).map_err(|_| ProfileError::BadSignature(role))
+            };
+            match role {
+                "issuer" if !issuer_ok => {
+                    if key != issuer.to_bytes() {
+                        return Err(ProfileError::ForeignIssuer(hex(&key)));
+                    }
+                    verify(issuer, "issuer")?;
+                    issuer_ok = true;
+                }
+                "overseer" if overseer_key.is_none() => {
+                    let expected = overseer.ok_or_else(|| {
+                        ProfileError::Malformed("an overseer signed, but this deployment names no overseer key".into())
+                    })?;
+                    if key != expected.to_bytes() {
+                        return Err(ProfileError::Malformed("the overseer's key is not the expected one".into()));
+                    }
+                    verify(expected, "overseer")?;
+                    overseer_key = Some(key);
+                }
+                other => return Err(ProfileError::Malformed(format!("unexpected or repeated signature line `{other}`"))),
+            }
+        }
+        if !issuer_ok {
+            return Err(ProfileError::Malformed("the issuer's signature is missing".into()));
+        }
+        let profile: Profile = serde_json::from_str(json).map_err(|e| ProfileError::Malformed(e.to_string()))?;
+        if (profile.requires_overseer || overseer.is_some()) && overseer_key.is_none() {
+            return Err(ProfileError::MissingOverseer);
+        }
+        let (valid_from, valid_until) = profile.validate()?;
+        Ok(SignedProfile { profile, valid_from, valid_until, overseer: overseer_key })
+    }
+
+    pub fn check_window(&self, now_unix: i64) -> Result<(), ProfileError> {
+        if now_unix < self.valid_from {
+            return Err(ProfileError::NotYetValid(format_utc(self.valid_from)));
+        }
+        if now_unix >= self.valid_until {
+            return Err(ProfileError::Expired(format_utc(self.valid_until)));
+        }
+        Ok(())
+    }
+
+    pub fn check_watchlist(&self, watchlist_bytes: &[u8]) -> Result<(), ProfileError> {
+        let actual = hex(&Sha256::digest(watchlist_bytes));
+        if actual != self.profile.watchlist_sha256 {
+            return Err(ProfileError::WatchlistMismatch { expected: self.profile.watchlist_sha256.clone(), actual });
+        }
+        Ok(())
+    }
+}
