@@ -47,11 +47,29 @@ fn lfw_verification_accuracy_and_report_shape() {
     let tar = cosine["tar_at_fmr"]["1e-4"].as_f64().unwrap();
     eprintln!("TAR at FMR 1e-4: {tar:.4}, at 1e-5: {}", cosine["tar_at_fmr"]["1e-5"]);
     assert!(tar >= 0.97, "TAR {tar} at FMR 1e-4 is below 0.97");
+    let blind = &report["blind"];
+    assert_eq!(blind["tables"].as_u64(), Some(veilwatch::blind::DEFAULT_TABLES as u64));
+    let (b4, b5) = (blind["tar_at_fmr"]["1e-4"].as_f64().unwrap(), blind["tar_at_fmr"]["1e-5"].as_f64().unwrap());
+    eprintln!("blind TAR at FMR 1e-4: {b4:.4} (m = {}), at 1e-5: {b5:.4}", blind["threshold_at_fmr"]["1e-4"]);
+    assert!(b4 >= 0.96, "blind TAR {b4} at FMR 1e-4 is below 0.96");
+    assert!(b5 >= 0.92, "blind TAR {b5} at FMR 1e-5 is below 0.92");
+    assert_eq!(
+        blind["threshold_at_fmr"]["1e-4"].as_f64(),
+        Some(veilwatch::blind::DEFAULT_THRESHOLD as f64),
+        "the default threshold must be the measured count at FMR 1e-4"
+    );
+    for method in ["cosine", "blind"] {
+        let id = &report["identification"][method];
+        assert!(id["gallery"].as_u64().unwrap() > 500, "{method}");
+        let fnir = id["fnir_at_fpir"]["1/1000"].as_f64().unwrap();
+        assert!((0.0..0.5).contains(&fnir), "{method}: FNIR {fnir} at FPIR 1/1000");
+    }
     for group in ["male", "female"] {
         let g = &cosine["by_group"][group];
         for key in ["identities", "genuine_pairs", "impostor_pairs"] {
             assert!(g[key].as_u64().unwrap() > 0, "{group}.{key}");
         }
         assert!(g["fmr"].is_f64() && g["fnmr"].is_f64(), "{group}");
+        assert!(blind["by_group"][group]["fnmr"].is_f64(), "blind {group}");
     }
 }

@@ -1,0 +1,88 @@
+//! Deployment profiles: signed by the issuer, optionally co-signed by an overseer; any change,
+//! a foreign signer, a missing co-signature, a closed window or the wrong watchlist is refused.
+
+use ed25519_dalek::SigningKey;
+use veilwatch::profile::{cosign, Custody, Profile, ProfileError, SignedProfile};
+use veilwatch::time::parse_utc;
+
+fn profile() -> Profile {
+    Profile {
+        purpose: "Demonstration of on-device matching".into(),
+        legal_basis: "Consent of every enrolled volunteer".into(),
+        operator: "Veilwatch test operator".into(),
+        location: "Test bench".into(),
+        valid_from: "2026-11-01T00:00:00Z".into(),
+        valid_until: "2026-12-01T00:00:00Z".into(),
+        watchlist_sha256: "ab".repeat(32),
+        threshold: 29,
+        threshold_floor: 25,
+        custody: Custody::Authority { url: "http://127.0.0.1:8787".into() },
+        query_rate_per_minute: 60,
+        notice: "Faces that do not match are deleted at once.".into(),
+        contact: "rights@example.org".into(),
+        requires_overseer: false,
+    }
+}
+
+fn issuer() -> SigningKey {
+    SigningKey::from_bytes(&[1; 32])
+}
+
+fn overseer() -> SigningKey {
+    SigningKey::from_bytes(&[2; 32])
+}
+
+#[test]
+fn a_signed_profile_verifies_and_every_single_byte_change_is_refused() {
+    let file = cosign(&profile().sign(&issuer()).unwrap(), &overseer()).unwrap();
+    let (i, o) = (issuer().verifying_key(), overseer().verifying_key());
+    let parsed = SignedProfile::parse(file.as_bytes(), &i, Some(&o)).unwrap();
+    assert_eq!(parsed.profile, profile());
+    let bytes = file.as_bytes();
+    for position in 0..bytes.len() {
+        for flip in [0x01u8, 0x20, 0x80] {
+            let mut bad = bytes.to_vec();
+            bad[position] ^= flip;
+            assert!(SignedProfile::parse(&bad, &i, Some(&o)).is_err(), "a change at byte {position} (^{flip:#x}) was accepted");
+        }
+    }
+}
+
+#[test]
+fn foreign_signers_and_missing_cosignatures_are_refused() {
+    let file = profile().sign(&issuer()).unwrap();
+    let stranger = SigningKey::from_bytes(&[9; 32]).verifying_key();
+    assert!(matches!(SignedProfile::parse(file.as_bytes(), &stranger, None), Err(ProfileError::ForeignIssuer(_))));
+    let o = overseer().verifying_key();
+    assert_eq!(
+        SignedProfile::parse(file.as_bytes(), &issuer().verifying_key(), Some(&o)).unwrap_err(),
+        ProfileError::MissingOverseer
+    );
+    let mut needs = profile();
+    needs.requires_overseer = true;
+    let file = needs.sign(&issuer()).unwrap();
+    assert_eq!(SignedProfile::parse(file.as_bytes(), &issuer().verifying_key(), None).unwrap_err(), ProfileError::MissingOverseer);
+}
+
+#[test]
+fn the_window_the_watchlist_and_the_threshold_floor_are_enforced() {
+    let file = profile().sign(&issuer()).unwrap();
+    let parsed = SignedProfile::parse(file.as_bytes(), &issuer().verifying_key(), None).unwrap();
+    assert!(parsed.check_window(parse_utc("2026-11-22").unwrap()).is_ok());
+    let expired = parsed.check_window(parse_utc("2026-12-02").unwrap()).unwrap_err();
+    assert_eq!(expired.to_string(), "the deployment expired on 2026-12-01T00:00:00Z; ask the issuer for a new profile");
+    assert!(matches!(parsed.check_window(parse_utc("2026-10-01").unwrap()), Err(ProfileError::NotYetValid(_))));
+    assert!(matches!(parsed.check_watchlist(b"another watchlist"), Err(ProfileError::WatchlistMismatch { .. })));
+
+    let mut low = profile();
+    low.threshold = 20;
+    assert!(matches!(low.sign(&issuer()), Err(ProfileError::BelowFloor { threshold: 20, floor: 25 })));
+}
+
+#[test]
+fn garbage_is_not_a_profile() {
+    let key = issuer().verifying_key();
+    for bad in [&b""[..], b"{}", b"VEILWATCH-PROFILE-V1\n{}\n", &[0xFF; 10][..], &vec![b'a'; 70_000][..]] {
+        assert!(SignedProfile::parse(bad, &key, None).is_err());
+    }
+}

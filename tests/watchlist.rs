@@ -1,0 +1,192 @@
+//! The blinded watchlist end to end through the library: what a genuine face opens, what an
+//! impostor never opens, and every way a file, a key or a clock can be wrong.
+
+mod common;
+
+use ed25519_dalek::SigningKey;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
+use veilwatch::blind::format::{EntryRecord, Watchlist};
+use veilwatch::blind::matcher::Matcher;
+use veilwatch::blind::prf::{InProcessAuthority, LocalHmac, OprfClientPrf, OprfKey};
+use veilwatch::blind::BlindError;
+use veilwatch::{nearest_centre, Embedding, EMBEDDING_DIM};
+
+const NOW: i64 = 1_800_000_000;
+
+fn params(tables: u16, threshold: u16) -> WatchlistParams {
+    WatchlistParams { tables, threshold, valid_from: NOW - 3600, valid_until: NOW + 3600 }
+}
+
+fn random_unit(rng: &mut ChaCha20Rng) -> Vec<f32> {
+    (0..EMBEDDING_DIM).map(|_| rng.next_u32() as f32 / u32::MAX as f32 - 0.5).collect()
+}
+
+fn record(i: usize) -> EntryRecord {
+    EntryRecord {
+        reference_id: format!("REF-{i:03}"),
+        label: format!("Person {i}"),
+        category: "test".into(),
+        source: "synthetic".into(),
+        enrolled: "2026-11-22".into(),
+        photo_jpeg_hex: None,
+    }
+}
+
+fn synthetic(n: usize, seed: u64) -> (Vec<Vec<f32>>, Vec<Enrolment>) {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let templates: Vec<Vec<f32>> = (0..n).map(|_| random_unit(&mut rng)).collect();
+    let entries = templates
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Enrolment { template: Embedding::from_values(t).unwrap(), record: record(i) })
+        .collect();
+    (templates, entries)
+}
+
+fn issuer() -> SigningKey {
+    SigningKey::from_bytes(&[7; 32])
+}
+
+fn small_watchlist() -> Vec<u8> {
+    let (_, entries) = synthetic(3, 1);
+    build(entries, &params(16, 8), &LocalHmac::new([1; 32]), &issuer()).unwrap()
+}
+
+#[test]
+fn every_single_byte_change_of_a_watchlist_is_rejected() {
+    let file = small_watchlist();
+    let key = issuer().verifying_key();
+    Watchlist::parse(file.clone(), &key).expect("the untouched file parses");
+    for position in 0..file.len() {
+        for flip in [0x01u8, 0x80, 0xFF] {
+            let mut bad = file.clone();
+            bad[position] ^= flip;
+            assert!(Watchlist::parse(bad, &key).is_err(), "a change at byte {position} (^{flip:#x}) was accepted");
+        }
+    }
+}
+
+#[test]
+fn truncated_files_are_refused_as_truncated() {
+    let file = small_watchlist();
+    let key = issuer().verifying_key();
+    for len in [0, 5, 11, 40, file.len() / 2, file.len() - 65, file.len() - 1] {
+        match Watchlist::parse(file[..len].to_vec(), &key) {
+            Err(BlindError::Truncated { .. } | BlindError::NotAWatchlist) => {}
+            other => panic!("length {len}: {other:?}"),
+        }
+    }
+    let mut longer = file.clone();
+    longer.push(0);
+    assert!(matches!(Watchlist::parse(longer, &key), Err(BlindError::Malformed(_))));
+}
+
+#[test]
+fn a_foreign_issuer_an_expired_window_and_a_wrong_key_each_get_their_own_error() {
+    let file = small_watchlist();
+    let foreign = SigningKey::from_bytes(&[8; 32]).verifying_key();
+    let err = Watchlist::parse(file.clone(), &foreign).unwrap_err();
+    assert!(matches!(err, BlindError::ForeignIssuer { .. }), "{err}");
+
+    let key = issuer().verifying_key();
+    let prf = LocalHmac::new([1; 32]);
+    let expired = Matcher::new(Watchlist::parse(file.clone(), &key).unwrap(), &prf, NOW + 7200).err().unwrap();
+    assert!(matches!(expired, BlindError::Expired(_)), "{expired}");
+    assert!(expired.to_string().contains("ask the issuer for a new one"));
+    let early = Matcher::new(Watchlist::parse(file.clone(), &key).unwrap(), &prf, NOW - 7200).err().unwrap();
+    assert!(matches!(early, BlindError::NotYetValid(_)), "{early}");
+
+    let wrong = Matcher::new(Watchlist::parse(file.clone(), &key).unwrap(), &LocalHmac::new([2; 32]), NOW).err().unwrap();
+    assert!(matches!(wrong, BlindError::WrongPrfKey), "{wrong}");
+
+    let oprf = OprfKey::generate();
+    let suite = Matcher::new(Watchlist::parse(file, &key).unwrap(), &oprf, NOW).err().unwrap();
+    assert!(matches!(suite, BlindError::SuiteMismatch { .. }), "{suite}");
+}
+
+#[test]
+fn a_matcher_refuses_to_run_once_the_window_closes() {
+    let (templates, entries) = synthetic(2, 2);
+    let prf = LocalHmac::new([3; 32]);
+    let file = build(entries, &params(64, 16), &prf, &issuer()).unwrap();
+    let matcher = Matcher::new(Watchlist::parse(file, &issuer().verifying_key()).unwrap(), &prf, NOW).unwrap();
+    let probe = Embedding::from_values(&templates[0]).unwrap();
+    assert_eq!(matcher.match_embedding(&probe, &prf, NOW).unwrap().len(), 1);
+    assert!(matches!(matcher.match_embedding(&probe, &prf, NOW + 3600), Err(BlindError::Expired(_))));
+}
+
+#[test]
+fn near_probes_open_their_own_record_and_random_probes_open_none() {
+    let (templates, entries) = synthetic(50, 3);
+    let prf = LocalHmac::new([4; 32]);
+    let file = build(entries, &params(256, 24), &prf, &issuer()).unwrap();
+    let matcher = Matcher::new(Watchlist::parse(file, &issuer().verifying_key()).unwrap(), &prf, NOW).unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(99);
+    for (i, t) in templates.iter().enumerate().take(10) {
+        // Cosine about 0.9 with the template.
+        let noise = random_unit(&mut rng);
+        let n = noise.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let probe: Vec<f32> = t.iter().zip(&noise).map(|(a, b)| a / t.iter().map(|x| x * x).sum::<f32>().sqrt() + 0.45 * b / n).collect();
+        let matches = matcher.match_embedding(&Embedding::from_values(&probe).unwrap(), &prf, NOW).unwrap();
+        assert_eq!(matches.len(), 1, "probe {i}");
+        assert_eq!(matches[0].record, record(i));
+        assert!(matches[0].implied_cosine > 0.75, "{}", matches[0].implied_cosine);
+    }
+    for _ in 0..200 {
+        let probe = Embedding::from_values(&random_unit(&mut rng)).unwrap();
+        assert!(matcher.match_embedding(&probe, &prf, NOW).unwrap().is_empty());
+    }
+}
+
+#[test]
+fn oprf_custody_matches_like_local_custody() {
+    let (templates, entries) = synthetic(5, 4);
+    let key = OprfKey::generate();
+    let file = build(entries, &params(64, 16), &key, &issuer()).unwrap();
+    let device = OprfClientPrf { transport: InProcessAuthority(&key) };
+    let matcher = Matcher::new(Watchlist::parse(file, &issuer().verifying_key()).unwrap(), &device, NOW).unwrap();
+    let found = matcher.match_embedding(&Embedding::from_values(&templates[3]).unwrap(), &device, NOW).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].record, record(3));
+    let other = OprfKey::generate();
+    let foreign_authority = OprfClientPrf { transport: InProcessAuthority(&other) };
+    let err = Matcher::new(matcher.watchlist, &foreign_authority, NOW).err().unwrap();
+    assert!(matches!(err, BlindError::WrongPrfKey));
+}
+
+#[test]
+fn real_faces_open_their_own_record_and_other_people_none() {
+    let (Some(engine), Some(root)) = (common::engine(), common::lfw_images()) else { return };
+    let people = ["Colin_Powell", "Tony_Blair", "Laura_Bush", "Hugo_Chavez", "Jennifer_Capriati", "Andre_Agassi"];
+    let embed = |path: std::path::PathBuf| {
+        let frame = common::load(&path);
+        let faces = engine.detect(&frame).unwrap();
+        let face = nearest_centre(&faces, frame.width(), frame.height()).unwrap();
+        engine.analyse_face(&frame, face).unwrap().embedding
+    };
+    let photo = |name: &str, i: usize| root.join(name).join(format!("{name}_{i:04}.jpg"));
+    // Enrol from photos 2..=6 (mean template), probe with photo 1.
+    let entries: Vec<Enrolment> = people
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let embeddings: Vec<Embedding> = (2..=6).map(|k| embed(photo(name, k))).collect();
+            Enrolment { template: Embedding::mean(&embeddings).unwrap(), record: record(i) }
+        })
+        .collect();
+    let prf = LocalHmac::new([5; 32]);
+    let tables = veilwatch::blind::DEFAULT_TABLES;
+    let file = build(entries, &params(tables, veilwatch::blind::DEFAULT_THRESHOLD), &prf, &issuer()).unwrap();
+    let matcher = Matcher::new(Watchlist::parse(file, &issuer().verifying_key()).unwrap(), &prf, NOW).unwrap();
+    for (i, name) in people.iter().enumerate() {
+        let found = matcher.match_embedding(&embed(photo(name, 1)), &prf, NOW).unwrap();
+        assert_eq!(found.iter().map(|m| m.record.reference_id.clone()).collect::<Vec<_>>(), vec![record(i).reference_id], "{name}");
+    }
+    let strangers = common::first_images(60).unwrap();
+    for path in strangers.into_iter().filter(|p| !people.iter().any(|n| p.to_string_lossy().contains(n))) {
+        let found = matcher.match_embedding(&embed(path.clone()), &prf, NOW).unwrap();
+        assert!(found.is_empty(), "{} opened {:?}", path.display(), found.iter().map(|m| &m.record.label).collect::<Vec<_>>());
+    }
+}
