@@ -1,0 +1,222 @@
+//! The issuer's and operator's commands end to end, as a person would run them: keygen, enroll
+//! from photo folders, inspect, identify with the local key and through `veilwatch authority` on
+//! loopback (behind a recording proxy, to see what crosses the wire), and the failures an operator
+//! must be told about: authority down, authority answering garbage, foreign issuer.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const PEOPLE: [&str; 4] = ["Colin_Powell", "Tony_Blair", "Laura_Bush", "Hugo_Chavez"];
+
+fn veilwatch(args: &[&str]) -> Output {
+    let models = common::models_dir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_veilwatch"))
+        .arg("--models")
+        .arg(models)
+        .args(args)
+        .output()
+        .expect("veilwatch runs")
+}
+
+fn ok(output: Output) -> String {
+    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn wait_for(port: u16) {
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on {port}");
+}
+
+/// Forwards each connection to `target` and records the request bytes.
+fn recording_proxy(target: u16) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let record = log.clone();
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            let mut request = Vec::new();
+            let mut buf = [0u8; 65536];
+            // Read headers, then the announced body.
+            loop {
+                let n = client.read(&mut buf).unwrap();
+                request.extend_from_slice(&buf[..n]);
+                if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                        .unwrap_or(0);
+                    while request.len() < end + 4 + len {
+                        let n = client.read(&mut buf).unwrap();
+                        request.extend_from_slice(&buf[..n]);
+                    }
+                    break;
+                }
+            }
+            let mut upstream = TcpStream::connect(("127.0.0.1", target)).unwrap();
+            upstream.write_all(&request).unwrap();
+            let mut response = Vec::new();
+            upstream.read_to_end(&mut response).unwrap();
+            client.write_all(&response).unwrap();
+            record.lock().unwrap().push(request);
+        }
+    });
+    (port, log)
+}
+
+fn dataset(root: &Path, scratch: &Path) -> PathBuf {
+    // Enrol from photos 2..=6 of each person (links into the shared data, nothing copied).
+    let dir = scratch.join("enrol");
+    for name in PEOPLE {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        for k in 2..=6 {
+            let file = format!("{name}_{k:04}.jpg");
+            std::os::unix::fs::symlink(root.join(name).join(&file), dir.join(name).join(&file)).unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
+    let (Some(root), Some(_)) = (common::lfw_images(), common::models_dir()) else { return };
+    let scratch = std::env::temp_dir().join(format!("veilwatch-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let keys = scratch.join("keys");
+    let public = ok(veilwatch(&["keygen", "--out", keys.to_str().unwrap()])).trim().to_owned();
+    assert_eq!(public.len(), 64);
+    assert!(!veilwatch(&["keygen", "--out", keys.to_str().unwrap()]).status.success(), "keys are never overwritten");
+
+    let enrol = dataset(&root, &scratch);
+    let local = scratch.join("local.vwl");
+    let oprf = scratch.join("oprf.vwl");
+    for (out, custody) in [(&local, "local"), (&oprf, "authority")] {
+        ok(veilwatch(&[
+            "enroll", enrol.to_str().unwrap(), "--keys", keys.to_str().unwrap(), "--out", out.to_str().unwrap(),
+            "--custody", custody, "--valid-until", "2099-01-01",
+        ]));
+    }
+
+    let inspect: Value = serde_json::from_str(&ok(veilwatch(&["inspect", local.to_str().unwrap(), "--issuer", &public]))).unwrap();
+    assert_eq!(inspect["entries"], 4);
+    assert_eq!(inspect["tables"], veilwatch::blind::DEFAULT_TABLES);
+    assert_eq!(inspect["prf_suite"], "hmac-sha256-local");
+    let text = inspect.to_string();
+    for name in PEOPLE {
+        assert!(!text.contains(name) && !text.contains(&name.replace('_', " ")), "inspect must not show identities");
+    }
+    let raw = std::fs::read(&local).unwrap();
+    for name in PEOPLE {
+        assert!(!raw.windows(name.len() - 2).any(|w| w == &name.as_bytes()[2..]), "the file must not hold {name} in the clear");
+    }
+
+    let probes: Vec<String> = PEOPLE.iter().map(|n| root.join(n).join(format!("{n}_0001.jpg")).display().to_string()).collect();
+    let stranger = root.join("Aaron_Sorkin/Aaron_Sorkin_0001.jpg").display().to_string();
+    let identify = |extra: &[&str], watchlist: &Path| -> Value {
+        let mut args = vec!["identify", watchlist.to_str().unwrap(), "--issuer", &public, "--json"];
+        args.extend_from_slice(extra);
+        args.extend(probes.iter().map(String::as_str));
+        args.push(&stranger);
+        serde_json::from_str(&ok(veilwatch(&args))).unwrap()
+    };
+    let check = |result: &Value| {
+        for (i, name) in PEOPLE.iter().enumerate() {
+            let alerts: Vec<&Value> = result[i]["faces"].as_array().unwrap().iter().flat_map(|f| f["alerts"].as_array().unwrap()).collect();
+            assert_eq!(alerts.len(), 1, "{name}");
+            assert_eq!(alerts[0]["record"]["label"], name.replace('_', " "));
+            assert!(alerts[0]["collisions"].as_u64().unwrap() >= veilwatch::blind::DEFAULT_THRESHOLD as u64);
+            assert!(alerts[0]["implied_cosine"].as_f64().unwrap() > 0.3);
+        }
+        let stranger_alerts: usize = result[PEOPLE.len()]["faces"].as_array().unwrap().iter().map(|f| f["alerts"].as_array().unwrap().len()).sum();
+        assert_eq!(stranger_alerts, 0);
+    };
+    let prf_key = keys.join("prf-local.key");
+    check(&identify(&["--prf-key", prf_key.to_str().unwrap()], &local));
+
+    // Authority custody, through a proxy that records every request body.
+    let port = free_port();
+    let _authority = Killed(
+        Command::new(env!("CARGO_BIN_EXE_veilwatch"))
+            .args(["authority", "--keys", keys.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(port);
+    let (proxy, log) = recording_proxy(port);
+    let url = format!("http://127.0.0.1:{proxy}");
+    let runs = [identify(&["--authority", &url], &oprf), identify(&["--authority", &url], &oprf)];
+    runs.iter().for_each(check);
+    let faces: usize = runs.iter().flat_map(|r| r.as_array().unwrap()).map(|img| img["faces"].as_array().unwrap().len()).sum();
+    let requests = log.lock().unwrap().clone();
+    // Each run: one key check at load, then one batch per face.
+    assert_eq!(requests.len(), 2 + faces, "one key check per run, one batch per face");
+    let bodies: Vec<&[u8]> = requests.iter().map(|r| &r[r.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..]).collect();
+    let batches: Vec<&&[u8]> = bodies.iter().filter(|b| b.len() == 32 * veilwatch::blind::DEFAULT_TABLES as usize).collect();
+    assert_eq!(batches.len(), faces, "one batch of L elements per face");
+    // The same faces were queried twice: no element repeats across the two runs.
+    let mut elements: Vec<&[u8]> = batches.iter().flat_map(|b| b.chunks(32)).collect();
+    let total = elements.len();
+    elements.sort();
+    elements.dedup();
+    assert_eq!(elements.len(), total, "blinded elements never repeat, even for the same face");
+    // The body holds no PRF input (domain string) and nothing but 32-byte elements.
+    for body in &bodies {
+        assert!(!body.windows(22).any(|w| w == b"veilwatch/blind-lsh/v1"));
+        assert_eq!(body.len() % 32, 0);
+    }
+
+    // A local key against an authority watchlist and vice versa: refused with the suite named.
+    let wrong = veilwatch(&["identify", oprf.to_str().unwrap(), "--issuer", &public, "--prf-key", prf_key.to_str().unwrap(), &stranger]);
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("oprf-ristretto255-sha512"), "{}", String::from_utf8_lossy(&wrong.stderr));
+
+    // Authority down.
+    let down = veilwatch(&["identify", oprf.to_str().unwrap(), "--issuer", &public, "--authority", &format!("http://127.0.0.1:{}", free_port()), &stranger]);
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach the authority"), "{}", String::from_utf8_lossy(&down.stderr));
+
+    // An authority answering garbage.
+    let garbage = TcpListener::bind("127.0.0.1:0").unwrap();
+    let garbage_port = garbage.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in garbage.incoming().flatten() {
+            let mut buf = [0u8; 65536];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 64\r\n\r\n");
+            let _ = s.write_all(&[0xEE; 64]);
+        }
+    });
+    let bad = veilwatch(&["identify", oprf.to_str().unwrap(), "--issuer", &public, "--authority", &format!("http://127.0.0.1:{garbage_port}"), &stranger]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("garbage"), "{}", String::from_utf8_lossy(&bad.stderr));
+
+    // A foreign issuer key.
+    let foreign = veilwatch(&["inspect", local.to_str().unwrap(), "--issuer", &"ab".repeat(32)]);
+    assert!(!foreign.status.success());
+    std::fs::remove_dir_all(&scratch).ok();
+}
