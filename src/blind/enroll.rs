@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 
 use super::format::{bucket_aad, record_aad, EntryRecord, Header};
 use super::lsh::CrossPolytope;
-use super::prf::{code_input, derive, key_check_input, Prf};
+use super::prf::{code_input, derive, key_check_input, Prf, TAG_BYTES};
 use super::shares::{Dealer, KEY_BYTES, MAX_TABLES, MIN_THRESHOLD};
 use super::BlindError;
 use crate::embed::{Embedding, EMBEDDING_DIM};
@@ -113,7 +113,7 @@ pub fn build(
 
     let inputs: Vec<Vec<u8>> = buckets.keys().map(|&(l, c)| code_input(&watchlist_id, l, c)).collect();
     let outputs = prf.evaluate(&inputs)?;
-    let mut sealed: Vec<([u8; 16], u32, Vec<u8>)> = buckets
+    let mut sealed: Vec<([u8; TAG_BYTES], u32, Vec<u8>)> = buckets
         .iter()
         .zip(&outputs)
         .map(|(((table, _), items), y)| {
@@ -131,7 +131,7 @@ pub fn build(
     }
     for (tag, items, _) in &sealed {
         file.extend_from_slice(tag);
-        file.extend_from_slice(&items.to_be_bytes());
+        file.extend_from_slice(&items.to_be_bytes()[1..]);
     }
     for (_, _, blob) in &sealed {
         file.extend_from_slice(blob);

@@ -17,16 +17,16 @@
 //!                   32  rotation seed (public; derives the LSH tables)
 //!                   2   threshold m (8..=L)
 //!                   1   PRF suite: 1 = hmac-sha256-local, 2 = oprf-ristretto255-sha512
-//!                   16  key check: tag derived from PRF("veilwatch/blind-lsh/v1/key-check" || id)
+//!                   8   key check: tag derived from PRF("veilwatch/blind-lsh/v1/key-check" || id)
 //!                   8   valid from, Unix seconds (i64)
 //!                   8   valid until, Unix seconds (i64)
 //!                   32  issuer Ed25519 public key
 //!                   4   entries N (1..=2^24 − 1)
 //!                   4   buckets B (1..=L·C)
 //!                 (the fields fill H exactly)
-//! 12+H    20·B    bucket directory, strictly ascending by tag:
-//!                   16  tag = HKDF(PRF(x_l), "tag")
-//!                   4   entries in the bucket k (1..=N)
+//! 12+H    11·B    bucket directory, strictly ascending by tag:
+//!                   8   tag = HKDF(PRF(x_l), "tag")[..8]
+//!                   3   entries in the bucket k (1..=N)
 //!         Σ       bucket blobs, in directory order, each 7·k + 16 bytes:
 //!                   ChaCha20-Poly1305 under HKDF(PRF(x_l), "bucket"), nonce 0 (each key seals
 //!                   one blob), AAD = "veilwatch/bucket" || header hash || u16 table l, sealing
@@ -45,7 +45,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::prf::PrfSuite;
+use super::prf::{PrfSuite, TAG_BYTES};
 use super::shares::{MAX_TABLES, MIN_THRESHOLD, SHARE_BYTES};
 use super::BlindError;
 use crate::models::hex;
@@ -56,7 +56,7 @@ pub const MAX_HEADER: usize = 1024;
 pub const MAX_ENTRIES: u32 = (1 << 24) - 1;
 pub const MAX_RECORD: usize = 1 << 20;
 pub const MAX_DIM: u16 = 1024;
-pub const DIRECTORY_ENTRY: usize = 20;
+pub const DIRECTORY_ENTRY: usize = TAG_BYTES + 3;
 pub const BUCKET_ITEM: usize = 3 + SHARE_BYTES;
 pub const AEAD_TAG: usize = 16;
 pub const SIGNATURE: usize = 64;
@@ -86,7 +86,7 @@ pub struct Header {
     pub rotation_seed: [u8; 32],
     pub threshold: u16,
     pub suite: PrfSuite,
-    pub key_check: [u8; 16],
+    pub key_check: [u8; TAG_BYTES],
     pub valid_from: i64,
     pub valid_until: i64,
     pub issuer: [u8; 32],
@@ -221,7 +221,7 @@ impl Header {
 /// One bucket: its tag and where its sealed blob lies in the file.
 #[derive(Debug, Clone, Copy)]
 pub struct Bucket {
-    pub tag: [u8; 16],
+    pub tag: [u8; TAG_BYTES],
     pub items: u32,
     pub offset: usize,
 }
@@ -275,8 +275,8 @@ impl Watchlist {
         let mut buckets = Vec::with_capacity(header.buckets as usize);
         let mut offset = r.at;
         for (i, entry) in directory.chunks_exact(DIRECTORY_ENTRY).enumerate() {
-            let tag: [u8; 16] = entry[..16].try_into().expect("16 bytes");
-            let items = u32::from_be_bytes(entry[16..20].try_into().expect("4 bytes"));
+            let tag: [u8; TAG_BYTES] = entry[..TAG_BYTES].try_into().expect("tag bytes");
+            let items = u32::from_be_bytes([0, entry[TAG_BYTES], entry[TAG_BYTES + 1], entry[TAG_BYTES + 2]]);
             limit("bucket size", items as u64, 1, header.entries as u64)?;
             if i > 0 && buckets.last().is_some_and(|b: &Bucket| b.tag >= tag) {
                 return Err(BlindError::Malformed("the bucket directory is not strictly sorted".into()));
@@ -324,7 +324,7 @@ impl Watchlist {
         self.bytes.len()
     }
 
-    pub fn find_bucket(&self, tag: &[u8; 16]) -> Option<&Bucket> {
+    pub fn find_bucket(&self, tag: &[u8; TAG_BYTES]) -> Option<&Bucket> {
         self.buckets.binary_search_by(|b| b.tag.cmp(tag)).ok().map(|i| &self.buckets[i])
     }
 

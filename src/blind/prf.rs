@@ -74,17 +74,23 @@ pub fn key_check_input(watchlist_id: &[u8; 16]) -> Vec<u8> {
     x
 }
 
+/// Bytes of a bucket tag. 64 bits keep a false tag match among the ≤ 2^18 buckets of a file
+/// below 2^-46 per probe (and a false match only fails to open), at half DESIGN's 16 bytes: the
+/// directory is the per-bucket overhead that decides whether a watchlist stays within 8 bytes per
+/// (entry, table).
+pub const TAG_BYTES: usize = 8;
+
 /// What a PRF output is turned into.
 pub struct Derived {
-    pub tag: [u8; 16],
+    pub tag: [u8; TAG_BYTES],
     pub bucket_key: Zeroizing<[u8; 32]>,
 }
 
 pub fn derive(output: &[u8]) -> Derived {
     let hk = Hkdf::<Sha256>::new(None, output);
-    let mut tag = [0u8; 16];
+    let mut tag = [0u8; TAG_BYTES];
     let mut bucket_key = Zeroizing::new([0u8; 32]);
-    hk.expand(b"veilwatch/blind-lsh/v1/tag", &mut tag).expect("16 bytes is a valid HKDF length");
+    hk.expand(b"veilwatch/blind-lsh/v1/tag", &mut tag).expect("8 bytes is a valid HKDF length");
     hk.expand(b"veilwatch/blind-lsh/v1/bucket", &mut bucket_key[..]).expect("32 bytes is a valid HKDF length");
     Derived { tag, bucket_key }
 }

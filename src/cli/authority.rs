@@ -125,16 +125,21 @@ pub fn run(args: AuthorityArgs) -> CliResult {
     if !args.listen.ip().is_loopback() && !args.allow_remote {
         return Err(format!("refusing to listen on {} (not loopback); pass --allow-remote to insist", args.listen));
     }
-    let key = Arc::new(keys::oprf_key(&args.keys)?);
-    let counters = Arc::new(Mutex::new(Counters::default()));
+    let key = keys::oprf_key(&args.keys)?;
     let listener = TcpListener::bind(args.listen).map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     eprintln!("authority: evaluating blinded elements on http://{}{PATH} (cap {} requests/min per client)", args.listen, args.rate_per_minute);
+    serve(listener, key, args.rate_per_minute);
+    Ok(())
+}
+
+/// Answers requests on `listener` until the process ends, one thread per connection.
+pub fn serve(listener: TcpListener, key: OprfKey, rate_per_minute: u32) {
+    let key = Arc::new(key);
+    let counters = Arc::new(Mutex::new(Counters::default()));
     for stream in listener.incoming().flatten() {
         let (key, counters) = (key.clone(), counters.clone());
-        let rate = args.rate_per_minute;
-        std::thread::spawn(move || handle(stream, &key, &counters, rate));
+        std::thread::spawn(move || handle(stream, &key, &counters, rate_per_minute));
     }
-    Ok(())
 }
 
 /// The CLI's side of the protocol: plain HTTP/1.1 to an `http://host:port` authority.

@@ -9,7 +9,17 @@ use std::time::Instant;
 
 use clap::Args;
 use serde_json::{json, Value};
-use veilwatch::{align, nearest_centre, Frame};
+use ed25519_dalek::SigningKey;
+use rand_core::{OsRng, RngCore};
+use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
+use veilwatch::blind::format::{EntryRecord, Watchlist};
+use veilwatch::blind::matcher::Matcher;
+use veilwatch::blind::prf::{LocalHmac, OprfClientPrf, OprfKey, Prf};
+use veilwatch::blind::{DEFAULT_TABLES, DEFAULT_THRESHOLD};
+use veilwatch::time::now_unix;
+use veilwatch::{align, nearest_centre, Embedding, Frame, EMBEDDING_DIM};
+
+use crate::authority::HttpAuthority;
 
 use crate::common::{load_engine, load_image, read, write_atomically, CliResult};
 
@@ -30,6 +40,9 @@ pub struct BenchArgs {
     /// Report file to merge the "native" medians into.
     #[arg(long, default_value = "bench.json")]
     out: PathBuf,
+    /// Synthetic watchlist sizes for the blind-matching benchmark (comma-separated; empty: skip).
+    #[arg(long, default_value = "1000,10000,100000", value_delimiter = ',')]
+    watchlists: Vec<usize>,
 }
 
 pub fn data_dir(explicit: Option<PathBuf>) -> PathBuf {
@@ -116,8 +129,96 @@ pub fn run(models: &Path, args: BenchArgs) -> CliResult {
         report = json!({});
     }
     report["native"] = Value::Object(native);
+    if !args.watchlists.is_empty() {
+        report["watchlists"] = watchlist_bench(&args.watchlists, args.runs)?;
+    }
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     write_atomically(&args.out, text.as_bytes())?;
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+fn random_unit() -> Embedding {
+    let values: Vec<f32> = (0..EMBEDDING_DIM).map(|_| OsRng.next_u32() as f32 / u32::MAX as f32 - 0.5).collect();
+    Embedding::from_values(&values).expect("random values are not all zero")
+}
+
+/// Synthetic watchlists of random unit vectors: file size, load time (parse, signature, key check)
+/// and per-face match time with the local PRF and with the OPRF against an authority on loopback,
+/// each as a ratio to a plain (unblinded) cosine scan over the same templates in this process.
+fn watchlist_bench(sizes: &[usize], runs: usize) -> CliResult<Value> {
+    let issuer = SigningKey::generate(&mut OsRng);
+    let local = LocalHmac::new([0x42; 32]);
+    let oprf = OprfKey::generate();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let authority_key = OprfKey::from_bytes(&oprf.to_bytes()).map_err(|e| e.to_string())?;
+    std::thread::spawn(move || crate::authority::serve(listener, authority_key, u32::MAX));
+    let device = OprfClientPrf { transport: HttpAuthority { url: format!("http://127.0.0.1:{port}") } };
+    let now = now_unix();
+    let params = WatchlistParams { tables: DEFAULT_TABLES, threshold: DEFAULT_THRESHOLD, valid_from: now - 60, valid_until: now + 86_400 };
+    let mut out = serde_json::Map::new();
+    println!("blind matching, L = {DEFAULT_TABLES}, m = {DEFAULT_THRESHOLD} (medians; ratio = blind ÷ plain cosine scan of the same templates):");
+    for &n in sizes {
+        let templates: Vec<Embedding> = (0..n).map(|_| random_unit()).collect();
+        let entries = |templates: &[Embedding]| -> Vec<Enrolment> {
+            templates
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Enrolment {
+                    template: t.clone(),
+                    record: EntryRecord {
+                        reference_id: format!("REF-{i:06}"),
+                        label: format!("Synthetic person {i}"),
+                        category: "benchmark".into(),
+                        source: "random unit vectors".into(),
+                        enrolled: "2026-11-22".into(),
+                        photo_jpeg_hex: None,
+                    },
+                })
+                .collect()
+        };
+        let mut measured = serde_json::Map::new();
+        for (custody, prf) in [("local", &local as &dyn Prf), ("oprf", &oprf as &dyn Prf)] {
+            let start = Instant::now();
+            let file = build(entries(&templates), &params, prf, &issuer).map_err(|e| e.to_string())?;
+            let build_s = start.elapsed().as_secs_f64();
+            let bytes = file.len();
+            let device_prf: &dyn Prf = if custody == "local" { &local } else { &device };
+            let start = Instant::now();
+            let watchlist = Watchlist::parse(file, &issuer.verifying_key()).map_err(|e| e.to_string())?;
+            let matcher = Matcher::new(watchlist, device_prf, now).map_err(|e| e.to_string())?;
+            let load_ms = start.elapsed().as_secs_f64() * 1000.0;
+            let mut probes = templates.iter().cycle();
+            let match_ms = median_ms(runs, || {
+                let probe = probes.next().expect("cycle");
+                let found = matcher.match_embedding(probe, device_prf, now).map_err(|e| e.to_string())?;
+                if found.is_empty() {
+                    return Err("an enrolled template did not match itself".into());
+                }
+                Ok(())
+            })?;
+            let mut probes = templates.iter().cycle();
+            let scan_ms = median_ms(runs, || {
+                let probe = probes.next().expect("cycle");
+                let best = templates.iter().map(|t| t.cosine(probe)).fold(f32::MIN, f32::max);
+                std::hint::black_box(best);
+                Ok(())
+            })?;
+            let per_pair = bytes as f64 / (n as f64 * DEFAULT_TABLES as f64);
+            println!(
+                "  {n:>6} entries, {custody:<5}: {:>8.1} MB ({per_pair:.2} B per entry·table), built in {build_s:.1} s, \
+                 loaded in {load_ms:.0} ms, match {match_ms:.2} ms per face ({:.1}× the plain scan's {scan_ms:.3} ms)",
+                bytes as f64 / 1e6,
+                match_ms / scan_ms
+            );
+            measured.insert(
+                custody.into(),
+                json!({ "bytes": bytes, "bytes_per_entry_table": per_pair, "build_s": build_s, "load_ms": load_ms,
+                        "match_ms": match_ms, "plain_scan_ms": scan_ms, "ratio_to_plain_scan": match_ms / scan_ms }),
+            );
+        }
+        out.insert(n.to_string(), Value::Object(measured));
+    }
+    Ok(Value::Object(out))
 }

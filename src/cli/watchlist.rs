@@ -8,7 +8,7 @@ use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 use veilwatch::blind::enroll::{self, Enrolment, WatchlistParams};
-use veilwatch::blind::format::{EntryRecord, Watchlist, BUCKET_ITEM};
+use veilwatch::blind::format::{EntryRecord, Watchlist, BUCKET_ITEM, DIRECTORY_ENTRY};
 use veilwatch::blind::matcher::{BlindMatch, Matcher};
 use veilwatch::blind::prf::{OprfClientPrf, Prf};
 use veilwatch::profile::{Profile, SignedProfile};
@@ -213,7 +213,7 @@ pub fn inspect(args: InspectArgs) -> CliResult {
     let w = Watchlist::parse(read(&args.watchlist)?, &issuer).map_err(|e| e.to_string())?;
     let h = &w.header;
     let pairs = h.entries as f64 * h.tables as f64;
-    let bucket_bytes: usize = w.buckets.iter().map(|b| 20 + b.items as usize * BUCKET_ITEM + 16).sum();
+    let bucket_bytes: usize = w.buckets.iter().map(|b| DIRECTORY_ENTRY + b.items as usize * BUCKET_ITEM + 16).sum();
     let report = Inspection {
         entries: h.entries,
         tables: h.tables,
