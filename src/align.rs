@@ -12,13 +12,8 @@ use crate::frame::Frame;
 pub const CROP_SIDE: usize = 112;
 
 /// Where the eyes, nose tip and mouth corners sit in a 112×112 crop (InsightFace / OpenCV SFace).
-pub const TEMPLATE: [[f32; 2]; 5] = [
-    [38.2946, 51.6963],
-    [73.5318, 51.5014],
-    [56.0252, 71.7366],
-    [41.5493, 92.3655],
-    [70.7299, 92.2041],
-];
+pub const TEMPLATE: [[f32; 2]; 5] =
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];
 
 /// A 2×3 similarity transform `[a −b tx; b a ty]` (rotation, uniform scale, translation).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -117,12 +117,8 @@ fn decode(outputs: &[TValue], letterbox: &Letterbox, threshold: f32) -> Result<V
         return Err(bad(format!("expected 12 outputs, got {}", outputs.len())));
     }
     let view = |i: usize, per_cell: usize, cells: usize| -> Result<Vec<f32>> {
-        let values: Vec<f32> = outputs[i]
-            .to_plain_array_view::<f32>()
-            .map_err(|e| bad(format!("{e:#}")))?
-            .iter()
-            .copied()
-            .collect();
+        let values: Vec<f32> =
+            outputs[i].to_plain_array_view::<f32>().map_err(|e| bad(format!("{e:#}")))?.iter().copied().collect();
         if values.len() != cells * per_cell {
             return Err(bad(format!("output {i} has {} values, expected {}", values.len(), cells * per_cell)));
         }
@@ -153,11 +149,7 @@ fn decode(outputs: &[TValue], letterbox: &Letterbox, threshold: f32) -> Result<V
                 *point = [(k[2 * n] + c) * s / letterbox.scale, (k[2 * n + 1] + r) * s / letterbox.scale];
             }
             let inv = 1.0 / letterbox.scale;
-            faces.push(Face {
-                bbox: [(cx - w / 2.0) * inv, (cy - h / 2.0) * inv, w * inv, h * inv],
-                landmarks,
-                score,
-            });
+            faces.push(Face { bbox: [(cx - w / 2.0) * inv, (cy - h / 2.0) * inv, w * inv, h * inv], landmarks, score });
         }
     }
     Ok(faces)

@@ -3,12 +3,10 @@
 //!
 //! Guarantees: embeddings are L2-normalised, never printed by `Debug`, and zeroised on drop.
 
-use tract_onnx::prelude::*;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::align::{AlignedFace, CROP_SIDE};
-use crate::error::{Error, ModelKind, Result};
-use crate::models::{Plan, VerifiedModel};
+#[cfg(feature = "pipeline")]
+pub use recognizer::Embedder;
 
 pub const EMBEDDING_DIM: usize = 128;
 
@@ -58,38 +56,48 @@ impl Embedding {
     }
 }
 
-pub struct Embedder {
-    plan: Plan,
-}
+#[cfg(feature = "pipeline")]
+mod recognizer {
+    use tract_onnx::prelude::*;
 
-impl Embedder {
-    pub fn from_bytes(bytes: &[u8]) -> Result<Embedder> {
-        let model = VerifiedModel::from_bytes(ModelKind::Recognizer, bytes)?;
-        Ok(Embedder { plan: model.plan(CROP_SIDE, CROP_SIDE)? })
+    use super::Embedding;
+    use crate::align::{AlignedFace, CROP_SIDE};
+    use crate::error::{Error, ModelKind, Result};
+    use crate::models::{Plan, VerifiedModel};
+
+    pub struct Embedder {
+        plan: Plan,
     }
 
-    pub fn embed(&self, face: &AlignedFace) -> Result<Embedding> {
-        let fail = |reason: String| Error::Inference { model: ModelKind::Recognizer, reason };
-        let n = CROP_SIDE * CROP_SIDE;
-        // SFace takes RGB 0–255 planes and normalises inside the graph.
-        let mut planes = vec![0f32; 3 * n];
-        for (i, px) in face.rgb().chunks_exact(3).enumerate() {
-            for c in 0..3 {
-                planes[c * n + i] = px[c] as f32;
-            }
+    impl Embedder {
+        pub fn from_bytes(bytes: &[u8]) -> Result<Embedder> {
+            let model = VerifiedModel::from_bytes(ModelKind::Recognizer, bytes)?;
+            Ok(Embedder { plan: model.plan(CROP_SIDE, CROP_SIDE)? })
         }
-        let input = tract_ndarray::Array4::from_shape_vec((1, 3, CROP_SIDE, CROP_SIDE), planes)
-            .expect("buffer sized from the shape");
-        let outputs = self.plan.run(tvec!(Tensor::from(input).into())).map_err(|e| fail(format!("{e:#}")))?;
-        let values: Vec<f32> = outputs
-            .first()
-            .ok_or_else(|| fail("no output".into()))?
-            .to_plain_array_view::<f32>()
-            .map_err(|e| fail(format!("{e:#}")))?
-            .iter()
-            .copied()
-            .collect();
-        Embedding::from_values(&values).ok_or_else(|| fail("the embedding is zero or not finite".into()))
+
+        pub fn embed(&self, face: &AlignedFace) -> Result<Embedding> {
+            let fail = |reason: String| Error::Inference { model: ModelKind::Recognizer, reason };
+            let n = CROP_SIDE * CROP_SIDE;
+            // SFace takes RGB 0–255 planes and normalises inside the graph.
+            let mut planes = vec![0f32; 3 * n];
+            for (i, px) in face.rgb().chunks_exact(3).enumerate() {
+                for c in 0..3 {
+                    planes[c * n + i] = px[c] as f32;
+                }
+            }
+            let input = tract_ndarray::Array4::from_shape_vec((1, 3, CROP_SIDE, CROP_SIDE), planes)
+                .expect("buffer sized from the shape");
+            let outputs = self.plan.run(tvec!(Tensor::from(input).into())).map_err(|e| fail(format!("{e:#}")))?;
+            let values: Vec<f32> = outputs
+                .first()
+                .ok_or_else(|| fail("no output".into()))?
+                .to_plain_array_view::<f32>()
+                .map_err(|e| fail(format!("{e:#}")))?
+                .iter()
+                .copied()
+                .collect();
+            Embedding::from_values(&values).ok_or_else(|| fail("the embedding is zero or not finite".into()))
+        }
     }
 }
 

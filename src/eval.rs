@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-
 /// The false-match rates every report covers, with the keys they are reported under.
 pub const FMR_POINTS: [(&str, f64); 4] = [("1e-3", 1e-3), ("1e-4", 1e-4), ("1e-5", 1e-5), ("1e-6", 1e-6)];
 
@@ -203,11 +202,7 @@ pub fn identification(identities: &[usize], score: impl Fn(usize, usize) -> f32)
         if gallery.get(&id) == Some(&i) {
             continue;
         }
-        let best_other = gallery
-            .iter()
-            .filter(|&(&g, _)| g != id)
-            .map(|(_, &j)| score(i, j))
-            .fold(f32::MIN, f32::max);
+        let best_other = gallery.iter().filter(|&(&g, _)| g != id).map(|(_, &j)| score(i, j)).fold(f32::MIN, f32::max);
         non_mated.push(best_other);
         if let Some(&mate) = gallery.get(&id) {
             mated.push(score(i, mate));

@@ -159,9 +159,7 @@ impl Letterbox {
                 }
             }
         }
-        tract_ndarray::Array4::from_shape_vec((1, 3, h, w), data)
-            .expect("buffer sized from the shape")
-            .into()
+        tract_ndarray::Array4::from_shape_vec((1, 3, h, w), data).expect("buffer sized from the shape").into()
     }
 }
 

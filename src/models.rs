@@ -22,6 +22,7 @@ use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
 use crate::error::{Error, ModelKind, Result};
+use crate::hex;
 
 /// One pinned model file.
 #[derive(Debug, Clone, Copy)]
@@ -74,9 +75,8 @@ impl VerifiedModel {
             });
         }
         let invalid = |reason: String| Error::ModelInvalid { model: kind, reason };
-        let mut proto = tract_onnx::onnx()
-            .proto_model_for_read(&mut &bytes[..])
-            .map_err(|e| invalid(format!("{e:#}")))?;
+        let mut proto =
+            tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).map_err(|e| invalid(format!("{e:#}")))?;
         let graph = proto.graph.as_mut().ok_or_else(|| invalid("the file holds no graph".into()))?;
         fold_blocked_dequantize(graph).map_err(invalid)?;
         rewrite_prelu(graph);
@@ -98,10 +98,6 @@ impl VerifiedModel {
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 const FLOAT: i32 = pb::tensor_proto::DataType::Float as i32;
 const INT8: i32 = pb::tensor_proto::DataType::Int8 as i32;
 const UINT8: i32 = pb::tensor_proto::DataType::Uint8 as i32;
@@ -109,11 +105,7 @@ const UINT8: i32 = pb::tensor_proto::DataType::Uint8 as i32;
 /// Reads an initialiser's values as f32, whatever its storage (raw bytes or typed fields).
 fn tensor_values(t: &pb::TensorProto) -> Result<Vec<f32>, String> {
     let values: Vec<f32> = match (t.data_type, t.raw_data.is_empty()) {
-        (FLOAT, false) => t
-            .raw_data
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
+        (FLOAT, false) => t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
         (FLOAT, true) => t.float_data.clone(),
         (INT8, false) => t.raw_data.iter().map(|&b| b as i8 as f32).collect(),
         (INT8, true) => t.int32_data.iter().map(|&v| v as i8 as f32).collect(),
@@ -123,12 +115,7 @@ fn tensor_values(t: &pb::TensorProto) -> Result<Vec<f32>, String> {
     };
     let expected: i64 = t.dims.iter().product();
     if values.len() as i64 != expected {
-        return Err(format!(
-            "initialiser `{}` holds {} values for shape {:?}",
-            t.name,
-            values.len(),
-            t.dims
-        ));
+        return Err(format!("initialiser `{}` holds {} values for shape {:?}", t.name, values.len(), t.dims));
     }
     Ok(values)
 }

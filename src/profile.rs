@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::models::hex;
+use crate::hex;
 use crate::time::{format_utc, parse_utc};
 
 pub const MAGIC_LINE: &str = "VEILWATCH-PROFILE-V1";
@@ -106,10 +106,12 @@ fn strict_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
 
 impl Profile {
     fn window(&self) -> Result<(i64, i64), ProfileError> {
-        let from = parse_utc(&self.valid_from)
-            .ok_or_else(|| ProfileError::Malformed(format!("valid_from `{}` is not YYYY-MM-DDTHH:MM:SSZ", self.valid_from)))?;
-        let until = parse_utc(&self.valid_until)
-            .ok_or_else(|| ProfileError::Malformed(format!("valid_until `{}` is not YYYY-MM-DDTHH:MM:SSZ", self.valid_until)))?;
+        let from = parse_utc(&self.valid_from).ok_or_else(|| {
+            ProfileError::Malformed(format!("valid_from `{}` is not YYYY-MM-DDTHH:MM:SSZ", self.valid_from))
+        })?;
+        let until = parse_utc(&self.valid_until).ok_or_else(|| {
+            ProfileError::Malformed(format!("valid_until `{}` is not YYYY-MM-DDTHH:MM:SSZ", self.valid_until))
+        })?;
         if until <= from {
             return Err(ProfileError::Malformed("the validity window ends before it starts".into()));
         }
@@ -152,12 +154,18 @@ pub fn cosign(file: &str, overseer: &SigningKey) -> Result<String, ProfileError>
 impl SignedProfile {
     /// Parses and verifies a profile file against the expected issuer (and overseer, if the
     /// deployment names one). The validity window is checked separately, at load and while running.
-    pub fn parse(bytes: &[u8], issuer: &VerifyingKey, overseer: Option<&VerifyingKey>) -> Result<SignedProfile, ProfileError> {
+    pub fn parse(
+        bytes: &[u8],
+        issuer: &VerifyingKey,
+        overseer: Option<&VerifyingKey>,
+    ) -> Result<SignedProfile, ProfileError> {
         if bytes.len() > MAX_PROFILE {
             return Err(ProfileError::TooLarge);
         }
         let text = std::str::from_utf8(bytes).map_err(|_| ProfileError::NotAProfile)?;
-        let body = text.strip_suffix('\n').ok_or_else(|| ProfileError::Malformed("the file must end with a newline".into()))?;
+        let body = text
+            .strip_suffix('\n')
+            .ok_or_else(|| ProfileError::Malformed("the file must end with a newline".into()))?;
         let mut lines = body.split('\n');
         if lines.next() != Some(MAGIC_LINE) {
             return Err(ProfileError::NotAProfile);
@@ -195,7 +203,9 @@ impl SignedProfile {
                     verify(expected, "overseer")?;
                     overseer_key = Some(key);
                 }
-                other => return Err(ProfileError::Malformed(format!("unexpected or repeated signature line `{other}`"))),
+                other => {
+                    return Err(ProfileError::Malformed(format!("unexpected or repeated signature line `{other}`")))
+                }
             }
         }
         if !issuer_ok {

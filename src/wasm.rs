@@ -55,7 +55,12 @@ impl Engine {
             .analyse(&frame)
             .map_err(js_error)?
             .into_iter()
-            .map(|a| AnalysedFaceJs { bbox: a.face.bbox, landmarks: a.face.landmarks, score: a.face.score, quality: a.quality })
+            .map(|a| AnalysedFaceJs {
+                bbox: a.face.bbox,
+                landmarks: a.face.landmarks,
+                score: a.face.score,
+                quality: a.quality,
+            })
             .collect();
         to_js(&faces)
     }
@@ -64,7 +69,13 @@ impl Engine {
     /// (a native build's embedding of the same image): proves wasm and native agree without
     /// letting an embedding out. Throws if the frame shows no face.
     #[wasm_bindgen(js_name = cosineWithReference)]
-    pub fn cosine_with_reference(&self, rgba: &[u8], width: u32, height: u32, reference: &[f32]) -> Result<f32, JsError> {
+    pub fn cosine_with_reference(
+        &self,
+        rgba: &[u8],
+        width: u32,
+        height: u32,
+        reference: &[f32],
+    ) -> Result<f32, JsError> {
         let reference = crate::Embedding::from_values(reference)
             .ok_or_else(|| JsError::new("the reference must be 128 finite numbers, not all zero"))?;
         let frame = Frame::from_rgba(width, height, rgba).map_err(js_error)?;

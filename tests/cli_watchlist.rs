@@ -118,12 +118,21 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     let oprf = scratch.join("oprf.vwl");
     for (out, custody) in [(&local, "local"), (&oprf, "authority")] {
         ok(veilwatch(&[
-            "enroll", enrol.to_str().unwrap(), "--keys", keys.to_str().unwrap(), "--out", out.to_str().unwrap(),
-            "--custody", custody, "--valid-until", "2099-01-01",
+            "enroll",
+            enrol.to_str().unwrap(),
+            "--keys",
+            keys.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--custody",
+            custody,
+            "--valid-until",
+            "2099-01-01",
         ]));
     }
 
-    let inspect: Value = serde_json::from_str(&ok(veilwatch(&["inspect", local.to_str().unwrap(), "--issuer", &public]))).unwrap();
+    let inspect: Value =
+        serde_json::from_str(&ok(veilwatch(&["inspect", local.to_str().unwrap(), "--issuer", &public]))).unwrap();
     assert_eq!(inspect["entries"], 4);
     assert_eq!(inspect["tables"], veilwatch::blind::DEFAULT_TABLES);
     assert_eq!(inspect["prf_suite"], "hmac-sha256-local");
@@ -133,10 +142,14 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     }
     let raw = std::fs::read(&local).unwrap();
     for name in PEOPLE {
-        assert!(!raw.windows(name.len() - 2).any(|w| w == &name.as_bytes()[2..]), "the file must not hold {name} in the clear");
+        assert!(
+            !raw.windows(name.len() - 2).any(|w| w == &name.as_bytes()[2..]),
+            "the file must not hold {name} in the clear"
+        );
     }
 
-    let probes: Vec<String> = PEOPLE.iter().map(|n| root.join(n).join(format!("{n}_0001.jpg")).display().to_string()).collect();
+    let probes: Vec<String> =
+        PEOPLE.iter().map(|n| root.join(n).join(format!("{n}_0001.jpg")).display().to_string()).collect();
     let stranger = root.join("Aaron_Sorkin/Aaron_Sorkin_0001.jpg").display().to_string();
     let identify = |extra: &[&str], watchlist: &Path| -> Value {
         let mut args = vec!["identify", watchlist.to_str().unwrap(), "--issuer", &public, "--json"];
@@ -147,13 +160,19 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     };
     let check = |result: &Value| {
         for (i, name) in PEOPLE.iter().enumerate() {
-            let alerts: Vec<&Value> = result[i]["faces"].as_array().unwrap().iter().flat_map(|f| f["alerts"].as_array().unwrap()).collect();
+            let alerts: Vec<&Value> =
+                result[i]["faces"].as_array().unwrap().iter().flat_map(|f| f["alerts"].as_array().unwrap()).collect();
             assert_eq!(alerts.len(), 1, "{name}");
             assert_eq!(alerts[0]["record"]["label"], name.replace('_', " "));
             assert!(alerts[0]["collisions"].as_u64().unwrap() >= veilwatch::blind::DEFAULT_THRESHOLD as u64);
             assert!(alerts[0]["implied_cosine"].as_f64().unwrap() > 0.3);
         }
-        let stranger_alerts: usize = result[PEOPLE.len()]["faces"].as_array().unwrap().iter().map(|f| f["alerts"].as_array().unwrap().len()).sum();
+        let stranger_alerts: usize = result[PEOPLE.len()]["faces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["alerts"].as_array().unwrap().len())
+            .sum();
         assert_eq!(stranger_alerts, 0);
     };
     let prf_key = keys.join("prf-local.key");
@@ -173,12 +192,15 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     let url = format!("http://127.0.0.1:{proxy}");
     let runs = [identify(&["--authority", &url], &oprf), identify(&["--authority", &url], &oprf)];
     runs.iter().for_each(check);
-    let faces: usize = runs.iter().flat_map(|r| r.as_array().unwrap()).map(|img| img["faces"].as_array().unwrap().len()).sum();
+    let faces: usize =
+        runs.iter().flat_map(|r| r.as_array().unwrap()).map(|img| img["faces"].as_array().unwrap().len()).sum();
     let requests = log.lock().unwrap().clone();
     // Each run: one key check at load, then one batch per face.
     assert_eq!(requests.len(), 2 + faces, "one key check per run, one batch per face");
-    let bodies: Vec<&[u8]> = requests.iter().map(|r| &r[r.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..]).collect();
-    let batches: Vec<&&[u8]> = bodies.iter().filter(|b| b.len() == 32 * veilwatch::blind::DEFAULT_TABLES as usize).collect();
+    let bodies: Vec<&[u8]> =
+        requests.iter().map(|r| &r[r.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..]).collect();
+    let batches: Vec<&&[u8]> =
+        bodies.iter().filter(|b| b.len() == 32 * veilwatch::blind::DEFAULT_TABLES as usize).collect();
     assert_eq!(batches.len(), faces, "one batch of L elements per face");
     // The same faces were queried twice: no element repeats across the two runs.
     let mut elements: Vec<&[u8]> = batches.iter().flat_map(|b| b.chunks(32)).collect();
@@ -193,13 +215,37 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     }
 
     // A local key against an authority watchlist and vice versa: refused with the suite named.
-    let wrong = veilwatch(&["identify", oprf.to_str().unwrap(), "--issuer", &public, "--prf-key", prf_key.to_str().unwrap(), &stranger]);
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("oprf-ristretto255-sha512"), "{}", String::from_utf8_lossy(&wrong.stderr));
+    let wrong = veilwatch(&[
+        "identify",
+        oprf.to_str().unwrap(),
+        "--issuer",
+        &public,
+        "--prf-key",
+        prf_key.to_str().unwrap(),
+        &stranger,
+    ]);
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("oprf-ristretto255-sha512"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
 
     // Authority down.
-    let down = veilwatch(&["identify", oprf.to_str().unwrap(), "--issuer", &public, "--authority", &format!("http://127.0.0.1:{}", free_port()), &stranger]);
+    let down = veilwatch(&[
+        "identify",
+        oprf.to_str().unwrap(),
+        "--issuer",
+        &public,
+        "--authority",
+        &format!("http://127.0.0.1:{}", free_port()),
+        &stranger,
+    ]);
     assert!(!down.status.success());
-    assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach the authority"), "{}", String::from_utf8_lossy(&down.stderr));
+    assert!(
+        String::from_utf8_lossy(&down.stderr).contains("cannot reach the authority"),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
 
     // An authority answering garbage.
     let garbage = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -212,7 +258,15 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
             let _ = s.write_all(&[0xEE; 64]);
         }
     });
-    let bad = veilwatch(&["identify", oprf.to_str().unwrap(), "--issuer", &public, "--authority", &format!("http://127.0.0.1:{garbage_port}"), &stranger]);
+    let bad = veilwatch(&[
+        "identify",
+        oprf.to_str().unwrap(),
+        "--issuer",
+        &public,
+        "--authority",
+        &format!("http://127.0.0.1:{garbage_port}"),
+        &stranger,
+    ]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("garbage"), "{}", String::from_utf8_lossy(&bad.stderr));
 
     // A foreign issuer key.

@@ -43,7 +43,10 @@ fn a_signed_profile_verifies_and_every_single_byte_change_is_refused() {
         for flip in [0x01u8, 0x20, 0x80] {
             let mut bad = bytes.to_vec();
             bad[position] ^= flip;
-            assert!(SignedProfile::parse(&bad, &i, Some(&o)).is_err(), "a change at byte {position} (^{flip:#x}) was accepted");
+            assert!(
+                SignedProfile::parse(&bad, &i, Some(&o)).is_err(),
+                "a change at byte {position} (^{flip:#x}) was accepted"
+            );
         }
     }
 }
@@ -61,7 +64,10 @@ fn foreign_signers_and_missing_cosignatures_are_refused() {
     let mut needs = profile();
     needs.requires_overseer = true;
     let file = needs.sign(&issuer()).unwrap();
-    assert_eq!(SignedProfile::parse(file.as_bytes(), &issuer().verifying_key(), None).unwrap_err(), ProfileError::MissingOverseer);
+    assert_eq!(
+        SignedProfile::parse(file.as_bytes(), &issuer().verifying_key(), None).unwrap_err(),
+        ProfileError::MissingOverseer
+    );
 }
 
 #[test]

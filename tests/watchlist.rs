@@ -98,7 +98,8 @@ fn a_foreign_issuer_an_expired_window_and_a_wrong_key_each_get_their_own_error()
     let early = Matcher::new(Watchlist::parse(file.clone(), &key).unwrap(), &prf, NOW - 7200).err().unwrap();
     assert!(matches!(early, BlindError::NotYetValid(_)), "{early}");
 
-    let wrong = Matcher::new(Watchlist::parse(file.clone(), &key).unwrap(), &LocalHmac::new([2; 32]), NOW).err().unwrap();
+    let wrong =
+        Matcher::new(Watchlist::parse(file.clone(), &key).unwrap(), &LocalHmac::new([2; 32]), NOW).err().unwrap();
     assert!(matches!(wrong, BlindError::WrongPrfKey), "{wrong}");
 
     let oprf = OprfKey::generate();
@@ -128,7 +129,8 @@ fn near_probes_open_their_own_record_and_random_probes_open_none() {
         // Cosine about 0.9 with the template.
         let noise = random_unit(&mut rng);
         let n = noise.iter().map(|x| x * x).sum::<f32>().sqrt();
-        let probe: Vec<f32> = t.iter().zip(&noise).map(|(a, b)| a / t.iter().map(|x| x * x).sum::<f32>().sqrt() + 0.45 * b / n).collect();
+        let probe: Vec<f32> =
+            t.iter().zip(&noise).map(|(a, b)| a / t.iter().map(|x| x * x).sum::<f32>().sqrt() + 0.45 * b / n).collect();
         let matches = matcher.match_embedding(&Embedding::from_values(&probe).unwrap(), &prf, NOW).unwrap();
         assert_eq!(matches.len(), 1, "probe {i}");
         assert_eq!(matches[0].record, record(i));
@@ -182,11 +184,20 @@ fn real_faces_open_their_own_record_and_other_people_none() {
     let matcher = Matcher::new(Watchlist::parse(file, &issuer().verifying_key()).unwrap(), &prf, NOW).unwrap();
     for (i, name) in people.iter().enumerate() {
         let found = matcher.match_embedding(&embed(photo(name, 1)), &prf, NOW).unwrap();
-        assert_eq!(found.iter().map(|m| m.record.reference_id.clone()).collect::<Vec<_>>(), vec![record(i).reference_id], "{name}");
+        assert_eq!(
+            found.iter().map(|m| m.record.reference_id.clone()).collect::<Vec<_>>(),
+            vec![record(i).reference_id],
+            "{name}"
+        );
     }
     let strangers = common::first_images(60).unwrap();
     for path in strangers.into_iter().filter(|p| !people.iter().any(|n| p.to_string_lossy().contains(n))) {
         let found = matcher.match_embedding(&embed(path.clone()), &prf, NOW).unwrap();
-        assert!(found.is_empty(), "{} opened {:?}", path.display(), found.iter().map(|m| &m.record.label).collect::<Vec<_>>());
+        assert!(
+            found.is_empty(),
+            "{} opened {:?}",
+            path.display(),
+            found.iter().map(|m| &m.record.label).collect::<Vec<_>>()
+        );
     }
 }

@@ -127,7 +127,9 @@ pub fn build(
         .collect();
     sealed.sort_by(|a, b| a.0.cmp(&b.0));
     if sealed.windows(2).any(|w| w[0].0 == w[1].0) {
-        return Err(BlindError::Enrolment("two buckets derived the same tag (astronomically unlikely); enrol again".into()));
+        return Err(BlindError::Enrolment(
+            "two buckets derived the same tag (astronomically unlikely); enrol again".into(),
+        ));
     }
     for (tag, items, _) in &sealed {
         file.extend_from_slice(tag);
@@ -143,7 +145,10 @@ pub fn build(
         OsRng.fill_bytes(&mut nonce);
         let cipher = ChaCha20Poly1305::new((&*record_key(key)).into());
         let sealed = cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: &plaintext, aad: &record_aad(&header_hash, index as u32) })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload { msg: &plaintext, aad: &record_aad(&header_hash, index as u32) },
+            )
             .expect("sealing in memory cannot fail");
         if sealed.len() > super::format::MAX_RECORD {
             return Err(BlindError::Enrolment(format!("record {} is larger than 1 MiB", entry.record.reference_id)));

@@ -48,7 +48,7 @@ use sha2::{Digest, Sha256};
 use super::prf::{PrfSuite, TAG_BYTES};
 use super::shares::{MAX_TABLES, MIN_THRESHOLD, SHARE_BYTES};
 use super::BlindError;
-use crate::models::hex;
+use crate::hex;
 
 pub const MAGIC: &[u8; 6] = b"VWLIST";
 pub const VERSION: u16 = 1;

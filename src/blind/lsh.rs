@@ -64,10 +64,10 @@ impl CrossPolytope {
                 }
                 walsh_hadamard(&mut y);
             }
-            let (best, value) = y
-                .iter()
-                .enumerate()
-                .fold((0, 0f32), |(bi, bv), (i, &x)| if x.abs() > bv.abs() { (i, x) } else { (bi, bv) });
+            let (best, value) =
+                y.iter()
+                    .enumerate()
+                    .fold((0, 0f32), |(bi, bv), (i, &x)| if x.abs() > bv.abs() { (i, x) } else { (bi, bv) });
             codes.push((2 * best + usize::from(value > 0.0)) as u16);
         }
         codes
@@ -128,8 +128,8 @@ pub fn simulate_collision_probability(cosine: f32, dim: usize, pairs: usize, tab
 /// One table's collision probability p(cos) for the 128-d family, at cos = 0, 0.05, …, 1,
 /// estimated once by [`simulate_collision_probability`] (400 pairs × 1024 tables per point).
 pub const COLLISION_TABLE: [f32; 21] = [
-    0.00301, 0.00485, 0.00710, 0.01006, 0.01380, 0.01891, 0.02559, 0.03407, 0.04427, 0.05665, 0.07241,
-    0.09103, 0.11304, 0.14155, 0.17510, 0.21844, 0.27007, 0.33727, 0.42879, 0.56920, 1.00000,
+    0.00301, 0.00485, 0.00710, 0.01006, 0.01380, 0.01891, 0.02559, 0.03407, 0.04427, 0.05665, 0.07241, 0.09103,
+    0.11304, 0.14155, 0.17510, 0.21844, 0.27007, 0.33727, 0.42879, 0.56920, 1.00000,
 ];
 
 /// The cosine whose collision probability is `rate` (inverse of [`COLLISION_TABLE`], linear
@@ -163,7 +163,11 @@ mod tests {
     fn the_collision_table_matches_a_fresh_simulation() {
         for (i, cosine) in [(8, 0.4f32), (12, 0.6), (16, 0.8)] {
             let p = simulate_collision_probability(cosine, 128, 40, 256, 99);
-            assert!((p - COLLISION_TABLE[i]).abs() < 0.1 * COLLISION_TABLE[i] + 0.005, "cos {cosine}: {p} vs {}", COLLISION_TABLE[i]);
+            assert!(
+                (p - COLLISION_TABLE[i]).abs() < 0.1 * COLLISION_TABLE[i] + 0.005,
+                "cos {cosine}: {p} vs {}",
+                COLLISION_TABLE[i]
+            );
         }
         assert!(COLLISION_TABLE.windows(2).all(|w| w[0] < w[1]), "p(cos) increases");
         assert!((implied_cosine(COLLISION_TABLE[10]) - 0.5).abs() < 1e-4);

@@ -60,7 +60,12 @@ impl Matcher {
         Ok(Matcher { watchlist, family })
     }
 
-    pub fn match_embedding(&self, probe: &Embedding, prf: &dyn Prf, now_unix: i64) -> Result<Vec<BlindMatch>, BlindError> {
+    pub fn match_embedding(
+        &self,
+        probe: &Embedding,
+        prf: &dyn Prf,
+        now_unix: i64,
+    ) -> Result<Vec<BlindMatch>, BlindError> {
         let header = &self.watchlist.header;
         self.watchlist.check_window(now_unix)?;
         if probe.values().len() != header.dim as usize {
@@ -78,10 +83,9 @@ impl Matcher {
             let Some(bucket) = self.watchlist.find_bucket(&derived.tag) else { continue };
             let cipher = ChaCha20Poly1305::new((&*derived.bucket_key).into());
             let aad = bucket_aad(&self.watchlist.header_hash, table as u16);
-            let Ok(items) = cipher.decrypt(
-                Nonce::from_slice(&[0; 12]),
-                Payload { msg: self.watchlist.bucket_blob(bucket), aad: &aad },
-            ) else {
+            let Ok(items) = cipher
+                .decrypt(Nonce::from_slice(&[0; 12]), Payload { msg: self.watchlist.bucket_blob(bucket), aad: &aad })
+            else {
                 continue;
             };
             let items = Zeroizing::new(items);
@@ -121,7 +125,8 @@ impl Matcher {
         let (nonce, sealed) = self.watchlist.record(entry)?;
         let cipher = ChaCha20Poly1305::new((&*record_key(key)).into());
         let aad = record_aad(&self.watchlist.header_hash, entry);
-        let plaintext = Zeroizing::new(cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: &aad }).ok()?);
+        let plaintext =
+            Zeroizing::new(cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: &aad }).ok()?);
         serde_json::from_slice(&plaintext).ok()
     }
 }

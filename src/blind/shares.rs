@@ -105,8 +105,7 @@ pub struct Dealer {
 impl Dealer {
     pub fn new(tables: usize, threshold: usize) -> Dealer {
         assert!((1..=MAX_TABLES).contains(&tables) && (MIN_THRESHOLD..=tables).contains(&threshold));
-        let points: Vec<u16> =
-            (0..PACKED).map(secret_point).chain((0..threshold - PACKED).map(random_point)).collect();
+        let points: Vec<u16> = (0..PACKED).map(secret_point).chain((0..threshold - PACKED).map(random_point)).collect();
         let denominators: Vec<u16> = points
             .iter()
             .enumerate()
@@ -116,11 +115,7 @@ impl Dealer {
             .map(|l| {
                 let x = share_point(l);
                 let all = points.iter().fold(1, |n, &xj| mul(n, x ^ xj));
-                points
-                    .iter()
-                    .zip(&denominators)
-                    .map(|(&xp, &den)| mul(all, inv(mul(x ^ xp, den))))
-                    .collect()
+                points.iter().zip(&denominators).map(|(&xp, &den)| mul(all, inv(mul(x ^ xp, den)))).collect()
             })
             .collect();
         Dealer { tables, threshold, weights }

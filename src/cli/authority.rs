@@ -101,7 +101,10 @@ fn handle(mut stream: TcpStream, key: &OprfKey, counters: &Mutex<Counters>, rate
         let now = Instant::now();
         if c.window_start.is_none_or(|s| now.duration_since(s) >= Duration::from_secs(60)) {
             if c.window_start.is_some() {
-                eprintln!("authority: last minute {} requests, {} elements, {} refused", c.requests, c.elements, c.refused);
+                eprintln!(
+                    "authority: last minute {} requests, {} elements, {} refused",
+                    c.requests, c.elements, c.refused
+                );
             }
             *c = Counters { window_start: Some(now), ..Counters::default() };
         }
@@ -109,7 +112,12 @@ fn handle(mut stream: TcpStream, key: &OprfKey, counters: &Mutex<Counters>, rate
         if *used >= rate {
             c.refused += 1;
             drop(c);
-            return respond(&mut stream, "429 Too Many Requests", "text/plain", b"query rate cap reached; try again in a minute\n");
+            return respond(
+                &mut stream,
+                "429 Too Many Requests",
+                "text/plain",
+                b"query rate cap reached; try again in a minute\n",
+            );
         }
         *used += 1;
         c.requests += 1;
@@ -127,7 +135,10 @@ pub fn run(args: AuthorityArgs) -> CliResult {
     }
     let key = keys::oprf_key(&args.keys)?;
     let listener = TcpListener::bind(args.listen).map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    eprintln!("authority: evaluating blinded elements on http://{}{PATH} (cap {} requests/min per client)", args.listen, args.rate_per_minute);
+    eprintln!(
+        "authority: evaluating blinded elements on http://{}{PATH} (cap {} requests/min per client)",
+        args.listen, args.rate_per_minute
+    );
     serve(listener, key, args.rate_per_minute);
     Ok(())
 }
@@ -150,7 +161,10 @@ pub struct HttpAuthority {
 impl HttpAuthority {
     fn address(&self) -> Result<(String, String), BlindError> {
         let rest = self.url.strip_prefix("http://").ok_or_else(|| {
-            BlindError::Authority(format!("{} is not an http:// URL (the CLI speaks plain HTTP to a local authority)", self.url))
+            BlindError::Authority(format!(
+                "{} is not an http:// URL (the CLI speaks plain HTTP to a local authority)",
+                self.url
+            ))
         })?;
         let (host, path) = rest.split_once('/').map_or((rest, String::new()), |(h, p)| (h, format!("/{p}")));
         let path = if path.is_empty() || path == "/" { PATH.to_owned() } else { path };
@@ -161,7 +175,8 @@ impl HttpAuthority {
 impl OprfTransport for HttpAuthority {
     fn evaluate(&self, blinded: &[u8]) -> Result<Vec<u8>, BlindError> {
         let (host, path) = self.address()?;
-        let unreachable = |e: std::io::Error| BlindError::Authority(format!("cannot reach the authority at {}: {e}", self.url));
+        let unreachable =
+            |e: std::io::Error| BlindError::Authority(format!("cannot reach the authority at {}: {e}", self.url));
         let mut stream = TcpStream::connect(&host).map_err(unreachable)?;
         stream.set_read_timeout(Some(Duration::from_secs(20))).map_err(unreachable)?;
         let head = format!(
@@ -179,10 +194,7 @@ impl OprfTransport for HttpAuthority {
         let status = head.split_whitespace().nth(1).unwrap_or("");
         let body = response[split + 4..].to_vec();
         if status != "200" {
-            return Err(BlindError::Authority(format!(
-                "HTTP {status}: {}",
-                String::from_utf8_lossy(&body).trim()
-            )));
+            return Err(BlindError::Authority(format!("HTTP {status}: {}", String::from_utf8_lossy(&body).trim())));
         }
         Ok(body)
     }

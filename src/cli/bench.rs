@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
-use serde_json::{json, Value};
 use ed25519_dalek::SigningKey;
 use rand_core::{OsRng, RngCore};
+use serde_json::{json, Value};
 use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
 use veilwatch::blind::format::{EntryRecord, Watchlist};
 use veilwatch::blind::matcher::Matcher;
@@ -156,7 +156,12 @@ fn watchlist_bench(sizes: &[usize], runs: usize) -> CliResult<Value> {
     std::thread::spawn(move || crate::authority::serve(listener, authority_key, u32::MAX));
     let device = OprfClientPrf { transport: HttpAuthority { url: format!("http://127.0.0.1:{port}") } };
     let now = now_unix();
-    let params = WatchlistParams { tables: DEFAULT_TABLES, threshold: DEFAULT_THRESHOLD, valid_from: now - 60, valid_until: now + 86_400 };
+    let params = WatchlistParams {
+        tables: DEFAULT_TABLES,
+        threshold: DEFAULT_THRESHOLD,
+        valid_from: now - 60,
+        valid_until: now + 86_400,
+    };
     let mut out = serde_json::Map::new();
     println!("blind matching, L = {DEFAULT_TABLES}, m = {DEFAULT_THRESHOLD} (medians; ratio = blind ÷ plain cosine scan of the same templates):");
     for &n in sizes {

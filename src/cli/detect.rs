@@ -37,7 +37,12 @@ pub fn run_detect(models: &Path, args: DetectArgs) -> CliResult {
     for path in &args.images {
         let frame = load_image(path)?;
         let faces = engine.detect(&frame).map_err(|e| format!("{}: {e}", path.display()))?;
-        results.push(ImageFaces { image: path.display().to_string(), width: frame.width(), height: frame.height(), faces });
+        results.push(ImageFaces {
+            image: path.display().to_string(),
+            width: frame.width(),
+            height: frame.height(),
+            faces,
+        });
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?);
@@ -68,7 +73,9 @@ pub fn run_embed(models: &Path, args: EmbedArgs) -> CliResult {
         let faces = engine.detect(&frame).map_err(|e| format!("{}: {e}", path.display()))?;
         let face = nearest_centre(&faces, frame.width(), frame.height()).copied();
         let embedding = match &face {
-            Some(face) => Some(engine.analyse_face(&frame, face).map_err(|e| e.to_string())?.embedding.values().to_vec()),
+            Some(face) => {
+                Some(engine.analyse_face(&frame, face).map_err(|e| e.to_string())?.embedding.values().to_vec())
+            }
             None => None,
         };
         results.push(ImageEmbedding { image: path.display().to_string(), face, embedding });

@@ -177,9 +177,12 @@ pub fn run(models: &Path, args: EvalArgs) -> CliResult {
             .into_iter()
             .filter_map(|(identity, group)| index.get(identity.as_str()).map(|&i| (i, group)))
             .collect();
-        let threshold = cosine.threshold_at_fmr.get("1e-4").copied().flatten().ok_or(
-            "too few impostor pairs to set a threshold at FMR 1e-4 for the per-group breakdown",
-        )?;
+        let threshold = cosine
+            .threshold_at_fmr
+            .get("1e-4")
+            .copied()
+            .flatten()
+            .ok_or("too few impostor pairs to set a threshold at FMR 1e-4 for the per-group breakdown")?;
         cosine.by_group = Some(eval::by_group(&ids, cosine_of, &group_of, &not_impostors, threshold as f32));
         if let Some(t) = blind.threshold_at_fmr.get("1e-4").copied().flatten() {
             blind.by_group = Some(eval::by_group(&ids, collisions_of, &group_of, &not_impostors, t as f32));

@@ -26,13 +26,16 @@ fn from_hex(text: &str, what: &str) -> CliResult<Zeroizing<Vec<u8>>> {
     if t.len() % 2 != 0 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!("{what} is not hex"));
     }
-    Ok(Zeroizing::new((0..t.len()).step_by(2).map(|i| u8::from_str_radix(&t[i..i + 2], 16).expect("checked hex")).collect()))
+    Ok(Zeroizing::new(
+        (0..t.len()).step_by(2).map(|i| u8::from_str_radix(&t[i..i + 2], 16).expect("checked hex")).collect(),
+    ))
 }
 
 fn read_secret(dir: &Path, name: &str) -> CliResult<Zeroizing<Vec<u8>>> {
     let path = dir.join(name);
     let text = Zeroizing::new(
-        std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e} (run `veilwatch keygen`)", path.display()))?,
+        std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e} (run `veilwatch keygen`)", path.display()))?,
     );
     from_hex(&text, &path.display().to_string())
 }
@@ -73,7 +76,8 @@ pub fn issuer_secret(dir: &Path) -> CliResult<SigningKey> {
 }
 
 pub fn local_prf_from_file(path: &Path) -> CliResult<LocalHmac> {
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
+    let text =
+        Zeroizing::new(std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
     let bytes = from_hex(&text, &path.display().to_string())?;
     let key: [u8; 32] = bytes[..].try_into().map_err(|_| format!("{} must hold a 32-byte key", path.display()))?;
     Ok(LocalHmac::new(key))
@@ -95,7 +99,8 @@ pub fn public_key(arg: &str) -> CliResult<VerifyingKey> {
         arg.to_owned()
     };
     let bytes = from_hex(&text, "the issuer key")?;
-    let key: [u8; 32] = bytes[..].try_into().map_err(|_| "an Ed25519 public key is 32 bytes (64 hex digits)".to_string())?;
+    let key: [u8; 32] =
+        bytes[..].try_into().map_err(|_| "an Ed25519 public key is 32 bytes (64 hex digits)".to_string())?;
     VerifyingKey::from_bytes(&key).map_err(|_| "the issuer key is not a valid Ed25519 public key".to_string())
 }
 

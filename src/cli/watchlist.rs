@@ -89,7 +89,12 @@ fn people(dir: &Path, per_identity: usize) -> CliResult<Vec<Person>> {
     for folder in list(dir)?.into_iter().filter(|p| p.is_dir()) {
         let images: Vec<PathBuf> = list(&folder)?
             .into_iter()
-            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(), Some("jpg" | "jpeg" | "png")))
+            .filter(|p| {
+                matches!(
+                    p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+                    Some("jpg" | "jpeg" | "png")
+                )
+            })
             .take(per_identity)
             .collect();
         if !images.is_empty() {
@@ -280,7 +285,8 @@ pub fn identify(models: &Path, args: IdentifyArgs) -> CliResult {
         let frame = load_image(path)?;
         let mut faces = Vec::new();
         for analysed in engine.analyse(&frame).map_err(|e| format!("{}: {e}", path.display()))? {
-            let alerts = matcher.match_embedding(&analysed.embedding, prf.as_ref(), now_unix()).map_err(|e| e.to_string())?;
+            let alerts =
+                matcher.match_embedding(&analysed.embedding, prf.as_ref(), now_unix()).map_err(|e| e.to_string())?;
             faces.push(FaceResult { face: analysed.face, quality: analysed.quality, alerts });
         }
         results.push(ImageResult { image: path.display().to_string(), faces });
@@ -336,8 +342,8 @@ pub struct ProfileArgs {
 pub fn profile(args: ProfileArgs) -> CliResult {
     match args.command {
         ProfileCommand::Sign { keys: dir, watchlist, template, out } => {
-            let mut value: serde_json::Value = serde_json::from_slice(&read(&template)?)
-                .map_err(|e| format!("{}: {e}", template.display()))?;
+            let mut value: serde_json::Value =
+                serde_json::from_slice(&read(&template)?).map_err(|e| format!("{}: {e}", template.display()))?;
             let digest = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(read(&watchlist)?));
             value["watchlist_sha256"] = serde_json::Value::String(keys::hex(&digest));
             let profile: Profile = serde_json::from_value(value).map_err(|e| format!("{}: {e}", template.display()))?;
@@ -345,12 +351,16 @@ pub fn profile(args: ProfileArgs) -> CliResult {
             write_atomically(&out, signed.as_bytes())
         }
         ProfileCommand::Verify { profile, issuer, watchlist } => {
-            let signed = SignedProfile::parse(&read(&profile)?, &keys::public_key(&issuer)?, None).map_err(|e| e.to_string())?;
+            let signed =
+                SignedProfile::parse(&read(&profile)?, &keys::public_key(&issuer)?, None).map_err(|e| e.to_string())?;
             signed.check_window(now_unix()).map_err(|e| e.to_string())?;
             if let Some(w) = watchlist {
                 signed.check_watchlist(&read(&w)?).map_err(|e| e.to_string())?;
             }
-            println!("profile OK: {} at {}, valid {} – {}", signed.profile.operator, signed.profile.location, signed.profile.valid_from, signed.profile.valid_until);
+            println!(
+                "profile OK: {} at {}, valid {} – {}",
+                signed.profile.operator, signed.profile.location, signed.profile.valid_from, signed.profile.valid_until
+            );
             Ok(())
         }
     }

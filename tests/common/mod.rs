@@ -26,9 +26,8 @@ pub fn repo_dir() -> PathBuf {
 
 /// `$VEILWATCH_DATA/lfw/images`, default `../shared/data` beside the checkout.
 pub fn lfw_images() -> Option<PathBuf> {
-    let data = std::env::var_os("VEILWATCH_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_dir().join("../shared/data"));
+    let data =
+        std::env::var_os("VEILWATCH_DATA").map(PathBuf::from).unwrap_or_else(|| repo_dir().join("../shared/data"));
     let images = data.join("lfw/images");
     required_or_skip("LFW data (set VEILWATCH_DATA)", &images).then_some(images)
 }
