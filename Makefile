@@ -9,7 +9,7 @@ export VEILWATCH_DATA
 PORT ?= 8080
 BIN := $(CARGO_TARGET_DIR)/release/veilwatch
 
-.PHONY: demo test setup models native wasm unit e2e bench serve clean
+.PHONY: demo test setup models native wasm unit e2e fuzz bench serve clean
 
 ## Build everything and serve the kiosk demo on http://127.0.0.1:$(PORT)/
 demo: setup native wasm
@@ -17,7 +17,7 @@ demo: setup native wasm
 	$(BIN) serve --listen 127.0.0.1:$(PORT) --mount /=www --mount /pkg=pkg --mount /models=models
 
 ## Everything: Rust unit and integration tests (incl. onnxruntime reference and LFW accuracy), wasm tests.
-test: setup native wasm unit e2e
+test: setup native wasm unit e2e fuzz
 
 ## Installs what a fresh machine lacks; skips what is present.
 setup:
@@ -37,6 +37,14 @@ unit:
 
 e2e:
 	node --test tests/e2e/
+
+## Fuzz the watchlist and profile parsers for a bounded time (FUZZ_SECONDS each).
+FUZZ_SECONDS ?= 30
+fuzz:
+	set -o pipefail; cd fuzz && for target in watchlist_parser profile_parser; do \
+	  RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(HOME)/.cache/veilwatch/fuzz-target \
+	    cargo fuzz run -O $$target -- -max_total_time=$(FUZZ_SECONDS) 2>&1 | tail -n 2 || exit 1; \
+	done
 
 ## Speed: native medians, then wasm (node) vs onnxruntime-web on the same inputs → bench.json
 bench: native wasm
