@@ -81,6 +81,21 @@ impl AlignedFace {
         &self.rgb
     }
 
+    /// The crop as a small JPEG (the reviewer's reference photo inside a sealed record).
+    pub fn to_jpeg(&self) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80);
+        image::ImageEncoder::write_image(
+            encoder,
+            &self.rgb,
+            CROP_SIDE as u32,
+            CROP_SIDE as u32,
+            image::ExtendedColorType::Rgb8,
+        )
+        .ok()?;
+        Some(out)
+    }
+
     /// Wraps a crop made elsewhere (e.g. a reference implementation's) for embedding.
     pub fn from_rgb(rgb: Vec<u8>) -> Option<AlignedFace> {
         (rgb.len() == CROP_SIDE * CROP_SIDE * 3).then(|| AlignedFace { rgb: Zeroizing::new(rgb) })

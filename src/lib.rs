@@ -7,6 +7,7 @@
 
 #[cfg(feature = "pipeline")]
 pub mod align;
+pub mod audit;
 pub mod blind;
 #[cfg(feature = "pipeline")]
 pub mod detect;
@@ -16,11 +17,15 @@ pub mod eval;
 #[cfg(feature = "pipeline")]
 pub mod frame;
 #[cfg(feature = "pipeline")]
+pub mod kiosk;
+#[cfg(feature = "pipeline")]
 pub mod models;
 pub mod profile;
 #[cfg(feature = "pipeline")]
 pub mod quality;
 pub mod time;
+#[cfg(feature = "pipeline")]
+pub mod track;
 #[cfg(all(target_arch = "wasm32", feature = "pipeline"))]
 mod wasm;
 

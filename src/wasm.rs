@@ -94,3 +94,227 @@ impl Engine {
         self.inner.embed_crop(&crop).map(drop).map_err(js_error)
     }
 }
+
+/// The kiosk: the face pipeline plus tracking, blind matching, human review and the audit log.
+/// Embeddings stay inside; JS gets boxes, track ids, counters and alerts.
+#[wasm_bindgen]
+pub struct Kiosk {
+    session: crate::kiosk::KioskSession,
+    /// Demo mode only: the visitors who pressed "Enrol me", kept to rebuild the demo watchlist.
+    demo: Vec<crate::blind::enroll::Enrolment>,
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KioskStatus {
+    matching: bool,
+    entries: u32,
+    custody: Option<&'static str>,
+    custody_note: Option<&'static str>,
+    threshold: u16,
+    tables: u16,
+    valid_until: Option<String>,
+    seconds_left: Option<i64>,
+    expected_false_alerts_per_1000: Option<f64>,
+    pending_reviews: usize,
+    notice: Option<crate::profile::Profile>,
+}
+
+#[wasm_bindgen]
+impl Kiosk {
+    /// A kiosk that detects and tracks; it matches once a watchlist is loaded or someone enrols.
+    #[wasm_bindgen(constructor)]
+    pub fn new(detector: &[u8], recognizer: &[u8]) -> Result<Kiosk, JsError> {
+        let engine = crate::Engine::from_bytes(detector, recognizer).map_err(js_error)?;
+        Ok(Kiosk { session: crate::kiosk::KioskSession::new(engine), demo: Vec::new() })
+    }
+
+    /// Loads a watchlist with local custody: the issuer's public key (hex), the PRF key (hex) and
+    /// optionally the signed deployment profile (text). Throws, and leaves the current state as it
+    /// was, if anything is foreign, tampered, expired or mismatched.
+    #[wasm_bindgen(js_name = loadWatchlist)]
+    pub fn load_watchlist(
+        &mut self,
+        watchlist: &[u8],
+        issuer_hex: &str,
+        prf_key_hex: &str,
+        profile: Option<String>,
+    ) -> Result<(), JsError> {
+        let issuer = parse_key(issuer_hex, "issuer key")?;
+        let issuer = ed25519_dalek::VerifyingKey::from_bytes(&issuer)
+            .map_err(|_| JsError::new("the issuer key is not a valid Ed25519 public key"))?;
+        let prf_key = parse_key(prf_key_hex, "PRF key")?;
+        let now = crate::time::now_unix();
+        let signed = match profile {
+            Some(text) => {
+                let p = crate::profile::SignedProfile::parse(text.as_bytes(), &issuer, None).map_err(js_error)?;
+                p.check_watchlist(watchlist).map_err(js_error)?;
+                Some(p)
+            }
+            None => None,
+        };
+        let parsed = crate::blind::format::Watchlist::parse(watchlist.to_vec(), &issuer).map_err(js_error)?;
+        let prf = crate::blind::prf::LocalHmac::new(prf_key);
+        let matcher = crate::blind::matcher::Matcher::new(parsed, &prf, now).map_err(js_error)?;
+        self.session.load(matcher, Box::new(prf), signed, now).map_err(js_error)
+    }
+
+    /// Demo mode: enrols the largest good face in the frame under `label` into a local-custody
+    /// watchlist made in this browser (fresh keys, valid for a day). Returns the number enrolled.
+    #[wasm_bindgen(js_name = enrollFromFrame)]
+    pub fn enroll_from_frame(&mut self, rgba: &[u8], width: u32, height: u32, label: &str) -> Result<usize, JsError> {
+        use crate::blind::enroll::{build, Enrolment, WatchlistParams};
+        use crate::blind::format::EntryRecord;
+        let frame = Frame::from_rgba(width, height, rgba).map_err(js_error)?;
+        let faces = self.session.engine().detect(&frame).map_err(js_error)?;
+        let face = faces
+            .iter()
+            .max_by(|a, b| (a.bbox[2] * a.bbox[3]).total_cmp(&(b.bbox[2] * b.bbox[3])))
+            .ok_or_else(|| JsError::new("no face in view: look at the camera and try again"))?;
+        let analysed = self.session.engine().analyse_face(&frame, face).map_err(js_error)?;
+        if !analysed.quality.passed() {
+            return Err(JsError::new(
+                "the face is too small, turned away or blurred: come closer, face the camera and try again",
+            ));
+        }
+        let label = label.trim();
+        if label.is_empty() || label.len() > 80 {
+            return Err(JsError::new("give a name of 1 to 80 characters"));
+        }
+        let now = crate::time::now_unix();
+        let photo = crate::align::align(&frame, face).and_then(|crop| crop.to_jpeg());
+        self.demo.push(Enrolment {
+            template: analysed.embedding,
+            record: EntryRecord {
+                reference_id: format!("DEMO-{:03}", self.demo.len() + 1),
+                label: label.to_owned(),
+                category: "demo volunteer".into(),
+                source: "consent given at this kiosk".into(),
+                enrolled: crate::time::format_utc(now)[..10].to_owned(),
+                photo_jpeg_hex: photo.map(|jpeg| crate::hex(&jpeg)),
+            },
+        });
+        let issuer = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+        let mut key = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key);
+        let prf = crate::blind::prf::LocalHmac::new(key);
+        let params = WatchlistParams {
+            tables: crate::blind::DEFAULT_TABLES,
+            threshold: crate::blind::DEFAULT_THRESHOLD,
+            valid_from: now - 60,
+            valid_until: now + 86_400,
+        };
+        let entries =
+            self.demo.iter().map(|e| Enrolment { template: e.template.clone(), record: e.record.clone() }).collect();
+        let file = build(entries, &params, &prf, &issuer).map_err(js_error)?;
+        let parsed = crate::blind::format::Watchlist::parse(file, &issuer.verifying_key()).map_err(js_error)?;
+        let matcher = crate::blind::matcher::Matcher::new(parsed, &prf, now).map_err(js_error)?;
+        self.session.load(matcher, Box::new(prf), None, now).map_err(js_error)?;
+        Ok(self.demo.len())
+    }
+
+    /// Processes a frame: `{faces: [{box, landmarks, score, track, quality}], alerts: [{id, track,
+    /// record, collisions, tables, impliedCosine, probe}], counters}`. `probe` is the 112×112 RGBA
+    /// crop for the reviewer. Throws when the deployment's window has closed (matching stops).
+    #[wasm_bindgen(js_name = processFrame)]
+    pub fn process_frame(
+        &mut self,
+        rgba: &[u8],
+        width: u32,
+        height: u32,
+        t_ms: Option<f64>,
+    ) -> Result<JsValue, JsError> {
+        let frame = Frame::from_rgba(width, height, rgba).map_err(js_error)?;
+        let result = self.session.process_frame(&frame, t_ms.unwrap_or_else(now_ms)).map_err(js_error)?;
+        let alerts = js_sys::Array::new();
+        for alert in &result.alerts {
+            let value = to_js(alert)?;
+            let probe = js_sys::Uint8ClampedArray::from(&alert.probe_rgba[..]);
+            js_sys::Reflect::set(&value, &"probe".into(), &probe)
+                .map_err(|_| JsError::new("cannot attach the probe crop"))?;
+            js_sys::Reflect::set(&value, &"impliedCosine".into(), &JsValue::from_f64(alert.implied_cosine as f64)).ok();
+            alerts.push(&value);
+        }
+        let out = js_sys::Object::new();
+        js_sys::Reflect::set(&out, &"faces".into(), &to_js(&result.faces)?).ok();
+        js_sys::Reflect::set(&out, &"alerts".into(), &alerts).ok();
+        js_sys::Reflect::set(&out, &"counters".into(), &to_js(&result.counters)?).ok();
+        Ok(out.into())
+    }
+
+    /// Records a reviewer's decision (`confirm`, `reject` or `unsure`) and wipes the probe crop.
+    #[wasm_bindgen(js_name = reviewAlert)]
+    pub fn review_alert(&mut self, id: u32, decision: &str, reviewer: &str) -> Result<(), JsError> {
+        self.session.review(id, decision, reviewer, crate::time::now_unix()).map_err(js_error)
+    }
+
+    /// The hash-chained audit log as JSON lines (`veilwatch audit verify` checks it).
+    #[wasm_bindgen(js_name = auditLog)]
+    pub fn audit_log(&self) -> String {
+        self.session.audit_log()
+    }
+
+    /// What the status panel shows.
+    pub fn status(&self) -> Result<JsValue, JsError> {
+        let now = crate::time::now_unix();
+        let header = self.session.matcher().map(|m| &m.watchlist.header);
+        let valid_until =
+            header.map(|h| self.session.profile().map_or(h.valid_until, |p| p.valid_until.min(h.valid_until)));
+        let status = KioskStatus {
+            matching: header.is_some(),
+            entries: header.map_or(0, |h| h.entries),
+            custody: header.map(|h| h.suite.name()),
+            custody_note: header.map(|h| match h.suite {
+                crate::blind::prf::PrfSuite::HmacSha256Local => {
+                    "local key: weaker, whoever holds the key and the file can test any face offline"
+                }
+                crate::blind::prf::PrfSuite::OprfRistretto255Sha512 => {
+                    "authority key: the file is useless without the authority"
+                }
+            }),
+            threshold: header.map_or(0, |h| h.threshold),
+            tables: header.map_or(0, |h| h.tables),
+            valid_until: valid_until.map(crate::time::format_utc),
+            seconds_left: valid_until.map(|u| u - now),
+            expected_false_alerts_per_1000: header
+                .and_then(|h| crate::blind::expected_false_alerts_per_1000(h.entries, h.tables, h.threshold)),
+            pending_reviews: self.session.pending_reviews(),
+            notice: self.session.profile().map(|p| p.profile.clone()),
+        };
+        to_js(&status)
+    }
+
+    /// Ends every track and wipes its buffers (camera stopped).
+    pub fn stop(&mut self) {
+        self.session.stop();
+    }
+}
+
+fn parse_key(hex_text: &str, what: &str) -> Result<[u8; 32], JsError> {
+    let t = hex_text.trim();
+    if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(JsError::new(&format!("the {what} must be 64 hex digits")));
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&t[2 * i..2 * i + 2], 16)
+            .map_err(|_| JsError::new(&format!("the {what} is not hex")))?;
+    }
+    Ok(out)
+}
+
+/// Verifies a signed deployment profile against the issuer's key (hex) and returns its fields,
+/// for the public notice page. Throws if it is foreign, altered or outside its window.
+#[wasm_bindgen(js_name = verifyProfile)]
+pub fn verify_profile(text: &str, issuer_hex: &str) -> Result<JsValue, JsError> {
+    let issuer = parse_key(issuer_hex, "issuer key")?;
+    let issuer = ed25519_dalek::VerifyingKey::from_bytes(&issuer)
+        .map_err(|_| JsError::new("the issuer key is not a valid Ed25519 public key"))?;
+    let signed = crate::profile::SignedProfile::parse(text.as_bytes(), &issuer, None).map_err(js_error)?;
+    signed.check_window(crate::time::now_unix()).map_err(js_error)?;
+    to_js(&signed.profile)
+}

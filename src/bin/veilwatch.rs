@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[path = "../cli/audit.rs"]
+mod audit;
 #[path = "../cli/authority.rs"]
 mod authority;
 #[path = "../cli/bench.rs"]
@@ -58,6 +60,8 @@ enum Command {
     Authority(authority::AuthorityArgs),
     /// Sign or verify a deployment profile.
     Profile(watchlist::ProfileArgs),
+    /// Verify an exported kiosk audit log.
+    Audit(audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Identify(args) => watchlist::identify(&cli.models, args),
         Command::Authority(args) => authority::run(args),
         Command::Profile(args) => watchlist::profile(args),
+        Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

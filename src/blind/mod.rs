@@ -70,3 +70,20 @@ pub const DEFAULT_TABLES: u16 = 1024;
 /// Default collision threshold m for [`DEFAULT_TABLES`]: the count at FMR 1e-4 measured by
 /// `veilwatch eval` on the LFW development split (m = 53 of 1024).
 pub const DEFAULT_THRESHOLD: u16 = 53;
+
+/// Per-comparison false-match rate at collision threshold m for [`DEFAULT_TABLES`] tables,
+/// measured by `veilwatch eval` on LFW impostor pairs: (m, FMR).
+const MEASURED_FMR: [(u16, f64); 4] = [(41, 1e-3), (53, 1e-4), (67, 1e-5), (81, 1e-6)];
+
+/// Expected false alerts per 1 000 passers-by (one match attempt each) for a watchlist of
+/// `entries` at threshold m: 1000 · (1 − (1 − FMR(m))^entries), with FMR(m) interpolated
+/// log-linearly between the measured points. `None` outside the measured range or for another L.
+pub fn expected_false_alerts_per_1000(entries: u32, tables: u16, threshold: u16) -> Option<f64> {
+    if tables != DEFAULT_TABLES {
+        return None;
+    }
+    let pair = MEASURED_FMR.windows(2).find(|w| (w[0].0..=w[1].0).contains(&threshold))?;
+    let (m0, f0, m1, f1) = (pair[0].0 as f64, pair[0].1.ln(), pair[1].0 as f64, pair[1].1.ln());
+    let fmr = (f0 + (threshold as f64 - m0) / (m1 - m0) * (f1 - f0)).exp();
+    Some(1000.0 * (1.0 - (1.0 - fmr).powf(entries as f64)))
+}

