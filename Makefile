@@ -35,8 +35,17 @@ wasm:
 unit:
 	cargo test --release --features cli --locked
 
+## Browser and wasm tests, inside a network namespace with loopback only (unshare -n), so that
+## nothing the kiosk does could reach a network even if it tried.
 e2e:
-	node --test tests/e2e/
+	@if unshare -n true 2>/dev/null; then \
+	  unshare -n sh -c 'ip link set lo up && VEILWATCH_EXPECT_NO_NETWORK=1 node --test tests/e2e/'; \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "e2e: cannot create a network namespace (unshare -n); CI requires it" >&2; exit 1; \
+	else \
+	  echo "!!! e2e: no network namespace available (unshare -n); running with the network present !!!" >&2; \
+	  node --test tests/e2e/; \
+	fi
 
 ## Fuzz the watchlist and profile parsers for a bounded time (FUZZ_SECONDS each).
 FUZZ_SECONDS ?= 30

@@ -163,6 +163,34 @@ impl Kiosk {
         self.session.load(matcher, Box::new(prf), signed, now).map_err(js_error)
     }
 
+    /// Loads a watchlist with authority custody: the device sends blinded elements to
+    /// `authority_url` (its origin must be allowed by the page's CSP `connect-src`).
+    #[wasm_bindgen(js_name = loadWatchlistWithAuthority)]
+    pub fn load_watchlist_with_authority(
+        &mut self,
+        watchlist: &[u8],
+        issuer_hex: &str,
+        authority_url: &str,
+        profile: Option<String>,
+    ) -> Result<(), JsError> {
+        let issuer = parse_key(issuer_hex, "issuer key")?;
+        let issuer = ed25519_dalek::VerifyingKey::from_bytes(&issuer)
+            .map_err(|_| JsError::new("the issuer key is not a valid Ed25519 public key"))?;
+        let now = crate::time::now_unix();
+        let signed = match profile {
+            Some(text) => {
+                let p = crate::profile::SignedProfile::parse(text.as_bytes(), &issuer, None).map_err(js_error)?;
+                p.check_watchlist(watchlist).map_err(js_error)?;
+                Some(p)
+            }
+            None => None,
+        };
+        let parsed = crate::blind::format::Watchlist::parse(watchlist.to_vec(), &issuer).map_err(js_error)?;
+        let prf = crate::blind::prf::OprfClientPrf { transport: XhrAuthority { url: authority_url.to_owned() } };
+        let matcher = crate::blind::matcher::Matcher::new(parsed, &prf, now).map_err(js_error)?;
+        self.session.load(matcher, Box::new(prf), signed, now).map_err(js_error)
+    }
+
     /// Demo mode: enrols the largest good face in the frame under `label` into a local-custody
     /// watchlist made in this browser (fresh keys, valid for a day). Returns the number enrolled.
     #[wasm_bindgen(js_name = enrollFromFrame)]
@@ -317,4 +345,31 @@ pub fn verify_profile(text: &str, issuer_hex: &str) -> Result<JsValue, JsError> 
     let signed = crate::profile::SignedProfile::parse(text.as_bytes(), &issuer, None).map_err(js_error)?;
     signed.check_window(crate::time::now_unix()).map_err(js_error)?;
     to_js(&signed.profile)
+}
+
+/// The OPRF round trip from a Worker: a synchronous XMLHttpRequest (allowed in Workers), so that
+/// matching stays one call. The body is the batch of blinded elements, nothing else.
+struct XhrAuthority {
+    url: String,
+}
+
+impl crate::blind::prf::OprfTransport for XhrAuthority {
+    fn evaluate(&self, blinded: &[u8]) -> Result<Vec<u8>, crate::blind::BlindError> {
+        use crate::blind::BlindError;
+        let fail = |what: &str| BlindError::Authority(format!("cannot reach the authority at {}: {what}", self.url));
+        let xhr = web_sys::XmlHttpRequest::new().map_err(|_| fail("no XMLHttpRequest here"))?;
+        let endpoint = format!("{}/v1/evaluate", self.url.trim_end_matches('/'));
+        xhr.open_with_async("POST", &endpoint, false).map_err(|_| fail("the URL was refused"))?;
+        xhr.set_response_type(web_sys::XmlHttpRequestResponseType::Arraybuffer);
+        xhr.set_request_header("Content-Type", "application/octet-stream").map_err(|_| fail("header refused"))?;
+        let body = js_sys::Uint8Array::from(blinded);
+        xhr.send_with_opt_buffer_source(Some(&body))
+            .map_err(|_| fail("the request failed (down, or blocked by the page's security policy)"))?;
+        let status = xhr.status().map_err(|_| fail("no status"))?;
+        if status != 200 {
+            return Err(BlindError::Authority(format!("the authority answered HTTP {status}")));
+        }
+        let response = xhr.response().map_err(|_| BlindError::AuthorityAnswer("no body".into()))?;
+        Ok(js_sys::Uint8Array::new(&response).to_vec())
+    }
 }

@@ -55,8 +55,9 @@ const handlers = {
     const count = withPixels(bitmap, (rgba, w, h) => kiosk.enrollFromFrame(rgba, w, h, label));
     return { type: 'enrolled', count, label, status: kiosk.status() };
   },
-  load({ watchlist, issuer, prfKey, profile }) {
-    kiosk.loadWatchlist(new Uint8Array(watchlist), issuer, prfKey, profile ?? undefined);
+  load({ watchlist, issuer, prfKey, authority, profile }) {
+    if (authority) kiosk.loadWatchlistWithAuthority(new Uint8Array(watchlist), issuer, authority, profile ?? undefined);
+    else kiosk.loadWatchlist(new Uint8Array(watchlist), issuer, prfKey, profile ?? undefined);
     return { type: 'loaded', status: kiosk.status() };
   },
   review({ id, decision, reviewer }) {

@@ -294,6 +294,7 @@ $('load-form').addEventListener('submit', async (event) => {
     profile: profileFile ? await profileFile.text() : null,
     issuer: $('issuer-key').value,
     prfKey: $('prf-key').value,
+    authority: $('authority-url').value.trim(),
   });
 });
 $('export-audit').addEventListener('click', () => worker.postMessage({ type: 'audit' }));

@@ -77,6 +77,7 @@ fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8]
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
          Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Headers: content-type\r\n\
+         Access-Control-Allow-Methods: POST, OPTIONS\r\n\
          Cache-Control: no-store\r\nConnection: close\r\n\r\n",
         body.len()
     );

@@ -23,6 +23,10 @@ pub struct ServeArgs {
     /// Allow an address other than loopback (the kiosk is meant to be served to itself).
     #[arg(long)]
     allow_remote: bool,
+    /// Authority origin the page may connect to (authority custody), e.g. http://127.0.0.1:8787;
+    /// added to the CSP's connect-src.
+    #[arg(long)]
+    authority: Option<String>,
     /// `URL_PREFIX=FOLDER`, repeatable; the longest matching prefix wins. Default: `/=www`.
     #[arg(long = "mount", value_parser = parse_mount)]
     mounts: Vec<(String, PathBuf)>,
@@ -72,7 +76,7 @@ fn resolve(mounts: &[(String, PathBuf)], url_path: &str) -> Option<PathBuf> {
     file.is_file().then_some(file)
 }
 
-fn respond(stream: &mut TcpStream, mounts: &[(String, PathBuf)]) -> std::io::Result<()> {
+fn respond(stream: &mut TcpStream, mounts: &[(String, PathBuf)], csp: &str) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
@@ -94,7 +98,7 @@ fn respond(stream: &mut TcpStream, mounts: &[(String, PathBuf)]) -> std::io::Res
     };
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Content-Security-Policy: {CSP}\r\nX-Content-Type-Options: nosniff\r\n\
+         Content-Security-Policy: {csp}\r\nX-Content-Type-Options: nosniff\r\n\
          Referrer-Policy: no-referrer\r\nCross-Origin-Opener-Policy: same-origin\r\n\
          Cross-Origin-Embedder-Policy: require-corp\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
         body.len()
@@ -118,13 +122,25 @@ pub fn run(args: ServeArgs) -> CliResult {
             return Err(format!("mount {prefix}/ → {} is not a folder", dir.display()));
         }
     }
+    let csp = match &args.authority {
+        Some(url) => {
+            let origin = url.trim_end_matches('/');
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || origin.contains([' ', ';', '\'', '"'])
+            {
+                return Err(format!("--authority {url} is not an http(s) origin"));
+            }
+            CSP.replace("connect-src 'self'", &format!("connect-src 'self' {origin}"))
+        }
+        None => CSP.to_owned(),
+    };
     let listener = TcpListener::bind(args.listen).map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     eprintln!("serving on http://{}/ (Ctrl-C to stop)", args.listen);
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
-        let mounts = mounts.clone();
+        let (mounts, csp) = (mounts.clone(), csp.clone());
         std::thread::spawn(move || {
-            if let Err(e) = respond(&mut stream, &mounts) {
+            if let Err(e) = respond(&mut stream, &mounts, &csp) {
                 eprintln!("connection error: {e}");
             }
         });

@@ -60,6 +60,7 @@ describe('kiosk', { skip: !haveData }, () => {
   let origin;
   let issuer;
   let prfKey;
+  let keysDir;
   const requests = [];
 
   before(async () => {
@@ -75,6 +76,8 @@ describe('kiosk', { skip: !haveData }, () => {
     }
     const watchlist = join(scratch, 'list.vwl');
     veilwatch('enroll', people, '--keys', keys, '--out', watchlist, '--valid-until', '2099-01-01');
+    veilwatch('enroll', people, '--keys', keys, '--out', join(scratch, 'oprf.vwl'), '--custody', 'authority', '--valid-until', '2099-01-01');
+    keysDir = keys;
     const template = (from, until) => JSON.stringify({
       purpose: 'Browser test of the kiosk', legal_basis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
       valid_from: from, valid_until: until, threshold: 53, threshold_floor: 50, custody: { kind: 'local' },
@@ -118,12 +121,13 @@ describe('kiosk', { skip: !haveData }, () => {
     return { browser, page };
   }
 
-  async function loadWatchlist(page, watchlist, profile) {
+  async function loadWatchlist(page, watchlist, profile, authority) {
     await page.click('details.operator summary');
     await page.setInputFiles('#watchlist-file', watchlist);
     if (profile) await page.setInputFiles('#profile-file', profile);
     await page.fill('#issuer-key', issuer);
-    await page.fill('#prf-key', prfKey);
+    if (authority) await page.fill('#authority-url', authority);
+    else await page.fill('#prf-key', prfKey);
     await page.click('#load');
   }
 
@@ -221,6 +225,58 @@ describe('kiosk', { skip: !haveData }, () => {
     } finally {
       await browser.close();
     }
+  });
+
+  test('e: authority custody end to end against veilwatch authority on loopback', async () => {
+    const authorityPort = await freePort();
+    const authorityOrigin = `http://127.0.0.1:${authorityPort}`;
+    const authority = spawn(cli, ['authority', '--keys', keysDir, '--listen', `127.0.0.1:${authorityPort}`], { stdio: 'ignore' });
+    const port = await freePort();
+    const kioskOrigin = `http://127.0.0.1:${port}`;
+    const kiosk = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, '--authority', authorityOrigin, '--mount', `/=${join(repo, 'www')}`,
+      '--mount', `/pkg=${join(repo, 'pkg')}`, '--mount', `/models=${join(repo, 'models')}`], { stdio: 'ignore' });
+    const browser = await launch(join(scratch, 'enrolled.y4m'));
+    try {
+      for (let i = 0; i < 100; i++) {
+        try { if ((await fetch(kioskOrigin)).ok) break; } catch { await new Promise((r) => setTimeout(r, 100)); }
+      }
+      const page = await browser.newPage();
+      const seen = [];
+      page.on('request', (r) => seen.push(r));
+      await page.goto(kioskOrigin);
+      await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
+      await loadWatchlist(page, join(scratch, 'oprf.vwl'), null, authorityOrigin);
+      await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
+      assert.match(await page.textContent('#watchlist-status'), /custody oprf-ristretto255-sha512 \(authority key/);
+      await page.click('#start');
+      await page.waitForSelector('li.alert', { timeout: 60_000 });
+      assert.match(await page.textContent('li.alert'), /Colin Powell/);
+      const foreign = seen.filter((r) => !r.url().startsWith(`${kioskOrigin}/`) && !r.url().startsWith('blob:'));
+      assert.ok(foreign.length >= 2, 'the key check and at least one face went to the authority');
+      for (const r of foreign) {
+        assert.equal(r.url().replace(/\/$/, ''), `${authorityOrigin}/v1/evaluate`);
+        if (r.method() === 'POST') {
+          const body = r.postDataBuffer();
+          assert.equal(body.length % 32, 0, 'only 32-byte blinded elements');
+          assert.ok(!body.includes(Buffer.from('veilwatch/blind-lsh/v1')), 'no PRF input in the clear');
+        }
+      }
+    } finally {
+      await browser.close();
+      kiosk.kill();
+      authority.kill();
+    }
+  });
+
+  test('without a network: nothing but loopback is reachable from this test run', { skip: process.env.VEILWATCH_EXPECT_NO_NETWORK !== '1' }, async () => {
+    const { connect } = await import('node:net');
+    const code = await new Promise((ok) => {
+      const socket = connect({ host: '192.0.2.1', port: 80 });
+      socket.on('error', (e) => ok(e.code));
+      socket.on('connect', () => { socket.destroy(); ok('connected'); });
+      setTimeout(() => { socket.destroy(); ok('timeout'); }, 3000);
+    });
+    assert.equal(code, 'ENETUNREACH');
   });
 
   test('a refused camera is explained on the page', async () => {
