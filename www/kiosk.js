@@ -299,3 +299,7 @@ $('load-form').addEventListener('submit', async (event) => {
 });
 $('export-audit').addEventListener('click', () => worker.postMessage({ type: 'audit' }));
 worker.postMessage({ type: 'start' });
+// Cache the application so the kiosk keeps working if its server or the network goes away.
+navigator.serviceWorker?.register('/sw.js').catch((error) => {
+  console.warn(`offline cache unavailable: ${error.message}`);
+});

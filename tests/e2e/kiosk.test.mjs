@@ -268,6 +268,35 @@ describe('kiosk', { skip: !haveData }, () => {
     }
   });
 
+  test('the served kiosk keeps working when its server goes away (cached application)', async () => {
+    const port = await freePort();
+    const kioskOrigin = `http://127.0.0.1:${port}`;
+    const kiosk = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, '--mount', `/=${join(repo, 'www')}`,
+      '--mount', `/pkg=${join(repo, 'pkg')}`, '--mount', `/models=${join(repo, 'models')}`], { stdio: 'ignore' });
+    const browser = await launch(join(scratch, 'enrolled.y4m'));
+    try {
+      for (let i = 0; i < 100; i++) {
+        try { if ((await fetch(kioskOrigin)).ok) break; } catch { await new Promise((r) => setTimeout(r, 100)); }
+      }
+      const page = await browser.newPage();
+      await page.goto(kioskOrigin);
+      await page.waitForFunction(async () => {
+        const registration = await navigator.serviceWorker.ready;
+        const cache = await caches.open('veilwatch-app-v1');
+        return registration.active && (await cache.keys()).length >= 12;
+      }, null, { timeout: 120_000 });
+      kiosk.kill();
+      await new Promise((r) => setTimeout(r, 300));
+      await page.reload();
+      await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
+      await page.click('#start');
+      await page.waitForFunction(() => Number(document.getElementById('faces-processed').textContent) >= 2, null, { timeout: 60_000 });
+    } finally {
+      await browser.close();
+      kiosk.kill();
+    }
+  });
+
   test('without a network: nothing but loopback is reachable from this test run', { skip: process.env.VEILWATCH_EXPECT_NO_NETWORK !== '1' }, async () => {
     const { connect } = await import('node:net');
     const code = await new Promise((ok) => {
