@@ -55,10 +55,12 @@ fuzz:
 	    cargo fuzz run -O $$target -- -max_total_time=$(FUZZ_SECONDS) 2>&1 | tail -n 2 || exit 1; \
 	done
 
-## Speed: native medians, then wasm (node) vs onnxruntime-web on the same inputs → bench.json
+## Speed: native medians and watchlist sizes, wasm (node) vs onnxruntime-web on the same inputs,
+## then the engine and the whole kiosk in headless Chromium → bench.json
 bench: native wasm
 	$(BIN) bench --frames-out $(CARGO_TARGET_DIR)/bench-frames
 	node tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames
+	node tests/bench/browser.mjs $(CARGO_TARGET_DIR)/bench-frames
 
 clean:
 	rm -rf pkg bench.json

@@ -7,6 +7,53 @@ use wasm_bindgen::prelude::*;
 
 use crate::{align::AlignedFace, Face, Frame, Quality};
 
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** A detected face, in frame pixels. */
+export interface Face {
+  /** [x, y, width, height] */
+  box: [number, number, number, number];
+  /** Right eye, left eye, nose tip, right and left mouth corner (subject's right = image left). */
+  landmarks: [number, number][];
+  score: number;
+}
+export interface Quality {
+  face_px: number; yaw_deg: number; pitch_deg: number; roll_deg: number; sharpness: number;
+  /** Empty when the face passed every gate. */
+  rejections: ("too_small" | "turned_away" | "blurred")[];
+}
+export interface AnalysedFace extends Face { quality: Quality; }
+export interface TrackedFace extends AnalysedFace { track: number; }
+export interface EntryRecord {
+  reference_id: string; label: string; category: string; source: string; enrolled: string;
+  /** Small JPEG for the reviewer, hex-encoded. */
+  photo_jpeg_hex?: string;
+}
+export interface Alert {
+  id: number; track: number; record: EntryRecord; collisions: number; tables: number; impliedCosine: number;
+  /** 112×112 RGBA probe crop for the reviewer; wipe it after the review. */
+  probe: Uint8ClampedArray;
+}
+export interface Counters {
+  frames: number; faces_processed: number; faces_rejected: number; match_attempts: number; rate_limited: number;
+  alerts: number; tracks_active: number; tracks_ended: number;
+  /** Biometric buffers held for faces no longer in view: always 0. */
+  retained: number;
+}
+export interface FrameResult { faces: TrackedFace[]; alerts: Alert[]; counters: Counters; }
+export interface KioskStatus {
+  matching: boolean; entries: number; custody?: string; custodyNote?: string; threshold: number; tables: number;
+  validUntil?: string; secondsLeft?: number; expectedFalseAlertsPer1000?: number; pendingReviews: number;
+  notice?: Profile;
+}
+export interface Profile {
+  purpose: string; legal_basis: string; operator: string; location: string; valid_from: string; valid_until: string;
+  watchlist_sha256: string; threshold: number; threshold_floor: number;
+  custody: { kind: "local" } | { kind: "authority"; url: string };
+  query_rate_per_minute: number; notice: string; contact: string; requires_overseer: boolean;
+}
+"#;
+
 fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
@@ -40,6 +87,7 @@ impl Engine {
     }
 
     /// Faces in an RGBA frame: `[{box: [x, y, w, h], landmarks: [[x, y] ×5], score}]`.
+    #[wasm_bindgen(unchecked_return_type = "Face[]")]
     pub fn detect(&self, rgba: &[u8], width: u32, height: u32) -> Result<JsValue, JsError> {
         let frame = Frame::from_rgba(width, height, rgba).map_err(js_error)?;
         let faces: Vec<Face> = self.inner.detect(&frame).map_err(js_error)?;
@@ -48,6 +96,7 @@ impl Engine {
 
     /// Detects, aligns and embeds every face; returns boxes, landmarks, scores and quality.
     /// The embeddings are wiped before this returns.
+    #[wasm_bindgen(unchecked_return_type = "AnalysedFace[]")]
     pub fn analyse(&self, rgba: &[u8], width: u32, height: u32) -> Result<JsValue, JsError> {
         let frame = Frame::from_rgba(width, height, rgba).map_err(js_error)?;
         let faces: Vec<AnalysedFaceJs> = self
@@ -248,7 +297,7 @@ impl Kiosk {
     /// Processes a frame: `{faces: [{box, landmarks, score, track, quality}], alerts: [{id, track,
     /// record, collisions, tables, impliedCosine, probe}], counters}`. `probe` is the 112×112 RGBA
     /// crop for the reviewer. Throws when the deployment's window has closed (matching stops).
-    #[wasm_bindgen(js_name = processFrame)]
+    #[wasm_bindgen(js_name = processFrame, unchecked_return_type = "FrameResult")]
     pub fn process_frame(
         &mut self,
         rgba: &[u8],
@@ -287,6 +336,7 @@ impl Kiosk {
     }
 
     /// What the status panel shows.
+    #[wasm_bindgen(unchecked_return_type = "KioskStatus")]
     pub fn status(&self) -> Result<JsValue, JsError> {
         let now = crate::time::now_unix();
         let header = self.session.matcher().map(|m| &m.watchlist.header);
@@ -337,7 +387,7 @@ fn parse_key(hex_text: &str, what: &str) -> Result<[u8; 32], JsError> {
 
 /// Verifies a signed deployment profile against the issuer's key (hex) and returns its fields,
 /// for the public notice page. Throws if it is foreign, altered or outside its window.
-#[wasm_bindgen(js_name = verifyProfile)]
+#[wasm_bindgen(js_name = verifyProfile, unchecked_return_type = "Profile")]
 pub fn verify_profile(text: &str, issuer_hex: &str) -> Result<JsValue, JsError> {
     let issuer = parse_key(issuer_hex, "issuer key")?;
     let issuer = ed25519_dalek::VerifyingKey::from_bytes(&issuer)
@@ -371,5 +421,74 @@ impl crate::blind::prf::OprfTransport for XhrAuthority {
         }
         let response = xhr.response().map_err(|_| BlindError::AuthorityAnswer("no body".into()))?;
         Ok(js_sys::Uint8Array::new(&response).to_vec())
+    }
+}
+
+/// Benchmarks only: a synthetic local-custody watchlist of random unit vectors, to time one blind
+/// match (L PRF evaluations, bucket openings, share recombination) in the browser.
+#[wasm_bindgen]
+pub struct BlindBench {
+    matcher: crate::blind::matcher::Matcher,
+    prf: crate::blind::prf::LocalHmac,
+    templates: Vec<crate::Embedding>,
+    next: usize,
+}
+
+#[wasm_bindgen]
+impl BlindBench {
+    #[wasm_bindgen(constructor)]
+    pub fn new(entries: u32) -> Result<BlindBench, JsError> {
+        use crate::blind::enroll::{build, Enrolment, WatchlistParams};
+        use rand_core::RngCore;
+        if entries == 0 || entries > 100_000 {
+            return Err(JsError::new("entries must be between 1 and 100000"));
+        }
+        let templates: Vec<crate::Embedding> = (0..entries)
+            .map(|_| {
+                let v: Vec<f32> = (0..crate::EMBEDDING_DIM)
+                    .map(|_| rand_core::OsRng.next_u32() as f32 / u32::MAX as f32 - 0.5)
+                    .collect();
+                crate::Embedding::from_values(&v).expect("random values are not all zero")
+            })
+            .collect();
+        let now = crate::time::now_unix();
+        let issuer = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+        let mut key = [0u8; 32];
+        rand_core::OsRng.fill_bytes(&mut key);
+        let prf = crate::blind::prf::LocalHmac::new(key);
+        let entries = templates
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Enrolment {
+                template: t.clone(),
+                record: crate::blind::format::EntryRecord {
+                    reference_id: format!("BENCH-{i}"),
+                    label: "synthetic".into(),
+                    category: "benchmark".into(),
+                    source: "random".into(),
+                    enrolled: "2026-11-22".into(),
+                    photo_jpeg_hex: None,
+                },
+            })
+            .collect();
+        let params = WatchlistParams {
+            tables: crate::blind::DEFAULT_TABLES,
+            threshold: crate::blind::DEFAULT_THRESHOLD,
+            valid_from: now - 60,
+            valid_until: now + 86_400,
+        };
+        let file = build(entries, &params, &prf, &issuer).map_err(js_error)?;
+        let parsed = crate::blind::format::Watchlist::parse(file, &issuer.verifying_key()).map_err(js_error)?;
+        let matcher = crate::blind::matcher::Matcher::new(parsed, &prf, now).map_err(js_error)?;
+        Ok(BlindBench { matcher, prf, templates, next: 0 })
+    }
+
+    /// Matches the next enrolled template; returns how many records opened (1 expected).
+    #[wasm_bindgen(js_name = matchOnce)]
+    pub fn match_once(&mut self) -> Result<usize, JsError> {
+        let probe = &self.templates[self.next % self.templates.len()];
+        self.next += 1;
+        let found = self.matcher.match_embedding(probe, &self.prf, crate::time::now_unix()).map_err(js_error)?;
+        Ok(found.len())
     }
 }

@@ -1,0 +1,96 @@
+// `make bench`, third part: the wasm engine in headless Chromium (Debian chromium via
+// playwright-core). Per-stage medians on the same frames the native bench wrote (detection at
+// 320×240 and 640×480, embedding per face, one blind match against a 1 000-entry local-custody
+// watchlist), then the whole kiosk on a fake camera for 30 s: frames per second sustained and mean
+// end-to-end frame time. Results go to bench.json under "browser".
+
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, renameSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const framesDir = process.argv[2];
+if (!framesDir) throw new Error('usage: node tests/bench/browser.mjs FRAMES_DIR (from veilwatch bench --frames-out)');
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, '.cache/veilwatch/target');
+const cli = process.env.VEILWATCH_BIN ?? join(targetDir, 'release/veilwatch');
+const data = process.env.VEILWATCH_DATA ?? join(repo, '../shared/data');
+const runs = Number(process.env.BENCH_RUNS ?? 20);
+const seconds = Number(process.env.BENCH_SECONDS ?? 30);
+
+const port = await new Promise((ok) => {
+  const s = createServer().listen(0, '127.0.0.1', () => { const { port: p } = s.address(); s.close(() => ok(p)); });
+});
+const origin = `http://127.0.0.1:${port}`;
+const server = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, '--mount', `/=${join(repo, 'www')}`, '--mount', `/pkg=${join(repo, 'pkg')}`,
+  '--mount', `/models=${join(repo, 'models')}`, '--mount', `/bench-frames=${framesDir}`], { stdio: 'ignore' });
+for (let i = 0; i < 100; i++) {
+  try { if ((await fetch(origin)).ok) break; } catch { await new Promise((r) => setTimeout(r, 100)); }
+}
+const scratch = mkdtempSync(join(tmpdir(), 'veilwatch-bench-'));
+const camera = join(scratch, 'camera.y4m');
+execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-loop', '1', '-i', join(data, 'lfw/images/Aaron_Sorkin/Aaron_Sorkin_0001.jpg'), '-t', '5', '-r', '15',
+  '-vf', 'scale=-2:480,pad=640:480:(ow-iw)/2:0:gray', '-pix_fmt', 'yuv420p', camera]);
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--use-fake-ui-for-media-stream',
+    '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${camera}`],
+});
+try {
+  const page = await browser.newPage();
+  await page.goto(`${origin}/notice.html`);
+  const stages = await page.evaluate(async (runs) => {
+    const { default: init, Engine, BlindBench } = await import('/pkg/veilwatch.js');
+    await init();
+    const bytes = async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer());
+    const engine = new Engine(await bytes('/models/face_detection_yunet_2023mar_int8bq.onnx'), await bytes('/models/face_recognition_sface_2021dec_int8bq.onnx'));
+    const median = (fn) => {
+      for (let i = 0; i < 3; i++) fn();
+      const t = [];
+      for (let i = 0; i < runs; i++) { const t0 = performance.now(); fn(); t.push(performance.now() - t0); }
+      t.sort((a, b) => a - b);
+      return t[Math.floor(t.length / 2)];
+    };
+    const out = {};
+    for (const [key, w, h] of [['detect_320x240', 320, 240], ['detect_640x480', 640, 480]]) {
+      const rgba = await bytes(`/bench-frames/${key}.rgba`);
+      out[key] = { veilwatch_ms: median(() => engine.detect(rgba, w, h)) };
+    }
+    const crop = await bytes('/bench-frames/embed_112x112.rgb');
+    out.embed = { veilwatch_ms: median(() => engine.benchmarkEmbedding(crop)) };
+    const blind = new BlindBench(1000);
+    out.blind_match_local_1000 = { veilwatch_ms: median(() => { if (blind.matchOnce() !== 1) throw new Error('no match'); }) };
+    return out;
+  }, runs);
+
+  await page.goto(origin);
+  await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
+  await page.click('#start');
+  await page.waitForFunction(() => Number(document.getElementById('frames').textContent) >= 3, null, { timeout: 60_000 });
+  await page.click('#enrol');
+  await page.waitForFunction(() => /enrolled/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
+  const count = () => page.evaluate(() => Number(document.getElementById('frames').textContent));
+  const [f0, t0] = [await count(), Date.now()];
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const [f1, t1] = [await count(), Date.now()];
+  const fps = (f1 - f0) / ((t1 - t0) / 1000);
+  const kiosk = { frames: f1 - f0, seconds: (t1 - t0) / 1000, fps, mean_frame_ms: 1000 / fps };
+
+  console.log(`headless Chromium (${browser.version()}), wasm simd128, 1 thread, medians of ${runs}:`);
+  for (const [k, v] of Object.entries(stages)) console.log(`  ${k.padEnd(24)} ${v.veilwatch_ms.toFixed(2).padStart(8)} ms`);
+  console.log(`  kiosk end to end (640×480 camera, 1 face, demo watchlist): ${fps.toFixed(1)} frames/s sustained over ${kiosk.seconds.toFixed(0)} s (${kiosk.mean_frame_ms.toFixed(0)} ms per frame)`);
+  const benchPath = join(repo, 'bench.json');
+  let report = {};
+  try { report = JSON.parse(readFileSync(benchPath, 'utf8')); } catch { /* first run */ }
+  report.browser = { ...stages, kiosk };
+  writeFileSync(`${benchPath}.tmp`, JSON.stringify(report, null, 2));
+  renameSync(`${benchPath}.tmp`, benchPath);
+} finally {
+  await browser.close();
+  server.kill();
+}
