@@ -31,6 +31,8 @@ pub struct Counters {
     pub match_attempts: u64,
     /// Attempts skipped because the profile's query-rate cap was reached.
     pub rate_limited: u64,
+    /// Attempts that could not be completed (authority down or refusing).
+    pub match_failures: u64,
     pub alerts: u64,
     pub tracks_active: usize,
     pub tracks_ended: u64,
@@ -66,6 +68,9 @@ pub struct FrameResult {
     pub faces: Vec<FaceView>,
     pub alerts: Vec<AlertView>,
     pub counters: Counters,
+    /// Set when a match attempt failed (e.g. the authority is down): detection and counting go
+    /// on, matching resumes on the next attempt that succeeds.
+    pub matching_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -254,6 +259,7 @@ impl KioskSession {
         let (tracked, requests) = self.tracker.update(&faces, embeddings, now_ms);
 
         let mut alerts = Vec::new();
+        let mut matching_error = None;
         if let (Some(matcher), Some(prf)) = (&self.matcher, &self.prf) {
             let cap = self.profile.as_ref().map_or(u64::MAX, |p| p.profile.query_rate_per_minute as u64);
             for request in requests {
@@ -263,7 +269,15 @@ impl KioskSession {
                 }
                 self.minute_attempts += 1;
                 self.counters.match_attempts += 1;
-                for found in matcher.match_embedding(&request.embedding, prf.as_ref(), now_unix)? {
+                let found = match matcher.match_embedding(&request.embedding, prf.as_ref(), now_unix) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        self.counters.match_failures += 1;
+                        matching_error = Some(e.to_string());
+                        continue;
+                    }
+                };
+                for found in found {
                     let face = tracked.iter().find(|t| t.track == request.track).map(|t| t.face);
                     let probe = face.and_then(|f| align::align(frame, &f)).map(|crop| {
                         crop.rgb().chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect::<Vec<u8>>()
@@ -312,7 +326,7 @@ impl KioskSession {
                 quality,
             })
             .collect();
-        Ok(FrameResult { faces, alerts, counters: self.counters })
+        Ok(FrameResult { faces, alerts, counters: self.counters, matching_error })
     }
 
     /// Records a person's decision on an alert and wipes its probe crop.

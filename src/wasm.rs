@@ -36,11 +36,16 @@ export interface Alert {
 }
 export interface Counters {
   frames: number; faces_processed: number; faces_rejected: number; match_attempts: number; rate_limited: number;
+  match_failures: number;
   alerts: number; tracks_active: number; tracks_ended: number;
   /** Biometric buffers held for faces no longer in view: always 0. */
   retained: number;
 }
-export interface FrameResult { faces: TrackedFace[]; alerts: Alert[]; counters: Counters; }
+export interface FrameResult {
+  faces: TrackedFace[]; alerts: Alert[]; counters: Counters;
+  /** Why the last match attempt failed (e.g. the authority is down); detection goes on. */
+  matchingError: string | null;
+}
 export interface KioskStatus {
   matching: boolean; entries: number; custody?: string; custodyNote?: string; threshold: number; tables: number;
   validUntil?: string; secondsLeft?: number; expectedFalseAlertsPer1000?: number; pendingReviews: number;
@@ -320,6 +325,8 @@ impl Kiosk {
         js_sys::Reflect::set(&out, &"faces".into(), &to_js(&result.faces)?).ok();
         js_sys::Reflect::set(&out, &"alerts".into(), &alerts).ok();
         js_sys::Reflect::set(&out, &"counters".into(), &to_js(&result.counters)?).ok();
+        let matching_error = result.matching_error.map_or(JsValue::NULL, |e| JsValue::from_str(&e));
+        js_sys::Reflect::set(&out, &"matchingError".into(), &matching_error).ok();
         Ok(out.into())
     }
 

@@ -225,6 +225,8 @@ worker.onmessage = ({ data }) => {
       break;
     case 'result':
       inFlight = false;
+      if (data.matchingError) say(`Matching is paused: ${data.matchingError}. Faces are still detected and wiped; matching resumes when this clears.`, true);
+      else if ($('status').textContent.startsWith('Matching is paused')) say('Matching resumed.');
       data.alerts.forEach(addAlert);
       draw(data);
       showCounters(data.counters, data.ms);

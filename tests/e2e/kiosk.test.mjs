@@ -92,6 +92,10 @@ describe('kiosk', { skip: !haveData }, () => {
     writeFileSync(join(scratch, 'tampered.vwl'), tampered);
 
     camera(join(scratch, 'enrolled.y4m'), [photo(ENROLLED, 1)], 4);
+    // The person comes and goes: photo, then an empty grey scene long enough to end the track.
+    const grey = join(scratch, 'grey.jpg');
+    execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'color=gray:s=250x250', '-frames:v', '1', grey]);
+    camera(join(scratch, 'comes-and-goes.y4m'), [photo(ENROLLED, 1), grey], 2.5);
     camera(join(scratch, 'strangers.y4m'), STRANGERS.map((n) => photo(n, 1)), 1.5);
 
     const port = await freePort();
@@ -235,7 +239,7 @@ describe('kiosk', { skip: !haveData }, () => {
     const kioskOrigin = `http://127.0.0.1:${port}`;
     const kiosk = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, '--authority', authorityOrigin, '--mount', `/=${join(repo, 'www')}`,
       '--mount', `/pkg=${join(repo, 'pkg')}`, '--mount', `/models=${join(repo, 'models')}`], { stdio: 'ignore' });
-    const browser = await launch(join(scratch, 'enrolled.y4m'));
+    const browser = await launch(join(scratch, 'comes-and-goes.y4m'));
     try {
       for (let i = 0; i < 100; i++) {
         try { if ((await fetch(kioskOrigin)).ok) break; } catch { await new Promise((r) => setTimeout(r, 100)); }
@@ -251,6 +255,13 @@ describe('kiosk', { skip: !haveData }, () => {
       await page.click('#start');
       await page.waitForSelector('li.alert', { timeout: 60_000 });
       assert.match(await page.textContent('li.alert'), /Colin Powell/);
+      // The authority goes down mid-run: the kiosk says so and keeps detecting.
+      authority.kill();
+      const framesBefore = Number(await page.textContent('#frames'));
+      await page.fill('#reviewer', 'A. Reviewer');
+      await page.click('li.alert button[data-decision="unsure"]');
+      await page.waitForFunction(() => /Matching is paused: .*authority/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
+      await page.waitForFunction((n) => Number(document.getElementById('frames').textContent) > n + 3, framesBefore, { timeout: 30_000 });
       const foreign = seen.filter((r) => !r.url().startsWith(`${kioskOrigin}/`) && !r.url().startsWith('blob:'));
       assert.ok(foreign.length >= 2, 'the key check and at least one face went to the authority');
       for (const r of foreign) {
