@@ -12,9 +12,14 @@ BIN := $(CARGO_TARGET_DIR)/release/veilwatch
 .PHONY: demo test setup models native wasm unit e2e fuzz bench serve clean
 
 ## Build everything and serve the kiosk demo on http://127.0.0.1:$(PORT)/
+## DEPLOYMENT=DIR serves DIR/profile.vwp and DIR/issuer.pub for the public notice;
+## AUTHORITY=http://127.0.0.1:8787 lets the page reach an authority (authority custody).
+DEPLOYMENT ?=
+AUTHORITY ?=
 demo: setup native wasm
 	@echo "Open http://127.0.0.1:$(PORT)/ in a browser (Ctrl-C to stop)."
-	$(BIN) serve --listen 127.0.0.1:$(PORT) --mount /=www --mount /pkg=pkg --mount /models=models
+	$(BIN) serve --listen 127.0.0.1:$(PORT) --mount /=www --mount /pkg=pkg --mount /models=models \
+	  $(if $(DEPLOYMENT),--mount /deployment=$(DEPLOYMENT)) $(if $(AUTHORITY),--authority $(AUTHORITY))
 
 ## Everything: Rust unit and integration tests (incl. onnxruntime reference and LFW accuracy), wasm tests.
 test: setup native wasm unit e2e fuzz

@@ -64,6 +64,7 @@ pub struct AlertView {
     pub probe_rgba: Vec<u8>,
 }
 
+#[derive(Debug)]
 pub struct FrameResult {
     pub faces: Vec<FaceView>,
     pub alerts: Vec<AlertView>,

@@ -1,0 +1,146 @@
+//! The kiosk session natively, on real photos: one alert per track, human review recorded in a
+//! verifiable audit log, the profile's query-rate cap, matching stopping when the window closes
+//! while detection goes on, and nothing retained once a face has gone.
+
+mod common;
+
+use ed25519_dalek::SigningKey;
+use veilwatch::audit;
+use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
+use veilwatch::blind::format::{EntryRecord, Watchlist};
+use veilwatch::blind::matcher::Matcher;
+use veilwatch::blind::prf::LocalHmac;
+use veilwatch::kiosk::{KioskError, KioskSession};
+use veilwatch::profile::{Custody, Profile, SignedProfile};
+use veilwatch::{nearest_centre, Embedding, Frame};
+
+const NOW: i64 = 1_800_000_000;
+
+struct Setup {
+    session: KioskSession,
+    enrolled: Frame,
+    stranger: Frame,
+    blank: Frame,
+}
+
+fn setup(rate_per_minute: u32, valid_until: i64) -> Option<Setup> {
+    let (engine, root) = (common::engine()?, common::lfw_images()?);
+    let load = |name: &str, i: usize| common::load(&root.join(name).join(format!("{name}_{i:04}.jpg")));
+    let embed = |frame: &Frame| {
+        let faces = engine.detect(frame).unwrap();
+        let face = nearest_centre(&faces, frame.width(), frame.height()).unwrap();
+        engine.analyse_face(frame, face).unwrap().embedding
+    };
+    let templates: Vec<Embedding> = (2..=6).map(|i| embed(&load("Tony_Blair", i))).collect();
+    let record = EntryRecord {
+        reference_id: "REF-000001".into(),
+        label: "Tony Blair".into(),
+        category: "test".into(),
+        source: "LFW".into(),
+        enrolled: "2026-11-22".into(),
+        photo_jpeg_hex: None,
+    };
+    let issuer = SigningKey::from_bytes(&[3; 32]);
+    let prf = LocalHmac::new([9; 32]);
+    let params = WatchlistParams {
+        tables: veilwatch::blind::DEFAULT_TABLES,
+        threshold: veilwatch::blind::DEFAULT_THRESHOLD,
+        valid_from: NOW - 3600,
+        valid_until,
+    };
+    let file =
+        build(vec![Enrolment { template: Embedding::mean(&templates).unwrap(), record }], &params, &prf, &issuer)
+            .unwrap();
+    let profile = Profile {
+        purpose: "test".into(),
+        legal_basis: "test".into(),
+        operator: "test operator".into(),
+        location: "test bench".into(),
+        valid_from: veilwatch::time::format_utc(NOW - 3600),
+        valid_until: veilwatch::time::format_utc(valid_until),
+        watchlist_sha256: veilwatch::hex(&<sha2::Sha256 as sha2::Digest>::digest(&file)),
+        threshold: params.threshold,
+        threshold_floor: params.threshold,
+        custody: Custody::Local,
+        query_rate_per_minute: rate_per_minute,
+        notice: "test".into(),
+        contact: "test".into(),
+        requires_overseer: false,
+    };
+    let signed =
+        SignedProfile::parse(profile.sign(&issuer).unwrap().as_bytes(), &issuer.verifying_key(), None).unwrap();
+    let matcher = Matcher::new(Watchlist::parse(file, &issuer.verifying_key()).unwrap(), &prf, NOW).unwrap();
+    let mut session = KioskSession::new(engine);
+    session.load(matcher, Box::new(prf), Some(signed), NOW).unwrap();
+    let blank = Frame::from_rgba(250, 250, &vec![128; 250 * 250 * 4]).unwrap();
+    // Photo 1 is a three-quarter view the pose gate rejects (as it should); photo 8 is frontal.
+    Some(Setup { session, enrolled: load("Tony_Blair", 8), stranger: load("Aaron_Sorkin", 1), blank })
+}
+
+fn ms(seconds: i64, extra_ms: f64) -> f64 {
+    seconds as f64 * 1000.0 + extra_ms
+}
+
+#[test]
+fn one_alert_per_track_reviewed_by_a_person_and_audited() {
+    let Some(mut s) = setup(600, NOW + 3600) else { return };
+    let mut alerts = Vec::new();
+    for i in 0..12 {
+        let result = s.session.process_frame(&s.enrolled, ms(NOW, i as f64 * 200.0)).unwrap();
+        assert!(!result.faces.is_empty());
+        alerts.extend(result.alerts);
+    }
+    assert_eq!(alerts.len(), 1, "one alert for the track, not one per frame");
+    assert_eq!(alerts[0].record.label, "Tony Blair");
+    assert_eq!(alerts[0].probe_rgba.len(), 112 * 112 * 4);
+    assert_eq!(s.session.pending_reviews(), 1);
+
+    assert!(matches!(s.session.review(alerts[0].id, "maybe", "A", NOW), Err(KioskError::BadDecision)));
+    assert!(matches!(s.session.review(alerts[0].id, "confirm", "  ", NOW), Err(KioskError::NoReviewer)));
+    assert!(matches!(s.session.review(999, "confirm", "A", NOW), Err(KioskError::UnknownAlert(999))));
+    s.session.review(alerts[0].id, "reject", "A. Reviewer", NOW + 5).unwrap();
+    assert_eq!((s.session.pending_reviews(), s.session.pending_probe_bytes()), (0, 0), "the probe crop is gone");
+    assert!(matches!(s.session.review(alerts[0].id, "confirm", "A", NOW), Err(KioskError::UnknownAlert(_))));
+
+    // The face leaves; a minute passes; the counts land in the log and nothing is retained.
+    let later = s.session.process_frame(&s.blank, ms(NOW + 70, 0.0)).unwrap();
+    assert_eq!(later.counters.retained, 0);
+    assert_eq!(later.counters.tracks_active, 0);
+    let log = s.session.audit_log();
+    assert!(audit::verify(&log).unwrap() >= 4);
+    for kind in ["config", "alert", "review", "counts"] {
+        assert!(log.contains(&format!("\"kind\":\"{kind}\"")), "{kind} missing from {log}");
+    }
+    assert!(log.contains("\"decision\":\"rejected\""));
+    assert!(!log.contains("Tony") && !log.contains("Blair"), "identities stay out of the audit log");
+}
+
+#[test]
+fn strangers_raise_no_alert_and_the_rate_cap_holds() {
+    let Some(mut s) = setup(2, NOW + 3600) else { return };
+    let mut attempts = 0;
+    for i in 0..40 {
+        // The stranger comes and goes: a new track every 1.5 s.
+        let frame = if i % 6 < 3 { &s.stranger } else { &s.blank };
+        let result = s.session.process_frame(frame, ms(NOW, i as f64 * 500.0)).unwrap();
+        assert!(result.alerts.is_empty());
+        attempts = result.counters.match_attempts;
+        if i == 39 {
+            assert!(result.counters.rate_limited > 0, "the cap of 2 per minute was reached: {:?}", result.counters);
+        }
+    }
+    assert_eq!(attempts, 2);
+}
+
+#[test]
+fn matching_stops_when_the_window_closes_but_detection_goes_on() {
+    let Some(mut s) = setup(600, NOW + 10) else { return };
+    s.session.process_frame(&s.stranger, ms(NOW, 0.0)).unwrap();
+    let err = s.session.process_frame(&s.enrolled, ms(NOW + 11, 0.0)).unwrap_err();
+    assert!(err.to_string().contains("expired"), "{err}");
+    assert!(s.session.matcher().is_none());
+    let result = s.session.process_frame(&s.enrolled, ms(NOW + 12, 0.0)).unwrap();
+    assert!(!result.faces.is_empty(), "detection goes on");
+    assert!(result.alerts.is_empty(), "no matching outside the window");
+    assert!(s.session.audit_log().contains("\"matching\":\"stopped\""));
+}
