@@ -13,7 +13,7 @@ use tract_onnx::prelude::*;
 
 use crate::error::{Error, ModelKind, Result};
 use crate::frame::{Frame, Letterbox};
-use crate::models::{Plan, VerifiedModel};
+use crate::models::{run_and_wipe, wipe, Plan, VerifiedModel};
 
 /// A detected face in frame coordinates.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -103,26 +103,27 @@ impl Detector {
     pub fn detect(&self, frame: &Frame) -> Result<Vec<Face>> {
         let letterbox = Letterbox::fit(frame.width(), frame.height(), self.options.max_side);
         let plan = self.plan(letterbox.input_width, letterbox.input_height)?;
-        let outputs = plan
-            .run(tvec!(letterbox.tensor(frame).into()))
+        let mut outputs = run_and_wipe(&plan, letterbox.tensor(frame))
             .map_err(|e| Error::Inference { model: ModelKind::Detector, reason: format!("{e:#}") })?;
-        let faces = decode(&outputs, &letterbox, self.options.score_threshold)?;
+        let faces = decode(&outputs, &letterbox, self.options.score_threshold);
+        outputs.iter_mut().for_each(wipe);
+        let faces = faces?;
         Ok(non_maximum_suppression(faces, self.options.nms_iou, self.options.top_k))
     }
 }
 
-fn decode(outputs: &[TValue], letterbox: &Letterbox, threshold: f32) -> Result<Vec<Face>> {
+fn decode(outputs: &[Tensor], letterbox: &Letterbox, threshold: f32) -> Result<Vec<Face>> {
     let bad = |reason: String| Error::Inference { model: ModelKind::Detector, reason };
     if outputs.len() != 12 {
         return Err(bad(format!("expected 12 outputs, got {}", outputs.len())));
     }
-    let view = |i: usize, per_cell: usize, cells: usize| -> Result<Vec<f32>> {
+    let view = |i: usize, per_cell: usize, cells: usize| -> Result<zeroize::Zeroizing<Vec<f32>>> {
         let values: Vec<f32> =
             outputs[i].to_plain_array_view::<f32>().map_err(|e| bad(format!("{e:#}")))?.iter().copied().collect();
         if values.len() != cells * per_cell {
             return Err(bad(format!("output {i} has {} values, expected {}", values.len(), cells * per_cell)));
         }
-        Ok(values)
+        Ok(zeroize::Zeroizing::new(values))
     };
     let mut faces = Vec::new();
     for (level, stride) in STRIDES.into_iter().enumerate() {

@@ -68,7 +68,7 @@ mod recognizer {
     use super::Embedding;
     use crate::align::{AlignedFace, CROP_SIDE};
     use crate::error::{Error, ModelKind, Result};
-    use crate::models::{Plan, VerifiedModel};
+    use crate::models::{run_and_wipe, wipe, Plan, VerifiedModel};
 
     pub struct Embedder {
         plan: Plan,
@@ -84,23 +84,28 @@ mod recognizer {
             let fail = |reason: String| Error::Inference { model: ModelKind::Recognizer, reason };
             let n = CROP_SIDE * CROP_SIDE;
             // SFace takes RGB 0–255 planes and normalises inside the graph.
-            let mut planes = vec![0f32; 3 * n];
-            for (i, px) in face.rgb().chunks_exact(3).enumerate() {
-                for c in 0..3 {
-                    planes[c * n + i] = px[c] as f32;
+            // Filled in place, so that no unwiped copy of the crop is left behind.
+            let mut input = Tensor::zero::<f32>(&[1, 3, CROP_SIDE, CROP_SIDE]).map_err(|e| fail(format!("{e:#}")))?;
+            {
+                let mut view = input.try_as_plain_ram_mut().map_err(|e| fail(format!("{e:#}")))?;
+                let planes = view.as_slice_mut::<f32>().map_err(|e| fail(format!("{e:#}")))?;
+                for (i, px) in face.rgb().chunks_exact(3).enumerate() {
+                    for c in 0..3 {
+                        planes[c * n + i] = px[c] as f32;
+                    }
                 }
             }
-            let input = tract_ndarray::Array4::from_shape_vec((1, 3, CROP_SIDE, CROP_SIDE), planes)
-                .expect("buffer sized from the shape");
-            let outputs = self.plan.run(tvec!(Tensor::from(input).into())).map_err(|e| fail(format!("{e:#}")))?;
-            let values: Vec<f32> = outputs
+            let mut outputs = run_and_wipe(&self.plan, input).map_err(|e| fail(format!("{e:#}")))?;
+            let values: zeroize::Zeroizing<Vec<f32>> = outputs
                 .first()
                 .ok_or_else(|| fail("no output".into()))?
                 .to_plain_array_view::<f32>()
                 .map_err(|e| fail(format!("{e:#}")))?
                 .iter()
                 .copied()
-                .collect();
+                .collect::<Vec<f32>>()
+                .into();
+            outputs.iter_mut().for_each(wipe);
             Embedding::from_values(&values).ok_or_else(|| fail("the embedding is zero or not finite".into()))
         }
     }

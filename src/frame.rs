@@ -144,7 +144,10 @@ impl Letterbox {
             ((frame.width as f32 * self.scale).round() as usize).min(w),
             ((frame.height as f32 * self.scale).round() as usize).min(h),
         );
-        let mut data = vec![0f32; 3 * w * h];
+        // Filled in place: an intermediate Vec would be copied into the tensor and freed unwiped.
+        let mut tensor = Tensor::zero::<f32>(&[1, 3, h, w]).expect("f32 tensors can be zeroed");
+        let mut view = tensor.try_as_plain_ram_mut().expect("a fresh tensor is plain");
+        let data = view.as_slice_mut::<f32>().expect("an f32 tensor");
         for y in 0..sh {
             for x in 0..sw {
                 for (plane, c) in [2usize, 1, 0].into_iter().enumerate() {
@@ -159,7 +162,8 @@ impl Letterbox {
                 }
             }
         }
-        tract_ndarray::Array4::from_shape_vec((1, 3, h, w), data).expect("buffer sized from the shape").into()
+        drop(view);
+        tensor
     }
 }
 

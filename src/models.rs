@@ -55,6 +55,26 @@ pub fn spec(kind: ModelKind) -> &'static ModelSpec {
 
 pub(crate) type Plan = Arc<TypedRunnableModel>;
 
+/// Runs `plan` on one input tensor, then wipes the input (pixels) and hands back outputs as
+/// exclusive tensors the caller wipes once read (G2: nothing derived from a face outlives its use).
+pub(crate) fn run_and_wipe(plan: &Plan, input: Tensor) -> TractResult<TVec<Tensor>> {
+    let input = Arc::new(input);
+    let result = plan.run(tvec!(TValue::from_const(input.clone())));
+    if let Ok(mut tensor) = Arc::try_unwrap(input) {
+        wipe(&mut tensor);
+    }
+    Ok(result?.into_iter().map(|v| v.into_tensor()).collect())
+}
+
+/// Overwrites an f32 tensor's values with zeros.
+pub(crate) fn wipe(tensor: &mut Tensor) {
+    if let Ok(mut view) = tensor.try_as_plain_ram_mut() {
+        if let Ok(values) = view.as_slice_mut::<f32>() {
+            zeroize::Zeroize::zeroize(values);
+        }
+    }
+}
+
 /// A verified, rewritten model graph, ready to be specialised to an input size.
 pub(crate) struct VerifiedModel {
     kind: ModelKind,
