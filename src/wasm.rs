@@ -198,23 +198,8 @@ impl Kiosk {
         prf_key_hex: &str,
         profile: Option<String>,
     ) -> Result<(), JsError> {
-        let issuer = parse_key(issuer_hex, "issuer key")?;
-        let issuer = ed25519_dalek::VerifyingKey::from_bytes(&issuer)
-            .map_err(|_| JsError::new("the issuer key is not a valid Ed25519 public key"))?;
-        let prf_key = parse_key(prf_key_hex, "PRF key")?;
-        let now = crate::time::now_unix();
-        let signed = match profile {
-            Some(text) => {
-                let p = crate::profile::SignedProfile::parse(text.as_bytes(), &issuer, None).map_err(js_error)?;
-                p.check_watchlist(watchlist).map_err(js_error)?;
-                Some(p)
-            }
-            None => None,
-        };
-        let parsed = crate::blind::format::Watchlist::parse(watchlist.to_vec(), &issuer).map_err(js_error)?;
-        let prf = crate::blind::prf::LocalHmac::new(prf_key);
-        let matcher = crate::blind::matcher::Matcher::new(parsed, &prf, now).map_err(js_error)?;
-        self.session.load(matcher, Box::new(prf), signed, now).map_err(js_error)
+        let prf = crate::blind::prf::LocalHmac::new(parse_key(prf_key_hex, "PRF key")?);
+        self.load_verified(watchlist, issuer_hex, profile, Box::new(prf))
     }
 
     /// Loads a watchlist with authority custody: the device sends blinded elements to
@@ -227,9 +212,20 @@ impl Kiosk {
         authority_url: &str,
         profile: Option<String>,
     ) -> Result<(), JsError> {
-        let issuer = parse_key(issuer_hex, "issuer key")?;
-        let issuer = ed25519_dalek::VerifyingKey::from_bytes(&issuer)
-            .map_err(|_| JsError::new("the issuer key is not a valid Ed25519 public key"))?;
+        let prf = crate::blind::prf::OprfClientPrf { transport: XhrAuthority { url: authority_url.to_owned() } };
+        self.load_verified(watchlist, issuer_hex, profile, Box::new(prf))
+    }
+
+    /// Verifies the profile (if any) and the watchlist against the issuer, checks the PRF against
+    /// the watchlist's key check, and starts matching. Nothing changes if any step fails.
+    fn load_verified(
+        &mut self,
+        watchlist: &[u8],
+        issuer_hex: &str,
+        profile: Option<String>,
+        prf: Box<dyn crate::blind::prf::Prf>,
+    ) -> Result<(), JsError> {
+        let issuer = issuer_key(issuer_hex)?;
         let now = crate::time::now_unix();
         let signed = match profile {
             Some(text) => {
@@ -240,9 +236,8 @@ impl Kiosk {
             None => None,
         };
         let parsed = crate::blind::format::Watchlist::parse(watchlist.to_vec(), &issuer).map_err(js_error)?;
-        let prf = crate::blind::prf::OprfClientPrf { transport: XhrAuthority { url: authority_url.to_owned() } };
-        let matcher = crate::blind::matcher::Matcher::new(parsed, &prf, now).map_err(js_error)?;
-        self.session.load(matcher, Box::new(prf), signed, now).map_err(js_error)
+        let matcher = crate::blind::matcher::Matcher::new(parsed, prf.as_ref(), now).map_err(js_error)?;
+        self.session.load(matcher, prf, signed, now).map_err(js_error)
     }
 
     /// Demo mode: enrols the largest good face in the frame under `label` into a local-custody
@@ -379,6 +374,11 @@ impl Kiosk {
     }
 }
 
+fn issuer_key(hex_text: &str) -> Result<ed25519_dalek::VerifyingKey, JsError> {
+    ed25519_dalek::VerifyingKey::from_bytes(&parse_key(hex_text, "issuer key")?)
+        .map_err(|_| JsError::new("the issuer key is not a valid Ed25519 public key"))
+}
+
 fn parse_key(hex_text: &str, what: &str) -> Result<[u8; 32], JsError> {
     let t = hex_text.trim();
     if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -396,9 +396,7 @@ fn parse_key(hex_text: &str, what: &str) -> Result<[u8; 32], JsError> {
 /// for the public notice page. Throws if it is foreign, altered or outside its window.
 #[wasm_bindgen(js_name = verifyProfile, unchecked_return_type = "Profile")]
 pub fn verify_profile(text: &str, issuer_hex: &str) -> Result<JsValue, JsError> {
-    let issuer = parse_key(issuer_hex, "issuer key")?;
-    let issuer = ed25519_dalek::VerifyingKey::from_bytes(&issuer)
-        .map_err(|_| JsError::new("the issuer key is not a valid Ed25519 public key"))?;
+    let issuer = issuer_key(issuer_hex)?;
     let signed = crate::profile::SignedProfile::parse(text.as_bytes(), &issuer, None).map_err(js_error)?;
     signed.check_window(crate::time::now_unix()).map_err(js_error)?;
     to_js(&signed.profile)

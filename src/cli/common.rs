@@ -37,3 +37,35 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> CliResult {
         format!("cannot write {}: {e}", path.display())
     })
 }
+
+/// Identity folders of a dataset in LFW layout (`Name/Name_0001.jpg`) and up to `per_identity` of
+/// their images each (JPEG or PNG), both sorted by name. Folders without images are skipped.
+pub fn list_identities(dir: &Path, per_identity: usize) -> CliResult<Vec<(String, Vec<PathBuf>)>> {
+    let entries = |d: &Path| -> CliResult<Vec<PathBuf>> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .map_err(|e| format!("cannot list {}: {e}", d.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    let mut identities = Vec::new();
+    for folder in entries(dir)?.into_iter().filter(|p| p.is_dir()) {
+        let images: Vec<PathBuf> = entries(&folder)?
+            .into_iter()
+            .filter(|p| {
+                let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+                matches!(ext.as_str(), "jpg" | "jpeg" | "png")
+            })
+            .take(per_identity)
+            .collect();
+        if !images.is_empty() {
+            let name = folder.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            identities.push((name, images));
+        }
+    }
+    if identities.is_empty() {
+        return Err(format!("{} holds no identity folders with images", dir.display()));
+    }
+    Ok(identities)
+}

@@ -14,7 +14,7 @@ use veilwatch::blind::lsh::CrossPolytope;
 use veilwatch::eval::{self, IdentificationReport, ScoreReport};
 use veilwatch::{nearest_centre, Embedding, EMBEDDING_DIM};
 
-use crate::common::{load_engine, load_image, write_atomically, CliResult};
+use crate::common::{list_identities, load_engine, load_image, write_atomically, CliResult};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -77,37 +77,6 @@ fn as_count_thresholds(report: &mut ScoreReport) {
     }
 }
 
-/// Identity folders and their images, both sorted by name.
-fn list_dataset(dir: &Path, per_identity: usize) -> CliResult<Vec<(String, Vec<PathBuf>)>> {
-    let entries = |d: &Path| -> CliResult<Vec<PathBuf>> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-            .map_err(|e| format!("cannot list {}: {e}", d.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        v.sort();
-        Ok(v)
-    };
-    let mut identities = Vec::new();
-    for folder in entries(dir)?.into_iter().filter(|p| p.is_dir()) {
-        let images: Vec<PathBuf> = entries(&folder)?
-            .into_iter()
-            .filter(|p| {
-                let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-                matches!(ext.as_str(), "jpg" | "jpeg" | "png")
-            })
-            .take(per_identity)
-            .collect();
-        if !images.is_empty() {
-            let name = folder.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            identities.push((name, images));
-        }
-    }
-    if identities.is_empty() {
-        return Err(format!("{} holds no identity folders with images", dir.display()));
-    }
-    Ok(identities)
-}
-
 /// Rows of a CSV with a header, first two columns only.
 fn read_pairs_csv(path: &Path) -> CliResult<Vec<(String, String)>> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -126,7 +95,7 @@ fn read_pairs_csv(path: &Path) -> CliResult<Vec<(String, String)>> {
 
 pub fn run(models: &Path, args: EvalArgs) -> CliResult {
     let engine = load_engine(models)?;
-    let identities = list_dataset(&args.dataset, args.per_identity)?;
+    let identities = list_identities(&args.dataset, args.per_identity)?;
     let index: HashMap<&str, usize> = identities.iter().enumerate().map(|(i, (n, _))| (n.as_str(), i)).collect();
     let jobs: Vec<(usize, &PathBuf)> =
         identities.iter().enumerate().flat_map(|(i, (_, imgs))| imgs.iter().map(move |p| (i, p))).collect();

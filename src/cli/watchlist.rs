@@ -16,7 +16,7 @@ use veilwatch::time::{format_utc, now_unix, parse_utc};
 use veilwatch::{align, nearest_centre, Embedding, Face, Quality};
 
 use crate::authority::HttpAuthority;
-use crate::common::{load_engine, load_image, read, write_atomically, CliResult};
+use crate::common::{list_identities, load_engine, load_image, read, write_atomically, CliResult};
 use crate::keys;
 
 #[derive(Args)]
@@ -71,42 +71,6 @@ pub struct EnrollArgs {
     source: String,
 }
 
-struct Person {
-    label: String,
-    images: Vec<PathBuf>,
-}
-
-fn people(dir: &Path, per_identity: usize) -> CliResult<Vec<Person>> {
-    let list = |d: &Path| -> CliResult<Vec<PathBuf>> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-            .map_err(|e| format!("cannot list {}: {e}", d.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        v.sort();
-        Ok(v)
-    };
-    let mut out = Vec::new();
-    for folder in list(dir)?.into_iter().filter(|p| p.is_dir()) {
-        let images: Vec<PathBuf> = list(&folder)?
-            .into_iter()
-            .filter(|p| {
-                matches!(
-                    p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
-                    Some("jpg" | "jpeg" | "png")
-                )
-            })
-            .take(per_identity)
-            .collect();
-        if !images.is_empty() {
-            out.push(Person { label: folder.file_name().unwrap_or_default().to_string_lossy().into_owned(), images });
-        }
-    }
-    if out.is_empty() {
-        return Err(format!("{} holds no person folders with photos", dir.display()));
-    }
-    Ok(out)
-}
-
 pub fn enroll_cmd(models: &Path, args: EnrollArgs) -> CliResult {
     let engine = load_engine(models)?;
     let issuer = keys::issuer_secret(&args.keys)?;
@@ -118,8 +82,8 @@ pub fn enroll_cmd(models: &Path, args: EnrollArgs) -> CliResult {
         Some(t) => parse_utc(t).ok_or_else(|| format!("--valid-until `{t}` is not YYYY-MM-DD[THH:MM:SSZ]"))?,
         None => valid_from + 30 * 86_400,
     };
-    let people = people(&args.dataset, args.per_identity)?;
-    let total: usize = people.iter().map(|p| p.images.len()).sum();
+    let people = list_identities(&args.dataset, args.per_identity)?;
+    let total: usize = people.iter().map(|(_, images)| images.len()).sum();
     let bar = ProgressBar::new(people.len() as u64).with_style(
         ProgressStyle::with_template("enrolling {bar:40} {pos}/{len} people, {eta} left").expect("valid template"),
     );
@@ -128,10 +92,10 @@ pub fn enroll_cmd(models: &Path, args: EnrollArgs) -> CliResult {
         .par_iter()
         .enumerate()
         .progress_with(bar)
-        .map(|(i, person)| {
+        .map(|(i, (label, images))| {
             let mut embeddings = Vec::new();
             let mut photo = None;
-            for path in &person.images {
+            for path in images {
                 let frame = load_image(path)?;
                 let faces = engine.detect(&frame).map_err(|e| format!("{}: {e}", path.display()))?;
                 let Some(face) = nearest_centre(&faces, frame.width(), frame.height()) else { continue };
@@ -145,7 +109,7 @@ pub fn enroll_cmd(models: &Path, args: EnrollArgs) -> CliResult {
                 template,
                 record: EntryRecord {
                     reference_id: format!("REF-{:06}", i + 1),
-                    label: person.label.replace('_', " "),
+                    label: label.replace('_', " "),
                     category: args.category.clone(),
                     source: args.source.clone(),
                     enrolled: enrolled_on.clone(),

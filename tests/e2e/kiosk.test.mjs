@@ -47,6 +47,18 @@ function camera(path, photos, seconds) {
   return path;
 }
 
+// `veilwatch serve` for the kiosk on a free loopback port; resolves once it answers.
+async function serveKiosk(extraArgs = []) {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const process = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, ...extraArgs, '--mount', `/=${join(repo, 'www')}`,
+    '--mount', `/pkg=${join(repo, 'pkg')}`, '--mount', `/models=${join(repo, 'models')}`], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(origin)).ok) return { origin, process }; } catch { await new Promise((r) => setTimeout(r, 100)); }
+  }
+  throw new Error(`veilwatch serve did not come up at ${origin}`);
+}
+
 const launch = (cameraFile) => chromium.launch({
   executablePath: chromiumPath,
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -98,13 +110,7 @@ describe('kiosk', { skip: !haveData }, () => {
     camera(join(scratch, 'comes-and-goes.y4m'), [photo(ENROLLED, 1), grey], 2.5);
     camera(join(scratch, 'strangers.y4m'), STRANGERS.map((n) => photo(n, 1)), 1.5);
 
-    const port = await freePort();
-    origin = `http://127.0.0.1:${port}`;
-    server = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, '--mount', `/=${join(repo, 'www')}`,
-      '--mount', `/pkg=${join(repo, 'pkg')}`, '--mount', `/models=${join(repo, 'models')}`], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      try { if ((await fetch(origin)).ok) break; } catch { await new Promise((r) => setTimeout(r, 100)); }
-    }
+    ({ origin, process: server } = await serveKiosk());
   });
   after(() => {
     server?.kill();
@@ -235,15 +241,9 @@ describe('kiosk', { skip: !haveData }, () => {
     const authorityPort = await freePort();
     const authorityOrigin = `http://127.0.0.1:${authorityPort}`;
     const authority = spawn(cli, ['authority', '--keys', keysDir, '--listen', `127.0.0.1:${authorityPort}`], { stdio: 'ignore' });
-    const port = await freePort();
-    const kioskOrigin = `http://127.0.0.1:${port}`;
-    const kiosk = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, '--authority', authorityOrigin, '--mount', `/=${join(repo, 'www')}`,
-      '--mount', `/pkg=${join(repo, 'pkg')}`, '--mount', `/models=${join(repo, 'models')}`], { stdio: 'ignore' });
+    const { origin: kioskOrigin, process: kiosk } = await serveKiosk(['--authority', authorityOrigin]);
     const browser = await launch(join(scratch, 'comes-and-goes.y4m'));
     try {
-      for (let i = 0; i < 100; i++) {
-        try { if ((await fetch(kioskOrigin)).ok) break; } catch { await new Promise((r) => setTimeout(r, 100)); }
-      }
       const page = await browser.newPage();
       const seen = [];
       page.on('request', (r) => seen.push(r));
@@ -280,15 +280,9 @@ describe('kiosk', { skip: !haveData }, () => {
   });
 
   test('the served kiosk keeps working when its server goes away (cached application)', async () => {
-    const port = await freePort();
-    const kioskOrigin = `http://127.0.0.1:${port}`;
-    const kiosk = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, '--mount', `/=${join(repo, 'www')}`,
-      '--mount', `/pkg=${join(repo, 'pkg')}`, '--mount', `/models=${join(repo, 'models')}`], { stdio: 'ignore' });
+    const { origin: kioskOrigin, process: kiosk } = await serveKiosk();
     const browser = await launch(join(scratch, 'enrolled.y4m'));
     try {
-      for (let i = 0; i < 100; i++) {
-        try { if ((await fetch(kioskOrigin)).ok) break; } catch { await new Promise((r) => setTimeout(r, 100)); }
-      }
       const page = await browser.newPage();
       await page.goto(kioskOrigin);
       await page.waitForFunction(async () => {
