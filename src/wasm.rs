@@ -50,6 +50,8 @@ export interface KioskStatus {
   matching: boolean; entries: number; custody?: string; custodyNote?: string; threshold: number; tables: number;
   validUntil?: string; secondsLeft?: number; expectedFalseAlertsPer1000?: number; pendingReviews: number;
   notice?: Profile;
+  /** Measured false-match and false-non-match rates per demographic group at this threshold. */
+  groupRates?: { group: string; identities: number; fmr: number; fnmr: number }[];
 }
 export interface Profile {
   purpose: string; legal_basis: string; operator: string; location: string; valid_from: string; valid_until: string;
@@ -176,6 +178,17 @@ struct KioskStatus {
     expected_false_alerts_per_1000: Option<f64>,
     pending_reviews: usize,
     notice: Option<crate::profile::Profile>,
+    /// Measured per-group error rates at the default threshold (None for other settings).
+    group_rates: Option<Vec<GroupRate>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupRate {
+    group: &'static str,
+    identities: u32,
+    fmr: f64,
+    fnmr: f64,
 }
 
 #[wasm_bindgen]
@@ -364,6 +377,14 @@ impl Kiosk {
                 .and_then(|h| crate::blind::expected_false_alerts_per_1000(h.entries, h.tables, h.threshold)),
             pending_reviews: self.session.pending_reviews(),
             notice: self.session.profile().map(|p| p.profile.clone()),
+            group_rates: header
+                .filter(|h| h.tables == crate::blind::DEFAULT_TABLES && h.threshold == crate::blind::DEFAULT_THRESHOLD)
+                .map(|_| {
+                    crate::blind::MEASURED_GROUP_RATES
+                        .iter()
+                        .map(|&(group, identities, fmr, fnmr)| GroupRate { group, identities, fmr, fnmr })
+                        .collect()
+                }),
         };
         to_js(&status)
     }

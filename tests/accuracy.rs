@@ -58,6 +58,19 @@ fn lfw_verification_accuracy_and_report_shape() {
         Some(veilwatch::blind::DEFAULT_THRESHOLD as f64),
         "the default threshold must be the measured count at FMR 1e-4"
     );
+    for ((key, _), (m, _)) in veilwatch::eval::FMR_POINTS.iter().zip(veilwatch::blind::MEASURED_FMR) {
+        assert_eq!(blind["threshold_at_fmr"][*key].as_f64(), Some(m as f64), "the kiosk's FMR table at {key}");
+    }
+    for (group, identities, fmr, fnmr) in veilwatch::blind::MEASURED_GROUP_RATES {
+        let g = &blind["by_group"][group];
+        assert_eq!(g["identities"].as_u64(), Some(identities as u64), "{group}");
+        let (got_fmr, got_fnmr) = (g["fmr"].as_f64().unwrap(), g["fnmr"].as_f64().unwrap());
+        eprintln!("blind {group}: FMR {got_fmr:.2e}, FNMR {got_fnmr:.4}");
+        assert!(
+            (got_fmr - fmr).abs() <= 0.01 * fmr && (got_fnmr - fnmr).abs() <= 0.001,
+            "{group}: the kiosk shows stale rates"
+        );
+    }
     for method in ["cosine", "blind"] {
         let id = &report["identification"][method];
         assert!(id["gallery"].as_u64().unwrap() > 500, "{method}");

@@ -38,6 +38,7 @@ function showStatus(status) {
   if (!status.matching) {
     $('watchlist-status').textContent = 'No watchlist loaded: faces are detected and counted, nothing is matched.';
     $('false-alerts').textContent = '';
+    $('group-rates').textContent = '';
     return;
   }
   const hours = Math.max(0, status.secondsLeft / 3600);
@@ -48,6 +49,10 @@ function showStatus(status) {
   $('false-alerts').textContent = status.expectedFalseAlertsPer1000 == null
     ? 'Expected false alerts: not measured for these settings.'
     : `Expected false alerts per 1 000 passers-by at this watchlist size and threshold: ${status.expectedFalseAlertsPer1000.toFixed(2)}`;
+  $('group-rates').textContent = status.groupRates
+    ? 'Measured at this threshold (LFW): ' + status.groupRates.map((g) =>
+      `${g.group}: false match 1 in ${Math.round(1 / g.fmr).toLocaleString('en-GB')}, missed match ${(100 * g.fnmr).toFixed(1)}% (${g.identities} people)`).join(' · ')
+    : 'Per-group error rates: not measured for these settings.';
 }
 
 async function startCamera() {

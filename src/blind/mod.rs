@@ -73,7 +73,13 @@ pub const DEFAULT_THRESHOLD: u16 = 53;
 
 /// Per-comparison false-match rate at collision threshold m for [`DEFAULT_TABLES`] tables,
 /// measured by `veilwatch eval` on LFW impostor pairs: (m, FMR).
-const MEASURED_FMR: [(u16, f64); 4] = [(41, 1e-3), (53, 1e-4), (67, 1e-5), (81, 1e-6)];
+pub const MEASURED_FMR: [(u16, f64); 4] = [(41, 1e-3), (53, 1e-4), (67, 1e-5), (81, 1e-6)];
+
+/// Measured error rates per demographic group at [`DEFAULT_THRESHOLD`] (`veilwatch eval --groups
+/// labels/groups.csv` on the LFW development split): (group, identities, FMR, FNMR). Shown on the
+/// kiosk so that nobody mistakes one overall rate for everyone's. The accuracy test re-measures them.
+pub const MEASURED_GROUP_RATES: [(&str, u32, f64, f64); 2] =
+    [("female", 732, 3.20e-4, 0.0545), ("male", 2095, 1.16e-4, 0.0280)];
 
 /// Expected false alerts per 1 000 passers-by (one match attempt each) for a watchlist of
 /// `entries` at threshold m: 1000 · (1 − (1 − FMR(m))^entries), with FMR(m) interpolated

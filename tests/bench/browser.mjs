@@ -1,7 +1,7 @@
 // `make bench`, third part: the wasm engine in headless Chromium (Debian chromium via
 // playwright-core). Per-stage medians on the same frames the native bench wrote (detection at
-// 320×240 and 640×480, embedding per face, one blind match against a 1 000-entry local-custody
-// watchlist), then the whole kiosk on a fake camera for 30 s: frames per second sustained and mean
+// 320×240 and 640×480, embedding per face — each against onnxruntime-web in the same page — and
+// one blind match against a 1 000-entry local-custody watchlist), then the whole kiosk on a fake camera for 30 s: frames per second sustained and mean
 // end-to-end frame time. Results go to bench.json under "browser".
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -27,7 +27,8 @@ const port = await new Promise((ok) => {
 });
 const origin = `http://127.0.0.1:${port}`;
 const server = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, '--mount', `/=${join(repo, 'www')}`, '--mount', `/pkg=${join(repo, 'pkg')}`,
-  '--mount', `/models=${join(repo, 'models')}`, '--mount', `/bench-frames=${framesDir}`], { stdio: 'ignore' });
+  '--mount', `/models=${join(repo, 'models')}`, '--mount', `/bench-frames=${framesDir}`,
+  '--mount', `/ort=${join(repo, 'node_modules/onnxruntime-web/dist')}`], { stdio: 'ignore' });
 for (let i = 0; i < 100; i++) {
   try { if ((await fetch(origin)).ok) break; } catch { await new Promise((r) => setTimeout(r, 100)); }
 }
@@ -63,6 +64,39 @@ try {
     }
     const crop = await bytes('/bench-frames/embed_112x112.rgb');
     out.embed = { veilwatch_ms: median(() => engine.benchmarkEmbedding(crop)) };
+    // onnxruntime-web in the same page, wasm backend, one thread, on the same inputs (the folded
+    // f32 models the node benchmark wrote; onnxruntime cannot run the int8bq files as shipped).
+    const ort = await import('/ort/ort.wasm.min.mjs');
+    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.wasmPaths = '/ort/';
+    const session = async (name) => ort.InferenceSession.create(await bytes(`/bench-frames/folded/${name}`), { executionProviders: ['wasm'] });
+    const ortDetector = await session('face_detection_yunet_2023mar_folded.onnx');
+    const ortRecognizer = await session('face_recognition_sface_2021dec_folded.onnx');
+    const medianAsync = async (fn) => {
+      for (let i = 0; i < 3; i++) await fn();
+      const t = [];
+      for (let i = 0; i < runs; i++) { const t0 = performance.now(); await fn(); t.push(performance.now() - t0); }
+      t.sort((a, b) => a - b);
+      return t[Math.floor(t.length / 2)];
+    };
+    for (const [key, w, h] of [['detect_320x240', 320, 240], ['detect_640x480', 640, 480]]) {
+      const rgba = await bytes(`/bench-frames/${key}.rgba`);
+      const [pw, ph] = [Math.ceil(w / 32) * 32, Math.ceil(h / 32) * 32];
+      const data = new Float32Array(3 * pw * ph);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        const i = (y * w + x) * 4;
+        data[y * pw + x] = rgba[i + 2]; data[pw * ph + y * pw + x] = rgba[i + 1]; data[2 * pw * ph + y * pw + x] = rgba[i];
+      }
+      const tensor = new ort.Tensor('float32', data, [1, 3, ph, pw]);
+      out[key].ort_web_ms = await medianAsync(() => ortDetector.run({ [ortDetector.inputNames[0]]: tensor }));
+      out[key].ratio = out[key].veilwatch_ms / out[key].ort_web_ms;
+    }
+    const planes = new Float32Array(3 * 112 * 112);
+    for (let i = 0; i < 112 * 112; i++) for (let c = 0; c < 3; c++) planes[c * 112 * 112 + i] = crop[i * 3 + c];
+    const cropTensor = new ort.Tensor('float32', planes, [1, 3, 112, 112]);
+    out.embed.ort_web_ms = await medianAsync(() => ortRecognizer.run({ [ortRecognizer.inputNames[0]]: cropTensor }));
+    out.embed.ratio = out.embed.veilwatch_ms / out.embed.ort_web_ms;
+
     const blind = new BlindBench(1000);
     out.blind_match_local_1000 = { veilwatch_ms: median(() => { if (blind.matchOnce() !== 1) throw new Error('no match'); }) };
     return out;
@@ -82,7 +116,10 @@ try {
   const kiosk = { frames: f1 - f0, seconds: (t1 - t0) / 1000, fps, mean_frame_ms: 1000 / fps };
 
   console.log(`headless Chromium (${browser.version()}), wasm simd128, 1 thread, medians of ${runs}:`);
-  for (const [k, v] of Object.entries(stages)) console.log(`  ${k.padEnd(24)} ${v.veilwatch_ms.toFixed(2).padStart(8)} ms`);
+  for (const [k, v] of Object.entries(stages)) {
+    const versus = v.ort_web_ms === undefined ? '' : `   onnxruntime-web ${v.ort_web_ms.toFixed(2).padStart(7)} ms   ratio ${v.ratio.toFixed(2)}×`;
+    console.log(`  ${k.padEnd(24)} ${v.veilwatch_ms.toFixed(2).padStart(8)} ms${versus}`);
+  }
   console.log(`  kiosk end to end (640×480 camera, 1 face, demo watchlist): ${fps.toFixed(1)} frames/s sustained over ${kiosk.seconds.toFixed(0)} s (${kiosk.mean_frame_ms.toFixed(0)} ms per frame)`);
   const benchPath = join(repo, 'bench.json');
   let report = {};

@@ -148,6 +148,7 @@ describe('kiosk', { skip: !haveData }, () => {
       await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
       assert.match(await page.textContent('#watchlist-status'), /3 entries · custody hmac-sha256-local/);
       assert.match(await page.textContent('#false-alerts'), /per 1 000 passers-by/);
+      assert.match(await page.textContent('#group-rates'), /female: false match 1 in [\d,]+, missed match [\d.]+% .* male: false match 1 in/);
       await page.click('#start');
       await page.waitForSelector('li.alert', { timeout: 60_000 });
       assert.match(await page.textContent('li.alert'), /Colin Powell/);
