@@ -52,6 +52,34 @@ fn wait_for(port: u16) {
     panic!("nothing listens on {port}");
 }
 
+/// Reads one HTTP request: headers, then the body its Content-Length announces.
+fn read_request(client: &mut TcpStream) -> Vec<u8> {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = client.read(&mut buf).unwrap();
+        if n == 0 {
+            return request;
+        }
+        request.extend_from_slice(&buf[..n]);
+        if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                .unwrap_or(0);
+            while request.len() < end + 4 + len {
+                let n = client.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+            }
+            return request;
+        }
+    }
+}
+
 /// Forwards each connection to `target` and records the request bytes.
 fn recording_proxy(target: u16) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -60,25 +88,7 @@ fn recording_proxy(target: u16) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
     let record = log.clone();
     std::thread::spawn(move || {
         for mut client in listener.incoming().flatten() {
-            let mut request = Vec::new();
-            let mut buf = [0u8; 65536];
-            // Read headers, then the announced body.
-            loop {
-                let n = client.read(&mut buf).unwrap();
-                request.extend_from_slice(&buf[..n]);
-                if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
-                        .unwrap_or(0);
-                    while request.len() < end + 4 + len {
-                        let n = client.read(&mut buf).unwrap();
-                        request.extend_from_slice(&buf[..n]);
-                    }
-                    break;
-                }
-            }
+            let request = read_request(&mut client);
             let mut upstream = TcpStream::connect(("127.0.0.1", target)).unwrap();
             upstream.write_all(&request).unwrap();
             let mut response = Vec::new();
@@ -252,8 +262,7 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     let garbage_port = garbage.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for mut s in garbage.incoming().flatten() {
-            let mut buf = [0u8; 65536];
-            let _ = s.read(&mut buf);
+            read_request(&mut s);
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 64\r\n\r\n");
             let _ = s.write_all(&[0xEE; 64]);
         }
