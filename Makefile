@@ -45,6 +45,8 @@ unit:
 e2e:
 	@if unshare -n true 2>/dev/null; then \
 	  unshare -n sh -c 'ip link set lo up && VEILWATCH_EXPECT_NO_NETWORK=1 node --test tests/e2e/'; \
+	elif unshare -rn true 2>/dev/null; then \
+	  unshare -rn sh -c 'ip link set lo up && VEILWATCH_EXPECT_NO_NETWORK=1 node --test tests/e2e/'; \
 	elif [ "$$CI" = "true" ]; then \
 	  echo "e2e: cannot create a network namespace (unshare -n); CI requires it" >&2; exit 1; \
 	else \
