@@ -41,6 +41,11 @@ export interface Counters {
   /** Biometric buffers held for faces no longer in view: always 0. */
   retained: number;
 }
+export interface KioskOptions {
+  detector: Uint8Array; recognizer: Uint8Array;
+  watchlist?: Uint8Array; profile?: string; issuerKey?: string;
+  custody?: { kind: "local"; prfKey: string } | { kind: "authority"; url: string };
+}
 export interface FrameResult {
   faces: TrackedFace[]; alerts: Alert[]; counters: Counters;
   /** Why the last match attempt failed (e.g. the authority is down); detection goes on. */
@@ -60,6 +65,13 @@ export interface Profile {
   query_rate_per_minute: number; notice: string; contact: string; requires_overseer: boolean;
 }
 "#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The options object of [`Kiosk::create`].
+    #[wasm_bindgen(typescript_type = "KioskOptions")]
+    pub type KioskOptions;
+}
 
 fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
@@ -198,6 +210,54 @@ impl Kiosk {
     pub fn new(detector: &[u8], recognizer: &[u8]) -> Result<Kiosk, JsError> {
         let engine = crate::Engine::from_bytes(detector, recognizer).map_err(js_error)?;
         Ok(Kiosk { session: crate::kiosk::KioskSession::new(engine), demo: Vec::new() })
+    }
+
+    /// One factory with an options object (DESIGN §7): `{detector, recognizer}` model bytes, and
+    /// optionally `watchlist` (bytes), `profile` (text), `issuerKey` (hex) and `custody`:
+    /// `{kind: "local", prfKey: hex}` or `{kind: "authority", url}`. Without a watchlist the kiosk
+    /// detects and counts, and demo enrolment is available.
+    pub fn create(options: KioskOptions) -> Result<Kiosk, JsError> {
+        let options: JsValue = options.into();
+        let get = |name: &str| js_sys::Reflect::get(&options, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        let bytes = |name: &str| -> Result<Option<Vec<u8>>, JsError> {
+            let v = get(name);
+            if v.is_undefined() || v.is_null() {
+                return Ok(None);
+            }
+            if !v.is_instance_of::<js_sys::Uint8Array>() {
+                return Err(JsError::new(&format!("options.{name} must be a Uint8Array")));
+            }
+            Ok(Some(js_sys::Uint8Array::from(v).to_vec()))
+        };
+        let detector =
+            bytes("detector")?.ok_or_else(|| JsError::new("options.detector (the YuNet model bytes) is required"))?;
+        let recognizer = bytes("recognizer")?
+            .ok_or_else(|| JsError::new("options.recognizer (the SFace model bytes) is required"))?;
+        let mut kiosk = Kiosk::new(&detector, &recognizer)?;
+        let Some(watchlist) = bytes("watchlist")? else { return Ok(kiosk) };
+        let issuer = get("issuerKey")
+            .as_string()
+            .ok_or_else(|| JsError::new("options.issuerKey (hex) is required with a watchlist"))?;
+        let profile = get("profile").as_string();
+        let custody = get("custody");
+        let field = |name: &str| js_sys::Reflect::get(&custody, &name.into()).ok().and_then(|v| v.as_string());
+        match field("kind").as_deref() {
+            Some("local") => {
+                let key = field("prfKey")
+                    .ok_or_else(|| JsError::new("custody.prfKey (hex) is required for local custody"))?;
+                kiosk.load_watchlist(&watchlist, &issuer, &key, profile)?;
+            }
+            Some("authority") => {
+                let url = field("url").ok_or_else(|| JsError::new("custody.url is required for authority custody"))?;
+                kiosk.load_watchlist_with_authority(&watchlist, &issuer, &url, profile)?;
+            }
+            _ => {
+                return Err(JsError::new(
+                    "options.custody must be {kind: \"local\", prfKey} or {kind: \"authority\", url}",
+                ))
+            }
+        }
+        Ok(kiosk)
     }
 
     /// Loads a watchlist with local custody: the issuer's public key (hex), the PRF key (hex) and

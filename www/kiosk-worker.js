@@ -41,7 +41,7 @@ const handlers = {
   async start() {
     await init();
     const [detector, recognizer] = await Promise.all([fetchBytes(MODELS.detector), fetchBytes(MODELS.recognizer)]);
-    kiosk = new Kiosk(detector, recognizer);
+    kiosk = Kiosk.create({ detector, recognizer });
     return { type: 'ready', status: kiosk.status() };
   },
   frame({ bitmap, t }) {

@@ -24,7 +24,7 @@ if (!haveData) {
   console.error(`\n!!! SKIPPED: LFW data not found at ${lfw} (set VEILWATCH_DATA); photo tests did not run !!!\n`);
 }
 
-const { initSync, Engine } = await import(join(repo, 'pkg/veilwatch.js'));
+const { initSync, Engine, Kiosk } = await import(join(repo, 'pkg/veilwatch.js'));
 initSync({ module: readFileSync(join(repo, 'pkg/veilwatch_bg.wasm')) });
 const detectorBytes = readFileSync(detectorFile);
 const recognizerBytes = readFileSync(recognizerFile);
@@ -126,6 +126,15 @@ describe('bad input is a JS Error with a message a person understands', () => {
   test('a malformed reference embedding or crop', () => {
     throwsError(() => engine.cosineWithReference(new Uint8Array(4), 1, 1, new Float32Array(3)), /128 finite numbers/);
     throwsError(() => engine.benchmarkEmbedding(new Uint8Array(10)), /112×112 RGB/);
+  });
+  test('Kiosk.create explains a missing or malformed option', () => {
+    throwsError(() => Kiosk.create({ recognizer: recognizerBytes }), /options.detector .* is required/);
+    throwsError(() => Kiosk.create({ detector: 'yunet.onnx', recognizer: recognizerBytes }), /options.detector must be a Uint8Array/);
+    throwsError(() => Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes, watchlist: new Uint8Array(10) }), /issuerKey .* is required/);
+    throwsError(() => Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes, watchlist: new Uint8Array(10), issuerKey: 'ab'.repeat(32), custody: { kind: 'cloud' } }), /custody must be/);
+    throwsError(() => Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes, watchlist: new Uint8Array(10), issuerKey: 'ab'.repeat(32), custody: { kind: 'local', prfKey: 'cd'.repeat(32) } }), /not a Veilwatch watchlist|not a valid Ed25519/);
+    const kiosk = Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes });
+    assert.equal(kiosk.status().matching, false);
   });
   test('the engine still works after errors', () => {
     assert.deepEqual(engine.detect(new Uint8Array(32 * 32 * 4), 32, 32), []);
