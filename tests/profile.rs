@@ -92,3 +92,13 @@ fn garbage_is_not_a_profile() {
         assert!(SignedProfile::parse(bad, &key, None).is_err());
     }
 }
+
+/// Writes the fuzz seed (a profile co-signed with the fuzz target's keys):
+/// `cargo test --release --test profile -- --ignored write_fuzz_seed`.
+#[test]
+#[ignore]
+fn write_fuzz_seed() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/profile_parser");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cosigned.vwp"), cosign(&profile().sign(&issuer()).unwrap(), &overseer()).unwrap()).unwrap();
+}

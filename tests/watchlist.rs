@@ -215,3 +215,13 @@ fn real_faces_open_their_own_record_and_other_people_none() {
     }
     assert!(checked >= 60, "only {checked} clear strangers");
 }
+
+/// Writes the fuzz seed (a small synthetic watchlist signed by the fuzz target's issuer key):
+/// `cargo test --release --test watchlist -- --ignored write_fuzz_seed`.
+#[test]
+#[ignore]
+fn write_fuzz_seed() {
+    let dir = common::repo_dir().join("fuzz/seeds/watchlist_parser");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("small.vwl"), small_watchlist()).unwrap();
+}
