@@ -58,8 +58,9 @@ e2e:
 FUZZ_SECONDS ?= 30
 fuzz:
 	set -o pipefail; cd fuzz && for target in watchlist_parser profile_parser; do \
+	  mkdir -p corpus/$$target && \
 	  RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(HOME)/.cache/veilwatch/fuzz-target \
-	    cargo fuzz run -O $$target corpus/$$target seeds/$$target -- -max_total_time=$(FUZZ_SECONDS) 2>&1 | tail -n 2 || exit 1; \
+	    cargo fuzz run -O $$target corpus/$$target seeds/$$target -- -max_total_time=$(FUZZ_SECONDS) 2>&1 | tail -n 4 || exit 1; \
 	done
 
 ## Speed: native medians and watchlist sizes, wasm (node) vs onnxruntime-web on the same inputs,
