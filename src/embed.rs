@@ -37,6 +37,7 @@ impl Embedding {
     }
 
     /// Wraps values as they are (not normalised): running sums for fusion.
+    #[cfg(feature = "pipeline")]
     pub(crate) fn from_raw(values: [f32; EMBEDDING_DIM]) -> Embedding {
         Embedding(values)
     }

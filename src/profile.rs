@@ -93,15 +93,12 @@ fn message(json: &[u8]) -> Vec<u8> {
     [MAGIC_LINE.as_bytes(), b"\n", json].concat()
 }
 
+/// Exactly N bytes of lowercase hex: uppercase would give a second spelling of the same signed file.
 fn strict_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    if s.len() != 2 * N || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
         return None;
     }
-    let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
+    crate::from_hex(s)?.try_into().ok()
 }
 
 impl Profile {

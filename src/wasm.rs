@@ -461,16 +461,9 @@ fn issuer_key(hex_text: &str) -> Result<ed25519_dalek::VerifyingKey, JsError> {
 }
 
 fn parse_key(hex_text: &str, what: &str) -> Result<[u8; 32], JsError> {
-    let t = hex_text.trim();
-    if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(JsError::new(&format!("the {what} must be 64 hex digits")));
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&t[2 * i..2 * i + 2], 16)
-            .map_err(|_| JsError::new(&format!("the {what} is not hex")))?;
-    }
-    Ok(out)
+    crate::from_hex(hex_text.trim())
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or_else(|| JsError::new(&format!("the {what} must be 64 hex digits")))
 }
 
 /// Verifies a signed deployment profile against the issuer's key (hex) and returns its fields,
@@ -524,39 +517,18 @@ pub struct BlindBench {
 impl BlindBench {
     #[wasm_bindgen(constructor)]
     pub fn new(entries: u32) -> Result<BlindBench, JsError> {
-        use crate::blind::enroll::{build, Enrolment, WatchlistParams};
+        use crate::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
         use rand_core::RngCore;
         if entries == 0 || entries > 100_000 {
             return Err(JsError::new("entries must be between 1 and 100000"));
         }
-        let templates: Vec<crate::Embedding> = (0..entries)
-            .map(|_| {
-                let v: Vec<f32> = (0..crate::EMBEDDING_DIM)
-                    .map(|_| rand_core::OsRng.next_u32() as f32 / u32::MAX as f32 - 0.5)
-                    .collect();
-                crate::Embedding::from_values(&v).expect("random values are not all zero")
-            })
-            .collect();
+        let entries = synthetic_enrolments(entries as usize);
+        let templates: Vec<crate::Embedding> = entries.iter().map(|e| e.template.clone()).collect();
         let now = crate::time::now_unix();
         let issuer = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
         let mut key = [0u8; 32];
         rand_core::OsRng.fill_bytes(&mut key);
         let prf = crate::blind::prf::LocalHmac::new(key);
-        let entries = templates
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Enrolment {
-                template: t.clone(),
-                record: crate::blind::format::EntryRecord {
-                    reference_id: format!("BENCH-{i}"),
-                    label: "synthetic".into(),
-                    category: "benchmark".into(),
-                    source: "random".into(),
-                    enrolled: "2026-11-22".into(),
-                    photo_jpeg_hex: None,
-                },
-            })
-            .collect();
         let params = WatchlistParams {
             tables: crate::blind::DEFAULT_TABLES,
             threshold: crate::blind::DEFAULT_THRESHOLD,

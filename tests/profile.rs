@@ -100,5 +100,6 @@ fn garbage_is_not_a_profile() {
 fn write_fuzz_seed() {
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/profile_parser");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("cosigned.vwp"), cosign(&profile().sign(&issuer()).unwrap(), &overseer()).unwrap()).unwrap();
+    std::fs::write(dir.join("cosigned.vwp"), cosign(&profile().sign(&issuer()).unwrap(), &overseer()).unwrap())
+        .unwrap();
 }

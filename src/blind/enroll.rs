@@ -24,6 +24,7 @@ use crate::embed::{Embedding, EMBEDDING_DIM};
 /// The embedding model a watchlist's templates come from; a device with another model refuses it.
 pub const MODEL_ID: &str = "sface-2021dec-int8bq";
 
+#[derive(Clone)]
 pub struct Enrolment {
     pub template: Embedding,
     pub record: EntryRecord,
@@ -35,6 +36,28 @@ pub struct WatchlistParams {
     pub threshold: u16,
     pub valid_from: i64,
     pub valid_until: i64,
+}
+
+/// `n` random unit vectors with placeholder records: the watchlist both benchmarks (native and
+/// in the browser) time. Nothing in it comes from a face.
+pub fn synthetic_enrolments(n: usize) -> Vec<Enrolment> {
+    (0..n)
+        .map(|i| {
+            let values: Vec<f32> =
+                (0..EMBEDDING_DIM).map(|_| OsRng.next_u32() as f32 / u32::MAX as f32 - 0.5).collect();
+            Enrolment {
+                template: Embedding::from_values(&values).expect("random values are not all zero"),
+                record: EntryRecord {
+                    reference_id: format!("REF-{i:06}"),
+                    label: format!("Synthetic person {i}"),
+                    category: "benchmark".into(),
+                    source: "random unit vectors".into(),
+                    enrolled: "2026-11-22".into(),
+                    photo_jpeg_hex: None,
+                },
+            }
+        })
+        .collect()
 }
 
 pub(crate) fn record_key(key: &[u8; KEY_BYTES]) -> Zeroizing<[u8; 32]> {

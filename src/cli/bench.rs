@@ -9,15 +9,15 @@ use std::time::Instant;
 
 use clap::Args;
 use ed25519_dalek::SigningKey;
-use rand_core::{OsRng, RngCore};
+use rand_core::OsRng;
 use serde_json::{json, Value};
-use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
-use veilwatch::blind::format::{EntryRecord, Watchlist};
+use veilwatch::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
+use veilwatch::blind::format::Watchlist;
 use veilwatch::blind::matcher::Matcher;
 use veilwatch::blind::prf::{LocalHmac, OprfClientPrf, OprfKey, Prf};
 use veilwatch::blind::{DEFAULT_TABLES, DEFAULT_THRESHOLD};
 use veilwatch::time::now_unix;
-use veilwatch::{align, nearest_centre, Embedding, Frame, EMBEDDING_DIM};
+use veilwatch::{align, nearest_centre, Embedding, Frame};
 
 use crate::authority::HttpAuthority;
 
@@ -138,11 +138,6 @@ pub fn run(models: &Path, args: BenchArgs) -> CliResult {
     Ok(())
 }
 
-fn random_unit() -> Embedding {
-    let values: Vec<f32> = (0..EMBEDDING_DIM).map(|_| OsRng.next_u32() as f32 / u32::MAX as f32 - 0.5).collect();
-    Embedding::from_values(&values).expect("random values are not all zero")
-}
-
 /// Synthetic watchlists of random unit vectors: file size, load time (parse, signature, key check)
 /// and per-face match time with the local PRF and with the OPRF against an authority on loopback,
 /// each as a ratio to a plain (unblinded) cosine scan over the same templates in this process.
@@ -165,28 +160,12 @@ fn watchlist_bench(sizes: &[usize], runs: usize) -> CliResult<Value> {
     let mut out = serde_json::Map::new();
     println!("blind matching, L = {DEFAULT_TABLES}, m = {DEFAULT_THRESHOLD} (medians; ratio = blind ÷ plain cosine scan of the same templates):");
     for &n in sizes {
-        let templates: Vec<Embedding> = (0..n).map(|_| random_unit()).collect();
-        let entries = |templates: &[Embedding]| -> Vec<Enrolment> {
-            templates
-                .iter()
-                .enumerate()
-                .map(|(i, t)| Enrolment {
-                    template: t.clone(),
-                    record: EntryRecord {
-                        reference_id: format!("REF-{i:06}"),
-                        label: format!("Synthetic person {i}"),
-                        category: "benchmark".into(),
-                        source: "random unit vectors".into(),
-                        enrolled: "2026-11-22".into(),
-                        photo_jpeg_hex: None,
-                    },
-                })
-                .collect()
-        };
+        let enrolments = synthetic_enrolments(n);
+        let templates: Vec<Embedding> = enrolments.iter().map(|e| e.template.clone()).collect();
         let mut measured = serde_json::Map::new();
         for (custody, prf) in [("local", &local as &dyn Prf), ("oprf", &oprf as &dyn Prf)] {
             let start = Instant::now();
-            let file = build(entries(&templates), &params, prf, &issuer).map_err(|e| e.to_string())?;
+            let file = build(enrolments.clone(), &params, prf, &issuer).map_err(|e| e.to_string())?;
             let build_s = start.elapsed().as_secs_f64();
             let bytes = file.len();
             let device_prf: &dyn Prf = if custody == "local" { &local } else { &device };

@@ -8,6 +8,7 @@ use std::path::Path;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand_core::{OsRng, RngCore};
 use veilwatch::blind::prf::{LocalHmac, OprfKey};
+use veilwatch::hex;
 use zeroize::Zeroizing;
 
 use crate::common::{write_atomically, CliResult};
@@ -17,18 +18,8 @@ pub const ISSUER_PUBLIC: &str = "issuer.pub";
 pub const PRF_LOCAL: &str = "prf-local.key";
 pub const PRF_OPRF: &str = "prf-oprf.key";
 
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn from_hex(text: &str, what: &str) -> CliResult<Zeroizing<Vec<u8>>> {
-    let t = text.trim();
-    if t.len() % 2 != 0 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("{what} is not hex"));
-    }
-    Ok(Zeroizing::new(
-        (0..t.len()).step_by(2).map(|i| u8::from_str_radix(&t[i..i + 2], 16).expect("checked hex")).collect(),
-    ))
+    veilwatch::from_hex(text.trim()).map(Zeroizing::new).ok_or_else(|| format!("{what} is not hex"))
 }
 
 fn read_secret(dir: &Path, name: &str) -> CliResult<Zeroizing<Vec<u8>>> {
@@ -41,7 +32,7 @@ fn read_secret(dir: &Path, name: &str) -> CliResult<Zeroizing<Vec<u8>>> {
 }
 
 fn write_secret(path: &Path, bytes: &[u8]) -> CliResult {
-    write_atomically(path, format!("{}\n", to_hex(bytes)).as_bytes())?;
+    write_atomically(path, format!("{}\n", hex(bytes)).as_bytes())?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -65,7 +56,7 @@ pub fn generate(dir: &Path) -> CliResult<VerifyingKey> {
     write_secret(&dir.join(ISSUER_SECRET), issuer.as_bytes())?;
     write_secret(&dir.join(PRF_LOCAL), &hmac[..])?;
     write_secret(&dir.join(PRF_OPRF), &OprfKey::generate().to_bytes())?;
-    write_atomically(&dir.join(ISSUER_PUBLIC), format!("{}\n", to_hex(&issuer.verifying_key().to_bytes())).as_bytes())?;
+    write_atomically(&dir.join(ISSUER_PUBLIC), format!("{}\n", hex(&issuer.verifying_key().to_bytes())).as_bytes())?;
     Ok(issuer.verifying_key())
 }
 
@@ -102,8 +93,4 @@ pub fn public_key(arg: &str) -> CliResult<VerifyingKey> {
     let key: [u8; 32] =
         bytes[..].try_into().map_err(|_| "an Ed25519 public key is 32 bytes (64 hex digits)".to_string())?;
     VerifyingKey::from_bytes(&key).map_err(|_| "the issuer key is not a valid Ed25519 public key".to_string())
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    to_hex(bytes)
 }

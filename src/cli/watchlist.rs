@@ -28,7 +28,7 @@ pub struct KeygenArgs {
 
 pub fn keygen(args: KeygenArgs) -> CliResult {
     let public = keys::generate(&args.out)?;
-    println!("{}", keys::hex(&public.to_bytes()));
+    println!("{}", veilwatch::hex(&public.to_bytes()));
     eprintln!("keys written to {}; the line above is the issuer public key (also in issuer.pub)", args.out.display());
     Ok(())
 }
@@ -101,7 +101,8 @@ pub fn enroll_cmd(models: &Path, args: EnrollArgs) -> CliResult {
                 let Some(face) = nearest_centre(&faces, frame.width(), frame.height()) else { continue };
                 embeddings.push(engine.analyse_face(&frame, face).map_err(|e| e.to_string())?.embedding);
                 if photo.is_none() {
-                    photo = align::align(&frame, face).and_then(|crop| crop.to_jpeg()).map(|jpeg| keys::hex(&jpeg));
+                    photo =
+                        align::align(&frame, face).and_then(|crop| crop.to_jpeg()).map(|jpeg| veilwatch::hex(&jpeg));
                 }
             }
             let Some(template) = Embedding::mean(&embeddings) else { return Ok(None) };
@@ -302,7 +303,7 @@ pub fn profile(args: ProfileArgs) -> CliResult {
             let mut value: serde_json::Value =
                 serde_json::from_slice(&read(&template)?).map_err(|e| format!("{}: {e}", template.display()))?;
             let digest = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(read(&watchlist)?));
-            value["watchlist_sha256"] = serde_json::Value::String(keys::hex(&digest));
+            value["watchlist_sha256"] = serde_json::Value::String(veilwatch::hex(&digest));
             let profile: Profile = serde_json::from_value(value).map_err(|e| format!("{}: {e}", template.display()))?;
             let signed = profile.sign(&keys::issuer_secret(&dir)?).map_err(|e| e.to_string())?;
             write_atomically(&out, signed.as_bytes())
