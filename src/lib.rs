@@ -20,6 +20,8 @@ pub mod frame;
 pub mod kiosk;
 #[cfg(feature = "pipeline")]
 pub mod models;
+#[cfg(feature = "pipeline")]
+mod pool2x2;
 pub mod profile;
 #[cfg(feature = "pipeline")]
 pub mod quality;
@@ -28,6 +30,8 @@ pub mod time;
 pub mod track;
 #[cfg(all(target_arch = "wasm32", feature = "pipeline"))]
 mod wasm;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128", feature = "pipeline"))]
+mod wasm_gemm;
 
 #[cfg(feature = "pipeline")]
 pub use align::AlignedFace;

@@ -113,6 +113,7 @@ impl VerifiedModel {
             .model_for_proto_model(&self.proto)
             .and_then(|m| m.with_input_fact(0, f32::fact([1, 3, height, width]).into()))
             .and_then(|m| m.into_optimized())
+            .and_then(crate::pool2x2::substitute)
             .and_then(|m| m.into_runnable())
             .map_err(fail)
     }

@@ -37,16 +37,23 @@ ort.env.wasm.numThreads = 1;
 const ortDetector = await ort.InferenceSession.create(join(folded, 'face_detection_yunet_2023mar_folded.onnx'), { executionProviders: ['wasm'] });
 const ortRecognizer = await ort.InferenceSession.create(join(folded, 'face_recognition_sface_2021dec_folded.onnx'), { executionProviders: ['wasm'] });
 
-async function median(fn) {
-  for (let i = 0; i < 3; i++) await fn();
-  const times = [];
+// The two engines run alternately, run by run, so that drift in the machine's speed (this is often
+// a shared VM) falls on both alike; the ratio is the median of the per-pair ratios.
+async function pairedMedians(ours, theirs) {
+  for (let i = 0; i < 3; i++) { await ours(); await theirs(); }
+  const [a, b, ratios] = [[], [], []];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
+    await ours();
+    const t1 = performance.now();
+    await theirs();
+    const t2 = performance.now();
+    a.push(t1 - t0);
+    b.push(t2 - t1);
+    ratios.push((t1 - t0) / (t2 - t1));
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  const median = (xs) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  return { veilwatch_ms: median(a), ort_web_ms: median(b), ratio: median(ratios) };
 }
 
 // YuNet input: BGR planes, 0–255, padded right/bottom to multiples of 32.
@@ -69,19 +76,21 @@ for (const [key, width, height] of [['detect_320x240', 320, 240], ['detect_640x4
   const rgba = new Uint8Array(readFileSync(join(framesDir, `${key}.rgba`)));
   if (engine.detect(rgba, width, height).length === 0) throw new Error(`${key}: the benchmark frame shows no face`);
   const tensor = detectorTensor(rgba, width, height);
-  const ours = await median(() => engine.detect(rgba, width, height));
-  const theirs = await median(() => ortDetector.run({ [ortDetector.inputNames[0]]: tensor }));
-  results[key] = { veilwatch_ms: ours, ort_web_ms: theirs, ratio: ours / theirs };
+  results[key] = await pairedMedians(
+    () => engine.detect(rgba, width, height),
+    () => ortDetector.run({ [ortDetector.inputNames[0]]: tensor }),
+  );
 }
 const crop = new Uint8Array(readFileSync(join(framesDir, 'embed_112x112.rgb')));
 const planes = new Float32Array(3 * 112 * 112);
 for (let i = 0; i < 112 * 112; i++) for (let c = 0; c < 3; c++) planes[c * 112 * 112 + i] = crop[i * 3 + c];
 const cropTensor = new ort.Tensor('float32', planes, [1, 3, 112, 112]);
-const oursEmbed = await median(() => engine.benchmarkEmbedding(crop));
-const theirsEmbed = await median(() => ortRecognizer.run({ [ortRecognizer.inputNames[0]]: cropTensor }));
-results.embed = { veilwatch_ms: oursEmbed, ort_web_ms: theirsEmbed, ratio: oursEmbed / theirsEmbed };
+results.embed = await pairedMedians(
+  () => engine.benchmarkEmbedding(crop),
+  () => ortRecognizer.run({ [ortRecognizer.inputNames[0]]: cropTensor }),
+);
 
-console.log(`wasm under node ${process.version}, medians of ${runs} runs (1 thread, simd128):`);
+console.log(`wasm under node ${process.version}, medians of ${runs} alternating runs (1 thread, simd128); ratio = median of per-run ratios:`);
 console.log('stage            veilwatch ms   onnxruntime-web ms   ratio');
 for (const [key, r] of Object.entries(results)) {
   console.log(`${key.padEnd(16)} ${r.veilwatch_ms.toFixed(2).padStart(12)} ${r.ort_web_ms.toFixed(2).padStart(20)} ${r.ratio.toFixed(2).padStart(7)}×`);

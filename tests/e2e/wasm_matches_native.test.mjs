@@ -47,13 +47,18 @@ describe('wasm and native builds agree on real photos', { skip: !haveData }, () 
 import sys
 from PIL import Image
 out = sys.argv[1]
-for i, path in enumerate(sys.argv[2:]):
-    im = Image.open(path).convert("RGB")
+photos = [Image.open(path).convert("RGB") for path in sys.argv[2:]]
+# Beyond the photos themselves: a 640x480 camera-sized frame holding two of them, and an odd-sized
+# frame, so the detector also runs at sizes whose matrix products end in partial tiles.
+canvas = Image.new("RGB", (640, 480), (96, 96, 96))
+canvas.paste(photos[0], (37, 101))
+canvas.paste(photos[1], (350, 190))
+frames = photos + [canvas, photos[2].resize((333, 251))]
+for i, im in enumerate(frames):
     im.save(f"{out}/{i}.png")
     open(f"{out}/{i}.rgba", "wb").write(im.convert("RGBA").tobytes())
-    print(im.width, im.height)
 `, scratch, ...jpegs]);
-    const pngs = jpegs.map((_, i) => join(scratch, `${i}.png`));
+    const pngs = [...jpegs, 'canvas', 'odd'].map((_, i) => join(scratch, `${i}.png`));
     const native = JSON.parse(execFileSync(cli, ['--models', join(repo, 'models'), 'embed', ...pngs], { maxBuffer: 1 << 26 }));
     const nativeAll = JSON.parse(execFileSync(cli, ['--models', join(repo, 'models'), 'detect', '--json', ...pngs], { maxBuffer: 1 << 26 }));
     cases = pngs.map((png, i) => ({

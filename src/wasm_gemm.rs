@@ -1,0 +1,241 @@
+//! A 4×8 f32 matrix-multiply kernel for tract in wasm, and the dispatch rule that picks it.
+//!
+//! tract's wasm GEMM kernels were tuned on 32-register ARM machines. On x86-64 an engine has 16
+//! SIMD registers, so the default 8×8 kernel (16 accumulators, plus operands) spills inside its
+//! inner loop, and every kernel stores its output tile one lane at a time. This kernel keeps
+//! 8 accumulators (4 rows × 8 columns as two `f32x4` per row), so the inner loop fits in
+//! registers on both, and it stores with whole-vector writes whenever the output is contiguous
+//! along columns (one store per row half) or along rows (a 4×4 transpose, then one store per
+//! column). Convolutions in tract put pixels on the rows, so the second case is the common one.
+//!
+//! The kernel is registered with tract through its public extension points (`DynKernel`, the
+//! `MmmRoutine` and `MmmTier` inventories) and chosen for every f32 matrix product with more than
+//! one column; matrix-vector products keep tract's own kernels. `make bench` measures the effect,
+//! and the wasm-versus-native test holds the detections and embeddings to the native ones.
+
+use std::arch::wasm32::*;
+use std::sync::LazyLock;
+
+use linalg::mmm::{DynKernel, FusedKerSpec, OutputStoreKer, Query, Suitable};
+use linalg::pack::Packing;
+use tract_onnx::prelude::DatumType;
+use tract_onnx::tract_core::internal::inventory;
+use tract_onnx::tract_core::tract_linalg as linalg;
+
+const NAME: &str = "veilwatch_wasm_f32_4x8";
+const MR: usize = 4;
+const NR: usize = 8;
+
+static KERNEL: LazyLock<DynKernel<MR, NR, f32>> = LazyLock::new(|| {
+    let mut kernel = DynKernel::new(NAME, run, f32::packing(MR), f32::packing(NR));
+    kernel.arch = Some(linalg::isa::Arch::Wasm32Simd128);
+    kernel
+});
+
+inventory::submit! {
+    linalg::mmm_routines::MmmRoutine { make: || KERNEL.mmm() }
+}
+
+fn prefer_4x8(
+    _isa: &linalg::isa::IsaSet,
+    accumulator: DatumType,
+    query: &Query,
+    _suitable: &[Suitable],
+) -> Option<&'static str> {
+    match (accumulator, query.n) {
+        (DatumType::F32, n) if n != Some(1) => Some(NAME),
+        _ => None,
+    }
+}
+
+inventory::submit! {
+    linalg::mmm_tiers::MmmTier {
+        arch: Some(linalg::isa::Arch::Wasm32Simd128),
+        precedence: 10,
+        name: "veilwatch-wasm-4x8",
+        applies: |_| true,
+        preferred: prefer_4x8,
+    }
+}
+
+/// One accumulator row: columns 0–3 and 4–7.
+type Row = [v128; 2];
+
+/// Applies `op(accumulator, operand)` to all eight accumulators.
+#[inline(always)]
+fn each(acc: &mut [Row; MR], mut op: impl FnMut(usize, usize, v128) -> v128) {
+    for (r, row) in acc.iter_mut().enumerate() {
+        for (h, v) in row.iter_mut().enumerate() {
+            *v = op(r, h, *v);
+        }
+    }
+}
+
+/// Reads the tile at `tile` into four rows, whatever its strides.
+#[inline(always)]
+unsafe fn load_tile(tile: &OutputStoreKer) -> [Row; MR] {
+    unsafe {
+        let (rs, cs) = (tile.row_byte_stride, tile.col_byte_stride);
+        let mut rows = [[f32x4_splat(0.0); 2]; MR];
+        if cs == 4 {
+            for (r, row) in rows.iter_mut().enumerate() {
+                let p = tile.ptr.offset(r as isize * rs) as *const v128;
+                *row = [v128_load(p), v128_load(p.add(1))];
+            }
+        } else if rs == 4 {
+            let col = |c: usize| v128_load(tile.ptr.offset(c as isize * cs) as *const v128);
+            let lo = transpose([col(0), col(1), col(2), col(3)]);
+            let hi = transpose([col(4), col(5), col(6), col(7)]);
+            for (r, row) in rows.iter_mut().enumerate() {
+                *row = [lo[r], hi[r]];
+            }
+        } else {
+            for (r, row) in rows.iter_mut().enumerate() {
+                let at = |c: usize| *(tile.ptr.offset(r as isize * rs + c as isize * cs) as *const f32);
+                *row = [f32x4(at(0), at(1), at(2), at(3)), f32x4(at(4), at(5), at(6), at(7))];
+            }
+        }
+        rows
+    }
+}
+
+/// Writes four rows to the tile at `tile`, whatever its strides.
+#[inline(always)]
+unsafe fn store_tile(tile: &OutputStoreKer, rows: &[Row; MR]) {
+    unsafe {
+        let (rs, cs) = (tile.row_byte_stride, tile.col_byte_stride);
+        if cs == 4 {
+            for (r, row) in rows.iter().enumerate() {
+                let p = tile.ptr.offset(r as isize * rs) as *mut v128;
+                v128_store(p, row[0]);
+                v128_store(p.add(1), row[1]);
+            }
+        } else if rs == 4 {
+            for (half, first_column) in [(0, 0), (1, 4)] {
+                let columns = transpose(rows.map(|row| row[half]));
+                for (c, column) in columns.iter().enumerate() {
+                    v128_store(tile.ptr.offset((first_column + c) as isize * cs) as *mut v128, *column);
+                }
+            }
+        } else {
+            for (r, row) in rows.iter().enumerate() {
+                let mut values = [0f32; NR];
+                v128_store(values.as_mut_ptr() as *mut v128, row[0]);
+                v128_store(values.as_mut_ptr().add(4) as *mut v128, row[1]);
+                for (c, value) in values.iter().enumerate() {
+                    *(tile.ptr.offset(r as isize * rs + c as isize * cs) as *mut f32) = *value;
+                }
+            }
+        }
+    }
+}
+
+/// 4×4 transpose: rows in, columns out.
+#[inline(always)]
+fn transpose(m: [v128; 4]) -> [v128; 4] {
+    let t0 = i32x4_shuffle::<0, 4, 1, 5>(m[0], m[1]);
+    let t1 = i32x4_shuffle::<2, 6, 3, 7>(m[0], m[1]);
+    let t2 = i32x4_shuffle::<0, 4, 1, 5>(m[2], m[3]);
+    let t3 = i32x4_shuffle::<2, 6, 3, 7>(m[2], m[3]);
+    [
+        i32x4_shuffle::<0, 1, 4, 5>(t0, t2),
+        i32x4_shuffle::<2, 3, 6, 7>(t0, t2),
+        i32x4_shuffle::<0, 1, 4, 5>(t1, t3),
+        i32x4_shuffle::<2, 3, 6, 7>(t1, t3),
+    ]
+}
+
+/// The kernel: runs tract's fused program `ops` over one 4×8 output tile.
+unsafe fn run(ops: &[FusedKerSpec<f32>]) -> isize {
+    unsafe {
+        let zero = f32x4_splat(0.0);
+        let mut acc: [Row; MR] = [[zero; 2]; MR];
+        for op in ops {
+            match *op {
+                FusedKerSpec::Done => break,
+                FusedKerSpec::Clear => acc = [[zero; 2]; MR],
+                FusedKerSpec::LoadTile(_cols, rows) => {
+                    let p = rows as *const v128;
+                    each(&mut acc, |r, h, _| v128_load(p.add(2 * r + h)));
+                }
+                FusedKerSpec::ScalarMin(s) => each(&mut acc, |_, _, v| f32x4_min(f32x4_splat(s), v)),
+                FusedKerSpec::ScalarMax(s) => each(&mut acc, |_, _, v| f32x4_max(f32x4_splat(s), v)),
+                FusedKerSpec::ScalarAdd(s) => each(&mut acc, |_, _, v| f32x4_add(f32x4_splat(s), v)),
+                FusedKerSpec::ScalarMul(s) => each(&mut acc, |_, _, v| f32x4_mul(f32x4_splat(s), v)),
+                FusedKerSpec::ScalarSub(s) => each(&mut acc, |_, _, v| f32x4_sub(f32x4_splat(s), v)),
+                FusedKerSpec::ScalarSubF(s) => each(&mut acc, |_, _, v| f32x4_sub(v, f32x4_splat(s))),
+                FusedKerSpec::LeakyRelu(s) => {
+                    each(&mut acc, |_, _, v| v128_bitselect(v, f32x4_mul(f32x4_splat(s), v), f32x4_gt(v, zero)))
+                }
+                FusedKerSpec::PerRowMin(p) => each(&mut acc, |r, _, v| f32x4_min(f32x4_splat(*p.add(r)), v)),
+                FusedKerSpec::PerRowMax(p) => each(&mut acc, |r, _, v| f32x4_max(f32x4_splat(*p.add(r)), v)),
+                FusedKerSpec::PerRowAdd(p) => each(&mut acc, |r, _, v| f32x4_add(f32x4_splat(*p.add(r)), v)),
+                FusedKerSpec::PerRowMul(p) => each(&mut acc, |r, _, v| f32x4_mul(f32x4_splat(*p.add(r)), v)),
+                FusedKerSpec::PerRowSub(p) => each(&mut acc, |r, _, v| f32x4_sub(f32x4_splat(*p.add(r)), v)),
+                FusedKerSpec::PerRowSubF(p) => each(&mut acc, |r, _, v| f32x4_sub(v, f32x4_splat(*p.add(r)))),
+                FusedKerSpec::PerColMin(p) => {
+                    each(&mut acc, |_, h, v| f32x4_min(v128_load((p as *const v128).add(h)), v))
+                }
+                FusedKerSpec::PerColMax(p) => {
+                    each(&mut acc, |_, h, v| f32x4_max(v128_load((p as *const v128).add(h)), v))
+                }
+                FusedKerSpec::PerColAdd(p) => {
+                    each(&mut acc, |_, h, v| f32x4_add(v128_load((p as *const v128).add(h)), v))
+                }
+                FusedKerSpec::PerColMul(p) => {
+                    each(&mut acc, |_, h, v| f32x4_mul(v128_load((p as *const v128).add(h)), v))
+                }
+                FusedKerSpec::PerColSub(p) => {
+                    each(&mut acc, |_, h, v| f32x4_sub(v128_load((p as *const v128).add(h)), v))
+                }
+                FusedKerSpec::PerColSubF(p) => {
+                    each(&mut acc, |_, h, v| f32x4_sub(v, v128_load((p as *const v128).add(h))))
+                }
+                FusedKerSpec::QScale(shift, policy, mult) => {
+                    let scale = f32x4_splat(linalg::Scaler::from_fuse_params(shift, policy, mult).scale);
+                    each(&mut acc, |_, _, v| f32x4_mul(scale, v))
+                }
+                FusedKerSpec::RoundingShiftRight(shift, _) => {
+                    let scale = f32x4_splat(2f32.powi(-(shift as i32)));
+                    each(&mut acc, |_, _, v| f32x4_mul(scale, v))
+                }
+                FusedKerSpec::ShiftLeft(shift) => {
+                    let scale = f32x4_splat(2f32.powi(shift as i32));
+                    each(&mut acc, |_, _, v| f32x4_mul(scale, v))
+                }
+                FusedKerSpec::AddUnicast(tile) => {
+                    let other = load_tile(&tile);
+                    each(&mut acc, |r, h, v| f32x4_add(v, other[r][h]));
+                }
+                FusedKerSpec::AddRowColProducts(rows, cols) => {
+                    let c = [v128_load(cols as *const v128), v128_load((cols as *const v128).add(1))];
+                    each(&mut acc, |r, h, v| f32x4_add(v, f32x4_mul(f32x4_splat(*rows.add(r)), c[h])));
+                }
+                FusedKerSpec::Store(tile) => store_tile(&tile, &acc),
+                FusedKerSpec::AddMatMul { k, pa, pb, packing: _ } => {
+                    // A is packed as k groups of 4 row values, B as k groups of 8 column values.
+                    let (a, b) = (pa as *const v128, pb as *const v128);
+                    let [[mut a0l, mut a0h], [mut a1l, mut a1h], [mut a2l, mut a2h], [mut a3l, mut a3h]] = acc;
+                    for i in 0..k {
+                        let rows = v128_load(a.add(i));
+                        let (bl, bh) = (v128_load(b.add(2 * i)), v128_load(b.add(2 * i + 1)));
+                        let s = i32x4_shuffle::<0, 0, 0, 0>(rows, rows);
+                        a0l = f32x4_add(a0l, f32x4_mul(s, bl));
+                        a0h = f32x4_add(a0h, f32x4_mul(s, bh));
+                        let s = i32x4_shuffle::<1, 1, 1, 1>(rows, rows);
+                        a1l = f32x4_add(a1l, f32x4_mul(s, bl));
+                        a1h = f32x4_add(a1h, f32x4_mul(s, bh));
+                        let s = i32x4_shuffle::<2, 2, 2, 2>(rows, rows);
+                        a2l = f32x4_add(a2l, f32x4_mul(s, bl));
+                        a2h = f32x4_add(a2h, f32x4_mul(s, bh));
+                        let s = i32x4_shuffle::<3, 3, 3, 3>(rows, rows);
+                        a3l = f32x4_add(a3l, f32x4_mul(s, bl));
+                        a3h = f32x4_add(a3h, f32x4_mul(s, bh));
+                    }
+                    acc = [[a0l, a0h], [a1l, a1h], [a2l, a2h], [a3l, a3h]];
+                }
+            }
+        }
+        0
+    }
+}
