@@ -31,7 +31,7 @@ pub mod track;
 #[cfg(all(target_arch = "wasm32", feature = "pipeline"))]
 mod wasm;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128", feature = "pipeline"))]
-mod wasm_gemm;
+mod wasm_kernels;
 
 #[cfg(feature = "pipeline")]
 pub use align::AlignedFace;

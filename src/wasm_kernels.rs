@@ -1,23 +1,33 @@
-//! A 4×8 f32 matrix-multiply kernel for tract in wasm, and the dispatch rule that picks it.
+//! Kernels Veilwatch adds to tract in wasm, where tract's own are slow on the machines kiosks run.
 //!
-//! tract's wasm GEMM kernels were tuned on 32-register ARM machines. On x86-64 an engine has 16
-//! SIMD registers, so the default 8×8 kernel (16 accumulators, plus operands) spills inside its
-//! inner loop, and every kernel stores its output tile one lane at a time. This kernel keeps
-//! 8 accumulators (4 rows × 8 columns as two `f32x4` per row), so the inner loop fits in
-//! registers on both, and it stores with whole-vector writes whenever the output is contiguous
-//! along columns (one store per row half) or along rows (a 4×4 transpose, then one store per
-//! column). Convolutions in tract put pixels on the rows, so the second case is the common one.
+//! tract's wasm kernels were tuned on 32-register ARM machines. On x86-64 an engine has 16 SIMD
+//! registers, so the default 8×8 GEMM kernel (16 accumulators, plus operands) spills inside its
+//! inner loop, and every GEMM kernel stores its output tile one lane at a time. And tract has no
+//! wasm kernel for direct convolution, so a dense 3×3 convolution (YuNet's first layer) goes
+//! through a lazy im2col whose gathers cost twice the arithmetic.
 //!
-//! The kernel is registered with tract through its public extension points (`DynKernel`, the
-//! `MmmRoutine` and `MmmTier` inventories) and chosen for every f32 matrix product with more than
-//! one column; matrix-vector products keep tract's own kernels. `make bench` measures the effect,
-//! and the wasm-versus-native test holds the detections and embeddings to the native ones.
+//! - **4×8 GEMM kernel.** 8 accumulators (4 rows × 8 columns, two `f32x4` per row), so the inner
+//!   loop stays in registers on both architectures; whole-vector stores whenever the output is
+//!   contiguous along columns (one store per row half) or along rows (a 4×4 transpose, then one
+//!   store per column). Convolutions in tract put pixels on the rows, so the second case is the
+//!   common one. Chosen for every f32 matrix product with more than one column; matrix-vector
+//!   products keep tract's own kernels.
+//! - **Four-channel direct convolution along W** (`conv_w4`), which lets tract lower small dense
+//!   convolutions to its `DirectSpatialConv` op in wasm as it does natively: for four output
+//!   channels at once, eight output points per step, every tap a vector load (strides 1 and 2)
+//!   and four multiply-adds.
+//!
+//! Both reach tract through its public extension points (`DynKernel` and the `MmmRoutine`,
+//! `MmmTier` and `Routine` inventories). Where the build has relaxed SIMD, multiply-adds are
+//! fused. `make bench` measures the effect; the wasm-versus-native test holds detections and
+//! embeddings to the native ones, so a wrong kernel fails it.
 
 use std::arch::wasm32::*;
 use std::sync::LazyLock;
 
 use linalg::mmm::{DynKernel, FusedKerSpec, OutputStoreKer, Query, Suitable};
 use linalg::pack::Packing;
+use linalg::routines::{Func, Routine, RoutineFactory};
 use tract_onnx::prelude::DatumType;
 use tract_onnx::tract_core::internal::inventory;
 use tract_onnx::tract_core::tract_linalg as linalg;
@@ -130,6 +140,19 @@ unsafe fn store_tile(tile: &OutputStoreKer, rows: &[Row; MR]) {
     }
 }
 
+/// `acc + a·b`: one fused multiply-add where the build has relaxed SIMD, else a multiply and an add.
+#[inline(always)]
+fn madd(acc: v128, a: v128, b: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    {
+        f32x4_relaxed_madd(a, b, acc)
+    }
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    {
+        f32x4_add(acc, f32x4_mul(a, b))
+    }
+}
+
 /// 4×4 transpose: rows in, columns out.
 #[inline(always)]
 fn transpose(m: [v128; 4]) -> [v128; 4] {
@@ -220,22 +243,129 @@ unsafe fn run(ops: &[FusedKerSpec<f32>]) -> isize {
                         let rows = v128_load(a.add(i));
                         let (bl, bh) = (v128_load(b.add(2 * i)), v128_load(b.add(2 * i + 1)));
                         let s = i32x4_shuffle::<0, 0, 0, 0>(rows, rows);
-                        a0l = f32x4_add(a0l, f32x4_mul(s, bl));
-                        a0h = f32x4_add(a0h, f32x4_mul(s, bh));
+                        a0l = madd(a0l, s, bl);
+                        a0h = madd(a0h, s, bh);
                         let s = i32x4_shuffle::<1, 1, 1, 1>(rows, rows);
-                        a1l = f32x4_add(a1l, f32x4_mul(s, bl));
-                        a1h = f32x4_add(a1h, f32x4_mul(s, bh));
+                        a1l = madd(a1l, s, bl);
+                        a1h = madd(a1h, s, bh);
                         let s = i32x4_shuffle::<2, 2, 2, 2>(rows, rows);
-                        a2l = f32x4_add(a2l, f32x4_mul(s, bl));
-                        a2h = f32x4_add(a2h, f32x4_mul(s, bh));
+                        a2l = madd(a2l, s, bl);
+                        a2h = madd(a2h, s, bh);
                         let s = i32x4_shuffle::<3, 3, 3, 3>(rows, rows);
-                        a3l = f32x4_add(a3l, f32x4_mul(s, bl));
-                        a3h = f32x4_add(a3h, f32x4_mul(s, bh));
+                        a3l = madd(a3l, s, bl);
+                        a3h = madd(a3h, s, bh);
                     }
                     acc = [[a0l, a0h], [a1l, a1h], [a2l, a2h], [a3l, a3h]];
                 }
             }
         }
         0
+    }
+}
+
+inventory::submit! {
+    Routine {
+        func: Func::ConvW4,
+        arch: Some(linalg::isa::Arch::Wasm32Simd128),
+        isa: linalg::isa::IsaReq::ANY,
+        boost: 0,
+        round_trip: false,
+        factory: RoutineFactory::ConvW4F32 { name: "veilwatch_wasm_conv_w4_f32", run: conv_w4 },
+    }
+}
+
+/// Four consecutive output points' inputs, `stride` elements apart (1 or 2). At stride 2 this
+/// reads eight elements, one past the last it keeps.
+#[inline(always)]
+unsafe fn load4(p: *const f32, stride: isize) -> v128 {
+    unsafe {
+        if stride == 1 {
+            v128_load(p as *const v128)
+        } else {
+            let (a, b) = (v128_load(p as *const v128), v128_load(p.add(4) as *const v128));
+            i32x4_shuffle::<0, 2, 4, 6>(a, b)
+        }
+    }
+}
+
+/// Four output channels of a convolution along W, as tract's `ConvW4F32` describes:
+/// `output[o·oc_stride + i] = bias[o] + Σ_t taps[o·n + t] · input[offsets[t] + i·in_stride]` for
+/// `o < 4`, `i < len`, `n = offsets.len()`. Strides 1 and 2 are vectorised, eight then four points
+/// at a time; other strides and the last points of a run go one point at a time. No read reaches
+/// past `offsets[t] + (len − 1)·in_stride`.
+///
+/// # Safety
+/// Every `input.offset(offsets[t] + i·in_stride)` must be readable and every
+/// `output.offset(o·oc_stride + i)` writable, for `i < len`; `taps` holds `4·offsets.len()` values.
+#[allow(clippy::too_many_arguments)]
+unsafe fn conv_w4(
+    input: *const f32,
+    output: *mut f32,
+    taps: &[f32],
+    offsets: &[isize],
+    bias: &[f32; 4],
+    len: usize,
+    in_stride: isize,
+    oc_stride: isize,
+) {
+    unsafe {
+        let n = offsets.len();
+        let (k0, k1, k2, k3) = (&taps[..n], &taps[n..2 * n], &taps[2 * n..3 * n], &taps[3 * n..4 * n]);
+        let mut i = 0usize;
+        if in_stride == 1 || in_stride == 2 {
+            // At stride 2 a block's last load reads one element of the next output point, so that
+            // point must be in the run too.
+            let extra = (in_stride == 2) as usize;
+            let b = bias.map(|v| f32x4_splat(v));
+            while i + 8 + extra <= len {
+                let [mut a0, mut a1, mut a2, mut a3] = b;
+                let [mut c0, mut c1, mut c2, mut c3] = b;
+                for t in 0..n {
+                    let p = input.offset(offsets[t] + i as isize * in_stride);
+                    let (x, y) = (load4(p, in_stride), load4(p.offset(4 * in_stride), in_stride));
+                    let w = f32x4_splat(k0[t]);
+                    a0 = madd(a0, x, w);
+                    c0 = madd(c0, y, w);
+                    let w = f32x4_splat(k1[t]);
+                    a1 = madd(a1, x, w);
+                    c1 = madd(c1, y, w);
+                    let w = f32x4_splat(k2[t]);
+                    a2 = madd(a2, x, w);
+                    c2 = madd(c2, y, w);
+                    let w = f32x4_splat(k3[t]);
+                    a3 = madd(a3, x, w);
+                    c3 = madd(c3, y, w);
+                }
+                for (o, (lo, hi)) in [(a0, c0), (a1, c1), (a2, c2), (a3, c3)].into_iter().enumerate() {
+                    let q = output.offset(o as isize * oc_stride).add(i);
+                    v128_store(q as *mut v128, lo);
+                    v128_store(q.add(4) as *mut v128, hi);
+                }
+                i += 8;
+            }
+            while i + 4 + extra <= len {
+                let [mut a0, mut a1, mut a2, mut a3] = b;
+                for t in 0..n {
+                    let x = load4(input.offset(offsets[t] + i as isize * in_stride), in_stride);
+                    a0 = madd(a0, x, f32x4_splat(k0[t]));
+                    a1 = madd(a1, x, f32x4_splat(k1[t]));
+                    a2 = madd(a2, x, f32x4_splat(k2[t]));
+                    a3 = madd(a3, x, f32x4_splat(k3[t]));
+                }
+                for (o, v) in [a0, a1, a2, a3].into_iter().enumerate() {
+                    v128_store(output.offset(o as isize * oc_stride).add(i) as *mut v128, v);
+                }
+                i += 4;
+            }
+        }
+        for i in i..len {
+            for (o, k) in [k0, k1, k2, k3].into_iter().enumerate() {
+                let mut sum = bias[o];
+                for t in 0..n {
+                    sum += k[t] * *input.offset(offsets[t] + i as isize * in_stride);
+                }
+                *output.offset(o as isize * oc_stride).add(i) = sum;
+            }
+        }
     }
 }
