@@ -41,17 +41,19 @@ unit:
 	cargo test --release --features cli --locked
 
 ## Browser and wasm tests, inside a network namespace with loopback only (unshare -n), so that
-## nothing the kiosk does could reach a network even if it tried.
+## nothing the kiosk does could reach a network even if it tried. The wasm-versus-native test runs
+## once per engine build (SIMD128, then relaxed SIMD).
+E2E_TESTS := node --test tests/e2e/ && VEILWATCH_WASM_VARIANT=relaxed-simd node --experimental-wasm-relaxed-simd --test tests/e2e/wasm_matches_native.test.mjs
 e2e:
 	@if unshare -n true 2>/dev/null; then \
-	  unshare -n sh -c 'ip link set lo up && VEILWATCH_EXPECT_NO_NETWORK=1 node --test tests/e2e/'; \
+	  unshare -n sh -c 'ip link set lo up && export VEILWATCH_EXPECT_NO_NETWORK=1 && $(E2E_TESTS)'; \
 	elif unshare -rn true 2>/dev/null; then \
-	  unshare -rn sh -c 'ip link set lo up && VEILWATCH_EXPECT_NO_NETWORK=1 node --test tests/e2e/'; \
+	  unshare -rn sh -c 'ip link set lo up && export VEILWATCH_EXPECT_NO_NETWORK=1 && $(E2E_TESTS)'; \
 	elif [ "$$CI" = "true" ]; then \
 	  echo "e2e: cannot create a network namespace (unshare -n); CI requires it" >&2; exit 1; \
 	else \
 	  echo "!!! e2e: no network namespace available (unshare -n); running with the network present !!!" >&2; \
-	  node --test tests/e2e/; \
+	  sh -c '$(E2E_TESTS)'; \
 	fi
 
 ## Fuzz the watchlist and profile parsers for a bounded time (FUZZ_SECONDS each).
@@ -68,6 +70,7 @@ fuzz:
 bench: native wasm
 	$(BIN) bench --frames-out $(CARGO_TARGET_DIR)/bench-frames
 	node tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames
+	VEILWATCH_WASM_VARIANT=relaxed-simd node --experimental-wasm-relaxed-simd tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames
 	node tests/bench/browser.mjs $(CARGO_TARGET_DIR)/bench-frames
 
 clean:

@@ -3,6 +3,7 @@
 // counters and alerts (with the probe crop the reviewer must see), never an embedding or a code.
 
 import init, { Kiosk } from '/pkg/veilwatch.js';
+import { engineWasmUrl } from '/pkg/engine-wasm.js';
 
 const MODELS = {
   detector: '/models/face_detection_yunet_2023mar_int8bq.onnx',
@@ -39,7 +40,7 @@ function withPixels(bitmap, use) {
 
 const handlers = {
   async start() {
-    await init();
+    await init({ module_or_path: engineWasmUrl(new URL('/pkg/', self.location.origin)) });
     const [detector, recognizer] = await Promise.all([fetchBytes(MODELS.detector), fetchBytes(MODELS.recognizer)]);
     kiosk = Kiosk.create({ detector, recognizer });
     return { type: 'ready', status: kiosk.status() };

@@ -1,6 +1,7 @@
 // `make bench`, third part: the wasm engine in headless Chromium (Debian chromium via
 // playwright-core). Per-stage medians on the same frames the native bench wrote (detection at
-// 320×240 and 640×480, embedding per face — each against onnxruntime-web in the same page — and
+// 320×240 and 640×480, embedding per face — each build of the engine against onnxruntime-web in
+// the same page — and
 // one blind match against a 1 000-entry local-custody watchlist), then the whole kiosk on a fake camera for 30 s: frames per second sustained and mean
 // end-to-end frame time. Results go to bench.json under "browser".
 
@@ -46,24 +47,23 @@ try {
   const page = await browser.newPage();
   await page.goto(`${origin}/notice.html`);
   const stages = await page.evaluate(async (runs) => {
-    const { default: init, Engine, BlindBench } = await import('/pkg/veilwatch.js');
-    await init();
+    // Both engine builds, each in its own instance of the JS glue (the query string makes the
+    // browser load the module twice), run alternately with onnxruntime-web on the same inputs;
+    // the relaxed-SIMD build only where this browser has relaxed SIMD, as the kiosk would choose.
+    const { engineWasmFile } = await import('/pkg/engine-wasm.js');
     const bytes = async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer());
-    const engine = new Engine(await bytes('/models/face_detection_yunet_2023mar_int8bq.onnx'), await bytes('/models/face_recognition_sface_2021dec_int8bq.onnx'));
-    const median = (fn) => {
-      for (let i = 0; i < 3; i++) fn();
-      const t = [];
-      for (let i = 0; i < runs; i++) { const t0 = performance.now(); fn(); t.push(performance.now() - t0); }
-      t.sort((a, b) => a - b);
-      return t[Math.floor(t.length / 2)];
-    };
-    const out = {};
-    for (const [key, w, h] of [['detect_320x240', 320, 240], ['detect_640x480', 640, 480]]) {
-      const rgba = await bytes(`/bench-frames/${key}.rgba`);
-      out[key] = { veilwatch_ms: median(() => engine.detect(rgba, w, h)) };
+    const [detectorBytes, recognizerBytes] = await Promise.all([
+      bytes('/models/face_detection_yunet_2023mar_int8bq.onnx'), bytes('/models/face_recognition_sface_2021dec_int8bq.onnx')]);
+    const builds = { simd128: 'veilwatch_bg.wasm' };
+    if (engineWasmFile() === 'veilwatch_relaxed_bg.wasm') builds.relaxed_simd = 'veilwatch_relaxed_bg.wasm';
+    const engines = {};
+    let BlindBench;
+    for (const [name, file] of Object.entries(builds)) {
+      const glue = await import(`/pkg/veilwatch.js?build=${name}`);
+      await glue.default({ module_or_path: `/pkg/${file}` });
+      engines[name] = new glue.Engine(detectorBytes, recognizerBytes);
+      BlindBench = glue.BlindBench;
     }
-    const crop = await bytes('/bench-frames/embed_112x112.rgb');
-    out.embed = { veilwatch_ms: median(() => engine.benchmarkEmbedding(crop)) };
     // onnxruntime-web in the same page, wasm backend, one thread, on the same inputs (the folded
     // f32 models the node benchmark wrote; onnxruntime cannot run the int8bq files as shipped).
     const ort = await import('/ort/ort.wasm.min.mjs');
@@ -72,13 +72,17 @@ try {
     const session = async (name) => ort.InferenceSession.create(await bytes(`/bench-frames/folded/${name}`), { executionProviders: ['wasm'] });
     const ortDetector = await session('face_detection_yunet_2023mar_folded.onnx');
     const ortRecognizer = await session('face_recognition_sface_2021dec_folded.onnx');
-    const medianAsync = async (fn) => {
-      for (let i = 0; i < 3; i++) await fn();
-      const t = [];
-      for (let i = 0; i < runs; i++) { const t0 = performance.now(); await fn(); t.push(performance.now() - t0); }
-      t.sort((a, b) => a - b);
-      return t[Math.floor(t.length / 2)];
+    const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const paired = async (ours, theirs) => {
+      for (let i = 0; i < 3; i++) { ours(); await theirs(); }
+      const [a, b, r] = [[], [], []];
+      for (let i = 0; i < runs; i++) {
+        const t0 = performance.now(); ours(); const t1 = performance.now(); await theirs(); const t2 = performance.now();
+        a.push(t1 - t0); b.push(t2 - t1); r.push((t1 - t0) / (t2 - t1));
+      }
+      return { veilwatch_ms: median(a), ort_web_ms: median(b), ratio: median(r) };
     };
+    const inputs = [];
     for (const [key, w, h] of [['detect_320x240', 320, 240], ['detect_640x480', 640, 480]]) {
       const rgba = await bytes(`/bench-frames/${key}.rgba`);
       const [pw, ph] = [Math.ceil(w / 32) * 32, Math.ceil(h / 32) * 32];
@@ -88,17 +92,26 @@ try {
         data[y * pw + x] = rgba[i + 2]; data[pw * ph + y * pw + x] = rgba[i + 1]; data[2 * pw * ph + y * pw + x] = rgba[i];
       }
       const tensor = new ort.Tensor('float32', data, [1, 3, ph, pw]);
-      out[key].ort_web_ms = await medianAsync(() => ortDetector.run({ [ortDetector.inputNames[0]]: tensor }));
-      out[key].ratio = out[key].veilwatch_ms / out[key].ort_web_ms;
+      inputs.push([key, (engine) => engine.detect(rgba, w, h), () => ortDetector.run({ [ortDetector.inputNames[0]]: tensor })]);
     }
+    const crop = await bytes('/bench-frames/embed_112x112.rgb');
     const planes = new Float32Array(3 * 112 * 112);
     for (let i = 0; i < 112 * 112; i++) for (let c = 0; c < 3; c++) planes[c * 112 * 112 + i] = crop[i * 3 + c];
     const cropTensor = new ort.Tensor('float32', planes, [1, 3, 112, 112]);
-    out.embed.ort_web_ms = await medianAsync(() => ortRecognizer.run({ [ortRecognizer.inputNames[0]]: cropTensor }));
-    out.embed.ratio = out.embed.veilwatch_ms / out.embed.ort_web_ms;
-
+    inputs.push(['embed', (engine) => engine.benchmarkEmbedding(crop), () => ortRecognizer.run({ [ortRecognizer.inputNames[0]]: cropTensor })]);
+    const out = {};
+    for (const [name, engine] of Object.entries(engines)) {
+      out[name] = {};
+      for (const [key, ours, theirs] of inputs) out[name][key] = await paired(() => ours(engine), theirs);
+    }
     const blind = new BlindBench(1000);
-    out.blind_match_local_1000 = { veilwatch_ms: median(() => { if (blind.matchOnce() !== 1) throw new Error('no match'); }) };
+    const times = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      if (blind.matchOnce() !== 1) throw new Error('no match');
+      times.push(performance.now() - t0);
+    }
+    out.blind_match_local_1000 = { veilwatch_ms: median(times) };
     return out;
   }, runs);
 
@@ -115,11 +128,13 @@ try {
   const fps = (f1 - f0) / ((t1 - t0) / 1000);
   const kiosk = { frames: f1 - f0, seconds: (t1 - t0) / 1000, fps, mean_frame_ms: 1000 / fps };
 
-  console.log(`headless Chromium (${browser.version()}), wasm simd128, 1 thread, medians of ${runs}:`);
-  for (const [k, v] of Object.entries(stages)) {
-    const versus = v.ort_web_ms === undefined ? '' : `   onnxruntime-web ${v.ort_web_ms.toFixed(2).padStart(7)} ms   ratio ${v.ratio.toFixed(2)}×`;
-    console.log(`  ${k.padEnd(24)} ${v.veilwatch_ms.toFixed(2).padStart(8)} ms${versus}`);
+  console.log(`headless Chromium (${browser.version()}), 1 thread, medians of ${runs} runs alternating with onnxruntime-web:`);
+  for (const build of ['simd128', 'relaxed_simd'].filter((b) => stages[b])) {
+    for (const [k, v] of Object.entries(stages[build])) {
+      console.log(`  ${build.padEnd(13)} ${k.padEnd(16)} ${v.veilwatch_ms.toFixed(2).padStart(8)} ms   onnxruntime-web ${v.ort_web_ms.toFixed(2).padStart(7)} ms   ratio ${v.ratio.toFixed(2)}×`);
+    }
   }
+  console.log(`  blind match, local custody, 1 000 entries: ${stages.blind_match_local_1000.veilwatch_ms.toFixed(2)} ms`);
   console.log(`  kiosk end to end (640×480 camera, 1 face, demo watchlist): ${fps.toFixed(1)} frames/s sustained over ${kiosk.seconds.toFixed(0)} s (${kiosk.mean_frame_ms.toFixed(0)} ms per frame)`);
   const benchPath = join(repo, 'bench.json');
   let report = {};

@@ -5,7 +5,8 @@
 // to f32 by tests/reference/onnxruntime_reference.py, which is what tract runs too.
 //
 // Veilwatch's time is the whole engine call (pre-processing, inference, decoding, NMS);
-// onnxruntime-web's is session.run alone on a prepared tensor. Medians go to bench.json under "wasm".
+// onnxruntime-web's is session.run alone on a prepared tensor. Medians go to bench.json under "wasm"
+// (the SIMD128 build) or "wasm_relaxed_simd" (VEILWATCH_WASM_VARIANT=relaxed-simd).
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -20,8 +21,16 @@ const framesDir = process.argv[2];
 const runs = Number(process.env.BENCH_RUNS ?? 30);
 if (!framesDir) throw new Error('usage: node tests/bench/wasm_vs_ort_web.mjs FRAMES_DIR (from veilwatch bench --frames-out)');
 
+// Which engine build: `simd128` (pkg/veilwatch_bg.wasm, every browser) or `relaxed-simd`
+// (pkg/veilwatch_relaxed_bg.wasm; node 20 needs --experimental-wasm-relaxed-simd for it).
+const variant = process.env.VEILWATCH_WASM_VARIANT ?? 'simd128';
+const variants = {
+  simd128: { file: 'veilwatch_bg.wasm', key: 'wasm' },
+  'relaxed-simd': { file: 'veilwatch_relaxed_bg.wasm', key: 'wasm_relaxed_simd' },
+};
+if (!variants[variant]) throw new Error(`VEILWATCH_WASM_VARIANT must be one of ${Object.keys(variants).join(', ')}`);
 const { initSync, Engine } = await import(join(repo, 'pkg/veilwatch.js'));
-initSync({ module: readFileSync(join(repo, 'pkg/veilwatch_bg.wasm')) });
+initSync({ module: readFileSync(join(repo, 'pkg', variants[variant].file)) });
 const models = join(repo, 'models');
 const engine = new Engine(
   readFileSync(join(models, 'face_detection_yunet_2023mar_int8bq.onnx')),
@@ -90,7 +99,7 @@ results.embed = await pairedMedians(
   () => ortRecognizer.run({ [ortRecognizer.inputNames[0]]: cropTensor }),
 );
 
-console.log(`wasm under node ${process.version}, medians of ${runs} alternating runs (1 thread, simd128); ratio = median of per-run ratios:`);
+console.log(`wasm (${variant}) under node ${process.version}, medians of ${runs} alternating runs, 1 thread; ratio = median of per-run ratios:`);
 console.log('stage            veilwatch ms   onnxruntime-web ms   ratio');
 for (const [key, r] of Object.entries(results)) {
   console.log(`${key.padEnd(16)} ${r.veilwatch_ms.toFixed(2).padStart(12)} ${r.ort_web_ms.toFixed(2).padStart(20)} ${r.ratio.toFixed(2).padStart(7)}×`);
@@ -99,7 +108,7 @@ for (const [key, r] of Object.entries(results)) {
 const benchPath = join(repo, 'bench.json');
 let report = {};
 try { report = JSON.parse(readFileSync(benchPath, 'utf8')); } catch { /* first run */ }
-report.wasm = results;
+report[variants[variant].key] = results;
 writeFileSync(`${benchPath}.tmp`, JSON.stringify(report, null, 2));
 renameSync(`${benchPath}.tmp`, benchPath);
 console.log(`wrote ${benchPath}`);

@@ -188,6 +188,16 @@ describe('kiosk', { skip: !haveData }, () => {
     }
   });
 
+  test('Chromium, which has relaxed SIMD, gets the relaxed-SIMD engine build', async () => {
+    const { browser, page } = await openKiosk(join(scratch, 'strangers.y4m'));
+    try {
+      assert.equal(await page.evaluate(async () => (await import('/pkg/engine-wasm.js')).engineWasmFile()), 'veilwatch_relaxed_bg.wasm');
+      assert.ok(requests.includes(`${origin}/pkg/veilwatch_relaxed_bg.wasm`), 'the engine Worker fetched the relaxed-SIMD build');
+    } finally {
+      await browser.close();
+    }
+  });
+
   test('c: a cross-origin fetch from the page is blocked by the CSP', async () => {
     const { browser, page } = await openKiosk(null);
     try {

@@ -24,8 +24,11 @@ if (!haveData) {
   console.error(`\n!!! SKIPPED: LFW data not found at ${lfw} (set VEILWATCH_DATA); photo tests did not run !!!\n`);
 }
 
+// VEILWATCH_WASM_VARIANT=relaxed-simd tests the relaxed-SIMD build instead (`make e2e` runs both).
+const wasmFile = { simd128: 'veilwatch_bg.wasm', 'relaxed-simd': 'veilwatch_relaxed_bg.wasm' }[process.env.VEILWATCH_WASM_VARIANT ?? 'simd128'];
+if (!wasmFile) throw new Error('VEILWATCH_WASM_VARIANT must be simd128 or relaxed-simd');
 const { initSync, Engine, Kiosk } = await import(join(repo, 'pkg/veilwatch.js'));
-initSync({ module: readFileSync(join(repo, 'pkg/veilwatch_bg.wasm')) });
+initSync({ module: readFileSync(join(repo, 'pkg', wasmFile)) });
 const detectorBytes = readFileSync(detectorFile);
 const recognizerBytes = readFileSync(recognizerFile);
 const engine = new Engine(detectorBytes, recognizerBytes);
