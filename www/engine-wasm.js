@@ -1,7 +1,7 @@
 // Which build of the Veilwatch engine this browser should run. `tools/build-wasm` makes two from
 // the same source: `veilwatch_bg.wasm` (SIMD128, which every browser we target runs) and
 // `veilwatch_relaxed_bg.wasm` (SIMD128 plus relaxed SIMD, whose fused multiply-add makes the face
-// models about 7% faster; Chromium has it, Safari does not). Both share one JS glue file
+// models about 7% faster; Chromium has it, not every browser does). Both share one JS glue file
 // (`veilwatch.js`): the build checks that the two glues are byte-for-byte the same.
 //
 //   import init from './pkg/veilwatch.js';
