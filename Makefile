@@ -37,8 +37,11 @@ native:
 wasm:
 	tools/build-wasm
 
+## Native tests, then the wasm kernels' tests in node (wasm-bindgen-test-runner comes with wasm-bindgen-cli).
 unit:
 	cargo test --release --features cli --locked
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	  cargo test --release --locked --target wasm32-unknown-unknown --lib
 
 ## Browser and wasm tests, inside a network namespace with loopback only (unshare -n), so that
 ## nothing the kiosk does could reach a network even if it tried. The wasm-versus-native test runs

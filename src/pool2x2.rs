@@ -180,7 +180,9 @@ mod tests {
         tensor1(&values).into_shape(shape).unwrap()
     }
 
-    #[test]
+    // Also run in wasm (`make unit`), where the pool takes its SIMD path.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn matches_tracts_pool_on_even_and_odd_sizes() {
         for (seed, shape) in [[1, 3, 8, 16], [1, 2, 7, 9], [2, 1, 6, 10], [1, 4, 12, 17]].iter().enumerate() {
             let input = random_input(shape, seed as u32 + 1);

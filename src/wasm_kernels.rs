@@ -369,3 +369,144 @@ unsafe fn conv_w4(
         }
     }
 }
+
+/// Run in node by `make unit` (`cargo test --target wasm32-unknown-unknown`, through
+/// wasm-bindgen-test-runner): convolutions planned by tract onto these kernels, against a direct
+/// computation.
+#[cfg(test)]
+mod tests {
+    use tract_onnx::tract_core::internal::*;
+    use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, PoolSpec};
+    use tract_onnx::tract_core::ops::math::max;
+    use tract_onnx::tract_core::ops::nn::DataFormat;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn random(len: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed;
+        (0..len)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 8) as f32 / (1 << 24) as f32 * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    struct Case {
+        channels: usize,
+        outputs: usize,
+        height: usize,
+        width: usize,
+        kernel: usize,
+        stride: usize,
+        channels_last: bool,
+    }
+
+    /// ReLU(conv(x) + bias), with zero padding kernel/2, computed point by point; NCHW.
+    fn direct(c: &Case, x: &[f32], w: &[f32], b: &[f32]) -> (Vec<f32>, usize, usize) {
+        let pad = c.kernel / 2;
+        let (oh, ow) = ((c.height + 2 * pad - c.kernel) / c.stride + 1, (c.width + 2 * pad - c.kernel) / c.stride + 1);
+        let mut out = vec![0f32; c.outputs * oh * ow];
+        for o in 0..c.outputs {
+            for y in 0..oh {
+                for xo in 0..ow {
+                    let mut sum = b[o];
+                    for ch in 0..c.channels {
+                        for ky in 0..c.kernel {
+                            for kx in 0..c.kernel {
+                                let (iy, ix) = (
+                                    (y * c.stride + ky) as isize - pad as isize,
+                                    (xo * c.stride + kx) as isize - pad as isize,
+                                );
+                                if iy < 0 || ix < 0 || iy >= c.height as isize || ix >= c.width as isize {
+                                    continue;
+                                }
+                                let weight = w[((o * c.channels + ch) * c.kernel + ky) * c.kernel + kx];
+                                sum += weight * x[(ch * c.height + iy as usize) * c.width + ix as usize];
+                            }
+                        }
+                    }
+                    out[(o * oh + y) * ow + xo] = sum.max(0.0);
+                }
+            }
+        }
+        (out, oh, ow)
+    }
+
+    /// Plans the same convolution (plus ReLU) with tract, runs it, and returns its NCHW output and
+    /// the names and details of the ops tract chose.
+    fn through_tract(c: &Case, x: &[f32], w: &[f32], b: &[f32]) -> (Vec<f32>, String) {
+        let mut model = TypedModel::default();
+        let nchw = tensor1(x).into_shape(&[1, c.channels, c.height, c.width]).unwrap();
+        let input = if c.channels_last { nchw.permute_axes(&[0, 2, 3, 1]).unwrap() } else { nchw };
+        let source = model.add_source("input", f32::fact(input.shape())).unwrap();
+        let kernel = model
+            .add_const("kernel", tensor1(w).into_shape(&[c.outputs, c.channels, c.kernel, c.kernel]).unwrap())
+            .unwrap();
+        let bias = model.add_const("bias", tensor1(b)).unwrap();
+        let pad = c.kernel / 2;
+        let conv = Conv {
+            pool_spec: PoolSpec {
+                data_format: if c.channels_last { DataFormat::NHWC } else { DataFormat::NCHW },
+                kernel_shape: tvec!(c.kernel, c.kernel),
+                padding: PaddingSpec::Explicit(tvec!(pad, pad), tvec!(pad, pad)),
+                dilations: None,
+                strides: Some(tvec!(c.stride, c.stride)),
+                input_channels: c.channels,
+                output_channels: c.outputs,
+            },
+            kernel_fmt: KernelFormat::OIHW,
+            group: 1,
+            q_params: None,
+        };
+        let wire = model.wire_node("conv", conv, &[source, kernel, bias]).unwrap();
+        let zero = model.add_const("zero", tensor0(0f32).broadcast_into_rank(4).unwrap()).unwrap();
+        let relu = model.wire_node("relu", max(), &[wire[0], zero]).unwrap();
+        model.select_output_outlets(&relu).unwrap();
+        let model = model.into_optimized().unwrap();
+        let ops = model
+            .nodes()
+            .iter()
+            .map(|n| format!("{} {:?}", n.op().name(), n.op().info().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let output = model.into_runnable().unwrap().run(tvec!(input.into_tvalue())).unwrap().remove(0).into_tensor();
+        let output = if c.channels_last { output.permute_axes(&[0, 3, 1, 2]).unwrap() } else { output };
+        let values = output.into_plain_array::<f32>().unwrap().iter().copied().collect();
+        (values, ops)
+    }
+
+    fn check(c: Case, expect_op: &str) {
+        let x = random(c.channels * c.height * c.width, 1);
+        let w = random(c.outputs * c.channels * c.kernel * c.kernel, 2);
+        let b = random(c.outputs, 3);
+        let (expected, oh, ow) = direct(&c, &x, &w, &b);
+        let (actual, ops) = through_tract(&c, &x, &w, &b);
+        assert!(ops.contains(expect_op), "expected tract to use {expect_op}, it planned:\n{ops}");
+        assert_eq!(actual.len(), expected.len());
+        for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
+            let (o, y, x) = (i / (oh * ow), i / ow % oh, i % ow);
+            assert!((a - e).abs() <= 1e-4 * (1.0 + e.abs()), "output {o} at ({y}, {x}): {a} vs {e}; ops:\n{ops}");
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn gemm_kernel_computes_pointwise_convolutions() {
+        for (channels, outputs, height, width) in
+            [(16, 16, 12, 20), (3, 10, 7, 9), (64, 64, 5, 61), (32, 6, 1, 300), (70, 13, 9, 9)]
+        {
+            for channels_last in [false, true] {
+                let case = Case { channels, outputs, height, width, kernel: 1, stride: 1, channels_last };
+                check(case, super::NAME);
+            }
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn direct_convolution_kernel_computes_3x3_convolutions() {
+        // tract lowers to DirectSpatialConv only for output rows of at least 128 points.
+        for (outputs, width, stride) in [(16, 141, 1), (8, 262, 2), (12, 301, 2), (5, 150, 1), (8, 403, 3)] {
+            let case = Case { channels: 3, outputs, height: 7, width, kernel: 3, stride, channels_last: false };
+            check(case, "DirectSpatialConv");
+        }
+    }
+}
