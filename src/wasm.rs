@@ -317,7 +317,7 @@ impl Kiosk {
     /// watchlist made in this browser (fresh keys, valid for a day). Returns the number enrolled.
     #[wasm_bindgen(js_name = enrollFromFrame)]
     pub fn enroll_from_frame(&mut self, rgba: &[u8], width: u32, height: u32, label: &str) -> Result<usize, JsError> {
-        use crate::blind::enroll::{build, Enrolment, WatchlistParams};
+        use crate::blind::enroll::{ephemeral_local, Enrolment};
         use crate::blind::format::EntryRecord;
         let frame = Frame::from_rgba(width, height, rgba).map_err(js_error)?;
         let faces = self.session.engine().detect(&frame).map_err(js_error)?;
@@ -348,21 +348,7 @@ impl Kiosk {
                 photo_jpeg_hex: photo.map(|jpeg| crate::hex(&jpeg)),
             },
         });
-        let issuer = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
-        let mut key = [0u8; 32];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key);
-        let prf = crate::blind::prf::LocalHmac::new(key);
-        let params = WatchlistParams {
-            tables: crate::blind::DEFAULT_TABLES,
-            threshold: crate::blind::DEFAULT_THRESHOLD,
-            valid_from: now - 60,
-            valid_until: now + 86_400,
-        };
-        let entries =
-            self.demo.iter().map(|e| Enrolment { template: e.template.clone(), record: e.record.clone() }).collect();
-        let file = build(entries, &params, &prf, &issuer).map_err(js_error)?;
-        let parsed = crate::blind::format::Watchlist::parse(file, &issuer.verifying_key()).map_err(js_error)?;
-        let matcher = crate::blind::matcher::Matcher::new(parsed, &prf, now).map_err(js_error)?;
+        let (matcher, prf) = ephemeral_local(self.demo.clone(), now).map_err(js_error)?;
         self.session.load(matcher, Box::new(prf), None, now).map_err(js_error)?;
         Ok(self.demo.len())
     }
@@ -517,27 +503,13 @@ pub struct BlindBench {
 impl BlindBench {
     #[wasm_bindgen(constructor)]
     pub fn new(entries: u32) -> Result<BlindBench, JsError> {
-        use crate::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
-        use rand_core::RngCore;
+        use crate::blind::enroll::{ephemeral_local, synthetic_enrolments};
         if entries == 0 || entries > 100_000 {
             return Err(JsError::new("entries must be between 1 and 100000"));
         }
         let entries = synthetic_enrolments(entries as usize);
         let templates: Vec<crate::Embedding> = entries.iter().map(|e| e.template.clone()).collect();
-        let now = crate::time::now_unix();
-        let issuer = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
-        let mut key = [0u8; 32];
-        rand_core::OsRng.fill_bytes(&mut key);
-        let prf = crate::blind::prf::LocalHmac::new(key);
-        let params = WatchlistParams {
-            tables: crate::blind::DEFAULT_TABLES,
-            threshold: crate::blind::DEFAULT_THRESHOLD,
-            valid_from: now - 60,
-            valid_until: now + 86_400,
-        };
-        let file = build(entries, &params, &prf, &issuer).map_err(js_error)?;
-        let parsed = crate::blind::format::Watchlist::parse(file, &issuer.verifying_key()).map_err(js_error)?;
-        let matcher = crate::blind::matcher::Matcher::new(parsed, &prf, now).map_err(js_error)?;
+        let (matcher, prf) = ephemeral_local(entries, crate::time::now_unix()).map_err(js_error)?;
         Ok(BlindBench { matcher, prf, templates, next: 0 })
     }
 

@@ -68,6 +68,29 @@ pub(crate) fn record_key(key: &[u8; KEY_BYTES]) -> Zeroizing<[u8; 32]> {
     out
 }
 
+/// A local-custody watchlist that lives only in this process: a fresh issuer and PRF key, the
+/// default tables and threshold, valid from a minute before `now` for a day; built, verified
+/// against its issuer and loaded. For the demo kiosk's "Enrol me" and the browser benchmark.
+pub fn ephemeral_local(
+    entries: Vec<Enrolment>,
+    now: i64,
+) -> Result<(super::matcher::Matcher, super::prf::LocalHmac), BlindError> {
+    let issuer = SigningKey::generate(&mut OsRng);
+    let mut key = [0u8; 32];
+    OsRng.fill_bytes(&mut key);
+    let prf = super::prf::LocalHmac::new(key);
+    let params = WatchlistParams {
+        tables: super::DEFAULT_TABLES,
+        threshold: super::DEFAULT_THRESHOLD,
+        valid_from: now - 60,
+        valid_until: now + 86_400,
+    };
+    let file = build(entries, &params, &prf, &issuer)?;
+    let parsed = super::format::Watchlist::parse(file, &issuer.verifying_key())?;
+    let matcher = super::matcher::Matcher::new(parsed, &prf, now)?;
+    Ok((matcher, prf))
+}
+
 /// Builds the watchlist file's bytes.
 pub fn build(
     mut entries: Vec<Enrolment>,
@@ -183,4 +206,20 @@ pub fn build(
     let signature = issuer.sign(&file);
     file.extend_from_slice(&signature.to_bytes());
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ephemeral_watchlist_opens_its_own_entries_and_expires_after_a_day() {
+        let entries = synthetic_enrolments(3);
+        let probe = entries[1].template.clone();
+        let now = 1_800_000_000;
+        let (matcher, prf) = ephemeral_local(entries, now).unwrap();
+        let found = matcher.match_embedding(&probe, &prf, now).unwrap();
+        assert_eq!(found.len(), 1);
+        assert!(matcher.match_embedding(&probe, &prf, now + 86_401).is_err());
+    }
 }
