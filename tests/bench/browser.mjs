@@ -1,48 +1,26 @@
 // `make bench`, third part: the wasm engine in headless Chromium (Debian chromium via
 // playwright-core). Per-stage medians on the same frames the native bench wrote (detection at
 // 320×240 and 640×480, embedding per face — each build of the engine against onnxruntime-web in
-// the same page — and
-// one blind match against a 1 000-entry local-custody watchlist), then the whole kiosk on a fake camera for 30 s: frames per second sustained and mean
-// end-to-end frame time. Results go to bench.json under "browser".
+// the same page — and one blind match against a 1 000-entry local-custody watchlist), then the
+// whole kiosk on a fake camera for 30 s: frames per second sustained and mean end-to-end frame
+// time. Results go to bench.json under "browser".
 
-import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-import { chromium } from 'playwright-core';
+import { fakeCamera, launchWithCamera, lfw, repo, serveKiosk } from '../harness.mjs';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const framesDir = process.argv[2];
 if (!framesDir) throw new Error('usage: node tests/bench/browser.mjs FRAMES_DIR (from veilwatch bench --frames-out)');
-const targetDir = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, '.cache/veilwatch/target');
-const cli = process.env.VEILWATCH_BIN ?? join(targetDir, 'release/veilwatch');
-const data = process.env.VEILWATCH_DATA ?? join(repo, '../shared/data');
 const runs = Number(process.env.BENCH_RUNS ?? 20);
 const seconds = Number(process.env.BENCH_SECONDS ?? 30);
 
-const port = await new Promise((ok) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const { port: p } = s.address(); s.close(() => ok(p)); });
-});
-const origin = `http://127.0.0.1:${port}`;
-const server = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, '--mount', `/=${join(repo, 'www')}`, '--mount', `/pkg=${join(repo, 'pkg')}`,
-  '--mount', `/models=${join(repo, 'models')}`, '--mount', `/bench-frames=${framesDir}`,
-  '--mount', `/ort=${join(repo, 'node_modules/onnxruntime-web/dist')}`], { stdio: 'ignore' });
-for (let i = 0; i < 100; i++) {
-  try { if ((await fetch(origin)).ok) break; } catch { await new Promise((r) => setTimeout(r, 100)); }
-}
+const { origin, process: server } = await serveKiosk(['--mount', `/bench-frames=${framesDir}`,
+  '--mount', `/ort=${join(repo, 'node_modules/onnxruntime-web/dist')}`]);
 const scratch = mkdtempSync(join(tmpdir(), 'veilwatch-bench-'));
-const camera = join(scratch, 'camera.y4m');
-execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-loop', '1', '-i', join(data, 'lfw/images/Aaron_Sorkin/Aaron_Sorkin_0001.jpg'), '-t', '5', '-r', '15',
-  '-vf', 'scale=-2:480,pad=640:480:(ow-iw)/2:0:gray', '-pix_fmt', 'yuv420p', camera]);
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--use-fake-ui-for-media-stream',
-    '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${camera}`],
-});
+const camera = fakeCamera(join(scratch, 'camera.y4m'), [join(lfw, 'Aaron_Sorkin/Aaron_Sorkin_0001.jpg')], 5, 15);
+const browser = await launchWithCamera(camera);
 try {
   const page = await browser.newPage();
   await page.goto(`${origin}/notice.html`);

@@ -5,66 +5,26 @@
 // this inside a network namespace with loopback only (unshare -n).
 
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const targetDir = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, '.cache/veilwatch/target');
-const cli = process.env.VEILWATCH_BIN ?? join(targetDir, 'release/veilwatch');
-const data = process.env.VEILWATCH_DATA ?? join(repo, '../shared/data');
-const lfw = join(data, 'lfw/images');
+import {
+  chromiumPath, cli, fakeCamera as camera, freePort, haveLfw, launchWithCamera as launch, lfw, repo, serveKiosk,
+} from '../harness.mjs';
+
 const artifacts = join(repo, 'tests/e2e/artifacts');
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ENROLLED = 'Colin_Powell';
 const STRANGERS = ['Aaron_Sorkin', 'Abdullah_Gul', 'Andre_Agassi', 'Laura_Bush'];
 
-const haveData = existsSync(lfw);
-if (!haveData) {
-  if (process.env.CI === 'true') throw new Error(`LFW data not found at ${lfw}; CI=true requires it`);
-  console.error(`\n!!! SKIPPED: LFW data not found at ${lfw} (set VEILWATCH_DATA); the kiosk browser tests did not run !!!\n`);
-}
+const haveData = haveLfw('the kiosk browser tests');
 
 const photo = (name, i) => join(lfw, name, `${name}_${String(i).padStart(4, '0')}.jpg`);
 const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models'), ...args], { encoding: 'utf8' });
-
-const freePort = () => new Promise((ok) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
-});
-
-// A 640×480 fake camera: each photo centred on grey for `seconds`, at 10 fps.
-function camera(path, photos, seconds) {
-  const inputs = photos.flatMap((p) => ['-loop', '1', '-t', String(seconds), '-i', p]);
-  const chains = photos.map((_, i) => `[${i}:v]scale=-2:480,pad=640:480:(ow-iw)/2:0:gray,fps=10,format=yuv420p,setsar=1[v${i}]`);
-  const concat = `${photos.map((_, i) => `[v${i}]`).join('')}concat=n=${photos.length}:v=1:a=0[out]`;
-  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', ...inputs, '-filter_complex', [...chains, concat].join(';'), '-map', '[out]', path]);
-  return path;
-}
-
-// `veilwatch serve` for the kiosk on a free loopback port; resolves once it answers.
-async function serveKiosk(extraArgs = []) {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const process = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, ...extraArgs, '--mount', `/=${join(repo, 'www')}`,
-    '--mount', `/pkg=${join(repo, 'pkg')}`, '--mount', `/models=${join(repo, 'models')}`], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(origin)).ok) return { origin, process }; } catch { await new Promise((r) => setTimeout(r, 100)); }
-  }
-  throw new Error(`veilwatch serve did not come up at ${origin}`);
-}
-
-const launch = (cameraFile) => chromium.launch({
-  executablePath: chromiumPath,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-    ...(cameraFile ? [`--use-file-for-fake-video-capture=${cameraFile}`] : [])],
-});
 
 describe('kiosk', { skip: !haveData }, () => {
   let scratch;

@@ -3,26 +3,18 @@
 // boundary), and every bad input surfaces as a JS Error with a readable message, never a trap.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const targetDir = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, '.cache/veilwatch/target');
-const cli = process.env.VEILWATCH_BIN ?? join(targetDir, 'release/veilwatch');
-const data = process.env.VEILWATCH_DATA ?? join(repo, '../shared/data');
-const lfw = join(data, 'lfw/images');
+import { cli, haveLfw, lfw, repo } from '../harness.mjs';
+
 const detectorFile = join(repo, 'models/face_detection_yunet_2023mar_int8bq.onnx');
 const recognizerFile = join(repo, 'models/face_recognition_sface_2021dec_int8bq.onnx');
 
-const haveData = existsSync(lfw);
-if (!haveData) {
-  if (process.env.CI === 'true') throw new Error(`LFW data not found at ${lfw}; CI=true requires it`);
-  console.error(`\n!!! SKIPPED: LFW data not found at ${lfw} (set VEILWATCH_DATA); photo tests did not run !!!\n`);
-}
+const haveData = haveLfw('the photo tests');
 
 // VEILWATCH_WASM_VARIANT=relaxed-simd tests the relaxed-SIMD build instead (`make e2e` runs both).
 const wasmFile = { simd128: 'veilwatch_bg.wasm', 'relaxed-simd': 'veilwatch_relaxed_bg.wasm' }[process.env.VEILWATCH_WASM_VARIANT ?? 'simd128'];

@@ -1,0 +1,63 @@
+// What the node tests (tests/e2e/) and the browser benchmark (tests/bench/) share: where things are,
+// the rule for missing face photos, a loopback `veilwatch serve` for the kiosk, a fake camera made
+// from photos, and Chromium with that camera.
+
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const targetDir = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, '.cache/veilwatch/target');
+export const cli = process.env.VEILWATCH_BIN ?? join(targetDir, 'release/veilwatch');
+export const data = process.env.VEILWATCH_DATA ?? join(repo, '../shared/data');
+export const lfw = join(data, 'lfw/images');
+export const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+/** Whether the LFW photos are there. Without them the caller's tests are skipped, loudly (`what`
+ * names them), except under CI=true, where a missing data path is a failure. */
+export function haveLfw(what) {
+  if (existsSync(lfw)) return true;
+  if (process.env.CI === 'true') throw new Error(`LFW data not found at ${lfw}; CI=true requires it`);
+  console.error(`\n!!! SKIPPED: LFW data not found at ${lfw} (set VEILWATCH_DATA); ${what} did not run !!!\n`);
+  return false;
+}
+
+export const freePort = () => new Promise((ok) => {
+  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
+});
+
+/** `veilwatch serve` for the kiosk (www/, pkg/, models/ and any `extraArgs`, such as more mounts) on a
+ * free loopback port; resolves once it answers. */
+export async function serveKiosk(extraArgs = []) {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const process = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, ...extraArgs, '--mount', `/=${join(repo, 'www')}`,
+    '--mount', `/pkg=${join(repo, 'pkg')}`, '--mount', `/models=${join(repo, 'models')}`], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(origin)).ok) return { origin, process }; } catch { await new Promise((r) => setTimeout(r, 100)); }
+  }
+  process.kill();
+  throw new Error(`veilwatch serve did not come up at ${origin}`);
+}
+
+/** A 640×480 fake camera (.y4m) at `fps`: each photo centred on grey for `seconds`. */
+export function fakeCamera(path, photos, seconds, fps = 10) {
+  const inputs = photos.flatMap((p) => ['-loop', '1', '-t', String(seconds), '-i', p]);
+  const chains = photos.map((_, i) => `[${i}:v]scale=-2:480,pad=640:480:(ow-iw)/2:0:gray,fps=${fps},format=yuv420p,setsar=1[v${i}]`);
+  const concat = `${photos.map((_, i) => `[v${i}]`).join('')}concat=n=${photos.length}:v=1:a=0[out]`;
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', ...inputs, '-filter_complex', [...chains, concat].join(';'), '-map', '[out]', path]);
+  return path;
+}
+
+/** Headless Chromium whose camera is `cameraFile` (none: the page is allowed a camera but gets the
+ * browser's own fake pattern). */
+export const launchWithCamera = (cameraFile) => chromium.launch({
+  executablePath: chromiumPath,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    ...(cameraFile ? [`--use-file-for-fake-video-capture=${cameraFile}`] : [])],
+});
