@@ -38,6 +38,19 @@ pub struct WatchlistParams {
     pub valid_until: i64,
 }
 
+impl WatchlistParams {
+    /// The default tables and threshold, valid from a minute before `now` for a day: for watchlists
+    /// that live only in one process (the demo, benchmarks).
+    pub fn default_for_a_day(now: i64) -> WatchlistParams {
+        WatchlistParams {
+            tables: super::DEFAULT_TABLES,
+            threshold: super::DEFAULT_THRESHOLD,
+            valid_from: now - 60,
+            valid_until: now + 86_400,
+        }
+    }
+}
+
 /// `n` random unit vectors with placeholder records: the watchlist both benchmarks (native and
 /// in the browser) time. Nothing in it comes from a face.
 pub fn synthetic_enrolments(n: usize) -> Vec<Enrolment> {
@@ -79,13 +92,7 @@ pub fn ephemeral_local(
     let mut key = [0u8; 32];
     OsRng.fill_bytes(&mut key);
     let prf = super::prf::LocalHmac::new(key);
-    let params = WatchlistParams {
-        tables: super::DEFAULT_TABLES,
-        threshold: super::DEFAULT_THRESHOLD,
-        valid_from: now - 60,
-        valid_until: now + 86_400,
-    };
-    let file = build(entries, &params, &prf, &issuer)?;
+    let file = build(entries, &WatchlistParams::default_for_a_day(now), &prf, &issuer)?;
     let parsed = super::format::Watchlist::parse(file, &issuer.verifying_key())?;
     let matcher = super::matcher::Matcher::new(parsed, &prf, now)?;
     Ok((matcher, prf))

@@ -151,12 +151,7 @@ fn watchlist_bench(sizes: &[usize], runs: usize) -> CliResult<Value> {
     std::thread::spawn(move || crate::authority::serve(listener, authority_key, u32::MAX));
     let device = OprfClientPrf { transport: HttpAuthority { url: format!("http://127.0.0.1:{port}") } };
     let now = now_unix();
-    let params = WatchlistParams {
-        tables: DEFAULT_TABLES,
-        threshold: DEFAULT_THRESHOLD,
-        valid_from: now - 60,
-        valid_until: now + 86_400,
-    };
+    let params = WatchlistParams::default_for_a_day(now);
     let mut out = serde_json::Map::new();
     println!("blind matching, L = {DEFAULT_TABLES}, m = {DEFAULT_THRESHOLD} (medians; ratio = blind ÷ plain cosine scan of the same templates):");
     for &n in sizes {
