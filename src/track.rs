@@ -9,8 +9,8 @@
 
 use serde::Serialize;
 
-use crate::detect::Face;
-use crate::embed::Embedding;
+use crate::pipeline::Face;
+use crate::template::Embedding;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrackerOptions {

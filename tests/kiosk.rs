@@ -5,14 +5,14 @@
 mod common;
 
 use ed25519_dalek::SigningKey;
-use veilwatch::audit;
 use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
-use veilwatch::blind::format::{EntryRecord, Watchlist};
-use veilwatch::blind::matcher::Matcher;
-use veilwatch::blind::prf::LocalHmac;
-use veilwatch::kiosk::{KioskError, KioskSession};
-use veilwatch::profile::{Custody, Profile, SignedProfile};
-use veilwatch::{nearest_centre, Embedding, Frame};
+use veilwatch::blind::record::EntryRecord;
+use veilwatch::governance::audit;
+use veilwatch::governance::profile::{Custody, Profile};
+use veilwatch::hex::hex;
+use veilwatch::kiosk::{CustodyOptions, DeploymentOptions, ErrorCode, KioskError, KioskSession};
+use veilwatch::pipeline::Frame;
+use veilwatch::template::Embedding;
 
 const NOW: i64 = 1_800_000_000;
 
@@ -26,23 +26,15 @@ struct Setup {
 fn setup(rate_per_minute: u32, valid_until: i64) -> Option<Setup> {
     let (engine, root) = (common::engine()?, common::lfw_images()?);
     let load = |name: &str, i: usize| common::load(&root.join(name).join(format!("{name}_{i:04}.jpg")));
-    let embed = |frame: &Frame| {
-        let faces = engine.detect(frame).unwrap();
-        let face = nearest_centre(&faces, frame.width(), frame.height()).unwrap();
-        engine.analyse_face(frame, face).unwrap().embedding
-    };
+    let embed = |frame: &Frame| engine.analyse_still(frame).unwrap().unwrap().embedding;
     let templates: Vec<Embedding> = (2..=6).map(|i| embed(&load("Tony_Blair", i))).collect();
-    let record = EntryRecord {
-        reference_id: "REF-000001".into(),
-        label: "Tony Blair".into(),
-        category: "test".into(),
-        source: "LFW".into(),
-        enrolled: "2026-11-22".into(),
-        photo_jpeg_hex: None,
-    };
+    let record =
+        EntryRecord::new("REF-000001".into(), "Tony Blair".into(), "test".into(), "LFW".into(), NOW, None);
     let issuer = SigningKey::from_bytes(&[3; 32]);
-    let prf = LocalHmac::new([9; 32]);
+    let prf_key = [9; 32];
+    let prf = veilwatch::blind::prf::LocalHmac::new(prf_key);
     let params = WatchlistParams {
+        model_id: engine.model_id().into(),
         tables: veilwatch::blind::DEFAULT_TABLES,
         threshold: veilwatch::blind::DEFAULT_THRESHOLD,
         valid_from: NOW - 3600,
@@ -58,7 +50,7 @@ fn setup(rate_per_minute: u32, valid_until: i64) -> Option<Setup> {
         location: "test bench".into(),
         valid_from: veilwatch::time::format_utc(NOW - 3600),
         valid_until: veilwatch::time::format_utc(valid_until),
-        watchlist_sha256: veilwatch::hex(&<sha2::Sha256 as sha2::Digest>::digest(&file)),
+        watchlist_sha256: hex(&<sha2::Sha256 as sha2::Digest>::digest(&file)),
         threshold: params.threshold,
         threshold_floor: params.threshold,
         custody: Custody::Local,
@@ -67,11 +59,14 @@ fn setup(rate_per_minute: u32, valid_until: i64) -> Option<Setup> {
         contact: "test".into(),
         requires_overseer: false,
     };
-    let signed =
-        SignedProfile::parse(profile.sign(&issuer).unwrap().as_bytes(), &issuer.verifying_key(), None).unwrap();
-    let matcher = Matcher::new(Watchlist::parse(file, &issuer.verifying_key()).unwrap(), &prf, NOW).unwrap();
+    let deployment = DeploymentOptions {
+        watchlist: file,
+        issuer_key: hex(&issuer.verifying_key().to_bytes()),
+        profile: Some(profile.sign(&issuer).unwrap()),
+        custody: CustodyOptions::Local { prf_key: hex(&prf_key) },
+    };
     let mut session = KioskSession::new(engine);
-    session.load(matcher, Box::new(prf), Some(signed), NOW).unwrap();
+    session.load_deployment(deployment, |_| unreachable!("local custody"), NOW).unwrap();
     let blank = Frame::from_rgba(250, 250, &vec![128; 250 * 250 * 4]).unwrap();
     // Photo 1 is a three-quarter view the pose gate rejects (as it should); photo 8 is frontal.
     Some(Setup { session, enrolled: load("Tony_Blair", 8), stranger: load("Aaron_Sorkin", 1), blank })
@@ -92,7 +87,7 @@ fn one_alert_per_track_reviewed_by_a_person_and_audited() {
     }
     assert_eq!(alerts.len(), 1, "one alert for the track, not one per frame");
     assert_eq!(alerts[0].record.label, "Tony Blair");
-    assert_eq!(alerts[0].probe_rgba.len(), 112 * 112 * 4);
+    assert_eq!(alerts[0].probe.rgba().len(), 112 * 112 * 4);
     assert_eq!(s.session.pending_reviews(), 1);
 
     assert!(matches!(s.session.review(alerts[0].id, "maybe", "A", NOW), Err(KioskError::BadDecision)));
@@ -138,6 +133,7 @@ fn matching_stops_when_the_window_closes_but_detection_goes_on() {
     s.session.process_frame(&s.stranger, ms(NOW, 0.0)).unwrap();
     let err = s.session.process_frame(&s.enrolled, ms(NOW + 11, 0.0)).unwrap_err();
     assert!(err.to_string().contains("expired"), "{err}");
+    assert_eq!(err.code(), ErrorCode::WatchlistExpired);
     assert!(s.session.matcher().is_none());
     let result = s.session.process_frame(&s.enrolled, ms(NOW + 12, 0.0)).unwrap();
     assert!(!result.faces.is_empty(), "detection goes on");

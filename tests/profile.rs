@@ -2,7 +2,7 @@
 //! a foreign signer, a missing co-signature, a closed window or the wrong watchlist is refused.
 
 use ed25519_dalek::SigningKey;
-use veilwatch::profile::{cosign, Custody, Profile, ProfileError, SignedProfile};
+use veilwatch::governance::profile::{cosign, Custody, Profile, ProfileError, SignedProfile};
 use veilwatch::time::parse_utc;
 
 fn profile() -> Profile {
@@ -91,15 +91,4 @@ fn garbage_is_not_a_profile() {
     for bad in [&b""[..], b"{}", b"VEILWATCH-PROFILE-V1\n{}\n", &[0xFF; 10][..], &vec![b'a'; 70_000][..]] {
         assert!(SignedProfile::parse(bad, &key, None).is_err());
     }
-}
-
-/// Writes the fuzz seed (a profile co-signed with the fuzz target's keys):
-/// `cargo test --release --test profile -- --ignored write_fuzz_seed`.
-#[test]
-#[ignore]
-fn write_fuzz_seed() {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/profile_parser");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("cosigned.vwp"), cosign(&profile().sign(&issuer()).unwrap(), &overseer()).unwrap())
-        .unwrap();
 }

@@ -6,17 +6,26 @@ mod common;
 use ed25519_dalek::SigningKey;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+use proptest::prelude::*;
 use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
-use veilwatch::blind::format::{EntryRecord, Watchlist};
+use veilwatch::blind::format::{self, RecordRef, Watchlist};
 use veilwatch::blind::matcher::Matcher;
-use veilwatch::blind::prf::{InProcessAuthority, LocalHmac, OprfClientPrf, OprfKey};
-use veilwatch::blind::BlindError;
-use veilwatch::{nearest_centre, Embedding, EMBEDDING_DIM};
+use veilwatch::blind::prf::{InProcessAuthority, LocalHmac, OprfClientPrf, OprfKey, Prf};
+use veilwatch::blind::record::EntryRecord;
+use veilwatch::blind::{BlindError, DEFAULT_TABLES, DEFAULT_THRESHOLD};
+use veilwatch::template::{Embedding, EMBEDDING_DIM};
 
 const NOW: i64 = 1_800_000_000;
+/// The model id the synthetic templates claim (the real-face test uses the engine's).
+const MODEL: &str = "synthetic-unit-vectors";
 
 fn params(tables: u16, threshold: u16) -> WatchlistParams {
-    WatchlistParams { tables, threshold, valid_from: NOW - 3600, valid_until: NOW + 3600 }
+    WatchlistParams { model_id: MODEL.into(), tables, threshold, valid_from: NOW - 3600, valid_until: NOW + 3600 }
+}
+
+/// Parses `file` and prepares it for matching with `prf` at `now`.
+fn load(file: Vec<u8>, prf: &dyn Prf, now: i64) -> Result<Matcher, BlindError> {
+    Matcher::load(file, &issuer().verifying_key(), prf, MODEL, now)
 }
 
 fn random_unit(rng: &mut ChaCha20Rng) -> Vec<f32> {
@@ -24,14 +33,7 @@ fn random_unit(rng: &mut ChaCha20Rng) -> Vec<f32> {
 }
 
 fn record(i: usize) -> EntryRecord {
-    EntryRecord {
-        reference_id: format!("REF-{i:03}"),
-        label: format!("Person {i}"),
-        category: "test".into(),
-        source: "synthetic".into(),
-        enrolled: "2026-11-22".into(),
-        photo_jpeg_hex: None,
-    }
+    EntryRecord::new(format!("REF-{i:03}"), format!("Person {i}"), "test".into(), "synthetic".into(), NOW, None)
 }
 
 fn synthetic(n: usize, seed: u64) -> (Vec<Vec<f32>>, Vec<Enrolment>) {
@@ -92,19 +94,21 @@ fn a_foreign_issuer_an_expired_window_and_a_wrong_key_each_get_their_own_error()
 
     let key = issuer().verifying_key();
     let prf = LocalHmac::new([1; 32]);
-    let expired = Matcher::new(Watchlist::parse(file.clone(), &key).unwrap(), &prf, NOW + 7200).err().unwrap();
+    let expired = load(file.clone(), &prf, NOW + 7200).err().unwrap();
     assert!(matches!(expired, BlindError::Expired(_)), "{expired}");
     assert!(expired.to_string().contains("ask the issuer for a new one"));
-    let early = Matcher::new(Watchlist::parse(file.clone(), &key).unwrap(), &prf, NOW - 7200).err().unwrap();
+    let early = load(file.clone(), &prf, NOW - 7200).err().unwrap();
     assert!(matches!(early, BlindError::NotYetValid(_)), "{early}");
 
-    let wrong =
-        Matcher::new(Watchlist::parse(file.clone(), &key).unwrap(), &LocalHmac::new([2; 32]), NOW).err().unwrap();
+    let wrong = load(file.clone(), &LocalHmac::new([2; 32]), NOW).err().unwrap();
     assert!(matches!(wrong, BlindError::WrongPrfKey), "{wrong}");
 
     let oprf = OprfKey::generate();
-    let suite = Matcher::new(Watchlist::parse(file, &key).unwrap(), &oprf, NOW).err().unwrap();
+    let suite = load(file.clone(), &oprf, NOW).err().unwrap();
     assert!(matches!(suite, BlindError::SuiteMismatch { .. }), "{suite}");
+
+    let other_model = Matcher::load(file, &key, &prf, "another-model", NOW).err().unwrap();
+    assert!(other_model.to_string().contains("made for model synthetic-unit-vectors"), "{other_model}");
 }
 
 #[test]
@@ -112,7 +116,7 @@ fn a_matcher_refuses_to_run_once_the_window_closes() {
     let (templates, entries) = synthetic(2, 2);
     let prf = LocalHmac::new([3; 32]);
     let file = build(entries, &params(64, 16), &prf, &issuer()).unwrap();
-    let matcher = Matcher::new(Watchlist::parse(file, &issuer().verifying_key()).unwrap(), &prf, NOW).unwrap();
+    let matcher = load(file, &prf, NOW).unwrap();
     let probe = Embedding::from_values(&templates[0]).unwrap();
     assert_eq!(matcher.match_embedding(&probe, &prf, NOW).unwrap().len(), 1);
     assert!(matches!(matcher.match_embedding(&probe, &prf, NOW + 3600), Err(BlindError::Expired(_))));
@@ -123,7 +127,7 @@ fn near_probes_open_their_own_record_and_random_probes_open_none() {
     let (templates, entries) = synthetic(50, 3);
     let prf = LocalHmac::new([4; 32]);
     let file = build(entries, &params(256, 24), &prf, &issuer()).unwrap();
-    let matcher = Matcher::new(Watchlist::parse(file, &issuer().verifying_key()).unwrap(), &prf, NOW).unwrap();
+    let matcher = load(file, &prf, NOW).unwrap();
     let mut rng = ChaCha20Rng::seed_from_u64(99);
     for (i, t) in templates.iter().enumerate().take(10) {
         // Cosine about 0.9 with the template.
@@ -148,13 +152,13 @@ fn oprf_custody_matches_like_local_custody() {
     let key = OprfKey::generate();
     let file = build(entries, &params(64, 16), &key, &issuer()).unwrap();
     let device = OprfClientPrf { transport: InProcessAuthority(&key) };
-    let matcher = Matcher::new(Watchlist::parse(file, &issuer().verifying_key()).unwrap(), &device, NOW).unwrap();
+    let matcher = load(file, &device, NOW).unwrap();
     let found = matcher.match_embedding(&Embedding::from_values(&templates[3]).unwrap(), &device, NOW).unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].record, record(3));
     let other = OprfKey::generate();
     let foreign_authority = OprfClientPrf { transport: InProcessAuthority(&other) };
-    let err = Matcher::new(matcher.watchlist, &foreign_authority, NOW).err().unwrap();
+    let err = Matcher::new(matcher.watchlist, &foreign_authority, MODEL, NOW).err().unwrap();
     assert!(matches!(err, BlindError::WrongPrfKey));
 }
 
@@ -162,12 +166,7 @@ fn oprf_custody_matches_like_local_custody() {
 fn real_faces_open_their_own_record_and_other_people_none() {
     let (Some(engine), Some(root)) = (common::engine(), common::lfw_images()) else { return };
     let people = ["Colin_Powell", "Tony_Blair", "Laura_Bush", "Hugo_Chavez", "Jennifer_Capriati", "Andre_Agassi"];
-    let embed = |path: std::path::PathBuf| {
-        let frame = common::load(&path);
-        let faces = engine.detect(&frame).unwrap();
-        let face = nearest_centre(&faces, frame.width(), frame.height()).unwrap();
-        engine.analyse_face(&frame, face).unwrap().embedding
-    };
+    let embed = |path: std::path::PathBuf| engine.analyse_still(&common::load(&path)).unwrap().unwrap().embedding;
     let photo = |name: &str, i: usize| root.join(name).join(format!("{name}_{i:04}.jpg"));
     // Enrol from photos 2..=6 (mean template), probe with photo 1.
     let entries: Vec<Enrolment> = people
@@ -180,9 +179,9 @@ fn real_faces_open_their_own_record_and_other_people_none() {
         .collect();
     let templates: Vec<Embedding> = entries.iter().map(|e| e.template.clone()).collect();
     let prf = LocalHmac::new([5; 32]);
-    let tables = veilwatch::blind::DEFAULT_TABLES;
-    let file = build(entries, &params(tables, veilwatch::blind::DEFAULT_THRESHOLD), &prf, &issuer()).unwrap();
-    let matcher = Matcher::new(Watchlist::parse(file, &issuer().verifying_key()).unwrap(), &prf, NOW).unwrap();
+    let params = WatchlistParams { model_id: engine.model_id().into(), ..params(DEFAULT_TABLES, DEFAULT_THRESHOLD) };
+    let file = build(entries, &params, &prf, &issuer()).unwrap();
+    let matcher = Matcher::load(file, &issuer().verifying_key(), &prf, engine.model_id(), NOW).unwrap();
     for (i, name) in people.iter().enumerate() {
         let found = matcher.match_embedding(&embed(photo(name, 1)), &prf, NOW).unwrap();
         assert_eq!(
@@ -216,12 +215,17 @@ fn real_faces_open_their_own_record_and_other_people_none() {
     assert!(checked >= 60, "only {checked} clear strangers");
 }
 
-/// Writes the fuzz seed (a small synthetic watchlist signed by the fuzz target's issuer key):
-/// `cargo test --release --test watchlist -- --ignored write_fuzz_seed`.
+/// The writer mirrors the parser: whatever `build` wrote, `parse` then `write` gives back byte for
+/// byte (Ed25519 signatures are deterministic), for files of any size and shape.
 #[test]
-#[ignore]
-fn write_fuzz_seed() {
-    let dir = common::repo_dir().join("fuzz/seeds/watchlist_parser");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("small.vwl"), small_watchlist()).unwrap();
+fn parsing_then_writing_a_whole_file_gives_back_its_bytes() {
+    proptest!(ProptestConfig::with_cases(24), |(entries in 1usize..40, tables in 8u16..80, seed in any::<u64>())| {
+        let threshold = 8 + (seed % (tables as u64 - 7)) as u16;
+        let (_, enrolments) = synthetic(entries, seed);
+        let file = build(enrolments, &params(tables, threshold), &LocalHmac::new([6; 32]), &issuer()).unwrap();
+        let parsed = Watchlist::parse(file.clone(), &issuer().verifying_key()).unwrap();
+        let records: Vec<RecordRef> = (0..parsed.header.entries).map(|i| parsed.record(i).unwrap()).collect();
+        let written = format::write(&parsed.header, &parsed.bucket_refs(), &records, &issuer());
+        prop_assert_eq!(written, file);
+    });
 }

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use veilwatch::profile::SignedProfile;
+use veilwatch::governance::profile::SignedProfile;
 
 fuzz_target!(|data: &[u8]| {
     let issuer = ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key();

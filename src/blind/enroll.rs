@@ -1,28 +1,25 @@
 //! Enrolment: building a signed, blinded watchlist (issuer side, holds the PRF key).
 //!
-//! One entry per person, its template the normalised mean of their enrolment embeddings. Entries
-//! are shuffled so that indices carry no meaning; each gets a random 128-bit record key, shared
-//! m-of-L across the buckets its template's codes fall into.
+//! One entry per person, its template the normalised mean of their enrolment embeddings (the
+//! caller computes it, and names the model it came from). [`build`] is the recipe, one named step
+//! per line: check, shuffle (so indices carry no meaning), deal each entry's random record key
+//! m-of-L into the buckets its template's codes fall into, seal the buckets under their PRF-derived
+//! keys, seal the records under their record keys, lay out and sign the file.
 
 use std::collections::BTreeMap;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce};
-use ed25519_dalek::{Signer, SigningKey};
-use hkdf::Hkdf;
+use ed25519_dalek::SigningKey;
 use rand_core::{OsRng, RngCore};
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::format::{bucket_aad, record_aad, EntryRecord, Header};
+use super::format::{self, BucketItem, BucketRef, Header, RecordRef};
 use super::lsh::CrossPolytope;
-use super::prf::{code_input, derive, key_check_input, Prf, TAG_BYTES};
-use super::shares::{Dealer, KEY_BYTES, MAX_TABLES, MIN_THRESHOLD};
-use super::BlindError;
-use crate::embed::{Embedding, EMBEDDING_DIM};
-
-/// The embedding model a watchlist's templates come from; a device with another model refuses it.
-pub const MODEL_ID: &str = "sface-2021dec-int8bq";
+use super::matcher::Matcher;
+use super::prf::{code_input, derive, key_check_input, LocalHmac, Prf, TAG_BYTES};
+use super::record::{self, random_record_key, EntryRecord, RecordKey, SealedRecord};
+use super::shares::{Dealer, MAX_TABLES, MIN_THRESHOLD};
+use super::{bucket, BlindError};
+use crate::template::{Embedding, EMBEDDING_DIM};
 
 #[derive(Clone)]
 pub struct Enrolment {
@@ -32,6 +29,8 @@ pub struct Enrolment {
 
 #[derive(Debug, Clone)]
 pub struct WatchlistParams {
+    /// The embedding model the templates come from; a device running another refuses the file.
+    pub model_id: String,
     pub tables: u16,
     pub threshold: u16,
     pub valid_from: i64,
@@ -41,13 +40,36 @@ pub struct WatchlistParams {
 impl WatchlistParams {
     /// The default tables and threshold, valid from a minute before `now` for a day: for watchlists
     /// that live only in one process (the demo, benchmarks).
-    pub fn default_for_a_day(now: i64) -> WatchlistParams {
+    pub fn default_for_a_day(model_id: &str, now: i64) -> WatchlistParams {
         WatchlistParams {
+            model_id: model_id.to_owned(),
             tables: super::DEFAULT_TABLES,
             threshold: super::DEFAULT_THRESHOLD,
             valid_from: now - 60,
             valid_until: now + 86_400,
         }
+    }
+
+    fn check(&self, entries: usize) -> Result<(), BlindError> {
+        let (tables, threshold) = (self.tables as usize, self.threshold as usize);
+        if entries == 0 {
+            return Err(BlindError::Enrolment("no entries to enrol".into()));
+        }
+        if entries > format::MAX_ENTRIES as usize {
+            return Err(BlindError::Enrolment(format!("at most {} entries fit a watchlist", format::MAX_ENTRIES)));
+        }
+        if !(1..=MAX_TABLES).contains(&tables) || !(MIN_THRESHOLD..=tables).contains(&threshold) {
+            return Err(BlindError::Enrolment(format!(
+                "threshold must be between {MIN_THRESHOLD} and the table count ({tables}), tables at most {MAX_TABLES}"
+            )));
+        }
+        if self.model_id.is_empty() || self.model_id.len() > 64 {
+            return Err(BlindError::Enrolment("the model id must be 1 to 64 bytes".into()));
+        }
+        if self.valid_until <= self.valid_from {
+            return Err(BlindError::Enrolment("the validity window ends before it starts".into()));
+        }
+        Ok(())
     }
 }
 
@@ -73,84 +95,67 @@ pub fn synthetic_enrolments(n: usize) -> Vec<Enrolment> {
         .collect()
 }
 
-pub(crate) fn record_key(key: &[u8; KEY_BYTES]) -> Zeroizing<[u8; 32]> {
-    let mut out = Zeroizing::new([0u8; 32]);
-    Hkdf::<Sha256>::new(None, key)
-        .expand(b"veilwatch/blind-lsh/v1/record", &mut out[..])
-        .expect("32 bytes is a valid HKDF length");
-    out
-}
-
 /// A local-custody watchlist that lives only in this process: a fresh issuer and PRF key, the
 /// default tables and threshold, valid from a minute before `now` for a day; built, verified
 /// against its issuer and loaded. For the demo kiosk's "Enrol me" and the browser benchmark.
-pub fn ephemeral_local(
-    entries: Vec<Enrolment>,
-    now: i64,
-) -> Result<(super::matcher::Matcher, super::prf::LocalHmac), BlindError> {
+pub fn ephemeral_local(entries: Vec<Enrolment>, model_id: &str, now: i64) -> Result<(Matcher, LocalHmac), BlindError> {
     let issuer = SigningKey::generate(&mut OsRng);
-    let mut key = [0u8; 32];
-    OsRng.fill_bytes(&mut key);
-    let prf = super::prf::LocalHmac::new(key);
-    let file = build(entries, &WatchlistParams::default_for_a_day(now), &prf, &issuer)?;
-    let parsed = super::format::Watchlist::parse(file, &issuer.verifying_key())?;
-    let matcher = super::matcher::Matcher::new(parsed, &prf, now)?;
+    let mut key = Zeroizing::new([0u8; 32]);
+    OsRng.fill_bytes(&mut key[..]);
+    let prf = LocalHmac::new(*key);
+    let file = build(entries, &WatchlistParams::default_for_a_day(model_id, now), &prf, &issuer)?;
+    let matcher = Matcher::load(file, &issuer.verifying_key(), &prf, model_id, now)?;
     Ok((matcher, prf))
 }
 
 /// Builds the watchlist file's bytes.
 pub fn build(
-    mut entries: Vec<Enrolment>,
+    entries: Vec<Enrolment>,
     params: &WatchlistParams,
     prf: &dyn Prf,
     issuer: &SigningKey,
 ) -> Result<Vec<u8>, BlindError> {
-    let (tables, threshold) = (params.tables as usize, params.threshold as usize);
-    if entries.is_empty() {
-        return Err(BlindError::Enrolment("no entries to enrol".into()));
-    }
-    if !(1..=MAX_TABLES).contains(&tables) || !(MIN_THRESHOLD..=tables).contains(&threshold) {
-        return Err(BlindError::Enrolment(format!(
-            "threshold must be between {MIN_THRESHOLD} and the table count ({tables}), tables at most {MAX_TABLES}"
-        )));
-    }
-    if params.valid_until <= params.valid_from {
-        return Err(BlindError::Enrolment("the validity window ends before it starts".into()));
-    }
-    // Fisher–Yates with the OS RNG: entry order must not follow the input (e.g. alphabetical).
+    params.check(entries.len())?;
+    let entries = shuffled(entries);
+    let mut header = new_header(params, prf, issuer, entries.len())?;
+    let family = CrossPolytope::new(&header.rotation_seed, EMBEDDING_DIM, params.tables as usize);
+    let (buckets, record_keys) = deal_shares(&entries, &family, params);
+    header.buckets = buckets.len() as u32;
+    let header_hash = header.hash();
+    let sealed_buckets = seal_buckets(&buckets, prf, &header.watchlist_id, &header_hash)?;
+    let sealed_records = entries
+        .iter()
+        .zip(&record_keys)
+        .enumerate()
+        .map(|(index, (entry, key))| record::seal(&entry.record, key, &header_hash, index as u32))
+        .collect::<Result<Vec<SealedRecord>, BlindError>>()?;
+    let bucket_refs: Vec<BucketRef> = sealed_buckets.iter().map(|(tag, blob)| BucketRef { tag: *tag, blob }).collect();
+    let record_refs: Vec<RecordRef> = sealed_records.iter().map(SealedRecord::as_ref).collect();
+    Ok(format::write(&header, &bucket_refs, &record_refs, issuer))
+}
+
+/// Fisher–Yates with the OS RNG: entry order must not follow the input (e.g. alphabetical).
+fn shuffled(mut entries: Vec<Enrolment>) -> Vec<Enrolment> {
     for i in (1..entries.len()).rev() {
         entries.swap(i, (OsRng.next_u64() % (i as u64 + 1)) as usize);
     }
+    entries
+}
 
+/// A header with a fresh random watchlist id and rotation seed, and the PRF's key check; the
+/// bucket count is filled in once the buckets are known.
+fn new_header(params: &WatchlistParams, prf: &dyn Prf, issuer: &SigningKey, entries: usize) -> Result<Header, BlindError> {
     let mut watchlist_id = [0u8; 16];
     let mut rotation_seed = [0u8; 32];
     OsRng.fill_bytes(&mut watchlist_id);
     OsRng.fill_bytes(&mut rotation_seed);
-    let family = CrossPolytope::new(&rotation_seed, EMBEDDING_DIM, tables);
-    let dealer = Dealer::new(tables, threshold);
-
-    // (table, code) → [(entry index, share)], and one sealed record per entry.
-    let mut buckets: BTreeMap<(u16, u16), Vec<u8>> = BTreeMap::new();
-    let mut record_keys = Vec::with_capacity(entries.len());
-    for (index, entry) in entries.iter().enumerate() {
-        let mut key = Zeroizing::new([0u8; KEY_BYTES]);
-        OsRng.fill_bytes(&mut key[..]);
-        let shares = dealer.split(&key, &mut OsRng);
-        for (table, (&code, share)) in family.codes(entry.template.values()).iter().zip(&shares).enumerate() {
-            let items = buckets.entry((table as u16, code)).or_default();
-            items.extend_from_slice(&(index as u32).to_be_bytes()[1..]);
-            items.extend_from_slice(share);
-        }
-        record_keys.push(key);
-    }
-
     let check = prf.evaluate(&[key_check_input(&watchlist_id)])?;
-    let header = Header {
+    Ok(Header {
         watchlist_id,
-        model_id: MODEL_ID.into(),
+        model_id: params.model_id.clone(),
         dim: EMBEDDING_DIM as u16,
         tables: params.tables,
-        code_space: family.code_space() as u16,
+        code_space: CrossPolytope::code_space_for(EMBEDDING_DIM) as u16,
         rotation_seed,
         threshold: params.threshold,
         suite: prf.suite(),
@@ -158,24 +163,47 @@ pub fn build(
         valid_from: params.valid_from,
         valid_until: params.valid_until,
         issuer: issuer.verifying_key().to_bytes(),
-        entries: entries.len() as u32,
-        buckets: buckets.len() as u32,
-    };
-    let mut file = header.encode();
-    let header_hash: [u8; 32] = Sha256::digest(&file).into();
+        entries: entries as u32,
+        buckets: 0,
+    })
+}
 
-    let inputs: Vec<Vec<u8>> = buckets.keys().map(|&(l, c)| code_input(&watchlist_id, l, c)).collect();
+/// (table, code) → the items of that bucket; and one random record key per entry, whose share
+/// for table l goes into the bucket of (l, c_l(template)).
+type Buckets = BTreeMap<(u16, u16), Zeroizing<Vec<BucketItem>>>;
+
+fn deal_shares(entries: &[Enrolment], family: &CrossPolytope, params: &WatchlistParams) -> (Buckets, Vec<RecordKey>) {
+    let dealer = Dealer::new(params.tables as usize, params.threshold as usize);
+    let mut buckets = Buckets::new();
+    let mut record_keys = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        let key = random_record_key();
+        let shares = dealer.split(&key, &mut OsRng);
+        for (table, (&code, share)) in family.codes(entry.template.values()).iter().zip(&shares).enumerate() {
+            let item = BucketItem { entry: index as u32, share: *share };
+            buckets.entry((table as u16, code)).or_default().push(item);
+        }
+        record_keys.push(key);
+    }
+    (buckets, record_keys)
+}
+
+/// Each bucket sealed under the key its code's PRF output derives, sorted by tag (the directory's
+/// order, which says nothing about tables or codes).
+fn seal_buckets(
+    buckets: &Buckets,
+    prf: &dyn Prf,
+    watchlist_id: &[u8; 16],
+    header_hash: &[u8; 32],
+) -> Result<Vec<([u8; TAG_BYTES], Vec<u8>)>, BlindError> {
+    let inputs: Vec<Vec<u8>> = buckets.keys().map(|&(l, c)| code_input(watchlist_id, l, c)).collect();
     let outputs = prf.evaluate(&inputs)?;
-    let mut sealed: Vec<([u8; TAG_BYTES], u32, Vec<u8>)> = buckets
+    let mut sealed: Vec<([u8; TAG_BYTES], Vec<u8>)> = buckets
         .iter()
         .zip(&outputs)
         .map(|(((table, _), items), y)| {
             let derived = derive(y);
-            let cipher = ChaCha20Poly1305::new((&*derived.bucket_key).into());
-            let blob = cipher
-                .encrypt(Nonce::from_slice(&[0; 12]), Payload { msg: items, aad: &bucket_aad(&header_hash, *table) })
-                .expect("sealing in memory cannot fail");
-            (derived.tag, (items.len() / 7) as u32, blob)
+            (derived.tag, bucket::seal(&derived, header_hash, *table, items))
         })
         .collect();
     sealed.sort_by(|a, b| a.0.cmp(&b.0));
@@ -184,35 +212,7 @@ pub fn build(
             "two buckets derived the same tag (astronomically unlikely); enrol again".into(),
         ));
     }
-    for (tag, items, _) in &sealed {
-        file.extend_from_slice(tag);
-        file.extend_from_slice(&items.to_be_bytes()[1..]);
-    }
-    for (_, _, blob) in &sealed {
-        file.extend_from_slice(blob);
-    }
-
-    for (index, (entry, key)) in entries.iter().zip(&record_keys).enumerate() {
-        let plaintext = Zeroizing::new(serde_json::to_vec(&entry.record).expect("records serialise"));
-        let mut nonce = [0u8; 12];
-        OsRng.fill_bytes(&mut nonce);
-        let cipher = ChaCha20Poly1305::new((&*record_key(key)).into());
-        let sealed = cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload { msg: &plaintext, aad: &record_aad(&header_hash, index as u32) },
-            )
-            .expect("sealing in memory cannot fail");
-        if sealed.len() > super::format::MAX_RECORD {
-            return Err(BlindError::Enrolment(format!("record {} is larger than 1 MiB", entry.record.reference_id)));
-        }
-        file.extend_from_slice(&nonce);
-        file.extend_from_slice(&(sealed.len() as u32).to_be_bytes());
-        file.extend_from_slice(&sealed);
-    }
-    let signature = issuer.sign(&file);
-    file.extend_from_slice(&signature.to_bytes());
-    Ok(file)
+    Ok(sealed)
 }
 
 #[cfg(test)]
@@ -224,7 +224,7 @@ mod tests {
         let entries = synthetic_enrolments(3);
         let probe = entries[1].template.clone();
         let now = 1_800_000_000;
-        let (matcher, prf) = ephemeral_local(entries, now).unwrap();
+        let (matcher, prf) = ephemeral_local(entries, "test-model", now).unwrap();
         let found = matcher.match_embedding(&probe, &prf, now).unwrap();
         assert_eq!(found.len(), 1);
         assert!(matcher.match_embedding(&probe, &prf, now + 86_401).is_err());

@@ -1,4 +1,6 @@
-//! The watchlist file format, version 1, and its one parser.
+//! The watchlist file format, version 1: its spec (below), its one parser and its one writer,
+//! side by side so that they stay mirrors of each other (a property test writes what it parsed
+//! and compares bytes).
 //!
 //! All integers are big-endian. Every length is checked against a limit and against the bytes
 //! that remain before anything is allocated or sliced.
@@ -41,14 +43,13 @@
 //! bucket belongs to; only a party that evaluated the PRF on a code learns that, and only for
 //! buckets it can open.
 
-use ed25519_dalek::{Signature, VerifyingKey};
-use serde::{Deserialize, Serialize};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use super::prf::{PrfSuite, TAG_BYTES};
 use super::shares::{MAX_TABLES, MIN_THRESHOLD, SHARE_BYTES};
 use super::BlindError;
-use crate::hex;
+use crate::hex::hex;
 
 pub const MAGIC: &[u8; 6] = b"VWLIST";
 pub const VERSION: u16 = 1;
@@ -59,22 +60,8 @@ pub const MAX_DIM: u16 = 1024;
 pub const DIRECTORY_ENTRY: usize = TAG_BYTES + 3;
 pub const BUCKET_ITEM: usize = 3 + SHARE_BYTES;
 pub const AEAD_TAG: usize = 16;
+pub const RECORD_NONCE: usize = 12;
 pub const SIGNATURE: usize = 64;
-
-/// What a reviewer sees once a record opens. Never stored in the clear.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EntryRecord {
-    pub reference_id: String,
-    pub label: String,
-    pub category: String,
-    /// Source and legal basis of the enrolment.
-    pub source: String,
-    /// Date of enrolment, `YYYY-MM-DD`.
-    pub enrolled: String,
-    /// Optional small reference photo (JPEG bytes, hex) for the human reviewer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub photo_jpeg_hex: Option<String>,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header {
@@ -92,6 +79,38 @@ pub struct Header {
     pub issuer: [u8; 32],
     pub entries: u32,
     pub buckets: u32,
+}
+
+/// One item of a bucket's plaintext: an entry index and that entry's share for the bucket's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, zeroize::Zeroize)]
+pub struct BucketItem {
+    pub entry: u32,
+    pub share: [u8; SHARE_BYTES],
+}
+
+/// A sealed bucket as it is written: its tag and its blob (the directory's item count follows
+/// from the blob's length).
+#[derive(Debug, Clone, Copy)]
+pub struct BucketRef<'a> {
+    pub tag: [u8; TAG_BYTES],
+    pub blob: &'a [u8],
+}
+
+/// A sealed record as it is written: nonce and ciphertext.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRef<'a> {
+    pub nonce: &'a [u8; RECORD_NONCE],
+    pub ciphertext: &'a [u8],
+}
+
+/// Writes a 24-bit big-endian integer (entry indices, bucket sizes); `value` must be < 2^24.
+fn put_u24(out: &mut Vec<u8>, value: u32) {
+    debug_assert!(value <= MAX_ENTRIES, "{value} does not fit 24 bits");
+    out.extend_from_slice(&value.to_be_bytes()[1..]);
+}
+
+fn u24(bytes: [u8; 3]) -> u32 {
+    u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]])
 }
 
 /// A cursor over untrusted bytes: every read is bounds-checked and names what it was reading.
@@ -119,6 +138,9 @@ impl<'a> Reader<'a> {
     fn u16(&mut self, what: &'static str) -> Result<u16, BlindError> {
         Ok(u16::from_be_bytes(self.array(what)?))
     }
+    fn u24(&mut self, what: &'static str) -> Result<u32, BlindError> {
+        Ok(u24(self.array(what)?))
+    }
     fn u32(&mut self, what: &'static str) -> Result<u32, BlindError> {
         Ok(u32::from_be_bytes(self.array(what)?))
     }
@@ -138,7 +160,8 @@ fn limit(what: &'static str, value: u64, min: u64, max: u64) -> Result<(), Blind
 }
 
 impl Header {
-    pub fn encode(&self) -> Vec<u8> {
+    /// Bytes `0..12+H` of the file: magic, version, header length and the header fields.
+    pub fn write(&self) -> Vec<u8> {
         let mut h = Vec::with_capacity(256);
         h.extend_from_slice(&self.watchlist_id);
         h.push(self.model_id.len() as u8);
@@ -163,7 +186,23 @@ impl Header {
         out
     }
 
-    fn decode(r: &mut Reader) -> Result<Header, BlindError> {
+    /// SHA-256 of [`Header::write`]'s bytes: bound into every bucket's and record's AAD.
+    pub fn hash(&self) -> [u8; 32] {
+        Sha256::digest(self.write()).into()
+    }
+
+    /// Reads bytes `0..12+H` of a file (the mirror of [`Header::write`]).
+    fn read(r: &mut Reader) -> Result<Header, BlindError> {
+        if r.take(MAGIC.len(), "magic").map_err(|_| BlindError::NotAWatchlist)? != MAGIC {
+            return Err(BlindError::NotAWatchlist);
+        }
+        let version = r.u16("version")?;
+        if version != VERSION {
+            return Err(BlindError::UnsupportedVersion(version));
+        }
+        let header_len = r.u32("header length")? as usize;
+        limit("header length", header_len as u64, 1, MAX_HEADER as u64)?;
+        let mut r = Reader { bytes: r.take(header_len, "header")?, at: 0 };
         let watchlist_id = r.array("watchlist id")?;
         let model_len = r.u8("model id length")? as usize;
         limit("model id length", model_len as u64, 1, 64)?;
@@ -195,6 +234,9 @@ impl Header {
         limit("entry count", entries as u64, 1, MAX_ENTRIES as u64)?;
         let buckets = r.u32("bucket count")?;
         limit("bucket count", buckets as u64, 1, tables as u64 * code_space as u64)?;
+        if r.at != r.bytes.len() {
+            return Err(BlindError::Malformed("the header has trailing bytes".into()));
+        }
         Ok(Header {
             watchlist_id,
             model_id,
@@ -218,6 +260,48 @@ impl Header {
     }
 }
 
+/// A bucket's plaintext: `k × (u24 entry index, share)`.
+pub fn write_bucket_items(items: &[BucketItem]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(items.len() * BUCKET_ITEM);
+    for item in items {
+        put_u24(&mut out, item.entry);
+        out.extend_from_slice(&item.share);
+    }
+    out
+}
+
+/// The mirror of [`write_bucket_items`] (on a plaintext that authenticated, so its length is
+/// a whole number of items).
+pub fn read_bucket_items(plaintext: &[u8]) -> impl Iterator<Item = BucketItem> + '_ {
+    plaintext.chunks_exact(BUCKET_ITEM).map(|item| BucketItem {
+        entry: u24([item[0], item[1], item[2]]),
+        share: item[3..].try_into().expect("an item is 3 + SHARE_BYTES bytes"),
+    })
+}
+
+/// Lays out a whole file: header, directory (buckets must be sorted by tag), blobs, records, and
+/// the issuer's signature over all of it. The mirror of [`Watchlist::parse`].
+pub fn write(header: &Header, buckets: &[BucketRef], records: &[RecordRef], issuer: &SigningKey) -> Vec<u8> {
+    debug_assert_eq!(header.buckets as usize, buckets.len());
+    debug_assert_eq!(header.entries as usize, records.len());
+    let mut file = header.write();
+    for bucket in buckets {
+        file.extend_from_slice(&bucket.tag);
+        put_u24(&mut file, ((bucket.blob.len() - AEAD_TAG) / BUCKET_ITEM) as u32);
+    }
+    for bucket in buckets {
+        file.extend_from_slice(bucket.blob);
+    }
+    for record in records {
+        file.extend_from_slice(record.nonce);
+        file.extend_from_slice(&(record.ciphertext.len() as u32).to_be_bytes());
+        file.extend_from_slice(record.ciphertext);
+    }
+    let signature = issuer.sign(&file);
+    file.extend_from_slice(&signature.to_bytes());
+    file
+}
+
 /// One bucket: its tag and where its sealed blob lies in the file.
 #[derive(Debug, Clone, Copy)]
 pub struct Bucket {
@@ -228,7 +312,7 @@ pub struct Bucket {
 
 /// A record: where its nonce and ciphertext lie in the file.
 #[derive(Debug, Clone, Copy)]
-pub struct SealedRecord {
+pub struct RecordSpan {
     pub offset: usize,
     pub len: usize,
 }
@@ -238,7 +322,7 @@ pub struct Watchlist {
     pub header: Header,
     pub header_hash: [u8; 32],
     pub buckets: Vec<Bucket>,
-    pub records: Vec<SealedRecord>,
+    pub records: Vec<RecordSpan>,
     bytes: Vec<u8>,
 }
 
@@ -251,34 +335,21 @@ impl std::fmt::Debug for Watchlist {
 impl Watchlist {
     /// Parses and verifies a watchlist file: structure, issuer, signature, in that order. The
     /// validity window is checked separately ([`Watchlist::check_window`]) because it must also
-    /// hold while running.
+    /// hold while running. The mirror of [`write`].
     pub fn parse(bytes: Vec<u8>, issuer: &VerifyingKey) -> Result<Watchlist, BlindError> {
         let mut r = Reader { bytes: &bytes, at: 0 };
-        if r.take(MAGIC.len(), "magic").map_err(|_| BlindError::NotAWatchlist)? != MAGIC {
-            return Err(BlindError::NotAWatchlist);
-        }
-        let version = r.u16("version")?;
-        if version != VERSION {
-            return Err(BlindError::UnsupportedVersion(version));
-        }
-        let header_len = r.u32("header length")? as usize;
-        limit("header length", header_len as u64, 1, MAX_HEADER as u64)?;
-        let header_bytes = r.take(header_len, "header")?;
-        let mut hr = Reader { bytes: header_bytes, at: 0 };
-        let header = Header::decode(&mut hr)?;
-        if hr.at != header_bytes.len() {
-            return Err(BlindError::Malformed("the header has trailing bytes".into()));
-        }
+        let header = Header::read(&mut r)?;
         let header_hash: [u8; 32] = Sha256::digest(&bytes[..r.at]).into();
 
         let directory = r.take(header.buckets as usize * DIRECTORY_ENTRY, "bucket directory")?;
-        let mut buckets = Vec::with_capacity(header.buckets as usize);
+        let mut d = Reader { bytes: directory, at: 0 };
+        let mut buckets: Vec<Bucket> = Vec::with_capacity(header.buckets as usize);
         let mut offset = r.at;
-        for (i, entry) in directory.chunks_exact(DIRECTORY_ENTRY).enumerate() {
-            let tag: [u8; TAG_BYTES] = entry[..TAG_BYTES].try_into().expect("tag bytes");
-            let items = u32::from_be_bytes([0, entry[TAG_BYTES], entry[TAG_BYTES + 1], entry[TAG_BYTES + 2]]);
+        for _ in 0..header.buckets {
+            let tag: [u8; TAG_BYTES] = d.array("bucket tag")?;
+            let items = d.u24("bucket size")?;
             limit("bucket size", items as u64, 1, header.entries as u64)?;
-            if i > 0 && buckets.last().is_some_and(|b: &Bucket| b.tag >= tag) {
+            if buckets.last().is_some_and(|b| b.tag >= tag) {
                 return Err(BlindError::Malformed("the bucket directory is not strictly sorted".into()));
             }
             buckets.push(Bucket { tag, items, offset });
@@ -289,11 +360,11 @@ impl Watchlist {
         let mut records = Vec::with_capacity(header.entries as usize);
         for _ in 0..header.entries {
             let start = r.at;
-            r.take(12, "record nonce")?;
+            r.take(RECORD_NONCE, "record nonce")?;
             let len = r.u32("record length")? as usize;
             limit("record length", len as u64, AEAD_TAG as u64, MAX_RECORD as u64)?;
             r.take(len, "record")?;
-            records.push(SealedRecord { offset: start, len });
+            records.push(RecordSpan { offset: start, len });
         }
         let signed = r.at;
         let signature: [u8; SIGNATURE] = r.array("signature")?;
@@ -332,11 +403,17 @@ impl Watchlist {
         &self.bytes[bucket.offset..bucket.offset + bucket.items as usize * BUCKET_ITEM + AEAD_TAG]
     }
 
-    /// `(nonce, ciphertext)` of record `index`.
-    pub fn record(&self, index: u32) -> Option<(&[u8; 12], &[u8])> {
+    /// Every bucket as [`write`] takes it, in directory order.
+    pub fn bucket_refs(&self) -> Vec<BucketRef<'_>> {
+        self.buckets.iter().map(|b| BucketRef { tag: b.tag, blob: self.bucket_blob(b) }).collect()
+    }
+
+    /// Record `index` as [`write`] takes it.
+    pub fn record(&self, index: u32) -> Option<RecordRef<'_>> {
         let r = self.records.get(index as usize)?;
-        let nonce = self.bytes[r.offset..r.offset + 12].try_into().ok()?;
-        Some((nonce, &self.bytes[r.offset + 16..r.offset + 16 + r.len]))
+        let nonce = self.bytes[r.offset..r.offset + RECORD_NONCE].try_into().expect("nonce bytes");
+        let start = r.offset + RECORD_NONCE + 4;
+        Some(RecordRef { nonce, ciphertext: &self.bytes[start..start + r.len] })
     }
 }
 
@@ -346,4 +423,59 @@ pub fn bucket_aad(header_hash: &[u8; 32], table: u16) -> Vec<u8> {
 
 pub fn record_aad(header_hash: &[u8; 32], index: u32) -> Vec<u8> {
     [b"veilwatch/record".as_slice(), header_hash, &index.to_be_bytes()].concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn header() -> impl Strategy<Value = Header> {
+        (
+            (any::<[u8; 16]>(), "[a-z0-9-]{1,64}", 1u16..=MAX_DIM, 8u16..=MAX_TABLES as u16, any::<[u8; 32]>()),
+            (any::<bool>(), any::<[u8; TAG_BYTES]>(), any::<i64>(), 1i64..i64::MAX, any::<[u8; 32]>()),
+            (1u32..=MAX_ENTRIES, any::<u64>(), any::<u64>()),
+        )
+            .prop_map(|((id, model, dim, tables, seed), (local, check, from, span, issuer), (entries, t, b))| {
+                let code_space = 2 * (dim as u32).next_power_of_two().max(2);
+                let valid_from = from.min(i64::MAX - span);
+                Header {
+                    watchlist_id: id,
+                    model_id: model,
+                    dim,
+                    tables,
+                    code_space: code_space as u16,
+                    rotation_seed: seed,
+                    threshold: 8 + (t % (tables as u64 - 7)) as u16,
+                    suite: if local { PrfSuite::HmacSha256Local } else { PrfSuite::OprfRistretto255Sha512 },
+                    key_check: check,
+                    valid_from,
+                    valid_until: valid_from + span,
+                    issuer,
+                    entries,
+                    buckets: 1 + (b % (tables as u64 * code_space as u64)) as u32,
+                }
+            })
+    }
+
+    proptest! {
+        /// `Header::read` is the mirror of `Header::write`, for every header the format allows.
+        #[test]
+        fn a_header_reads_back_as_written(header in header()) {
+            let bytes = header.write();
+            let mut r = Reader { bytes: &bytes, at: 0 };
+            prop_assert_eq!(Header::read(&mut r).unwrap(), header.clone());
+            prop_assert_eq!(r.at, bytes.len());
+            prop_assert_eq!(header.hash(), <[u8; 32]>::from(Sha256::digest(&bytes)));
+        }
+
+        #[test]
+        fn bucket_items_read_back_as_written(items in proptest::collection::vec((0u32..=MAX_ENTRIES, any::<[u8; SHARE_BYTES]>()), 0..50)) {
+            let items: Vec<BucketItem> = items.into_iter().map(|(entry, share)| BucketItem { entry, share }).collect();
+            let bytes = write_bucket_items(&items);
+            prop_assert_eq!(bytes.len(), items.len() * BUCKET_ITEM);
+            prop_assert_eq!(read_bucket_items(&bytes).collect::<Vec<_>>(), items);
+        }
+    }
 }

@@ -48,6 +48,11 @@ impl CrossPolytope {
         2 * self.padded
     }
 
+    /// Codes per table of the family for `dim`-dimensional templates.
+    pub fn code_space_for(dim: usize) -> usize {
+        2 * dim.next_power_of_two().max(2)
+    }
+
     /// The code of `v` in every table. The working buffers are wiped afterwards.
     pub fn codes(&self, v: &[f32]) -> Zeroizing<Vec<u16>> {
         assert_eq!(v.len(), self.dim, "embedding dimension fixed by the watchlist");

@@ -1,25 +1,25 @@
-//! Matching one embedding against a loaded watchlist: L codes → L PRF evaluations → the buckets
+//! Matching one template against a loaded watchlist: L codes → L PRF evaluations → the buckets
 //! that exist → per-entry collision counts and shares → for each entry with at least m
 //! collisions, rebuild its record key and open its record.
 //!
-//! Guarantees: a record that fails to open is a non-match, never an error (the shares of a
-//! near-miss are not a fault); codes, PRF outputs, shares and keys are wiped when the call ends;
-//! nothing is matched outside the validity window.
+//! Guarantees: a watchlist is matched only after it was parsed, its signature verified, its model
+//! and PRF checked and its window found open ([`Matcher::load`]); a record that fails to open is a
+//! non-match, never an error (the shares of a near-miss are not a fault); codes, PRF outputs,
+//! shares and keys are wiped when the call ends; nothing is matched outside the validity window.
 
 use std::collections::HashMap;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::enroll::{record_key, MODEL_ID};
-use super::format::{bucket_aad, record_aad, EntryRecord, Watchlist, BUCKET_ITEM};
+use super::format::Watchlist;
 use super::lsh::{implied_cosine, CrossPolytope};
 use super::prf::{code_input, derive, key_check_input, Prf};
+use super::record::{self, EntryRecord};
 use super::shares::{combine, SHARE_BYTES};
-use super::BlindError;
-use crate::embed::Embedding;
+use super::{bucket, BlindError};
+use crate::template::Embedding;
 
 /// A record that opened: the probe collided with this entry in `collisions` of `tables` tables.
 #[derive(Debug, Clone, Serialize)]
@@ -38,13 +38,26 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    /// Prepares a parsed watchlist for matching: checks that it is for this model, that `now` is
-    /// inside its window, and that `prf` is its PRF (same suite, same key).
-    pub fn new(watchlist: Watchlist, prf: &dyn Prf, now_unix: i64) -> Result<Matcher, BlindError> {
+    /// A verified, loaded watchlist, from the file's bytes: parsed and checked against the
+    /// `issuer` ([`Watchlist::parse`]), then prepared for matching ([`Matcher::new`]).
+    pub fn load(
+        file: Vec<u8>,
+        issuer: &VerifyingKey,
+        prf: &dyn Prf,
+        model_id: &str,
+        now_unix: i64,
+    ) -> Result<Matcher, BlindError> {
+        Matcher::new(Watchlist::parse(file, issuer)?, prf, model_id, now_unix)
+    }
+
+    /// Prepares a parsed watchlist for matching: checks that it is for `model_id` (the model the
+    /// caller's templates come from), that `now` is inside its window, and that `prf` is its PRF
+    /// (same suite, same key).
+    pub fn new(watchlist: Watchlist, prf: &dyn Prf, model_id: &str, now_unix: i64) -> Result<Matcher, BlindError> {
         let header = &watchlist.header;
-        if header.model_id != MODEL_ID {
+        if header.model_id != model_id {
             return Err(BlindError::Malformed(format!(
-                "the watchlist was made for model {}, this device runs {MODEL_ID}",
+                "the watchlist was made for model {}, this device runs {model_id}",
                 header.model_id
             )));
         }
@@ -80,25 +93,19 @@ impl Matcher {
         let mut collected: HashMap<u32, Vec<(u16, [u8; SHARE_BYTES])>> = HashMap::new();
         for (table, y) in outputs.iter().enumerate() {
             let derived = derive(y);
-            let Some(bucket) = self.watchlist.find_bucket(&derived.tag) else { continue };
-            let cipher = ChaCha20Poly1305::new((&*derived.bucket_key).into());
-            let aad = bucket_aad(&self.watchlist.header_hash, table as u16);
-            let Ok(items) = cipher
-                .decrypt(Nonce::from_slice(&[0; 12]), Payload { msg: self.watchlist.bucket_blob(bucket), aad: &aad })
-            else {
+            let Some(found) = self.watchlist.find_bucket(&derived.tag) else { continue };
+            let blob = self.watchlist.bucket_blob(found);
+            let Some(items) = bucket::open(&derived, &self.watchlist.header_hash, table as u16, blob) else {
                 continue;
             };
-            let items = Zeroizing::new(items);
-            for item in items.chunks_exact(BUCKET_ITEM) {
-                let entry = u32::from_be_bytes([0, item[0], item[1], item[2]]);
-                let share: [u8; SHARE_BYTES] = item[3..].try_into().expect("item is 7 bytes");
-                collected.entry(entry).or_default().push((table as u16, share));
+            for item in items.iter() {
+                collected.entry(item.entry).or_default().push((table as u16, item.share));
             }
         }
 
         let threshold = header.threshold as usize;
         let mut matches = Vec::new();
-        for (entry, shares) in &mut collected {
+        for (entry, shares) in &collected {
             if shares.len() < threshold {
                 continue;
             }
@@ -122,11 +129,6 @@ impl Matcher {
     }
 
     fn open_record(&self, entry: u32, key: &[u8; 16]) -> Option<EntryRecord> {
-        let (nonce, sealed) = self.watchlist.record(entry)?;
-        let cipher = ChaCha20Poly1305::new((&*record_key(key)).into());
-        let aad = record_aad(&self.watchlist.header_hash, entry);
-        let plaintext =
-            Zeroizing::new(cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: &aad }).ok()?);
-        serde_json::from_slice(&plaintext).ok()
+        record::open(self.watchlist.record(entry)?, key, &self.watchlist.header_hash, entry)
     }
 }

@@ -5,18 +5,25 @@
 //! holder of the OPRF key sees only blinded elements; a tampered, truncated, foreign or expired file
 //! is refused before anything in it is used.
 //!
-//! - [`lsh`]: cross-polytope codes of an embedding, one per table.
+//! The scheme takes [`Embedding`](crate::template::Embedding)s and the id of the model they come
+//! from from its callers; it knows nothing of faces, cameras or models.
+//!
+//! - [`lsh`]: cross-polytope codes of a template, one per table.
 //! - [`prf`]: the PRF suites (local HMAC, RFC 9497 OPRF) and the tag / bucket-key derivation.
 //! - [`shares`]: m-of-L packed Shamir sharing of each entry's record key.
-//! - [`format`]: the file format (its spec is the module doc) and its one parser.
+//! - [`format`]: the file format (its spec is the module doc), its parser and its writer.
+//! - [`bucket`]: sealing and opening a bucket's items.
+//! - [`record`]: entry records and their sealing under record keys.
 //! - [`enroll`]: building a signed watchlist (issuer side, holds the PRF key).
-//! - [`matcher`]: matching one embedding against a loaded watchlist.
+//! - [`matcher`]: matching one template against a verified, loaded watchlist.
 
+pub mod bucket;
 pub mod enroll;
 pub mod format;
 pub mod lsh;
 pub mod matcher;
 pub mod prf;
+pub mod record;
 pub mod shares;
 
 use thiserror::Error;
@@ -70,26 +77,3 @@ pub const DEFAULT_TABLES: u16 = 1024;
 /// Default collision threshold m for [`DEFAULT_TABLES`]: the count at FMR 1e-4 measured by
 /// `veilwatch eval` on the LFW development split (m = 53 of 1024).
 pub const DEFAULT_THRESHOLD: u16 = 53;
-
-/// Per-comparison false-match rate at collision threshold m for [`DEFAULT_TABLES`] tables,
-/// measured by `veilwatch eval` on LFW impostor pairs: (m, FMR).
-pub const MEASURED_FMR: [(u16, f64); 4] = [(41, 1e-3), (53, 1e-4), (67, 1e-5), (81, 1e-6)];
-
-/// Measured error rates per demographic group at [`DEFAULT_THRESHOLD`] (`veilwatch eval --groups
-/// labels/groups.csv` on the LFW development split): (group, identities, FMR, FNMR). Shown on the
-/// kiosk so that nobody mistakes one overall rate for everyone's. The accuracy test re-measures them.
-pub const MEASURED_GROUP_RATES: [(&str, u32, f64, f64); 2] =
-    [("female", 732, 3.20e-4, 0.0545), ("male", 2095, 1.16e-4, 0.0280)];
-
-/// Expected false alerts per 1 000 passers-by (one match attempt each) for a watchlist of
-/// `entries` at threshold m: 1000 · (1 − (1 − FMR(m))^entries), with FMR(m) interpolated
-/// log-linearly between the measured points. `None` outside the measured range or for another L.
-pub fn expected_false_alerts_per_1000(entries: u32, tables: u16, threshold: u16) -> Option<f64> {
-    if tables != DEFAULT_TABLES {
-        return None;
-    }
-    let pair = MEASURED_FMR.windows(2).find(|w| (w[0].0..=w[1].0).contains(&threshold))?;
-    let (m0, f0, m1, f1) = (pair[0].0 as f64, pair[0].1.ln(), pair[1].0 as f64, pair[1].1.ln());
-    let fmr = (f0 + (threshold as f64 - m0) / (m1 - m0) * (f1 - f0)).exp();
-    Some(1000.0 * (1.0 - (1.0 - fmr).powf(entries as f64)))
-}

@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use veilwatch::models::MANIFEST;
-use veilwatch::{Engine, Frame, ModelKind};
+use veilwatch::pipeline::models::MANIFEST;
+use veilwatch::pipeline::{Engine, Frame, ModelKind};
 
 fn required_or_skip(what: &str, path: &PathBuf) -> bool {
     if path.exists() {

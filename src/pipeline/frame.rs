@@ -7,7 +7,7 @@
 use tract_onnx::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// Largest accepted width or height; bounds memory before anything is allocated.
 pub const MAX_SIDE: u32 = 8192;

@@ -7,8 +7,8 @@
 
 use serde::Serialize;
 
-use crate::align::{AlignedFace, CROP_SIDE, TEMPLATE};
-use crate::detect::Face;
+use super::align::{AlignedFace, CROP_SIDE, TEMPLATE};
+use super::detect::Face;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct QualityGates {
@@ -27,6 +27,7 @@ impl Default for QualityGates {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum Rejection {
     TooSmall,
@@ -35,6 +36,8 @@ pub enum Rejection {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
 pub struct Quality {
     pub face_px: f32,
     pub yaw_deg: f32,

@@ -11,18 +11,20 @@ use std::sync::Mutex;
 use serde::Serialize;
 use tract_onnx::prelude::*;
 
-use crate::error::{Error, ModelKind, Result};
-use crate::frame::{Frame, Letterbox};
-use crate::models::{run_and_wipe, wipe, Plan, VerifiedModel};
+use super::error::{Error, ModelKind, Result};
+use super::frame::{Frame, Letterbox};
+use super::models::{run_and_wipe, wipe, Plan, VerifiedModel};
 
 /// A detected face in frame coordinates.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Face {
     /// `[x, y, width, height]` of the face box.
     #[serde(rename = "box")]
     pub bbox: [f32; 4],
     /// Right eye, left eye, nose tip, right and left mouth corner (the subject's right is the
     /// image's left).
+    #[cfg_attr(target_arch = "wasm32", tsify(type = "[number, number][]"))]
     pub landmarks: [[f32; 2]; 5],
     pub score: f32,
 }

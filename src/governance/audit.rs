@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::hex;
+use crate::hex::hex;
 use crate::time::format_utc;
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -6,8 +6,8 @@
 
 use zeroize::Zeroizing;
 
-use crate::detect::Face;
-use crate::frame::Frame;
+use super::detect::Face;
+use super::frame::Frame;
 
 pub const CROP_SIDE: usize = 112;
 

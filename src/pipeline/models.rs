@@ -21,8 +21,8 @@ use sha2::{Digest, Sha256};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
-use crate::error::{Error, ModelKind, Result};
-use crate::hex;
+use super::error::{Error, ModelKind, Result};
+use crate::hex::hex;
 
 /// One pinned model file.
 #[derive(Debug, Clone, Copy)]
@@ -113,7 +113,7 @@ impl VerifiedModel {
             .model_for_proto_model(&self.proto)
             .and_then(|m| m.with_input_fact(0, f32::fact([1, 3, height, width]).into()))
             .and_then(|m| m.into_optimized())
-            .and_then(crate::pool2x2::substitute)
+            .and_then(super::accel::pool2x2::substitute)
             .and_then(|m| m.into_runnable())
             .map_err(fail)
     }

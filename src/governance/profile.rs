@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::hex;
+use crate::hex::hex;
 use crate::time::{format_utc, parse_utc};
 
 pub const MAGIC_LINE: &str = "VEILWATCH-PROFILE-V1";
@@ -98,7 +98,7 @@ fn strict_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     if s.bytes().any(|b| b.is_ascii_uppercase()) {
         return None;
     }
-    crate::from_hex(s)?.try_into().ok()
+    crate::hex::from_hex(s)?.try_into().ok()
 }
 
 impl Profile {

@@ -1,0 +1,9 @@
+//! Measuring the system: verification and identification [`metrics`], the folder layout datasets
+//! come in ([`dataset`]), the evaluation [`protocol`] that `veilwatch eval` and the accuracy test
+//! run, and the [`measured`] operating points the kiosk displays.
+
+pub mod dataset;
+pub mod measured;
+pub mod metrics;
+#[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
+pub mod protocol;

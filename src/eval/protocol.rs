@@ -1,0 +1,169 @@
+//! The evaluation protocol behind `veilwatch eval` and `tests/accuracy.rs`: verification accuracy
+//! on a folder in LFW layout.
+//!
+//! Every image is embedded (the face a still photo is about: nearest its centre), at most
+//! `per_identity` images per identity (by file name), and every pair is scored twice: by cosine,
+//! and by collision count over `tables` cross-polytope LSH tables (what the blind matcher counts).
+//! Pairs of identities named in the label-noise CSV (one person under two names, mislabels) are
+//! left out of the impostor set.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::dataset::{list_identities, read_pairs_csv, DatasetError};
+use super::metrics::{self, IdentificationReport, ScoreReport};
+use crate::blind::lsh::CrossPolytope;
+use crate::pipeline::{Engine, Frame};
+use crate::template::{Embedding, EMBEDDING_DIM};
+
+/// The rotation seed of the evaluation's LSH family: fixed, so that reports are reproducible.
+const EVAL_SEED: [u8; 32] = *b"veilwatch/eval/rotation-seed/v1\0";
+
+/// What to evaluate, and how.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Folder with one sub-folder per identity holding its JPEG/PNG images.
+    pub dataset: PathBuf,
+    /// CSV `identity,group` for the per-group breakdown.
+    pub groups: Option<PathBuf>,
+    /// CSV whose first two columns name identity pairs that are not true impostors.
+    pub label_noise: Option<PathBuf>,
+    /// Images used per identity, the first ones by file name.
+    pub per_identity: usize,
+    /// LSH tables L for the blind (collision-count) scores.
+    pub tables: u16,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error("{path}: {source}")]
+    Image { path: PathBuf, source: crate::pipeline::Error },
+    #[error("too few impostor pairs to set a threshold at FMR 1e-4 for the per-group breakdown")]
+    TooFewImpostors,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EvalReport {
+    pub dataset: String,
+    pub images: usize,
+    pub identities: usize,
+    pub detection_failures: usize,
+    pub genuine_pairs: usize,
+    pub impostor_pairs: usize,
+    pub excluded_identity_pairs: usize,
+    pub cosine: ScoreReport,
+    /// Collision counts over `tables` cross-polytope tables; thresholds are the count m
+    /// (a pair matches when at least m tables collide).
+    pub blind: BlindReport,
+    pub identification: IdentificationSection,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BlindReport {
+    pub tables: u16,
+    #[serde(flatten)]
+    pub scores: ScoreReport,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IdentificationSection {
+    pub cosine: IdentificationReport,
+    pub blind: IdentificationReport,
+}
+
+/// Count thresholds come back as "accept above t"; the matcher's threshold is m = t + 1.
+fn as_count_thresholds(report: &mut ScoreReport) {
+    for t in report.threshold_at_fmr.values_mut().flatten() {
+        *t += 1.0;
+    }
+}
+
+fn embed_still(engine: &Engine, path: &Path) -> Result<Option<Embedding>, EvalError> {
+    let image = |source| EvalError::Image { path: path.to_owned(), source };
+    let bytes = std::fs::read(path).map_err(|source| DatasetError::Io { path: path.to_owned(), source })?;
+    let photo = Frame::decode(&bytes).map_err(image)?;
+    Ok(engine.analyse_still(&photo).map_err(image)?.map(|analysed| analysed.embedding))
+}
+
+/// Runs the protocol. `progress` is called once per image embedded (from several threads).
+pub fn evaluate(
+    engine: &Engine,
+    options: &EvalOptions,
+    progress: &(dyn Fn() + Sync),
+) -> Result<EvalReport, EvalError> {
+    let identities = list_identities(&options.dataset, options.per_identity)?;
+    let index: HashMap<&str, usize> = identities.iter().enumerate().map(|(i, id)| (id.name.as_str(), i)).collect();
+    let jobs: Vec<(usize, &PathBuf)> =
+        identities.iter().enumerate().flat_map(|(i, id)| id.images.iter().map(move |p| (i, p))).collect();
+
+    let embedded: Vec<Result<Option<(usize, Embedding)>, EvalError>> = jobs
+        .par_iter()
+        .map(|&(identity, path)| {
+            let embedding = embed_still(engine, path);
+            progress();
+            Ok(embedding?.map(|e| (identity, e)))
+        })
+        .collect();
+    let mut samples = Vec::with_capacity(embedded.len());
+    let mut detection_failures = 0;
+    for result in embedded {
+        match result? {
+            Some(sample) => samples.push(sample),
+            None => detection_failures += 1,
+        }
+    }
+
+    let mut not_impostors = HashSet::new();
+    if let Some(path) = &options.label_noise {
+        for (a, b) in read_pairs_csv(path)? {
+            if let (Some(&a), Some(&b)) = (index.get(a.as_str()), index.get(b.as_str())) {
+                not_impostors.insert((a.min(b), a.max(b)));
+            }
+        }
+    }
+    let ids: Vec<usize> = samples.iter().map(|(id, _)| *id).collect();
+    let cosine_of = |i: usize, j: usize| samples[i].1.cosine(&samples[j].1);
+    let scores = metrics::score_pairs(&ids, cosine_of, &not_impostors);
+    let mut cosine = metrics::report(&scores);
+
+    let family = CrossPolytope::new(&EVAL_SEED, EMBEDDING_DIM, options.tables as usize);
+    let codes: Vec<Vec<u16>> = samples.par_iter().map(|(_, e)| family.codes(e.values()).to_vec()).collect();
+    let collisions_of = |i: usize, j: usize| metrics::collisions(&codes[i], &codes[j]) as f32;
+    let blind_scores = metrics::score_pairs(&ids, collisions_of, &not_impostors);
+    let mut blind = metrics::report(&blind_scores);
+    if let Some(path) = &options.groups {
+        let group_of: HashMap<usize, String> = read_pairs_csv(path)?
+            .into_iter()
+            .filter_map(|(identity, group)| index.get(identity.as_str()).map(|&i| (i, group)))
+            .collect();
+        let threshold =
+            cosine.threshold_at_fmr.get("1e-4").copied().flatten().ok_or(EvalError::TooFewImpostors)?;
+        cosine.by_group = Some(metrics::by_group(&ids, cosine_of, &group_of, &not_impostors, threshold as f32));
+        if let Some(t) = blind.threshold_at_fmr.get("1e-4").copied().flatten() {
+            blind.by_group = Some(metrics::by_group(&ids, collisions_of, &group_of, &not_impostors, t as f32));
+        }
+    }
+    as_count_thresholds(&mut blind);
+    let identification = IdentificationSection {
+        cosine: metrics::identification(&ids, cosine_of),
+        blind: metrics::identification(&ids, collisions_of),
+    };
+
+    Ok(EvalReport {
+        dataset: options.dataset.display().to_string(),
+        images: jobs.len(),
+        identities: identities.len(),
+        detection_failures,
+        genuine_pairs: scores.genuine.len(),
+        impostor_pairs: scores.impostor.len(),
+        excluded_identity_pairs: not_impostors.len(),
+        cosine,
+        blind: BlindReport { tables: options.tables, scores: blind },
+        identification,
+    })
+}

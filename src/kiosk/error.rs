@@ -1,0 +1,197 @@
+//! What can go wrong at a kiosk, in words for the operator, each with a stable [`ErrorCode`] that
+//! a page can act on without reading English (the wasm facade puts it on the JS `Error` as `code`).
+
+use serde::Serialize;
+
+use crate::blind::BlindError;
+use crate::governance::profile::ProfileError;
+use crate::pipeline::Error as PipelineError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KioskError {
+    /// A model, a frame or an image was unusable.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// The watchlist was refused, or matching against it failed.
+    #[error(transparent)]
+    Watchlist(#[from] BlindError),
+    /// The deployment profile was refused.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// A caller passed options the kiosk cannot use (a page's programming error).
+    #[error("{0}")]
+    Options(String),
+    #[error("the {what} must be 64 hex digits")]
+    KeyFormat { what: &'static str },
+    #[error("the issuer key is not a valid Ed25519 public key")]
+    IssuerKey,
+    #[error("there is no pending alert {0} (it was already reviewed, or never existed)")]
+    UnknownAlert(u32),
+    #[error("the decision must be confirm, reject or unsure")]
+    BadDecision,
+    #[error("a review needs the reviewer's name")]
+    NoReviewer,
+    #[error("no face in view: look at the camera and try again")]
+    NoFaceInView,
+    #[error("the face is too small, turned away or blurred: come closer, face the camera and try again")]
+    PoorFace,
+    #[error("give a name of 1 to 80 characters")]
+    BadLabel,
+}
+
+/// Stable codes for [`KioskError`]s, as JS sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    ModelMismatch,
+    ModelInvalid,
+    InferenceFailed,
+    FrameInvalid,
+    ImageInvalid,
+    WatchlistInvalid,
+    WatchlistForeign,
+    WatchlistTampered,
+    WatchlistNotYetValid,
+    WatchlistExpired,
+    WatchlistWrongKey,
+    WatchlistWrongCustody,
+    AuthorityUnavailable,
+    AuthorityBadAnswer,
+    ProfileInvalid,
+    ProfileForeign,
+    ProfileTampered,
+    ProfileNotYetValid,
+    ProfileExpired,
+    ProfileWatchlistMismatch,
+    ProfileBelowFloor,
+    OverseerMissing,
+    OptionsInvalid,
+    KeyInvalid,
+    AlertUnknown,
+    ReviewInvalid,
+    NoFace,
+    FaceQuality,
+}
+
+impl ErrorCode {
+    /// The code as JS sees it, e.g. `WATCHLIST_EXPIRED`.
+    pub fn as_str(self) -> &'static str {
+        // What serde writes for each variant; a test checks the two agree.
+        match self {
+            ErrorCode::ModelMismatch => "MODEL_MISMATCH",
+            ErrorCode::ModelInvalid => "MODEL_INVALID",
+            ErrorCode::InferenceFailed => "INFERENCE_FAILED",
+            ErrorCode::FrameInvalid => "FRAME_INVALID",
+            ErrorCode::ImageInvalid => "IMAGE_INVALID",
+            ErrorCode::WatchlistInvalid => "WATCHLIST_INVALID",
+            ErrorCode::WatchlistForeign => "WATCHLIST_FOREIGN",
+            ErrorCode::WatchlistTampered => "WATCHLIST_TAMPERED",
+            ErrorCode::WatchlistNotYetValid => "WATCHLIST_NOT_YET_VALID",
+            ErrorCode::WatchlistExpired => "WATCHLIST_EXPIRED",
+            ErrorCode::WatchlistWrongKey => "WATCHLIST_WRONG_KEY",
+            ErrorCode::WatchlistWrongCustody => "WATCHLIST_WRONG_CUSTODY",
+            ErrorCode::AuthorityUnavailable => "AUTHORITY_UNAVAILABLE",
+            ErrorCode::AuthorityBadAnswer => "AUTHORITY_BAD_ANSWER",
+            ErrorCode::ProfileInvalid => "PROFILE_INVALID",
+            ErrorCode::ProfileForeign => "PROFILE_FOREIGN",
+            ErrorCode::ProfileTampered => "PROFILE_TAMPERED",
+            ErrorCode::ProfileNotYetValid => "PROFILE_NOT_YET_VALID",
+            ErrorCode::ProfileExpired => "PROFILE_EXPIRED",
+            ErrorCode::ProfileWatchlistMismatch => "PROFILE_WATCHLIST_MISMATCH",
+            ErrorCode::ProfileBelowFloor => "PROFILE_BELOW_FLOOR",
+            ErrorCode::OverseerMissing => "OVERSEER_MISSING",
+            ErrorCode::OptionsInvalid => "OPTIONS_INVALID",
+            ErrorCode::KeyInvalid => "KEY_INVALID",
+            ErrorCode::AlertUnknown => "ALERT_UNKNOWN",
+            ErrorCode::ReviewInvalid => "REVIEW_INVALID",
+            ErrorCode::NoFace => "NO_FACE",
+            ErrorCode::FaceQuality => "FACE_QUALITY",
+        }
+    }
+
+    /// Whether this error means the deployment's window is closed (matching stops, detection
+    /// goes on) rather than something an operator can fix by reloading.
+    pub fn is_window_closed(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::WatchlistExpired
+                | ErrorCode::WatchlistNotYetValid
+                | ErrorCode::ProfileExpired
+                | ErrorCode::ProfileNotYetValid
+        )
+    }
+}
+
+impl KioskError {
+    pub fn code(&self) -> ErrorCode {
+        use ErrorCode as C;
+        match self {
+            KioskError::Pipeline(e) => match e {
+                PipelineError::ModelHashMismatch { .. } => C::ModelMismatch,
+                PipelineError::ModelInvalid { .. } => C::ModelInvalid,
+                PipelineError::Inference { .. } | PipelineError::DegenerateLandmarks => C::InferenceFailed,
+                PipelineError::FrameSize { .. } | PipelineError::FrameBufferLength { .. } => C::FrameInvalid,
+                PipelineError::ImageDecode(_) => C::ImageInvalid,
+            },
+            KioskError::Watchlist(e) => match e {
+                BlindError::NotAWatchlist
+                | BlindError::UnsupportedVersion(_)
+                | BlindError::Truncated { .. }
+                | BlindError::Malformed(_)
+                | BlindError::Limit { .. }
+                | BlindError::Dimension { .. }
+                | BlindError::Enrolment(_) => C::WatchlistInvalid,
+                BlindError::ForeignIssuer { .. } => C::WatchlistForeign,
+                BlindError::BadSignature => C::WatchlistTampered,
+                BlindError::NotYetValid(_) => C::WatchlistNotYetValid,
+                BlindError::Expired(_) => C::WatchlistExpired,
+                BlindError::WrongPrfKey | BlindError::KeyFile(_) => C::WatchlistWrongKey,
+                BlindError::SuiteMismatch { .. } => C::WatchlistWrongCustody,
+                BlindError::Authority(_) => C::AuthorityUnavailable,
+                BlindError::AuthorityAnswer(_) => C::AuthorityBadAnswer,
+            },
+            KioskError::Profile(e) => match e {
+                ProfileError::NotAProfile | ProfileError::Malformed(_) | ProfileError::TooLarge => C::ProfileInvalid,
+                ProfileError::ForeignIssuer(_) => C::ProfileForeign,
+                ProfileError::BadSignature(_) => C::ProfileTampered,
+                ProfileError::MissingOverseer => C::OverseerMissing,
+                ProfileError::NotYetValid(_) => C::ProfileNotYetValid,
+                ProfileError::Expired(_) => C::ProfileExpired,
+                ProfileError::WatchlistMismatch { .. } => C::ProfileWatchlistMismatch,
+                ProfileError::BelowFloor { .. } => C::ProfileBelowFloor,
+            },
+            KioskError::Options(_) => C::OptionsInvalid,
+            KioskError::KeyFormat { .. } | KioskError::IssuerKey => C::KeyInvalid,
+            KioskError::UnknownAlert(_) => C::AlertUnknown,
+            KioskError::BadDecision | KioskError::NoReviewer => C::ReviewInvalid,
+            KioskError::NoFaceInView => C::NoFace,
+            KioskError::PoorFace | KioskError::BadLabel => C::FaceQuality,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_what_serde_writes_and_what_js_sees() {
+        use ErrorCode::*;
+        let all = [
+            ModelMismatch, ModelInvalid, InferenceFailed, FrameInvalid, ImageInvalid, WatchlistInvalid,
+            WatchlistForeign, WatchlistTampered, WatchlistNotYetValid, WatchlistExpired, WatchlistWrongKey,
+            WatchlistWrongCustody, AuthorityUnavailable, AuthorityBadAnswer, ProfileInvalid, ProfileForeign,
+            ProfileTampered, ProfileNotYetValid, ProfileExpired, ProfileWatchlistMismatch, ProfileBelowFloor,
+            OverseerMissing, OptionsInvalid, KeyInvalid, AlertUnknown, ReviewInvalid, NoFace, FaceQuality,
+        ];
+        for code in all {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+        let expired = KioskError::Watchlist(BlindError::Expired("2026-12-01T00:00:00Z".into()));
+        assert_eq!(expired.code().as_str(), "WATCHLIST_EXPIRED");
+        assert!(expired.code().is_window_closed());
+        assert!(expired.to_string().contains("ask the issuer"));
+    }
+}

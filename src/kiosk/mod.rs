@@ -1,0 +1,28 @@
+//! The kiosk: the face pipeline, the tracker, the blind matcher, human review, the audit log and
+//! the deployment's rules, on a stream of camera frames. Every rule a kiosk follows lives here and
+//! runs under `cargo test`; the wasm facade only converts types.
+//!
+//! - [`session`]: [`KioskSession`], one frame at a time.
+//! - [`deployment`]: loading a watchlist with its issuer, profile and custody, in a fixed order.
+//! - [`options`]: the options of `Kiosk.create`.
+//! - [`minute`]: the per-minute counts and the query-rate cap.
+//! - [`review`]: alerts pending human review, and the probe crop that wipes itself.
+//! - [`status`]: what the status panel and the public notice show.
+//! - [`demo`]: "Enrol me" for public demonstrations.
+//! - [`error`]: [`KioskError`] and its stable [`ErrorCode`]s.
+
+pub mod demo;
+pub mod deployment;
+pub mod error;
+pub mod minute;
+pub mod options;
+pub mod review;
+pub mod session;
+pub mod status;
+
+pub use deployment::{CustodyOptions, Deployment, DeploymentOptions};
+pub use error::{ErrorCode, KioskError};
+pub use options::KioskOptions;
+pub use review::{AlertView, Decision, ProbeCrop};
+pub use session::{Counters, FaceView, FrameResult, KioskSession};
+pub use status::{KioskStatus, Notice};

@@ -1,0 +1,159 @@
+//! Human review (G6): a match becomes an alert that waits for a person to confirm, reject or mark
+//! it unsure. The probe crop the reviewer compares with the reference photo is a [`ProbeCrop`],
+//! which wipes itself; the pending copy is dropped (wiped) the moment the review is recorded.
+
+use serde::{Serialize, Serializer};
+use zeroize::Zeroizing;
+
+use super::KioskError;
+use crate::blind::record::EntryRecord;
+use crate::pipeline::AlignedFace;
+
+/// The 112×112 RGBA probe crop shown to the reviewer beside the reference photo. Zeroised on drop.
+#[derive(Clone, Default)]
+pub struct ProbeCrop(Zeroizing<Vec<u8>>);
+
+impl ProbeCrop {
+    pub fn from_aligned(crop: &AlignedFace) -> ProbeCrop {
+        let mut rgba = Zeroizing::new(Vec::with_capacity(crop.rgb().len() / 3 * 4));
+        for p in crop.rgb().chunks_exact(3) {
+            rgba.extend_from_slice(&[p[0], p[1], p[2], 255]);
+        }
+        ProbeCrop(rgba)
+    }
+
+    pub fn rgba(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ProbeCrop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProbeCrop({} bytes, withheld)", self.0.len())
+    }
+}
+
+/// JS receives the crop as a `Uint8Array` (serde bytes).
+impl Serialize for ProbeCrop {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+/// An alert as the reviewer sees it: the sealed record that opened, and the probe crop.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct AlertView {
+    pub id: u32,
+    pub track: u32,
+    pub record: EntryRecord,
+    pub collisions: u16,
+    pub tables: u16,
+    pub implied_cosine: f32,
+    /// 112×112 RGBA probe crop for the reviewer's eyes only; clear it after the review.
+    #[cfg_attr(target_arch = "wasm32", tsify(type = "Uint8Array"))]
+    pub probe: ProbeCrop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Confirmed,
+    Rejected,
+    Unsure,
+}
+
+impl Decision {
+    pub fn parse(s: &str) -> Option<Decision> {
+        match s {
+            "confirm" | "confirmed" => Some(Decision::Confirmed),
+            "reject" | "rejected" => Some(Decision::Rejected),
+            "unsure" => Some(Decision::Unsure),
+            _ => None,
+        }
+    }
+}
+
+struct Pending {
+    id: u32,
+    reference_id: String,
+    probe: ProbeCrop,
+}
+
+/// A review that was recorded: what the audit log keeps of it.
+#[derive(Debug)]
+pub struct Reviewed {
+    pub alert: u32,
+    pub reference_id: String,
+    pub decision: Decision,
+    pub reviewer: String,
+}
+
+/// Alerts waiting for a person, in the order they were raised.
+pub struct Reviews {
+    pending: Vec<Pending>,
+    next_id: u32,
+}
+
+impl Default for Reviews {
+    fn default() -> Self {
+        Reviews { pending: Vec::new(), next_id: 1 }
+    }
+}
+
+impl Reviews {
+    /// Files a new alert for review; returns its id.
+    pub fn raise(&mut self, reference_id: &str, probe: ProbeCrop) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.push(Pending { id, reference_id: reference_id.to_owned(), probe });
+        id
+    }
+
+    /// Records a person's decision on alert `id` and wipes its probe crop.
+    pub fn decide(&mut self, id: u32, decision: &str, reviewer: &str) -> Result<Reviewed, KioskError> {
+        let decision = Decision::parse(decision).ok_or(KioskError::BadDecision)?;
+        let reviewer = reviewer.trim();
+        if reviewer.is_empty() {
+            return Err(KioskError::NoReviewer);
+        }
+        let index = self.pending.iter().position(|p| p.id == id).ok_or(KioskError::UnknownAlert(id))?;
+        let Pending { reference_id, probe, .. } = self.pending.remove(index);
+        drop(probe);
+        Ok(Reviewed { alert: id, reference_id, decision, reviewer: reviewer.to_owned() })
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Bytes of probe crops held for pending reviews.
+    pub fn probe_bytes(&self) -> usize {
+        self.pending.iter().map(|p| p.probe.rgba().len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_review_needs_a_known_alert_a_decision_and_a_name_and_wipes_the_crop() {
+        let mut reviews = Reviews::default();
+        let id = reviews.raise("REF-1", ProbeCrop(Zeroizing::new(vec![7; 64])));
+        assert_eq!((reviews.len(), reviews.probe_bytes()), (1, 64));
+        assert!(matches!(reviews.decide(id, "maybe", "A"), Err(KioskError::BadDecision)));
+        assert!(matches!(reviews.decide(id, "confirm", "  "), Err(KioskError::NoReviewer)));
+        assert!(matches!(reviews.decide(id + 1, "confirm", "A"), Err(KioskError::UnknownAlert(_))));
+        let done = reviews.decide(id, "reject", " A. Reviewer ").unwrap();
+        assert_eq!((done.decision, done.reviewer.as_str(), done.reference_id.as_str()), (Decision::Rejected, "A. Reviewer", "REF-1"));
+        assert_eq!((reviews.len(), reviews.probe_bytes()), (0, 0));
+        assert!(matches!(reviews.decide(id, "confirm", "A"), Err(KioskError::UnknownAlert(_))));
+        assert_eq!(reviews.raise("REF-2", ProbeCrop::default()), id + 1, "ids are never reused");
+    }
+}

@@ -1,0 +1,34 @@
+//! The OPRF round trip from a Worker: a synchronous XMLHttpRequest (allowed in Workers), so that
+//! matching stays one call. The body is the batch of blinded elements, nothing else.
+
+use crate::blind::prf::{OprfClientPrf, OprfTransport, Prf};
+use crate::blind::BlindError;
+
+pub struct XhrAuthority {
+    url: String,
+}
+
+/// The PRF of authority custody, reaching the authority at `url` over XHR.
+pub fn connect(url: &str) -> Box<dyn Prf> {
+    Box::new(OprfClientPrf { transport: XhrAuthority { url: url.to_owned() } })
+}
+
+impl OprfTransport for XhrAuthority {
+    fn evaluate(&self, blinded: &[u8]) -> Result<Vec<u8>, BlindError> {
+        let fail = |what: &str| BlindError::Authority(format!("cannot reach the authority at {}: {what}", self.url));
+        let xhr = web_sys::XmlHttpRequest::new().map_err(|_| fail("no XMLHttpRequest here"))?;
+        let endpoint = format!("{}/v1/evaluate", self.url.trim_end_matches('/'));
+        xhr.open_with_async("POST", &endpoint, false).map_err(|_| fail("the URL was refused"))?;
+        xhr.set_response_type(web_sys::XmlHttpRequestResponseType::Arraybuffer);
+        xhr.set_request_header("Content-Type", "application/octet-stream").map_err(|_| fail("header refused"))?;
+        let body = js_sys::Uint8Array::from(blinded);
+        xhr.send_with_opt_buffer_source(Some(&body))
+            .map_err(|_| fail("the request failed (down, or blocked by the page's security policy)"))?;
+        let status = xhr.status().map_err(|_| fail("no status"))?;
+        if status != 200 {
+            return Err(BlindError::Authority(format!("the authority answered HTTP {status}")));
+        }
+        let response = xhr.response().map_err(|_| BlindError::AuthorityAnswer("no body".into()))?;
+        Ok(js_sys::Uint8Array::new(&response).to_vec())
+    }
+}

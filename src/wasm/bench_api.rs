@@ -1,0 +1,79 @@
+//! Calls for tests and benchmarks only: a cosine between an in-wasm embedding and a native one
+//! (wasm-vs-native agreement), one embedding run on a given crop, and a synthetic blind-match
+//! benchmark. They return a similarity, nothing or a count — never an embedding or a code.
+
+use wasm_bindgen::prelude::*;
+
+use super::engine::{frame, Engine};
+use super::js_error;
+use crate::blind::enroll::{ephemeral_local, synthetic_enrolments};
+use crate::blind::matcher::Matcher;
+use crate::blind::prf::LocalHmac;
+use crate::kiosk::KioskError;
+use crate::pipeline::AlignedFace;
+use crate::template::Embedding;
+
+fn options_error(message: &str) -> JsValue {
+    js_error(KioskError::Options(message.to_owned()))
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Cosine between the embedding of the face a still photo is about and `reference` (a
+    /// native build's embedding of the same image): proves wasm and native agree without letting
+    /// an embedding out. Throws if the frame shows no face.
+    #[wasm_bindgen(js_name = cosineWithReference)]
+    pub fn cosine_with_reference(&self, rgba: &[u8], width: u32, height: u32, reference: &[f32]) -> Result<f32, JsValue> {
+        let reference = Embedding::from_values(reference)
+            .ok_or_else(|| options_error("the reference must be 128 finite numbers, not all zero"))?;
+        let analysed = self.inner.analyse_still(&frame(rgba, width, height)?).map_err(|e| js_error(e.into()))?;
+        let analysed = analysed.ok_or_else(|| js_error(KioskError::NoFaceInView))?;
+        Ok(analysed.embedding.cosine(&reference))
+    }
+
+    /// Runs the recogniser once on an aligned 112×112 RGB crop and discards the embedding.
+    #[wasm_bindgen(js_name = benchmarkEmbedding)]
+    pub fn benchmark_embedding(&self, crop_rgb: &[u8]) -> Result<(), JsValue> {
+        let crop = AlignedFace::from_rgb(crop_rgb.to_vec())
+            .ok_or_else(|| options_error("an aligned crop is 112×112 RGB: exactly 37632 bytes"))?;
+        self.inner.embed_crop(&crop).map(drop).map_err(|e| js_error(e.into()))
+    }
+}
+
+/// A synthetic local-custody watchlist of random unit vectors, to time one blind match (L PRF
+/// evaluations, bucket openings, share recombination) in the browser.
+#[wasm_bindgen]
+pub struct BlindBench {
+    matcher: Matcher,
+    prf: LocalHmac,
+    templates: Vec<Embedding>,
+    next: usize,
+}
+
+/// The model id synthetic templates claim: they come from no model.
+const SYNTHETIC_MODEL: &str = "synthetic-unit-vectors";
+
+#[wasm_bindgen]
+impl BlindBench {
+    #[wasm_bindgen(constructor)]
+    pub fn new(entries: u32) -> Result<BlindBench, JsValue> {
+        if entries == 0 || entries > 100_000 {
+            return Err(options_error("entries must be between 1 and 100000"));
+        }
+        let entries = synthetic_enrolments(entries as usize);
+        let templates: Vec<Embedding> = entries.iter().map(|e| e.template.clone()).collect();
+        let (matcher, prf) =
+            ephemeral_local(entries, SYNTHETIC_MODEL, crate::time::now_unix()).map_err(|e| js_error(e.into()))?;
+        Ok(BlindBench { matcher, prf, templates, next: 0 })
+    }
+
+    /// Matches the next enrolled template; returns how many records opened (1 expected).
+    #[wasm_bindgen(js_name = matchOnce)]
+    pub fn match_once(&mut self) -> Result<usize, JsValue> {
+        let probe = &self.templates[self.next % self.templates.len()];
+        self.next += 1;
+        let found =
+            self.matcher.match_embedding(probe, &self.prf, crate::time::now_unix()).map_err(|e| js_error(e.into()))?;
+        Ok(found.len())
+    }
+}

@@ -1,0 +1,102 @@
+//! `Kiosk`: the kiosk session for JS. Converts frames, options and results; the rules are
+//! [`crate::kiosk`]'s.
+
+use tsify::Ts;
+use wasm_bindgen::prelude::*;
+
+use super::engine::frame;
+use super::{authority_xhr, from_ts, js_error, to_ts};
+use crate::kiosk::{DeploymentOptions, FrameResult, KioskOptions, KioskSession, KioskStatus};
+
+/// The kiosk: the face pipeline plus tracking, blind matching, human review and the audit log.
+/// Embeddings stay inside; JS gets boxes, track ids, counters and alerts.
+#[wasm_bindgen]
+pub struct Kiosk {
+    session: KioskSession,
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn now_unix() -> i64 {
+    crate::time::now_unix()
+}
+
+#[wasm_bindgen]
+impl Kiosk {
+    /// A kiosk with both models (`detector`, `recognizer`: the model files' bytes) and, if the
+    /// options name one, a deployment (`watchlist`, `issuerKey`, `custody`, optional `profile`).
+    /// Without a watchlist the kiosk detects and counts, and demo enrolment is available. Throws
+    /// an `Error` with a `code` if a model, the watchlist, the profile or an option is refused.
+    pub fn create(options: Ts<KioskOptions>) -> Result<Kiosk, JsValue> {
+        let mut options = from_ts(options, "Kiosk.create options")?;
+        let deployment = options.take_deployment().map_err(js_error)?;
+        let engine =
+            crate::pipeline::Engine::from_bytes(&options.detector, &options.recognizer).map_err(|e| js_error(e.into()))?;
+        let mut kiosk = Kiosk { session: KioskSession::new(engine) };
+        if let Some(deployment) = deployment {
+            kiosk.load(deployment)?;
+        }
+        Ok(kiosk)
+    }
+
+    /// Loads (or replaces) the deployment: `{watchlist, issuerKey, custody, profile?}`, as in
+    /// `create`. Throws, and leaves the current state as it was, if anything is foreign, tampered,
+    /// expired or mismatched.
+    #[wasm_bindgen(js_name = loadWatchlist)]
+    pub fn load_watchlist(&mut self, options: Ts<DeploymentOptions>) -> Result<(), JsValue> {
+        let options = from_ts(options, "loadWatchlist options")?;
+        self.load(options)
+    }
+
+    fn load(&mut self, options: DeploymentOptions) -> Result<(), JsValue> {
+        self.session.load_deployment(options, authority_xhr::connect, now_unix()).map_err(js_error)
+    }
+
+    /// Demo mode: enrols the largest good face in the frame under `label` into a local-custody
+    /// watchlist made in this browser (fresh keys, valid for a day). Returns the number enrolled.
+    #[wasm_bindgen(js_name = enrollFromFrame)]
+    pub fn enroll_from_frame(&mut self, rgba: &[u8], width: u32, height: u32, label: &str) -> Result<usize, JsValue> {
+        let frame = frame(rgba, width, height)?;
+        self.session.enroll_from_frame(&frame, label, now_unix()).map_err(js_error)
+    }
+
+    /// Processes a frame taken at `tMs` (default: now): tracked faces, new alerts (each with the
+    /// reviewer's probe crop), counters, and why matching failed, if it did. Throws when the
+    /// deployment's window has closed (matching stops; detection goes on with the next frame).
+    #[wasm_bindgen(js_name = processFrame)]
+    pub fn process_frame(
+        &mut self,
+        rgba: &[u8],
+        width: u32,
+        height: u32,
+        #[wasm_bindgen(js_name = tMs)] t_ms: Option<f64>,
+    ) -> Result<Ts<FrameResult>, JsValue> {
+        let frame = frame(rgba, width, height)?;
+        let result = self.session.process_frame(&frame, t_ms.unwrap_or_else(now_ms)).map_err(js_error)?;
+        to_ts(&result)
+    }
+
+    /// Records a reviewer's decision (`confirm`, `reject` or `unsure`) and wipes the probe crop.
+    #[wasm_bindgen(js_name = reviewAlert)]
+    pub fn review_alert(&mut self, id: u32, decision: &str, reviewer: &str) -> Result<(), JsValue> {
+        self.session.review(id, decision, reviewer, now_unix()).map_err(js_error)
+    }
+
+    /// The hash-chained audit log as JSON lines (`veilwatch audit verify` checks it).
+    #[wasm_bindgen(js_name = auditLog)]
+    pub fn audit_log(&self) -> String {
+        self.session.audit_log()
+    }
+
+    /// What the status panel shows.
+    pub fn status(&self) -> Result<Ts<KioskStatus>, JsValue> {
+        to_ts(&self.session.status(now_unix()))
+    }
+
+    /// Ends every track and wipes its buffers (camera stopped).
+    pub fn stop(&mut self) {
+        self.session.stop();
+    }
+}
