@@ -1,36 +1,29 @@
-//! `veilwatch eval` on the whole LFW development split: the report has the documented shape and
-//! the pipeline reaches TAR ≥ 0.97 at FMR 1e-4 (a reference pipeline with these models measured
-//! 0.976; less means alignment or pre-processing is wrong). Needs `--features cli`; run in release.
+//! The evaluation protocol (`veilwatch eval`'s, called here as the library function) on the whole
+//! LFW development split: the report has the documented shape and the pipeline reaches TAR ≥ 0.97
+//! at FMR 1e-4 (a reference pipeline with these models measured 0.976; less means alignment or
+//! pre-processing is wrong). Run in release.
 
 mod common;
 
-use std::process::Command;
-
-use serde_json::Value;
+use veilwatch::blind::{DEFAULT_TABLES, DEFAULT_THRESHOLD};
+use veilwatch::eval::measured::{MEASURED_FMR, MEASURED_GROUP_RATES};
+use veilwatch::eval::metrics::FMR_POINTS;
+use veilwatch::eval::protocol::{evaluate, EvalOptions};
 
 #[test]
 fn lfw_verification_accuracy_and_report_shape() {
-    let (Some(images), Some(labels), Some(models)) = (common::lfw_images(), common::lfw_labels(), common::models_dir())
+    let (Some(engine), Some(images), Some(labels)) = (common::engine(), common::lfw_images(), common::lfw_labels())
     else {
         return;
     };
-    let out = std::env::temp_dir().join(format!("veilwatch-eval-{}.json", std::process::id()));
-    let status = Command::new(env!("CARGO_BIN_EXE_veilwatch"))
-        .arg("--models")
-        .arg(&models)
-        .arg("eval")
-        .arg(&images)
-        .arg("--json")
-        .arg(&out)
-        .arg("--groups")
-        .arg(labels.join("groups.csv"))
-        .arg("--label-noise")
-        .arg(labels.join("lfw_label_noise_pairs.csv"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let report: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    std::fs::remove_file(&out).ok();
+    let options = EvalOptions {
+        dataset: images,
+        groups: Some(labels.join("groups.csv")),
+        label_noise: Some(labels.join("lfw_label_noise_pairs.csv")),
+        per_identity: 10,
+        tables: DEFAULT_TABLES,
+    };
+    let report = serde_json::to_value(evaluate(&engine, &options, &|| {}).unwrap()).unwrap();
 
     for key in ["images", "identities", "detection_failures", "genuine_pairs", "impostor_pairs"] {
         assert!(report[key].is_u64(), "{key} missing");
@@ -48,20 +41,20 @@ fn lfw_verification_accuracy_and_report_shape() {
     eprintln!("TAR at FMR 1e-4: {tar:.4}, at 1e-5: {}", cosine["tar_at_fmr"]["1e-5"]);
     assert!(tar >= 0.97, "TAR {tar} at FMR 1e-4 is below 0.97");
     let blind = &report["blind"];
-    assert_eq!(blind["tables"].as_u64(), Some(veilwatch::blind::DEFAULT_TABLES as u64));
+    assert_eq!(blind["tables"].as_u64(), Some(DEFAULT_TABLES as u64));
     let (b4, b5) = (blind["tar_at_fmr"]["1e-4"].as_f64().unwrap(), blind["tar_at_fmr"]["1e-5"].as_f64().unwrap());
     eprintln!("blind TAR at FMR 1e-4: {b4:.4} (m = {}), at 1e-5: {b5:.4}", blind["threshold_at_fmr"]["1e-4"]);
     assert!(b4 >= 0.96, "blind TAR {b4} at FMR 1e-4 is below 0.96");
     assert!(b5 >= 0.92, "blind TAR {b5} at FMR 1e-5 is below 0.92");
     assert_eq!(
         blind["threshold_at_fmr"]["1e-4"].as_f64(),
-        Some(veilwatch::blind::DEFAULT_THRESHOLD as f64),
+        Some(DEFAULT_THRESHOLD as f64),
         "the default threshold must be the measured count at FMR 1e-4"
     );
-    for ((key, _), (m, _)) in veilwatch::eval::FMR_POINTS.iter().zip(veilwatch::blind::MEASURED_FMR) {
+    for ((key, _), (m, _)) in FMR_POINTS.iter().zip(MEASURED_FMR) {
         assert_eq!(blind["threshold_at_fmr"][*key].as_f64(), Some(m as f64), "the kiosk's FMR table at {key}");
     }
-    for (group, identities, fmr, fnmr) in veilwatch::blind::MEASURED_GROUP_RATES {
+    for (group, identities, fmr, fnmr) in MEASURED_GROUP_RATES {
         let g = &blind["by_group"][group];
         assert_eq!(g["identities"].as_u64(), Some(identities as u64), "{group}");
         let (got_fmr, got_fnmr) = (g["fmr"].as_f64().unwrap(), g["fnmr"].as_f64().unwrap());

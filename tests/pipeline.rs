@@ -3,7 +3,7 @@
 
 mod common;
 
-use veilwatch::{nearest_centre, Error, Frame, ModelKind};
+use veilwatch::pipeline::{nearest_centre, Error, Frame, ModelKind};
 
 #[test]
 fn every_lfw_photo_in_a_sample_has_a_confident_face_near_its_centre() {
@@ -29,9 +29,7 @@ fn the_same_person_scores_above_different_people() {
     let people = ["Colin_Powell", "Tony_Blair", "Laura_Bush", "Hugo_Chavez", "Jennifer_Capriati"];
     let embed = |name: &str, i: usize| {
         let frame = common::load(&root.join(name).join(format!("{name}_{i:04}.jpg")));
-        let faces = engine.detect(&frame).unwrap();
-        let face = nearest_centre(&faces, frame.width(), frame.height()).unwrap();
-        engine.analyse_face(&frame, face).unwrap().embedding
+        engine.analyse_still(&frame).unwrap().unwrap().embedding
     };
     let embeddings: Vec<_> = people.iter().map(|p| [embed(p, 1), embed(p, 2), embed(p, 3)]).collect();
     let mut lowest_genuine = f32::MAX;

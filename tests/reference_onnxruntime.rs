@@ -9,7 +9,8 @@ mod common;
 use std::process::Command;
 
 use serde_json::Value;
-use veilwatch::{align, Embedding, Face};
+use veilwatch::pipeline::{align, nearest_centre, Face};
+use veilwatch::template::Embedding;
 
 const IMAGES: usize = 24;
 
@@ -29,7 +30,7 @@ fn detections_and_embeddings_match_onnxruntime_on_real_faces() {
     for (i, path) in images.iter().enumerate() {
         let frame = common::load(path);
         let faces = engine.detect(&frame).unwrap();
-        let face = veilwatch::nearest_centre(&faces, frame.width(), frame.height()).unwrap();
+        let face = nearest_centre(&faces, frame.width(), frame.height()).unwrap();
         let crop = align::align(&frame, face).unwrap();
         embeddings.push(engine.embed_crop(&crop).unwrap());
         let crop_path = scratch.join(format!("crop{i:02}.png"));

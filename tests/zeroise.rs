@@ -9,7 +9,7 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use veilwatch::{align, nearest_centre, Frame};
+use veilwatch::pipeline::{align, Frame};
 
 const PATTERN: usize = 32;
 const KINDS: [&str; 5] =
@@ -58,10 +58,9 @@ fn no_freed_memory_holds_a_faces_pixels_crop_or_embedding() {
     let (Some(engine), Some(images)) = (common::engine(), common::first_images(6)) else { return };
     for path in &images {
         let frame = common::load(path);
-        let faces = engine.detect(&frame).unwrap();
-        let face = *nearest_centre(&faces, frame.width(), frame.height()).unwrap();
+        let analysed = engine.analyse_still(&frame).unwrap().unwrap();
+        let (face, embedding) = (analysed.face, analysed.embedding);
         let crop = align::align(&frame, &face).unwrap();
-        let embedding = engine.analyse_face(&frame, &face).unwrap().embedding;
         // A textured run from the middle of the face: row through the eyes, 11 pixels.
         let (y, x) = (face.landmarks[0][1] as usize, face.bbox[0] as usize + 10);
         let row = &frame.rgb()[(y * 250 + x) * 3..];
