@@ -49,7 +49,8 @@ pub enum ProfileError {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
 pub enum Custody {
     /// The PRF key ships with the deployment (offline demos). Weaker, and shown as such.
     Local,
@@ -57,8 +58,11 @@ pub enum Custody {
     Authority { url: String },
 }
 
+/// The profile document. Its JSON (the signed line) uses the same camelCase names as every
+/// object the JS API passes, so the public notice shows this very type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Profile {
     pub purpose: String,
     pub legal_basis: String,
@@ -77,6 +81,7 @@ pub struct Profile {
     pub contact: String,
     /// When true, a profile without the overseer's co-signature is refused.
     #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub requires_overseer: bool,
 }
 

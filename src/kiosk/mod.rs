@@ -25,4 +25,4 @@ pub use error::{ErrorCode, KioskError};
 pub use options::KioskOptions;
 pub use review::{AlertView, Decision, ProbeCrop};
 pub use session::{Counters, FaceView, FrameResult, KioskSession};
-pub use status::{KioskStatus, Notice};
+pub use status::KioskStatus;

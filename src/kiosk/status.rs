@@ -9,7 +9,7 @@ use crate::blind::format::Header;
 use crate::blind::prf::PrfSuite;
 use crate::blind::{DEFAULT_TABLES, DEFAULT_THRESHOLD};
 use crate::eval::measured::{expected_false_alerts_per_1000, MEASURED_GROUP_RATES};
-use crate::governance::profile::{Custody, Profile, SignedProfile};
+use crate::governance::profile::{Profile, SignedProfile};
 
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
@@ -25,8 +25,8 @@ pub struct KioskStatus {
     pub seconds_left: Option<i64>,
     pub expected_false_alerts_per_1000: Option<f64>,
     pub pending_reviews: usize,
-    /// The public notice of the profile the kiosk loaded.
-    pub notice: Option<Notice>,
+    /// The profile the kiosk loaded, for the public notice.
+    pub notice: Option<Profile>,
     /// Measured false-match and false-non-match rates per demographic group at this threshold
     /// (`None` for settings they were not measured at).
     pub group_rates: Option<Vec<GroupRate>>,
@@ -42,59 +42,13 @@ pub struct GroupRate {
     pub fnmr: f64,
 }
 
-/// A deployment profile as the public notice shows it.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase")]
-pub struct Notice {
-    pub purpose: String,
-    pub legal_basis: String,
-    pub operator: String,
-    pub location: String,
-    pub valid_from: String,
-    pub valid_until: String,
-    pub watchlist_sha256: String,
-    pub threshold: u16,
-    pub threshold_floor: u16,
-    /// `"local"`, or the authority's URL.
-    pub custody: String,
-    pub query_rate_per_minute: u32,
-    pub notice: String,
-    pub contact: String,
-    pub requires_overseer: bool,
-}
-
-impl From<&Profile> for Notice {
-    fn from(p: &Profile) -> Notice {
-        Notice {
-            purpose: p.purpose.clone(),
-            legal_basis: p.legal_basis.clone(),
-            operator: p.operator.clone(),
-            location: p.location.clone(),
-            valid_from: p.valid_from.clone(),
-            valid_until: p.valid_until.clone(),
-            watchlist_sha256: p.watchlist_sha256.clone(),
-            threshold: p.threshold,
-            threshold_floor: p.threshold_floor,
-            custody: match &p.custody {
-                Custody::Local => "local".into(),
-                Custody::Authority { url } => url.clone(),
-            },
-            query_rate_per_minute: p.query_rate_per_minute,
-            notice: p.notice.clone(),
-            contact: p.contact.clone(),
-            requires_overseer: p.requires_overseer,
-        }
-    }
-}
-
 /// The notice of a signed profile, verified against the issuer's key (hex) and found inside its
 /// window at `now_unix`: what the public notice page shows.
-pub fn verified_notice(text: &str, issuer_hex: &str, now_unix: i64) -> Result<Notice, super::KioskError> {
+pub fn verified_notice(text: &str, issuer_hex: &str, now_unix: i64) -> Result<Profile, super::KioskError> {
     let issuer = super::deployment::issuer_key(issuer_hex)?;
     let signed = SignedProfile::parse(text.as_bytes(), &issuer, None)?;
     signed.check_window(now_unix)?;
-    Ok(Notice::from(&signed.profile))
+    Ok(signed.profile)
 }
 
 /// How strong a custody is, in the operator's words.
@@ -128,7 +82,7 @@ impl KioskStatus {
             expected_false_alerts_per_1000: header
                 .and_then(|h| expected_false_alerts_per_1000(h.entries, h.tables, h.threshold)),
             pending_reviews,
-            notice: profile.map(|p| Notice::from(&p.profile)),
+            notice: profile.map(|p| p.profile.clone()),
             group_rates: measured_here.then(|| {
                 MEASURED_GROUP_RATES
                     .iter()

@@ -40,7 +40,7 @@ where
 /// Verifies a signed deployment profile against the issuer's key (hex) and returns what the public
 /// notice shows. Throws if it is foreign, altered or outside its window.
 #[wasm_bindgen(js_name = verifyProfile)]
-pub fn verify_profile(text: &str, issuer_hex: &str) -> Result<Ts<crate::kiosk::Notice>, JsValue> {
+pub fn verify_profile(text: &str, issuer_hex: &str) -> Result<Ts<crate::governance::profile::Profile>, JsValue> {
     let notice = crate::kiosk::status::verified_notice(text, issuer_hex, crate::time::now_unix()).map_err(js_error)?;
     to_ts(&notice)
 }
