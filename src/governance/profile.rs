@@ -133,6 +133,18 @@ impl Profile {
         self.window()
     }
 
+    /// A profile for `watchlist` from a template: the profile's JSON without `watchlistSha256`,
+    /// which is filled in from the watchlist's bytes.
+    pub fn from_template(template: &[u8], watchlist: &[u8]) -> Result<Profile, ProfileError> {
+        let mut value: serde_json::Value =
+            serde_json::from_slice(template).map_err(|e| ProfileError::Malformed(e.to_string()))?;
+        let fields = value
+            .as_object_mut()
+            .ok_or_else(|| ProfileError::Malformed("the profile template must be a JSON object".into()))?;
+        fields.insert("watchlistSha256".into(), hex(&Sha256::digest(watchlist)).into());
+        serde_json::from_value(value).map_err(|e| ProfileError::Malformed(e.to_string()))
+    }
+
     /// Signs the profile as the issuer; an overseer adds a line with [`cosign`].
     pub fn sign(&self, issuer: &SigningKey) -> Result<String, ProfileError> {
         self.validate()?;
