@@ -23,7 +23,7 @@ fn lfw_verification_accuracy_and_report_shape() {
         per_identity: 10,
         tables: DEFAULT_TABLES,
     };
-    let report = serde_json::to_value(evaluate(&engine, &options, &|| {}).unwrap()).unwrap();
+    let report = serde_json::to_value(evaluate(&engine, &options, &()).unwrap()).unwrap();
 
     for key in ["images", "identities", "detection_failures", "genuine_pairs", "impostor_pairs"] {
         assert!(report[key].is_u64(), "{key} missing");
@@ -78,4 +78,23 @@ fn lfw_verification_accuracy_and_report_shape() {
         assert!(g["fmr"].is_f64() && g["fnmr"].is_f64(), "{group}");
         assert!(blind["by_group"][group]["fnmr"].is_f64(), "blind {group}");
     }
+
+    // The calibration model (DESIGN §7) against direct counts wherever those are measurable
+    // (at least 20 impostor pairs at or above m: FMR down to ~1.5e-6 here).
+    let points = report["calibration"]["points"].as_array().unwrap();
+    let (mut compared, mut outside) = (0, Vec::new());
+    for point in points {
+        let (m, pairs) = (point["m"].as_u64().unwrap(), point["pairs"].as_u64().unwrap());
+        let (direct, model) = (point["fmr_direct"].as_f64().unwrap(), point["fmr_model"].as_f64().unwrap());
+        if pairs < 20 || direct > 1e-3 {
+            continue;
+        }
+        eprintln!("calibration m = {m}: direct {direct:.3e} ({pairs} pairs), model {model:.3e}, ratio {:.2}", model / direct);
+        if !(0.5..=2.0).contains(&(model / direct)) {
+            outside.push(m);
+        }
+        compared += 1;
+    }
+    assert!(outside.is_empty(), "the model is off by more than 2× at m = {outside:?}");
+    assert!(compared >= 30, "only {compared} thresholds compared");
 }

@@ -2,6 +2,7 @@
 //! come in ([`dataset`]), the evaluation [`protocol`] that `veilwatch eval` and the accuracy test
 //! run, and the [`measured`] operating points the kiosk displays.
 
+pub mod calibration;
 pub mod dataset;
 pub mod measured;
 pub mod metrics;

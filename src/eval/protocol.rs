@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::calibration::ScoreHistogram;
 use super::dataset::{list_identities, read_pairs_csv, DatasetError};
 use super::metrics::{self, IdentificationReport, ScoreReport};
 use crate::blind::lsh::CrossPolytope;
@@ -61,6 +62,27 @@ pub struct EvalReport {
     /// (a pair matches when at least m tables collide).
     pub blind: BlindReport,
     pub identification: IdentificationSection,
+    /// The calibration model (DESIGN §7) against direct counts on this data.
+    pub calibration: CalibrationCheck,
+}
+
+/// The calibration model's FMR next to the directly counted one, at every m where at least one
+/// impostor pair reaches m collisions; and the cosine histograms the model was computed from.
+#[derive(Debug, Serialize)]
+pub struct CalibrationCheck {
+    pub tables: u16,
+    pub points: Vec<CalibrationPoint>,
+    pub impostor_cosines: ScoreHistogram,
+    pub genuine_cosines: ScoreHistogram,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CalibrationPoint {
+    pub m: u16,
+    /// Impostor pairs with at least m collisions.
+    pub pairs: usize,
+    pub fmr_direct: f64,
+    pub fmr_model: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -90,22 +112,29 @@ fn embed_still(engine: &Engine, path: &Path) -> Result<Option<Embedding>, EvalEr
     Ok(engine.analyse_still(&photo).map_err(image)?.map(|analysed| analysed.embedding))
 }
 
-/// Runs the protocol. `progress` is called once per image embedded (from several threads).
-pub fn evaluate(
-    engine: &Engine,
-    options: &EvalOptions,
-    progress: &(dyn Fn() + Sync),
-) -> Result<EvalReport, EvalError> {
+/// What a long evaluation tells its caller as it goes (a progress bar, or nothing: `&()`).
+pub trait EvalProgress: Sync {
+    /// Called once, with the number of images about to be embedded.
+    fn start(&self, _images: usize) {}
+    /// Called once per image embedded, from several threads.
+    fn image_done(&self) {}
+}
+
+impl EvalProgress for () {}
+
+/// Runs the protocol.
+pub fn evaluate(engine: &Engine, options: &EvalOptions, progress: &dyn EvalProgress) -> Result<EvalReport, EvalError> {
     let identities = list_identities(&options.dataset, options.per_identity)?;
     let index: HashMap<&str, usize> = identities.iter().enumerate().map(|(i, id)| (id.name.as_str(), i)).collect();
     let jobs: Vec<(usize, &PathBuf)> =
         identities.iter().enumerate().flat_map(|(i, id)| id.images.iter().map(move |p| (i, p))).collect();
+    progress.start(jobs.len());
 
     let embedded: Vec<Result<Option<(usize, Embedding)>, EvalError>> = jobs
         .par_iter()
         .map(|&(identity, path)| {
             let embedding = embed_still(engine, path);
-            progress();
+            progress.image_done();
             Ok(embedding?.map(|e| (identity, e)))
         })
         .collect();
@@ -136,6 +165,7 @@ pub fn evaluate(
     let collisions_of = |i: usize, j: usize| metrics::collisions(&codes[i], &codes[j]) as f32;
     let blind_scores = metrics::score_pairs(&ids, collisions_of, &not_impostors);
     let mut blind = metrics::report(&blind_scores);
+    let calibration = calibration_check(&scores, &blind_scores, options.tables);
     if let Some(path) = &options.groups {
         let group_of: HashMap<usize, String> = read_pairs_csv(path)?
             .into_iter()
@@ -165,5 +195,29 @@ pub fn evaluate(
         cosine,
         blind: BlindReport { tables: options.tables, scores: blind },
         identification,
+        calibration,
     })
+}
+
+fn calibration_check(cosines: &metrics::PairScores, counts: &metrics::PairScores, tables: u16) -> CalibrationCheck {
+    let impostor_cosines = ScoreHistogram::from_scores(cosines.impostor.iter().copied());
+    let genuine_cosines = ScoreHistogram::from_scores(cosines.genuine.iter().copied());
+    let mut at_least = vec![0usize; tables as usize + 2];
+    for &c in &counts.impostor {
+        at_least[c as usize] += 1;
+    }
+    for m in (0..=tables as usize).rev() {
+        at_least[m] += at_least[m + 1];
+    }
+    let n = counts.impostor.len().max(1) as f64;
+    let points = (1..=tables)
+        .filter(|&m| at_least[m as usize] > 0)
+        .map(|m| CalibrationPoint {
+            m,
+            pairs: at_least[m as usize],
+            fmr_direct: at_least[m as usize] as f64 / n,
+            fmr_model: impostor_cosines.rate_at(tables, m),
+        })
+        .collect();
+    CalibrationCheck { tables, points, impostor_cosines, genuine_cosines }
 }

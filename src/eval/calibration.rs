@@ -1,0 +1,205 @@
+//! The calibration model of DESIGN §7: the false-match rate of the blind matcher at any L and m,
+//! including rates far below what counting pairs can measure.
+//!
+//! A probe and an entry whose templates have cosine `c` collide in each of L independent tables
+//! with the family's probability p(c), so their collision count is Binomial(L, p(c)), and
+//!
+//! ```text
+//! FMR(L, m) = mean over impostor pairs of P[Binom(L, p(cos)) ≥ m]
+//! ```
+//!
+//! The impostor cosines come from measured data (a histogram, [`ScoreHistogram`]); p(c) from the
+//! family's tabulated collision probability ([`crate::blind::lsh::COLLISION_TABLE`], interpolated
+//! in log space). The same sum over genuine cosines gives the true-match rate at m.
+
+use serde::{Deserialize, Serialize};
+
+use crate::blind::lsh::COLLISION_TABLE;
+
+/// Width of a histogram bin of cosines.
+pub const BIN_WIDTH: f64 = 0.005;
+const BINS: usize = 400;
+
+/// One table's collision probability at `cosine` (log-linear between the tabulated points;
+/// cosines at or below 0 take p(0), which overstates their tiny share of false matches).
+pub fn collision_probability(cosine: f64) -> f64 {
+    let t = &COLLISION_TABLE;
+    if cosine <= 0.0 {
+        return t[0] as f64;
+    }
+    if cosine >= 1.0 {
+        return 1.0;
+    }
+    let x = cosine / 0.05;
+    let i = (x.floor() as usize).min(t.len() - 2);
+    let f = x - i as f64;
+    let (a, b) = ((t[i] as f64).ln(), (t[i + 1] as f64).ln());
+    (a + f * (b - a)).exp()
+}
+
+/// `P[X ≥ m]` for `X ~ Binomial(n, p)`, summed in log space so that tails down to 1e-300 stay exact.
+pub fn binomial_tail(n: u32, p: f64, m: u32) -> f64 {
+    if m == 0 {
+        return 1.0;
+    }
+    if m > n || p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    let (ln_p, ln_q) = (p.ln(), (1.0 - p).ln());
+    // ln C(n, m) by a running product, then each next term by the ratio (n − k)/(k + 1) · p/q.
+    let mut ln_choose = 0.0;
+    for k in 0..m {
+        ln_choose += ((n - k) as f64).ln() - ((k + 1) as f64).ln();
+    }
+    let mut ln_term = ln_choose + m as f64 * ln_p + (n - m) as f64 * ln_q;
+    let first = ln_term;
+    let mut sum = 1.0; // terms relative to the first
+    for k in m..n {
+        ln_term += ((n - k) as f64).ln() - ((k + 1) as f64).ln() + ln_p - ln_q;
+        let relative = (ln_term - first).exp();
+        sum += relative;
+        if relative < 1e-17 * sum && k as f64 > n as f64 * p {
+            break;
+        }
+    }
+    (first.exp() * sum).min(1.0)
+}
+
+/// A histogram of cosine scores over [-1, 1] in bins of [`BIN_WIDTH`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreHistogram {
+    /// Pairs counted per bin, lowest cosine first.
+    pub counts: Vec<u64>,
+}
+
+impl Default for ScoreHistogram {
+    fn default() -> Self {
+        ScoreHistogram { counts: vec![0; BINS] }
+    }
+}
+
+impl ScoreHistogram {
+    pub fn from_scores(scores: impl IntoIterator<Item = f32>) -> ScoreHistogram {
+        let mut h = ScoreHistogram::default();
+        for s in scores {
+            h.add(s);
+        }
+        h
+    }
+
+    pub fn add(&mut self, cosine: f32) {
+        let bin = (((cosine as f64 + 1.0) / BIN_WIDTH).floor().max(0.0) as usize).min(BINS - 1);
+        self.counts[bin] += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// The centre cosine of each bin with a count, and the count.
+    fn bins(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(i, &c)| (-1.0 + (i as f64 + 0.5) * BIN_WIDTH, c))
+    }
+
+    /// The mean over the histogram's pairs of P[Binom(L, p(cos)) ≥ m]: the rate at which a pair of
+    /// this kind has at least m of L tables colliding.
+    pub fn rate_at(&self, tables: u16, m: u16) -> f64 {
+        let total = self.total();
+        if total == 0 {
+            return 0.0;
+        }
+        let sum: f64 = self
+            .bins()
+            .map(|(c, n)| n as f64 * binomial_tail(tables as u32, collision_probability(c), m as u32))
+            .sum();
+        sum / total as f64
+    }
+
+    /// The fraction of pairs with cosine strictly above `threshold` (the plain-cosine matcher).
+    pub fn fraction_above(&self, threshold: f64) -> f64 {
+        let total = self.total();
+        if total == 0 {
+            return 0.0;
+        }
+        self.bins().filter(|(c, _)| *c > threshold).map(|(_, n)| n).sum::<u64>() as f64 / total as f64
+    }
+}
+
+/// The per-passer-by false-alert rate of a watchlist of `entries` at per-comparison rate `fmr`:
+/// `1 − (1 − fmr)^entries`.
+pub fn fpir(fmr: f64, entries: u64) -> f64 {
+    -(entries as f64 * (-fmr).ln_1p()).exp_m1()
+}
+
+/// The smallest m (collision threshold) whose FPIR for a watchlist of `entries` is at most
+/// `target`, from the impostor histogram; `None` when even m = L does not get there.
+pub fn threshold_for_fpir(impostors: &ScoreHistogram, tables: u16, entries: u64, target: f64) -> Option<u16> {
+    // FMR(m) falls as m grows: bisect.
+    let fits = |m: u16| fpir(impostors.rate_at(tables, m), entries) <= target;
+    let (mut low, mut high) = (1u16, tables);
+    if !fits(high) {
+        return None;
+    }
+    while low < high {
+        let mid = low + (high - low) / 2;
+        if fits(mid) {
+            high = mid;
+        } else {
+            low = mid + 1;
+        }
+    }
+    Some(low)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_binomial_tail_matches_direct_sums() {
+        // Small n: the sum of the pmf directly.
+        let (n, p) = (20u32, 0.3f64);
+        let pmf = |k: u32| {
+            let choose: f64 = (0..k).map(|i| (n - i) as f64 / (i + 1) as f64).product();
+            choose * p.powi(k as i32) * (1.0 - p).powi((n - k) as i32)
+        };
+        for m in [0, 1, 5, 6, 12, 20] {
+            let direct: f64 = (m..=n).map(pmf).sum();
+            assert!((binomial_tail(n, p, m) - direct).abs() < 1e-12, "m = {m}");
+        }
+        assert_eq!(binomial_tail(20, 0.3, 21), 0.0);
+        // Deep tails stay positive and fall monotonically.
+        let (a, b) = (binomial_tail(1024, 0.01, 60), binomial_tail(1024, 0.01, 120));
+        assert!(a > b && b > 0.0 && a < 1e-15, "{a} {b}");
+    }
+
+    #[test]
+    fn collision_probability_follows_the_table_and_rises_with_cosine() {
+        for (i, &p) in COLLISION_TABLE.iter().enumerate().take(20) {
+            assert!((collision_probability(i as f64 * 0.05) - p as f64).abs() < 1e-9);
+        }
+        let mut last = 0.0;
+        for k in 0..=100 {
+            let p = collision_probability(k as f64 / 100.0);
+            assert!(p >= last);
+            last = p;
+        }
+        assert_eq!(collision_probability(-0.3), COLLISION_TABLE[0] as f64);
+    }
+
+    #[test]
+    fn the_threshold_for_an_fpir_is_the_smallest_m_that_meets_it() {
+        let impostors = ScoreHistogram::from_scores((0..10_000).map(|i| (i % 100) as f32 / 250.0 - 0.1));
+        let m = threshold_for_fpir(&impostors, 1024, 1000, 1.0 / 6000.0).unwrap();
+        assert!(fpir(impostors.rate_at(1024, m), 1000) <= 1.0 / 6000.0);
+        assert!(fpir(impostors.rate_at(1024, m - 1), 1000) > 1.0 / 6000.0);
+        assert!((fpir(1e-4, 10_000) - (1.0 - (1.0f64 - 1e-4).powi(10_000))).abs() < 1e-12);
+    }
+}
