@@ -70,7 +70,7 @@ fuzz:
 
 ## Speed: native medians and watchlist sizes, wasm (node) vs onnxruntime-web on the same inputs,
 ## then the engine and the whole kiosk in headless Chromium → bench.json
-bench: native wasm
+bench: setup native wasm
 	$(BIN) bench --frames-out $(CARGO_TARGET_DIR)/bench-frames
 	node tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames
 	VEILWATCH_WASM_VARIANT=relaxed-simd node --experimental-wasm-relaxed-simd tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames

@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use veilwatch::governance::audit;
 
-use crate::common::{read, CliResult};
+use crate::files::read_text;
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
@@ -18,11 +20,10 @@ pub struct AuditArgs {
     command: AuditCommand,
 }
 
-pub fn run(args: AuditArgs) -> CliResult {
+pub fn run(args: AuditArgs) -> Result<()> {
     match args.command {
         AuditCommand::Verify { file } => {
-            let text = String::from_utf8(read(&file)?).map_err(|_| format!("{} is not UTF-8 text", file.display()))?;
-            let entries = veilwatch::audit::verify(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            let entries = audit::verify(&read_text(&file)?).with_context(|| file.display().to_string())?;
             println!("{}: chain intact, {entries} entries", file.display());
             Ok(())
         }

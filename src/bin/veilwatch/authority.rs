@@ -13,12 +13,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
 use veilwatch::blind::prf::{OprfKey, OprfTransport, ELEMENT_BYTES};
 use veilwatch::blind::BlindError;
 
-use crate::common::CliResult;
-use crate::keys;
+use crate::key_files;
 
 pub const MAX_ELEMENTS: usize = 4096;
 const PATH: &str = "/v1/evaluate";
@@ -47,29 +47,28 @@ struct Counters {
     refused: u64,
 }
 
-fn read_request(stream: &mut TcpStream) -> Result<(String, String, Vec<u8>), String> {
-    let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+/// One request: method, path and body.
+fn read_request(stream: &mut TcpStream) -> Result<(String, String, Vec<u8>)> {
+    let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
-    reader.read_line(&mut line).map_err(|e| e.to_string())?;
+    reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
     let mut length = 0usize;
     loop {
         let mut header = String::new();
-        if reader.read_line(&mut header).map_err(|e| e.to_string())? == 0 || header.trim().is_empty() {
+        if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
             break;
         }
         if let Some((name, value)) = header.split_once(':') {
             if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().map_err(|_| "bad Content-Length".to_string())?;
+                length = value.trim().parse().context("bad Content-Length")?;
             }
         }
     }
-    if length > MAX_ELEMENTS * ELEMENT_BYTES {
-        return Err(format!("request body of {length} bytes exceeds {} elements", MAX_ELEMENTS));
-    }
+    ensure!(length <= MAX_ELEMENTS * ELEMENT_BYTES, "request body of {length} bytes exceeds {MAX_ELEMENTS} elements");
     let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).map_err(|e| e.to_string())?;
+    reader.read_exact(&mut body)?;
     Ok((method, path, body))
 }
 
@@ -89,7 +88,7 @@ fn handle(mut stream: TcpStream, key: &OprfKey, counters: &Mutex<Counters>, rate
     let peer = stream.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let (method, path, body) = match read_request(&mut stream) {
         Ok(r) => r,
-        Err(e) => return respond(&mut stream, "400 Bad Request", "text/plain", e.as_bytes()),
+        Err(e) => return respond(&mut stream, "400 Bad Request", "text/plain", format!("{e:#}").as_bytes()),
     };
     if method == "OPTIONS" {
         return respond(&mut stream, "204 No Content", "text/plain", b"");
@@ -100,7 +99,7 @@ fn handle(mut stream: TcpStream, key: &OprfKey, counters: &Mutex<Counters>, rate
     {
         let mut c = counters.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        if c.window_start.is_none_or(|s| now.duration_since(s) >= Duration::from_secs(60)) {
+        if c.window_start.map_or(true, |s| now.duration_since(s) >= Duration::from_secs(60)) {
             if c.window_start.is_some() {
                 eprintln!(
                     "authority: last minute {} requests, {} elements, {} refused",
@@ -130,12 +129,12 @@ fn handle(mut stream: TcpStream, key: &OprfKey, counters: &Mutex<Counters>, rate
     }
 }
 
-pub fn run(args: AuthorityArgs) -> CliResult {
+pub fn run(args: AuthorityArgs) -> Result<()> {
     if !args.listen.ip().is_loopback() && !args.allow_remote {
-        return Err(format!("refusing to listen on {} (not loopback); pass --allow-remote to insist", args.listen));
+        bail!("refusing to listen on {} (not loopback); pass --allow-remote to insist", args.listen);
     }
-    let key = keys::oprf_key(&args.keys)?;
-    let listener = TcpListener::bind(args.listen).map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let key = key_files::oprf_key(&args.keys)?;
+    let listener = TcpListener::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
     eprintln!(
         "authority: evaluating blinded elements on http://{}{PATH} (cap {} requests/min per client)",
         args.listen, args.rate_per_minute

@@ -2,29 +2,35 @@
 //!
 //! The input is a real LFW photo placed on a 320×240 and a 640×480 canvas. `--frames-out` also
 //! writes those exact frames (raw RGBA) and the aligned crop (raw RGB), so that `make bench` can time
-//! the wasm build and onnxruntime-web on identical bytes. Medians go to `bench.json` under "native".
+//! the wasm build and onnxruntime-web on identical bytes. Medians go to `bench.json` under "native";
+//! the blind-matching costs of synthetic watchlists (`--watchlists` sizes) under "watchlists".
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use anyhow::{ensure, Context, Result};
 use clap::Args;
 use ed25519_dalek::SigningKey;
 use rand_core::OsRng;
 use serde_json::{json, Value};
 use veilwatch::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
-use veilwatch::blind::format::Watchlist;
 use veilwatch::blind::matcher::Matcher;
 use veilwatch::blind::prf::{LocalHmac, OprfClientPrf, OprfKey, Prf};
 use veilwatch::blind::{DEFAULT_TABLES, DEFAULT_THRESHOLD};
+use veilwatch::pipeline::{align, Frame};
 use veilwatch::time::now_unix;
-use veilwatch::{align, nearest_centre, Embedding, Frame};
+use veilwatch::Embedding;
 
-use crate::authority::HttpAuthority;
-
-use crate::common::{load_engine, load_image, read, write_atomically, CliResult};
+use crate::authority::{self, HttpAuthority};
+use crate::files::{create_dir, load_engine, load_image, write_atomically};
 
 /// The photo every benchmark uses, relative to the data folder.
-pub const BENCH_PHOTO: &str = "lfw/images/Aaron_Sorkin/Aaron_Sorkin_0001.jpg";
+const BENCH_PHOTO: &str = "lfw/images/Aaron_Sorkin/Aaron_Sorkin_0001.jpg";
+
+/// The model id the synthetic watchlists name: their templates are random unit vectors, not the
+/// output of any embedding model.
+const SYNTHETIC_MODEL: &str = "synthetic-unit-vectors";
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -45,7 +51,7 @@ pub struct BenchArgs {
     watchlists: Vec<usize>,
 }
 
-pub fn data_dir(explicit: Option<PathBuf>) -> PathBuf {
+fn data_dir(explicit: Option<PathBuf>) -> PathBuf {
     explicit
         .or_else(|| std::env::var_os("VEILWATCH_DATA").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("../shared/data"))
@@ -71,7 +77,7 @@ fn canvas(photo: &Frame, width: u32, height: u32) -> Frame {
     Frame::from_rgba(width, height, &rgba).expect("canvas sized from its dimensions")
 }
 
-fn median_ms(runs: usize, mut f: impl FnMut() -> CliResult) -> CliResult<f64> {
+fn median_ms(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     for _ in 0..3 {
         f()?;
     }
@@ -89,51 +95,46 @@ fn rgba_of(frame: &Frame) -> Vec<u8> {
     frame.rgb().chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect()
 }
 
-pub fn run(models: &Path, args: BenchArgs) -> CliResult {
-    let data = data_dir(args.data);
-    let photo_path = data.join(BENCH_PHOTO);
-    if !photo_path.is_file() {
-        return Err(format!(
-            "benchmark photo {} is missing; set VEILWATCH_DATA to the shared data folder",
-            photo_path.display()
-        ));
-    }
+pub fn run(models: &Path, args: BenchArgs) -> Result<()> {
+    let photo_path = data_dir(args.data).join(BENCH_PHOTO);
+    ensure!(
+        photo_path.is_file(),
+        "benchmark photo {} is missing; set VEILWATCH_DATA to the shared data folder",
+        photo_path.display()
+    );
     let engine = load_engine(models)?;
     let photo = load_image(&photo_path)?;
     let mut native = serde_json::Map::new();
     for (key, width, height) in [("detect_320x240", 320, 240), ("detect_640x480", 640, 480)] {
         let frame = canvas(&photo, width, height);
-        let ms = median_ms(args.runs, || engine.detect(&frame).map(drop).map_err(|e| e.to_string()))?;
+        let ms = median_ms(args.runs, || Ok(engine.detect(&frame).map(drop)?))?;
         println!("native {key}: {ms:.2} ms (median of {})", args.runs);
         native.insert(key.into(), json!({ "veilwatch_ms": ms }));
         if let Some(dir) = &args.frames_out {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            create_dir(dir)?;
             write_atomically(&dir.join(format!("{key}.rgba")), &rgba_of(&frame))?;
         }
     }
-    let faces = engine.detect(&photo).map_err(|e| e.to_string())?;
-    let face = nearest_centre(&faces, photo.width(), photo.height()).ok_or("no face found in the benchmark photo")?;
-    let crop = align::align(&photo, face).ok_or("benchmark face cannot be aligned")?;
-    let ms = median_ms(args.runs, || engine.embed_crop(&crop).map(drop).map_err(|e| e.to_string()))?;
+    let face = engine.analyse_still(&photo)?.context("no face found in the benchmark photo")?.face;
+    let crop = align::align(&photo, &face).context("the benchmark face cannot be aligned")?;
+    let ms = median_ms(args.runs, || Ok(engine.embed_crop(&crop).map(drop)?))?;
     println!("native embed (per face): {ms:.2} ms (median of {})", args.runs);
     native.insert("embed".into(), json!({ "veilwatch_ms": ms }));
     if let Some(dir) = &args.frames_out {
         write_atomically(&dir.join("embed_112x112.rgb"), crop.rgb())?;
     }
 
-    let mut report: Value = match read(&args.out) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({})),
-        Err(_) => json!({}),
-    };
-    if !report.is_object() {
-        report = json!({});
-    }
+    // Other benchmarks merge their sections into the same report; an unreadable one starts afresh.
+    let mut report = std::fs::read(&args.out)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
     report["native"] = Value::Object(native);
     if !args.watchlists.is_empty() {
         report["watchlists"] = watchlist_bench(&args.watchlists, args.runs)?;
     }
-    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    write_atomically(&args.out, text.as_bytes())?;
+    write_atomically(&args.out, serde_json::to_string_pretty(&report)?.as_bytes())?;
     println!("wrote {}", args.out.display());
     Ok(())
 }
@@ -141,17 +142,17 @@ pub fn run(models: &Path, args: BenchArgs) -> CliResult {
 /// Synthetic watchlists of random unit vectors: file size, load time (parse, signature, key check)
 /// and per-face match time with the local PRF and with the OPRF against an authority on loopback,
 /// each as a ratio to a plain (unblinded) cosine scan over the same templates in this process.
-fn watchlist_bench(sizes: &[usize], runs: usize) -> CliResult<Value> {
+fn watchlist_bench(sizes: &[usize], runs: usize) -> Result<Value> {
     let issuer = SigningKey::generate(&mut OsRng);
     let local = LocalHmac::new([0x42; 32]);
     let oprf = OprfKey::generate();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    let authority_key = OprfKey::from_bytes(&oprf.to_bytes()).map_err(|e| e.to_string())?;
-    std::thread::spawn(move || crate::authority::serve(listener, authority_key, u32::MAX));
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on loopback for the authority")?;
+    let port = listener.local_addr()?.port();
+    let authority_key = OprfKey::from_bytes(&oprf.to_bytes())?;
+    std::thread::spawn(move || authority::serve(listener, authority_key, u32::MAX));
     let device = OprfClientPrf { transport: HttpAuthority { url: format!("http://127.0.0.1:{port}") } };
     let now = now_unix();
-    let params = WatchlistParams::default_for_a_day(now);
+    let params = WatchlistParams::default_for_a_day(SYNTHETIC_MODEL, now);
     let mut out = serde_json::Map::new();
     println!("blind matching, L = {DEFAULT_TABLES}, m = {DEFAULT_THRESHOLD} (medians; ratio = blind ÷ plain cosine scan of the same templates):");
     for &n in sizes {
@@ -160,21 +161,18 @@ fn watchlist_bench(sizes: &[usize], runs: usize) -> CliResult<Value> {
         let mut measured = serde_json::Map::new();
         for (custody, prf) in [("local", &local as &dyn Prf), ("oprf", &oprf as &dyn Prf)] {
             let start = Instant::now();
-            let file = build(enrolments.clone(), &params, prf, &issuer).map_err(|e| e.to_string())?;
+            let file = build(enrolments.clone(), &params, prf, &issuer)?;
             let build_s = start.elapsed().as_secs_f64();
             let bytes = file.len();
             let device_prf: &dyn Prf = if custody == "local" { &local } else { &device };
             let start = Instant::now();
-            let watchlist = Watchlist::parse(file, &issuer.verifying_key()).map_err(|e| e.to_string())?;
-            let matcher = Matcher::new(watchlist, device_prf, now).map_err(|e| e.to_string())?;
+            let matcher = Matcher::load(file, &issuer.verifying_key(), device_prf, SYNTHETIC_MODEL, now)?;
             let load_ms = start.elapsed().as_secs_f64() * 1000.0;
             let mut probes = templates.iter().cycle();
             let match_ms = median_ms(runs, || {
                 let probe = probes.next().expect("cycle");
-                let found = matcher.match_embedding(probe, device_prf, now).map_err(|e| e.to_string())?;
-                if found.is_empty() {
-                    return Err("an enrolled template did not match itself".into());
-                }
+                let found = matcher.match_embedding(probe, device_prf, now)?;
+                ensure!(!found.is_empty(), "an enrolled template did not match itself");
                 Ok(())
             })?;
             let mut probes = templates.iter().cycle();

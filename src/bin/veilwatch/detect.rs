@@ -1,12 +1,13 @@
-//! `veilwatch detect` and `veilwatch embed`.
+//! `veilwatch detect IMAGE… [--json]`: every face the detector finds, best score first.
 
 use std::path::{Path, PathBuf};
 
+use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
-use veilwatch::{nearest_centre, Face};
+use veilwatch::pipeline::Face;
 
-use crate::common::{load_engine, load_image, CliResult};
+use crate::files::{load_engine, load_image};
 
 #[derive(Args)]
 pub struct DetectArgs {
@@ -17,12 +18,6 @@ pub struct DetectArgs {
     json: bool,
 }
 
-#[derive(Args)]
-pub struct EmbedArgs {
-    #[arg(required = true)]
-    images: Vec<PathBuf>,
-}
-
 #[derive(Serialize)]
 struct ImageFaces {
     image: String,
@@ -31,12 +26,12 @@ struct ImageFaces {
     faces: Vec<Face>,
 }
 
-pub fn run_detect(models: &Path, args: DetectArgs) -> CliResult {
+pub fn run(models: &Path, args: DetectArgs) -> Result<()> {
     let engine = load_engine(models)?;
     let mut results = Vec::new();
     for path in &args.images {
         let frame = load_image(path)?;
-        let faces = engine.detect(&frame).map_err(|e| format!("{}: {e}", path.display()))?;
+        let faces = engine.detect(&frame).with_context(|| path.display().to_string())?;
         results.push(ImageFaces {
             image: path.display().to_string(),
             width: frame.width(),
@@ -45,7 +40,7 @@ pub fn run_detect(models: &Path, args: DetectArgs) -> CliResult {
         });
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?);
+        println!("{}", serde_json::to_string_pretty(&results)?);
         return Ok(());
     }
     for r in &results {
@@ -55,31 +50,5 @@ pub fn run_detect(models: &Path, args: DetectArgs) -> CliResult {
             println!("  score {:.3}  box x={x:.1} y={y:.1} w={w:.1} h={h:.1}", f.score);
         }
     }
-    Ok(())
-}
-
-#[derive(Serialize)]
-struct ImageEmbedding {
-    image: String,
-    face: Option<Face>,
-    embedding: Option<Vec<f32>>,
-}
-
-pub fn run_embed(models: &Path, args: EmbedArgs) -> CliResult {
-    let engine = load_engine(models)?;
-    let mut results = Vec::new();
-    for path in &args.images {
-        let frame = load_image(path)?;
-        let faces = engine.detect(&frame).map_err(|e| format!("{}: {e}", path.display()))?;
-        let face = nearest_centre(&faces, frame.width(), frame.height()).copied();
-        let embedding = match &face {
-            Some(face) => {
-                Some(engine.analyse_face(&frame, face).map_err(|e| e.to_string())?.embedding.values().to_vec())
-            }
-            None => None,
-        };
-        results.push(ImageEmbedding { image: path.display().to_string(), face, embedding });
-    }
-    println!("{}", serde_json::to_string(&results).map_err(|e| e.to_string())?);
     Ok(())
 }

@@ -1,29 +1,26 @@
-//! The `veilwatch` command line: a thin edge over the library. Each subcommand converts its
-//! arguments, calls the library and prints; no rules live here.
+//! The `veilwatch` command line: a thin edge over the library. Each subcommand (one file each)
+//! turns its arguments into plain values, calls the library and prints; no rules live here.
+//! [`files`] and [`key_files`] are the only helpers: files on disk and the issuer's key folder.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-#[path = "../cli/audit.rs"]
 mod audit;
-#[path = "../cli/authority.rs"]
 mod authority;
-#[path = "../cli/bench.rs"]
 mod bench;
-#[path = "../cli/common.rs"]
-mod common;
-#[path = "../cli/detect.rs"]
 mod detect;
-#[path = "../cli/eval.rs"]
+mod embed;
+mod enroll;
 mod eval;
-#[path = "../cli/keys.rs"]
-mod keys;
-#[path = "../cli/serve.rs"]
+mod files;
+mod identify;
+mod inspect;
+mod key_files;
+mod keygen;
+mod profile;
 mod serve;
-#[path = "../cli/watchlist.rs"]
-mod watchlist;
 
 #[derive(Parser)]
 #[command(name = "veilwatch", version, about = "On-device face matching against a blinded watchlist")]
@@ -41,7 +38,7 @@ enum Command {
     Detect(detect::DetectArgs),
     /// Developer tool: print the embedding of the face nearest each image's centre (JSON).
     /// For test fixtures and cross-checks only; never run it on people who did not consent.
-    Embed(detect::EmbedArgs),
+    Embed(embed::EmbedArgs),
     /// Measure verification accuracy on a folder in LFW layout (Name/Name_0001.jpg).
     Eval(eval::EvalArgs),
     /// Native speed: detection at 320×240 and 640×480, embedding per face (medians).
@@ -49,41 +46,42 @@ enum Command {
     /// Serve the kiosk (static files) on loopback with a strict Content-Security-Policy.
     Serve(serve::ServeArgs),
     /// Create an issuer key folder: Ed25519 signing key and both PRF keys.
-    Keygen(watchlist::KeygenArgs),
+    Keygen(keygen::KeygenArgs),
     /// Build a signed, blinded watchlist: one entry per person folder.
-    Enroll(watchlist::EnrollArgs),
+    Enroll(enroll::EnrollArgs),
     /// Show a watchlist's header (never identities) after checking its signature.
-    Inspect(watchlist::InspectArgs),
+    Inspect(inspect::InspectArgs),
     /// Match the faces in images against a watchlist.
-    Identify(watchlist::IdentifyArgs),
+    Identify(identify::IdentifyArgs),
     /// Evaluate blinded OPRF elements for devices (authority custody).
     Authority(authority::AuthorityArgs),
     /// Sign or verify a deployment profile.
-    Profile(watchlist::ProfileArgs),
+    Profile(profile::ProfileArgs),
     /// Verify an exported kiosk audit log.
     Audit(audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let models = cli.models;
     let result = match cli.command {
-        Command::Detect(args) => detect::run_detect(&cli.models, args),
-        Command::Embed(args) => detect::run_embed(&cli.models, args),
-        Command::Eval(args) => eval::run(&cli.models, args),
-        Command::Bench(args) => bench::run(&cli.models, args),
+        Command::Detect(args) => detect::run(&models, args),
+        Command::Embed(args) => embed::run(&models, args),
+        Command::Eval(args) => eval::run(&models, args),
+        Command::Bench(args) => bench::run(&models, args),
         Command::Serve(args) => serve::run(args),
-        Command::Keygen(args) => watchlist::keygen(args),
-        Command::Enroll(args) => watchlist::enroll_cmd(&cli.models, args),
-        Command::Inspect(args) => watchlist::inspect(args),
-        Command::Identify(args) => watchlist::identify(&cli.models, args),
+        Command::Keygen(args) => keygen::run(args),
+        Command::Enroll(args) => enroll::run(&models, args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Identify(args) => identify::run(&models, args),
         Command::Authority(args) => authority::run(args),
-        Command::Profile(args) => watchlist::profile(args),
+        Command::Profile(args) => profile::run(args),
         Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("veilwatch: {message}");
+        Err(err) => {
+            eprintln!("veilwatch: {err:#}");
             ExitCode::FAILURE
         }
     }

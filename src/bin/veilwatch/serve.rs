@@ -8,9 +8,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 
+use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
-
-use crate::common::CliResult;
 
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; \
 img-src 'self' blob: data:; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
@@ -32,11 +31,9 @@ pub struct ServeArgs {
     mounts: Vec<(String, PathBuf)>,
 }
 
-fn parse_mount(s: &str) -> Result<(String, PathBuf), String> {
-    let (prefix, dir) = s.split_once('=').ok_or("expected URL_PREFIX=FOLDER")?;
-    if !prefix.starts_with('/') {
-        return Err("the URL prefix must start with /".into());
-    }
+fn parse_mount(s: &str) -> Result<(String, PathBuf)> {
+    let (prefix, dir) = s.split_once('=').context("expected URL_PREFIX=FOLDER")?;
+    ensure!(prefix.starts_with('/'), "the URL prefix must start with /");
     Ok((prefix.trim_end_matches('/').to_owned(), PathBuf::from(dir)))
 }
 
@@ -112,15 +109,13 @@ fn respond(stream: &mut TcpStream, mounts: &[(String, PathBuf)], csp: &str) -> s
     Ok(())
 }
 
-pub fn run(args: ServeArgs) -> CliResult {
+pub fn run(args: ServeArgs) -> Result<()> {
     if !args.listen.ip().is_loopback() && !args.allow_remote {
-        return Err(format!("refusing to listen on {} (not loopback); pass --allow-remote to insist", args.listen));
+        bail!("refusing to listen on {} (not loopback); pass --allow-remote to insist", args.listen);
     }
     let mounts = if args.mounts.is_empty() { vec![(String::new(), PathBuf::from("www"))] } else { args.mounts };
     for (prefix, dir) in &mounts {
-        if !dir.is_dir() {
-            return Err(format!("mount {prefix}/ → {} is not a folder", dir.display()));
-        }
+        ensure!(dir.is_dir(), "mount {prefix}/ → {} is not a folder", dir.display());
     }
     let csp = match &args.authority {
         Some(url) => {
@@ -128,13 +123,13 @@ pub fn run(args: ServeArgs) -> CliResult {
             if !(origin.starts_with("http://") || origin.starts_with("https://"))
                 || origin.contains([' ', ';', '\'', '"'])
             {
-                return Err(format!("--authority {url} is not an http(s) origin"));
+                bail!("--authority {url} is not an http(s) origin");
             }
             CSP.replace("connect-src 'self'", &format!("connect-src 'self' {origin}"))
         }
         None => CSP.to_owned(),
     };
-    let listener = TcpListener::bind(args.listen).map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let listener = TcpListener::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
     eprintln!("serving on http://{}/ (Ctrl-C to stop)", args.listen);
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };

@@ -1,0 +1,105 @@
+//! Writes the fuzz targets' seed inputs: valid files, signed with the keys the targets verify
+//! against (fuzz/fuzz_targets/), so that the fuzzer starts from inputs that reach every check.
+//!
+//! `cargo run --release --example write_fuzz_seeds -- fuzz/seeds` writes
+//! - `watchlist_parser/small.vwl`: a small synthetic watchlist (3 entries, L = 16, m = 8), issuer
+//!   key `[7; 32]`;
+//! - `profile_parser/profile.vwp` and `profile_parser/cosigned.vwp`: a deployment profile signed by
+//!   issuer key `[1; 32]`, alone and co-signed by overseer key `[2; 32]`.
+//!
+//! Each seed is parsed back under the target's keys before it is written.
+
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::SigningKey;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
+use veilwatch::blind::format::Watchlist;
+use veilwatch::blind::prf::LocalHmac;
+use veilwatch::blind::record::EntryRecord;
+use veilwatch::governance::profile::{cosign, Custody, Profile, SignedProfile};
+use veilwatch::{Embedding, EMBEDDING_DIM};
+
+/// Any fixed time: the parsers do not look at the clock.
+const NOW: i64 = 1_800_000_000;
+
+/// The keys fuzz/fuzz_targets/ verify against.
+fn watchlist_issuer() -> SigningKey {
+    SigningKey::from_bytes(&[7; 32])
+}
+
+fn profile_issuer() -> SigningKey {
+    SigningKey::from_bytes(&[1; 32])
+}
+
+fn profile_overseer() -> SigningKey {
+    SigningKey::from_bytes(&[2; 32])
+}
+
+fn small_watchlist() -> Vec<u8> {
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let entries = (0..3)
+        .map(|i| {
+            let values: Vec<f32> = (0..EMBEDDING_DIM).map(|_| rng.next_u32() as f32 / u32::MAX as f32 - 0.5).collect();
+            let record = EntryRecord::new(
+                format!("REF-{i:03}"),
+                format!("Person {i}"),
+                "test".into(),
+                "synthetic".into(),
+                NOW,
+                None,
+            );
+            Enrolment { template: Embedding::from_values(&values).expect("random values"), record }
+        })
+        .collect();
+    let params = WatchlistParams {
+        model_id: "synthetic-unit-vectors".into(),
+        tables: 16,
+        threshold: 8,
+        valid_from: NOW - 3600,
+        valid_until: NOW + 3600,
+    };
+    build(entries, &params, &LocalHmac::new([1; 32]), &watchlist_issuer()).expect("valid parameters")
+}
+
+fn profile() -> Profile {
+    Profile {
+        purpose: "Demonstration of on-device matching".into(),
+        legal_basis: "Consent of every enrolled volunteer".into(),
+        operator: "Veilwatch test operator".into(),
+        location: "Test bench".into(),
+        valid_from: "2026-11-01T00:00:00Z".into(),
+        valid_until: "2026-12-01T00:00:00Z".into(),
+        watchlist_sha256: "ab".repeat(32),
+        threshold: 29,
+        threshold_floor: 25,
+        custody: Custody::Authority { url: "http://127.0.0.1:8787".into() },
+        query_rate_per_minute: 60,
+        notice: "Faces that do not match are deleted at once.".into(),
+        contact: "rights@example.org".into(),
+        requires_overseer: false,
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().expect("seed paths have a folder"))
+        .unwrap_or_else(|e| panic!("cannot create the folder of {}: {e}", path.display()));
+    std::fs::write(path, bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    println!("wrote {} ({} bytes)", path.display(), bytes.len());
+}
+
+fn main() {
+    let seeds = PathBuf::from(std::env::args_os().nth(1).unwrap_or_else(|| "fuzz/seeds".into()));
+    let watchlist = small_watchlist();
+    Watchlist::parse(watchlist.clone(), &watchlist_issuer().verifying_key()).expect("the seed watchlist parses");
+    write(&seeds.join("watchlist_parser/small.vwl"), &watchlist);
+
+    let signed = profile().sign(&profile_issuer()).expect("a valid profile");
+    let cosigned = cosign(&signed, &profile_overseer()).expect("a signed profile");
+    let (issuer, overseer) = (profile_issuer().verifying_key(), profile_overseer().verifying_key());
+    SignedProfile::parse(signed.as_bytes(), &issuer, None).expect("the signed seed parses");
+    SignedProfile::parse(cosigned.as_bytes(), &issuer, Some(&overseer)).expect("the co-signed seed parses");
+    write(&seeds.join("profile_parser/profile.vwp"), signed.as_bytes());
+    write(&seeds.join("profile_parser/cosigned.vwp"), cosigned.as_bytes());
+}

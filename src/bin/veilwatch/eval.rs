@@ -1,0 +1,105 @@
+//! `veilwatch eval DATASET_DIR --json OUT`: verification and identification accuracy on a folder
+//! in LFW layout, by the library's evaluation protocol. The report goes to `--json`; a summary
+//! goes to stderr.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use veilwatch::eval::metrics::{FMR_POINTS, FPIR_POINTS};
+use veilwatch::eval::protocol::{evaluate, EvalOptions, EvalProgress, EvalReport};
+
+use crate::files::{load_engine, write_atomically};
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Folder with one sub-folder per identity holding its JPEG/PNG images.
+    dataset: PathBuf,
+    /// Where to write the JSON report.
+    #[arg(long)]
+    json: PathBuf,
+    /// CSV `identity,group` for the per-group breakdown (e.g. labels/groups.csv).
+    #[arg(long)]
+    groups: Option<PathBuf>,
+    /// CSV whose first two columns name identity pairs that are not true impostors (same person
+    /// under two names, mislabelled photos); their cross pairs are left out of the impostor set.
+    #[arg(long)]
+    label_noise: Option<PathBuf>,
+    /// Images used per identity, the first ones by file name.
+    #[arg(long, default_value_t = 10)]
+    per_identity: usize,
+    /// LSH tables L for the blind (collision-count) scores.
+    #[arg(long, default_value_t = veilwatch::blind::DEFAULT_TABLES)]
+    tables: u16,
+}
+
+pub fn run(models: &Path, args: EvalArgs) -> Result<()> {
+    let engine = load_engine(models)?;
+    let bar = Bar(ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("embedding {bar:40} {pos}/{len} images, {eta} left").expect("valid template"),
+    ));
+    let options = EvalOptions {
+        dataset: args.dataset,
+        groups: args.groups,
+        label_noise: args.label_noise,
+        per_identity: args.per_identity,
+        tables: args.tables,
+    };
+    let report = evaluate(&engine, &options, &bar)?;
+    bar.0.finish();
+    write_atomically(&args.json, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    print_summary(&report);
+    Ok(())
+}
+
+/// The evaluation's progress on the terminal.
+struct Bar(ProgressBar);
+
+impl EvalProgress for Bar {
+    fn start(&self, images: usize) {
+        self.0.set_length(images as u64);
+    }
+    fn image_done(&self) {
+        self.0.inc(1);
+    }
+}
+
+fn print_summary(r: &EvalReport) {
+    eprintln!(
+        "{} images of {} identities, {} without a detected face; {} genuine / {} impostor pairs",
+        r.images, r.identities, r.detection_failures, r.genuine_pairs, r.impostor_pairs
+    );
+    let fmt = |m: &BTreeMap<String, Option<f64>>, k: &str| match m.get(k).copied().flatten() {
+        Some(v) => format!("{v:.4}"),
+        None => "n/a".into(),
+    };
+    for (key, _) in FMR_POINTS {
+        eprintln!(
+            "cosine: TAR {} at FMR {key} (threshold {})",
+            fmt(&r.cosine.tar_at_fmr, key),
+            fmt(&r.cosine.threshold_at_fmr, key)
+        );
+    }
+    eprintln!("cosine: AUC {:.5}", r.cosine.auc);
+    for (key, _) in FMR_POINTS {
+        eprintln!(
+            "blind (L={}): TAR {} at FMR {key} (threshold m = {})",
+            r.blind.tables,
+            fmt(&r.blind.scores.tar_at_fmr, key),
+            fmt(&r.blind.scores.threshold_at_fmr, key)
+        );
+    }
+    for (name, id) in [("cosine", &r.identification.cosine), ("blind", &r.identification.blind)] {
+        for (key, _) in FPIR_POINTS {
+            eprintln!(
+                "identification {name}: FNIR {} at FPIR {key} (gallery {}, {} mated / {} non-mated searches)",
+                fmt(&id.fnir_at_fpir, key),
+                id.gallery,
+                id.mated_searches,
+                id.non_mated_searches
+            );
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! `veilwatch identify FILE --issuer KEY (--prf-key FILE | --authority URL) IMAGE…`: every face in
+//! the images, matched against a verified, loaded watchlist; text or JSON.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde::Serialize;
+use veilwatch::blind::matcher::{BlindMatch, Matcher};
+use veilwatch::blind::prf::{OprfClientPrf, Prf};
+use veilwatch::pipeline::{Face, Quality};
+use veilwatch::time::now_unix;
+
+use crate::authority::HttpAuthority;
+use crate::files::{load_engine, load_image, read};
+use crate::key_files;
+
+#[derive(Args)]
+pub struct IdentifyArgs {
+    watchlist: PathBuf,
+    #[arg(long)]
+    issuer: String,
+    /// Local custody: the hmac-sha256-local key file (prf-local.key).
+    #[arg(long, conflicts_with = "authority")]
+    prf_key: Option<PathBuf>,
+    /// Authority custody: the authority's URL, e.g. http://127.0.0.1:8787.
+    #[arg(long)]
+    authority: Option<String>,
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    /// Print JSON (the default output is text).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct FaceResult {
+    face: Face,
+    quality: Quality,
+    alerts: Vec<BlindMatch>,
+}
+
+#[derive(Serialize)]
+struct ImageResult {
+    image: String,
+    faces: Vec<FaceResult>,
+}
+
+pub fn run(models: &Path, args: IdentifyArgs) -> Result<()> {
+    let issuer = key_files::public_key(&args.issuer)?;
+    let prf: Box<dyn Prf> = match (&args.prf_key, &args.authority) {
+        (Some(path), None) => Box::new(key_files::local_prf_from_file(path)?),
+        (None, Some(url)) => Box::new(OprfClientPrf { transport: HttpAuthority { url: url.clone() } }),
+        _ => bail!("give either --prf-key FILE (local custody) or --authority URL"),
+    };
+    let engine = load_engine(models)?;
+    let matcher = Matcher::load(read(&args.watchlist)?, &issuer, prf.as_ref(), engine.model_id(), now_unix())
+        .with_context(|| format!("cannot load the watchlist {}", args.watchlist.display()))?;
+    let mut results = Vec::new();
+    for path in &args.images {
+        let frame = load_image(path)?;
+        let mut faces = Vec::new();
+        for analysed in engine.analyse(&frame).with_context(|| path.display().to_string())? {
+            let alerts = matcher
+                .match_embedding(&analysed.embedding, prf.as_ref(), now_unix())
+                .with_context(|| path.display().to_string())?;
+            faces.push(FaceResult { face: analysed.face, quality: analysed.quality, alerts });
+        }
+        results.push(ImageResult { image: path.display().to_string(), faces });
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+        return Ok(());
+    }
+    for r in &results {
+        println!("{}: {} face(s)", r.image, r.faces.len());
+        for a in r.faces.iter().flat_map(|f| &f.alerts) {
+            println!(
+                "  ALERT {} {} ({}): {} of {} tables collide, implied cosine {:.2}",
+                a.record.reference_id, a.record.label, a.record.category, a.collisions, a.tables, a.implied_cosine
+            );
+        }
+    }
+    Ok(())
+}
