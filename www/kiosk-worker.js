@@ -1,6 +1,12 @@
 // The kiosk's engine Worker. It owns the wasm module, the models and every biometric buffer:
 // frames arrive as transferable ImageBitmaps and are wiped here; the page receives boxes, track ids,
 // counters and alerts (with the probe crop the reviewer must see), never an embedding or a code.
+//
+// Protocol (www/kiosk/engine-client.js is the other side): the page sends `{id, type, ...args}`;
+// the Worker answers each with `{id, type: 'reply', ...}` or
+// `{id, type: 'error', request, code, message}`. `code` is the engine's stable error code
+// (`error.code`, e.g. WATCHLIST_EXPIRED), or one of the Worker's own: NOT_READY (a request came
+// before the models were loaded), MODEL_DOWNLOAD_FAILED, INTERNAL (anything without a code).
 
 import init, { Kiosk } from '/pkg/veilwatch.js';
 import { engineWasmUrl } from '/pkg/engine-wasm.js';
@@ -14,9 +20,11 @@ let kiosk = null;
 let canvas = null;
 let context = null;
 
+const failure = (code, message) => Object.assign(new Error(message), { code });
+
 async function fetchBytes(url) {
   const response = await fetch(url);
-  if (!response.ok) throw new Error(`could not download ${url} (HTTP ${response.status})`);
+  if (!response.ok) throw failure('MODEL_DOWNLOAD_FAILED', `could not download ${url} (HTTP ${response.status})`);
   return new Uint8Array(await response.arrayBuffer());
 }
 
@@ -38,50 +46,57 @@ function withPixels(bitmap, use) {
   }
 }
 
+// Each handler returns the reply's fields, or `[fields, transferables]`.
 const handlers = {
   async start() {
     await init({ module_or_path: engineWasmUrl(new URL('/pkg/', self.location.origin)) });
     const [detector, recognizer] = await Promise.all([fetchBytes(MODELS.detector), fetchBytes(MODELS.recognizer)]);
     kiosk = Kiosk.create({ detector, recognizer });
-    return { type: 'ready', status: kiosk.status() };
+    return { status: kiosk.status() };
   },
   frame({ bitmap, t }) {
     const { width, height } = bitmap;
     const t0 = performance.now();
     const result = withPixels(bitmap, (rgba, w, h) => kiosk.processFrame(rgba, w, h, t));
-    const transfer = result.alerts.map((a) => a.probe.buffer);
-    return [{ type: 'result', ...result, ms: performance.now() - t0, width, height, status: kiosk.status() }, transfer];
+    // Each probe crop is moved to the page, not copied, so no second copy lingers here.
+    const transfer = [...new Set(result.alerts.map((a) => a.probe.buffer))];
+    return [{ ...result, ms: performance.now() - t0, width, height, status: kiosk.status() }, transfer];
   },
   enrol({ bitmap, label }) {
     const count = withPixels(bitmap, (rgba, w, h) => kiosk.enrollFromFrame(rgba, w, h, label));
-    return { type: 'enrolled', count, label, status: kiosk.status() };
+    return { count, label, status: kiosk.status() };
   },
-  load({ watchlist, issuer, prfKey, authority, profile }) {
-    if (authority) kiosk.loadWatchlistWithAuthority(new Uint8Array(watchlist), issuer, authority, profile ?? undefined);
-    else kiosk.loadWatchlist(new Uint8Array(watchlist), issuer, prfKey, profile ?? undefined);
-    return { type: 'loaded', status: kiosk.status() };
+  load({ deployment }) {
+    kiosk.loadWatchlist(deployment);
+    return { status: kiosk.status() };
   },
-  review({ id, decision, reviewer }) {
-    kiosk.reviewAlert(id, decision, reviewer);
-    return { type: 'reviewed', id, decision, status: kiosk.status() };
+  review({ alert, decision, reviewer }) {
+    kiosk.reviewAlert(alert, decision, reviewer);
+    return { alert, decision, status: kiosk.status() };
   },
   audit() {
-    return { type: 'audit', text: kiosk.auditLog() };
+    return { text: kiosk.auditLog() };
   },
   stop() {
     kiosk?.stop();
-    return { type: 'stopped', status: kiosk?.status() };
+    return { status: kiosk?.status() };
   },
 };
 
-self.onmessage = async ({ data }) => {
+self.onmessage = async ({ data: { id, type, ...args } }) => {
   try {
-    if (!kiosk && data.type !== 'start') throw new Error('the face models are not loaded yet');
-    const reply = await handlers[data.type](data);
-    const [message, transfer] = Array.isArray(reply) ? reply : [reply, []];
-    self.postMessage(message, transfer);
+    if (!kiosk && type !== 'start' && type !== 'stop') throw failure('NOT_READY', 'the face models are not loaded yet');
+    const reply = await handlers[type](args);
+    const [fields, transfer] = Array.isArray(reply) ? reply : [reply, []];
+    self.postMessage({ ...fields, id, type: 'reply' }, transfer);
   } catch (error) {
-    data.bitmap?.close?.();
-    self.postMessage({ type: 'error', request: data.type, message: error instanceof Error ? error.message : String(error) });
+    args.bitmap?.close?.();
+    self.postMessage({
+      id,
+      type: 'error',
+      request: type,
+      code: typeof error?.code === 'string' ? error.code : 'INTERNAL',
+      message: error instanceof Error ? error.message : String(error),
+    });
   }
 };

@@ -7,7 +7,7 @@ import init, { verifyProfile } from '/pkg/veilwatch.js';
 const $ = (id) => document.getElementById(id);
 const DEMO = {
   purpose: 'Public demonstration of privacy-preserving face matching: volunteers enrol themselves and see the kiosk recognise them.',
-  legal_basis: 'Consent of each volunteer who presses “Enrol me”.',
+  legalBasis: 'Consent of each volunteer who presses “Enrol me”.',
   operator: 'The person running this demonstration',
   location: 'This device',
   window: 'While this page is open; the demonstration watchlist exists only in this browser tab and is gone when it closes.',
@@ -17,7 +17,7 @@ const DEMO = {
 
 function render(p, windowText) {
   $('purpose').textContent = p.purpose;
-  $('legal-basis').textContent = p.legal_basis;
+  $('legal-basis').textContent = p.legalBasis;
   $('operator').textContent = p.operator;
   $('location').textContent = p.location;
   $('window').textContent = windowText;
@@ -35,7 +35,7 @@ async function load() {
   await init();
   try {
     const p = verifyProfile(await profile.text(), (await issuer.text()).trim());
-    render(p, `from ${p.valid_from} until ${p.valid_until}`);
+    render(p, `from ${p.validFrom} until ${p.validUntil}`);
     $('notice-state').textContent = 'This notice comes from the signed deployment profile the kiosk runs under.';
   } catch (error) {
     $('notice-state').textContent = `The deployment profile could not be verified (${error.message}). The kiosk does not run under it.`;

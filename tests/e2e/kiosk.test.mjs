@@ -5,7 +5,7 @@
 // this inside a network namespace with loopback only (unshare -n).
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -24,7 +24,28 @@ const STRANGERS = ['Aaron_Sorkin', 'Abdullah_Gul', 'Andre_Agassi', 'Laura_Bush']
 const haveData = haveLfw('the kiosk browser tests');
 
 const photo = (name, i) => join(lfw, name, `${name}_${String(i).padStart(4, '0')}.jpg`);
+
+// The cache name and the application list www/sw.js declares.
+function serviceWorkerCache() {
+  const source = readFileSync(join(repo, 'www/sw.js'), 'utf8');
+  const name = source.match(/const CACHE = '([^']+)';/)[1];
+  const app = [...source.match(/const APP = \[([^\]]*)\];/)[1].matchAll(/'([^']+)'/g)].map((m) => m[1]);
+  return { name, app };
+}
+
 const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models'), ...args], { encoding: 'utf8' });
+
+test('the service worker caches every script the kiosk page and its Worker load', () => {
+  const { app } = serviceWorkerCache();
+  // www/engine-wasm.js is served as /pkg/engine-wasm.js (tools/build-wasm copies it there).
+  const scripts = [
+    ...readdirSync(join(repo, 'www')).filter((f) => f.endsWith('.js') && f !== 'sw.js' && f !== 'engine-wasm.js').map((f) => `/${f}`),
+    '/pkg/engine-wasm.js',
+    ...readdirSync(join(repo, 'www/kiosk')).filter((f) => f.endsWith('.js')).map((f) => `/kiosk/${f}`),
+  ];
+  assert.ok(scripts.length >= 12);
+  assert.deepEqual(scripts.filter((s) => !app.includes(s)), [], 'www/sw.js lists every page script');
+});
 
 describe('kiosk', { skip: !haveData }, () => {
   let scratch;
@@ -51,9 +72,9 @@ describe('kiosk', { skip: !haveData }, () => {
     veilwatch('enroll', people, '--keys', keys, '--out', join(scratch, 'oprf.vwl'), '--custody', 'authority', '--valid-until', '2099-01-01');
     keysDir = keys;
     const template = (from, until) => JSON.stringify({
-      purpose: 'Browser test of the kiosk', legal_basis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
-      valid_from: from, valid_until: until, threshold: 53, threshold_floor: 50, custody: { kind: 'local' },
-      query_rate_per_minute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
+      purpose: 'Browser test of the kiosk', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
+      validFrom: from, validUntil: until, threshold: 53, thresholdFloor: 50, custody: { kind: 'local' },
+      queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
     });
     writeFileSync(join(scratch, 'ok.json'), template('2020-01-01T00:00:00Z', '2099-01-01T00:00:00Z'));
     writeFileSync(join(scratch, 'expired.json'), template('2020-01-01T00:00:00Z', '2021-01-01T00:00:00Z'));
@@ -101,7 +122,7 @@ describe('kiosk', { skip: !haveData }, () => {
     await page.click('#load');
   }
 
-  test('a: an enrolled person seen in another photo raises an alert; the reviewer confirms; the audit log records it', async () => {
+  test('an enrolled person seen in another photo raises one alert; the reviewer confirms it; the audit log records the decision, never the identity', async () => {
     const { browser, page } = await openKiosk(join(scratch, 'enrolled.y4m'));
     try {
       await loadWatchlist(page, join(scratch, 'list.vwl'), join(scratch, 'ok.vwp'));
@@ -133,7 +154,7 @@ describe('kiosk', { skip: !haveData }, () => {
     }
   });
 
-  test('b: people who are not enrolled raise no alert; counters grow; retained stays 0', async () => {
+  test('people who are not enrolled raise no alert; they are counted and nothing about them is retained', async () => {
     const { browser, page } = await openKiosk(join(scratch, 'strangers.y4m'));
     try {
       await loadWatchlist(page, join(scratch, 'list.vwl'), join(scratch, 'ok.vwp'));
@@ -158,7 +179,7 @@ describe('kiosk', { skip: !haveData }, () => {
     }
   });
 
-  test('c: a cross-origin fetch from the page is blocked by the CSP', async () => {
+  test('a cross-origin fetch from the page is blocked by the CSP', async () => {
     const { browser, page } = await openKiosk(null);
     try {
       const outcome = await page.evaluate(async () => {
@@ -173,7 +194,7 @@ describe('kiosk', { skip: !haveData }, () => {
     }
   });
 
-  test('d: an expired profile and a tampered watchlist are refused in words; the kiosk keeps running', async () => {
+  test('an expired profile and a tampered watchlist are refused in words; the kiosk keeps running without a watchlist', async () => {
     const { browser, page } = await openKiosk(null);
     try {
       await loadWatchlist(page, join(scratch, 'list.vwl'), join(scratch, 'expired.vwp'));
@@ -191,7 +212,7 @@ describe('kiosk', { skip: !haveData }, () => {
     }
   });
 
-  test('demo: "Enrol me" enrols the visitor and the kiosk then alerts for them', async () => {
+  test('the demo\'s "Enrol me" enrols the visitor and the kiosk then alerts for them', async () => {
     const { browser, page } = await openKiosk(join(scratch, 'enrolled.y4m'));
     try {
       await page.click('#start');
@@ -208,7 +229,7 @@ describe('kiosk', { skip: !haveData }, () => {
     }
   });
 
-  test('e: authority custody end to end against veilwatch authority on loopback', async () => {
+  test('authority custody: the kiosk alerts through veilwatch authority, sends it only blinded elements, and keeps detecting when it goes down', async () => {
     const authorityPort = await freePort();
     const authorityOrigin = `http://127.0.0.1:${authorityPort}`;
     const authority = spawn(cli, ['authority', '--keys', keysDir, '--listen', `127.0.0.1:${authorityPort}`], { stdio: 'ignore' });
@@ -256,11 +277,12 @@ describe('kiosk', { skip: !haveData }, () => {
     try {
       const page = await browser.newPage();
       await page.goto(kioskOrigin);
-      await page.waitForFunction(async () => {
+      const { name, app } = serviceWorkerCache();
+      await page.waitForFunction(async ({ name, app }) => {
         const registration = await navigator.serviceWorker.ready;
-        const cache = await caches.open('veilwatch-app-v1');
-        return registration.active && (await cache.keys()).length >= 12;
-      }, null, { timeout: 120_000 });
+        const cache = await caches.open(name);
+        return registration.active && (await Promise.all(app.map((path) => cache.match(path)))).every(Boolean);
+      }, { name, app }, { timeout: 120_000 });
       kiosk.kill();
       await new Promise((r) => setTimeout(r, 300));
       await page.reload();

@@ -1,6 +1,7 @@
 // The wasm build (pkg/, from `wasm-pack build --target web`) against the native build on the same
 // real photos: same detections, same embeddings (compared inside wasm, so no embedding crosses the
-// boundary), and every bad input surfaces as a JS Error with a readable message, never a trap.
+// boundary), and every bad input surfaces as a JS Error with a readable message and a stable `code`,
+// never a trap.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -98,15 +99,15 @@ for i, im in enumerate(frames):
   });
 });
 
-describe('bad input is a JS Error with a message a person understands', () => {
-  const throwsError = (fn, pattern) => assert.throws(fn, (e) => e instanceof Error && pattern.test(e.message));
+describe('bad input is a JS Error with a message a person understands and a stable code', () => {
+  const throwsError = (fn, code, pattern) => assert.throws(fn, (e) => e instanceof Error && e.code === code && pattern.test(e.message));
 
   test('a frame buffer of the wrong length', () => {
-    throwsError(() => engine.detect(new Uint8Array(640 * 480 * 3), 640, 480), /needs 1228800 \(width × height × 4\)/);
+    throwsError(() => engine.detect(new Uint8Array(640 * 480 * 3), 640, 480), 'FRAME_INVALID', /needs 1228800 \(width × height × 4\)/);
   });
   test('a frame without pixels or too large', () => {
-    throwsError(() => engine.detect(new Uint8Array(0), 0, 0), /no pixels/);
-    throwsError(() => engine.detect(new Uint8Array(4), 9000, 1), /larger than 8192/);
+    throwsError(() => engine.detect(new Uint8Array(0), 0, 0), 'FRAME_INVALID', /no pixels/);
+    throwsError(() => engine.detect(new Uint8Array(4), 9000, 1), 'FRAME_INVALID', /larger than 8192/);
   });
   test('odd frame sizes work and a flat frame has no faces', () => {
     for (const [w, h] of [[1, 1], [31, 33], [333, 17]]) {
@@ -114,25 +115,25 @@ describe('bad input is a JS Error with a message a person understands', () => {
     }
   });
   test('no face to compare', () => {
-    throwsError(() => engine.cosineWithReference(new Uint8Array(64 * 64 * 4), 64, 64, new Float32Array(128).fill(1)), /no face/);
+    throwsError(() => engine.cosineWithReference(new Uint8Array(64 * 64 * 4), 64, 64, new Float32Array(128).fill(1)), 'NO_FACE', /no face/);
   });
   test('a truncated, corrupted or swapped model', () => {
     const flipped = Uint8Array.from(detectorBytes);
     flipped[1000] ^= 1;
-    throwsError(() => new Engine(detectorBytes.subarray(0, 5000), recognizerBytes), /face detector .*SHA-256.*models\/fetch/);
-    throwsError(() => new Engine(flipped, recognizerBytes), /face detector .*not the expected one/);
-    throwsError(() => new Engine(detectorBytes, detectorBytes), /face recogniser .*not the expected one/);
+    throwsError(() => new Engine(detectorBytes.subarray(0, 5000), recognizerBytes), 'MODEL_MISMATCH', /face detector .*SHA-256.*models\/fetch/);
+    throwsError(() => new Engine(flipped, recognizerBytes), 'MODEL_MISMATCH', /face detector .*not the expected one/);
+    throwsError(() => new Engine(detectorBytes, detectorBytes), 'MODEL_MISMATCH', /face recogniser .*not the expected one/);
   });
   test('a malformed reference embedding or crop', () => {
-    throwsError(() => engine.cosineWithReference(new Uint8Array(4), 1, 1, new Float32Array(3)), /128 finite numbers/);
-    throwsError(() => engine.benchmarkEmbedding(new Uint8Array(10)), /112×112 RGB/);
+    throwsError(() => engine.cosineWithReference(new Uint8Array(4), 1, 1, new Float32Array(3)), 'OPTIONS_INVALID', /128 finite numbers/);
+    throwsError(() => engine.benchmarkEmbedding(new Uint8Array(10)), 'OPTIONS_INVALID', /112×112 RGB/);
   });
   test('Kiosk.create explains a missing or malformed option', () => {
-    throwsError(() => Kiosk.create({ recognizer: recognizerBytes }), /options.detector .* is required/);
-    throwsError(() => Kiosk.create({ detector: 'yunet.onnx', recognizer: recognizerBytes }), /options.detector must be a Uint8Array/);
-    throwsError(() => Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes, watchlist: new Uint8Array(10) }), /issuerKey .* is required/);
-    throwsError(() => Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes, watchlist: new Uint8Array(10), issuerKey: 'ab'.repeat(32), custody: { kind: 'cloud' } }), /custody must be/);
-    throwsError(() => Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes, watchlist: new Uint8Array(10), issuerKey: 'ab'.repeat(32), custody: { kind: 'local', prfKey: 'cd'.repeat(32) } }), /not a Veilwatch watchlist|not a valid Ed25519/);
+    throwsError(() => Kiosk.create({ recognizer: recognizerBytes }), 'OPTIONS_INVALID', /missing field `detector`/);
+    throwsError(() => Kiosk.create({ detector: 'yunet.onnx', recognizer: recognizerBytes }), 'OPTIONS_INVALID', /"yunet.onnx", expected byte array/);
+    throwsError(() => Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes, watchlist: new Uint8Array(10) }), 'OPTIONS_INVALID', /issuerKey .* is required/);
+    throwsError(() => Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes, watchlist: new Uint8Array(10), issuerKey: 'ab'.repeat(32), custody: { kind: 'cloud' } }), 'OPTIONS_INVALID', /unknown variant `cloud`, expected `local` or `authority`/);
+    throwsError(() => Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes, watchlist: new Uint8Array(10), issuerKey: 'ab'.repeat(32), custody: { kind: 'local', prfKey: 'cd'.repeat(32) } }), 'KEY_INVALID', /not a valid Ed25519/);
     const kiosk = Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes });
     assert.equal(kiosk.status().matching, false);
   });

@@ -1,0 +1,92 @@
+// Alerts waiting for a person: the face seen now beside the watchlist photo, what matched, and the
+// three decisions. Nothing here acts on an alert; a decision goes to the engine (and its audit
+// log) through `onDecide`, and the alert leaves the list only once the engine has recorded it.
+
+const $ = (id) => document.getElementById(id);
+
+function hexToBytes(hex) {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(2 * i, 2), 16);
+  return out;
+}
+
+function figure(content, caption) {
+  const element = document.createElement('figure');
+  element.append(...content, Object.assign(document.createElement('figcaption'), { textContent: caption }));
+  return element;
+}
+
+/**
+ * The alert list (#alert-list, with #no-alerts and the #reviewer field). `onDecide(id, decision,
+ * reviewer)` is called when a reviewer who gave their name picks confirm, reject or unsure; `say`
+ * (the status line's) reports a missing reviewer name.
+ */
+export function alertsPanel({ onDecide, say }) {
+  const list = $('alert-list');
+
+  function decide(id, decision) {
+    const reviewer = $('reviewer').value.trim();
+    if (!reviewer) {
+      say('Enter the reviewer name before deciding on an alert.', { error: true });
+      $('reviewer').focus();
+      return;
+    }
+    onDecide(id, decision, reviewer);
+  }
+
+  return {
+    /** Adds an alert from processFrame's `alerts`. */
+    add(alert) {
+      $('no-alerts').hidden = true;
+      const item = document.createElement('li');
+      item.className = 'alert';
+      item.dataset.alert = alert.id;
+      const probe = document.createElement('canvas');
+      probe.width = 112;
+      probe.height = 112;
+      probe.setAttribute('aria-label', 'Face seen by the camera');
+      const pixels = new Uint8ClampedArray(alert.probe.buffer, alert.probe.byteOffset, alert.probe.length);
+      probe.getContext('2d').putImageData(new ImageData(pixels, 112, 112), 0, 0);
+      pixels.fill(0);
+      const reference = [];
+      if (alert.record.photoJpegHex) {
+        const img = document.createElement('img');
+        const url = URL.createObjectURL(new Blob([hexToBytes(alert.record.photoJpegHex)], { type: 'image/jpeg' }));
+        img.src = url;
+        img.alt = `Reference photo of ${alert.record.label}`;
+        img.width = 112;
+        img.height = 112;
+        item.dataset.photoUrl = url;
+        reference.push(img);
+      }
+      const faces = document.createElement('div');
+      faces.className = 'faces';
+      faces.append(figure([probe], 'Seen now'), figure(reference, 'Watchlist photo'));
+      const text = document.createElement('p');
+      text.textContent = `Alert ${alert.id}: ${alert.record.label} (${alert.record.referenceId}, ${alert.record.category}) — ` +
+        `${alert.collisions} of ${alert.tables} tables agree (implied similarity ${alert.impliedCosine.toFixed(2)}). Source: ${alert.record.source}.`;
+      const buttons = document.createElement('div');
+      buttons.className = 'review';
+      for (const [decision, label] of [['confirm', 'Confirm match'], ['reject', 'Reject'], ['unsure', 'Unsure']]) {
+        const button = Object.assign(document.createElement('button'), { type: 'button', textContent: label });
+        button.dataset.decision = decision;
+        button.addEventListener('click', () => decide(alert.id, decision));
+        buttons.append(button);
+      }
+      item.append(faces, text, buttons);
+      list.append(item);
+    },
+
+    /** Removes a reviewed alert, wiping its probe crop first. Returns whether it was listed. */
+    remove(id) {
+      const item = list.querySelector(`li.alert[data-alert="${id}"]`);
+      if (!item) return false;
+      const probe = item.querySelector('canvas');
+      probe?.getContext('2d').clearRect(0, 0, probe.width, probe.height);
+      if (item.dataset.photoUrl) URL.revokeObjectURL(item.dataset.photoUrl);
+      item.remove();
+      $('no-alerts').hidden = list.children.length > 0;
+      return true;
+    },
+  };
+}

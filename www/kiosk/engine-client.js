@@ -1,0 +1,105 @@
+// The page's side of the engine Worker (www/kiosk-worker.js): every call is one request and one
+// reply, matched by id. A refusal becomes a rejected promise carrying an EngineError whose `code`
+// is the engine's stable error code, so callers decide what to say by code, never by reading the
+// message. No DOM here.
+
+/** A request the engine refused or could not carry out. */
+export class EngineError extends Error {
+  /**
+   * @param {{request: string, code: string, message: string}} reply the Worker's error reply
+   */
+  constructor({ request, code, message }) {
+    super(message);
+    this.name = 'EngineError';
+    /** Which request failed: start, frame, enrol, load, review, audit or stop. */
+    this.request = request;
+    /** The stable code, e.g. WATCHLIST_EXPIRED (see pkg/veilwatch.d.ts and www/kiosk-worker.js). */
+    this.code = code;
+  }
+}
+
+/** The deployment's window is closed: matching stops, detection goes on. */
+const WINDOW_CLOSED = new Set(['WATCHLIST_EXPIRED', 'WATCHLIST_NOT_YET_VALID', 'PROFILE_EXPIRED', 'PROFILE_NOT_YET_VALID']);
+
+/** Whether `code` means the deployment is outside its window (rather than something broken). */
+export const isWindowClosed = (code) => WINDOW_CLOSED.has(code);
+
+export class EngineClient {
+  #worker;
+  #pending = new Map();
+  #nextId = 1;
+
+  /** Set once the Worker itself cannot run: every request is rejected with it from then on. */
+  #broken = null;
+
+  /**
+   * Starts the Worker at `url`. If its script cannot run, the pending requests (the first is
+   * always `start`) and every later one are rejected with code WORKER_FAILED.
+   */
+  constructor(url) {
+    this.#worker = new Worker(url, { type: 'module' });
+    this.#worker.onmessage = ({ data }) => {
+      const pending = this.#pending.get(data.id);
+      if (!pending) return;
+      this.#pending.delete(data.id);
+      if (data.type === 'error') pending.reject(new EngineError(data));
+      else pending.resolve(data);
+    };
+    this.#worker.onerror = (event) => {
+      this.#broken = new EngineError({ request: 'start', code: 'WORKER_FAILED', message: event.message ?? 'unknown error' });
+      for (const { reject } of this.#pending.values()) reject(this.#broken);
+      this.#pending.clear();
+    };
+  }
+
+  /** Sends one request and resolves with the Worker's reply (rejects with an EngineError). */
+  request(type, args = {}, transfer = []) {
+    if (this.#broken) return Promise.reject(this.#broken);
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ ...args, id, type }, transfer);
+    });
+  }
+
+  /** Loads the engine and both models. Resolves with `{status}`. */
+  start() {
+    return this.request('start');
+  }
+
+  /**
+   * Processes one camera frame (the bitmap is transferred and closed). Resolves with
+   * `{faces, alerts, counters, matchingError?, ms, width, height, status}`.
+   */
+  processFrame(bitmap, t) {
+    return this.request('frame', { bitmap, t }, [bitmap]);
+  }
+
+  /** Demo: enrols the face in the bitmap under `label`. Resolves with `{count, label, status}`. */
+  enrol(bitmap, label) {
+    return this.request('enrol', { bitmap, label }, [bitmap]);
+  }
+
+  /**
+   * Loads a deployment: `{watchlist: Uint8Array, issuerKey, profile?, custody}` as
+   * `kiosk.loadWatchlist` takes it (the watchlist's buffer is transferred). Resolves with `{status}`.
+   */
+  loadWatchlist(deployment) {
+    return this.request('load', { deployment }, [deployment.watchlist.buffer]);
+  }
+
+  /** Records a reviewer's decision on an alert. Resolves with `{alert, decision, status}`. */
+  review(alert, decision, reviewer) {
+    return this.request('review', { alert, decision, reviewer });
+  }
+
+  /** The audit log as JSON lines. Resolves with `{text}`. */
+  auditLog() {
+    return this.request('audit');
+  }
+
+  /** Ends every track and wipes its buffers. Resolves with `{status}`. */
+  stop() {
+    return this.request('stop');
+  }
+}

@@ -1,0 +1,27 @@
+// What the page says when a request to the engine fails: chosen by the request and the error's
+// stable `code`, never by reading the engine's English; the engine's message is quoted, because it
+// says what to do ("ask the issuer for a new profile").
+
+import { EngineError, isWindowClosed } from './engine-client.js';
+
+/** The sentence for the status line when `error` (usually an EngineError) ends a request. */
+export function explain(error) {
+  if (!(error instanceof EngineError)) return `Something went wrong on this page: ${error?.message ?? error}. Reload the page.`;
+  const { request, code, message } = error;
+  if (code === 'WORKER_FAILED') return `The engine worker could not start: ${message}. Reload the page.`;
+  if (code === 'NOT_READY') return 'The face models are still loading: try again in a moment.';
+  switch (request) {
+    case 'frame':
+      return isWindowClosed(code) ? `Matching stopped: ${message}` : `A frame could not be processed: ${message}`;
+    case 'load':
+      return `The watchlist was refused: ${message}. The kiosk keeps running without it.`;
+    case 'enrol':
+      return `Enrolment failed: ${message}`;
+    case 'review':
+      return `The review was not recorded: ${message}`;
+    case 'audit':
+      return `The audit log could not be exported: ${message}`;
+    default:
+      return `The kiosk could not start: ${message}. Reload the page.`;
+  }
+}
