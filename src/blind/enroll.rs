@@ -188,6 +188,9 @@ fn deal_shares(entries: &[Enrolment], family: &CrossPolytope, params: &Watchlist
     (buckets, record_keys)
 }
 
+/// A bucket's tag and sealed blob.
+type SealedBucket = ([u8; TAG_BYTES], Vec<u8>);
+
 /// Each bucket sealed under the key its code's PRF output derives, sorted by tag (the directory's
 /// order, which says nothing about tables or codes).
 fn seal_buckets(
@@ -195,10 +198,10 @@ fn seal_buckets(
     prf: &dyn Prf,
     watchlist_id: &[u8; 16],
     header_hash: &[u8; 32],
-) -> Result<Vec<([u8; TAG_BYTES], Vec<u8>)>, BlindError> {
+) -> Result<Vec<SealedBucket>, BlindError> {
     let inputs: Vec<Vec<u8>> = buckets.keys().map(|&(l, c)| code_input(watchlist_id, l, c)).collect();
     let outputs = prf.evaluate(&inputs)?;
-    let mut sealed: Vec<([u8; TAG_BYTES], Vec<u8>)> = buckets
+    let mut sealed: Vec<SealedBucket> = buckets
         .iter()
         .zip(&outputs)
         .map(|(((table, _), items), y)| {
@@ -206,7 +209,7 @@ fn seal_buckets(
             (derived.tag, bucket::seal(&derived, header_hash, *table, items))
         })
         .collect();
-    sealed.sort_by(|a, b| a.0.cmp(&b.0));
+    sealed.sort_by_key(|(tag, _)| *tag);
     if sealed.windows(2).any(|w| w[0].0 == w[1].0) {
         return Err(BlindError::Enrolment(
             "two buckets derived the same tag (astronomically unlikely); enrol again".into(),

@@ -124,7 +124,7 @@ impl Matcher {
         for (_, share) in collected.values_mut().flatten() {
             zeroize::Zeroize::zeroize(share);
         }
-        matches.sort_by(|a, b| b.collisions.cmp(&a.collisions));
+        matches.sort_by_key(|m| std::cmp::Reverse(m.collisions));
         Ok(matches)
     }
 

@@ -38,6 +38,9 @@ pub enum KioskError {
     PoorFace,
     #[error("give a name of 1 to 80 characters")]
     BadLabel,
+    /// A fault in Veilwatch itself, not in what it was given.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// Stable codes for [`KioskError`]s, as JS sees them.
@@ -73,6 +76,8 @@ pub enum ErrorCode {
     ReviewInvalid,
     NoFace,
     FaceQuality,
+    LabelInvalid,
+    Internal,
 }
 
 impl ErrorCode {
@@ -108,6 +113,8 @@ impl ErrorCode {
             ErrorCode::ReviewInvalid => "REVIEW_INVALID",
             ErrorCode::NoFace => "NO_FACE",
             ErrorCode::FaceQuality => "FACE_QUALITY",
+            ErrorCode::LabelInvalid => "LABEL_INVALID",
+            ErrorCode::Internal => "INTERNAL",
         }
     }
 
@@ -167,7 +174,9 @@ impl KioskError {
             KioskError::UnknownAlert(_) => C::AlertUnknown,
             KioskError::BadDecision | KioskError::NoReviewer => C::ReviewInvalid,
             KioskError::NoFaceInView => C::NoFace,
-            KioskError::PoorFace | KioskError::BadLabel => C::FaceQuality,
+            KioskError::PoorFace => C::FaceQuality,
+            KioskError::BadLabel => C::LabelInvalid,
+            KioskError::Internal(_) => C::Internal,
         }
     }
 }
@@ -185,6 +194,7 @@ mod tests {
             WatchlistWrongCustody, AuthorityUnavailable, AuthorityBadAnswer, ProfileInvalid, ProfileForeign,
             ProfileTampered, ProfileNotYetValid, ProfileExpired, ProfileWatchlistMismatch, ProfileBelowFloor,
             OverseerMissing, OptionsInvalid, KeyInvalid, AlertUnknown, ReviewInvalid, NoFace, FaceQuality,
+            LabelInvalid, Internal,
         ];
         for code in all {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());

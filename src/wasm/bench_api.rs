@@ -33,7 +33,7 @@ impl Engine {
 
     /// Runs the recogniser once on an aligned 112×112 RGB crop and discards the embedding.
     #[wasm_bindgen(js_name = benchmarkEmbedding)]
-    pub fn benchmark_embedding(&self, crop_rgb: &[u8]) -> Result<(), JsValue> {
+    pub fn benchmark_embedding(&self, #[wasm_bindgen(js_name = cropRgb)] crop_rgb: &[u8]) -> Result<(), JsValue> {
         let crop = AlignedFace::from_rgb(crop_rgb.to_vec())
             .ok_or_else(|| options_error("an aligned crop is 112×112 RGB: exactly 37632 bytes"))?;
         self.inner.embed_crop(&crop).map(drop).map_err(|e| js_error(e.into()))

@@ -26,21 +26,45 @@ fn js_error(error: KioskError) -> JsValue {
 }
 
 fn to_ts<T: Serialize + tsify::Tsify>(value: &T) -> Result<Ts<T>, JsValue> {
-    value.into_ts().map_err(|e| js_sys::Error::new(&format!("cannot pass the result to JS: {e}")).into())
+    value.into_ts().map_err(|e| js_error(KioskError::Internal(format!("cannot pass the result to JS: {e}"))))
 }
 
+/// An options object from JS, into its Rust type. Every key the object has is shown to serde, so
+/// `deny_unknown_fields` refuses a misspelt option (serde-wasm-bindgen reads only the declared
+/// fields of a struct); errors name the option's path (`custody.prfKey: …`).
 fn from_ts<T>(value: Ts<T>, what: &str) -> Result<T, JsValue>
 where
     T: serde::de::DeserializeOwned + tsify::Tsify,
-    T::JsType: Clone,
+    T::JsType: JsCast,
 {
-    value.to_rust().map_err(|e| js_error(KioskError::Options(format!("{what}: {e}"))))
+    let every_key = EveryKey(serde_wasm_bindgen::Deserializer::from(value.js_value()));
+    serde_path_to_error::deserialize(every_key).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." { String::new() } else { format!(" {path}:") };
+        js_error(KioskError::Options(format!("{what}:{at} {}", e.into_inner())))
+    })
+}
+
+/// A deserializer that reads a struct as a map of all its keys.
+struct EveryKey(serde_wasm_bindgen::Deserializer);
+
+impl<'de> serde::Deserializer<'de> for EveryKey {
+    type Error = serde_wasm_bindgen::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
 }
 
 /// Verifies a signed deployment profile against the issuer's key (hex) and returns what the public
 /// notice shows. Throws if it is foreign, altered or outside its window.
 #[wasm_bindgen(js_name = verifyProfile)]
-pub fn verify_profile(text: &str, issuer_hex: &str) -> Result<Ts<crate::governance::profile::Profile>, JsValue> {
+pub fn verify_profile(text: &str, #[wasm_bindgen(js_name = issuerKey)] issuer_hex: &str) -> Result<Ts<crate::governance::profile::Profile>, JsValue> {
     let notice = crate::kiosk::status::verified_notice(text, issuer_hex, crate::time::now_unix()).map_err(js_error)?;
     to_ts(&notice)
 }
