@@ -6,13 +6,14 @@
 mod common;
 
 use veilwatch::blind::{DEFAULT_TABLES, DEFAULT_THRESHOLD};
-use veilwatch::eval::measured::{MEASURED_FMR, MEASURED_GROUP_RATES};
-use veilwatch::eval::metrics::FMR_POINTS;
-use veilwatch::eval::protocol::{evaluate, EvalOptions};
+use veilwatch::eval::calibration::{fpir, CalibrationData};
+use veilwatch::eval::measured;
+use veilwatch::eval::protocol::{evaluate, EvalOptions, Fillers};
 
 #[test]
 fn lfw_verification_accuracy_and_report_shape() {
-    let (Some(engine), Some(images), Some(labels)) = (common::engine(), common::lfw_images(), common::lfw_labels())
+    let (Some(engine), Some(images), Some(labels), Some(utkface)) =
+        (common::engine(), common::lfw_images(), common::lfw_labels(), common::utkface())
     else {
         return;
     };
@@ -22,6 +23,10 @@ fn lfw_verification_accuracy_and_report_shape() {
         label_noise: Some(labels.join("lfw_label_noise_pairs.csv")),
         per_identity: 10,
         tables: DEFAULT_TABLES,
+        fillers: Some(Fillers {
+            dataset: utkface.join("images"),
+            groups: utkface.join("labels/groups_race_gender.csv"),
+        }),
     };
     let report = serde_json::to_value(evaluate(&engine, &options, &()).unwrap()).unwrap();
 
@@ -51,19 +56,6 @@ fn lfw_verification_accuracy_and_report_shape() {
         Some(DEFAULT_THRESHOLD as f64),
         "the default threshold must be the measured count at FMR 1e-4"
     );
-    for ((key, _), (m, _)) in FMR_POINTS.iter().zip(MEASURED_FMR) {
-        assert_eq!(blind["threshold_at_fmr"][*key].as_f64(), Some(m as f64), "the kiosk's FMR table at {key}");
-    }
-    for (group, identities, fmr, fnmr) in MEASURED_GROUP_RATES {
-        let g = &blind["by_group"][group];
-        assert_eq!(g["identities"].as_u64(), Some(identities as u64), "{group}");
-        let (got_fmr, got_fnmr) = (g["fmr"].as_f64().unwrap(), g["fnmr"].as_f64().unwrap());
-        eprintln!("blind {group}: FMR {got_fmr:.2e}, FNMR {got_fnmr:.4}");
-        assert!(
-            (got_fmr - fmr).abs() <= 0.01 * fmr && (got_fnmr - fnmr).abs() <= 0.001,
-            "{group}: the kiosk shows stale rates"
-        );
-    }
     for method in ["cosine", "blind"] {
         let id = &report["identification"][method];
         assert!(id["gallery"].as_u64().unwrap() > 500, "{method}");
@@ -97,4 +89,55 @@ fn lfw_verification_accuracy_and_report_shape() {
     }
     assert!(outside.is_empty(), "the model is off by more than 2× at m = {outside:?}");
     assert!(compared >= 30, "only {compared} thresholds compared");
+
+    operating_points_per_passer_by(&report["operating_points"]);
+}
+
+/// DESIGN §7 on the development data: thresholds chosen per passer-by, TPIR with intervals, per
+/// group FPIR, and the calibration the kiosk ships agreeing with what was just measured.
+fn operating_points_per_passer_by(points: &serde_json::Value) {
+    let fresh: CalibrationData = serde_json::from_value(points["calibration"].clone()).unwrap();
+    let shipped = measured::calibration();
+    for m in [41, 53, 80, 120, 154] {
+        let (a, b) = (fresh.fmr(DEFAULT_TABLES, m), shipped.fmr(DEFAULT_TABLES, m));
+        assert!((a / b - 1.0).abs() < 0.05, "m = {m}: shipped FMR {b:.3e}, measured now {a:.3e}: the kiosk shows stale rates; regenerate models/sface-2021dec-int8bq.calibration.json");
+        let (a, b) = (fresh.true_match_rate(DEFAULT_TABLES, m), shipped.true_match_rate(DEFAULT_TABLES, m));
+        assert!((a - b).abs() < 0.005, "m = {m}: shipped true-match rate {b:.4}, measured now {a:.4}");
+    }
+    assert_eq!(fresh.stranger_groups.len(), 10, "race × gender groups of the fillers");
+    assert_eq!(fresh.genuine_track_groups.len(), 2, "gender of the watchlisted people");
+
+    let list = points["points"].as_array().unwrap();
+    assert_eq!(list.len(), 3 * 2 * 2, "FPIR × N × protocol");
+    for p in list {
+        let label = format!("{} N={} {}", p["fpir"], p["watchlist_size"], p["protocol"]);
+        let target = veilwatch::governance::profile::parse_rate(p["fpir"].as_str().unwrap()).unwrap();
+        let (n, m) = (p["watchlist_size"].as_u64().unwrap(), p["m"].as_u64().unwrap() as u16);
+        // m is the smallest threshold whose FPIR for N entries meets the target.
+        assert!(fpir(fresh.fmr(DEFAULT_TABLES, m), n) <= target, "{label}");
+        assert!(fpir(fresh.fmr(DEFAULT_TABLES, m - 1), n) > target, "{label}: m - 1 would do");
+        let tpir = p["tpir_blind"].as_f64().unwrap();
+        let [low, high] = [p["tpir_blind_ci95"][0].as_f64().unwrap(), p["tpir_blind_ci95"][1].as_f64().unwrap()];
+        assert!(low <= tpir && tpir <= high && high - low < 0.1, "{label}: TPIR {tpir} in [{low}, {high}]");
+        let groups = p["by_group"]["groups"].as_array().unwrap();
+        assert_eq!(groups.len(), 12, "{label}");
+        for g in groups {
+            let (v, low, high) = (g["fpir"].as_f64().unwrap(), g["fpir_ci95"][0].as_f64().unwrap(), g["fpir_ci95"][1].as_f64().unwrap());
+            assert!(low <= v && v <= high, "{label} {}: {v} not in [{low}, {high}]", g["group"]);
+        }
+        eprintln!(
+            "{label}: m = {m}, cosine {}, FMR {:.2e}, TPIR blind {tpir:.3} [{low:.3}, {high:.3}], cosine {}, group max/min {}",
+            p["cosine_threshold"], p["fmr_per_comparison"].as_f64().unwrap(), p["tpir_cosine"], p["by_group"]["max_min_ratio"]
+        );
+    }
+    // The figure the police quote is TPIR 0.89 at FPIR 1/6000 with 10 000 entries; SFace through
+    // the blinding gets ~0.72 (README). This guards against regressions, not the target.
+    let headline = list
+        .iter()
+        .find(|p| p["fpir"] == "1/6000" && p["watchlist_size"] == 10_000 && p["protocol"] == "track")
+        .unwrap();
+    assert!(headline["tpir_blind"].as_f64().unwrap() >= 0.70, "{headline}");
+    let differential = &points["no_significant_differential"];
+    eprintln!("no significant differential between groups from m = {}", differential["lowest_m"]);
+    assert!(differential["lowest_m"].as_u64().is_some(), "{differential}");
 }

@@ -58,6 +58,7 @@ fn setup(rate_per_minute: u32, valid_until: i64) -> Option<Setup> {
         notice: "test".into(),
         contact: "test".into(),
         requires_overseer: false,
+        target_fpir: None,
     };
     let deployment = DeploymentOptions {
         watchlist: file,
@@ -107,6 +108,7 @@ fn one_alert_per_track_reviewed_by_a_person_and_audited() {
         assert!(log.contains(&format!("\"kind\":\"{kind}\"")), "{kind} missing from {log}");
     }
     assert!(log.contains("\"decision\":\"rejected\""));
+    assert!(!log.contains("REF-000001"), "a rejected false match leaves no link to the entry in the log");
     assert!(!log.contains("Tony") && !log.contains("Blair"), "identities stay out of the audit log");
 }
 

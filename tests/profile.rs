@@ -21,6 +21,7 @@ fn profile() -> Profile {
         notice: "Faces that do not match are deleted at once.".into(),
         contact: "rights@example.org".into(),
         requires_overseer: false,
+        target_fpir: None,
     }
 }
 

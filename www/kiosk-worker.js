@@ -64,11 +64,11 @@ const handlers = {
   },
   enrol({ bitmap, label }) {
     const count = withPixels(bitmap, (rgba, w, h) => kiosk.enrollFromFrame(rgba, w, h, label));
-    return { count, label, status: kiosk.status() };
+    return { count, label, status: kiosk.status(), chart: kiosk.operatingPointChart() };
   },
   load({ deployment }) {
     kiosk.loadWatchlist(deployment);
-    return { status: kiosk.status() };
+    return { status: kiosk.status(), chart: kiosk.operatingPointChart() };
   },
   review({ alert, decision, reviewer }) {
     kiosk.reviewAlert(alert, decision, reviewer);

@@ -10,7 +10,7 @@ import { downloadAudit, focusFieldFor, FormProblem, readDeployment } from './kio
 import { drawFaces } from './kiosk/overlay.js';
 import { explain } from './kiosk/problems.js';
 import { statusLine } from './kiosk/status-line.js';
-import { showCounters, showWatchlist } from './kiosk/status-panel.js';
+import { showChart, showCounters, showWatchlist } from './kiosk/status-panel.js';
 
 const $ = (id) => document.getElementById(id);
 const video = $('camera');
@@ -94,6 +94,7 @@ $('enrol').addEventListener('click', async () => {
   engine.enrol(await grabFrame(video), label).then((reply) => {
     say(`${reply.label} enrolled (${reply.count} in the demonstration watchlist). Step away and come back: the kiosk should alert.`);
     showWatchlist(reply.status);
+    showChart(reply.chart);
   }, refused);
 });
 $('load-form').addEventListener('submit', async (event) => {
@@ -108,6 +109,7 @@ $('load-form').addEventListener('submit', async (event) => {
   engine.loadWatchlist(deployment).then((reply) => {
     say('Watchlist loaded and verified. Matching is on.');
     showWatchlist(reply.status);
+    showChart(reply.chart);
   }, (error) => {
     refused(error);
     focusFieldFor(error.code);

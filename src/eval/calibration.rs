@@ -12,6 +12,8 @@
 //! family's tabulated collision probability ([`crate::blind::lsh::COLLISION_TABLE`], interpolated
 //! in log space). The same sum over genuine cosines gives the true-match rate at m.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::blind::lsh::COLLISION_TABLE;
@@ -129,6 +131,45 @@ impl ScoreHistogram {
             return 0.0;
         }
         self.bins().filter(|(c, _)| *c > threshold).map(|(_, n)| n).sum::<u64>() as f64 / total as f64
+    }
+}
+
+/// The histograms, measured by `veilwatch eval --fillers`, that the kiosk and `enroll --target-fpir` compute rates from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationData {
+    /// The embedding model the cosines come from (the caller fills it in).
+    pub model_id: String,
+    /// Templates each stranger was compared with (a group's strangers = its total / this).
+    pub templates: u64,
+    /// Strangers (fillers) against templates: the per-comparison false-match model.
+    pub strangers: ScoreHistogram,
+    /// Mated `track` probes against their own template: the true-match model.
+    pub genuine_track: ScoreHistogram,
+    /// Per filler group: strangers against templates.
+    pub stranger_groups: BTreeMap<String, ScoreHistogram>,
+    /// Per watchlisted group (LFW gender): mated `track` probes.
+    pub genuine_track_groups: BTreeMap<String, ScoreHistogram>,
+}
+
+impl CalibrationData {
+    /// The per-comparison false-match rate at m of L (strangers against templates).
+    pub fn fmr(&self, tables: u16, m: u16) -> f64 {
+        self.strangers.rate_at(tables, m)
+    }
+
+    /// Expected false alerts per 1 000 passers-by for a watchlist of `entries` at m of L.
+    pub fn false_alerts_per_1000(&self, entries: u64, tables: u16, m: u16) -> f64 {
+        1000.0 * fpir(self.fmr(tables, m), entries)
+    }
+
+    /// The estimated true-match rate of a track of a watchlisted person at m of L.
+    pub fn true_match_rate(&self, tables: u16, m: u16) -> f64 {
+        self.genuine_track.rate_at(tables, m)
+    }
+
+    /// The smallest m meeting `target` false alerts per passer-by for `entries`.
+    pub fn threshold_for_fpir(&self, tables: u16, entries: u64, target: f64) -> Option<u16> {
+        threshold_for_fpir(&self.strangers, tables, entries, target)
     }
 }
 

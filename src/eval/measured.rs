@@ -1,29 +1,72 @@
-//! The operating points measured on the LFW development split (`veilwatch eval`), as the kiosk
-//! displays them: the false-match rate at each collision threshold of the default tables, and the
-//! error rates per demographic group at the default threshold. `tests/accuracy.rs` re-measures them,
-//! so a change to the pipeline that moves them fails there, not silently on a kiosk's screen.
+//! The calibration the kiosk and the issuer tool use (DESIGN §7), shipped as data: the cosine
+//! histograms `veilwatch eval --fillers … --calibration-out` measured for the model on the
+//! development data (LFW watchlisted people, UTKFace strangers), read from
+//! `models/sface-2021dec-int8bq.calibration.json`. `tests/accuracy.rs` re-measures it, so a change
+//! to the pipeline that moves it fails there, not silently on a kiosk's screen.
 
-use crate::blind::DEFAULT_TABLES;
+use std::sync::OnceLock;
 
-/// Per-comparison false-match rate at collision threshold m for [`DEFAULT_TABLES`] tables,
-/// measured by `veilwatch eval` on LFW impostor pairs: (m, FMR).
-pub const MEASURED_FMR: [(u16, f64); 4] = [(41, 1e-3), (53, 1e-4), (67, 1e-5), (81, 1e-6)];
+use serde::Serialize;
 
-/// Measured error rates per demographic group at [`crate::blind::DEFAULT_THRESHOLD`] (`veilwatch eval --groups
-/// labels/groups.csv` on the LFW development split): (group, identities, FMR, FNMR). Shown on the
-/// kiosk so that nobody mistakes one overall rate for everyone's. The accuracy test re-measures them.
-pub const MEASURED_GROUP_RATES: [(&str, u32, f64, f64); 2] =
-    [("female", 732, 3.20e-4, 0.0545), ("male", 2095, 1.16e-4, 0.0280)];
+use super::calibration::CalibrationData;
 
-/// Expected false alerts per 1 000 passers-by (one match attempt each) for a watchlist of
-/// `entries` at threshold m: 1000 · (1 − (1 − FMR(m))^entries), with FMR(m) interpolated
-/// log-linearly between the measured points. `None` outside the measured range or for another L.
-pub fn expected_false_alerts_per_1000(entries: u32, tables: u16, threshold: u16) -> Option<f64> {
-    if tables != DEFAULT_TABLES {
-        return None;
+const SHIPPED: &str = include_str!("../../models/sface-2021dec-int8bq.calibration.json");
+
+/// The shipped calibration of the model this build runs.
+pub fn calibration() -> &'static CalibrationData {
+    static PARSED: OnceLock<CalibrationData> = OnceLock::new();
+    PARSED.get_or_init(|| serde_json::from_str(SHIPPED).expect("the shipped calibration is valid JSON (checked by a test)"))
+}
+
+/// What the kiosk shows for one demographic group at its threshold.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRate {
+    pub group: String,
+    /// People the rate was measured on.
+    pub people: u64,
+    /// Strangers' groups: expected false alerts per 1 000 passers-by of this group.
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub false_alerts_per_1000: Option<f64>,
+    /// Watchlisted people's groups: the estimated share of their tracks that would alert.
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub true_match_rate: Option<f64>,
+}
+
+impl CalibrationData {
+    /// Per group, at m of L for a watchlist of `entries`: strangers' false alerts, watchlisted
+    /// people's true matches.
+    pub fn group_rates(&self, entries: u64, tables: u16, m: u16) -> Vec<GroupRate> {
+        let strangers = self.stranger_groups.iter().map(|(group, h)| GroupRate {
+            group: group.clone(),
+            people: h.total() / self.templates.max(1),
+            false_alerts_per_1000: Some(1000.0 * super::calibration::fpir(h.rate_at(tables, m), entries)),
+            true_match_rate: None,
+        });
+        let watchlisted = self.genuine_track_groups.iter().map(|(group, h)| GroupRate {
+            group: group.clone(),
+            people: h.total(),
+            false_alerts_per_1000: None,
+            true_match_rate: Some(h.rate_at(tables, m)),
+        });
+        strangers.chain(watchlisted).collect()
     }
-    let pair = MEASURED_FMR.windows(2).find(|w| (w[0].0..=w[1].0).contains(&threshold))?;
-    let (m0, f0, m1, f1) = (pair[0].0 as f64, pair[0].1.ln(), pair[1].0 as f64, pair[1].1.ln());
-    let fmr = (f0 + (threshold as f64 - m0) / (m1 - m0) * (f1 - f0)).exp();
-    Some(1000.0 * (1.0 - (1.0 - fmr).powf(entries as f64)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_calibration_is_for_this_model_and_gives_sane_rates() {
+        let c = calibration();
+        #[cfg(feature = "pipeline")]
+        assert_eq!(c.model_id, crate::pipeline::embed::MODEL_ID);
+        let (low, high) = (c.fmr(1024, 53), c.fmr(1024, 150));
+        assert!(low > high && high > 0.0, "{low} {high}");
+        assert!(c.true_match_rate(1024, 53) > c.true_match_rate(1024, 150));
+        let groups = c.group_rates(1000, 1024, 150);
+        assert!(groups.iter().any(|g| g.true_match_rate.is_some()) && groups.iter().any(|g| g.false_alerts_per_1000.is_some()));
+    }
 }

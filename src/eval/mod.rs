@@ -7,4 +7,7 @@ pub mod dataset;
 pub mod measured;
 pub mod metrics;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
+pub mod operating_points;
+#[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod protocol;
+pub mod report;

@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::calibration::ScoreHistogram;
 use super::dataset::{list_identities, read_pairs_csv, DatasetError};
 use super::metrics::{self, IdentificationReport, ScoreReport};
+use super::operating_points::{self, Filler, OperatingPoints};
 use crate::blind::lsh::CrossPolytope;
 use crate::pipeline::{Engine, Frame};
 use crate::template::{Embedding, EMBEDDING_DIM};
@@ -36,6 +37,15 @@ pub struct EvalOptions {
     pub per_identity: usize,
     /// LSH tables L for the blind (collision-count) scores.
     pub tables: u16,
+    /// Strangers on no watchlist (one photo per folder) and their `identity,group` labels: with
+    /// them the report adds the operating points per passer-by (DESIGN §7).
+    pub fillers: Option<Fillers>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Fillers {
+    pub dataset: PathBuf,
+    pub groups: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +74,9 @@ pub struct EvalReport {
     pub identification: IdentificationSection,
     /// The calibration model (DESIGN §7) against direct counts on this data.
     pub calibration: CalibrationCheck,
+    /// Per passer-by, with fillers (DESIGN §7): templates from up to 5 photos, probes from others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operating_points: Option<OperatingPoints>,
 }
 
 /// The calibration model's FMR next to the directly counted one, at every m where at least one
@@ -179,6 +192,26 @@ pub fn evaluate(engine: &Engine, options: &EvalOptions, progress: &dyn EvalProgr
         }
     }
     as_count_thresholds(&mut blind);
+    let operating_points = match &options.fillers {
+        Some(fillers) => {
+            let group_of = match &options.groups {
+                Some(path) => read_pairs_csv(path)?.into_iter().collect::<HashMap<String, String>>(),
+                None => HashMap::new(),
+            };
+            let mut people: Vec<(Option<String>, Vec<Embedding>)> =
+                identities.iter().map(|id| (group_of.get(&id.name).cloned(), Vec::new())).collect();
+            for (identity, embedding) in &samples {
+                people[*identity].1.push(embedding.clone());
+            }
+            let fillers = embed_fillers(engine, fillers, progress)?;
+            let photos: Vec<Vec<Embedding>> = people.iter().map(|(_, photos)| photos.clone()).collect();
+            let mut points = operating_points::measure(&operating_points::watchlist_of(people), &fillers, options.tables);
+            points.calibration.model_id = engine.model_id().to_owned();
+            points.levers = operating_points::measure_levers(&photos, &fillers, options.tables);
+            Some(points)
+        }
+        None => None,
+    };
     let identification = IdentificationSection {
         cosine: metrics::identification(&ids, cosine_of),
         blind: metrics::identification(&ids, collisions_of),
@@ -196,7 +229,28 @@ pub fn evaluate(engine: &Engine, options: &EvalOptions, progress: &dyn EvalProgr
         blind: BlindReport { tables: options.tables, scores: blind },
         identification,
         calibration,
+        operating_points,
     })
+}
+
+/// The fillers' embeddings with their groups; photos without a face (or without a label) are
+/// left out.
+fn embed_fillers(engine: &Engine, fillers: &Fillers, progress: &dyn EvalProgress) -> Result<Vec<Filler>, EvalError> {
+    let group_of: HashMap<String, String> = read_pairs_csv(&fillers.groups)?.into_iter().collect();
+    let people = list_identities(&fillers.dataset, 1)?;
+    progress.start(people.len());
+    let embedded: Vec<Result<Option<Filler>, EvalError>> = people
+        .par_iter()
+        .map(|person| {
+            let embedding = embed_still(engine, &person.images[0]);
+            progress.image_done();
+            Ok(match (embedding?, group_of.get(&person.name)) {
+                (Some(embedding), Some(group)) => Some(Filler { group: group.clone(), embedding }),
+                _ => None,
+            })
+        })
+        .collect();
+    embedded.into_iter().filter_map(Result::transpose).collect()
 }
 
 fn calibration_check(cosines: &metrics::PairScores, counts: &metrics::PairScores, tables: u16) -> CalibrationCheck {

@@ -46,6 +46,8 @@ pub enum ProfileError {
     WatchlistMismatch { expected: String, actual: String },
     #[error("threshold {threshold} is below the profile's floor of {floor}; the kiosk will not go lower")]
     BelowFloor { threshold: u16, floor: u16 },
+    #[error("the watchlist's threshold is {watchlist}, but the profile says {profile}; ask the issuer for a matching pair")]
+    ThresholdMismatch { profile: u16, watchlist: u16 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +77,11 @@ pub struct Profile {
     pub threshold: u16,
     pub threshold_floor: u16,
     pub custody: Custody,
+    /// The false-alert rate per passer-by the threshold was chosen for (`enroll --target-fpir`),
+    /// e.g. `1/6000`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub target_fpir: Option<String>,
     /// Most blind-match queries per minute the device may make.
     pub query_rate_per_minute: u32,
     pub notice: String,
@@ -96,6 +103,15 @@ pub struct SignedProfile {
 
 fn message(json: &[u8]) -> Vec<u8> {
     [MAGIC_LINE.as_bytes(), b"\n", json].concat()
+}
+
+/// A rate written as a fraction (`1/6000`) or a decimal (`0.0001`), strictly between 0 and 1.
+pub fn parse_rate(text: &str) -> Option<f64> {
+    let rate = match text.trim().split_once('/') {
+        Some((a, b)) => a.trim().parse::<f64>().ok()? / b.trim().parse::<f64>().ok()?,
+        None => text.trim().parse().ok()?,
+    };
+    (rate > 0.0 && rate < 1.0).then_some(rate)
 }
 
 /// Exactly N bytes of lowercase hex: uppercase would give a second spelling of the same signed file.
@@ -126,6 +142,11 @@ impl Profile {
         }
         if strict_hex::<32>(&self.watchlist_sha256).is_none() {
             return Err(ProfileError::Malformed("watchlist_sha256 must be 64 lowercase hex digits".into()));
+        }
+        if let Some(target) = &self.target_fpir {
+            if parse_rate(target).is_none() {
+                return Err(ProfileError::Malformed(format!("targetFpir `{target}` is not a rate like 1/6000 or 0.0001")));
+            }
         }
         if self.query_rate_per_minute == 0 {
             return Err(ProfileError::Malformed("query_rate_per_minute must be at least 1".into()));
@@ -239,6 +260,17 @@ impl SignedProfile {
         }
         if now_unix >= self.valid_until {
             return Err(ProfileError::Expired(format_utc(self.valid_until)));
+        }
+        Ok(())
+    }
+
+    /// The watchlist runs at the profile's threshold, never below its floor.
+    pub fn check_threshold(&self, watchlist_threshold: u16) -> Result<(), ProfileError> {
+        if watchlist_threshold < self.profile.threshold_floor {
+            return Err(ProfileError::BelowFloor { threshold: watchlist_threshold, floor: self.profile.threshold_floor });
+        }
+        if watchlist_threshold != self.profile.threshold {
+            return Err(ProfileError::ThresholdMismatch { profile: self.profile.threshold, watchlist: watchlist_threshold });
         }
         Ok(())
     }

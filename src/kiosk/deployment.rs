@@ -1,7 +1,8 @@
 //! Loading a deployment: the watchlist, its issuer, its optional profile and its custody, verified
 //! in one order — issuer key, profile (signature, then that it names this very watchlist),
-//! watchlist (structure, issuer, signature, model, custody, window, key check), then the profile's
-//! window when the session takes it. Nothing is loaded unless every step passes.
+//! watchlist (structure, issuer, signature, model, custody, window, key check), the watchlist's
+//! threshold against the profile's (equal, never below its floor), then the profile's window when
+//! the session takes it. Nothing is loaded unless every step passes.
 
 use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
@@ -71,6 +72,9 @@ impl Deployment {
             None => None,
         };
         let matcher = Matcher::load(options.watchlist, &issuer, prf.as_ref(), model_id, now_unix)?;
+        if let Some(profile) = &profile {
+            profile.check_threshold(matcher.watchlist.header.threshold)?;
+        }
         Ok(Deployment { matcher, prf, profile })
     }
 }
@@ -122,6 +126,10 @@ mod tests {
     }
 
     fn profile(watchlist: &[u8], valid_until: i64) -> String {
+        profile_at(watchlist, valid_until, 8, 8)
+    }
+
+    fn profile_at(watchlist: &[u8], valid_until: i64, threshold: u16, threshold_floor: u16) -> String {
         Profile {
             purpose: "test".into(),
             legal_basis: "test".into(),
@@ -130,13 +138,14 @@ mod tests {
             valid_from: crate::time::format_utc(NOW - 60),
             valid_until: crate::time::format_utc(valid_until),
             watchlist_sha256: hex(&<sha2::Sha256 as sha2::Digest>::digest(watchlist)),
-            threshold: 8,
-            threshold_floor: 8,
+            threshold,
+            threshold_floor,
             custody: Custody::Local,
             query_rate_per_minute: 10,
             notice: "n".into(),
             contact: "c".into(),
             requires_overseer: false,
+            target_fpir: None,
         }
         .sign(&issuer())
         .unwrap()
@@ -187,6 +196,12 @@ mod tests {
             Deployment::verify(authority, |_| Box::new(OprfClientPrf { transport: InProcessAuthority(key) }), MODEL, NOW);
         assert_eq!(code(result), ErrorCode::WatchlistWrongCustody);
 
+        // The watchlist (m = 8) runs at the profile's threshold and never below its floor.
+        let other_threshold = profile_at(&file, NOW + 3600, 9, 8);
+        assert_eq!(code(verify(options(file.clone(), Some(other_threshold), [5; 32]))), ErrorCode::ProfileWatchlistMismatch);
+        let above_floor = profile_at(&file, NOW + 3600, 9, 9);
+        assert_eq!(code(verify(options(file.clone(), Some(above_floor), [5; 32]))), ErrorCode::ProfileBelowFloor);
+
         let mut tampered = file.clone();
         tampered[40] ^= 1;
         assert!(verify(options(tampered, None, [5; 32])).is_err());
@@ -211,7 +226,7 @@ mod tests {
         assert_eq!(status.seconds_left, Some(600), "the status counts down to the earlier window");
         assert_eq!(status.entries, 3);
         assert!(status.custody_note.unwrap().contains("weaker"));
-        assert!(status.group_rates.is_none(), "rates were measured at L = 1024, m = 53, not here");
+        assert!(status.expected_false_alerts_per_1000.unwrap() > 0.0, "calibrated for any L and m");
         assert_eq!(status.notice.unwrap().operator, "op");
     }
 }

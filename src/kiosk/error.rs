@@ -166,7 +166,9 @@ impl KioskError {
                 ProfileError::MissingOverseer => C::OverseerMissing,
                 ProfileError::NotYetValid(_) => C::ProfileNotYetValid,
                 ProfileError::Expired(_) => C::ProfileExpired,
-                ProfileError::WatchlistMismatch { .. } => C::ProfileWatchlistMismatch,
+                ProfileError::WatchlistMismatch { .. } | ProfileError::ThresholdMismatch { .. } => {
+                    C::ProfileWatchlistMismatch
+                }
                 ProfileError::BelowFloor { .. } => C::ProfileBelowFloor,
             },
             KioskError::Options(_) => C::OptionsInvalid,

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::demo::DemoRoster;
 use super::deployment::{Deployment, DeploymentOptions};
 use super::minute::MinuteCounts;
-use super::review::{AlertView, ProbeCrop, Reviews};
+use super::review::{AlertView, Decision, ProbeCrop, Reviews};
 use super::status::KioskStatus;
 use super::KioskError;
 use crate::blind::matcher::Matcher;
@@ -252,11 +252,13 @@ impl KioskSession {
                     .map_or_else(ProbeCrop::default, |crop| ProbeCrop::from_aligned(&crop));
                 let id = self.reviews.raise(&found.record.reference_id, probe.clone());
                 self.counters.alerts += 1;
+                // The entry's reference id waits for the review: a rejected false match must not
+                // leave a passer-by linked to a watchlist entry in the log.
                 self.audit.append(
                     now_unix,
                     "alert",
-                    json!({"alert": id, "track": request.track, "reference_id": found.record.reference_id,
-                           "collisions": found.collisions, "tables": found.tables, "status": "pending review"}),
+                    json!({"alert": id, "track": request.track, "collisions": found.collisions,
+                           "tables": found.tables, "status": "pending review"}),
                 );
                 alerts.push(AlertView {
                     id,
@@ -280,15 +282,15 @@ impl KioskSession {
         self.counters.retained = self.tracker.retained(now_ms);
     }
 
-    /// Records a person's decision on an alert and wipes its probe crop.
+    /// Records a person's decision on an alert and wipes its probe crop. The log names the entry
+    /// only when the reviewer did not reject the match.
     pub fn review(&mut self, alert: u32, decision: &str, reviewer: &str, now_unix: i64) -> Result<(), KioskError> {
         let reviewed = self.reviews.decide(alert, decision, reviewer)?;
-        self.audit.append(
-            now_unix,
-            "review",
-            json!({"alert": reviewed.alert, "reference_id": reviewed.reference_id,
-                   "decision": reviewed.decision, "reviewer": reviewed.reviewer}),
-        );
+        let mut entry = json!({"alert": reviewed.alert, "decision": reviewed.decision, "reviewer": reviewed.reviewer});
+        if reviewed.decision != Decision::Rejected {
+            entry["reference_id"] = reviewed.reference_id.into();
+        }
+        self.audit.append(now_unix, "review", entry);
         Ok(())
     }
 
@@ -312,6 +314,18 @@ impl KioskSession {
     /// What the status panel shows at `now_unix`.
     pub fn status(&self, now_unix: i64) -> KioskStatus {
         KioskStatus::new(self.matcher().map(|m| &m.watchlist.header), self.profile(), self.reviews.len(), now_unix)
+    }
+
+    /// The chart of false alerts per passer-by and true matches against the threshold, for this
+    /// watchlist's size and threshold, marked at its m (SVG); `None` while nothing is loaded.
+    pub fn operating_point_chart(&self) -> Option<String> {
+        let header = &self.matcher()?.watchlist.header;
+        Some(crate::eval::report::operating_point_svg(
+            crate::eval::measured::calibration(),
+            header.tables,
+            header.entries as u64,
+            header.threshold,
+        ))
     }
 
     /// Ends all tracks and wipes their buffers (camera stopped).

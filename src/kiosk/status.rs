@@ -1,14 +1,14 @@
 //! What the kiosk's status panel and public notice show, derived from the session's state: whether
 //! it matches, against how many entries, under which custody (and how strong that is), until when
-//! (the earlier of the watchlist's and the profile's windows), the expected false alerts per 1 000
-//! passers-by, and the measured error rates per group where they were measured for these settings.
+//! (the earlier of the watchlist's and the profile's windows), and — from the model's shipped
+//! calibration (DESIGN §7), for this watchlist's size and threshold — the expected false alerts per
+//! 1 000 passers-by and the estimated true-match rate, overall and per demographic group.
 
 use serde::Serialize;
 
 use crate::blind::format::Header;
 use crate::blind::prf::PrfSuite;
-use crate::blind::{DEFAULT_TABLES, DEFAULT_THRESHOLD};
-use crate::eval::measured::{expected_false_alerts_per_1000, MEASURED_GROUP_RATES};
+use crate::eval::measured::{calibration, GroupRate};
 use crate::governance::profile::{Profile, SignedProfile};
 
 #[derive(Debug, Clone, Serialize)]
@@ -24,22 +24,16 @@ pub struct KioskStatus {
     pub valid_until: Option<String>,
     pub seconds_left: Option<i64>,
     pub expected_false_alerts_per_1000: Option<f64>,
+    /// The estimated share of watchlisted people's tracks that would alert.
+    pub estimated_true_match_rate: Option<f64>,
+    /// The false-alert rate per passer-by the deployment's threshold was chosen for.
+    pub target_fpir: Option<String>,
     pub pending_reviews: usize,
     /// The profile the kiosk loaded, for the public notice.
     pub notice: Option<Profile>,
-    /// Measured false-match and false-non-match rates per demographic group at this threshold
-    /// (`None` for settings they were not measured at).
+    /// Per demographic group: strangers' expected false alerts and watchlisted people's
+    /// estimated true-match rate at this threshold (they are unequal, and shown as such).
     pub group_rates: Option<Vec<GroupRate>>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase")]
-pub struct GroupRate {
-    pub group: &'static str,
-    pub identities: u32,
-    pub fmr: f64,
-    pub fnmr: f64,
 }
 
 /// The notice of a signed profile, verified against the issuer's key (hex) and found inside its
@@ -69,7 +63,7 @@ impl KioskStatus {
         now_unix: i64,
     ) -> KioskStatus {
         let valid_until = header.map(|h| profile.map_or(h.valid_until, |p| p.valid_until.min(h.valid_until)));
-        let measured_here = header.is_some_and(|h| h.tables == DEFAULT_TABLES && h.threshold == DEFAULT_THRESHOLD);
+        let calibration = calibration();
         KioskStatus {
             matching: header.is_some(),
             entries: header.map_or(0, |h| h.entries),
@@ -80,15 +74,12 @@ impl KioskStatus {
             valid_until: valid_until.map(crate::time::format_utc),
             seconds_left: valid_until.map(|until| until - now_unix),
             expected_false_alerts_per_1000: header
-                .and_then(|h| expected_false_alerts_per_1000(h.entries, h.tables, h.threshold)),
+                .map(|h| calibration.false_alerts_per_1000(h.entries as u64, h.tables, h.threshold)),
+            estimated_true_match_rate: header.map(|h| calibration.true_match_rate(h.tables, h.threshold)),
+            target_fpir: profile.and_then(|p| p.profile.target_fpir.clone()),
             pending_reviews,
             notice: profile.map(|p| p.profile.clone()),
-            group_rates: measured_here.then(|| {
-                MEASURED_GROUP_RATES
-                    .iter()
-                    .map(|&(group, identities, fmr, fnmr)| GroupRate { group, identities, fmr, fnmr })
-                    .collect()
-            }),
+            group_rates: header.map(|h| calibration.group_rates(h.entries as u64, h.tables, h.threshold)),
         }
     }
 }
@@ -99,19 +90,23 @@ mod tests {
     use crate::blind::enroll::{ephemeral_local, synthetic_enrolments};
 
     #[test]
-    fn measured_rates_are_shown_only_for_the_settings_they_were_measured_at() {
+    fn the_status_shows_calibrated_rates_for_this_watchlist() {
         let (matcher, _) = ephemeral_local(synthetic_enrolments(2), "m", 1_800_000_000).unwrap();
         let status = KioskStatus::new(Some(&matcher.watchlist.header), None, 1, 1_800_000_000);
         assert!(status.matching);
-        assert_eq!((status.tables, status.threshold), (DEFAULT_TABLES, DEFAULT_THRESHOLD));
-        let rates = status.group_rates.clone().expect("default settings were measured");
-        assert_eq!(rates.iter().map(|r| r.group).collect::<Vec<_>>(), ["female", "male"]);
-        assert!(status.expected_false_alerts_per_1000.unwrap() > 0.0);
+        assert_eq!((status.tables, status.threshold), (crate::blind::DEFAULT_TABLES, crate::blind::DEFAULT_THRESHOLD));
+        let rates = status.group_rates.clone().expect("every setting has calibrated rates");
+        let groups: Vec<&str> = rates.iter().map(|r| r.group.as_str()).collect();
+        assert!(groups.contains(&"Black-female") && groups.contains(&"female"), "{groups:?}");
+        let (false_alerts, true_matches) = (status.expected_false_alerts_per_1000.unwrap(), status.estimated_true_match_rate.unwrap());
+        assert!(false_alerts > 0.0 && false_alerts < 1.0, "two entries at m = 53: {false_alerts}");
+        assert!(true_matches > 0.9, "{true_matches}");
         assert_eq!(status.seconds_left, Some(86_400), "an ephemeral watchlist lasts a day");
         assert!(status.notice.is_none());
 
         let idle = KioskStatus::new(None, None, 0, 0);
         assert!(!idle.matching && idle.custody.is_none() && idle.group_rates.is_none());
+        assert!(idle.expected_false_alerts_per_1000.is_none());
         let json = serde_json::to_value(&status).unwrap();
         assert!(json.get("expectedFalseAlertsPer1000").is_some() && json.get("pendingReviews").is_some(), "{json}");
     }

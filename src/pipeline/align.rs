@@ -96,6 +96,17 @@ impl AlignedFace {
         Some(out)
     }
 
+    /// The crop mirrored left to right (the template is symmetric, so it is still aligned).
+    pub fn mirrored(&self) -> AlignedFace {
+        let mut rgb = Zeroizing::new(vec![0u8; self.rgb.len()]);
+        for (row_out, row_in) in rgb.chunks_exact_mut(CROP_SIDE * 3).zip(self.rgb.chunks_exact(CROP_SIDE * 3)) {
+            for (out, pixel) in row_out.chunks_exact_mut(3).zip(row_in.chunks_exact(3).rev()) {
+                out.copy_from_slice(pixel);
+            }
+        }
+        AlignedFace { rgb }
+    }
+
     /// Wraps a crop made elsewhere (e.g. a reference implementation's) for embedding.
     pub fn from_rgb(rgb: Vec<u8>) -> Option<AlignedFace> {
         (rgb.len() == CROP_SIDE * CROP_SIDE * 3).then(|| AlignedFace { rgb: Zeroizing::new(rgb) })
@@ -121,6 +132,14 @@ pub fn align(frame: &Frame, face: &Face) -> Option<AlignedFace> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mirroring_twice_gives_the_crop_back_and_once_swaps_the_columns() {
+        let crop = AlignedFace::from_rgb((0..CROP_SIDE * CROP_SIDE * 3).map(|i| (i % 251) as u8).collect()).unwrap();
+        let once = crop.mirrored();
+        assert_eq!(&once.rgb()[..3], &crop.rgb()[(CROP_SIDE - 1) * 3..CROP_SIDE * 3]);
+        assert_eq!(once.mirrored().rgb(), crop.rgb());
+    }
 
     #[test]
     fn similarity_recovers_a_known_transform() {

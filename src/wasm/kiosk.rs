@@ -95,6 +95,14 @@ impl Kiosk {
         to_ts(&self.session.status(now_unix()))
     }
 
+    /// An SVG chart of expected false alerts per passer-by and true matches against the threshold,
+    /// for the loaded watchlist's size and threshold (from the shipped calibration); `undefined`
+    /// while nothing is loaded.
+    #[wasm_bindgen(js_name = operatingPointChart)]
+    pub fn operating_point_chart(&self) -> Option<String> {
+        self.session.operating_point_chart()
+    }
+
     /// Ends every track and wipes its buffers (camera stopped).
     pub fn stop(&mut self) {
         self.session.stop();

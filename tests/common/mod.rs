@@ -32,6 +32,14 @@ pub fn lfw_images() -> Option<PathBuf> {
     required_or_skip("LFW data (set VEILWATCH_DATA)", &images).then_some(images)
 }
 
+/// `$VEILWATCH_DATA/utkface`: the labelled strangers ("fillers").
+pub fn utkface() -> Option<PathBuf> {
+    let data =
+        std::env::var_os("VEILWATCH_DATA").map(PathBuf::from).unwrap_or_else(|| repo_dir().join("../shared/data"));
+    let dir = data.join("utkface");
+    required_or_skip("UTKFace fillers (set VEILWATCH_DATA)", &dir.join("images")).then_some(dir)
+}
+
 pub fn lfw_labels() -> Option<PathBuf> {
     lfw_images().map(|i| i.parent().expect("images has a parent").join("labels"))
 }

@@ -104,7 +104,12 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     assert.deepEqual(noticeKeys(status.notice), NOTICE_KEYS);
     assert.equal(status.notice.legalBasis, 'Test data (LFW)');
     assert.deepEqual(status.notice.custody, { kind: 'local' });
-    for (const g of status.groupRates ?? []) assert.deepEqual(Object.keys(g).sort(), ['fmr', 'fnmr', 'group', 'identities']);
+    assert.ok(status.expectedFalseAlertsPer1000 > 0 && status.estimatedTrueMatchRate > 0.5, 'calibrated figures for this watchlist');
+    assert.ok(status.groupRates.length >= 10, 'strangers by race and gender, watchlisted people by gender');
+    for (const g of status.groupRates) {
+      const rate = g.falseAlertsPer1000 === undefined ? 'trueMatchRate' : 'falseAlertsPer1000';
+      assert.deepEqual(Object.keys(g).sort(), [rate, 'group', 'people'].sort());
+    }
     assert.deepEqual(Object.keys(status).filter((k) => k.includes('_')), [], 'no snake_case key');
     const idle = Kiosk.create({ detector, recognizer }).status();
     assert.equal(idle.matching, false);

@@ -129,7 +129,13 @@ describe('kiosk', { skip: !haveData }, () => {
       await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
       assert.match(await page.textContent('#watchlist-status'), /3 entries · custody hmac-sha256-local/);
       assert.match(await page.textContent('#false-alerts'), /per 1 000 passers-by/);
-      assert.match(await page.textContent('#group-rates'), /female: false match 1 in [\d,]+, missed match [\d.]+% .* male: false match 1 in/);
+      assert.match(await page.textContent('#false-alerts'), /tracks that alert: \d+\.\d%/);
+      assert.match(await page.textContent('#group-rates'), /Black-female [\d.e+-]+ \(\d+ strangers\) .* White-male [\d.e+-]+ \(\d+ strangers\)/);
+      assert.match(await page.textContent('#group-rates'), /female \d+\.\d% \(\d+ people\) · male \d+\.\d% \(\d+ people\)/);
+      // The plot for this watchlist's size and threshold, marked at its m (53 for this list).
+      await page.click('#operating-point summary');
+      assert.equal(await page.locator('#operating-point-chart svg').count(), 1);
+      assert.match(await page.textContent('#operating-point-chart'), /chosen m = 53/);
       await page.click('#start');
       await page.waitForSelector('li.alert', { timeout: 60_000 });
       assert.match(await page.textContent('li.alert'), /Colin Powell/);

@@ -17,13 +17,38 @@ export function showWatchlist(status) {
   $('watchlist-status').textContent =
     `${status.entries} ${status.entries === 1 ? 'entry' : 'entries'} · custody ${status.custody} (${status.custodyNote}) · ` +
     `threshold ${status.threshold} of ${status.tables} tables · valid until ${status.validUntil} (${left} left)`;
-  $('false-alerts').textContent = status.expectedFalseAlertsPer1000 == null
-    ? 'Expected false alerts: not measured for these settings.'
-    : `Expected false alerts per 1 000 passers-by at this watchlist size and threshold: ${status.expectedFalseAlertsPer1000.toFixed(2)}`;
-  $('group-rates').textContent = status.groupRates
-    ? 'Measured at this threshold (LFW): ' + status.groupRates.map((g) =>
-      `${g.group}: false match 1 in ${Math.round(1 / g.fmr).toLocaleString('en-GB')}, missed match ${(100 * g.fnmr).toFixed(1)}% (${g.identities} people)`).join(' · ')
-    : 'Per-group error rates: not measured for these settings.';
+  const target = status.targetFpir ? ` (chosen for ${status.targetFpir} per passer-by)` : '';
+  $('false-alerts').textContent =
+    `Expected false alerts per 1 000 passers-by at this watchlist size and threshold${target}: ` +
+    `${perThousand(status.expectedFalseAlertsPer1000)} · estimated share of watchlisted people's tracks that alert: ` +
+    `${percent(status.estimatedTrueMatchRate)}`;
+  const groups = status.groupRates ?? [];
+  const strangers = groups.filter((g) => g.falseAlertsPer1000 !== undefined);
+  const watchlisted = groups.filter((g) => g.trueMatchRate !== undefined);
+  $('group-rates').textContent =
+    'Estimated at this threshold, per group (unequal, and shown as such). False alerts per 1 000 passers-by: ' +
+    strangers.map((g) => `${g.group} ${perThousand(g.falseAlertsPer1000)} (${g.people} strangers)`).join(' · ') +
+    '. Tracks of watchlisted people that alert: ' +
+    watchlisted.map((g) => `${g.group} ${percent(g.trueMatchRate)} (${g.people} people)`).join(' · ') + '.';
+}
+
+function perThousand(value) {
+  return value >= 0.01 ? value.toFixed(2) : value.toExponential(1);
+}
+
+function percent(rate) {
+  return `${(100 * rate).toFixed(1)}%`;
+}
+
+/**
+ * Shows the chart of false alerts per passer-by and true matches against the threshold, for this
+ * watchlist's size and threshold (an SVG the engine drew from the shipped calibration), behind the
+ * "See the plot" link of the watchlist panel.
+ */
+export function showChart(svg) {
+  const holder = $('operating-point');
+  holder.hidden = !svg;
+  $('operating-point-chart').innerHTML = svg ?? '';
 }
 
 /** Shows the frame counters (processFrame's `counters`) and, if given, the frame time in ms. */

@@ -13,6 +13,8 @@ use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
 use veilwatch::blind::prf::Prf;
 use veilwatch::blind::record::EntryRecord;
 use veilwatch::eval::dataset::{list_identities, Identity};
+use veilwatch::eval::measured;
+use veilwatch::governance::profile::parse_rate;
 use veilwatch::pipeline::{reference_photo, Engine};
 use veilwatch::time::{format_utc, now_unix, parse_utc};
 use veilwatch::Embedding;
@@ -45,6 +47,11 @@ pub struct EnrollArgs {
     /// Collision threshold m; default: the one measured for FMR 1e-4 at the default tables.
     #[arg(long, default_value_t = veilwatch::blind::DEFAULT_THRESHOLD)]
     threshold: u16,
+    /// Choose m instead from the false alerts per passer-by this watchlist may make (e.g. 1/6000):
+    /// the smallest m whose expected FPIR for the enrolled number of people meets it, from the
+    /// model's shipped calibration (DESIGN §7).
+    #[arg(long, conflicts_with = "threshold")]
+    target_fpir: Option<String>,
     #[arg(long, value_enum, default_value_t = CustodyArg::Local)]
     custody: CustodyArg,
     /// Photos per person averaged into their template (the first ones by file name).
@@ -89,6 +96,23 @@ fn enrol_person(
     Ok(Some(Enrolment { template, record }))
 }
 
+/// The threshold for `--target-fpir`, with what it means printed for the issuer.
+fn threshold_for_target(target: &str, tables: u16, entries: u64) -> Result<u16> {
+    let rate = parse_rate(target).with_context(|| format!("--target-fpir `{target}` is not a rate like 1/6000"))?;
+    let calibration = measured::calibration();
+    let m = calibration
+        .threshold_for_fpir(tables, entries, rate)
+        .with_context(|| format!("no threshold of {tables} tables keeps {entries} entries within {target} false alerts"))?;
+    eprintln!(
+        "--target-fpir {target} with {entries} entries: m = {m} of {tables} (FMR {:.2e} per comparison, {:.3} expected \
+         false alerts per 1 000 passers-by, estimated true-match rate of a track {:.3})",
+        calibration.fmr(tables, m),
+        calibration.false_alerts_per_1000(entries, tables, m),
+        calibration.true_match_rate(tables, m),
+    );
+    Ok(m)
+}
+
 pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
     let engine = load_engine(models)?;
     let issuer = key_files::issuer_secret(&args.keys)?;
@@ -123,10 +147,14 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
     let skipped = people.len() - entries.len();
     let enrolled = entries.len();
 
+    let threshold = match &args.target_fpir {
+        Some(target) => threshold_for_target(target, args.tables, enrolled as u64)?,
+        None => args.threshold,
+    };
     let params = WatchlistParams {
         model_id: engine.model_id().to_owned(),
         tables: args.tables,
-        threshold: args.threshold,
+        threshold,
         valid_from,
         valid_until,
     };

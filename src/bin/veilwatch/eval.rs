@@ -9,7 +9,7 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use veilwatch::eval::metrics::{FMR_POINTS, FPIR_POINTS};
-use veilwatch::eval::protocol::{evaluate, EvalOptions, EvalProgress, EvalReport};
+use veilwatch::eval::protocol::{evaluate, EvalOptions, EvalProgress, EvalReport, Fillers};
 
 use crate::files::{load_engine, write_atomically};
 
@@ -33,10 +33,27 @@ pub struct EvalArgs {
     /// LSH tables L for the blind (collision-count) scores.
     #[arg(long, default_value_t = veilwatch::blind::DEFAULT_TABLES)]
     tables: u16,
+    /// Strangers on no watchlist, one photo per folder (e.g. utkface/images): adds the operating
+    /// points per passer-by (FPIR, TPIR, per group) to the report.
+    #[arg(long, requires = "fillers_groups")]
+    fillers: Option<PathBuf>,
+    /// CSV `identity,group` labelling the fillers (e.g. utkface/labels/groups_race_gender.csv).
+    #[arg(long, requires = "fillers")]
+    fillers_groups: Option<PathBuf>,
+    /// Embed each face's mirrored crop too and average (a lever measured at the operating point).
+    #[arg(long)]
+    flip_augmentation: bool,
+    /// Also write the report as one self-contained HTML page (tables and charts).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// With --fillers: also write the calibration data the kiosk and `enroll --target-fpir` read.
+    #[arg(long, requires = "fillers")]
+    calibration_out: Option<PathBuf>,
 }
 
 pub fn run(models: &Path, args: EvalArgs) -> Result<()> {
-    let engine = load_engine(models)?;
+    let mut engine = load_engine(models)?;
+    engine.flip_augmentation = args.flip_augmentation;
     let bar = Bar(ProgressBar::new(0).with_style(
         ProgressStyle::with_template("embedding {bar:40} {pos}/{len} images, {eta} left").expect("valid template"),
     ));
@@ -46,10 +63,17 @@ pub fn run(models: &Path, args: EvalArgs) -> Result<()> {
         label_noise: args.label_noise,
         per_identity: args.per_identity,
         tables: args.tables,
+        fillers: args.fillers.zip(args.fillers_groups).map(|(dataset, groups)| Fillers { dataset, groups }),
     };
     let report = evaluate(&engine, &options, &bar)?;
     bar.0.finish();
     write_atomically(&args.json, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    if let Some(path) = &args.report {
+        write_atomically(path, veilwatch::eval::report::render_html(&report).as_bytes())?;
+    }
+    if let (Some(path), Some(points)) = (&args.calibration_out, &report.operating_points) {
+        write_atomically(path, serde_json::to_string(&points.calibration)?.as_bytes())?;
+    }
     print_summary(&report);
     Ok(())
 }
