@@ -28,7 +28,10 @@ fn lfw_verification_accuracy_and_report_shape() {
             groups: utkface.join("labels/groups_race_gender.csv"),
         }),
     };
-    let report = serde_json::to_value(evaluate(&engine, &options, &()).unwrap()).unwrap();
+    let evaluated = evaluate(&engine, &options, &()).unwrap();
+    let html = veilwatch::eval::report::render_html(&evaluated);
+    let report = serde_json::to_value(&evaluated).unwrap();
+    the_report_shows_the_operating_point(&html, &report["operating_points"]);
 
     for key in ["images", "identities", "detection_failures", "genuine_pairs", "impostor_pairs"] {
         assert!(report[key].is_u64(), "{key} missing");
@@ -140,4 +143,25 @@ fn operating_points_per_passer_by(points: &serde_json::Value) {
     let differential = &points["no_significant_differential"];
     eprintln!("no significant differential between groups from m = {}", differential["lowest_m"]);
     assert!(differential["lowest_m"].as_u64().is_some(), "{differential}");
+}
+
+/// The HTML report people read: self-contained, with the chosen operating point's numbers and
+/// charts, and the per-group verdict in words.
+fn the_report_shows_the_operating_point(html: &str, points: &serde_json::Value) {
+    assert!(html.starts_with("<!doctype html>") && html.contains("</html>"));
+    for external in ["http://", "https://", "src=", "<script", "<link"] {
+        assert!(!html.contains(external), "the report must be self-contained ({external})");
+    }
+    let chosen = points["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["fpir"] == "1/6000" && p["watchlist_size"] == 10_000 && p["protocol"] == "track")
+        .unwrap();
+    assert!(html.contains(&format!("m = {}", chosen["m"])), "the chosen m is named");
+    assert!(html.matches("<svg").count() >= 3, "DET and FPIR-vs-threshold charts");
+    let ratio = chosen["by_group"]["max_min_ratio"].as_f64().unwrap();
+    let verdict = if ratio <= 2.0 { "Holds" } else { "Does not hold" };
+    assert!(html.contains(verdict), "the max/min ≤ 2 verdict is said plainly ({verdict})");
+    assert!(html.contains("Levers"), "the levers table");
 }

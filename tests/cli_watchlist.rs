@@ -141,6 +141,28 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
         ]));
     }
 
+    // The threshold chosen for a false-alert rate per passer-by, from the shipped calibration.
+    let by_target = scratch.join("target.vwl");
+    let chosen = veilwatch(&[
+        "enroll",
+        enrol.to_str().unwrap(),
+        "--keys",
+        keys.to_str().unwrap(),
+        "--out",
+        by_target.to_str().unwrap(),
+        "--target-fpir",
+        "1/6000",
+    ]);
+    assert!(chosen.status.success(), "{}", String::from_utf8_lossy(&chosen.stderr));
+    let expected = veilwatch::eval::measured::calibration().threshold_for_fpir(veilwatch::blind::DEFAULT_TABLES, 4, 1.0 / 6000.0);
+    let target_inspect: Value =
+        serde_json::from_str(&ok(veilwatch(&["inspect", by_target.to_str().unwrap(), "--issuer", &public]))).unwrap();
+    assert_eq!(target_inspect["threshold"].as_u64(), expected.map(u64::from), "{target_inspect}");
+    assert!(String::from_utf8_lossy(&chosen.stderr).contains("false alerts per 1 000 passers-by"));
+    let refused = veilwatch(&["enroll", enrol.to_str().unwrap(), "--keys", keys.to_str().unwrap(), "--out",
+        scratch.join("bad.vwl").to_str().unwrap(), "--target-fpir", "one in six thousand"]);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("is not a rate"));
+
     let inspect: Value =
         serde_json::from_str(&ok(veilwatch(&["inspect", local.to_str().unwrap(), "--issuer", &public]))).unwrap();
     assert_eq!(inspect["entries"], 4);
