@@ -341,7 +341,11 @@ impl Watchlist {
         let header = Header::read(&mut r)?;
         let header_hash: [u8; 32] = Sha256::digest(&bytes[..r.at]).into();
 
-        let directory = r.take(header.buckets as usize * DIRECTORY_ENTRY, "bucket directory")?;
+        // Every count is checked against the bytes that remain before anything is allocated, and
+        // every offset is computed with checked arithmetic (a 32-bit wasm usize included).
+        let overflow = || BlindError::Malformed("a size in the watchlist overflows".into());
+        let directory_len = (header.buckets as usize).checked_mul(DIRECTORY_ENTRY).ok_or_else(overflow)?;
+        let directory = r.take(directory_len, "bucket directory")?;
         let mut d = Reader { bytes: directory, at: 0 };
         let mut buckets: Vec<Bucket> = Vec::with_capacity(header.buckets as usize);
         let mut offset = r.at;
@@ -353,10 +357,20 @@ impl Watchlist {
                 return Err(BlindError::Malformed("the bucket directory is not strictly sorted".into()));
             }
             buckets.push(Bucket { tag, items, offset });
-            offset += items as usize * BUCKET_ITEM + AEAD_TAG;
+            let blob = (items as usize).checked_mul(BUCKET_ITEM).and_then(|n| n.checked_add(AEAD_TAG));
+            offset = blob.and_then(|n| offset.checked_add(n)).ok_or_else(overflow)?;
         }
         r.take(offset - r.at, "bucket blobs")?;
 
+        // A record takes at least its nonce, length and AEAD tag: no more can follow than fit.
+        const MIN_RECORD: usize = RECORD_NONCE + 4 + AEAD_TAG;
+        let remaining = bytes.len() - r.at;
+        if (header.entries as usize).saturating_mul(MIN_RECORD) > remaining {
+            return Err(BlindError::Truncated {
+                what: "records",
+                needed: (header.entries as usize).saturating_mul(MIN_RECORD) - remaining,
+            });
+        }
         let mut records = Vec::with_capacity(header.entries as usize);
         for _ in 0..header.entries {
             let start = r.at;
@@ -457,6 +471,36 @@ mod tests {
                     buckets: 1 + (b % (tables as u64 * code_space as u64)) as u32,
                 }
             })
+    }
+
+    #[test]
+    fn a_claimed_entry_count_is_checked_against_the_bytes_before_anything_is_allocated() {
+        // ~150 bytes that claim 2^24 − 1 entries: refused as truncated, with no 16M-record vector.
+        let header = Header {
+            watchlist_id: [1; 16],
+            model_id: "m".into(),
+            dim: 128,
+            tables: 8,
+            code_space: 256,
+            rotation_seed: [2; 32],
+            threshold: 8,
+            suite: PrfSuite::HmacSha256Local,
+            key_check: [3; TAG_BYTES],
+            valid_from: 0,
+            valid_until: 1,
+            issuer: [4; 32],
+            entries: MAX_ENTRIES,
+            buckets: 1,
+        };
+        let mut file = header.write();
+        file.extend_from_slice(&[5; TAG_BYTES]);
+        put_u24(&mut file, 1);
+        file.extend_from_slice(&[6; BUCKET_ITEM + AEAD_TAG]);
+        let issuer = ed25519_dalek::SigningKey::from_bytes(&[4; 32]).verifying_key();
+        match Watchlist::parse(file, &issuer) {
+            Err(BlindError::Truncated { what: "records", needed }) => assert!(needed > 500_000_000),
+            other => panic!("{other:?}"),
+        }
     }
 
     proptest! {
