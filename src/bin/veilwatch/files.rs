@@ -19,15 +19,37 @@ pub fn create_dir(dir: &Path) -> Result<()> {
 }
 
 /// Writes through a temporary file in the same folder and renames it, so a reader never sees a
-/// half-written file and an interrupted run leaves the old one intact.
+/// half-written file and an interrupted run leaves the old one intact. The temporary file has a
+/// random name, is created exclusively (`O_EXCL`, so a planted link is never followed) and with its
+/// final mode from the start.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_file(path, bytes, 0o644, true)
+}
+
+/// Like [`write_atomically`] for a secret: mode 0600 from creation, and an existing file is never
+/// replaced.
+pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_file(path, bytes, 0o600, false)
+}
+
+fn write_file(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result<()> {
+    use std::io::Write;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().with_context(|| format!("{} is not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path)).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}", path.display())
-    })
+    let failed = || format!("cannot write {}", path.display());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".veilwatch-");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = builder.tempfile_in(dir).with_context(failed)?;
+    file.write_all(bytes).and_then(|()| file.as_file().sync_all()).with_context(failed)?;
+    if replace {
+        file.persist(path).map_err(|e| e.error).with_context(failed)?;
+    } else {
+        file.persist_noclobber(path).map_err(|e| e.error).with_context(failed)?;
+    }
+    Ok(())
 }
 
 /// A photo (JPEG or PNG) as a frame.

@@ -13,7 +13,7 @@ use veilwatch::blind::prf::{LocalHmac, OprfKey};
 use veilwatch::hex::{from_hex, hex};
 use zeroize::Zeroizing;
 
-use crate::files::{create_dir, write_atomically};
+use crate::files::{create_dir, write_atomically, write_secret};
 
 pub const ISSUER_SECRET: &str = "issuer.key";
 pub const ISSUER_PUBLIC: &str = "issuer.pub";
@@ -34,15 +34,9 @@ fn read_secret(dir: &Path, name: &str) -> Result<Zeroizing<Vec<u8>>> {
     read_secret_file(&dir.join(name), " (run `veilwatch keygen`)")
 }
 
-fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomically(path, format!("{}\n", hex(bytes)).as_bytes())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("cannot restrict {}", path.display()))?;
-    }
-    Ok(())
+fn write_secret_hex(path: &Path, bytes: &[u8]) -> Result<()> {
+    let text = Zeroizing::new(format!("{}\n", hex(bytes)));
+    write_secret(path, text.as_bytes())
 }
 
 /// Creates a fresh key folder; refuses to overwrite existing keys.
@@ -56,9 +50,9 @@ pub fn generate(dir: &Path) -> Result<VerifyingKey> {
     let issuer = SigningKey::generate(&mut OsRng);
     let mut hmac = Zeroizing::new([0u8; 32]);
     OsRng.fill_bytes(&mut hmac[..]);
-    write_secret(&dir.join(ISSUER_SECRET), issuer.as_bytes())?;
-    write_secret(&dir.join(PRF_LOCAL), &hmac[..])?;
-    write_secret(&dir.join(PRF_OPRF), &OprfKey::generate().to_bytes())?;
+    write_secret_hex(&dir.join(ISSUER_SECRET), issuer.as_bytes())?;
+    write_secret_hex(&dir.join(PRF_LOCAL), &hmac[..])?;
+    write_secret_hex(&dir.join(PRF_OPRF), &OprfKey::generate().to_bytes())?;
     write_atomically(&dir.join(ISSUER_PUBLIC), format!("{}\n", hex(&issuer.verifying_key().to_bytes())).as_bytes())?;
     Ok(issuer.verifying_key())
 }
