@@ -18,7 +18,7 @@ use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
 use veilwatch::blind::format::Watchlist;
 use veilwatch::blind::prf::LocalHmac;
 use veilwatch::blind::record::EntryRecord;
-use veilwatch::governance::profile::{cosign, Custody, Profile, SignedProfile};
+use veilwatch::governance::profile::{cosign, Profile, SignedProfile};
 use veilwatch::{Embedding, EMBEDDING_DIM};
 
 /// Any fixed time: the parsers do not look at the clock.
@@ -63,24 +63,17 @@ fn small_watchlist() -> Vec<u8> {
     build(entries, &params, &LocalHmac::new([1; 32]), &watchlist_issuer()).expect("valid parameters")
 }
 
-fn profile() -> Profile {
-    Profile {
-        purpose: "Demonstration of on-device matching".into(),
-        legal_basis: "Consent of every enrolled volunteer".into(),
-        operator: "Veilwatch test operator".into(),
-        location: "Test bench".into(),
-        valid_from: "2026-11-01T00:00:00Z".into(),
-        valid_until: "2026-12-01T00:00:00Z".into(),
-        watchlist_sha256: "ab".repeat(32),
-        threshold: 29,
-        threshold_floor: 25,
-        custody: Custody::Authority { url: "http://127.0.0.1:8787".into() },
-        query_rate_per_minute: 60,
-        notice: "Faces that do not match are deleted at once.".into(),
-        contact: "rights@example.org".into(),
-        requires_overseer: false,
-        target_fpir: None,
-    }
+/// A profile for `watchlist`, from the issuer's JSON template (every field, the optional ones too,
+/// so the fuzzer starts from a profile that exercises them).
+fn profile(watchlist: &[u8]) -> Profile {
+    let template = r#"{"purpose": "Demonstration of on-device matching", "legalBasis": "Consent of every enrolled volunteer",
+        "operator": "Veilwatch test operator", "location": "Test bench",
+        "validFrom": "2026-11-01T00:00:00Z", "validUntil": "2026-12-01T00:00:00Z",
+        "threshold": 8, "thresholdFloor": 8, "targetFpir": "1/6000",
+        "custody": {"kind": "authority", "url": "http://127.0.0.1:8787"}, "queryRatePerMinute": 60,
+        "notice": "Faces that do not match are deleted at once.", "contact": "rights@example.org",
+        "requiresOverseer": false}"#;
+    Profile::from_template(template.as_bytes(), watchlist).expect("a valid template")
 }
 
 fn write(path: &Path, bytes: &[u8]) {
@@ -96,7 +89,7 @@ fn main() {
     Watchlist::parse(watchlist.clone(), &watchlist_issuer().verifying_key()).expect("the seed watchlist parses");
     write(&seeds.join("watchlist_parser/small.vwl"), &watchlist);
 
-    let signed = profile().sign(&profile_issuer()).expect("a valid profile");
+    let signed = profile(&watchlist).sign(&profile_issuer()).expect("a valid profile");
     let cosigned = cosign(&signed, &profile_overseer()).expect("a signed profile");
     let (issuer, overseer) = (profile_issuer().verifying_key(), profile_overseer().verifying_key());
     SignedProfile::parse(signed.as_bytes(), &issuer, None).expect("the signed seed parses");
