@@ -27,9 +27,11 @@ pub struct GroupRate {
     /// People the rate was measured on.
     pub people: u64,
     /// Strangers' groups: expected false alerts per 1 000 passers-by of this group.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub false_alerts_per_1000: Option<f64>,
     /// Watchlisted people's groups: the estimated share of their tracks that would alert.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub true_match_rate: Option<f64>,
 }
