@@ -217,12 +217,9 @@ mod tests {
         assert_eq!(deployment.check_window(NOW + 3600).unwrap_err().code(), ErrorCode::WatchlistExpired);
         assert_eq!(deployment.check_window(NOW - 61).unwrap_err().code(), ErrorCode::WatchlistNotYetValid);
 
-        let status = crate::kiosk::KioskStatus::new(
-            Some(&deployment.matcher.watchlist.header),
-            deployment.profile.as_ref(),
-            0,
-            NOW,
-        );
+        let header = &deployment.matcher.watchlist.header;
+        let expected = crate::kiosk::status::ExpectedRates::of(header);
+        let status = crate::kiosk::KioskStatus::new(Some(header), deployment.profile.as_ref(), Some(&expected), 0, NOW);
         assert_eq!(status.seconds_left, Some(600), "the status counts down to the earlier window");
         assert_eq!(status.entries, 3);
         assert!(status.custody_note.unwrap().contains("weaker"));

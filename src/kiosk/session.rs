@@ -15,7 +15,7 @@ use super::demo::DemoRoster;
 use super::deployment::{Deployment, DeploymentOptions};
 use super::minute::MinuteCounts;
 use super::review::{AlertView, Decision, ProbeCrop, Reviews};
-use super::status::KioskStatus;
+use super::status::{ExpectedRates, KioskStatus};
 use super::KioskError;
 use crate::blind::matcher::Matcher;
 use crate::blind::prf::Prf;
@@ -81,6 +81,8 @@ struct AnalysedFrame {
 pub struct KioskSession {
     engine: Engine,
     deployment: Option<Deployment>,
+    /// What the calibration expects of the loaded watchlist (set with it).
+    expected: Option<ExpectedRates>,
     demo: DemoRoster,
     tracker: Tracker,
     audit: AuditLog,
@@ -95,6 +97,7 @@ impl KioskSession {
         KioskSession {
             engine,
             deployment: None,
+            expected: None,
             demo: DemoRoster::default(),
             tracker: Tracker::new(TrackerOptions::default()),
             audit: AuditLog::default(),
@@ -136,6 +139,7 @@ impl KioskSession {
                 "purpose": profile.map(|p| p.profile.purpose.clone()),
             }),
         );
+        self.expected = Some(ExpectedRates::of(header));
         self.deployment = Some(deployment);
         Ok(())
     }
@@ -162,6 +166,7 @@ impl KioskSession {
 
     /// Stops matching (e.g. the window closed) but keeps detecting and counting.
     pub fn unload(&mut self, now_unix: i64, reason: &str) {
+        self.expected = None;
         if self.deployment.take().is_some() {
             self.audit.append(now_unix, "config", json!({"matching": "stopped", "reason": reason}));
         }
@@ -313,7 +318,8 @@ impl KioskSession {
 
     /// What the status panel shows at `now_unix`.
     pub fn status(&self, now_unix: i64) -> KioskStatus {
-        KioskStatus::new(self.matcher().map(|m| &m.watchlist.header), self.profile(), self.reviews.len(), now_unix)
+        let header = self.matcher().map(|m| &m.watchlist.header);
+        KioskStatus::new(header, self.profile(), self.expected.as_ref(), self.reviews.len(), now_unix)
     }
 
     /// The chart of false alerts per passer-by and true matches against the threshold, for this

@@ -53,17 +53,37 @@ pub fn custody_note(suite: PrfSuite) -> &'static str {
     }
 }
 
+/// What the calibration expects of a watchlist of this size and threshold, worked out once when it
+/// loads (the status is asked for on every frame).
+#[derive(Debug, Clone)]
+pub struct ExpectedRates {
+    pub false_alerts_per_1000: f64,
+    pub true_match_rate: f64,
+    pub group_rates: Vec<GroupRate>,
+}
+
+impl ExpectedRates {
+    pub fn of(header: &Header) -> ExpectedRates {
+        let (entries, c) = (header.entries as u64, calibration());
+        ExpectedRates {
+            false_alerts_per_1000: c.false_alerts_per_1000(entries, header.tables, header.threshold),
+            true_match_rate: c.true_match_rate(header.tables, header.threshold),
+            group_rates: c.group_rates(entries, header.tables, header.threshold),
+        }
+    }
+}
+
 impl KioskStatus {
-    /// The status of a session matching against `header` under `profile` (or of one that matches
-    /// nothing, when `header` is `None`).
+    /// The status of a session matching against `header` under `profile`, with the rates expected
+    /// of it (or of one that matches nothing, when `header` is `None`).
     pub fn new(
         header: Option<&Header>,
         profile: Option<&SignedProfile>,
+        expected: Option<&ExpectedRates>,
         pending_reviews: usize,
         now_unix: i64,
     ) -> KioskStatus {
         let valid_until = header.map(|h| profile.map_or(h.valid_until, |p| p.valid_until.min(h.valid_until)));
-        let calibration = calibration();
         KioskStatus {
             matching: header.is_some(),
             entries: header.map_or(0, |h| h.entries),
@@ -73,13 +93,12 @@ impl KioskStatus {
             tables: header.map_or(0, |h| h.tables),
             valid_until: valid_until.map(crate::time::format_utc),
             seconds_left: valid_until.map(|until| until - now_unix),
-            expected_false_alerts_per_1000: header
-                .map(|h| calibration.false_alerts_per_1000(h.entries as u64, h.tables, h.threshold)),
-            estimated_true_match_rate: header.map(|h| calibration.true_match_rate(h.tables, h.threshold)),
+            expected_false_alerts_per_1000: expected.map(|e| e.false_alerts_per_1000),
+            estimated_true_match_rate: expected.map(|e| e.true_match_rate),
             target_fpir: profile.and_then(|p| p.profile.target_fpir.clone()),
             pending_reviews,
             notice: profile.map(|p| p.profile.clone()),
-            group_rates: header.map(|h| calibration.group_rates(h.entries as u64, h.tables, h.threshold)),
+            group_rates: expected.map(|e| e.group_rates.clone()),
         }
     }
 }
@@ -92,7 +111,8 @@ mod tests {
     #[test]
     fn the_status_shows_calibrated_rates_for_this_watchlist() {
         let (matcher, _) = ephemeral_local(synthetic_enrolments(2), "m", 1_800_000_000).unwrap();
-        let status = KioskStatus::new(Some(&matcher.watchlist.header), None, 1, 1_800_000_000);
+        let header = &matcher.watchlist.header;
+        let status = KioskStatus::new(Some(header), None, Some(&ExpectedRates::of(header)), 1, 1_800_000_000);
         assert!(status.matching);
         assert_eq!((status.tables, status.threshold), (crate::blind::DEFAULT_TABLES, crate::blind::DEFAULT_THRESHOLD));
         let rates = status.group_rates.clone().expect("every setting has calibrated rates");
@@ -104,7 +124,7 @@ mod tests {
         assert_eq!(status.seconds_left, Some(86_400), "an ephemeral watchlist lasts a day");
         assert!(status.notice.is_none());
 
-        let idle = KioskStatus::new(None, None, 0, 0);
+        let idle = KioskStatus::new(None, None, None, 0, 0);
         assert!(!idle.matching && idle.custody.is_none() && idle.group_rates.is_none());
         assert!(idle.expected_false_alerts_per_1000.is_none());
         let json = serde_json::to_value(&status).unwrap();
