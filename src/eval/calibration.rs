@@ -70,6 +70,57 @@ pub fn binomial_tail(n: u32, p: f64, m: u32) -> f64 {
     (first.exp() * sum).min(1.0)
 }
 
+/// The bin of a cosine.
+fn bin_of(cosine: f32) -> usize {
+    (((cosine as f64 + 1.0) / BIN_WIDTH).floor().max(0.0) as usize).min(BINS - 1)
+}
+
+/// The cosine at the centre of bin `b`.
+fn bin_centre(b: usize) -> f64 {
+    -1.0 + (b as f64 + 0.5) * BIN_WIDTH
+}
+
+/// P[Binom(L, p(cos)) ≥ m] at each bin's centre: the weights that turn a histogram into its rate at
+/// m ([`BinTails::rate`]). Computed once, they serve every histogram (and every resample) at that m.
+#[derive(Debug, Clone)]
+pub struct BinTails(Vec<f64>);
+
+impl BinTails {
+    /// The weights of every bin.
+    pub fn new(tables: u16, m: u16) -> BinTails {
+        BinTails(
+            (0..BINS).map(|b| binomial_tail(tables as u32, collision_probability(bin_centre(b)), m as u32)).collect(),
+        )
+    }
+
+    /// The weights of the bins any of `histograms` uses (the others are never read: 0).
+    pub fn covering(tables: u16, m: u16, histograms: &[&ScoreHistogram]) -> BinTails {
+        let used = |b: usize| histograms.iter().any(|h| h.counts[b] > 0);
+        let weight = |b: usize| binomial_tail(tables as u32, collision_probability(bin_centre(b)), m as u32);
+        BinTails((0..BINS).map(|b| if used(b) { weight(b) } else { 0.0 }).collect())
+    }
+
+    /// The weight of the bin holding `cosine`: the chance that a pair at that cosine reaches m.
+    pub fn at(&self, cosine: f32) -> f64 {
+        self.0[bin_of(cosine)]
+    }
+
+    /// Expected pairs reaching m, and pairs, of `h`.
+    pub fn hits(&self, h: &ScoreHistogram) -> (f64, f64) {
+        (h.counts.iter().zip(&self.0).map(|(&c, t)| c as f64 * t).sum(), h.total() as f64)
+    }
+
+    /// The share of `h`'s pairs expected to reach m (0 for an empty histogram).
+    pub fn rate(&self, h: &ScoreHistogram) -> f64 {
+        let (hits, pairs) = self.hits(h);
+        if pairs > 0.0 {
+            hits / pairs
+        } else {
+            0.0
+        }
+    }
+}
+
 /// A histogram of cosine scores over [-1, 1] in bins of [`BIN_WIDTH`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreHistogram {
@@ -93,35 +144,17 @@ impl ScoreHistogram {
     }
 
     pub fn add(&mut self, cosine: f32) {
-        let bin = (((cosine as f64 + 1.0) / BIN_WIDTH).floor().max(0.0) as usize).min(BINS - 1);
-        self.counts[bin] += 1;
+        self.counts[bin_of(cosine)] += 1;
     }
 
     pub fn total(&self) -> u64 {
         self.counts.iter().sum()
     }
 
-    /// The centre cosine of each bin with a count, and the count.
-    fn bins(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
-        self.counts
-            .iter()
-            .enumerate()
-            .filter(|(_, &c)| c > 0)
-            .map(|(i, &c)| (-1.0 + (i as f64 + 0.5) * BIN_WIDTH, c))
-    }
-
     /// The mean over the histogram's pairs of P[Binom(L, p(cos)) ≥ m]: the rate at which a pair of
     /// this kind has at least m of L tables colliding.
     pub fn rate_at(&self, tables: u16, m: u16) -> f64 {
-        let total = self.total();
-        if total == 0 {
-            return 0.0;
-        }
-        let sum: f64 = self
-            .bins()
-            .map(|(c, n)| n as f64 * binomial_tail(tables as u32, collision_probability(c), m as u32))
-            .sum();
-        sum / total as f64
+        BinTails::covering(tables, m, &[self]).rate(self)
     }
 
     /// The fraction of pairs with cosine strictly above `threshold` (the plain-cosine matcher).
@@ -130,7 +163,8 @@ impl ScoreHistogram {
         if total == 0 {
             return 0.0;
         }
-        self.bins().filter(|(c, _)| *c > threshold).map(|(_, n)| n).sum::<u64>() as f64 / total as f64
+        let above = self.counts.iter().enumerate().filter(|&(b, _)| bin_centre(b) > threshold).map(|(_, n)| n);
+        above.sum::<u64>() as f64 / total as f64
     }
 }
 
@@ -177,6 +211,12 @@ impl CalibrationData {
 /// `1 − (1 − fmr)^entries`.
 pub fn fpir(fmr: f64, entries: u64) -> f64 {
     -(entries as f64 * (-fmr).ln_1p()).exp_m1()
+}
+
+/// The per-comparison false-match rate at which a watchlist of `entries` alerts on a passer-by
+/// with probability `fpir` (the inverse of [`fpir`]): `1 − (1 − fpir)^(1/entries)`.
+pub fn fmr_for_fpir(fpir: f64, entries: u64) -> f64 {
+    -((-fpir).ln_1p() / entries as f64).exp_m1()
 }
 
 /// The smallest m (collision threshold) whose FPIR for a watchlist of `entries` is at most
@@ -242,5 +282,6 @@ mod tests {
         assert!(fpir(impostors.rate_at(1024, m), 1000) <= 1.0 / 6000.0);
         assert!(fpir(impostors.rate_at(1024, m - 1), 1000) > 1.0 / 6000.0);
         assert!((fpir(1e-4, 10_000) - (1.0 - (1.0f64 - 1e-4).powi(10_000))).abs() < 1e-12);
+        assert!((fpir(fmr_for_fpir(1.0 / 6000.0, 10_000), 10_000) - 1.0 / 6000.0).abs() < 1e-15);
     }
 }

@@ -8,14 +8,16 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use super::calibration::CalibrationData;
+use super::calibration::{fpir, BinTails, CalibrationData};
 
 const SHIPPED: &str = include_str!("../../models/sface-2021dec-int8bq.calibration.json");
 
 /// The shipped calibration of the model this build runs.
 pub fn calibration() -> &'static CalibrationData {
     static PARSED: OnceLock<CalibrationData> = OnceLock::new();
-    PARSED.get_or_init(|| serde_json::from_str(SHIPPED).expect("the shipped calibration is valid JSON (checked by a test)"))
+    PARSED.get_or_init(|| {
+        serde_json::from_str(SHIPPED).expect("the shipped calibration is valid JSON (checked by a test)")
+    })
 }
 
 /// What the kiosk shows for one demographic group at its threshold.
@@ -40,17 +42,18 @@ impl CalibrationData {
     /// Per group, at m of L for a watchlist of `entries`: strangers' false alerts, watchlisted
     /// people's true matches.
     pub fn group_rates(&self, entries: u64, tables: u16, m: u16) -> Vec<GroupRate> {
+        let tails = BinTails::new(tables, m);
         let strangers = self.stranger_groups.iter().map(|(group, h)| GroupRate {
             group: group.clone(),
             people: h.total() / self.templates.max(1),
-            false_alerts_per_1000: Some(1000.0 * super::calibration::fpir(h.rate_at(tables, m), entries)),
+            false_alerts_per_1000: Some(1000.0 * fpir(tails.rate(h), entries)),
             true_match_rate: None,
         });
         let watchlisted = self.genuine_track_groups.iter().map(|(group, h)| GroupRate {
             group: group.clone(),
             people: h.total(),
             false_alerts_per_1000: None,
-            true_match_rate: Some(h.rate_at(tables, m)),
+            true_match_rate: Some(tails.rate(h)),
         });
         strangers.chain(watchlisted).collect()
     }
@@ -69,6 +72,9 @@ mod tests {
         assert!(low > high && high > 0.0, "{low} {high}");
         assert!(c.true_match_rate(1024, 53) > c.true_match_rate(1024, 150));
         let groups = c.group_rates(1000, 1024, 150);
-        assert!(groups.iter().any(|g| g.true_match_rate.is_some()) && groups.iter().any(|g| g.false_alerts_per_1000.is_some()));
+        assert!(
+            groups.iter().any(|g| g.true_match_rate.is_some())
+                && groups.iter().any(|g| g.false_alerts_per_1000.is_some())
+        );
     }
 }

@@ -23,7 +23,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::calibration::{
-    binomial_tail, collision_probability, fpir, threshold_for_fpir, CalibrationData, ScoreHistogram, BIN_WIDTH,
+    binomial_tail, collision_probability, fmr_for_fpir, fpir, threshold_for_fpir, BinTails, CalibrationData,
+    ScoreHistogram,
 };
 use super::metrics::threshold_at;
 use crate::template::Embedding;
@@ -87,11 +88,8 @@ struct PerUnit {
 
 impl PerUnit {
     /// Each unit's expected false matches and comparisons at the threshold whose tails are given.
-    fn hits(&self, tails: &[f64]) -> Vec<(f64, f64)> {
-        self.histograms
-            .par_iter()
-            .map(|h| (h.counts.iter().zip(tails).map(|(&c, t)| c as f64 * t).sum(), h.total() as f64))
-            .collect()
+    fn hits(&self, tails: &BinTails) -> Vec<(f64, f64)> {
+        self.histograms.par_iter().map(|h| tails.hits(h)).collect()
     }
 
     fn merged(&self, members: impl Iterator<Item = usize>) -> ScoreHistogram {
@@ -105,13 +103,6 @@ impl PerUnit {
     }
 }
 
-/// P[Binom(L, p(cos)) ≥ m] per histogram bin: the weights that turn a histogram into a rate.
-fn tail_by_bin(tables: u16, m: u16) -> Vec<f64> {
-    (0..ScoreHistogram::default().counts.len())
-        .map(|b| binomial_tail(tables as u32, collision_probability(-1.0 + (b as f64 + 0.5) * BIN_WIDTH), m as u32))
-        .collect()
-}
-
 /// The pooled rate of a sample of units (with repeats), from [`PerUnit::hits`].
 fn pooled(hits: &[(f64, f64)], sample: &[usize]) -> f64 {
     let (h, n) = sample.iter().fold((0.0, 0.0), |(h, n), &i| (h + hits[i].0, n + hits[i].1));
@@ -120,14 +111,6 @@ fn pooled(hits: &[(f64, f64)], sample: &[usize]) -> f64 {
     } else {
         0.0
     }
-}
-
-fn rate(h: &ScoreHistogram, tails: &[f64]) -> f64 {
-    let total = h.total();
-    if total == 0 {
-        return 0.0;
-    }
-    h.counts.iter().zip(tails).map(|(&c, t)| c as f64 * t).sum::<f64>() / total as f64
 }
 
 /// The 2.5% and 97.5% points of `values`.
@@ -245,10 +228,8 @@ pub fn measure(watchlist: &[Watchlisted], fillers: &[Filler], tables: u16) -> Op
     };
     // Strangers: one histogram each, and every cosine for the plain-cosine thresholds.
     let strangers = PerUnit { histograms: fillers.par_iter().map(|f| against_templates(&f.embedding)).collect() };
-    let mut stranger_cosines: Vec<f32> = fillers
-        .par_iter()
-        .flat_map_iter(|f| templates.iter().map(move |t| f.embedding.cosine(t)))
-        .collect();
+    let mut stranger_cosines: Vec<f32> =
+        fillers.par_iter().flat_map_iter(|f| templates.iter().map(move |t| f.embedding.cosine(t))).collect();
     stranger_cosines.par_sort_unstable_by(|a, b| b.total_cmp(a));
     let all_strangers = strangers.merged(0..fillers.len());
 
@@ -283,10 +264,11 @@ pub fn measure(watchlist: &[Watchlisted], fillers: &[Filler], tables: u16) -> Op
     let genuine_single = genuine(Protocol::Single);
     let genuine_track = genuine(Protocol::Track);
 
-    let filler_groups: BTreeMap<&str, Vec<usize>> = fillers.iter().enumerate().fold(BTreeMap::new(), |mut g, (i, f)| {
-        g.entry(f.group.as_str()).or_default().push(i);
-        g
-    });
+    let filler_groups: BTreeMap<&str, Vec<usize>> =
+        fillers.iter().enumerate().fold(BTreeMap::new(), |mut g, (i, f)| {
+            g.entry(f.group.as_str()).or_default().push(i);
+            g
+        });
     let lfw_groups: BTreeMap<&str, Vec<usize>> = watchlist.iter().enumerate().fold(BTreeMap::new(), |mut g, (i, w)| {
         if let Some(group) = &w.group {
             g.entry(group.as_str()).or_default().push(i);
@@ -295,9 +277,11 @@ pub fn measure(watchlist: &[Watchlisted], fillers: &[Filler], tables: u16) -> Op
     });
 
     let by_group = |m: u16, entries: u64| -> GroupBreakdown {
-        let tails = tail_by_bin(tables, m);
+        let tails = BinTails::new(tables, m);
         let mut groups = Vec::new();
-        for (source, per_unit, members) in [("fillers", &strangers, &filler_groups), ("lfw", &lfw_non_mated, &lfw_groups)] {
+        for (source, per_unit, members) in
+            [("fillers", &strangers, &filler_groups), ("lfw", &lfw_non_mated, &lfw_groups)]
+        {
             let hits = per_unit.hits(&tails);
             for (name, units) in members {
                 let [low, high] = group_interval(&hits, units, m as u64);
@@ -328,9 +312,9 @@ pub fn measure(watchlist: &[Watchlisted], fillers: &[Filler], tables: u16) -> Op
         for (label, target) in FPIR_TARGETS {
             let m = threshold_for_fpir(&all_strangers, tables, entries, target);
             // The per-comparison rate the target allows: 1 − (1 − target)^(1/N).
-            let allowed = -(((-target).ln_1p()) / entries as f64).exp_m1();
+            let allowed = fmr_for_fpir(target, entries);
             let cosine_threshold = threshold_at(&stranger_cosines, allowed).map(f64::from);
-            let tails = m.map(|m| tail_by_bin(tables, m));
+            let tails = m.map(|m| BinTails::new(tables, m));
             let group_breakdown = m.map(|m| by_group(m, entries));
             for (protocol, cosines) in [(Protocol::Single, &genuine_single), (Protocol::Track, &genuine_track)] {
                 // Each watchlisted person counts once: the mean over their probes, then over people.
@@ -339,7 +323,7 @@ pub fn measure(watchlist: &[Watchlisted], fillers: &[Filler], tables: u16) -> Op
                 };
                 let tpir_blind_of = |sample: &[usize]| {
                     let tails = tails.as_ref().expect("m is set");
-                    let hit = |c: f32| tails[(((c as f64 + 1.0) / BIN_WIDTH).floor() as usize).min(tails.len() - 1)];
+                    let hit = |c: f32| tails.at(c);
                     sample.iter().map(|&i| per_person(i, &hit)).sum::<f64>() / sample.len().max(1) as f64
                 };
                 let tpir_cosine = cosine_threshold.map(|t| {
@@ -352,7 +336,7 @@ pub fn measure(watchlist: &[Watchlisted], fillers: &[Filler], tables: u16) -> Op
                     protocol,
                     m,
                     cosine_threshold,
-                    fmr_per_comparison: tails.as_ref().map(|t| rate(&all_strangers, t)),
+                    fmr_per_comparison: tails.as_ref().map(|t| t.rate(&all_strangers)),
                     tpir_blind: m.map(|_| tpir_blind_of(&identities)),
                     tpir_cosine,
                     tpir_blind_ci95: m.map(|m| bootstrap(&identities, 7 + m as u64, tpir_blind_of)),
@@ -394,16 +378,12 @@ pub fn measure(watchlist: &[Watchlisted], fillers: &[Filler], tables: u16) -> Op
 }
 
 /// NPL's criterion over m from 20 (FMR ~1e-2 at L = 1024) up to L / 4.
-fn differential(
-    strangers: &PerUnit,
-    groups: &BTreeMap<&str, Vec<usize>>,
-    tables: u16,
-) -> Differential {
+fn differential(strangers: &PerUnit, groups: &BTreeMap<&str, Vec<usize>>, tables: u16) -> Differential {
     let from = 20.min(tables);
     let to = tables / 4;
     let eligible: Vec<&Vec<usize>> = groups.values().filter(|u| u.len() >= MIN_GROUP_STRANGERS).collect();
     let significant_at = |m: u16| {
-        let hits = strangers.hits(&tail_by_bin(tables, m));
+        let hits = strangers.hits(&BinTails::new(tables, m));
         let intervals: Vec<[f64; 2]> = eligible.iter().map(|units| group_interval(&hits, units, m as u64)).collect();
         intervals.iter().any(|a| intervals.iter().any(|b| a[0] > b[1]))
     };
@@ -451,7 +431,10 @@ pub fn measure_levers(people: &[Vec<Embedding>], fillers: &[Filler], tables: u16
     let identities: Vec<usize> = (0..rich.len()).collect();
     let setting = |k: usize, j: usize| -> Option<(Vec<Embedding>, Vec<Embedding>)> {
         let templates = rich.iter().map(|p| Embedding::mean(&p[..k])).collect::<Option<Vec<_>>>()?;
-        let probes = rich.iter().map(|p| Embedding::mean(&p[TEMPLATE_PHOTOS..TEMPLATE_PHOTOS + j])).collect::<Option<Vec<_>>>()?;
+        let probes = rich
+            .iter()
+            .map(|p| Embedding::mean(&p[TEMPLATE_PHOTOS..TEMPLATE_PHOTOS + j]))
+            .collect::<Option<Vec<_>>>()?;
         Some((templates, probes))
     };
     let tpir_with = |probes: &[Embedding], templates: &[Embedding], m_of: &dyn Fn(usize) -> u16| {
@@ -464,7 +447,11 @@ pub fn measure_levers(people: &[Vec<Embedding>], fillers: &[Filler], tables: u16
     };
     let strangers_of = |templates: &[Embedding], which: &dyn Fn(usize) -> bool| {
         ScoreHistogram::from_scores(
-            fillers.iter().enumerate().filter(|(i, _)| which(*i)).flat_map(|(_, f)| templates.iter().map(|t| f.embedding.cosine(t))),
+            fillers
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| which(*i))
+                .flat_map(|(_, f)| templates.iter().map(|t| f.embedding.cosine(t))),
         )
     };
 
@@ -496,7 +483,7 @@ pub fn measure_levers(people: &[Vec<Embedding>], fillers: &[Filler], tables: u16
     // Per-entry thresholds: each entry's m_i is the smallest whose false-match rate against the
     // cohort meets the per-comparison rate the target allows (Shamir allows m_i per entry).
     if let Some((templates, probes)) = setting(TEMPLATE_PHOTOS, TRACK_PHOTOS) {
-        let allowed = -(((-target as f64).ln_1p()) / entries as f64).exp_m1();
+        let allowed = fmr_for_fpir(target, entries);
         let m_i: Vec<u16> = templates
             .par_iter()
             .map(|t| {

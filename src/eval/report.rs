@@ -27,7 +27,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::calibration::{binomial_tail, collision_probability, fpir, CalibrationData, ScoreHistogram, BIN_WIDTH};
+use super::calibration::{fpir, BinTails, CalibrationData, ScoreHistogram};
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 type Drawn = Result<(), DrawingAreaErrorKind<std::io::Error>>;
@@ -122,48 +122,20 @@ fn sweep(tables: u16, marked: Option<u16>) -> Vec<u16> {
     ms
 }
 
-/// P[Binom(L, p(cos)) ≥ m] per histogram bin at each swept m, for the bins any charted histogram
-/// uses: [`ScoreHistogram::rate_at`]'s sum with its tails computed once for every curve.
+/// The binomial weights at each swept m, for the bins any charted histogram uses: computed once
+/// and shared by every curve.
 struct Tails {
-    by_m: Vec<Vec<f64>>,
+    by_m: Vec<BinTails>,
 }
 
 impl Tails {
     fn new(tables: u16, ms: &[u16], histograms: &[&ScoreHistogram]) -> Tails {
-        let bins = histograms.iter().map(|h| h.counts.len()).max().unwrap_or(0);
-        let used: Vec<bool> =
-            (0..bins).map(|b| histograms.iter().any(|h| h.counts.get(b).is_some_and(|&c| c > 0))).collect();
-        let by_m = ms
-            .iter()
-            .map(|&m| {
-                used.iter()
-                    .enumerate()
-                    .map(|(b, &used)| {
-                        let cosine = -1.0 + (b as f64 + 0.5) * BIN_WIDTH;
-                        if used {
-                            binomial_tail(tables as u32, collision_probability(cosine), m as u32)
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        Tails { by_m }
+        Tails { by_m: ms.iter().map(|&m| BinTails::covering(tables, m, histograms)).collect() }
     }
 
-    /// The rate of `h` at each swept m (0 for an empty histogram, as `rate_at` has it).
+    /// The rate of `h` at each swept m (as [`ScoreHistogram::rate_at`] has it).
     fn rates(&self, h: &ScoreHistogram) -> Vec<f64> {
-        let total = h.total();
-        self.by_m
-            .iter()
-            .map(|tails| {
-                if total == 0 {
-                    return 0.0;
-                }
-                h.counts.iter().zip(tails).map(|(&c, t)| c as f64 * t).sum::<f64>() / total as f64
-            })
-            .collect()
+        self.by_m.iter().map(|tails| tails.rate(h)).collect()
     }
 }
 
