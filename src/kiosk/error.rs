@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::blind::BlindError;
+use crate::governance::audit::AuditError;
 use crate::governance::profile::ProfileError;
 use crate::pipeline::Error as PipelineError;
 
@@ -38,6 +39,9 @@ pub enum KioskError {
     PoorFace,
     #[error("give a name of 1 to 80 characters")]
     BadLabel,
+    /// The audit log stored on this device is broken or belongs to another kiosk key.
+    #[error("the audit log stored on this device cannot be continued: {0}")]
+    Audit(#[from] AuditError),
     /// A fault in Veilwatch itself, not in what it was given.
     #[error("internal error: {0}")]
     Internal(String),
@@ -77,6 +81,8 @@ pub enum ErrorCode {
     NoFace,
     FaceQuality,
     LabelInvalid,
+    AuditLogBroken,
+    AuditLogForeign,
     Internal,
 }
 
@@ -114,6 +120,8 @@ impl ErrorCode {
             ErrorCode::NoFace => "NO_FACE",
             ErrorCode::FaceQuality => "FACE_QUALITY",
             ErrorCode::LabelInvalid => "LABEL_INVALID",
+            ErrorCode::AuditLogBroken => "AUDIT_LOG_BROKEN",
+            ErrorCode::AuditLogForeign => "AUDIT_LOG_FOREIGN",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -178,6 +186,11 @@ impl KioskError {
             KioskError::NoFaceInView => C::NoFace,
             KioskError::PoorFace => C::FaceQuality,
             KioskError::BadLabel => C::LabelInvalid,
+            KioskError::Audit(e) => match e {
+                AuditError::ForeignLog { .. } | AuditError::Rebound { .. } => C::AuditLogForeign,
+                AuditError::BadKey => C::KeyInvalid,
+                _ => C::AuditLogBroken,
+            },
             KioskError::Internal(_) => C::Internal,
         }
     }
@@ -196,7 +209,7 @@ mod tests {
             WatchlistWrongCustody, AuthorityUnavailable, AuthorityBadAnswer, ProfileInvalid, ProfileForeign,
             ProfileTampered, ProfileNotYetValid, ProfileExpired, ProfileWatchlistMismatch, ProfileBelowFloor,
             OverseerMissing, OptionsInvalid, KeyInvalid, AlertUnknown, ReviewInvalid, NoFace, FaceQuality,
-            LabelInvalid, Internal,
+            LabelInvalid, AuditLogBroken, AuditLogForeign, Internal,
         ];
         for code in all {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());

@@ -19,7 +19,7 @@ use super::status::{ExpectedRates, KioskStatus};
 use super::KioskError;
 use crate::blind::matcher::Matcher;
 use crate::blind::prf::Prf;
-use crate::governance::audit::AuditLog;
+use crate::governance::audit::{AuditLog, Reopening};
 use crate::governance::profile::SignedProfile;
 use crate::pipeline::{align, Engine, Face, Frame, Quality};
 use crate::template::Embedding;
@@ -313,7 +313,36 @@ impl KioskSession {
     }
 
     pub fn audit_log(&self) -> String {
-        self.audit.export()
+        self.audit.export().to_owned()
+    }
+
+    /// Continues the log stored on the device (`stored`, empty for a first start) under the
+    /// kiosk's key, with a `resume` or `restart` line; before anything else was logged. A broken or
+    /// foreign stored log is refused, and this session's log stays empty.
+    pub fn restore_audit(&mut self, stored: &str, kiosk_key: Option<[u8; 32]>, how: Reopening, now_unix: i64) -> Result<(), KioskError> {
+        if !self.audit.is_empty() {
+            return Err(KioskError::Options("the audit log is restored before anything is logged (right after create)".into()));
+        }
+        self.audit = if stored.is_empty() {
+            let mut fresh = AuditLog::new(kiosk_key);
+            if let Reopening::Restart(reason) = how {
+                fresh.append(now_unix, "restart", json!({"reason": reason}));
+            }
+            fresh
+        } else {
+            AuditLog::restore(stored, kiosk_key, how, now_unix)?
+        };
+        Ok(())
+    }
+
+    /// Binds a log without a kiosk key to `key` (the operator just created it).
+    pub fn bind_kiosk_key(&mut self, key: [u8; 32], now_unix: i64) -> Result<(), KioskError> {
+        Ok(self.audit.bind_key(key, now_unix)?)
+    }
+
+    /// The audit log itself (head, length, new lines), read-only.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
     }
 
     /// What the status panel shows at `now_unix`.

@@ -6,7 +6,18 @@ use wasm_bindgen::prelude::*;
 
 use super::engine::frame;
 use super::{authority_xhr, from_ts, js_error, to_ts};
-use crate::kiosk::{DeploymentOptions, FrameResult, KioskOptions, KioskSession, KioskStatus};
+use crate::governance::audit::{kiosk_key_from_hex, Reopening};
+use crate::kiosk::{DeploymentOptions, FrameResult, KioskError, KioskOptions, KioskSession, KioskStatus};
+
+/// The audit chain's head, for the page to sign with the kiosk key.
+#[derive(serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct AuditHead {
+    /// The last line's `seq` (lines count from 1).
+    pub seq: u64,
+    /// That line's chain hash, 64 hex digits.
+    pub head: String,
+}
 
 /// The kiosk: the face pipeline plus tracking, blind matching, human review and the audit log.
 /// Embeddings stay inside; JS gets boxes, track ids, counters and alerts.
@@ -30,6 +41,7 @@ impl Kiosk {
     /// Without a watchlist the kiosk detects and counts, and demo enrolment is available. Throws
     /// an `Error` with a `code` if a model, the watchlist, the profile or an option is refused.
     pub fn create(options: Ts<KioskOptions>) -> Result<Kiosk, JsValue> {
+        super::panic::install();
         let mut options = from_ts(options, "Kiosk.create options")?;
         let deployment = options.take_deployment().map_err(js_error)?;
         let engine =
@@ -90,6 +102,47 @@ impl Kiosk {
         self.session.audit_log()
     }
 
+    /// Continues the audit log stored on this device (`log`: its JSON lines, empty on a first
+    /// start) under the kiosk key (`kioskKey`, 64 hex, if the kiosk has one), appending a `resume`
+    /// line, or a `restart` line with `restartReason` after the engine failed. Call it right after
+    /// `create`. Throws AUDIT_LOG_BROKEN if the stored chain does not verify and AUDIT_LOG_FOREIGN
+    /// if it belongs to another kiosk key: a stored log is never silently started again.
+    #[wasm_bindgen(js_name = restoreAudit)]
+    pub fn restore_audit(
+        &mut self,
+        log: &str,
+        #[wasm_bindgen(js_name = kioskKey)] kiosk_key: Option<String>,
+        #[wasm_bindgen(js_name = restartReason)] restart_reason: Option<String>,
+    ) -> Result<(), JsValue> {
+        let key = kiosk_key.as_deref().map(parse_kiosk_key).transpose()?;
+        let how = restart_reason.map_or(Reopening::Resume, Reopening::Restart);
+        self.session.restore_audit(log, key, how, now_unix()).map_err(js_error)
+    }
+
+    /// Binds an audit log that has no kiosk key yet to `kioskKey` (64 hex): the operator just
+    /// created it. Throws AUDIT_LOG_FOREIGN if the log already belongs to another key.
+    #[wasm_bindgen(js_name = bindKioskKey)]
+    pub fn bind_kiosk_key(&mut self, #[wasm_bindgen(js_name = kioskKey)] kiosk_key: &str) -> Result<(), JsValue> {
+        let key = parse_kiosk_key(kiosk_key)?;
+        self.session.bind_kiosk_key(key, now_unix()).map_err(js_error)
+    }
+
+    /// The audit chain's head `{seq, head}` to sign; `undefined` while the log is empty.
+    #[wasm_bindgen(js_name = auditHead)]
+    pub fn audit_head(&self) -> Result<Option<Ts<AuditHead>>, JsValue> {
+        self.session
+            .audit()
+            .head()
+            .map(|(seq, head)| to_ts(&AuditHead { seq, head: crate::hex::hex(&head) }))
+            .transpose()
+    }
+
+    /// The audit log's lines after line `seq` (what is new since the page last stored it).
+    #[wasm_bindgen(js_name = auditLinesAfter)]
+    pub fn audit_lines_after(&self, seq: u64) -> String {
+        self.session.audit().lines_after(seq)
+    }
+
     /// What the status panel shows.
     pub fn status(&self) -> Result<Ts<KioskStatus>, JsValue> {
         to_ts(&self.session.status(now_unix()))
@@ -107,4 +160,8 @@ impl Kiosk {
     pub fn stop(&mut self) {
         self.session.stop();
     }
+}
+
+fn parse_kiosk_key(hex: &str) -> Result<[u8; 32], JsValue> {
+    kiosk_key_from_hex(hex).map_err(|e| js_error(KioskError::Audit(e)))
 }

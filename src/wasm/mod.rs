@@ -10,6 +10,7 @@ mod authority_xhr;
 mod bench_api;
 mod engine;
 mod kiosk;
+mod panic;
 
 use serde::Serialize;
 use tsify::Ts;
