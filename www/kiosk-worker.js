@@ -7,9 +7,16 @@
 // `{id, type: 'error', request, code, message}`. `code` is the engine's stable error code
 // (`error.code`, e.g. WATCHLIST_EXPIRED), or one of the Worker's own: NOT_READY (a request came
 // before the models were loaded), MODEL_DOWNLOAD_FAILED, INTERNAL (anything without a code).
+// An error reply with `fatal: true` means the wasm instance trapped (a Rust panic or worse): it is
+// not used again, every later request is refused with ENGINE_STOPPED, and the page starts a new
+// Worker, which continues the stored audit log with a `restart` line.
+//
+// The audit log is durable: after every request, the lines the kiosk appended are stored in
+// IndexedDB (kiosk/audit-store.js) before the reply goes out, and `start` continues the stored log.
 
-import init, { Kiosk } from '/pkg/veilwatch.js';
+import init, { Kiosk, takePanicMessage } from '/pkg/veilwatch.js';
 import { engineWasmUrl } from '/pkg/engine-wasm.js';
+import { appendLines, storedLog } from '/kiosk/audit-store.js';
 
 const MODELS = {
   detector: '/models/face_detection_yunet_2023mar_int8bq.onnx',
@@ -17,6 +24,10 @@ const MODELS = {
 };
 
 let kiosk = null;
+/** How many audit lines are in IndexedDB. */
+let storedLines = 0;
+/** Why the wasm instance stopped, once it trapped. */
+let stopped = null;
 let canvas = null;
 let context = null;
 
@@ -48,11 +59,22 @@ function withPixels(bitmap, use) {
 
 // Each handler returns the reply's fields, or `[fields, transferables]`.
 const handlers = {
-  async start() {
+  // `kioskKey`: the kiosk key's public hex, if it has one; `restartReason`: why the previous
+  // Worker stopped, if it did.
+  async start({ kioskKey, restartReason }) {
     await init({ module_or_path: engineWasmUrl(new URL('/pkg/', self.location.origin)) });
     const [detector, recognizer] = await Promise.all([fetchBytes(MODELS.detector), fetchBytes(MODELS.recognizer)]);
-    kiosk = Kiosk.create({ detector, recognizer });
-    return { status: kiosk.status() };
+    const created = Kiosk.create({ detector, recognizer });
+    const stored = await storedLog();
+    try {
+      created.restoreAudit(stored.text, kioskKey, restartReason);
+    } catch (error) {
+      created.free();
+      throw error;
+    }
+    kiosk = created;
+    storedLines = stored.count;
+    return { status: kiosk.status(), auditLines: kiosk.auditHead()?.seq ?? 0 };
   },
   frame({ bitmap, t }) {
     const { width, height } = bitmap;
@@ -77,18 +99,71 @@ const handlers = {
   audit() {
     return { text: kiosk.auditLog() };
   },
+  head() {
+    return { head: kiosk.auditHead() };
+  },
+  bindKey({ kioskKey }) {
+    kiosk.bindKioskKey(kioskKey);
+    return { head: kiosk.auditHead() };
+  },
   stop() {
     kiosk?.stop();
     return { status: kiosk?.status() };
   },
 };
 
+// Stores the audit lines appended since the last call; resolves once IndexedDB committed them,
+// with null, or with why they could not be stored (they stay in memory and are tried again with the
+// next request; the reply still goes out, so no alert is lost).
+async function storeNewAuditLines() {
+  const seq = kiosk?.auditHead()?.seq ?? 0;
+  if (seq <= storedLines) return null;
+  const lines = kiosk.auditLinesAfter(BigInt(storedLines));
+  try {
+    await appendLines(storedLines + 1, lines);
+  } catch (error) {
+    return `the audit log could not be stored on this device: ${error?.message ?? error}`;
+  }
+  storedLines = seq;
+  return null;
+}
+
+// The wasm instance trapped: record why (the panic's message if a panic did it) and never call it
+// again.
+function stop(error) {
+  let panic;
+  try {
+    panic = takePanicMessage();
+  } catch {
+    // The instance may be too broken to answer; the trap's own message stays.
+  }
+  kiosk = null;
+  stopped = panic ? `${panic} (${error.message})` : error.message;
+  return failure('INTERNAL', `the face engine stopped on an internal error: ${stopped}`);
+}
+
 self.onmessage = async ({ data: { id, type, ...args } }) => {
   try {
+    if (stopped) throw failure('ENGINE_STOPPED', `the face engine stopped earlier (${stopped}) and is being restarted`);
     if (!kiosk && type !== 'start' && type !== 'stop') throw failure('NOT_READY', 'the face models are not loaded yet');
-    const reply = await handlers[type](args);
+    let reply;
+    let refusal = null;
+    try {
+      reply = await handlers[type](args);
+    } catch (error) {
+      refusal = error;
+    }
+    if (refusal instanceof WebAssembly.RuntimeError) throw stop(refusal);
+    // A refused request may have logged too (e.g. matching stopped when the window closed).
+    let auditStoreError;
+    try {
+      auditStoreError = await storeNewAuditLines();
+    } catch (error) {
+      throw error instanceof WebAssembly.RuntimeError ? stop(error) : error;
+    }
+    if (refusal) throw refusal;
     const [fields, transfer] = Array.isArray(reply) ? reply : [reply, []];
-    self.postMessage({ ...fields, id, type: 'reply' }, transfer);
+    self.postMessage({ ...fields, ...(auditStoreError && { auditStoreError }), id, type: 'reply' }, transfer);
   } catch (error) {
     args.bitmap?.close?.();
     self.postMessage({
@@ -97,6 +172,7 @@ self.onmessage = async ({ data: { id, type, ...args } }) => {
       request: type,
       code: typeof error?.code === 'string' ? error.code : 'INTERNAL',
       message: error instanceof Error ? error.message : String(error),
+      fatal: stopped !== null,
     });
   }
 };

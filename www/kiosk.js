@@ -2,10 +2,17 @@
 // kiosk/: the engine Worker's client, the camera, the views, and the one state object below. The
 // page moves frames to the Worker (transferable ImageBitmaps, one in flight, so a slow laptop drops
 // frames rather than queue them), draws what comes back, and carries reviewers' decisions back.
+// The audit log is durable (IndexedDB, written by the Worker) and its head is signed with the kiosk
+// key (kiosk/kiosk-key.js) and anchored (kiosk/audit-anchors.js). If the engine stops on an
+// internal error, a new Worker is started; it continues the stored log with a `restart` line and
+// the page loads the deployment again.
 
 import { alertsPanel } from './kiosk/alerts-panel.js';
+import { auditAnchors } from './kiosk/audit-anchors.js';
+import { storedHeads, storedLog } from './kiosk/audit-store.js';
 import { cameraProblem, closeCamera, grabFrame, hasFrame, openCamera, pumpFrames } from './kiosk/camera.js';
 import { EngineClient } from './kiosk/engine-client.js';
+import { createKioskKey, loadKioskKey } from './kiosk/kiosk-key.js';
 import { downloadAudit, focusFieldFor, FormProblem, readDeployment } from './kiosk/operator-panel.js';
 import { drawFaces } from './kiosk/overlay.js';
 import { explain } from './kiosk/problems.js';
@@ -23,19 +30,69 @@ const state = {
   frameInFlight: false,
   /** Tracks that raised an alert, drawn as alerts. */
   alertTracks: new Set(),
+  /** The engine answers requests (false while it starts or restarts). */
+  engineReady: false,
+  /** The kiosk key `{pair, publicHex}`, or null until the operator creates one. */
+  kioskKey: null,
+  /** The authority URL of the loaded deployment in authority custody, else null. */
+  authority: null,
+  /** A deployment from the operator form is loaded (loaded again after an engine restart). */
+  deploymentLoaded: false,
 };
 
-const engine = new EngineClient(new URL('kiosk-worker.js', import.meta.url));
+const workerUrl = new URL('kiosk-worker.js', import.meta.url);
+let engine = null;
 const status = statusLine($('status'));
 const say = (text, error = false) => status.say(text, { error });
 const refused = (error) => say(explain(error), true);
+const anchors = auditAnchors({
+  engineHead: () => (state.engineReady ? engine.auditHead().then((reply) => reply.head) : Promise.resolve(undefined)),
+  kioskKey: () => state.kioskKey,
+  authority: () => state.authority,
+  show: showAnchors,
+});
 const alerts = alertsPanel({
   say: status.say,
   onDecide: (id, decision, reviewer) => engine.review(id, decision, reviewer).then((reply) => {
     if (alerts.remove(reply.alert)) say(`Alert ${reply.alert} reviewed: ${reply.decision}. Recorded in the audit log.`);
     showWatchlist(reply.status);
+    anchors.anchor();
   }, refused),
 });
+
+function showAnchors({ signedSeq, signedAt, sent, failed, lastFailure }) {
+  const signed = signedSeq ? `Audit head signed at line ${signedSeq} (${signedAt}).` : 'Audit head not signed yet.';
+  const authority = state.authority ? ` Anchored at the authority: ${sent} sent, ${failed} failed${lastFailure ? ` (last: ${lastFailure})` : ''}.` : '';
+  $('anchor-status').textContent = signed + authority;
+}
+
+function showKioskKey() {
+  $('kiosk-key').textContent = state.kioskKey?.publicHex ?? 'none yet: create one, then register it with the issuer';
+  $('create-kiosk-key').hidden = state.kioskKey !== null;
+}
+
+// Starts an engine Worker that continues the stored audit log (with a `restart` line carrying
+// `restartReason` after a failure).
+function startEngine(restartReason) {
+  state.engineReady = false;
+  engine = new EngineClient(workerUrl, { onFatal: restartEngine });
+  return engine.start({ kioskKey: state.kioskKey?.publicHex, restartReason }).then((reply) => {
+    state.engineReady = true;
+    showWatchlist(reply.status);
+    anchors.anchor();
+    return reply;
+  });
+}
+
+// The engine stopped: a new Worker, the same stored log, and the deployment loaded again.
+function restartEngine(error) {
+  refused(error);
+  engine.terminate();
+  startEngine(error.message).then(async () => {
+    say('The face engine was restarted after an internal error; the audit log continues.');
+    if (state.deploymentLoaded) await loadDeployment();
+  }, refused);
+}
 
 function showFrame(result) {
   if (result.matchingError) {
@@ -48,6 +105,8 @@ function showFrame(result) {
     state.alertTracks.add(alert.track);
     alerts.add(alert);
   }
+  if (result.alerts.length > 0) anchors.anchor();
+  if (result.auditStoreError) status.say(result.auditStoreError, { error: true, topic: 'audit-store' });
   drawFaces($('overlay'), video, result, state.alertTracks, $('faces-summary'));
   showCounters(result.counters, result.ms);
   showWatchlist(result.status);
@@ -70,7 +129,10 @@ async function startCamera() {
   $('stop').disabled = false;
   $('enrol').disabled = false;
   say('Camera running. Faces are processed on this device only.');
-  pumpFrames(video, state, (bitmap) => engine.processFrame(bitmap, Date.now()).then(showFrame, refused),
+  pumpFrames(video, state, (bitmap) => {
+    if (!state.engineReady) return bitmap.close();
+    return engine.processFrame(bitmap, Date.now()).then(showFrame, refused);
+  },
     (error) => say(`A camera frame could not be read: ${error.message}`, true));
 }
 
@@ -80,7 +142,7 @@ function stopCamera() {
   $('start').disabled = false;
   $('stop').disabled = true;
   $('enrol').disabled = true;
-  engine.stop().then((reply) => showWatchlist(reply.status), refused);
+  if (state.engineReady) engine.stop().then((reply) => showWatchlist(reply.status), refused);
 }
 
 $('start').addEventListener('click', startCamera);
@@ -97,8 +159,7 @@ $('enrol').addEventListener('click', async () => {
     showChart(reply.chart);
   }, refused);
 });
-$('load-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
+async function loadDeployment() {
   let deployment;
   try {
     deployment = await readDeployment();
@@ -106,21 +167,48 @@ $('load-form').addEventListener('submit', async (event) => {
     if (error instanceof FormProblem) return say(error.message, true);
     throw error;
   }
-  engine.loadWatchlist(deployment).then((reply) => {
+  const authority = deployment.custody.kind === 'authority' ? deployment.custody.url : null;
+  return engine.loadWatchlist(deployment).then((reply) => {
     say('Watchlist loaded and verified. Matching is on.');
+    state.authority = authority;
+    state.deploymentLoaded = true;
     showWatchlist(reply.status);
     showChart(reply.chart);
+    anchors.anchor();
   }, (error) => {
     refused(error);
     focusFieldFor(error.code);
   });
-});
-$('export-audit').addEventListener('click', () => engine.auditLog().then((reply) => downloadAudit(reply.text), refused));
+}
 
-engine.start().then((reply) => {
+$('load-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  loadDeployment();
+});
+// The exports read what is stored on the device, so they work even when the engine cannot start.
+$('export-audit').addEventListener('click', () => storedLog().then(({ text }) => downloadAudit(text, 'veilwatch-audit.jsonl'), refused));
+$('export-anchors').addEventListener('click', () => anchors.anchor()
+  .then(storedHeads)
+  .then((text) => downloadAudit(text, 'veilwatch-audit-anchors.jsonl'), refused));
+$('create-kiosk-key').addEventListener('click', async () => {
+  try {
+    state.kioskKey = await createKioskKey();
+  } catch (error) {
+    return say(`The kiosk key could not be created: ${error.message}`, true);
+  }
+  showKioskKey();
+  say('Kiosk key created. Register its public key with the issuer; the audit log is now signed with it.');
+  if (state.engineReady) engine.bindKioskKey(state.kioskKey.publicHex).then(() => anchors.anchor(), refused);
+});
+setInterval(() => anchors.anchor(), 60_000);
+
+loadKioskKey().catch(() => null).then((key) => {
+  state.kioskKey = key;
+  showKioskKey();
+  return startEngine();
+}).then(() => {
   say('Models loaded. Press Start camera.');
   $('start').disabled = false;
-  showWatchlist(reply.status);
 }, refused);
 // Cache the application so the kiosk keeps working if its server or the network goes away.
 navigator.serviceWorker?.register('/sw.js').catch((error) => {

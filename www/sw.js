@@ -5,7 +5,7 @@
 const CACHE = 'veilwatch-app-v3';
 const APP = [
   '/', '/index.html', '/kiosk.js', '/kiosk-worker.js', '/style.css', '/favicon.svg', '/notice.html', '/notice.js',
-  '/kiosk/alerts-panel.js', '/kiosk/camera.js', '/kiosk/engine-client.js', '/kiosk/operator-panel.js', '/kiosk/overlay.js',
+  '/kiosk/alerts-panel.js', '/kiosk/audit-anchors.js', '/kiosk/audit-store.js', '/kiosk/camera.js', '/kiosk/engine-client.js', '/kiosk/kiosk-key.js', '/kiosk/operator-panel.js', '/kiosk/overlay.js',
   '/kiosk/problems.js', '/kiosk/status-line.js', '/kiosk/status-panel.js',
   '/pkg/veilwatch.js', '/pkg/veilwatch_bg.wasm', '/pkg/veilwatch_relaxed_bg.wasm', '/pkg/engine-wasm.js',
   '/models/face_detection_yunet_2023mar_int8bq.onnx', '/models/face_recognition_sface_2021dec_int8bq.onnx',

@@ -6,15 +6,17 @@
 /** A request the engine refused or could not carry out. */
 export class EngineError extends Error {
   /**
-   * @param {{request: string, code: string, message: string}} reply the Worker's error reply
+   * @param {{request: string, code: string, message: string, fatal?: boolean}} reply the Worker's error reply
    */
-  constructor({ request, code, message }) {
+  constructor({ request, code, message, fatal }) {
     super(message);
     this.name = 'EngineError';
-    /** Which request failed: start, frame, enrol, load, review, audit or stop. */
+    /** Which request failed: start, frame, enrol, load, review, audit, head, bindKey or stop. */
     this.request = request;
     /** The stable code, e.g. WATCHLIST_EXPIRED (see pkg/veilwatch.d.ts and www/kiosk-worker.js). */
     this.code = code;
+    /** The engine stopped (its wasm instance trapped): this Worker is done, start a new one. */
+    this.fatal = fatal === true;
   }
 }
 
@@ -34,16 +36,23 @@ export class EngineClient {
 
   /**
    * Starts the Worker at `url`. If its script cannot run, the pending requests (the first is
-   * always `start`) and every later one are rejected with code WORKER_FAILED.
+   * always `start`) and every later one are rejected with code WORKER_FAILED. `onFatal(error)` is
+   * called once if the engine stops (a fatal EngineError): the caller then starts a new client.
    */
-  constructor(url) {
+  constructor(url, { onFatal } = {}) {
     this.#worker = new Worker(url, { type: 'module' });
+    let fatalReported = false;
     this.#worker.onmessage = ({ data }) => {
       const pending = this.#pending.get(data.id);
       if (!pending) return;
       this.#pending.delete(data.id);
-      if (data.type === 'error') pending.reject(new EngineError(data));
-      else pending.resolve(data);
+      if (data.type !== 'error') return pending.resolve(data);
+      const error = new EngineError(data);
+      pending.reject(error);
+      if (error.fatal && !fatalReported) {
+        fatalReported = true;
+        onFatal?.(error);
+      }
     };
     this.#worker.onerror = (event) => {
       this.#broken = new EngineError({ request: 'start', code: 'WORKER_FAILED', message: event.message ?? 'unknown error' });
@@ -62,9 +71,32 @@ export class EngineClient {
     });
   }
 
-  /** Loads the engine and both models. Resolves with `{status}`. */
-  start() {
-    return this.request('start');
+  /**
+   * Loads the engine and both models and continues the audit log stored on this device under
+   * `kioskKey` (public hex, if the kiosk has a key), with a `restart` line carrying
+   * `restartReason` if the previous engine stopped. Resolves with `{status, auditLines}`; rejects
+   * with AUDIT_LOG_BROKEN or AUDIT_LOG_FOREIGN if the stored log cannot be continued.
+   */
+  start({ kioskKey, restartReason } = {}) {
+    return this.request('start', { kioskKey, restartReason });
+  }
+
+  /** The audit chain's head to sign. Resolves with `{head: {seq, head} | undefined}`. */
+  auditHead() {
+    return this.request('head');
+  }
+
+  /** Binds an audit log started without a kiosk key to `kioskKey`. Resolves with `{head}`. */
+  bindKioskKey(kioskKey) {
+    return this.request('bindKey', { kioskKey });
+  }
+
+  /** Ends the Worker at once (after it stopped); pending requests are never answered. */
+  terminate() {
+    this.#worker.terminate();
+    this.#broken = new EngineError({ request: 'start', code: 'ENGINE_STOPPED', message: 'this engine was replaced' });
+    for (const { reject } of this.#pending.values()) reject(this.#broken);
+    this.#pending.clear();
   }
 
   /**

@@ -1,5 +1,5 @@
 // The operator's panel: the deployment to load (watchlist file, optional profile, issuer key, and
-// custody: a local PRF key or an authority URL) and the audit log export.
+// custody: a local PRF key or an authority URL), the kiosk key and the audit log export.
 
 const $ = (id) => document.getElementById(id);
 
@@ -49,9 +49,9 @@ export function focusFieldFor(code) {
   if (id) $(id).focus();
 }
 
-/** Offers the audit log (JSON lines) as a download. */
-export function downloadAudit(text) {
+/** Offers JSON lines (the audit log, or its signed heads) as a download named `name`. */
+export function downloadAudit(text, name) {
   const url = URL.createObjectURL(new Blob([text], { type: 'application/x-ndjson' }));
-  Object.assign(document.createElement('a'), { href: url, download: 'veilwatch-audit.jsonl' }).click();
+  Object.assign(document.createElement('a'), { href: url, download: name }).click();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }

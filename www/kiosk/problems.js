@@ -10,6 +10,11 @@ export function explain(error) {
   const { request, code, message } = error;
   if (code === 'WORKER_FAILED') return `The engine worker could not start: ${message}. Reload the page.`;
   if (code === 'NOT_READY') return 'The face models are still loading: try again in a moment.';
+  if (code === 'ENGINE_STOPPED') return 'The face engine is restarting: try again in a moment.';
+  if (error.fatal) return `The face engine stopped on an internal error (${message}). It is being restarted; the audit log is kept.`;
+  if (code === 'AUDIT_LOG_BROKEN' || code === 'AUDIT_LOG_FOREIGN') {
+    return `The audit log stored on this kiosk cannot be continued: ${message}. Nothing runs until an administrator exports it (Operator → Export audit log) and investigates.`;
+  }
   switch (request) {
     case 'frame':
       return isWindowClosed(code) ? `Matching stopped: ${message}` : `A frame could not be processed: ${message}`;
@@ -21,6 +26,9 @@ export function explain(error) {
       return `The review was not recorded: ${message}`;
     case 'audit':
       return `The audit log could not be exported: ${message}`;
+    case 'head':
+    case 'bindKey':
+      return `The audit log could not be signed: ${message}`;
     default:
       return `The kiosk could not start: ${message}. Reload the page.`;
   }

@@ -1,0 +1,163 @@
+// The durable, signed audit log (DESIGN §1 G7) in a real browser: the kiosk key is a
+// non-extractable WebCrypto Ed25519 key whose public key the operator panel shows; the log and its
+// signed heads survive a page reload and continue with a `resume` line; the page's exports (log +
+// signed heads) verify with `veilwatch audit verify --kiosk-key --anchors`, and a truncated export
+// is detected; when the engine's wasm instance traps (here: its memory is overwritten, as a wild
+// write would), the page restarts the engine Worker, which continues the same log with a `restart`
+// line, and the camera goes on.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { cli, fakeCamera, haveLfw, launchWithCamera, lfw, serveKiosk } from '../harness.mjs';
+
+const haveData = haveLfw('the audit log browser tests');
+const verify = (...args) => execFileSync(cli, ['audit', 'verify', ...args], { encoding: 'utf8', stdio: 'pipe' });
+const verifyFails = (...args) => {
+  try {
+    verify(...args);
+  } catch (error) {
+    return error.stderr;
+  }
+  assert.fail(`audit verify accepted ${args.join(' ')}`);
+};
+const kinds = (log) => log.trim().split('\n').map((line) => JSON.parse(line).kind);
+
+describe('audit log in the browser', { skip: !haveData }, () => {
+  let scratch;
+  let server;
+  let browser;
+  let page;
+  let kioskKey;
+  let beforeReload;
+
+  async function ready() {
+    await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
+  }
+
+  async function download(button, name) {
+    const file = join(scratch, name);
+    const downloaded = page.waitForEvent('download');
+    await page.click(button);
+    await (await downloaded).saveAs(file);
+    return file;
+  }
+
+  before(async () => {
+    scratch = mkdtempSync(join(tmpdir(), 'veilwatch-audit-'));
+    const camera = fakeCamera(join(scratch, 'volunteer.y4m'), [join(lfw, 'Tony_Blair', 'Tony_Blair_0008.jpg')], 4);
+    let origin;
+    ({ origin, process: server } = await serveKiosk());
+    browser = await launchWithCamera(camera);
+    page = await browser.newPage();
+    await page.goto(origin);
+    await ready();
+  });
+  after(async () => {
+    await browser?.close();
+    server?.kill();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  test('the operator creates a kiosk key: non-extractable Ed25519, its public key shown as 64 hex digits', async () => {
+    await page.click('details.operator summary');
+    assert.match(await page.textContent('#kiosk-key'), /none yet/);
+    await page.click('#create-kiosk-key');
+    await page.waitForFunction(() => /^[0-9a-f]{64}$/.test(document.getElementById('kiosk-key').textContent), null, { timeout: 10_000 });
+    kioskKey = await page.textContent('#kiosk-key');
+    assert.equal(await page.isHidden('#create-kiosk-key'), true, 'one key per kiosk');
+    const stored = await page.evaluate(async () => {
+      const { loadKeyPair } = await import('/kiosk/audit-store.js');
+      const { privateKey, publicKey } = await loadKeyPair();
+      let exported = null;
+      try {
+        await crypto.subtle.exportKey('pkcs8', privateKey);
+        exported = 'exported';
+      } catch (error) {
+        exported = error.name;
+      }
+      const raw = new Uint8Array(await crypto.subtle.exportKey('raw', publicKey));
+      return {
+        algorithm: privateKey.algorithm.name,
+        extractable: privateKey.extractable,
+        usages: privateKey.usages,
+        exported,
+        publicHex: Array.from(raw, (b) => b.toString(16).padStart(2, '0')).join(''),
+      };
+    });
+    assert.deepEqual(stored, { algorithm: 'Ed25519', extractable: false, usages: ['sign'], exported: 'InvalidAccessError', publicHex: kioskKey });
+  });
+
+  test('an alert and its review are logged and signed; the export verifies against the kiosk key and the signed heads', async () => {
+    await page.click('#start');
+    await page.waitForFunction(() => Number(document.getElementById('faces-processed').textContent) >= 2, null, { timeout: 60_000 });
+    await page.fill('#enrol-name', 'Demo Visitor');
+    await page.click('#enrol');
+    await page.waitForSelector('li.alert', { timeout: 60_000 });
+    await page.fill('#reviewer', 'A. Reviewer');
+    await page.click('li.alert button[data-decision="confirm"]');
+    await page.waitForFunction(() => document.querySelectorAll('li.alert').length === 0, null, { timeout: 10_000 });
+    const log = await download('#export-audit', 'before-reload.jsonl');
+    const anchors = await download('#export-anchors', 'before-reload-anchors.jsonl');
+    beforeReload = readFileSync(log, 'utf8');
+    const start = JSON.parse(beforeReload.split('\n')[0]);
+    assert.equal(start.kind, 'start');
+    assert.equal(start.data.kiosk_key, kioskKey, 'the first line binds the log to this kiosk');
+    assert.ok(kinds(beforeReload).includes('alert') && kinds(beforeReload).includes('review'));
+    assert.doesNotMatch(beforeReload, /Demo Visitor|probe|embedding/, 'counts, ids and decisions only');
+    const heads = readFileSync(anchors, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    assert.ok(heads.length >= 2, 'signed at the alert and at the review');
+    assert.ok(heads.every((h) => h.kioskKey === kioskKey && /^[0-9a-f]{128}$/.test(h.signature)));
+    const out = verify(log, '--kiosk-key', kioskKey, '--anchors', anchors);
+    assert.match(out, /chain intact/);
+    assert.match(out, new RegExp(`anchors: ${heads.length} signed heads verified`));
+  });
+
+  test('the log survives a page reload: the same lines, then a resume line, and the chain continues', async () => {
+    await page.reload();
+    await ready();
+    await page.click('details.operator summary');
+    assert.equal(await page.textContent('#kiosk-key'), kioskKey, 'the kiosk key survives the reload too');
+    const log = await download('#export-audit', 'after-reload.jsonl');
+    const anchors = await download('#export-anchors', 'after-reload-anchors.jsonl');
+    const text = readFileSync(log, 'utf8');
+    assert.ok(text.startsWith(beforeReload), 'every line from before the reload is still there, byte for byte');
+    assert.equal(kinds(text)[kinds(beforeReload).length], 'resume');
+    assert.match(verify(log, '--kiosk-key', kioskKey, '--anchors', anchors), /chain intact/);
+
+    // The last signed head is past the cut: the truncated export is refused.
+    const lines = text.trim().split('\n');
+    const cut = join(scratch, 'cut.jsonl');
+    writeFileSync(cut, `${lines.slice(0, lines.length - 2).join('\n')}\n`);
+    assert.match(verify(cut), /chain intact/, 'alone, a cut log is a valid chain');
+    assert.match(verifyFails(cut, '--kiosk-key', kioskKey, '--anchors', anchors), /the audit log was truncated/);
+  });
+
+  test('when the engine traps, the page restarts its Worker, the log continues with a restart line and the camera goes on', async () => {
+    await page.click('#start');
+    await page.waitForFunction(() => Number(document.getElementById('faces-processed').textContent) >= 1, null, { timeout: 60_000 });
+    const worker = page.workers().find((w) => w.url().endsWith('/kiosk-worker.js'));
+    assert.ok(worker, 'the engine Worker runs');
+    // Overwrite the engine's whole memory, as a wild write would: its next call traps.
+    await worker.evaluate(async () => {
+      const { default: init } = await import(new URL('/pkg/veilwatch.js', self.location.origin).href);
+      const wasm = await init();
+      new Uint8Array(wasm.memory.buffer).fill(0xff);
+    });
+    await page.waitForFunction(() => /restarted after an internal error/.test(document.getElementById('status').textContent), null, { timeout: 120_000 });
+    const processed = Number(await page.textContent('#faces-processed'));
+    await page.waitForFunction((n) => Number(document.getElementById('faces-processed').textContent) > n, processed, { timeout: 60_000 });
+    const log = await download('#export-audit', 'after-restart.jsonl');
+    const anchors = await download('#export-anchors', 'after-restart-anchors.jsonl');
+    const text = readFileSync(log, 'utf8');
+    assert.ok(text.startsWith(beforeReload), 'the lines from before the crash are intact');
+    const restart = text.trim().split('\n').map((line) => JSON.parse(line)).find((line) => line.kind === 'restart');
+    assert.ok(restart, 'a restart line');
+    assert.match(restart.data.reason, /the face engine stopped on an internal error/);
+    assert.match(verify(log, '--kiosk-key', kioskKey, '--anchors', anchors), /chain intact/);
+  });
+});
