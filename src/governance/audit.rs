@@ -122,24 +122,23 @@ struct Walk {
 fn walk(text: &str) -> Result<Walk, AuditError> {
     let mut walk = Walk::default();
     let mut prev = [0u8; 32];
-    for (i, raw) in text.lines().enumerate() {
+    for (i, raw) in text.split_terminator('\n').enumerate() {
         let line = i + 1;
         let malformed = |reason: &str| AuditError::Malformed { line, reason: reason.to_owned() };
         let fields: LineFields = serde_json::from_str(raw).map_err(|e| malformed(&e.to_string()))?;
-        if raw.len() < HASH_SUFFIX_LEN + 1 {
-            return Err(malformed("too short"));
-        }
-        let (unsigned, suffix) = raw.split_at(raw.len() - HASH_SUFFIX_LEN);
+        // Bytes, not str: the split may fall inside a character of a line that does not end
+        // with the hash.
+        let (unsigned, suffix) = raw.as_bytes().split_at(raw.len().saturating_sub(HASH_SUFFIX_LEN));
         let written = suffix
-            .strip_prefix(",\"hash\":\"")
-            .and_then(|s| s.strip_suffix("\"}"))
-            .filter(|h| h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+            .strip_prefix(b",\"hash\":\"")
+            .and_then(|s| s.strip_suffix(b"\"}"))
+            .filter(|h| h.len() == 64 && h.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)))
             .ok_or_else(|| malformed("the line must end with ,\"hash\":\"<64 lowercase hex>\"}"))?;
         if fields.seq != line as u64 {
             return Err(AuditError::BrokenChain { line });
         }
-        let hash = chain(&prev, unsigned.as_bytes());
-        if hex(&hash) != written {
+        let hash = chain(&prev, unsigned);
+        if hex(&hash).as_bytes() != written {
             return Err(AuditError::Altered { line });
         }
         let named_key = match fields.data.get("kiosk_key") {
@@ -299,7 +298,7 @@ impl AuditLog {
 
     /// The lines after line `seq` (to persist what is new).
     pub fn lines_after(&self, seq: u64) -> String {
-        self.text.split_inclusive('\n').skip(seq as usize).collect()
+        self.text.split_inclusive('\n').skip(usize::try_from(seq).unwrap_or(usize::MAX)).collect()
     }
 }
 
@@ -409,11 +408,15 @@ pub fn verify_log(text: &str, expected_key: Option<[u8; 32]>, anchors: &[SignedH
         }
         // The latest anchor decides truncation; every anchor must match the line it names.
         let latest = anchors.iter().max_by_key(|a| a.seq).expect("anchors is not empty");
-        if latest.seq > walk.heads.len() as u64 {
+        let line_of = |seq: u64| usize::try_from(seq).ok().and_then(|s| s.checked_sub(1)).and_then(|i| walk.heads.get(i));
+        if line_of(latest.seq).is_none() {
             return Err(AuditError::Truncated { lines: walk.heads.len(), seq: latest.seq, time: latest.time.clone() });
         }
-        for anchor in anchors {
-            let found = hex(&walk.heads[anchor.seq as usize - 1]);
+        for (i, anchor) in anchors.iter().enumerate() {
+            let Some(line) = line_of(anchor.seq) else {
+                return Err(AuditError::BadAnchor { index: i + 1, reason: "seq counts lines from 1".into() });
+            };
+            let found = hex(line);
             if found != anchor.head {
                 return Err(AuditError::Rewritten {
                     seq: anchor.seq,
@@ -480,6 +483,7 @@ mod tests {
         // Any changed byte before the hash: here a space that a re-serialiser would drop.
         let spaced = text.replacen("\"faces\":12", "\"faces\": 12", 1);
         assert_eq!(verify(&spaced), Err(AuditError::Altered { line: 3 }));
+        assert_eq!(verify(&text.replace('\n', "\r\n")), Err(AuditError::Malformed { line: 1, reason: "the line must end with ,\"hash\":\"<64 lowercase hex>\"}".into() }));
         let reordered = text.replacen("{\"faces\":12,\"retained\":0}", "{\"retained\":0,\"faces\":12}", 1);
         assert_eq!(verify(&reordered), Err(AuditError::Altered { line: 3 }));
         for (i, _) in text.char_indices().filter(|&(_, c)| c != '\n') {
@@ -501,6 +505,9 @@ mod tests {
         let swapped = [lines[0], lines[2], lines[1], lines[3]].join("\n");
         assert!(matches!(verify(&swapped), Err(AuditError::BrokenChain { .. })));
         assert!(matches!(verify("not json"), Err(AuditError::Malformed { line: 1, .. })));
+        // The hash first and multi-byte text last: refused, not a panic on a character boundary.
+        let hash_first = format!("{{\"hash\":\"00\",\"seq\":1,\"time\":\"2027-01-15T08:00:00Z\",\"kind\":\"start\",\"data\":\"{}\"}}", "é".repeat(60));
+        assert!(matches!(verify(&hash_first), Err(AuditError::Malformed { line: 1, .. })));
         assert_eq!(verify(""), Err(AuditError::NoStart));
         assert_eq!(verify(&lines[1..].join("\n")), Err(AuditError::BrokenChain { line: 1 }));
     }
