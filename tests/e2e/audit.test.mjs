@@ -4,16 +4,17 @@
 // signed heads) verify with `veilwatch audit verify --kiosk-key --anchors`, and a truncated export
 // is detected; when the engine's wasm instance traps (here: its memory is overwritten, as a wild
 // write would), the page restarts the engine Worker, which continues the same log with a `restart`
-// line, and the camera goes on.
+// line, and the camera goes on. In authority custody the page POSTs each signed head to the
+// authority's /v1/anchor: what it sends is a head the CLI verifies against the exported log.
 
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { cli, fakeCamera, haveLfw, launchWithCamera, lfw, serveKiosk } from '../harness.mjs';
+import { cli, fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo, serveKiosk } from '../harness.mjs';
 
 const haveData = haveLfw('the audit log browser tests');
 const verify = (...args) => execFileSync(cli, ['audit', 'verify', ...args], { encoding: 'utf8', stdio: 'pipe' });
@@ -159,5 +160,69 @@ describe('audit log in the browser', { skip: !haveData }, () => {
     assert.ok(restart, 'a restart line');
     assert.match(restart.data.reason, /the face engine stopped on an internal error/);
     assert.match(verify(log, '--kiosk-key', kioskKey, '--anchors', anchors), /chain intact/);
+  });
+});
+
+describe('audit anchors sent to the authority', { skip: !haveData }, () => {
+  let scratch;
+  let keys;
+  let issuer;
+
+  before(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'veilwatch-anchor-'));
+    keys = join(scratch, 'keys');
+    const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models'), ...args], { encoding: 'utf8' });
+    issuer = veilwatch('keygen', '--out', keys).trim().split('\n').pop();
+    const person = join(scratch, 'people', 'Tony_Blair');
+    mkdirSync(person, { recursive: true });
+    for (let i = 2; i <= 6; i++) {
+      const name = `Tony_Blair_${String(i).padStart(4, '0')}.jpg`;
+      symlinkSync(join(lfw, 'Tony_Blair', name), join(person, name));
+    }
+    veilwatch('enroll', join(scratch, 'people'), '--keys', keys, '--out', join(scratch, 'oprf.vwl'), '--custody', 'authority', '--valid-until', '2099-01-01');
+  });
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  test('in authority custody every signed head goes to /v1/anchor, and what is sent verifies against the exported log', async () => {
+    const authorityOrigin = `http://127.0.0.1:${await freePort()}`;
+    const authority = spawn(cli, ['authority', '--keys', keys, '--listen', authorityOrigin.slice('http://'.length)], { stdio: 'ignore' });
+    const { origin, process: server } = await serveKiosk(['--authority', authorityOrigin]);
+    const browser = await launchWithCamera();
+    try {
+      const page = await browser.newPage();
+      const anchorsSent = [];
+      page.on('request', (r) => {
+        if (r.method() === 'POST' && r.url() === `${authorityOrigin}/v1/anchor`) anchorsSent.push(r.postData());
+      });
+      await page.goto(origin);
+      await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
+      await page.click('details.operator summary');
+      await page.click('#create-kiosk-key');
+      await page.waitForFunction(() => /^[0-9a-f]{64}$/.test(document.getElementById('kiosk-key').textContent), null, { timeout: 10_000 });
+      const kioskKey = await page.textContent('#kiosk-key');
+      await page.setInputFiles('#watchlist-file', join(scratch, 'oprf.vwl'));
+      await page.fill('#issuer-key', issuer);
+      await page.fill('#authority-url', authorityOrigin);
+      await page.click('#load');
+      await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
+      // Loading signs the head; the send is counted (sent or failed) and shown, whatever the answer.
+      await page.waitForFunction(() => /Anchored at the authority: \d+ sent, \d+ failed/.test(document.getElementById('anchor-status').textContent)
+        && !/: 0 sent, 0 failed/.test(document.getElementById('anchor-status').textContent), null, { timeout: 15_000 });
+      assert.ok(anchorsSent.length >= 1, 'a signed head was POSTed to the authority');
+      const sent = JSON.parse(anchorsSent.at(-1));
+      assert.deepEqual(Object.keys(sent), ['kioskKey', 'seq', 'head', 'time', 'signature']);
+      assert.equal(sent.kioskKey, kioskKey);
+      const file = join(scratch, 'log.jsonl');
+      const downloaded = page.waitForEvent('download');
+      await page.click('#export-audit');
+      await (await downloaded).saveAs(file);
+      const anchors = join(scratch, 'sent.jsonl');
+      writeFileSync(anchors, `${anchorsSent.join('\n')}\n`);
+      assert.match(verify(file, '--kiosk-key', kioskKey, '--anchors', anchors), new RegExp(`lines 1–${sent.seq} are as the kiosk signed them`));
+    } finally {
+      await browser.close();
+      server.kill();
+      authority.kill();
+    }
   });
 });
