@@ -161,6 +161,39 @@ describe('audit log in the browser', { skip: !haveData }, () => {
     assert.match(restart.data.reason, /the face engine stopped on an internal error/);
     assert.match(verify(log, '--kiosk-key', kioskKey, '--anchors', anchors), /chain intact/);
   });
+
+  test('a stored log edited on the device is reported on the next start, and the kiosk does not start a new one', async () => {
+    // Someone with the device rewrites the review in the stored log.
+    const edited = await page.evaluate(() => new Promise((resolve, reject) => {
+      const request = indexedDB.open('veilwatch-audit');
+      request.onsuccess = () => {
+        const tx = request.result.transaction('lines', 'readwrite');
+        const lines = tx.objectStore('lines');
+        let seq;
+        lines.openCursor().onsuccess = ({ target: { result: cursor } }) => {
+          if (!cursor) return;
+          if (seq === undefined && cursor.value.includes('"kind":"review"')) {
+            seq = cursor.key;
+            cursor.update(cursor.value.replace('"decision":"confirmed"', '"decision":"rejected"'));
+          }
+          cursor.continue();
+        };
+        tx.oncomplete = () => resolve(seq);
+        tx.onerror = () => reject(tx.error);
+      };
+      request.onerror = () => reject(request.error);
+    }));
+    assert.ok(edited > 1);
+    await page.reload();
+    await page.waitForFunction(() => /The kiosk cannot start: the audit log stored on this device cannot be continued/.test(document.getElementById('status').textContent), null, { timeout: 120_000 });
+    assert.match(await page.textContent('#status'), new RegExp(`line ${edited} was altered`));
+    assert.equal(await page.isDisabled('#start'), true, 'nothing runs on a broken log');
+    // The stored log can still be exported for investigation, unchanged.
+    await page.click('details.operator summary');
+    const text = readFileSync(await download('#export-audit', 'broken.jsonl'), 'utf8');
+    assert.match(text, /"decision":"rejected"/);
+    assert.match(verifyFails(join(scratch, 'broken.jsonl')), new RegExp(`line ${edited} was altered`));
+  });
 });
 
 describe('audit anchors sent to the authority', { skip: !haveData }, () => {
