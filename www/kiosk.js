@@ -76,7 +76,9 @@ function showKioskKey() {
 function startEngine(restartReason) {
   state.engineReady = false;
   engine = new EngineClient(workerUrl, { onFatal: restartEngine });
-  return engine.start({ kioskKey: state.kioskKey?.publicHex, restartReason }).then((reply) => {
+  return engine.start({ kioskKey: state.kioskKey?.publicHex, restartReason }).then(async (reply) => {
+    // A key created while the engine was starting is bound now (binding the same key again is a no-op).
+    if (state.kioskKey) await engine.bindKioskKey(state.kioskKey.publicHex);
     state.engineReady = true;
     showWatchlist(reply.status);
     anchors.anchor();
@@ -202,7 +204,10 @@ $('create-kiosk-key').addEventListener('click', async () => {
 });
 setInterval(() => anchors.anchor(), 60_000);
 
-loadKioskKey().catch(() => null).then((key) => {
+loadKioskKey().catch((error) => {
+  say(`The kiosk key could not be read from this browser's storage: ${error.message}`, true);
+  return null;
+}).then((key) => {
   state.kioskKey = key;
   showKioskKey();
   return startEngine();

@@ -163,5 +163,5 @@ impl Kiosk {
 }
 
 fn parse_kiosk_key(hex: &str) -> Result<[u8; 32], JsValue> {
-    kiosk_key_from_hex(hex).map_err(|e| js_error(KioskError::Audit(e)))
+    kiosk_key_from_hex(hex).map_err(|_| js_error(KioskError::KeyFormat { what: "kiosk key (an Ed25519 public key)" }))
 }
