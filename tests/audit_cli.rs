@@ -105,7 +105,15 @@ fn a_real_kiosk_log_verifies_against_its_kiosk_key_and_anchors() {
     assert!(!e.log.contains("Volunteer"), "the audit log names no one");
     let log = e.write("audit.jsonl", &e.log);
     let anchors = e.anchors_file(&e.anchors);
-    let out = stdout_ok(veilwatch(&["audit", "verify", path(&log), "--kiosk-key", &e.key_hex(), "--anchors", path(&anchors)]));
+    let out = stdout_ok(veilwatch(&[
+        "audit",
+        "verify",
+        path(&log),
+        "--kiosk-key",
+        &e.key_hex(),
+        "--anchors",
+        path(&anchors),
+    ]));
     assert!(out.contains("chain intact"), "{out}");
     assert!(out.contains(&format!("kiosk key {}", e.key_hex())), "{out}");
     assert!(out.contains("anchors: 4 signed heads verified"), "{out}");
@@ -122,8 +130,12 @@ fn a_log_cut_short_after_its_last_anchor_is_detected() {
     let log = e.write("cut.jsonl", &cut);
     // Alone, the shorter log is a valid chain: only the anchors reveal the cut.
     stdout_ok(veilwatch(&["audit", "verify", path(&log)]));
-    let err = stderr_failed(veilwatch(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&e.anchors))]));
-    assert!(err.contains(&format!("truncated: it has {} lines, but the kiosk signed its head at line {last}", last - 2)), "{err}");
+    let err =
+        stderr_failed(veilwatch(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&e.anchors))]));
+    assert!(
+        err.contains(&format!("truncated: it has {} lines, but the kiosk signed its head at line {last}", last - 2)),
+        "{err}"
+    );
 }
 
 /// What an attacker holding the log does: edit a line, then recompute every hash after it.
@@ -147,7 +159,8 @@ fn a_rewritten_log_with_a_recomputed_chain_is_detected() {
     assert_ne!(forged, e.log);
     let log = e.write("forged.jsonl", &forged);
     stdout_ok(veilwatch(&["audit", "verify", path(&log)]));
-    let err = stderr_failed(veilwatch(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&e.anchors))]));
+    let err =
+        stderr_failed(veilwatch(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&e.anchors))]));
     assert!(err.contains("rewritten: line"), "{err}");
 }
 
@@ -156,16 +169,27 @@ fn a_log_or_anchors_of_another_kiosk_are_refused() {
     let Some(e) = real_session() else { return };
     let log = e.write("audit.jsonl", &e.log);
     let other = SigningKey::from_bytes(&[8; 32]);
-    let err = stderr_failed(veilwatch(&["audit", "verify", path(&log), "--kiosk-key", &hex(other.verifying_key().as_bytes())]));
+    let err = stderr_failed(veilwatch(&[
+        "audit",
+        "verify",
+        path(&log),
+        "--kiosk-key",
+        &hex(other.verifying_key().as_bytes()),
+    ]));
     assert!(err.contains("moved from another kiosk"), "{err}");
-    let foreign: Vec<SignedHead> = e.anchors.iter().map(|a| {
-        let head: [u8; 32] = veilwatch::hex::from_hex(&a.head).unwrap().try_into().unwrap();
-        SignedHead::sign(&other, a.seq, head, NOW + 300)
-    }).collect();
+    let foreign: Vec<SignedHead> = e
+        .anchors
+        .iter()
+        .map(|a| {
+            let head: [u8; 32] = veilwatch::hex::from_hex(&a.head).unwrap().try_into().unwrap();
+            SignedHead::sign(&other, a.seq, head, NOW + 300)
+        })
+        .collect();
     let err = stderr_failed(veilwatch(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&foreign))]));
     assert!(err.contains("is signed for kiosk key"), "{err}");
     // Another key's signature relabelled with this kiosk's key.
     let relabelled: Vec<SignedHead> = foreign.into_iter().map(|a| SignedHead { kiosk_key: e.key_hex(), ..a }).collect();
-    let err = stderr_failed(veilwatch(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&relabelled))]));
+    let err =
+        stderr_failed(veilwatch(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&relabelled))]));
     assert!(err.contains("does not carry a valid signature"), "{err}");
 }

@@ -69,7 +69,9 @@ pub enum AuditError {
     ForeignAnchor { index: usize, anchor: String, log: String },
     #[error("anchor {index} (seq {seq}) does not carry a valid signature of the kiosk key")]
     BadAnchorSignature { index: usize, seq: u64 },
-    #[error("the audit log was truncated: it has {lines} lines, but the kiosk signed its head at line {seq} on {time}")]
+    #[error(
+        "the audit log was truncated: it has {lines} lines, but the kiosk signed its head at line {seq} on {time}"
+    )]
     Truncated { lines: usize, seq: u64, time: String },
     #[error("the audit log was rewritten: line {seq} is not the line the kiosk signed on {time} (hash {found}, anchor {anchored})")]
     Rewritten { seq: u64, time: String, found: String, anchored: String },
@@ -203,7 +205,12 @@ impl AuditLog {
     /// Continues a stored log: verifies its chain, checks it belongs to `kiosk_key` (binding it if
     /// it had no key yet) and appends a `resume` or `restart` line. A broken or foreign stored log
     /// is an error, never silently replaced.
-    pub fn restore(text: &str, kiosk_key: Option<[u8; 32]>, how: Reopening, now_unix: i64) -> Result<AuditLog, AuditError> {
+    pub fn restore(
+        text: &str,
+        kiosk_key: Option<[u8; 32]>,
+        how: Reopening,
+        now_unix: i64,
+    ) -> Result<AuditLog, AuditError> {
         let walk = walk(text)?;
         if let (Some(log), Some(expected)) = (walk.kiosk_key, kiosk_key) {
             if log != expected {
@@ -317,7 +324,8 @@ impl SignedHead {
     /// Parses the JSON of a signed head, checking every field's shape (not yet the signature).
     pub fn parse(text: &str) -> Result<SignedHead, String> {
         let head: SignedHead = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let lower_hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let lower_hex =
+            |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !lower_hex(&head.kiosk_key, 64) || !lower_hex(&head.head, 64) || !lower_hex(&head.signature, 128) {
             return Err("kioskKey and head must be 64, signature 128 lowercase hex digits".into());
         }
@@ -339,7 +347,9 @@ impl SignedHead {
     pub fn verify(&self) -> bool {
         let Ok(key) = parse_key(&self.kiosk_key) else { return false };
         let Ok(key) = VerifyingKey::from_bytes(&key) else { return false };
-        let Some(signature) = from_hex(&self.signature).and_then(|s| <[u8; 64]>::try_from(s).ok()) else { return false };
+        let Some(signature) = from_hex(&self.signature).and_then(|s| <[u8; 64]>::try_from(s).ok()) else {
+            return false;
+        };
         key.verify(&self.message(), &Signature::from_bytes(&signature)).is_ok()
     }
 
@@ -408,7 +418,8 @@ pub fn verify_log(text: &str, expected_key: Option<[u8; 32]>, anchors: &[SignedH
         }
         // The latest anchor decides truncation; every anchor must match the line it names.
         let latest = anchors.iter().max_by_key(|a| a.seq).expect("anchors is not empty");
-        let line_of = |seq: u64| usize::try_from(seq).ok().and_then(|s| s.checked_sub(1)).and_then(|i| walk.heads.get(i));
+        let line_of =
+            |seq: u64| usize::try_from(seq).ok().and_then(|s| s.checked_sub(1)).and_then(|i| walk.heads.get(i));
         if line_of(latest.seq).is_none() {
             return Err(AuditError::Truncated { lines: walk.heads.len(), seq: latest.seq, time: latest.time.clone() });
         }
@@ -428,7 +439,12 @@ pub fn verify_log(text: &str, expected_key: Option<[u8; 32]>, anchors: &[SignedH
         }
         anchored_seq = latest.seq;
     }
-    Ok(Verified { entries: walk.heads.len(), kiosk_key: walk.kiosk_key.map(|k| hex(&k)), anchors: anchors.len(), anchored_seq })
+    Ok(Verified {
+        entries: walk.heads.len(),
+        kiosk_key: walk.kiosk_key.map(|k| hex(&k)),
+        anchors: anchors.len(),
+        anchored_seq,
+    })
 }
 
 /// Checks a whole exported log's chain; returns the number of lines.
@@ -455,7 +471,11 @@ mod tests {
         log.append(T0, "config", json!({"entries": 3, "custody": "hmac-sha256-local"}));
         log.append(T0 + 60, "counts", json!({"faces": 12, "retained": 0}));
         log.append(T0 + 61, "alert", json!({"alert": 1, "collisions": 77, "status": "pending review"}));
-        log.append(T0 + 90, "review", json!({"alert": 1, "decision": "confirmed", "reference_id": "REF-000002", "reviewer": "A. Reviewer"}));
+        log.append(
+            T0 + 90,
+            "review",
+            json!({"alert": 1, "decision": "confirmed", "reference_id": "REF-000002", "reviewer": "A. Reviewer"}),
+        );
         log
     }
 
@@ -483,7 +503,13 @@ mod tests {
         // Any changed byte before the hash: here a space that a re-serialiser would drop.
         let spaced = text.replacen("\"faces\":12", "\"faces\": 12", 1);
         assert_eq!(verify(&spaced), Err(AuditError::Altered { line: 3 }));
-        assert_eq!(verify(&text.replace('\n', "\r\n")), Err(AuditError::Malformed { line: 1, reason: "the line must end with ,\"hash\":\"<64 lowercase hex>\"}".into() }));
+        assert_eq!(
+            verify(&text.replace('\n', "\r\n")),
+            Err(AuditError::Malformed {
+                line: 1,
+                reason: "the line must end with ,\"hash\":\"<64 lowercase hex>\"}".into()
+            })
+        );
         let reordered = text.replacen("{\"faces\":12,\"retained\":0}", "{\"retained\":0,\"faces\":12}", 1);
         assert_eq!(verify(&reordered), Err(AuditError::Altered { line: 3 }));
         for (i, _) in text.char_indices().filter(|&(_, c)| c != '\n') {
@@ -506,7 +532,10 @@ mod tests {
         assert!(matches!(verify(&swapped), Err(AuditError::BrokenChain { .. })));
         assert!(matches!(verify("not json"), Err(AuditError::Malformed { line: 1, .. })));
         // The hash first and multi-byte text last: refused, not a panic on a character boundary.
-        let hash_first = format!("{{\"hash\":\"00\",\"seq\":1,\"time\":\"2027-01-15T08:00:00Z\",\"kind\":\"start\",\"data\":\"{}\"}}", "é".repeat(60));
+        let hash_first = format!(
+            "{{\"hash\":\"00\",\"seq\":1,\"time\":\"2027-01-15T08:00:00Z\",\"kind\":\"start\",\"data\":\"{}\"}}",
+            "é".repeat(60)
+        );
         assert!(matches!(verify(&hash_first), Err(AuditError::Malformed { line: 1, .. })));
         assert_eq!(verify(""), Err(AuditError::NoStart));
         assert_eq!(verify(&lines[1..].join("\n")), Err(AuditError::BrokenChain { line: 1 }));
@@ -548,11 +577,17 @@ mod tests {
         let (seq, head) = log.head().unwrap();
         let foreign = SignedHead::sign(&other, seq, head, T0 + 100);
         assert!(foreign.verify());
-        assert!(matches!(verify_log(log.export(), None, &[foreign.clone()]), Err(AuditError::ForeignAnchor { index: 1, .. })));
+        assert!(matches!(
+            verify_log(log.export(), None, &[foreign.clone()]),
+            Err(AuditError::ForeignAnchor { index: 1, .. })
+        ));
         // Another key's signature under this kiosk's key name.
         let relabelled = SignedHead { kiosk_key: hex(&public(&k)), ..foreign };
         assert!(!relabelled.verify());
-        assert_eq!(verify_log(log.export(), None, &[relabelled]), Err(AuditError::BadAnchorSignature { index: 1, seq: 5 }));
+        assert_eq!(
+            verify_log(log.export(), None, &[relabelled]),
+            Err(AuditError::BadAnchorSignature { index: 1, seq: 5 })
+        );
         let mut moved = anchor(&k, &log);
         moved.time = format_utc(T0 + 200);
         assert!(!moved.verify(), "the time is signed");
@@ -565,7 +600,10 @@ mod tests {
         let err = verify_log(log.export(), Some(public(&other)), &[]).unwrap_err();
         assert!(matches!(err, AuditError::ForeignLog { .. }));
         // Restoring it on another kiosk is refused too, and a second binding is refused.
-        assert!(matches!(AuditLog::restore(log.export(), Some(public(&other)), Reopening::Resume, T0), Err(AuditError::ForeignLog { .. })));
+        assert!(matches!(
+            AuditLog::restore(log.export(), Some(public(&other)), Reopening::Resume, T0),
+            Err(AuditError::ForeignLog { .. })
+        ));
         let mut unbound = AuditLog::new(None);
         unbound.append(T0, "counts", json!({"faces": 1}));
         unbound.bind_key(public(&k), T0 + 1).unwrap();
@@ -585,7 +623,8 @@ mod tests {
         let mut resumed = AuditLog::restore(log.export(), Some(public(&k)), Reopening::Resume, T0 + 300).unwrap();
         resumed.append(T0 + 360, "counts", json!({"faces": 3}));
         let mut restarted =
-            AuditLog::restore(resumed.export(), Some(public(&k)), Reopening::Restart("unreachable".into()), T0 + 400).unwrap();
+            AuditLog::restore(resumed.export(), Some(public(&k)), Reopening::Restart("unreachable".into()), T0 + 400)
+                .unwrap();
         restarted.append(T0 + 420, "counts", json!({"faces": 1}));
         let text = restarted.export();
         assert!(text.starts_with(log.export()), "nothing before the restore changes");
@@ -597,7 +636,10 @@ mod tests {
         assert!(verify_log(text, Some(public(&k)), &[anchor(&k, &log)]).is_ok());
         // A broken stored log is reported, not restarted.
         let broken = log.export().replace("\"faces\":12", "\"faces\":13");
-        assert_eq!(AuditLog::restore(&broken, Some(public(&k)), Reopening::Resume, T0).err(), Some(AuditError::Altered { line: 3 }));
+        assert_eq!(
+            AuditLog::restore(&broken, Some(public(&k)), Reopening::Resume, T0).err(),
+            Some(AuditError::Altered { line: 3 })
+        );
     }
 
     #[test]

@@ -47,8 +47,8 @@ pub fn run(args: AuditArgs) -> Result<()> {
                 Some(path) => audit::parse_anchors(&read_text(path)?).with_context(|| path.display().to_string())?,
                 None => Vec::new(),
             };
-            let verified =
-                audit::verify_log(&read_text(&file)?, expected, &anchors).with_context(|| file.display().to_string())?;
+            let verified = audit::verify_log(&read_text(&file)?, expected, &anchors)
+                .with_context(|| file.display().to_string())?;
             let key = verified.kiosk_key.as_deref().unwrap_or("none (the log was never bound to a kiosk key)");
             println!("{}: chain intact, {} entries, kiosk key {key}", file.display(), verified.entries);
             if verified.anchors > 0 {
