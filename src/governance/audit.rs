@@ -371,8 +371,12 @@ impl SignedHead {
     }
 }
 
-/// Parses a file of signed heads, one JSON object a line (blank lines ignored).
+/// Parses a file of signed heads: one JSON object a line (blank lines ignored), or a single
+/// object however it is laid out (as the authority's `GET /v1/anchor/<kioskKey>` answers).
 pub fn parse_anchors(text: &str) -> Result<Vec<SignedHead>, AuditError> {
+    if let Ok(one) = SignedHead::parse(text.trim()) {
+        return Ok(vec![one]);
+    }
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
@@ -664,5 +668,8 @@ mod tests {
         assert!(SignedHead::parse(&json.replace("\"seq\":5", "\"seq\":0")).is_err());
         assert!(SignedHead::parse(&json.replace('}', ",\"extra\":1}")).is_err());
         assert!(matches!(parse_anchors(&format!("{json}\n\nnot json\n")), Err(AuditError::BadAnchor { index: 2, .. })));
+        let pretty = serde_json::to_string_pretty(&signed).unwrap();
+        assert_eq!(parse_anchors(&pretty).unwrap(), vec![signed.clone()]);
+        assert_eq!(parse_anchors(&format!("{json}\n\n{json}\n")).unwrap().len(), 2);
     }
 }
