@@ -9,7 +9,7 @@
 
 import { alertsPanel } from './kiosk/alerts-panel.js';
 import { auditAnchors } from './kiosk/audit-anchors.js';
-import { storedHeads, storedLog } from './kiosk/audit-store.js';
+import { clearLog, storedHeads, storedLog } from './kiosk/audit-store.js';
 import { cameraProblem, closeCamera, grabFrame, hasFrame, openCamera, pumpFrames } from './kiosk/camera.js';
 import { EngineClient } from './kiosk/engine-client.js';
 import { createKioskKey, loadKioskKey } from './kiosk/kiosk-key.js';
@@ -38,6 +38,8 @@ const state = {
   authority: null,
   /** A deployment from the operator form is loaded (loaded again after an engine restart). */
   deploymentLoaded: false,
+  /** Why the stored audit log could not be continued, if it could not. */
+  auditRefusal: null,
 };
 
 const workerUrl = new URL('kiosk-worker.js', import.meta.url);
@@ -202,6 +204,21 @@ $('create-kiosk-key').addEventListener('click', async () => {
   say('Kiosk key created. Register its public key with the issuer; the audit log is now signed with it.');
   if (state.engineReady) engine.bindKioskKey(state.kioskKey.publicHex).then(() => anchors.anchor(), refused);
 });
+// A stored log that cannot be continued stops the kiosk. Only the operator can move on: the log and
+// its signed heads are exported as they are, removed, and the new log's first lines say why.
+$('archive-audit').addEventListener('click', async () => {
+  const refusal = state.auditRefusal;
+  const [{ text, count }, heads] = await Promise.all([storedLog(), storedHeads()]);
+  downloadAudit(text, 'veilwatch-audit-archived.jsonl');
+  downloadAudit(heads, 'veilwatch-audit-archived-anchors.jsonl');
+  await clearLog();
+  $('archive-audit').hidden = true;
+  engine.terminate();
+  startEngine(`the operator archived the stored audit log (${count} lines), which could not be continued: ${refusal}`).then(() => {
+    say('The stored audit log was exported and a new one started. Models loaded. Press Start camera.');
+    $('start').disabled = false;
+  }, refused);
+});
 setInterval(() => anchors.anchor(), 60_000);
 
 loadKioskKey().catch((error) => {
@@ -214,7 +231,13 @@ loadKioskKey().catch((error) => {
 }).then(() => {
   say('Models loaded. Press Start camera.');
   $('start').disabled = false;
-}, refused);
+}, (error) => {
+  refused(error);
+  if (error.code === 'AUDIT_LOG_BROKEN' || error.code === 'AUDIT_LOG_FOREIGN') {
+    state.auditRefusal = error.message;
+    $('archive-audit').hidden = false;
+  }
+});
 // Cache the application so the kiosk keeps working if its server or the network goes away.
 navigator.serviceWorker?.register('/sw.js').catch((error) => {
   console.warn(`offline cache unavailable: ${error.message}`);

@@ -162,7 +162,7 @@ describe('audit log in the browser', { skip: !haveData }, () => {
     assert.match(verify(log, '--kiosk-key', kioskKey, '--anchors', anchors), /chain intact/);
   });
 
-  test('a stored log edited on the device is reported on the next start, and the kiosk does not start a new one', async () => {
+  test('a stored log edited on the device stops the kiosk on the next start; only the operator, exporting it, starts a new log', async () => {
     // Someone with the device rewrites the review in the stored log.
     const edited = await page.evaluate(() => new Promise((resolve, reject) => {
       const request = indexedDB.open('veilwatch-audit');
@@ -193,6 +193,20 @@ describe('audit log in the browser', { skip: !haveData }, () => {
     const text = readFileSync(await download('#export-audit', 'broken.jsonl'), 'utf8');
     assert.match(text, /"decision":"rejected"/);
     assert.match(verifyFails(join(scratch, 'broken.jsonl')), new RegExp(`line ${edited} was altered`));
+
+    // The operator archives it: both files are exported as stored, and a new log says why it began.
+    const downloads = [];
+    page.on('download', (d) => downloads.push(d));
+    await page.click('#archive-audit');
+    await ready();
+    assert.deepEqual(downloads.map((d) => d.suggestedFilename()), ['veilwatch-audit-archived.jsonl', 'veilwatch-audit-archived-anchors.jsonl']);
+    await downloads[0].saveAs(join(scratch, 'archived.jsonl'));
+    assert.equal(readFileSync(join(scratch, 'archived.jsonl'), 'utf8'), text);
+    page.removeAllListeners('download');
+    const fresh = readFileSync(await download('#export-audit', 'fresh.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    assert.deepEqual(fresh.map((line) => line.kind), ['start', 'restart']);
+    assert.equal(fresh[0].data.kiosk_key, kioskKey);
+    assert.match(fresh[1].data.reason, new RegExp(`archived the stored audit log \\(\\d+ lines\\).*line ${edited} was altered`));
   });
 });
 

@@ -47,6 +47,18 @@ export function appendLines(first, text) {
   return transaction(LINES, 'readwrite', (store) => lines.forEach((line, i) => store.put(line, first + i)));
 }
 
+/** Removes the stored log and its signed heads (after the operator exported them). */
+export async function clearLog() {
+  const db = await open();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction([LINES, HEADS], 'readwrite', { durability: 'strict' });
+    tx.objectStore(LINES).clear();
+    tx.objectStore(HEADS).clear();
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+  });
+}
+
 /** Stores a signed head (its JSON) under its seq. */
 export function putHead(signed) {
   return transaction(HEADS, 'readwrite', (store) => store.put(JSON.stringify(signed), signed.seq));

@@ -13,7 +13,7 @@ export function explain(error) {
   if (code === 'ENGINE_STOPPED') return 'The face engine is restarting: try again in a moment.';
   if (error.fatal) return `The face engine stopped on an internal error (${message}). It is being restarted; the audit log is kept.`;
   if (code === 'AUDIT_LOG_BROKEN' || code === 'AUDIT_LOG_FOREIGN') {
-    return `The kiosk cannot start: ${message}. Nothing runs until an administrator exports the log (Operator → Export audit log) and investigates.`;
+    return `The kiosk cannot start: ${message}. Nothing runs until the operator exports it and starts a new one (Operator → Export the stored log and start a new one).`;
   }
   switch (request) {
     case 'frame':
