@@ -38,6 +38,13 @@ pub enum KioskError {
     PoorFace,
     #[error("give a name of 1 to 80 characters")]
     BadLabel,
+    /// A watchlist was loaded without its deployment profile: a deployment runs only under one.
+    #[error("a deployment needs its signed deployment profile (.vwp): load the watchlist together with the profile the issuer signed for it")]
+    ProfileRequired,
+    /// "Enrol me" while a deployment runs: demo enrolment would replace it with a list that has
+    /// no profile.
+    #[error("this kiosk runs the deployment of {operator} at {location}; enrolling volunteers is only possible in demo mode, with no deployment loaded")]
+    DemoUnderDeployment { operator: String, location: String },
     /// A fault in Veilwatch itself, not in what it was given.
     #[error("internal error: {0}")]
     Internal(String),
@@ -70,6 +77,12 @@ pub enum ErrorCode {
     ProfileWatchlistMismatch,
     ProfileBelowFloor,
     OverseerMissing,
+    OverseerKeyMissing,
+    ProfileRequired,
+    ProfileCustodyMismatch,
+    AuthorityInsecure,
+    KioskNotAllowed,
+    DemoUnderDeployment,
     OptionsInvalid,
     KeyInvalid,
     AlertUnknown,
@@ -107,6 +120,12 @@ impl ErrorCode {
             ErrorCode::ProfileWatchlistMismatch => "PROFILE_WATCHLIST_MISMATCH",
             ErrorCode::ProfileBelowFloor => "PROFILE_BELOW_FLOOR",
             ErrorCode::OverseerMissing => "OVERSEER_MISSING",
+            ErrorCode::OverseerKeyMissing => "OVERSEER_KEY_MISSING",
+            ErrorCode::ProfileRequired => "PROFILE_REQUIRED",
+            ErrorCode::ProfileCustodyMismatch => "PROFILE_CUSTODY_MISMATCH",
+            ErrorCode::AuthorityInsecure => "AUTHORITY_INSECURE",
+            ErrorCode::KioskNotAllowed => "KIOSK_NOT_ALLOWED",
+            ErrorCode::DemoUnderDeployment => "DEMO_UNDER_DEPLOYMENT",
             ErrorCode::OptionsInvalid => "OPTIONS_INVALID",
             ErrorCode::KeyInvalid => "KEY_INVALID",
             ErrorCode::AlertUnknown => "ALERT_UNKNOWN",
@@ -161,9 +180,13 @@ impl KioskError {
             },
             KioskError::Profile(e) => match e {
                 ProfileError::NotAProfile | ProfileError::Malformed(_) | ProfileError::TooLarge => C::ProfileInvalid,
-                ProfileError::ForeignIssuer(_) => C::ProfileForeign,
+                ProfileError::ForeignIssuer(_) | ProfileError::ForeignOverseer => C::ProfileForeign,
                 ProfileError::BadSignature(_) => C::ProfileTampered,
                 ProfileError::MissingOverseer => C::OverseerMissing,
+                ProfileError::NoOverseerKey => C::OverseerKeyMissing,
+                ProfileError::CustodyMismatch { .. } => C::ProfileCustodyMismatch,
+                ProfileError::InsecureAuthority(_) => C::AuthorityInsecure,
+                ProfileError::KioskNotAllowed { .. } => C::KioskNotAllowed,
                 ProfileError::NotYetValid(_) => C::ProfileNotYetValid,
                 ProfileError::Expired(_) => C::ProfileExpired,
                 ProfileError::WatchlistMismatch { .. } | ProfileError::ThresholdMismatch { .. } => {
@@ -178,6 +201,8 @@ impl KioskError {
             KioskError::NoFaceInView => C::NoFace,
             KioskError::PoorFace => C::FaceQuality,
             KioskError::BadLabel => C::LabelInvalid,
+            KioskError::ProfileRequired => C::ProfileRequired,
+            KioskError::DemoUnderDeployment { .. } => C::DemoUnderDeployment,
             KioskError::Internal(_) => C::Internal,
         }
     }
@@ -195,7 +220,8 @@ mod tests {
             WatchlistForeign, WatchlistTampered, WatchlistNotYetValid, WatchlistExpired, WatchlistWrongKey,
             WatchlistWrongCustody, AuthorityUnavailable, AuthorityBadAnswer, ProfileInvalid, ProfileForeign,
             ProfileTampered, ProfileNotYetValid, ProfileExpired, ProfileWatchlistMismatch, ProfileBelowFloor,
-            OverseerMissing, OptionsInvalid, KeyInvalid, AlertUnknown, ReviewInvalid, NoFace, FaceQuality,
+            OverseerMissing, OverseerKeyMissing, ProfileRequired, ProfileCustodyMismatch, AuthorityInsecure,
+            KioskNotAllowed, DemoUnderDeployment, OptionsInvalid, KeyInvalid, AlertUnknown, ReviewInvalid, NoFace, FaceQuality,
             LabelInvalid, Internal,
         ];
         for code in all {
