@@ -42,12 +42,24 @@ fn the_issuer_lists_kiosks_the_overseer_cosigns_and_verify_requires_the_cosignat
     let kiosk = ok(veilwatch(&["keygen", "--out", path(&at("kiosk"))])).trim().to_owned();
     std::fs::write(at("list.vwl"), b"the watchlist's bytes (only their hash is signed)").unwrap();
     std::fs::write(at("local.json"), template(r#"{"kind":"local"}"#)).unwrap();
-    std::fs::write(at("authority.json"), template(r#"{"kind":"authority","url":"https://authority.example"}"#)).unwrap();
-    std::fs::write(at("plain-http.json"), template(r#"{"kind":"authority","url":"http://authority.example"}"#)).unwrap();
+    std::fs::write(at("authority.json"), template(r#"{"kind":"authority","url":"https://authority.example"}"#))
+        .unwrap();
+    std::fs::write(at("plain-http.json"), template(r#"{"kind":"authority","url":"http://authority.example"}"#))
+        .unwrap();
     let sign = |template: &str, out: &str, extra: &[&str]| {
         let (keys, list, template, out) = (at("issuer"), at("list.vwl"), at(template), at(out));
-        let mut args = vec!["profile", "sign", "--keys", path(&keys), "--watchlist", path(&list), "--template", path(&template),
-            "--out", path(&out)];
+        let mut args = vec![
+            "profile",
+            "sign",
+            "--keys",
+            path(&keys),
+            "--watchlist",
+            path(&list),
+            "--template",
+            path(&template),
+            "--out",
+            path(&out),
+        ];
         args.extend_from_slice(extra);
         veilwatch(&args)
     };
@@ -55,24 +67,59 @@ fn the_issuer_lists_kiosks_the_overseer_cosigns_and_verify_requires_the_cosignat
     ok(sign("authority.json", "authority.vwp", &["--kiosk-key", &kiosk]));
     let signed = std::fs::read_to_string(at("authority.vwp")).unwrap();
     assert!(signed.contains(&format!("\"kioskKeys\":[\"{kiosk}\"]")), "{signed}");
-    let verified = ok(veilwatch(&["profile", "verify", path(&at("authority.vwp")), "--issuer", &issuer,
-        "--watchlist", path(&at("list.vwl"))]));
+    let verified = ok(veilwatch(&[
+        "profile",
+        "verify",
+        path(&at("authority.vwp")),
+        "--issuer",
+        &issuer,
+        "--watchlist",
+        path(&at("list.vwl")),
+    ]));
     assert!(verified.contains("kiosks allowed: 1"), "{verified}");
     assert!(refused(sign("authority.json", "none.vwp", &[])).contains("kioskKeys"));
     assert!(refused(sign("plain-http.json", "http.vwp", &["--kiosk-key", &kiosk])).contains("https://"));
 
     ok(sign("local.json", "local.vwp", &[]));
-    let without = refused(veilwatch(&["profile", "verify", path(&at("local.vwp")), "--issuer", &issuer,
-        "--overseer-key", &overseer]));
+    let without = refused(veilwatch(&[
+        "profile",
+        "verify",
+        path(&at("local.vwp")),
+        "--issuer",
+        &issuer,
+        "--overseer-key",
+        &overseer,
+    ]));
     assert!(without.contains("co-signature, and it is missing"), "{without}");
-    let cosigned = ok(veilwatch(&["profile", "cosign", path(&at("local.vwp")), "--keys", path(&at("overseer")),
-        "--out", path(&at("cosigned.vwp"))]));
+    let cosigned = ok(veilwatch(&[
+        "profile",
+        "cosign",
+        path(&at("local.vwp")),
+        "--keys",
+        path(&at("overseer")),
+        "--out",
+        path(&at("cosigned.vwp")),
+    ]));
     assert!(cosigned.contains(&overseer), "{cosigned}");
-    let verified = ok(veilwatch(&["profile", "verify", path(&at("cosigned.vwp")), "--issuer", &issuer,
-        "--overseer-key", &overseer]));
+    let verified = ok(veilwatch(&[
+        "profile",
+        "verify",
+        path(&at("cosigned.vwp")),
+        "--issuer",
+        &issuer,
+        "--overseer-key",
+        &overseer,
+    ]));
     assert!(verified.contains("co-signed by the overseer") && verified.contains("any device"), "{verified}");
-    let foreign = refused(veilwatch(&["profile", "verify", path(&at("cosigned.vwp")), "--issuer", &issuer,
-        "--overseer-key", &kiosk]));
+    let foreign = refused(veilwatch(&[
+        "profile",
+        "verify",
+        path(&at("cosigned.vwp")),
+        "--issuer",
+        &issuer,
+        "--overseer-key",
+        &kiosk,
+    ]));
     assert!(foreign.contains("not the one this kiosk is configured with"), "{foreign}");
     let unconfigured = refused(veilwatch(&["profile", "verify", path(&at("cosigned.vwp")), "--issuer", &issuer]));
     assert!(unconfigured.contains("no overseer key configured"), "{unconfigured}");
