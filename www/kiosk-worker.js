@@ -48,10 +48,10 @@ function withPixels(bitmap, use) {
 
 // Each handler returns the reply's fields, or `[fields, transferables]`.
 const handlers = {
-  async start() {
+  async start({ overseerPublicKey }) {
     await init({ module_or_path: engineWasmUrl(new URL('/pkg/', self.location.origin)) });
     const [detector, recognizer] = await Promise.all([fetchBytes(MODELS.detector), fetchBytes(MODELS.recognizer)]);
-    kiosk = Kiosk.create({ detector, recognizer });
+    kiosk = Kiosk.create({ detector, recognizer, ...(overseerPublicKey ? { overseerPublicKey } : {}) });
     return { status: kiosk.status() };
   },
   frame({ bitmap, t }) {

@@ -6,7 +6,10 @@
 import { alertsPanel } from './kiosk/alerts-panel.js';
 import { cameraProblem, closeCamera, grabFrame, hasFrame, openCamera, pumpFrames } from './kiosk/camera.js';
 import { EngineClient } from './kiosk/engine-client.js';
-import { downloadAudit, focusFieldFor, FormProblem, readDeployment } from './kiosk/operator-panel.js';
+import { publishNotice } from './kiosk/notice-channel.js';
+import {
+  downloadAudit, focusFieldFor, FormProblem, readDeployment, readKioskConfig, showEnrolment,
+} from './kiosk/operator-panel.js';
 import { drawFaces } from './kiosk/overlay.js';
 import { explain } from './kiosk/problems.js';
 import { statusLine } from './kiosk/status-line.js';
@@ -23,9 +26,25 @@ const state = {
   frameInFlight: false,
   /** Tracks that raised an alert, drawn as alerts. */
   alertTracks: new Set(),
+  /** The latest kiosk status (what the panels, "Enrol me" and the public notice show). */
+  status: null,
+  /** This kiosk's Ed25519 public key (hex), checked against a profile's kioskKeys; null until the
+   * device key exists. */
+  kioskPublicKey: null,
 };
 
 const engine = new EngineClient(new URL('kiosk-worker.js', import.meta.url));
+const notice = publishNotice();
+
+/** Shows a new kiosk status everywhere it matters. */
+function showStatus(status) {
+  if (!status) return;
+  state.status = status;
+  showWatchlist(status);
+  showEnrolment(status, Boolean(state.stream));
+  notice.update(status);
+}
+
 const status = statusLine($('status'));
 const say = (text, error = false) => status.say(text, { error });
 const refused = (error) => say(explain(error), true);
@@ -33,7 +52,7 @@ const alerts = alertsPanel({
   say: status.say,
   onDecide: (id, decision, reviewer) => engine.review(id, decision, reviewer).then((reply) => {
     if (alerts.remove(reply.alert)) say(`Alert ${reply.alert} reviewed: ${reply.decision}. Recorded in the audit log.`);
-    showWatchlist(reply.status);
+    showStatus(reply.status);
   }, refused),
 });
 
@@ -50,7 +69,7 @@ function showFrame(result) {
   }
   drawFaces($('overlay'), video, result, state.alertTracks, $('faces-summary'));
   showCounters(result.counters, result.ms);
-  showWatchlist(result.status);
+  showStatus(result.status);
 }
 
 async function startCamera() {
@@ -68,7 +87,7 @@ async function startCamera() {
   $('overlay').width = video.videoWidth;
   $('overlay').height = video.videoHeight;
   $('stop').disabled = false;
-  $('enrol').disabled = false;
+  showEnrolment(state.status, true);
   say('Camera running. Faces are processed on this device only.');
   pumpFrames(video, state, (bitmap) => engine.processFrame(bitmap, Date.now()).then(showFrame, refused),
     (error) => say(`A camera frame could not be read: ${error.message}`, true));
@@ -79,8 +98,8 @@ function stopCamera() {
   state.stream = null;
   $('start').disabled = false;
   $('stop').disabled = true;
-  $('enrol').disabled = true;
-  engine.stop().then((reply) => showWatchlist(reply.status), refused);
+  showEnrolment(state.status, false);
+  engine.stop().then((reply) => showStatus(reply.status), refused);
 }
 
 $('start').addEventListener('click', startCamera);
@@ -93,7 +112,7 @@ $('enrol').addEventListener('click', async () => {
   const label = $('enrol-name').value;
   engine.enrol(await grabFrame(video), label).then((reply) => {
     say(`${reply.label} enrolled (${reply.count} in the demonstration watchlist). Step away and come back: the kiosk should alert.`);
-    showWatchlist(reply.status);
+    showStatus(reply.status);
     showChart(reply.chart);
   }, refused);
 });
@@ -101,14 +120,14 @@ $('load-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   let deployment;
   try {
-    deployment = await readDeployment();
+    deployment = await readDeployment(state.kioskPublicKey);
   } catch (error) {
     if (error instanceof FormProblem) return say(error.message, true);
     throw error;
   }
   engine.loadWatchlist(deployment).then((reply) => {
     say('Watchlist loaded and verified. Matching is on.');
-    showWatchlist(reply.status);
+    showStatus(reply.status);
     showChart(reply.chart);
   }, (error) => {
     refused(error);
@@ -117,10 +136,10 @@ $('load-form').addEventListener('submit', async (event) => {
 });
 $('export-audit').addEventListener('click', () => engine.auditLog().then((reply) => downloadAudit(reply.text), refused));
 
-engine.start().then((reply) => {
+readKioskConfig().then((config) => engine.start(config)).then((reply) => {
   say('Models loaded. Press Start camera.');
   $('start').disabled = false;
-  showWatchlist(reply.status);
+  showStatus(reply.status);
 }, refused);
 // Cache the application so the kiosk keeps working if its server or the network goes away.
 navigator.serviceWorker?.register('/sw.js').catch((error) => {

@@ -62,9 +62,12 @@ export class EngineClient {
     });
   }
 
-  /** Loads the engine and both models. Resolves with `{status}`. */
-  start() {
-    return this.request('start');
+  /**
+   * Loads the engine and both models, with the kiosk's configuration (`{overseerPublicKey?}`, as
+   * `Kiosk.create` takes it). Resolves with `{status}`.
+   */
+  start(config = {}) {
+    return this.request('start', config);
   }
 
   /**
@@ -81,7 +84,7 @@ export class EngineClient {
   }
 
   /**
-   * Loads a deployment: `{watchlist: Uint8Array, issuerKey, profile?, custody}` as
+   * Loads a deployment: `{watchlist: Uint8Array, issuerKey, profile, custody, kioskPublicKey?}` as
    * `kiosk.loadWatchlist` takes it (the watchlist's buffer is transferred). Resolves with `{status}`.
    */
   loadWatchlist(deployment) {
