@@ -25,7 +25,10 @@ self.addEventListener('activate', (event) => {
 
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
-  if (event.request.method !== 'GET' || url.origin !== self.location.origin || url.pathname.startsWith('/deployment/')) return;
+  // The deployment's files are not the application's, except the overseer's key: it is the kiosk's
+  // configuration, and a kiosk restarted offline must keep requiring the overseer's co-signature.
+  const deploymentFile = url.pathname.startsWith('/deployment/') && url.pathname !== '/deployment/overseer.pub';
+  if (event.request.method !== 'GET' || url.origin !== self.location.origin || deploymentFile) return;
   event.respondWith(
     fetch(event.request)
       .then((response) => {

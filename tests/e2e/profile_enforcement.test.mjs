@@ -1,6 +1,6 @@
 // G8 in a real browser: what the kiosk enforces is what it displays. A watchlist loads only with
 // its profile, and only on a kiosk the profile lists; with an overseer key in the deployment
-// folder only a co-signed profile loads; "Enrol me" is off, with the reason shown, while a
+// folder only a co-signed profile loads (also after an offline restart); "Enrol me" is off, with the reason shown, while a
 // deployment runs; the page's clock stepped back is ignored by the kiosk and written to the audit
 // log; the public notice shows the profile the kiosk loaded (and says "demonstration" otherwise).
 
@@ -119,6 +119,19 @@ describe('profile enforcement', { skip: !haveData }, () => {
       await waitStatus(overseen, /refused: the deployment profile needs the overseer's co-signature, and it is missing/);
       await loadWatchlist(overseen, 'cosigned.vwp');
       await waitStatus(overseen, /Matching is on/);
+      // Restarted with its server gone, the kiosk still requires the co-signature (the service
+      // worker keeps the overseer's key with the application).
+      await waitFor(overseen, async () => Boolean((await navigator.serviceWorker.ready).active), null, 120_000);
+      await overseen.reload();
+      await waitFor(overseen, () => !document.getElementById('start').disabled, null, 120_000);
+      await waitFor(overseen, async () => Boolean(await (await caches.keys()).reduce(async (found, name) =>
+        (await found) || (await caches.open(name)).match('/deployment/overseer.pub'), Promise.resolve(null))), null, 30_000);
+      withOverseer.process.kill();
+      await new Promise((r) => setTimeout(r, 300));
+      await overseen.reload();
+      await waitFor(overseen, () => !document.getElementById('start').disabled, null, 120_000);
+      await loadWatchlist(overseen, 'ok.vwp');
+      await waitStatus(overseen, /refused: the deployment profile needs the overseer's co-signature, and it is missing/);
 
       const unconfigured = await openKiosk(context, plain.origin);
       await loadWatchlist(unconfigured, 'cosigned.vwp');
