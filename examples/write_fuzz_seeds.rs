@@ -71,6 +71,7 @@ fn profile(watchlist: &[u8]) -> Profile {
         "validFrom": "2026-11-01T00:00:00Z", "validUntil": "2026-12-01T00:00:00Z",
         "threshold": 8, "thresholdFloor": 8, "targetFpir": "1/6000",
         "custody": {"kind": "authority", "url": "http://127.0.0.1:8787"}, "queryRatePerMinute": 60,
+        "kioskKeys": ["8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"],
         "notice": "Faces that do not match are deleted at once.", "contact": "rights@example.org",
         "requiresOverseer": false}"#;
     Profile::from_template(template.as_bytes(), watchlist).expect("a valid template")

@@ -61,3 +61,17 @@ export const launchWithCamera = (cameraFile) => chromium.launch({
     '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
     ...(cameraFile ? [`--use-file-for-fake-video-capture=${cameraFile}`] : [])],
 });
+
+/** Makes the kiosk page at `page` present `kioskPublicKey` (hex) with every deployment it loads,
+ * by adding it to the page's `load` request to its engine Worker. It stands in for the device's
+ * own key (a non-extractable WebCrypto key the page will pass there) so that a test can sign a
+ * profile that lists, or leaves out, this kiosk; the profile checks it exercises are the engine's own. */
+export function presentKioskKey(page, kioskPublicKey) {
+  return page.addInitScript((key) => {
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function postWithKioskKey(message, transfer) {
+      const withKey = message?.type === 'load' ? { ...message, deployment: { ...message.deployment, kioskPublicKey: key } } : message;
+      return post.call(this, withKey, transfer);
+    };
+  }, kioskPublicKey);
+}

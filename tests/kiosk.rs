@@ -1,6 +1,8 @@
 //! The kiosk session natively, on real photos: one alert per track, human review recorded in a
 //! verifiable audit log, the profile's query-rate cap, matching stopping when the window closes
-//! while detection goes on, and nothing retained once a face has gone.
+//! while detection goes on, and nothing retained once a face has gone. The deployment's rules
+//! against an attacker at the page: demo enrolment cannot replace a deployment, and session time
+//! cannot be stepped back to keep an expired list running or to reopen a spent minute's cap.
 
 mod common;
 
@@ -59,12 +61,14 @@ fn setup(rate_per_minute: u32, valid_until: i64) -> Option<Setup> {
         contact: "test".into(),
         requires_overseer: false,
         target_fpir: None,
+        kiosk_keys: Vec::new(),
     };
     let deployment = DeploymentOptions {
         watchlist: file,
         issuer_key: hex(&issuer.verifying_key().to_bytes()),
         profile: Some(profile.sign(&issuer).unwrap()),
         custody: CustodyOptions::Local { prf_key: hex(&prf_key) },
+        kiosk_public_key: None,
     };
     let mut session = KioskSession::new(engine);
     session.load_deployment(deployment, |_| unreachable!("local custody"), NOW).unwrap();
@@ -141,4 +145,76 @@ fn matching_stops_when_the_window_closes_but_detection_goes_on() {
     assert!(!result.faces.is_empty(), "detection goes on");
     assert!(result.alerts.is_empty(), "no matching outside the window");
     assert!(s.session.audit_log().contains("\"matching\":\"stopped\""));
+}
+
+#[test]
+fn enrol_me_is_refused_while_a_deployment_runs_and_the_deployment_stays() {
+    let Some(mut s) = setup(600, NOW + 3600) else { return };
+    let refused = s.session.enroll_from_frame(&s.enrolled, "Visitor", NOW).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::DemoUnderDeployment);
+    assert!(refused.to_string().contains("only possible in demo mode"), "{refused}");
+    assert!(refused.to_string().contains("test operator at test bench"), "{refused}");
+    let status = s.session.status(NOW);
+    assert_eq!(status.mode, veilwatch::kiosk::status::Mode::Deployment);
+    assert_eq!(status.entries, 1, "the deployment is still the one loaded");
+    assert_eq!(status.query_rate_per_minute, 600);
+    assert_eq!(status.demo_enrolment_refused.as_deref(), Some(refused.to_string().as_str()));
+    assert!(status.notice.is_some());
+}
+
+#[test]
+fn demo_mode_has_a_rate_cap_of_60_and_ends_when_a_deployment_loads() {
+    let Some(s) = setup(600, NOW + 3600) else { return };
+    let mut demo = KioskSession::new(common::engine().unwrap());
+    let idle = demo.status(NOW);
+    assert_eq!((idle.mode, idle.query_rate_per_minute), (veilwatch::kiosk::status::Mode::Idle, 60));
+    assert_eq!(demo.enroll_from_frame(&s.enrolled, "Visitor", NOW).unwrap(), 1);
+    let status = demo.status(NOW);
+    assert_eq!((status.mode, status.query_rate_per_minute), (veilwatch::kiosk::status::Mode::Demo, 60));
+    assert!(status.notice.is_none() && status.demo_enrolment_refused.is_none());
+    assert!(demo.audit_log().contains("\"mode\":\"demo\",\"operator\":null"), "{}", demo.audit_log());
+    assert!(demo.audit_log().contains("\"query_rate_per_minute\":60"));
+}
+
+#[test]
+fn time_stepped_back_is_ignored_and_logged_and_cannot_outlive_the_window() {
+    let Some(mut s) = setup(600, NOW + 40) else { return };
+    s.session.process_frame(&s.stranger, ms(NOW + 30, 0.0)).unwrap();
+    // The page steps its clock back half a minute: the session keeps its time.
+    s.session.process_frame(&s.stranger, ms(NOW, 0.0)).unwrap();
+    s.session.process_frame(&s.stranger, ms(NOW, 100.0)).unwrap();
+    assert_eq!(s.session.status(NOW).seconds_left, Some(10), "the window counts from the session's time");
+    let log = s.session.audit_log();
+    assert_eq!(log.matches("\"kind\":\"clock\"").count(), 1, "one episode, one line: {log}");
+    assert!(log.contains("\"ignored\":true,\"seconds\":30.0,\"step\":\"backward\""), "{log}");
+    // The true time passes the end of the window once; stepping back afterwards does not reopen it.
+    let expired = s.session.process_frame(&s.stranger, ms(NOW + 41, 0.0)).unwrap_err();
+    assert!(expired.code().is_window_closed(), "{expired}");
+    let after = s.session.process_frame(&s.enrolled, ms(NOW + 1, 0.0)).unwrap();
+    assert!(s.session.matcher().is_none() && after.alerts.is_empty() && after.counters.match_attempts <= 3);
+    // A jump of more than a minute forward is logged with its size.
+    s.session.process_frame(&s.blank, ms(NOW + 3641, 0.0)).unwrap();
+    assert!(s.session.audit_log().contains("\"seconds\":3600.0,\"step\":\"forward\""), "{}", s.session.audit_log());
+    assert!(audit::verify(&s.session.audit_log()).is_ok());
+}
+
+#[test]
+fn stepping_back_into_a_spent_minute_does_not_reopen_its_cap() {
+    let Some(mut s) = setup(2, NOW + 3600) else { return };
+    let mut run = |from: i64, frames: usize| {
+        let mut last = None;
+        for i in 0..frames {
+            let frame = if i % 6 < 3 { &s.stranger } else { &s.blank };
+            last = Some(s.session.process_frame(frame, ms(from, i as f64 * 500.0)).unwrap().counters);
+        }
+        last.unwrap()
+    };
+    // NOW is the start of a minute: two attempts spend its cap of 2.
+    let spent = run(NOW + 30, 24);
+    assert_eq!(spent.match_attempts, 2);
+    assert!(spent.rate_limited > 0);
+    // Back into the previous minute (a fresh one, by the page's clock): still refused.
+    let stepped_back = run(NOW - 30, 24);
+    assert_eq!(stepped_back.match_attempts, 2, "a backward step must not reset the per-minute cap");
+    assert!(stepped_back.rate_limited > spent.rate_limited);
 }

@@ -22,6 +22,7 @@ fn profile() -> Profile {
         contact: "rights@example.org".into(),
         requires_overseer: false,
         target_fpir: None,
+        kiosk_keys: vec!["cd".repeat(32)],
     }
 }
 
@@ -65,10 +66,37 @@ fn foreign_signers_and_missing_cosignatures_are_refused() {
     let mut needs = profile();
     needs.requires_overseer = true;
     let file = needs.sign(&issuer()).unwrap();
+    let no_key = SignedProfile::parse(file.as_bytes(), &issuer().verifying_key(), None).unwrap_err();
+    assert_eq!(no_key, ProfileError::NoOverseerKey);
+    assert!(no_key.to_string().contains("this kiosk has no overseer key configured"), "{no_key}");
     assert_eq!(
-        SignedProfile::parse(file.as_bytes(), &issuer().verifying_key(), None).unwrap_err(),
+        SignedProfile::parse(file.as_bytes(), &issuer().verifying_key(), Some(&o)).unwrap_err(),
         ProfileError::MissingOverseer
     );
+    let cosigned = cosign(&file, &overseer()).unwrap();
+    assert!(SignedProfile::parse(cosigned.as_bytes(), &issuer().verifying_key(), Some(&o)).is_ok());
+    let stranger = SigningKey::from_bytes(&[8; 32]).verifying_key();
+    assert_eq!(
+        SignedProfile::parse(cosigned.as_bytes(), &issuer().verifying_key(), Some(&stranger)).unwrap_err(),
+        ProfileError::ForeignOverseer,
+        "a co-signature by anyone but the configured overseer does not count"
+    );
+}
+
+#[test]
+fn an_authority_is_reached_over_https_and_names_the_kiosks_allowed() {
+    let mut plain_http = profile();
+    plain_http.custody = Custody::Authority { url: "http://authority.example:8787".into() };
+    assert!(matches!(plain_http.sign(&issuer()), Err(ProfileError::InsecureAuthority(_))));
+    let mut no_kiosks = profile();
+    no_kiosks.kiosk_keys.clear();
+    assert!(matches!(no_kiosks.sign(&issuer()), Err(ProfileError::Malformed(m)) if m.contains("kioskKeys")));
+    let file = profile().sign(&issuer()).unwrap();
+    assert!(file.contains(&format!("\"kioskKeys\":[\"{}\"]", "cd".repeat(32))), "{file}");
+    let parsed = SignedProfile::parse(file.as_bytes(), &issuer().verifying_key(), None).unwrap();
+    assert!(parsed.check_kiosk(Some(&"cd".repeat(32))).is_ok());
+    assert!(matches!(parsed.check_kiosk(Some(&"ce".repeat(32))), Err(ProfileError::KioskNotAllowed { allowed: 1, .. })));
+    assert!(matches!(parsed.check_kiosk(None), Err(ProfileError::KioskNotAllowed { .. })));
 }
 
 #[test]

@@ -60,11 +60,12 @@ function withPixels(bitmap, use) {
 // Each handler returns the reply's fields, or `[fields, transferables]`.
 const handlers = {
   // `kioskKey`: the kiosk key's public hex, if it has one; `restartReason`: why the previous
-  // Worker stopped, if it did.
-  async start({ kioskKey, restartReason }) {
+  // Worker stopped, if it did; `overseerPublicKey`: the overseer's key, if the kiosk is configured
+  // with one (then every profile must be co-signed by it).
+  async start({ kioskKey, restartReason, overseerPublicKey }) {
     await init({ module_or_path: engineWasmUrl(new URL('/pkg/', self.location.origin)) });
     const [detector, recognizer] = await Promise.all([fetchBytes(MODELS.detector), fetchBytes(MODELS.recognizer)]);
-    const created = Kiosk.create({ detector, recognizer });
+    const created = Kiosk.create({ detector, recognizer, ...(overseerPublicKey ? { overseerPublicKey } : {}) });
     const stored = await storedLog();
     try {
       created.restoreAudit(stored.text, kioskKey, restartReason);

@@ -13,7 +13,10 @@ import { clearLog, storedHeads, storedLog } from './kiosk/audit-store.js';
 import { cameraProblem, closeCamera, grabFrame, hasFrame, openCamera, pumpFrames } from './kiosk/camera.js';
 import { EngineClient } from './kiosk/engine-client.js';
 import { createKioskKey, loadKioskKey } from './kiosk/kiosk-key.js';
-import { downloadAudit, focusFieldFor, FormProblem, readDeployment } from './kiosk/operator-panel.js';
+import { publishNotice } from './kiosk/notice-channel.js';
+import {
+  downloadAudit, focusFieldFor, FormProblem, readDeployment, readKioskConfig, showEnrolment,
+} from './kiosk/operator-panel.js';
 import { drawFaces } from './kiosk/overlay.js';
 import { explain } from './kiosk/problems.js';
 import { statusLine } from './kiosk/status-line.js';
@@ -40,10 +43,25 @@ const state = {
   deploymentLoaded: false,
   /** Why the stored audit log could not be continued, if it could not. */
   auditRefusal: null,
+  /** The latest kiosk status (what the panels, "Enrol me" and the public notice show). */
+  status: null,
+  /** The kiosk's configuration from the deployment folder (`{overseerPublicKey?}`). */
+  config: {},
 };
 
 const workerUrl = new URL('kiosk-worker.js', import.meta.url);
 let engine = null;
+const notice = publishNotice();
+
+/** Shows a new kiosk status everywhere it matters. */
+function showStatus(status) {
+  if (!status) return;
+  state.status = status;
+  showWatchlist(status);
+  showEnrolment(status, Boolean(state.stream));
+  notice.update(status);
+}
+
 const status = statusLine($('status'));
 const say = (text, error = false) => status.say(text, { error });
 const refused = (error) => say(explain(error), true);
@@ -57,7 +75,7 @@ const alerts = alertsPanel({
   say: status.say,
   onDecide: (id, decision, reviewer) => engine.review(id, decision, reviewer).then((reply) => {
     if (alerts.remove(reply.alert)) say(`Alert ${reply.alert} reviewed: ${reply.decision}. Recorded in the audit log.`);
-    showWatchlist(reply.status);
+    showStatus(reply.status);
     anchors.anchor();
   }, refused),
 });
@@ -78,11 +96,11 @@ function showKioskKey() {
 function startEngine(restartReason) {
   state.engineReady = false;
   engine = new EngineClient(workerUrl, { onFatal: restartEngine });
-  return engine.start({ kioskKey: state.kioskKey?.publicHex, restartReason }).then(async (reply) => {
+  return engine.start({ ...state.config, kioskKey: state.kioskKey?.publicHex, restartReason }).then(async (reply) => {
     // A key created while the engine was starting is bound now (binding the same key again is a no-op).
     if (state.kioskKey) await engine.bindKioskKey(state.kioskKey.publicHex);
     state.engineReady = true;
-    showWatchlist(reply.status);
+    showStatus(reply.status);
     anchors.anchor();
     return reply;
   });
@@ -113,7 +131,7 @@ function showFrame(result) {
   if (result.auditStoreError) status.say(result.auditStoreError, { error: true, topic: 'audit-store' });
   drawFaces($('overlay'), video, result, state.alertTracks, $('faces-summary'));
   showCounters(result.counters, result.ms);
-  showWatchlist(result.status);
+  showStatus(result.status);
 }
 
 async function startCamera() {
@@ -131,7 +149,7 @@ async function startCamera() {
   $('overlay').width = video.videoWidth;
   $('overlay').height = video.videoHeight;
   $('stop').disabled = false;
-  $('enrol').disabled = false;
+  showEnrolment(state.status, true);
   say('Camera running. Faces are processed on this device only.');
   pumpFrames(video, state, (bitmap) => {
     if (!state.engineReady) return bitmap.close();
@@ -145,8 +163,8 @@ function stopCamera() {
   state.stream = null;
   $('start').disabled = false;
   $('stop').disabled = true;
-  $('enrol').disabled = true;
-  if (state.engineReady) engine.stop().then((reply) => showWatchlist(reply.status), refused);
+  showEnrolment(state.status, false);
+  if (state.engineReady) engine.stop().then((reply) => showStatus(reply.status), refused);
 }
 
 $('start').addEventListener('click', startCamera);
@@ -159,14 +177,14 @@ $('enrol').addEventListener('click', async () => {
   const label = $('enrol-name').value;
   engine.enrol(await grabFrame(video), label).then((reply) => {
     say(`${reply.label} enrolled (${reply.count} in the demonstration watchlist). Step away and come back: the kiosk should alert.`);
-    showWatchlist(reply.status);
+    showStatus(reply.status);
     showChart(reply.chart);
   }, refused);
 });
 async function loadDeployment() {
   let deployment;
   try {
-    deployment = await readDeployment();
+    deployment = await readDeployment(state.kioskKey?.publicHex ?? null);
   } catch (error) {
     if (error instanceof FormProblem) return say(error.message, true);
     throw error;
@@ -176,7 +194,7 @@ async function loadDeployment() {
     say('Watchlist loaded and verified. Matching is on.');
     state.authority = authority;
     state.deploymentLoaded = true;
-    showWatchlist(reply.status);
+    showStatus(reply.status);
     showChart(reply.chart);
     anchors.anchor();
   }, (error) => {
@@ -221,10 +239,11 @@ $('archive-audit').addEventListener('click', async () => {
 });
 setInterval(() => anchors.anchor(), 60_000);
 
-loadKioskKey().catch((error) => {
+Promise.all([readKioskConfig(), loadKioskKey().catch((error) => {
   say(`The kiosk key could not be read from this browser's storage: ${error.message}`, true);
   return null;
-}).then((key) => {
+})]).then(([config, key]) => {
+  state.config = config;
   state.kioskKey = key;
   showKioskKey();
   return startEngine();

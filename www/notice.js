@@ -1,8 +1,8 @@
-// The public notice, rendered from the deployment profile the kiosk runs under
-// (/deployment/profile.vwp, verified against /deployment/issuer.pub by the wasm engine). Without a
-// deployment the page describes the in-browser demonstration.
+// The public notice, rendered from the deployment profile the kiosk in this browser actually
+// loaded and verified (it comes from the kiosk page, see kiosk/notice-channel.js), never from an
+// independent download. In demo mode, or when no kiosk is running, the page says so.
 
-import init, { verifyProfile } from '/pkg/veilwatch.js';
+import { followKiosk } from './kiosk/notice-channel.js';
 
 const $ = (id) => document.getElementById(id);
 const DEMO = {
@@ -10,10 +10,10 @@ const DEMO = {
   legalBasis: 'Consent of each volunteer who presses “Enrol me”.',
   operator: 'The person running this demonstration',
   location: 'This device',
-  window: 'While this page is open; the demonstration watchlist exists only in this browser tab and is gone when it closes.',
   notice: 'This is a demonstration. Nobody is enrolled unless they choose to be.',
   contact: 'Ask the person running the demonstration.',
 };
+const DEMO_WINDOW = 'While the kiosk page is open; the demonstration watchlist exists only in that browser tab and is gone when it closes.';
 
 function render(p, windowText) {
   $('purpose').textContent = p.purpose;
@@ -25,24 +25,23 @@ function render(p, windowText) {
   $('contact').textContent = p.contact;
 }
 
-async function load() {
-  const [profile, issuer] = await Promise.all(['/deployment/profile.vwp', '/deployment/issuer.pub'].map((u) => fetch(u)));
-  if (!profile.ok || !issuer.ok) {
-    render(DEMO, DEMO.window);
-    $('notice-state').textContent = 'Demonstration mode: no deployment profile is installed on this kiosk.';
+function show(running) {
+  const state = $('notice-state');
+  state.classList.remove('error');
+  if (!running) {
+    render(DEMO, DEMO_WINDOW);
+    state.textContent = 'No kiosk is running in this browser, so no deployment is in operation here. Open the kiosk page to see the notice it runs under.';
     return;
   }
-  await init();
-  try {
-    const p = verifyProfile(await profile.text(), (await issuer.text()).trim());
-    render(p, `from ${p.validFrom} until ${p.validUntil}`);
-    $('notice-state').textContent = 'This notice comes from the signed deployment profile the kiosk runs under.';
-  } catch (error) {
-    $('notice-state').textContent = `The deployment profile could not be verified (${error.message}). The kiosk does not run under it.`;
-    $('notice-state').classList.add('error');
+  if (running.mode !== 'deployment' || !running.notice) {
+    render(DEMO, DEMO_WINDOW);
+    state.textContent = 'Demonstration mode: the kiosk runs no deployment. Nobody is on a watchlist unless they enrolled themselves here.';
+    return;
   }
+  const p = running.notice;
+  const until = running.validUntil && running.validUntil < p.validUntil ? `${running.validUntil} (when the watchlist expires)` : p.validUntil;
+  render(p, `from ${p.validFrom} until ${until}; at most ${p.queryRatePerMinute} faces matched a minute`);
+  state.textContent = 'This notice is the signed deployment profile the kiosk on this device loaded and verified.';
 }
 
-load().catch((error) => {
-  $('notice-state').textContent = `The notice could not be loaded: ${error.message}`;
-});
+followKiosk(show);

@@ -12,6 +12,12 @@
 //! ```
 //!
 //! Each signature is Ed25519 over `"VEILWATCH-PROFILE-V1\n" || json line`.
+//!
+//! What a valid profile guarantees (checked when it is signed and when it is parsed): the threshold
+//! is not below its floor, the window is well formed, the rate cap is at least 1, an authority is
+//! reached over `https://` (plain `http://` only on loopback, for tests and demonstrations) and
+//! lists the kiosks allowed to run it, and every kiosk key is 64 lowercase hex digits. A kiosk
+//! configured with an overseer key accepts only profiles that key co-signed.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -38,6 +44,10 @@ pub enum ProfileError {
     BadSignature(&'static str),
     #[error("the deployment profile needs the overseer's co-signature, and it is missing")]
     MissingOverseer,
+    #[error("the deployment profile is co-signed by an overseer, or requires one, but this kiosk has no overseer key configured; configure the overseer's public key (overseerPublicKey, or --overseer-key)")]
+    NoOverseerKey,
+    #[error("the deployment profile is co-signed by an overseer whose key is not the one this kiosk is configured with")]
+    ForeignOverseer,
     #[error("the deployment is not valid before {0}; check the device clock or wait")]
     NotYetValid(String),
     #[error("the deployment expired on {0}; ask the issuer for a new profile")]
@@ -48,6 +58,12 @@ pub enum ProfileError {
     BelowFloor { threshold: u16, floor: u16 },
     #[error("the watchlist's threshold is {watchlist}, but the profile says {profile}; ask the issuer for a matching pair")]
     ThresholdMismatch { profile: u16, watchlist: u16 },
+    #[error("the profile names {profile} custody, but the kiosk was told to use {kiosk}; ask the issuer for a matching pair")]
+    CustodyMismatch { profile: String, kiosk: String },
+    #[error("the authority URL `{0}` is refused: an authority is reached over https:// (plain http:// only on loopback)")]
+    InsecureAuthority(String),
+    #[error("this kiosk is not allowed to run the deployment: the profile lists {allowed} kiosk key(s) and {kiosk}")]
+    KioskNotAllowed { allowed: usize, kiosk: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,6 +106,12 @@ pub struct Profile {
     #[serde(default)]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub requires_overseer: bool,
+    /// The kiosks allowed to run this deployment: their Ed25519 public keys, 64 lowercase hex
+    /// digits each. Required (non-empty) for authority custody; for local custody, empty means
+    /// any device.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub kiosk_keys: Vec<String>,
 }
 
 /// A profile whose signatures verified.
@@ -112,6 +134,23 @@ pub fn parse_rate(text: &str) -> Option<f64> {
         None => text.trim().parse().ok()?,
     };
     (rate > 0.0 && rate < 1.0).then_some(rate)
+}
+
+/// Whether `url` is acceptable for an authority: `https://`, or `http://` to a loopback address
+/// (tests and demonstrations on one machine). Parsed by the `http` crate's URI parser, so
+/// `http://127.0.0.1.evil` or `http://localhost@evil` are read as the hosts they really name; a
+/// host that is not literally `localhost` or a loopback IP address is not loopback.
+pub fn check_authority_url(text: &str) -> Result<(), ProfileError> {
+    let refused = || ProfileError::InsecureAuthority(text.to_owned());
+    let uri: http::Uri = text.parse().map_err(|_| refused())?;
+    let host = uri.host().ok_or_else(refused)?;
+    let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>();
+    let loopback = host.eq_ignore_ascii_case("localhost") || ip.is_ok_and(|ip| ip.is_loopback());
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if loopback => Ok(()),
+        _ => Err(refused()),
+    }
 }
 
 /// Exactly N bytes of lowercase hex: uppercase would give a second spelling of the same signed file.
@@ -150,6 +189,19 @@ impl Profile {
         }
         if self.query_rate_per_minute == 0 {
             return Err(ProfileError::Malformed("query_rate_per_minute must be at least 1".into()));
+        }
+        for key in &self.kiosk_keys {
+            if strict_hex::<32>(key).is_none() {
+                return Err(ProfileError::Malformed(format!("kiosk key `{key}` is not 64 lowercase hex digits")));
+            }
+        }
+        if let Custody::Authority { url } = &self.custody {
+            check_authority_url(url)?;
+            if self.kiosk_keys.is_empty() {
+                return Err(ProfileError::Malformed(
+                    "authority custody needs kioskKeys: the public keys of the kiosks allowed to run it".into(),
+                ));
+            }
         }
         self.window()
     }
@@ -229,11 +281,9 @@ impl SignedProfile {
                     issuer_ok = true;
                 }
                 "overseer" if overseer_key.is_none() => {
-                    let expected = overseer.ok_or_else(|| {
-                        ProfileError::Malformed("an overseer signed, but this deployment names no overseer key".into())
-                    })?;
+                    let expected = overseer.ok_or(ProfileError::NoOverseerKey)?;
                     if key != expected.to_bytes() {
-                        return Err(ProfileError::Malformed("the overseer's key is not the expected one".into()));
+                        return Err(ProfileError::ForeignOverseer);
                     }
                     verify(expected, "overseer")?;
                     overseer_key = Some(key);
@@ -247,7 +297,10 @@ impl SignedProfile {
             return Err(ProfileError::Malformed("the issuer's signature is missing".into()));
         }
         let profile: Profile = serde_json::from_str(json).map_err(|e| ProfileError::Malformed(e.to_string()))?;
-        if (profile.requires_overseer || overseer.is_some()) && overseer_key.is_none() {
+        if profile.requires_overseer && overseer.is_none() {
+            return Err(ProfileError::NoOverseerKey);
+        }
+        if overseer.is_some() && overseer_key.is_none() {
             return Err(ProfileError::MissingOverseer);
         }
         let (valid_from, valid_until) = profile.validate()?;
@@ -281,5 +334,38 @@ impl SignedProfile {
             return Err(ProfileError::WatchlistMismatch { expected: self.profile.watchlist_sha256.clone(), actual });
         }
         Ok(())
+    }
+
+    /// The kiosk was told to use the custody the profile names: the same kind and, for an
+    /// authority, the very same URL (a page cannot point the kiosk at another authority).
+    pub fn check_custody(&self, kiosk: &Custody) -> Result<(), ProfileError> {
+        if &self.profile.custody == kiosk {
+            return Ok(());
+        }
+        let describe = |c: &Custody| match c {
+            Custody::Local => "local".to_owned(),
+            Custody::Authority { url } => format!("authority {url}"),
+        };
+        Err(ProfileError::CustodyMismatch { profile: describe(&self.profile.custody), kiosk: describe(kiosk) })
+    }
+
+    /// This kiosk (its public key, hex, if it has one) is among the kiosks the profile allows; a
+    /// profile that lists none allows any device (local custody only, see [`Profile`]).
+    pub fn check_kiosk(&self, kiosk_key: Option<&str>) -> Result<(), ProfileError> {
+        let allowed = &self.profile.kiosk_keys;
+        if allowed.is_empty() {
+            return Ok(());
+        }
+        match kiosk_key {
+            Some(key) if allowed.iter().any(|k| k == key) => Ok(()),
+            Some(key) => Err(ProfileError::KioskNotAllowed {
+                allowed: allowed.len(),
+                kiosk: format!("this kiosk's key {key} is not among them"),
+            }),
+            None => Err(ProfileError::KioskNotAllowed {
+                allowed: allowed.len(),
+                kiosk: "this kiosk presented no key".into(),
+            }),
+        }
     }
 }

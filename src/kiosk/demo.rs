@@ -4,7 +4,9 @@
 //!
 //! Rules: the largest face in view is the one enrolled (the volunteer stands closest); it must
 //! pass the quality gates; the label is 1 to 80 bytes after trimming; records say they are demo
-//! volunteers who consented at this kiosk.
+//! volunteers who consented at this kiosk. Demo mode exists only while no deployment is loaded
+//! (the session refuses "Enrol me" otherwise), and it matches at most
+//! [`DEMO_QUERY_RATE_PER_MINUTE`] faces a minute.
 
 use super::deployment::Deployment;
 use super::KioskError;
@@ -13,6 +15,9 @@ use crate::blind::record::EntryRecord;
 use crate::pipeline::{reference_photo, Engine, Face, Frame};
 
 pub const MAX_LABEL_BYTES: usize = 80;
+
+/// The query-rate cap in demo mode, where no profile sets one: faces matched per minute.
+pub const DEMO_QUERY_RATE_PER_MINUTE: u32 = 60;
 
 /// The volunteers enrolled so far.
 #[derive(Default)]

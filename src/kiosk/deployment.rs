@@ -1,8 +1,11 @@
-//! Loading a deployment: the watchlist, its issuer, its optional profile and its custody, verified
-//! in one order — issuer key, profile (signature, then that it names this very watchlist),
-//! watchlist (structure, issuer, signature, model, custody, window, key check), the watchlist's
-//! threshold against the profile's (equal, never below its floor), then the profile's window when
-//! the session takes it. Nothing is loaded unless every step passes.
+//! Loading a deployment (DESIGN §4, G8): the watchlist, its issuer, its profile and its custody,
+//! verified in one order — issuer key; the profile, which is required (signatures: the issuer's,
+//! and the overseer's when the kiosk is configured with an overseer key or the profile requires
+//! one); that it names this very watchlist (SHA-256); that the custody the kiosk was told to use is
+//! the profile's (kind and authority URL, https or loopback); that this kiosk's key is among the
+//! kiosks it allows; the watchlist (structure, issuer, signature, model, custody, window, key
+//! check); the watchlist's threshold against the profile's (equal, never below its floor); then the
+//! profile's window when the session takes it. Nothing is loaded unless every step passes.
 
 use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
@@ -10,7 +13,7 @@ use serde::Deserialize;
 use super::KioskError;
 use crate::blind::matcher::Matcher;
 use crate::blind::prf::{LocalHmac, Prf};
-use crate::governance::profile::SignedProfile;
+use crate::governance::profile::{Custody, SignedProfile};
 
 /// How the kiosk evaluates the watchlist's PRF (DESIGN §3.2), as a page passes it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -34,48 +37,74 @@ pub struct DeploymentOptions {
     pub watchlist: Vec<u8>,
     /// The issuer's Ed25519 public key, 64 hex digits.
     pub issuer_key: String,
-    /// The signed deployment profile (text), if the deployment has one.
+    /// The signed deployment profile (text). Required: a deployment without one is refused
+    /// (`PROFILE_REQUIRED`); it is optional in the type only so that its absence gets that error.
     #[serde(default)]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub profile: Option<String>,
     pub custody: CustodyOptions,
+    /// This kiosk's Ed25519 public key (64 lowercase hex digits), checked against the profile's
+    /// `kioskKeys`. A profile that lists kiosks refuses a kiosk without a key.
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub kiosk_public_key: Option<String>,
+}
+
+impl CustodyOptions {
+    /// The custody as a profile names it (without the key material).
+    fn as_profile_custody(&self) -> Custody {
+        match self {
+            CustodyOptions::Local { .. } => Custody::Local,
+            CustodyOptions::Authority { url } => Custody::Authority { url: url.clone() },
+        }
+    }
 }
 
 /// A verified deployment, ready for a session to match against.
 pub struct Deployment {
     pub matcher: Matcher,
     pub prf: Box<dyn Prf>,
+    /// The verified profile it runs under; `None` only for the demo roster built in this kiosk
+    /// ([`super::demo`]), which no deployment can be loaded as.
     pub profile: Option<SignedProfile>,
 }
 
 impl Deployment {
-    /// Verifies `options` for templates of `model_id` at `now_unix`. `connect_authority` makes the
-    /// PRF for authority custody from its URL (the transport is the caller's: XHR in a browser,
-    /// HTTP natively, in-process in tests).
+    /// Verifies `options` for templates of `model_id` at `now_unix`, with the kiosk's overseer
+    /// key if it is configured with one. `connect_authority` makes the PRF for authority custody
+    /// from its URL (the transport is the caller's: XHR in a browser, HTTP natively, in-process in
+    /// tests); it is called only once the profile has approved that URL.
     pub fn verify(
         options: DeploymentOptions,
+        overseer: Option<&VerifyingKey>,
         connect_authority: impl FnOnce(&str) -> Box<dyn Prf>,
         model_id: &str,
         now_unix: i64,
     ) -> Result<Deployment, KioskError> {
         let issuer = issuer_key(&options.issuer_key)?;
+        let text = options.profile.as_deref().ok_or(KioskError::ProfileRequired)?;
+        let profile = SignedProfile::parse(text.as_bytes(), &issuer, overseer)?;
+        profile.check_watchlist(&options.watchlist)?;
+        profile.check_custody(&options.custody.as_profile_custody())?;
+        let kiosk_key = match &options.kiosk_public_key {
+            Some(hex_text) => Some(crate::hex::hex(&key_32(hex_text, "kiosk public key")?)),
+            None => None,
+        };
+        profile.check_kiosk(kiosk_key.as_deref())?;
+        // The deployment's VOPRF public key (DESIGN §3.2) will be checked here against the
+        // profile's, once profiles carry it.
         let prf: Box<dyn Prf> = match &options.custody {
             CustodyOptions::Local { prf_key } => Box::new(LocalHmac::new(key_32(prf_key, "PRF key")?)),
             CustodyOptions::Authority { url } => connect_authority(url),
         };
-        let profile = match &options.profile {
-            Some(text) => {
-                let profile = SignedProfile::parse(text.as_bytes(), &issuer, None)?;
-                profile.check_watchlist(&options.watchlist)?;
-                Some(profile)
-            }
-            None => None,
-        };
         let matcher = Matcher::load(options.watchlist, &issuer, prf.as_ref(), model_id, now_unix)?;
-        if let Some(profile) = &profile {
-            profile.check_threshold(matcher.watchlist.header.threshold)?;
-        }
-        Ok(Deployment { matcher, prf, profile })
+        profile.check_threshold(matcher.watchlist.header.threshold)?;
+        Ok(Deployment { matcher, prf, profile: Some(profile) })
+    }
+
+    /// Whether this is the in-browser demo roster rather than an issuer's deployment.
+    pub fn is_demo(&self) -> bool {
+        self.profile.is_none()
     }
 }
 
@@ -95,6 +124,11 @@ pub fn issuer_key(hex_text: &str) -> Result<VerifyingKey, KioskError> {
     VerifyingKey::from_bytes(&key_32(hex_text, "issuer key")?).map_err(|_| KioskError::IssuerKey)
 }
 
+/// An overseer's public key from its hex form (`Kiosk.create({overseerPublicKey})`).
+pub fn overseer_key(hex_text: &str) -> Result<VerifyingKey, KioskError> {
+    VerifyingKey::from_bytes(&key_32(hex_text, "overseer key")?).map_err(|_| KioskError::KeyFormat { what: "overseer key" })
+}
+
 fn key_32(hex_text: &str, what: &'static str) -> Result<[u8; 32], KioskError> {
     crate::hex::from_hex(hex_text.trim())
         .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
@@ -108,7 +142,7 @@ mod tests {
     use super::*;
     use crate::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
     use crate::blind::prf::{InProcessAuthority, OprfClientPrf, OprfKey};
-    use crate::governance::profile::{Custody, Profile};
+    use crate::governance::profile::{cosign, Custody, Profile};
     use crate::hex::hex;
     use crate::kiosk::ErrorCode;
 
@@ -119,17 +153,17 @@ mod tests {
         SigningKey::from_bytes(&[4; 32])
     }
 
+    fn public(key: &SigningKey) -> String {
+        hex(&key.verifying_key().to_bytes())
+    }
+
     fn watchlist(valid_until: i64) -> Vec<u8> {
         let params =
             WatchlistParams { model_id: MODEL.into(), tables: 32, threshold: 8, valid_from: NOW - 60, valid_until };
         build(synthetic_enrolments(3), &params, &LocalHmac::new([5; 32]), &issuer()).unwrap()
     }
 
-    fn profile(watchlist: &[u8], valid_until: i64) -> String {
-        profile_at(watchlist, valid_until, 8, 8)
-    }
-
-    fn profile_at(watchlist: &[u8], valid_until: i64, threshold: u16, threshold_floor: u16) -> String {
+    fn profile_for(watchlist: &[u8], valid_until: i64) -> Profile {
         Profile {
             purpose: "test".into(),
             legal_basis: "test".into(),
@@ -138,30 +172,38 @@ mod tests {
             valid_from: crate::time::format_utc(NOW - 60),
             valid_until: crate::time::format_utc(valid_until),
             watchlist_sha256: hex(&<sha2::Sha256 as sha2::Digest>::digest(watchlist)),
-            threshold,
-            threshold_floor,
+            threshold: 8,
+            threshold_floor: 8,
             custody: Custody::Local,
             query_rate_per_minute: 10,
             notice: "n".into(),
             contact: "c".into(),
             requires_overseer: false,
             target_fpir: None,
+            kiosk_keys: Vec::new(),
         }
-        .sign(&issuer())
-        .unwrap()
+    }
+
+    fn profile(watchlist: &[u8], valid_until: i64) -> String {
+        profile_for(watchlist, valid_until).sign(&issuer()).unwrap()
+    }
+
+    fn profile_at(watchlist: &[u8], valid_until: i64, threshold: u16, threshold_floor: u16) -> String {
+        Profile { threshold, threshold_floor, ..profile_for(watchlist, valid_until) }.sign(&issuer()).unwrap()
     }
 
     fn options(watchlist: Vec<u8>, profile: Option<String>, prf_key: [u8; 32]) -> DeploymentOptions {
         DeploymentOptions {
             watchlist,
-            issuer_key: hex(&issuer().verifying_key().to_bytes()),
+            issuer_key: public(&issuer()),
             profile,
             custody: CustodyOptions::Local { prf_key: hex(&prf_key) },
+            kiosk_public_key: None,
         }
     }
 
     fn verify(options: DeploymentOptions) -> Result<Deployment, KioskError> {
-        Deployment::verify(options, |_| panic!("no authority here"), MODEL, NOW)
+        Deployment::verify(options, None, |_| panic!("no authority here"), MODEL, NOW)
     }
 
     fn code(result: Result<Deployment, KioskError>) -> ErrorCode {
@@ -173,28 +215,21 @@ mod tests {
         let file = watchlist(NOW + 3600);
         let signed = profile(&file, NOW + 3600);
         assert!(verify(options(file.clone(), Some(signed.clone()), [5; 32])).is_ok());
-        assert!(verify(options(file.clone(), None, [5; 32])).is_ok(), "a profile is optional (for now)");
 
-        let mut foreign = options(file.clone(), None, [5; 32]);
-        foreign.issuer_key = hex(&SigningKey::from_bytes(&[6; 32]).verifying_key().to_bytes());
-        assert_eq!(code(verify(foreign)), ErrorCode::WatchlistForeign);
-        let mut not_hex = options(file.clone(), None, [5; 32]);
+        let mut foreign = options(file.clone(), Some(signed.clone()), [5; 32]);
+        foreign.issuer_key = public(&SigningKey::from_bytes(&[6; 32]));
+        assert_eq!(code(verify(foreign)), ErrorCode::ProfileForeign);
+        let mut not_hex = options(file.clone(), Some(signed.clone()), [5; 32]);
         not_hex.issuer_key = "xyz".into();
         assert_eq!(code(verify(not_hex)), ErrorCode::KeyInvalid);
 
         let other = watchlist(NOW + 3600);
         let for_other = profile(&other, NOW + 3600);
         assert_eq!(code(verify(options(file.clone(), Some(for_other), [5; 32]))), ErrorCode::ProfileWatchlistMismatch);
-        assert_eq!(code(verify(options(file.clone(), Some(signed), [6; 32]))), ErrorCode::WatchlistWrongKey);
-        let result = Deployment::verify(options(file.clone(), None, [5; 32]), |_| unreachable!(), "other-model", NOW);
-        assert_eq!(code(result), ErrorCode::WatchlistInvalid);
-
-        let key: &'static OprfKey = Box::leak(Box::new(OprfKey::generate()));
-        let mut authority = options(file.clone(), None, [5; 32]);
-        authority.custody = CustodyOptions::Authority { url: "https://authority.example".into() };
+        assert_eq!(code(verify(options(file.clone(), Some(signed.clone()), [6; 32]))), ErrorCode::WatchlistWrongKey);
         let result =
-            Deployment::verify(authority, |_| Box::new(OprfClientPrf { transport: InProcessAuthority(key) }), MODEL, NOW);
-        assert_eq!(code(result), ErrorCode::WatchlistWrongCustody);
+            Deployment::verify(options(file.clone(), Some(signed.clone()), [5; 32]), None, |_| unreachable!(), "other-model", NOW);
+        assert_eq!(code(result), ErrorCode::WatchlistInvalid);
 
         // The watchlist (m = 8) runs at the profile's threshold and never below its floor.
         let other_threshold = profile_at(&file, NOW + 3600, 9, 8);
@@ -204,7 +239,118 @@ mod tests {
 
         let mut tampered = file.clone();
         tampered[40] ^= 1;
-        assert!(verify(options(tampered, None, [5; 32])).is_err());
+        assert!(verify(options(tampered, Some(signed), [5; 32])).is_err());
+    }
+
+    #[test]
+    fn a_watchlist_without_its_profile_is_refused_in_words() {
+        let file = watchlist(NOW + 3600);
+        let refused = verify(options(file, None, [5; 32])).err().unwrap();
+        assert_eq!(refused.code(), ErrorCode::ProfileRequired);
+        assert!(refused.to_string().contains("needs its signed deployment profile"), "{refused}");
+    }
+
+    #[test]
+    fn the_custody_the_kiosk_is_told_to_use_must_be_the_profiles() {
+        let file = watchlist(NOW + 3600);
+        let local_profile = profile(&file, NOW + 3600);
+        let kiosk = SigningKey::from_bytes(&[7; 32]);
+        let mut authority = options(file.clone(), Some(local_profile), [5; 32]);
+        authority.custody = CustodyOptions::Authority { url: "https://authority.example".into() };
+        assert_eq!(code(verify(authority)), ErrorCode::ProfileCustodyMismatch, "a page cannot switch custody");
+
+        let authority_profile = |url: &str| {
+            Profile {
+                custody: Custody::Authority { url: url.into() },
+                kiosk_keys: vec![public(&kiosk)],
+                ..profile_for(&file, NOW + 3600)
+            }
+            .sign(&issuer())
+        };
+        let signed = authority_profile("https://authority.example").unwrap();
+        let mut elsewhere = options(file.clone(), Some(signed.clone()), [5; 32]);
+        elsewhere.custody = CustodyOptions::Authority { url: "https://attacker.example".into() };
+        elsewhere.kiosk_public_key = Some(public(&kiosk));
+        let refused = verify(elsewhere).err().unwrap();
+        assert_eq!(refused.code(), ErrorCode::ProfileCustodyMismatch);
+        assert!(refused.to_string().contains("https://attacker.example"), "{refused}");
+
+        // The right authority: the profile's checks pass and the watchlist's own custody (local
+        // here) is what refuses it, after the authority was connected.
+        let key: &'static OprfKey = Box::leak(Box::new(OprfKey::generate()));
+        let mut right = options(file.clone(), Some(signed), [5; 32]);
+        right.custody = CustodyOptions::Authority { url: "https://authority.example".into() };
+        right.kiosk_public_key = Some(public(&kiosk));
+        let result = Deployment::verify(
+            right,
+            None,
+            |url| {
+                assert_eq!(url, "https://authority.example");
+                Box::new(OprfClientPrf { transport: InProcessAuthority(key) })
+            },
+            MODEL,
+            NOW,
+        );
+        assert_eq!(code(result), ErrorCode::WatchlistWrongCustody);
+
+        // Plain http only on loopback, read as the URL parser reads the host.
+        assert!(authority_profile("http://127.0.0.1:8787").is_ok());
+        assert!(authority_profile("http://localhost:8787/").is_ok());
+        assert!(authority_profile("http://[::1]:8787").is_ok());
+        for insecure in ["http://authority.example", "http://127.0.0.1.evil.example", "http://localhost@evil.example",
+            "ftp://127.0.0.1", "not a url"]
+        {
+            let err = authority_profile(insecure).unwrap_err();
+            assert_eq!(KioskError::from(err).code(), ErrorCode::AuthorityInsecure, "{insecure}");
+        }
+        let no_kiosks =
+            Profile { custody: Custody::Authority { url: "https://a.example".into() }, ..profile_for(&file, NOW + 3600) };
+        assert!(no_kiosks.sign(&issuer()).unwrap_err().to_string().contains("kioskKeys"));
+    }
+
+    #[test]
+    fn only_the_kiosks_a_profile_lists_may_run_it() {
+        let file = watchlist(NOW + 3600);
+        let (allowed, other) = (SigningKey::from_bytes(&[7; 32]), SigningKey::from_bytes(&[8; 32]));
+        let signed = Profile { kiosk_keys: vec![public(&allowed)], ..profile_for(&file, NOW + 3600) }.sign(&issuer()).unwrap();
+        let with_key = |key: Option<String>| DeploymentOptions { kiosk_public_key: key, ..options(file.clone(), Some(signed.clone()), [5; 32]) };
+        assert!(verify(with_key(Some(public(&allowed)))).is_ok());
+        assert!(verify(with_key(Some(public(&allowed).to_uppercase()))).is_ok(), "hex of either case names the same key");
+        let refused = verify(with_key(Some(public(&other)))).err().unwrap();
+        assert_eq!(refused.code(), ErrorCode::KioskNotAllowed);
+        assert!(refused.to_string().contains("not allowed to run the deployment"), "{refused}");
+        assert_eq!(code(verify(with_key(None))), ErrorCode::KioskNotAllowed, "a kiosk without a key is not listed");
+        assert_eq!(code(verify(with_key(Some("abc".into())))), ErrorCode::KeyInvalid);
+
+        let any_device = profile(&file, NOW + 3600);
+        let mut unlisted = options(file.clone(), Some(any_device), [5; 32]);
+        unlisted.kiosk_public_key = Some(public(&other));
+        assert!(verify(unlisted).is_ok(), "local custody without kioskKeys allows any device");
+        let bad_key = Profile { kiosk_keys: vec!["AB".repeat(32)], ..profile_for(&file, NOW + 3600) };
+        assert!(bad_key.sign(&issuer()).is_err(), "kiosk keys are lowercase hex, one spelling per key");
+    }
+
+    #[test]
+    fn a_configured_overseer_key_makes_its_cosignature_required() {
+        let file = watchlist(NOW + 3600);
+        let (overseer, stranger) = (SigningKey::from_bytes(&[9; 32]), SigningKey::from_bytes(&[10; 32]));
+        let o = overseer.verifying_key();
+        let plain = profile(&file, NOW + 3600);
+        let cosigned = cosign(&plain, &overseer).unwrap();
+        let verify_with = |text: &str, key: Option<&VerifyingKey>| {
+            Deployment::verify(options(file.clone(), Some(text.to_owned()), [5; 32]), key, |_| unreachable!(), MODEL, NOW)
+        };
+        assert!(verify_with(&cosigned, Some(&o)).is_ok());
+        assert_eq!(code(verify_with(&plain, Some(&o))), ErrorCode::OverseerMissing);
+        assert_eq!(code(verify_with(&cosign(&plain, &stranger).unwrap(), Some(&o))), ErrorCode::ProfileForeign);
+        let refused = verify_with(&cosigned, None).err().unwrap();
+        assert_eq!(refused.code(), ErrorCode::OverseerKeyMissing);
+        assert!(refused.to_string().contains("no overseer key configured"), "{refused}");
+
+        let requires = Profile { requires_overseer: true, ..profile_for(&file, NOW + 3600) }.sign(&issuer()).unwrap();
+        assert_eq!(code(verify_with(&requires, None)), ErrorCode::OverseerKeyMissing);
+        assert_eq!(code(verify_with(&requires, Some(&o))), ErrorCode::OverseerMissing);
+        assert!(verify_with(&cosign(&requires, &overseer).unwrap(), Some(&o)).is_ok());
     }
 
     #[test]

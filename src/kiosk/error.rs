@@ -42,6 +42,13 @@ pub enum KioskError {
     /// The audit log stored on this device is broken or belongs to another kiosk key.
     #[error("the audit log stored on this device cannot be continued: {0}")]
     Audit(#[from] AuditError),
+    /// A watchlist was loaded without its deployment profile: a deployment runs only under one.
+    #[error("a deployment needs its signed deployment profile (.vwp): load the watchlist together with the profile the issuer signed for it")]
+    ProfileRequired,
+    /// "Enrol me" while a deployment runs: demo enrolment would replace it with a list that has
+    /// no profile.
+    #[error("this kiosk runs the deployment of {operator} at {location}; enrolling volunteers is only possible in demo mode, with no deployment loaded")]
+    DemoUnderDeployment { operator: String, location: String },
     /// A fault in Veilwatch itself, not in what it was given.
     #[error("internal error: {0}")]
     Internal(String),
@@ -74,6 +81,12 @@ pub enum ErrorCode {
     ProfileWatchlistMismatch,
     ProfileBelowFloor,
     OverseerMissing,
+    OverseerKeyMissing,
+    ProfileRequired,
+    ProfileCustodyMismatch,
+    AuthorityInsecure,
+    KioskNotAllowed,
+    DemoUnderDeployment,
     OptionsInvalid,
     KeyInvalid,
     AlertUnknown,
@@ -113,6 +126,12 @@ impl ErrorCode {
             ErrorCode::ProfileWatchlistMismatch => "PROFILE_WATCHLIST_MISMATCH",
             ErrorCode::ProfileBelowFloor => "PROFILE_BELOW_FLOOR",
             ErrorCode::OverseerMissing => "OVERSEER_MISSING",
+            ErrorCode::OverseerKeyMissing => "OVERSEER_KEY_MISSING",
+            ErrorCode::ProfileRequired => "PROFILE_REQUIRED",
+            ErrorCode::ProfileCustodyMismatch => "PROFILE_CUSTODY_MISMATCH",
+            ErrorCode::AuthorityInsecure => "AUTHORITY_INSECURE",
+            ErrorCode::KioskNotAllowed => "KIOSK_NOT_ALLOWED",
+            ErrorCode::DemoUnderDeployment => "DEMO_UNDER_DEPLOYMENT",
             ErrorCode::OptionsInvalid => "OPTIONS_INVALID",
             ErrorCode::KeyInvalid => "KEY_INVALID",
             ErrorCode::AlertUnknown => "ALERT_UNKNOWN",
@@ -169,9 +188,13 @@ impl KioskError {
             },
             KioskError::Profile(e) => match e {
                 ProfileError::NotAProfile | ProfileError::Malformed(_) | ProfileError::TooLarge => C::ProfileInvalid,
-                ProfileError::ForeignIssuer(_) => C::ProfileForeign,
+                ProfileError::ForeignIssuer(_) | ProfileError::ForeignOverseer => C::ProfileForeign,
                 ProfileError::BadSignature(_) => C::ProfileTampered,
                 ProfileError::MissingOverseer => C::OverseerMissing,
+                ProfileError::NoOverseerKey => C::OverseerKeyMissing,
+                ProfileError::CustodyMismatch { .. } => C::ProfileCustodyMismatch,
+                ProfileError::InsecureAuthority(_) => C::AuthorityInsecure,
+                ProfileError::KioskNotAllowed { .. } => C::KioskNotAllowed,
                 ProfileError::NotYetValid(_) => C::ProfileNotYetValid,
                 ProfileError::Expired(_) => C::ProfileExpired,
                 ProfileError::WatchlistMismatch { .. } | ProfileError::ThresholdMismatch { .. } => {
@@ -191,6 +214,8 @@ impl KioskError {
                 AuditError::BadKey => C::KeyInvalid,
                 _ => C::AuditLogBroken,
             },
+            KioskError::ProfileRequired => C::ProfileRequired,
+            KioskError::DemoUnderDeployment { .. } => C::DemoUnderDeployment,
             KioskError::Internal(_) => C::Internal,
         }
     }
@@ -208,7 +233,8 @@ mod tests {
             WatchlistForeign, WatchlistTampered, WatchlistNotYetValid, WatchlistExpired, WatchlistWrongKey,
             WatchlistWrongCustody, AuthorityUnavailable, AuthorityBadAnswer, ProfileInvalid, ProfileForeign,
             ProfileTampered, ProfileNotYetValid, ProfileExpired, ProfileWatchlistMismatch, ProfileBelowFloor,
-            OverseerMissing, OptionsInvalid, KeyInvalid, AlertUnknown, ReviewInvalid, NoFace, FaceQuality,
+            OverseerMissing, OverseerKeyMissing, ProfileRequired, ProfileCustodyMismatch, AuthorityInsecure,
+            KioskNotAllowed, DemoUnderDeployment, OptionsInvalid, KeyInvalid, AlertUnknown, ReviewInvalid, NoFace, FaceQuality,
             LabelInvalid, AuditLogBroken, AuditLogForeign, Internal,
         ];
         for code in all {

@@ -6,11 +6,13 @@
 //! - [`deployment`]: loading a watchlist with its issuer, profile and custody, in a fixed order.
 //! - [`options`]: the options of `Kiosk.create`.
 //! - [`minute`]: the per-minute counts and the query-rate cap.
+//! - [`clock`]: session time, which never goes backwards.
 //! - [`review`]: alerts pending human review, and the probe crop that wipes itself.
 //! - [`status`]: what the status panel and the public notice show.
 //! - [`demo`]: "Enrol me" for public demonstrations.
 //! - [`error`]: [`KioskError`] and its stable [`ErrorCode`]s.
 
+pub mod clock;
 pub mod demo;
 pub mod deployment;
 pub mod error;

@@ -1,5 +1,6 @@
-//! The options of `Kiosk.create` (DESIGN §9): both models, and optionally a deployment. Without a
-//! watchlist the kiosk detects and counts, and demo enrolment is available.
+//! The options of `Kiosk.create` (DESIGN §9): both models, the overseer's public key if the kiosk
+//! is configured with one, and optionally a deployment. Without a watchlist the kiosk detects and
+//! counts, and demo enrolment is available.
 
 use serde::Deserialize;
 
@@ -32,6 +33,15 @@ pub struct KioskOptions {
     #[serde(default)]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub custody: Option<CustodyOptions>,
+    /// This kiosk's Ed25519 public key (hex), for the profile's `kioskKeys`.
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub kiosk_public_key: Option<String>,
+    /// The independent overseer's Ed25519 public key (64 hex digits). When set, every profile
+    /// must carry this overseer's co-signature; without it, a profile that requires one is refused.
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub overseer_public_key: Option<String>,
 }
 
 impl KioskOptions {
@@ -39,8 +49,10 @@ impl KioskOptions {
     /// is an error, not a kiosk that silently matches nothing.
     pub fn take_deployment(&mut self) -> Result<Option<DeploymentOptions>, KioskError> {
         let Some(watchlist) = self.watchlist.take() else {
-            if self.issuer_key.is_some() || self.custody.is_some() || self.profile.is_some() {
-                return Err(KioskError::Options("options.watchlist is missing: issuerKey, profile and custody need it".into()));
+            if self.issuer_key.is_some() || self.custody.is_some() || self.profile.is_some() || self.kiosk_public_key.is_some() {
+                return Err(KioskError::Options(
+                    "options.watchlist is missing: issuerKey, profile, custody and kioskPublicKey need it".into(),
+                ));
             }
             return Ok(None);
         };
@@ -53,7 +65,18 @@ impl KioskOptions {
                 "options.custody must be {kind: \"local\", prfKey} or {kind: \"authority\", url}".into(),
             )
         })?;
-        Ok(Some(DeploymentOptions { watchlist, issuer_key, profile: self.profile.take(), custody }))
+        Ok(Some(DeploymentOptions {
+            watchlist,
+            issuer_key,
+            profile: self.profile.take(),
+            custody,
+            kiosk_public_key: self.kiosk_public_key.take(),
+        }))
+    }
+
+    /// The overseer key these options configure, if any.
+    pub fn overseer_key(&self) -> Result<Option<ed25519_dalek::VerifyingKey>, KioskError> {
+        self.overseer_public_key.as_deref().map(super::deployment::overseer_key).transpose()
     }
 }
 
@@ -82,6 +105,8 @@ mod tests {
         assert_eq!(deployment.custody, CustodyOptions::Authority { url: "https://a.example".into() });
 
         assert!(options(serde_json::json!({"detector": [1], "recognizer": [2], "prfkey": "00"})).is_err());
+        let overseer = options(serde_json::json!({"detector": [1], "recognizer": [2], "overseerPublicKey": "12"})).unwrap();
+        assert_eq!(overseer.overseer_key().unwrap_err().code(), crate::kiosk::ErrorCode::KeyInvalid);
         assert!(options(serde_json::json!({"detector": [1], "recognizer": [2], "watchlist": [3], "issuerKey": "ab",
             "custody": {"kind": "local"}})).is_err(), "local custody needs its key");
     }

@@ -6,12 +6,15 @@
 //! Guarantees: no automated decision (G6): an alert only waits for a person's confirm / reject /
 //! unsure; the probe crop shown to the reviewer lives in memory only until the review, then it is
 //! wiped; nothing runs outside the profile's and the watchlist's validity windows; the query-rate
-//! cap of the profile is enforced before any PRF evaluation.
+//! cap (the profile's, or 60 a minute in demo mode) is enforced before any PRF evaluation; session
+//! time never goes backwards ([`super::clock`]); demo enrolment is refused while a deployment runs.
 
+use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use serde_json::json;
 
-use super::demo::DemoRoster;
+use super::clock::{ClockEvent, SessionClock};
+use super::demo::{DemoRoster, DEMO_QUERY_RATE_PER_MINUTE};
 use super::deployment::{Deployment, DeploymentOptions};
 use super::minute::MinuteCounts;
 use super::review::{AlertView, Decision, ProbeCrop, Reviews};
@@ -89,6 +92,9 @@ pub struct KioskSession {
     counters: Counters,
     minute: MinuteCounts,
     reviews: Reviews,
+    clock: SessionClock,
+    /// The overseer whose co-signature every profile needs, when the kiosk is configured with one.
+    overseer: Option<VerifyingKey>,
 }
 
 impl KioskSession {
@@ -104,7 +110,15 @@ impl KioskSession {
             counters: Counters::default(),
             minute: MinuteCounts::default(),
             reviews: Reviews::default(),
+            clock: SessionClock::default(),
+            overseer: None,
         }
+    }
+
+    /// The same session, accepting only profiles co-signed by `overseer` (DESIGN §4).
+    pub fn with_overseer_key(mut self, overseer: Option<VerifyingKey>) -> KioskSession {
+        self.overseer = overseer;
+        self
     }
 
     /// Verifies a deployment ([`Deployment::verify`]) and loads it. Nothing changes if it fails.
@@ -114,12 +128,14 @@ impl KioskSession {
         connect_authority: impl FnOnce(&str) -> Box<dyn Prf>,
         now_unix: i64,
     ) -> Result<(), KioskError> {
-        let deployment = Deployment::verify(options, connect_authority, self.engine.model_id(), now_unix)?;
+        let now_unix = self.observe_unix(now_unix);
+        let deployment =
+            Deployment::verify(options, self.overseer.as_ref(), connect_authority, self.engine.model_id(), now_unix)?;
         self.load(deployment, now_unix)
     }
 
     /// Loads a verified deployment for matching, once its profile's window is found open.
-    pub fn load(&mut self, deployment: Deployment, now_unix: i64) -> Result<(), KioskError> {
+    fn load(&mut self, deployment: Deployment, now_unix: i64) -> Result<(), KioskError> {
         let profile = deployment.profile.as_ref();
         if let Some(p) = profile {
             p.check_window(now_unix)?;
@@ -137,6 +153,8 @@ impl KioskSession {
                 "operator": profile.map(|p| p.profile.operator.clone()),
                 "location": profile.map(|p| p.profile.location.clone()),
                 "purpose": profile.map(|p| p.profile.purpose.clone()),
+                "query_rate_per_minute": profile.map_or(DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute),
+                "mode": if deployment.is_demo() { "demo" } else { "deployment" },
             }),
         );
         self.expected = Some(ExpectedRates::of(header));
@@ -145,8 +163,13 @@ impl KioskSession {
     }
 
     /// Demo mode: enrols the volunteer in `frame` (see [`DemoRoster`]) and matches against
-    /// everyone enrolled so far. Returns how many are enrolled.
+    /// everyone enrolled so far. Returns how many are enrolled. Refused while a deployment is
+    /// loaded: the demo list has no profile and would silently replace it.
     pub fn enroll_from_frame(&mut self, frame: &Frame, label: &str, now_unix: i64) -> Result<usize, KioskError> {
+        if let Some(refusal) = self.demo_refusal() {
+            return Err(refusal);
+        }
+        let now_unix = self.observe_unix(now_unix);
         let deployment = self.demo.enrol(&self.engine, frame, label, now_unix)?;
         self.load(deployment, now_unix)?;
         Ok(self.demo.len())
@@ -158,6 +181,35 @@ impl KioskSession {
 
     pub fn profile(&self) -> Option<&SignedProfile> {
         self.deployment.as_ref().and_then(|d| d.profile.as_ref())
+    }
+
+    /// Why demo enrolment is refused now: a deployment (one with a profile) is loaded.
+    pub fn demo_refusal(&self) -> Option<KioskError> {
+        let profile = &self.profile()?.profile;
+        Some(KioskError::DemoUnderDeployment { operator: profile.operator.clone(), location: profile.location.clone() })
+    }
+
+    /// The most match attempts a minute: the profile's cap, or the demo's default.
+    pub fn query_rate_per_minute(&self) -> u32 {
+        self.profile().map_or(DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute)
+    }
+
+    /// The session's time for the page's `now_unix`; a step back or a jump goes to the audit log.
+    fn observe_unix(&mut self, now_unix: i64) -> i64 {
+        let (now, event) = self.clock.observe_unix(now_unix);
+        self.log_clock(now, event);
+        now
+    }
+
+    fn log_clock(&mut self, now_unix: i64, event: Option<ClockEvent>) {
+        let entry = match event {
+            None => return,
+            Some(ClockEvent::Backward { by_ms }) => {
+                json!({"step": "backward", "seconds": by_ms / 1000.0, "ignored": true})
+            }
+            Some(ClockEvent::Forward { by_ms }) => json!({"step": "forward", "seconds": by_ms / 1000.0}),
+        };
+        self.audit.append(now_unix, "clock", entry);
     }
 
     pub fn engine(&self) -> &Engine {
@@ -172,9 +224,15 @@ impl KioskSession {
         }
     }
 
-    /// Processes one frame taken at `now_ms` (milliseconds since the Unix epoch).
+    /// Processes one frame taken at `now_ms` (milliseconds since the Unix epoch, as the page
+    /// says; the session never lets its time go back, see [`super::clock`]).
     pub fn process_frame(&mut self, frame: &Frame, now_ms: f64) -> Result<FrameResult, KioskError> {
+        if !now_ms.is_finite() {
+            return Err(KioskError::Options("the frame's time must be a finite number of milliseconds since 1970".into()));
+        }
+        let (now_ms, event) = self.clock.observe_ms(now_ms);
         let now_unix = (now_ms / 1000.0).floor() as i64;
+        self.log_clock(now_unix, event);
         self.roll_minute(now_unix);
         self.stop_matching_outside_the_window(now_unix)?;
         let analysed = self.analyse_faces(frame)?;
@@ -234,7 +292,7 @@ impl KioskSession {
     ) -> (Vec<AlertView>, Option<String>) {
         let (mut alerts, mut matching_error) = (Vec::new(), None);
         let Some(deployment) = &self.deployment else { return (alerts, matching_error) };
-        let cap = deployment.profile.as_ref().map_or(u64::MAX, |p| p.profile.query_rate_per_minute as u64);
+        let cap = u64::from(deployment.profile.as_ref().map_or(DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute));
         for request in requests {
             if !self.minute.try_attempt(cap) {
                 self.counters.rate_limited += 1;
@@ -290,6 +348,7 @@ impl KioskSession {
     /// Records a person's decision on an alert and wipes its probe crop. The log names the entry
     /// only when the reviewer did not reject the match.
     pub fn review(&mut self, alert: u32, decision: &str, reviewer: &str, now_unix: i64) -> Result<(), KioskError> {
+        let now_unix = self.observe_unix(now_unix);
         let reviewed = self.reviews.decide(alert, decision, reviewer)?;
         let mut entry = json!({"alert": reviewed.alert, "decision": reviewed.decision, "reviewer": reviewed.reviewer});
         if reviewed.decision != Decision::Rejected {
@@ -345,10 +404,13 @@ impl KioskSession {
         &self.audit
     }
 
-    /// What the status panel shows at `now_unix`.
+    /// What the status panel shows at `now_unix` (read on the session's clock).
     pub fn status(&self, now_unix: i64) -> KioskStatus {
         let header = self.matcher().map(|m| &m.watchlist.header);
-        KioskStatus::new(header, self.profile(), self.expected.as_ref(), self.reviews.len(), now_unix)
+        let mut status =
+            KioskStatus::new(header, self.profile(), self.expected.as_ref(), self.reviews.len(), self.clock.unix_at(now_unix));
+        status.demo_enrolment_refused = self.demo_refusal().map(|e| e.to_string());
+        status
     }
 
     /// The chart of false alerts per passer-by and true matches against the threshold, for this

@@ -16,6 +16,13 @@ use crate::governance::profile::{Profile, SignedProfile};
 #[serde(rename_all = "camelCase")]
 pub struct KioskStatus {
     pub matching: bool,
+    /// `idle` (nothing loaded), `demo` (volunteers enrolled here) or `deployment` (a verified
+    /// profile and its watchlist).
+    pub mode: Mode,
+    /// The most faces matched per minute: the profile's cap, or 60 in demo mode.
+    pub query_rate_per_minute: u32,
+    /// Why "Enrol me" is refused now (a deployment is loaded), in words for the operator.
+    pub demo_enrolment_refused: Option<String>,
     pub entries: u32,
     pub custody: Option<&'static str>,
     pub custody_note: Option<&'static str>,
@@ -34,6 +41,15 @@ pub struct KioskStatus {
     /// Per demographic group: strangers' expected false alerts and watchlisted people's
     /// estimated true-match rate at this threshold (they are unequal, and shown as such).
     pub group_rates: Option<Vec<GroupRate>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub enum Mode {
+    Idle,
+    Demo,
+    Deployment,
 }
 
 /// The notice of a signed profile, verified against the issuer's key (hex) and found inside its
@@ -86,6 +102,13 @@ impl KioskStatus {
         let valid_until = header.map(|h| profile.map_or(h.valid_until, |p| p.valid_until.min(h.valid_until)));
         KioskStatus {
             matching: header.is_some(),
+            mode: match (header, profile) {
+                (None, _) => Mode::Idle,
+                (Some(_), None) => Mode::Demo,
+                (Some(_), Some(_)) => Mode::Deployment,
+            },
+            query_rate_per_minute: profile.map_or(super::demo::DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute),
+            demo_enrolment_refused: None,
             entries: header.map_or(0, |h| h.entries),
             custody: header.map(|h| h.suite.name()),
             custody_note: header.map(|h| custody_note(h.suite)),

@@ -36,26 +36,30 @@ fn now_unix() -> i64 {
 
 #[wasm_bindgen]
 impl Kiosk {
-    /// A kiosk with both models (`detector`, `recognizer`: the model files' bytes) and, if the
-    /// options name one, a deployment (`watchlist`, `issuerKey`, `custody`, optional `profile`).
-    /// Without a watchlist the kiosk detects and counts, and demo enrolment is available. Throws
-    /// an `Error` with a `code` if a model, the watchlist, the profile or an option is refused.
+    /// A kiosk with both models (`detector`, `recognizer`: the model files' bytes), the overseer's
+    /// public key if it has one (`overseerPublicKey`: then every profile must be co-signed by it)
+    /// and, if the options name one, a deployment (`watchlist`, `issuerKey`, `custody`, `profile`,
+    /// `kioskPublicKey`). Without a watchlist the kiosk detects and counts, and demo enrolment is
+    /// available. Throws an `Error` with a `code` if a model, the watchlist, the profile or an
+    /// option is refused.
     pub fn create(options: Ts<KioskOptions>) -> Result<Kiosk, JsValue> {
         super::panic::install();
         let mut options = from_ts(options, "Kiosk.create options")?;
         let deployment = options.take_deployment().map_err(js_error)?;
+        let overseer = options.overseer_key().map_err(js_error)?;
         let engine =
             crate::pipeline::Engine::from_bytes(&options.detector, &options.recognizer).map_err(|e| js_error(e.into()))?;
-        let mut kiosk = Kiosk { session: KioskSession::new(engine) };
+        let mut kiosk = Kiosk { session: KioskSession::new(engine).with_overseer_key(overseer) };
         if let Some(deployment) = deployment {
             kiosk.load(deployment)?;
         }
         Ok(kiosk)
     }
 
-    /// Loads (or replaces) the deployment: `{watchlist, issuerKey, custody, profile?}`, as in
-    /// `create`. Throws, and leaves the current state as it was, if anything is foreign, tampered,
-    /// expired or mismatched.
+    /// Loads (or replaces) the deployment: `{watchlist, issuerKey, custody, profile,
+    /// kioskPublicKey?}`, as in `create`. The profile is required (`PROFILE_REQUIRED`) and must
+    /// agree with the watchlist, the custody and this kiosk's key. Throws, and leaves the current
+    /// state as it was, if anything is missing, foreign, tampered, expired or mismatched.
     #[wasm_bindgen(js_name = loadWatchlist)]
     pub fn load_watchlist(&mut self, options: Ts<DeploymentOptions>) -> Result<(), JsValue> {
         let options = from_ts(options, "loadWatchlist options")?;
@@ -68,13 +72,15 @@ impl Kiosk {
 
     /// Demo mode: enrols the largest good face in the frame under `label` into a local-custody
     /// watchlist made in this browser (fresh keys, valid for a day). Returns the number enrolled.
+    /// Throws `DEMO_UNDER_DEPLOYMENT` while a deployment is loaded.
     #[wasm_bindgen(js_name = enrollFromFrame)]
     pub fn enroll_from_frame(&mut self, rgba: &[u8], width: u32, height: u32, label: &str) -> Result<usize, JsValue> {
         let frame = frame(rgba, width, height)?;
         self.session.enroll_from_frame(&frame, label, now_unix()).map_err(js_error)
     }
 
-    /// Processes a frame taken at `tMs` (default: now): tracked faces, new alerts (each with the
+    /// Processes a frame taken at `tMs` (default: now; the kiosk's time never goes back: an
+    /// earlier `tMs` is ignored and logged, a jump of more than a minute is logged): tracked faces, new alerts (each with the
     /// reviewer's probe crop), counters, and why matching failed, if it did. Throws when the
     /// deployment's window has closed (matching stops; detection goes on with the next frame).
     #[wasm_bindgen(js_name = processFrame)]

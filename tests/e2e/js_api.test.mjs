@@ -75,6 +75,14 @@ describe('the JS API contract', { skip: !haveData }, () => {
     for (const name of ['ok', 'expired']) {
       veilwatch('profile', 'sign', '--keys', file('keys'), '--watchlist', file('list.vwl'), '--template', file(`${name}.json`), '--out', file(`${name}.vwp`));
     }
+    // Profiles that name a tampered and a garbage file, so that the watchlist's own checks are reached.
+    const tampered = readFileSync(file('list.vwl'));
+    tampered[tampered.length - 100] ^= 1;
+    writeFileSync(file('tampered.vwl'), tampered);
+    writeFileSync(file('garbage.vwl'), new Uint8Array(10));
+    for (const name of ['tampered', 'garbage']) {
+      veilwatch('profile', 'sign', '--keys', file('keys'), '--watchlist', file(`${name}.vwl`), '--template', file('ok.json'), '--out', file(`${name}.vwp`));
+    }
     // The enrolled person in a photo that was not enrolled, on a 640×480 camera-sized frame.
     execFileSync('python3', ['-c', `
 import sys
@@ -174,12 +182,15 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     const wrongKey = prfKey.replace(/^./, (c) => (c === '0' ? '1' : '0'));
     throwsCode(() => kiosk.loadWatchlist(deployment({ profile: readFileSync(file('expired.vwp'), 'utf8') })), 'PROFILE_EXPIRED',
       /the deployment expired on 2021-01-01T00:00:00Z; ask the issuer for a new profile/);
-    throwsCode(() => kiosk.loadWatchlist(deployment({ watchlist: tampered, profile: undefined })), 'WATCHLIST_TAMPERED');
+    throwsCode(() => kiosk.loadWatchlist(deployment({ profile: undefined })), 'PROFILE_REQUIRED', /needs its signed deployment profile/);
+    throwsCode(() => kiosk.loadWatchlist(deployment({ watchlist: tampered, profile: readFileSync(file('tampered.vwp'), 'utf8') })), 'WATCHLIST_TAMPERED');
     throwsCode(() => kiosk.loadWatchlist(deployment({ watchlist: tampered })), 'PROFILE_WATCHLIST_MISMATCH');
     throwsCode(() => kiosk.loadWatchlist(deployment({ custody: { kind: 'local', prfKey: wrongKey } })), 'WATCHLIST_WRONG_KEY');
-    throwsCode(() => kiosk.loadWatchlist(deployment({ issuerKey: foreignIssuer, profile: undefined })), 'WATCHLIST_FOREIGN');
+    throwsCode(() => kiosk.loadWatchlist(deployment({ issuerKey: foreignIssuer })), 'PROFILE_FOREIGN');
     throwsCode(() => kiosk.loadWatchlist(deployment({ issuerKey: 'ab' })), 'KEY_INVALID', /64 hex digits/);
-    throwsCode(() => kiosk.loadWatchlist(deployment({ watchlist: new Uint8Array(10), profile: undefined })), 'WATCHLIST_INVALID');
+    throwsCode(() => kiosk.loadWatchlist(deployment({ watchlist: new Uint8Array(10), profile: readFileSync(file('garbage.vwp'), 'utf8') })), 'WATCHLIST_INVALID');
+    throwsCode(() => kiosk.loadWatchlist(deployment({ kioskPublicKey: 'xyz' })), 'KEY_INVALID', /kiosk public key/);
+    throwsCode(() => kiosk.loadWatchlist(deployment({ custody: { kind: 'authority', url: 'https://a.example' } })), 'PROFILE_CUSTODY_MISMATCH');
     throwsCode(() => kiosk.loadWatchlist(deployment({ custody: { kind: 'cloud' } })), 'OPTIONS_INVALID');
     throwsCode(() => kiosk.loadWatchlist(watchlist, issuer, prfKey), 'OPTIONS_INVALID');
     const status = kiosk.status();
@@ -200,6 +211,8 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     throwsCode(() => Kiosk.create({ detector, recognizer, issuerKey: issuer }), 'OPTIONS_INVALID', /watchlist/);
     throwsCode(() => Kiosk.create({ detector, recognizer, watchlist, issuerKey: issuer }), 'OPTIONS_INVALID', /custody/);
     throwsCode(() => Kiosk.create({ detector: recognizer, recognizer }), 'MODEL_MISMATCH');
+    throwsCode(() => Kiosk.create({ detector, recognizer, overseerPublicKey: 'ab' }), 'KEY_INVALID', /overseer key/);
+    throwsCode(() => Kiosk.create({ detector, recognizer, overseerPublicKey: foreignIssuer, ...deployment() }), 'OVERSEER_MISSING');
   });
 
   test('verifyProfile returns the camelCase notice; an expired, foreign, altered or malformed profile is refused by code', () => {
@@ -219,6 +232,17 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     throwsCode(() => kiosk.enrollFromFrame(blank, 640, 480, 'Visitor'), 'NO_FACE');
     assert.equal(kiosk.enrollFromFrame(frame, 640, 480, 'Visitor'), 1);
     assert.equal(kiosk.status().entries, 1);
+    assert.equal(kiosk.status().mode, 'demo');
+    assert.equal(kiosk.status().queryRatePerMinute, 60);
     throwsCode(() => kiosk.processFrame(frame, 640, 479), 'FRAME_INVALID');
+  });
+
+  test('demo enrolment is refused, by code and in words, while a deployment is loaded', () => {
+    const kiosk = Kiosk.create({ detector, recognizer, ...deployment() });
+    throwsCode(() => kiosk.enrollFromFrame(frame, 640, 480, 'Visitor'), 'DEMO_UNDER_DEPLOYMENT', /only possible in demo mode/);
+    const status = kiosk.status();
+    assert.equal(status.mode, 'deployment');
+    assert.equal(status.entries, 2, 'the deployment is still loaded');
+    assert.match(status.demoEnrolmentRefused, /Veilwatch CI at node/);
   });
 });

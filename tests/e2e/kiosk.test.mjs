@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 
 import {
-  chromiumPath, cli, fakeCamera as camera, freePort, haveLfw, launchWithCamera as launch, lfw, repo, serveKiosk,
+  chromiumPath, cli, fakeCamera as camera, freePort, haveLfw, launchWithCamera as launch, lfw, presentKioskKey, repo, serveKiosk,
 } from '../harness.mjs';
 
 const artifacts = join(repo, 'tests/e2e/artifacts');
@@ -83,6 +83,8 @@ describe('kiosk', { skip: !haveData }, () => {
     const tampered = readFileSync(watchlist);
     tampered[tampered.length - 100] ^= 1;
     writeFileSync(join(scratch, 'tampered.vwl'), tampered);
+    // A profile naming the tampered file, so that the watchlist's own signature check is reached.
+    veilwatch('profile', 'sign', '--keys', keys, '--watchlist', join(scratch, 'tampered.vwl'), '--template', join(scratch, 'ok.json'), '--out', join(scratch, 'tampered.vwp'));
 
     camera(join(scratch, 'enrolled.y4m'), [photo(ENROLLED, 1)], 4);
     // The person comes and goes: photo, then an empty grey scene long enough to end the track.
@@ -208,7 +210,7 @@ describe('kiosk', { skip: !haveData }, () => {
       assert.match(await page.textContent('#status'), /refused: the deployment expired on 2021-01-01T00:00:00Z; ask the issuer for a new profile/);
       await page.reload();
       await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
-      await loadWatchlist(page, join(scratch, 'tampered.vwl'), null);
+      await loadWatchlist(page, join(scratch, 'tampered.vwl'), join(scratch, 'tampered.vwp'));
       await page.waitForFunction(() => document.getElementById('status').classList.contains('error'), null, { timeout: 30_000 });
       assert.match(await page.textContent('#status'), /refused: .*(signature does not verify|altered)/);
       assert.match(await page.textContent('#watchlist-status'), /No watchlist loaded/);
@@ -241,13 +243,21 @@ describe('kiosk', { skip: !haveData }, () => {
     const authority = spawn(cli, ['authority', '--keys', keysDir, '--listen', `127.0.0.1:${authorityPort}`], { stdio: 'ignore' });
     const { origin: kioskOrigin, process: kiosk } = await serveKiosk(['--authority', authorityOrigin]);
     const browser = await launch(join(scratch, 'comes-and-goes.y4m'));
+    // The deployment names this authority and allows one kiosk, which this page presents.
+    const kioskKey = veilwatch('keygen', '--out', join(scratch, `kiosk-${authorityPort}`)).trim();
+    writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
+      ...JSON.parse(readFileSync(join(scratch, 'ok.json'), 'utf8')), custody: { kind: 'authority', url: authorityOrigin },
+    }));
+    veilwatch('profile', 'sign', '--keys', keysDir, '--watchlist', join(scratch, 'oprf.vwl'), '--template', join(scratch, 'authority.json'),
+      '--kiosk-key', kioskKey, '--out', join(scratch, 'oprf.vwp'));
     try {
       const page = await browser.newPage();
+      await presentKioskKey(page, kioskKey);
       const seen = [];
       page.on('request', (r) => seen.push(r));
       await page.goto(kioskOrigin);
       await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
-      await loadWatchlist(page, join(scratch, 'oprf.vwl'), null, authorityOrigin);
+      await loadWatchlist(page, join(scratch, 'oprf.vwl'), join(scratch, 'oprf.vwp'), authorityOrigin);
       await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
       assert.match(await page.textContent('#watchlist-status'), /custody oprf-ristretto255-sha512 \(authority key/);
       await page.click('#start');

@@ -72,13 +72,14 @@ export class EngineClient {
   }
 
   /**
-   * Loads the engine and both models and continues the audit log stored on this device under
-   * `kioskKey` (public hex, if the kiosk has a key), with a `restart` line carrying
-   * `restartReason` if the previous engine stopped. Resolves with `{status, auditLines}`; rejects
-   * with AUDIT_LOG_BROKEN or AUDIT_LOG_FOREIGN if the stored log cannot be continued.
+   * Loads the engine and both models with the kiosk's configuration (`{overseerPublicKey?}`, as
+   * `Kiosk.create` takes it) and continues the audit log stored on this device under `kioskKey`
+   * (public hex, if the kiosk has a key), with a `restart` line carrying `restartReason` if the
+   * previous engine stopped. Resolves with `{status, auditLines}`; rejects with AUDIT_LOG_BROKEN or
+   * AUDIT_LOG_FOREIGN if the stored log cannot be continued.
    */
-  start({ kioskKey, restartReason } = {}) {
-    return this.request('start', { kioskKey, restartReason });
+  start({ kioskKey, restartReason, overseerPublicKey } = {}) {
+    return this.request('start', { kioskKey, restartReason, overseerPublicKey });
   }
 
   /** The audit chain's head to sign. Resolves with `{head: {seq, head} | undefined}`. */
@@ -113,7 +114,7 @@ export class EngineClient {
   }
 
   /**
-   * Loads a deployment: `{watchlist: Uint8Array, issuerKey, profile?, custody}` as
+   * Loads a deployment: `{watchlist: Uint8Array, issuerKey, profile, custody, kioskPublicKey?}` as
    * `kiosk.loadWatchlist` takes it (the watchlist's buffer is transferred). Resolves with `{status}`.
    */
   loadWatchlist(deployment) {

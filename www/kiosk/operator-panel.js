@@ -1,5 +1,6 @@
-// The operator's panel: the deployment to load (watchlist file, optional profile, issuer key, and
-// custody: a local PRF key or an authority URL), the kiosk key and the audit log export.
+// The operator's panel: the deployment to load (watchlist file, its signed profile, issuer key, and
+// custody: a local PRF key or an authority URL), the kiosk's configuration from the deployment
+// folder (the overseer's key), whether "Enrol me" is available, the kiosk key and the audit log export.
 
 const $ = (id) => document.getElementById(id);
 
@@ -8,20 +9,44 @@ export class FormProblem extends Error {}
 
 /**
  * The deployment the form describes, as `kiosk.loadWatchlist` takes it:
- * `{watchlist, issuerKey, profile?, custody}`. Throws a FormProblem if no watchlist was chosen.
+ * `{watchlist, issuerKey, profile, custody, kioskPublicKey?}`, with this kiosk's public key (hex)
+ * if it has one. Throws a FormProblem if no watchlist or no profile was chosen.
  */
-export async function readDeployment() {
+export async function readDeployment(kioskPublicKey) {
   const file = $('watchlist-file').files[0];
   if (!file) throw new FormProblem('Choose a watchlist file first.');
   const profileFile = $('profile-file').files[0];
+  if (!profileFile) throw new FormProblem('Choose the deployment profile (.vwp) the issuer signed for this watchlist: a deployment runs only under its profile.');
   const authority = $('authority-url').value.trim();
   const deployment = {
     watchlist: new Uint8Array(await file.arrayBuffer()),
     issuerKey: $('issuer-key').value,
     custody: authority ? { kind: 'authority', url: authority } : { kind: 'local', prfKey: $('prf-key').value },
   };
-  if (profileFile) deployment.profile = await profileFile.text();
+  deployment.profile = await profileFile.text();
+  if (kioskPublicKey) deployment.kioskPublicKey = kioskPublicKey;
   return deployment;
+}
+
+/**
+ * The kiosk's configuration from the deployment folder the server publishes under /deployment/
+ * (`make demo DEPLOYMENT=folder`): `{overseerPublicKey}` from overseer.pub when the deployment has
+ * an overseer (then every profile must carry the overseer's co-signature), else `{}`.
+ */
+export async function readKioskConfig() {
+  const response = await fetch('/deployment/overseer.pub').catch(() => null);
+  if (!response?.ok) return {};
+  return { overseerPublicKey: (await response.text()).trim() };
+}
+
+/**
+ * "Enrol me" is available only with the camera running and no deployment loaded; otherwise the
+ * button is disabled and the reason (`status.demoEnrolmentRefused`) is shown beside it.
+ */
+export function showEnrolment(status, cameraRunning) {
+  const refused = status?.demoEnrolmentRefused;
+  $('enrol').disabled = !cameraRunning || Boolean(refused);
+  $('enrol-reason').textContent = refused ? `“Enrol me” is off: ${refused}.` : '';
 }
 
 // The field an operator most likely has to change when a load is refused with this code.
@@ -41,6 +66,12 @@ const FIELD_FOR_CODE = {
   PROFILE_NOT_YET_VALID: 'profile-file',
   PROFILE_WATCHLIST_MISMATCH: 'profile-file',
   PROFILE_BELOW_FLOOR: 'profile-file',
+  PROFILE_REQUIRED: 'profile-file',
+  PROFILE_CUSTODY_MISMATCH: 'authority-url',
+  AUTHORITY_INSECURE: 'authority-url',
+  KIOSK_NOT_ALLOWED: 'profile-file',
+  OVERSEER_MISSING: 'profile-file',
+  OVERSEER_KEY_MISSING: 'profile-file',
 };
 
 /** Moves the focus to the field to fix after a load refused with `code`, if there is one. */

@@ -16,7 +16,8 @@ export function showWatchlist(status) {
   const left = hours >= 48 ? `${Math.floor(hours / 24)} days` : `${hours.toFixed(1)} hours`;
   $('watchlist-status').textContent =
     `${status.entries} ${status.entries === 1 ? 'entry' : 'entries'} · custody ${status.custody} (${status.custodyNote}) · ` +
-    `threshold ${status.threshold} of ${status.tables} tables · valid until ${status.validUntil} (${left} left)`;
+    `threshold ${status.threshold} of ${status.tables} tables · at most ${status.queryRatePerMinute} faces matched a minute · ` +
+    `valid until ${status.validUntil} (${left} left)`;
   const target = status.targetFpir ? ` (chosen for ${status.targetFpir} per passer-by)` : '';
   $('false-alerts').textContent =
     `Expected false alerts per 1 000 passers-by at this watchlist size and threshold${target}: ` +

@@ -1,11 +1,14 @@
-//! `veilwatch profile sign | verify`: the issuer signs a deployment profile for a watchlist; anyone
-//! with the issuer's public key verifies it (and that it names a given watchlist).
+//! `veilwatch profile sign | cosign | verify`: the issuer signs a deployment profile for a
+//! watchlist (listing the kiosks allowed to run it); an independent overseer co-signs it; anyone
+//! with the issuer's public key (and the overseer's, when the deployment has one) verifies it, and
+//! that it names a given watchlist.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use veilwatch::governance::profile::{Profile, SignedProfile};
+use veilwatch::governance::profile::{cosign, Profile, SignedProfile};
+use veilwatch::hex::hex;
 use veilwatch::time::now_unix;
 
 use crate::files::{read, write_atomically};
@@ -22,6 +25,21 @@ pub enum ProfileCommand {
         /// Profile fields as JSON (camelCase names); watchlistSha256 is filled in from --watchlist.
         #[arg(long)]
         template: PathBuf,
+        /// A kiosk allowed to run the deployment: its Ed25519 public key (64 hex digits, or a file
+        /// holding them). Repeat for each kiosk; added to the template's kioskKeys. Required (here
+        /// or in the template) for authority custody.
+        #[arg(long = "kiosk-key", value_name = "KEY")]
+        kiosk_keys: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Co-sign a signed profile as the overseer (with a key folder made by `veilwatch keygen` for
+    /// the overseer: its issuer.key is the overseer's signing key).
+    Cosign {
+        profile: PathBuf,
+        /// The overseer's key folder.
+        #[arg(long)]
+        keys: PathBuf,
         #[arg(long)]
         out: PathBuf,
     },
@@ -30,6 +48,9 @@ pub enum ProfileCommand {
         profile: PathBuf,
         #[arg(long)]
         issuer: String,
+        /// The overseer's public key (hex, or a file holding it): its co-signature is then required.
+        #[arg(long = "overseer-key", value_name = "KEY")]
+        overseer_key: Option<String>,
         #[arg(long)]
         watchlist: Option<PathBuf>,
     },
@@ -43,27 +64,55 @@ pub struct ProfileArgs {
 
 pub fn run(args: ProfileArgs) -> Result<()> {
     match args.command {
-        ProfileCommand::Sign { keys, watchlist, template, out } => sign(keys, watchlist, template, out),
-        ProfileCommand::Verify { profile, issuer, watchlist } => verify(profile, &issuer, watchlist),
+        ProfileCommand::Sign { keys, watchlist, template, kiosk_keys, out } => {
+            sign(keys, watchlist, template, &kiosk_keys, out)
+        }
+        ProfileCommand::Cosign { profile, keys, out } => cosign_as_overseer(profile, keys, out),
+        ProfileCommand::Verify { profile, issuer, overseer_key, watchlist } => {
+            verify(profile, &issuer, overseer_key.as_deref(), watchlist)
+        }
     }
 }
 
-fn sign(keys: PathBuf, watchlist: PathBuf, template: PathBuf, out: PathBuf) -> Result<()> {
-    let profile =
+fn sign(keys: PathBuf, watchlist: PathBuf, template: PathBuf, kiosk_keys: &[String], out: PathBuf) -> Result<()> {
+    let mut profile =
         Profile::from_template(&read(&template)?, &read(&watchlist)?).with_context(|| template.display().to_string())?;
+    for key in kiosk_keys {
+        let key = hex(&key_files::public_key(key).context("--kiosk-key")?.to_bytes());
+        if !profile.kiosk_keys.contains(&key) {
+            profile.kiosk_keys.push(key);
+        }
+    }
     let signed = profile.sign(&key_files::issuer_secret(&keys)?).with_context(|| template.display().to_string())?;
     write_atomically(&out, signed.as_bytes())
 }
 
-fn verify(profile: PathBuf, issuer: &str, watchlist: Option<PathBuf>) -> Result<()> {
+fn cosign_as_overseer(profile: PathBuf, keys: PathBuf, out: PathBuf) -> Result<()> {
+    let text = String::from_utf8(read(&profile)?).with_context(|| format!("{} is not text", profile.display()))?;
+    let overseer = key_files::issuer_secret(&keys)?;
+    let cosigned = cosign(&text, &overseer).with_context(|| profile.display().to_string())?;
+    write_atomically(&out, cosigned.as_bytes())?;
+    println!("co-signed as overseer {}", hex(&overseer.verifying_key().to_bytes()));
+    Ok(())
+}
+
+fn verify(profile: PathBuf, issuer: &str, overseer: Option<&str>, watchlist: Option<PathBuf>) -> Result<()> {
     let in_profile = || profile.display().to_string();
-    let signed =
-        SignedProfile::parse(&read(&profile)?, &key_files::public_key(issuer)?, None).with_context(in_profile)?;
+    let overseer = overseer.map(key_files::public_key).transpose().context("--overseer-key")?;
+    let signed = SignedProfile::parse(&read(&profile)?, &key_files::public_key(issuer)?, overseer.as_ref())
+        .with_context(in_profile)?;
     signed.check_window(now_unix()).with_context(in_profile)?;
     if let Some(w) = watchlist {
         signed.check_watchlist(&read(&w)?).with_context(in_profile)?;
     }
     let p = &signed.profile;
     println!("profile OK: {} at {}, valid {} – {}", p.operator, p.location, p.valid_from, p.valid_until);
+    if signed.overseer.is_some() {
+        println!("co-signed by the overseer");
+    }
+    match p.kiosk_keys.len() {
+        0 => println!("kiosks: any device (local custody)"),
+        n => println!("kiosks allowed: {n}"),
+    }
     Ok(())
 }
