@@ -3,10 +3,12 @@
 //! every rule lives in [`crate::kiosk`] and runs under `cargo test`. TypeScript types are generated
 //! from the Rust types (tsify), so `pkg/veilwatch.d.ts` cannot drift from what the calls return.
 //!
-//! Embeddings and codes never cross this boundary in the production calls; [`bench_api`] holds the
-//! calls for tests and benchmarks.
+//! Embeddings, codes and similarity scores never cross this boundary in the production calls; the
+//! calls for tests and benchmarks that return them live in `bench_api`, compiled only with the
+//! cargo feature `bench-api` (the separate `pkg-bench/` package, never the production `pkg/`).
 
 mod authority_xhr;
+#[cfg(feature = "bench-api")]
 mod bench_api;
 mod engine;
 mod kiosk;
