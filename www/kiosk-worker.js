@@ -1,5 +1,6 @@
 // The kiosk's engine Worker. It owns the wasm module, the models and every biometric buffer:
-// frames arrive as transferable ImageBitmaps and are wiped here; the page receives boxes, track ids,
+// frames arrive as transferable ImageBitmaps, are written into the engine's frame buffer and
+// wiped; the page receives boxes, track ids,
 // counters and alerts (with the probe crop the reviewer must see), never an embedding or a code.
 //
 // Protocol (www/kiosk/engine-client.js is the other side): the page sends `{id, type, ...args}`;
@@ -28,8 +29,11 @@ async function fetchBytes(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-// Copies the bitmap's pixels out, closes it, and hands the pixels to `use`; they are wiped after.
-function withPixels(bitmap, use) {
+// Writes the bitmap's pixels into the engine's own frame buffer (wasm memory, wiped by the engine
+// after each frame), closes the bitmap, and calls `use(width, height)`. The canvas copy is wiped
+// here. The buffer's view is asked for anew each frame: a view taken before the wasm memory grew
+// would be detached.
+function withFrame(bitmap, use) {
   const { width, height } = bitmap;
   if (!canvas || canvas.width !== width || canvas.height !== height) {
     canvas = new OffscreenCanvas(width, height);
@@ -39,11 +43,12 @@ function withPixels(bitmap, use) {
   bitmap.close();
   const image = context.getImageData(0, 0, width, height);
   try {
-    return use(image.data, width, height);
+    kiosk.frameBuffer(width, height).set(image.data);
   } finally {
     image.data.fill(0);
     context.clearRect(0, 0, width, height);
   }
+  return use(width, height);
 }
 
 // Each handler returns the reply's fields, or `[fields, transferables]`.
@@ -57,13 +62,13 @@ const handlers = {
   frame({ bitmap, t }) {
     const { width, height } = bitmap;
     const t0 = performance.now();
-    const result = withPixels(bitmap, (rgba, w, h) => kiosk.processFrame(rgba, w, h, t));
+    const result = withFrame(bitmap, (w, h) => kiosk.processFrame(w, h, t));
     // Each probe crop is moved to the page, not copied, so no second copy lingers here.
     const transfer = [...new Set(result.alerts.map((a) => a.probe.buffer))];
     return [{ ...result, ms: performance.now() - t0, width, height, status: kiosk.status() }, transfer];
   },
   enrol({ bitmap, label }) {
-    const count = withPixels(bitmap, (rgba, w, h) => kiosk.enrollFromFrame(rgba, w, h, label));
+    const count = withFrame(bitmap, (w, h) => kiosk.enrollFromFrame(w, h, label));
     return { count, label, status: kiosk.status(), chart: kiosk.operatingPointChart() };
   },
   load({ deployment }) {

@@ -139,7 +139,9 @@ impl KioskError {
                 PipelineError::ModelHashMismatch { .. } => C::ModelMismatch,
                 PipelineError::ModelInvalid { .. } => C::ModelInvalid,
                 PipelineError::Inference { .. } | PipelineError::DegenerateLandmarks => C::InferenceFailed,
-                PipelineError::FrameSize { .. } | PipelineError::FrameBufferLength { .. } => C::FrameInvalid,
+                PipelineError::FrameSize { .. }
+                | PipelineError::FrameBufferLength { .. }
+                | PipelineError::FrameBufferNotPrepared { .. } => C::FrameInvalid,
                 PipelineError::ImageDecode(_) => C::ImageInvalid,
             },
             KioskError::Watchlist(e) => match e {
