@@ -8,6 +8,12 @@
 // `{id, type: 'error', request, code, message}`. `code` is the engine's stable error code
 // (`error.code`, e.g. WATCHLIST_EXPIRED), or one of the Worker's own: NOT_READY (a request came
 // before the models were loaded), MODEL_DOWNLOAD_FAILED, INTERNAL (anything without a code).
+//
+// Under authority custody a frame's blind matches finish later: `processFrame` returns the
+// blinded queries, the Worker POSTs each to the authority (`askAuthority`, with a deadline) and
+// hands the answer to the engine; what that raises comes to the page unasked, as
+// `{type: 'matched', alerts, counters, matchingError?, status}`. A frame reply carries
+// `querying`, the number of queries it sent.
 
 import init, { Kiosk } from '/pkg/veilwatch.js';
 import { engineWasmUrl } from '/pkg/engine-wasm.js';
@@ -17,9 +23,14 @@ const MODELS = {
   recognizer: '/models/face_recognition_sface_2021dec_int8bq.onnx',
 };
 
+/** How long a blind match may wait for the authority (the request's deadline and the engine's). */
+const AUTHORITY_TIMEOUT_MS = 5_000;
+
 let kiosk = null;
 let canvas = null;
 let context = null;
+/** The loaded deployment's authority URL (authority custody), else null. */
+let authorityUrl = null;
 
 const failure = (code, message) => Object.assign(new Error(message), { code });
 
@@ -51,21 +62,66 @@ function withFrame(bitmap, use) {
   return use(width, height);
 }
 
+// One blind match's round trip: POSTs the blinded elements to the authority's /v1/evaluate (the
+// body and content type its wire format defines) and resolves with its answer's bytes. The one
+// place that talks to the authority, so request signing (headers) goes here.
+async function evaluateAtAuthority(url, body) {
+  const endpoint = `${url.replace(/\/+$/, '')}/v1/evaluate`;
+  let response;
+  try {
+    response = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body,
+      signal: AbortSignal.timeout(AUTHORITY_TIMEOUT_MS),
+    });
+  } catch (error) {
+    if (error?.name === 'TimeoutError') throw new Error(`the authority at ${url} did not answer within ${AUTHORITY_TIMEOUT_MS / 1000} s`);
+    throw new Error(`cannot reach the authority at ${url}: the request failed (down, or blocked by the page's security policy)`);
+  }
+  if (!response.ok) throw new Error(`the authority at ${url} answered HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+// Sends a frame's query and finishes its match; the outcome goes to the page unasked. A query the
+// engine no longer holds (its face left, its time ran out) is dropped quietly.
+async function askAuthority({ id, body }) {
+  let outcome;
+  try {
+    let answer;
+    try {
+      answer = await evaluateAtAuthority(authorityUrl, body);
+    } catch (error) {
+      outcome = kiosk.failQuery(id, error.message);
+    }
+    outcome ??= kiosk.completeQuery(id, answer);
+  } catch (error) {
+    if (error?.code === 'QUERY_UNKNOWN') return;
+    outcome = { alerts: [], matchingError: error.message };
+  } finally {
+    body.fill(0);
+  }
+  const transfer = [...new Set(outcome.alerts.map((a) => a.probe.buffer))];
+  self.postMessage({ ...outcome, type: 'matched', status: kiosk.status() }, transfer);
+}
+
 // Each handler returns the reply's fields, or `[fields, transferables]`.
 const handlers = {
   async start() {
     await init({ module_or_path: engineWasmUrl(new URL('/pkg/', self.location.origin)) });
     const [detector, recognizer] = await Promise.all([fetchBytes(MODELS.detector), fetchBytes(MODELS.recognizer)]);
     kiosk = Kiosk.create({ detector, recognizer });
+    kiosk.setAuthorityTimeout(AUTHORITY_TIMEOUT_MS);
     return { status: kiosk.status() };
   },
   frame({ bitmap, t }) {
     const { width, height } = bitmap;
     const t0 = performance.now();
-    const result = withFrame(bitmap, (w, h) => kiosk.processFrame(w, h, t));
+    const { queries = [], ...result } = withFrame(bitmap, (w, h) => kiosk.processFrame(w, h, t));
+    for (const query of queries) askAuthority(query);
     // Each probe crop is moved to the page, not copied, so no second copy lingers here.
     const transfer = [...new Set(result.alerts.map((a) => a.probe.buffer))];
-    return [{ ...result, ms: performance.now() - t0, width, height, status: kiosk.status() }, transfer];
+    return [{ ...result, querying: queries.length, ms: performance.now() - t0, width, height, status: kiosk.status() }, transfer];
   },
   enrol({ bitmap, label }) {
     const count = withFrame(bitmap, (w, h) => kiosk.enrollFromFrame(w, h, label));
@@ -73,6 +129,7 @@ const handlers = {
   },
   load({ deployment }) {
     kiosk.loadWatchlist(deployment);
+    authorityUrl = deployment.custody?.kind === 'authority' ? deployment.custody.url : null;
     return { status: kiosk.status(), chart: kiosk.operatingPointChart() };
   },
   review({ alert, decision, reviewer }) {

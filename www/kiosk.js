@@ -37,17 +37,28 @@ const alerts = alertsPanel({
   }, refused),
 });
 
-function showFrame(result) {
+// What a blind match led to: alerts, or why matching is paused. `attempted`: whether a match
+// finished here (a frame that only sent queries to the authority has not finished one).
+function showMatches(result, attempted) {
   if (result.matchingError) {
     status.say(`Matching is paused: ${result.matchingError}. Faces are still detected and wiped; matching resumes when this clears.`,
       { error: true, topic: 'matching-paused' });
-  } else if (status.showing('matching-paused')) {
+  } else if (attempted && status.showing('matching-paused')) {
     say('Matching resumed.');
   }
   for (const alert of result.alerts) {
     state.alertTracks.add(alert.track);
     alerts.add(alert);
   }
+}
+
+engine.onMatched = (result) => {
+  showMatches(result, true);
+  showWatchlist(result.status);
+};
+
+function showFrame(result) {
+  showMatches(result, result.querying === 0);
   drawFaces($('overlay'), video, result, state.alertTracks, $('faces-summary'));
   showCounters(result.counters, result.ms);
   showWatchlist(result.status);

@@ -28,6 +28,11 @@ pub enum KioskError {
     IssuerKey,
     #[error("there is no pending alert {0} (it was already reviewed, or never existed)")]
     UnknownAlert(u32),
+    #[error(
+        "there is no pending authority query {0} (it was already answered, timed out, or its face \
+         left the camera's view)"
+    )]
+    UnknownQuery(u32),
     #[error("the decision must be confirm, reject or unsure")]
     BadDecision,
     #[error("a review needs the reviewer's name")]
@@ -73,6 +78,7 @@ pub enum ErrorCode {
     OptionsInvalid,
     KeyInvalid,
     AlertUnknown,
+    QueryUnknown,
     ReviewInvalid,
     NoFace,
     FaceQuality,
@@ -110,6 +116,7 @@ impl ErrorCode {
             ErrorCode::OptionsInvalid => "OPTIONS_INVALID",
             ErrorCode::KeyInvalid => "KEY_INVALID",
             ErrorCode::AlertUnknown => "ALERT_UNKNOWN",
+            ErrorCode::QueryUnknown => "QUERY_UNKNOWN",
             ErrorCode::ReviewInvalid => "REVIEW_INVALID",
             ErrorCode::NoFace => "NO_FACE",
             ErrorCode::FaceQuality => "FACE_QUALITY",
@@ -176,6 +183,7 @@ impl KioskError {
             KioskError::Options(_) => C::OptionsInvalid,
             KioskError::KeyFormat { .. } | KioskError::IssuerKey => C::KeyInvalid,
             KioskError::UnknownAlert(_) => C::AlertUnknown,
+            KioskError::UnknownQuery(_) => C::QueryUnknown,
             KioskError::BadDecision | KioskError::NoReviewer => C::ReviewInvalid,
             KioskError::NoFaceInView => C::NoFace,
             KioskError::PoorFace => C::FaceQuality,
@@ -197,7 +205,7 @@ mod tests {
             WatchlistForeign, WatchlistTampered, WatchlistNotYetValid, WatchlistExpired, WatchlistWrongKey,
             WatchlistWrongCustody, AuthorityUnavailable, AuthorityBadAnswer, ProfileInvalid, ProfileForeign,
             ProfileTampered, ProfileNotYetValid, ProfileExpired, ProfileWatchlistMismatch, ProfileBelowFloor,
-            OverseerMissing, OptionsInvalid, KeyInvalid, AlertUnknown, ReviewInvalid, NoFace, FaceQuality,
+            OverseerMissing, OptionsInvalid, KeyInvalid, AlertUnknown, QueryUnknown, ReviewInvalid, NoFace, FaceQuality,
             LabelInvalid, Internal,
         ];
         for code in all {

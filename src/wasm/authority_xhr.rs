@@ -1,7 +1,8 @@
-//! The OPRF round trip from a Worker: a synchronous XMLHttpRequest (allowed in Workers), so that
-//! matching stays one call. The body is the batch of blinded elements, nothing else. An authority
-//! that does not answer within [`TIMEOUT_MS`] fails the attempt (the Worker is blocked until then):
-//! the frame reports a matching error and the kiosk carries on.
+//! The key check of authority custody when a watchlist loads: one synchronous XMLHttpRequest
+//! (allowed in Workers), so that loading stays one call. The body is one blinded element. An
+//! authority that does not answer within [`TIMEOUT_MS`] fails the load. Faces are not matched
+//! through here: `processFrame` returns their queries and the Worker sends them with an
+//! asynchronous `fetch` (www/kiosk-worker.js, `completeQuery`).
 
 use crate::blind::prf::{OprfClientPrf, OprfTransport, Prf};
 use crate::blind::BlindError;

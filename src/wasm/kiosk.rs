@@ -9,7 +9,7 @@ use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
 use super::{authority_xhr, from_ts, js_error, to_ts, with_stack_wiped};
-use crate::kiosk::{DeploymentOptions, FrameResult, KioskError, KioskOptions, KioskSession, KioskStatus};
+use crate::kiosk::{DeploymentOptions, FrameResult, KioskError, KioskOptions, KioskSession, KioskStatus, QueryResult};
 use crate::pipeline::FrameBuffer;
 
 /// The kiosk: the face pipeline plus tracking, blind matching, human review and the audit log.
@@ -28,6 +28,9 @@ fn now_unix() -> i64 {
     crate::time::now_unix()
 }
 
+/// How long a blind match may wait for the authority unless `setAuthorityTimeout` says otherwise.
+const DEFAULT_AUTHORITY_TIMEOUT_MS: u32 = 5_000;
+
 #[wasm_bindgen]
 impl Kiosk {
     /// A kiosk with both models (`detector`, `recognizer`: the model files' bytes) and, if the
@@ -39,7 +42,9 @@ impl Kiosk {
         let deployment = options.take_deployment().map_err(js_error)?;
         let engine =
             crate::pipeline::Engine::from_bytes(&options.detector, &options.recognizer).map_err(|e| js_error(e.into()))?;
-        let mut kiosk = Kiosk { session: KioskSession::new(engine), frame_buffer: FrameBuffer::default() };
+        let mut session = KioskSession::new(engine);
+        session.defer_authority_queries(f64::from(DEFAULT_AUTHORITY_TIMEOUT_MS));
+        let mut kiosk = Kiosk { session, frame_buffer: FrameBuffer::default() };
         if let Some(deployment) = deployment {
             kiosk.load(deployment)?;
         }
@@ -86,8 +91,9 @@ impl Kiosk {
     }
 
     /// Processes the frame in the frame buffer (see `frameBuffer`), taken at `tMs` (default:
-    /// now): tracked faces, new alerts (each with the reviewer's probe crop), counters, and why
-    /// matching failed, if it did. The frame buffer is wiped, also when this throws. Throws when
+    /// now): tracked faces, new alerts (each with the reviewer's probe crop), counters, why
+    /// matching failed, if it did, and under authority custody the `queries` to send to the
+    /// authority (see `completeQuery`). The frame buffer is wiped, also when this throws. Throws when
     /// the deployment's window has closed (matching stops; detection goes on with the next frame).
     #[wasm_bindgen(js_name = processFrame)]
     pub fn process_frame(
@@ -101,6 +107,34 @@ impl Kiosk {
             let result = self.session.process_frame(&frame, t_ms.unwrap_or_else(now_ms)).map_err(js_error)?;
             to_ts(&result)
         })
+    }
+
+    /// How long (ms) an authority query from `processFrame` may wait for `completeQuery` before it
+    /// is wiped and counted as failed (default 5000). Use the same deadline for the request.
+    #[wasm_bindgen(js_name = setAuthorityTimeout)]
+    pub fn set_authority_timeout(&mut self, ms: u32) {
+        self.session.defer_authority_queries(f64::from(ms));
+    }
+
+    /// Finishes the blind match of `processFrame`'s query `id` with the body of the authority's
+    /// answer to it (`POST {authority}/v1/evaluate` with the query's `body`): the alerts it raises,
+    /// the counters, and `matchingError` if the answer was malformed. The query is wiped either
+    /// way. Throws `QUERY_UNKNOWN` if it was already answered, timed out or its face left.
+    #[wasm_bindgen(js_name = completeQuery)]
+    pub fn complete_query(&mut self, id: u32, answer: &[u8]) -> Result<Ts<QueryResult>, JsValue> {
+        with_stack_wiped(|| {
+            let result = self.session.complete_query(id, answer, now_unix()).map_err(js_error)?;
+            to_ts(&result)
+        })
+    }
+
+    /// Reports that query `id` got no usable answer (`reason`: timeout, network error, HTTP
+    /// status) and wipes it; the result's `matchingError` says why matching is paused. Throws
+    /// `QUERY_UNKNOWN` like `completeQuery`.
+    #[wasm_bindgen(js_name = failQuery)]
+    pub fn fail_query(&mut self, id: u32, reason: &str) -> Result<Ts<QueryResult>, JsValue> {
+        let result = self.session.fail_query(id, reason).map_err(js_error)?;
+        to_ts(&result)
     }
 
     /// Records a reviewer's decision (`confirm`, `reject` or `unsure`) and wipes the probe crop.

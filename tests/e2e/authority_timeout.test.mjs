@@ -1,6 +1,6 @@
 // An authority that stops answering (a hung server, a black-holed network) must not freeze the
-// kiosk: the round trip times out, the kiosk says matching is paused, raises no alert, and keeps
-// detecting and counting. In a real browser, against a real `veilwatch authority` behind a proxy
+// kiosk: the Worker's fetch to the authority times out (5 s), the kiosk says matching is paused,
+// raises no alert, and keeps detecting and counting frames at its usual pace meanwhile. In a real browser, against a real `veilwatch authority` behind a proxy
 // that forwards the key check at load time and then holds every request open without answering.
 
 import { execFileSync, spawn } from 'node:child_process';
