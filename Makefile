@@ -34,8 +34,10 @@ models:
 native:
 	cargo build --release --features cli --locked
 
+## pkg/ (production: what the kiosk page loads) and pkg-bench/ (plus the `bench-api` test and
+## benchmark calls, for tests/e2e and make bench), each in a SIMD128 and a relaxed-SIMD build.
 wasm:
-	tools/build-wasm
+	tools/build-wasm pkg pkg-bench
 
 ## Native tests, then the wasm kernels' tests in node (wasm-bindgen-test-runner comes with wasm-bindgen-cli).
 unit:
@@ -69,7 +71,8 @@ fuzz:
 	done
 
 ## Speed: native medians and watchlist sizes, wasm (node) vs onnxruntime-web on the same inputs,
-## then the engine and the whole kiosk in headless Chromium → bench.json
+## then the engine and the whole kiosk in headless Chromium → bench.json. The per-stage figures use
+## pkg-bench/ (both builds), the whole kiosk pkg/.
 bench: setup native wasm
 	$(BIN) bench --frames-out $(CARGO_TARGET_DIR)/bench-frames
 	node tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames
@@ -77,4 +80,4 @@ bench: setup native wasm
 	node tests/bench/browser.mjs $(CARGO_TARGET_DIR)/bench-frames
 
 clean:
-	rm -rf pkg bench.json
+	rm -rf pkg pkg-bench bench.json

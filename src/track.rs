@@ -141,6 +141,11 @@ impl Tracker {
         }
     }
 
+    /// Whether track `id` has not ended yet.
+    pub fn is_live(&self, id: u32) -> bool {
+        self.tracks.iter().any(|t| t.id == id)
+    }
+
     pub fn active(&self) -> usize {
         self.tracks.len()
     }

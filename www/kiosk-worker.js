@@ -1,5 +1,6 @@
 // The kiosk's engine Worker. It owns the wasm module, the models and every biometric buffer:
-// frames arrive as transferable ImageBitmaps and are wiped here; the page receives boxes, track ids,
+// frames arrive as transferable ImageBitmaps, are written into the engine's frame buffer and
+// wiped; the page receives boxes, track ids,
 // counters and alerts (with the probe crop the reviewer must see), never an embedding or a code.
 //
 // Protocol (www/kiosk/engine-client.js is the other side): the page sends `{id, type, ...args}`;
@@ -13,6 +14,12 @@
 //
 // The audit log is durable: after every request, the lines the kiosk appended are stored in
 // IndexedDB (kiosk/audit-store.js) before the reply goes out, and `start` continues the stored log.
+//
+// Under authority custody a frame's blind matches finish later: `processFrame` returns the
+// blinded queries, the Worker POSTs each to the authority (`askAuthority`, with a deadline) and
+// hands the answer to the engine; what that raises comes to the page unasked, as
+// `{type: 'matched', alerts, counters, matchingError?, status}`. A frame reply carries
+// `querying`, the number of queries it sent.
 
 import init, { Kiosk, takePanicMessage } from '/pkg/veilwatch.js';
 import { engineWasmUrl } from '/pkg/engine-wasm.js';
@@ -23,6 +30,9 @@ const MODELS = {
   recognizer: '/models/face_recognition_sface_2021dec_int8bq.onnx',
 };
 
+/** How long a blind match may wait for the authority (the request's deadline and the engine's). */
+const AUTHORITY_TIMEOUT_MS = 5_000;
+
 let kiosk = null;
 /** How many audit lines are in IndexedDB. */
 let storedLines = 0;
@@ -30,6 +40,8 @@ let storedLines = 0;
 let stopped = null;
 let canvas = null;
 let context = null;
+/** The loaded deployment's authority URL (authority custody), else null. */
+let authorityUrl = null;
 
 const failure = (code, message) => Object.assign(new Error(message), { code });
 
@@ -39,8 +51,11 @@ async function fetchBytes(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-// Copies the bitmap's pixels out, closes it, and hands the pixels to `use`; they are wiped after.
-function withPixels(bitmap, use) {
+// Writes the bitmap's pixels into the engine's own frame buffer (wasm memory, wiped by the engine
+// after each frame), closes the bitmap, and calls `use(width, height)`. The canvas copy is wiped
+// here. The buffer's view is asked for anew each frame: a view taken before the wasm memory grew
+// would be detached.
+function withFrame(bitmap, use) {
   const { width, height } = bitmap;
   if (!canvas || canvas.width !== width || canvas.height !== height) {
     canvas = new OffscreenCanvas(width, height);
@@ -50,11 +65,65 @@ function withPixels(bitmap, use) {
   bitmap.close();
   const image = context.getImageData(0, 0, width, height);
   try {
-    return use(image.data, width, height);
+    kiosk.frameBuffer(width, height).set(image.data);
   } finally {
     image.data.fill(0);
     context.clearRect(0, 0, width, height);
   }
+  return use(width, height);
+}
+
+// One blind match's round trip: POSTs the blinded elements to the authority's /v1/evaluate (the
+// body and content type its wire format defines) and resolves with its answer's bytes. The one
+// place that talks to the authority, so request signing (headers) goes here.
+async function evaluateAtAuthority(url, body) {
+  const endpoint = `${url.replace(/\/+$/, '')}/v1/evaluate`;
+  let response;
+  try {
+    response = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body,
+      signal: AbortSignal.timeout(AUTHORITY_TIMEOUT_MS),
+    });
+  } catch (error) {
+    if (error?.name === 'TimeoutError') throw new Error(`the authority at ${url} did not answer within ${AUTHORITY_TIMEOUT_MS / 1000} s`);
+    throw new Error(`cannot reach the authority at ${url}: the request failed (down, or blocked by the page's security policy)`);
+  }
+  if (!response.ok) throw new Error(`the authority at ${url} answered HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+// Sends a frame's query and finishes its match; the outcome goes to the page unasked. A query the
+// engine no longer holds (its face left, its time ran out) is dropped quietly.
+async function askAuthority({ id, body }) {
+  let outcome;
+  try {
+    let answer;
+    try {
+      answer = await evaluateAtAuthority(authorityUrl, body);
+    } catch (error) {
+      if (!kiosk) return;
+      outcome = kiosk.failQuery(id, error.message);
+    }
+    if (!kiosk) return; // the engine stopped while the authority answered
+    outcome ??= kiosk.completeQuery(id, answer);
+  } catch (error) {
+    // A trap stops the engine; the page's next request learns it (ENGINE_STOPPED, fatal) and restarts it.
+    if (error instanceof WebAssembly.RuntimeError) return void stop(error);
+    if (error?.code === 'QUERY_UNKNOWN') return;
+    outcome = { alerts: [], matchingError: error.message };
+  } finally {
+    body.fill(0);
+  }
+  // The alert and its counts are in the audit log; they are stored before the page hears of them.
+  const auditStoreError = await storeNewAuditLines().catch((error) => {
+    if (error instanceof WebAssembly.RuntimeError) stop(error);
+    return `the audit log could not be stored on this device: ${error?.message ?? error}`;
+  });
+  if (!kiosk) return;
+  const transfer = [...new Set(outcome.alerts.map((a) => a.probe.buffer))];
+  self.postMessage({ ...outcome, ...(auditStoreError && { auditStoreError }), type: 'matched', status: kiosk.status() }, transfer);
 }
 
 // Each handler returns the reply's fields, or `[fields, transferables]`.
@@ -73,6 +142,7 @@ const handlers = {
       created.free();
       throw error;
     }
+    created.setAuthorityTimeout(AUTHORITY_TIMEOUT_MS);
     kiosk = created;
     storedLines = stored.count;
     return { status: kiosk.status(), auditLines: kiosk.auditHead()?.seq ?? 0 };
@@ -80,17 +150,19 @@ const handlers = {
   frame({ bitmap, t }) {
     const { width, height } = bitmap;
     const t0 = performance.now();
-    const result = withPixels(bitmap, (rgba, w, h) => kiosk.processFrame(rgba, w, h, t));
+    const { queries = [], ...result } = withFrame(bitmap, (w, h) => kiosk.processFrame(w, h, t));
+    for (const query of queries) askAuthority(query);
     // Each probe crop is moved to the page, not copied, so no second copy lingers here.
     const transfer = [...new Set(result.alerts.map((a) => a.probe.buffer))];
-    return [{ ...result, ms: performance.now() - t0, width, height, status: kiosk.status() }, transfer];
+    return [{ ...result, querying: queries.length, ms: performance.now() - t0, width, height, status: kiosk.status() }, transfer];
   },
   enrol({ bitmap, label }) {
-    const count = withPixels(bitmap, (rgba, w, h) => kiosk.enrollFromFrame(rgba, w, h, label));
+    const count = withFrame(bitmap, (w, h) => kiosk.enrollFromFrame(w, h, label));
     return { count, label, status: kiosk.status(), chart: kiosk.operatingPointChart() };
   },
   load({ deployment }) {
     kiosk.loadWatchlist(deployment);
+    authorityUrl = deployment.custody?.kind === 'authority' ? deployment.custody.url : null;
     return { status: kiosk.status(), chart: kiosk.operatingPointChart() };
   },
   review({ alert, decision, reviewer }) {
@@ -125,7 +197,7 @@ async function storeNewAuditLines() {
   } catch (error) {
     return `the audit log could not be stored on this device: ${error?.message ?? error}`;
   }
-  storedLines = seq;
+  storedLines = Math.max(storedLines, seq);
   return null;
 }
 

@@ -96,6 +96,10 @@ function showKioskKey() {
 function startEngine(restartReason) {
   state.engineReady = false;
   engine = new EngineClient(workerUrl, { onFatal: restartEngine });
+  engine.onMatched = (result) => {
+    showMatches(result, true);
+    showStatus(result.status);
+  };
   return engine.start({ ...state.config, kioskKey: state.kioskKey?.publicHex, restartReason }).then(async (reply) => {
     // A key created while the engine was starting is bound now (binding the same key again is a no-op).
     if (state.kioskKey) await engine.bindKioskKey(state.kioskKey.publicHex);
@@ -116,11 +120,13 @@ function restartEngine(error) {
   }, refused);
 }
 
-function showFrame(result) {
+// What a blind match led to: alerts, or why matching is paused. `attempted`: whether a match
+// finished here (a frame that only sent queries to the authority has not finished one).
+function showMatches(result, attempted) {
   if (result.matchingError) {
     status.say(`Matching is paused: ${result.matchingError}. Faces are still detected and wiped; matching resumes when this clears.`,
       { error: true, topic: 'matching-paused' });
-  } else if (status.showing('matching-paused')) {
+  } else if (attempted && status.showing('matching-paused')) {
     say('Matching resumed.');
   }
   for (const alert of result.alerts) {
@@ -129,6 +135,10 @@ function showFrame(result) {
   }
   if (result.alerts.length > 0) anchors.anchor();
   if (result.auditStoreError) status.say(result.auditStoreError, { error: true, topic: 'audit-store' });
+}
+
+function showFrame(result) {
+  showMatches(result, result.querying === 0);
   drawFaces($('overlay'), video, result, state.alertTracks, $('faces-summary'));
   showCounters(result.counters, result.ms);
   showStatus(result.status);

@@ -79,17 +79,28 @@ impl Matcher {
         prf: &dyn Prf,
         now_unix: i64,
     ) -> Result<Vec<BlindMatch>, BlindError> {
+        let inputs = self.prf_inputs(probe, now_unix)?;
+        let outputs = prf.evaluate(&inputs)?;
+        Ok(self.open_matches(&outputs))
+    }
+
+    /// The first half of [`Matcher::match_embedding`], for a PRF evaluated elsewhere (the
+    /// authority, asynchronously): the L PRF inputs of `probe`'s codes, wiped on drop.
+    pub fn prf_inputs(&self, probe: &Embedding, now_unix: i64) -> Result<Zeroizing<Vec<Vec<u8>>>, BlindError> {
         let header = &self.watchlist.header;
         self.watchlist.check_window(now_unix)?;
         if probe.values().len() != header.dim as usize {
             return Err(BlindError::Dimension { expected: header.dim as usize, got: probe.values().len() });
         }
         let codes = self.family.codes(probe.values());
-        let inputs: Zeroizing<Vec<Vec<u8>>> = Zeroizing::new(
+        Ok(Zeroizing::new(
             codes.iter().enumerate().map(|(l, &c)| code_input(&header.watchlist_id, l as u16, c)).collect(),
-        );
-        let outputs = prf.evaluate(&inputs)?;
+        ))
+    }
 
+    /// The second half: the records that open with the L PRF outputs of one probe's codes.
+    pub fn open_matches(&self, outputs: &[Zeroizing<Vec<u8>>]) -> Vec<BlindMatch> {
+        let header = &self.watchlist.header;
         let mut collected: HashMap<u32, Vec<(u16, [u8; SHARE_BYTES])>> = HashMap::new();
         for (table, y) in outputs.iter().enumerate() {
             let derived = derive(y);
@@ -125,7 +136,7 @@ impl Matcher {
             zeroize::Zeroize::zeroize(share);
         }
         matches.sort_by_key(|m| std::cmp::Reverse(m.collisions));
-        Ok(matches)
+        matches
     }
 
     fn open_record(&self, entry: u32, key: &[u8; 16]) -> Option<EntryRecord> {

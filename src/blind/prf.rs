@@ -200,27 +200,54 @@ impl<T: OprfTransport> Prf for OprfClientPrf<T> {
     }
 
     fn evaluate(&self, inputs: &[Vec<u8>]) -> Result<Vec<Zeroizing<Vec<u8>>>, BlindError> {
+        let batch = BlindedBatch::blind(inputs.to_vec())?;
+        let response = self.transport.evaluate(batch.request())?;
+        batch.finish(&response)
+    }
+}
+
+/// PRF inputs blinded for the authority, for a round trip the caller carries out itself (the
+/// browser's asynchronous `fetch`): [`BlindedBatch::request`] is the body to send (random group
+/// elements, G1 lets them leave), [`BlindedBatch::finish`] unblinds the answer. The inputs and the
+/// blinding scalars are wiped when the batch is dropped.
+pub struct BlindedBatch {
+    inputs: Zeroizing<Vec<Vec<u8>>>,
+    states: Vec<OprfClient<Ristretto255>>,
+    request: Vec<u8>,
+}
+
+impl BlindedBatch {
+    pub fn blind(inputs: Vec<Vec<u8>>) -> Result<BlindedBatch, BlindError> {
+        let inputs = Zeroizing::new(inputs);
         let mut states = Vec::with_capacity(inputs.len());
         let mut request = Vec::with_capacity(inputs.len() * ELEMENT_BYTES);
-        for x in inputs {
+        for x in inputs.iter() {
             let blind = OprfClient::<Ristretto255>::blind(x, &mut OsRng)
                 .map_err(|_| BlindError::Authority("OPRF input rejected".into()))?;
             request.extend_from_slice(&blind.message.serialize());
             states.push(blind.state);
         }
-        let response = self.transport.evaluate(&request)?;
-        request.zeroize();
-        if response.len() != inputs.len() * ELEMENT_BYTES {
+        Ok(BlindedBatch { inputs, states, request })
+    }
+
+    /// The request body: the blinded elements, `ELEMENT_BYTES` each, concatenated.
+    pub fn request(&self) -> &[u8] {
+        &self.request
+    }
+
+    /// The PRF outputs, from the authority's answer to [`BlindedBatch::request`].
+    pub fn finish(&self, response: &[u8]) -> Result<Vec<Zeroizing<Vec<u8>>>, BlindError> {
+        if response.len() != self.inputs.len() * ELEMENT_BYTES {
             return Err(BlindError::AuthorityAnswer(format!(
                 "{} bytes for {} elements (expected {})",
                 response.len(),
-                inputs.len(),
-                inputs.len() * ELEMENT_BYTES
+                self.inputs.len(),
+                self.inputs.len() * ELEMENT_BYTES
             )));
         }
-        states
+        self.states
             .iter()
-            .zip(inputs)
+            .zip(self.inputs.iter())
             .zip(response.chunks_exact(ELEMENT_BYTES))
             .map(|((state, x), element)| {
                 let element = EvaluationElement::<Ristretto255>::deserialize(element).map_err(|_| {
@@ -232,6 +259,12 @@ impl<T: OprfTransport> Prf for OprfClientPrf<T> {
                     .map_err(|_| BlindError::AuthorityAnswer("an answer element could not be unblinded".into()))
             })
             .collect()
+    }
+}
+
+impl Drop for BlindedBatch {
+    fn drop(&mut self) {
+        self.request.zeroize();
     }
 }
 

@@ -29,6 +29,11 @@ pub enum KioskError {
     IssuerKey,
     #[error("there is no pending alert {0} (it was already reviewed, or never existed)")]
     UnknownAlert(u32),
+    #[error(
+        "there is no pending authority query {0} (it was already answered, timed out, or its face \
+         left the camera's view)"
+    )]
+    UnknownQuery(u32),
     #[error("the decision must be confirm, reject or unsure")]
     BadDecision,
     #[error("a review needs the reviewer's name")]
@@ -90,6 +95,7 @@ pub enum ErrorCode {
     OptionsInvalid,
     KeyInvalid,
     AlertUnknown,
+    QueryUnknown,
     ReviewInvalid,
     NoFace,
     FaceQuality,
@@ -135,6 +141,7 @@ impl ErrorCode {
             ErrorCode::OptionsInvalid => "OPTIONS_INVALID",
             ErrorCode::KeyInvalid => "KEY_INVALID",
             ErrorCode::AlertUnknown => "ALERT_UNKNOWN",
+            ErrorCode::QueryUnknown => "QUERY_UNKNOWN",
             ErrorCode::ReviewInvalid => "REVIEW_INVALID",
             ErrorCode::NoFace => "NO_FACE",
             ErrorCode::FaceQuality => "FACE_QUALITY",
@@ -166,7 +173,9 @@ impl KioskError {
                 PipelineError::ModelHashMismatch { .. } => C::ModelMismatch,
                 PipelineError::ModelInvalid { .. } => C::ModelInvalid,
                 PipelineError::Inference { .. } | PipelineError::DegenerateLandmarks => C::InferenceFailed,
-                PipelineError::FrameSize { .. } | PipelineError::FrameBufferLength { .. } => C::FrameInvalid,
+                PipelineError::FrameSize { .. }
+                | PipelineError::FrameBufferLength { .. }
+                | PipelineError::FrameBufferNotPrepared { .. } => C::FrameInvalid,
                 PipelineError::ImageDecode(_) => C::ImageInvalid,
             },
             KioskError::Watchlist(e) => match e {
@@ -205,6 +214,7 @@ impl KioskError {
             KioskError::Options(_) => C::OptionsInvalid,
             KioskError::KeyFormat { .. } | KioskError::IssuerKey => C::KeyInvalid,
             KioskError::UnknownAlert(_) => C::AlertUnknown,
+            KioskError::UnknownQuery(_) => C::QueryUnknown,
             KioskError::BadDecision | KioskError::NoReviewer => C::ReviewInvalid,
             KioskError::NoFaceInView => C::NoFace,
             KioskError::PoorFace => C::FaceQuality,
@@ -234,7 +244,7 @@ mod tests {
             WatchlistWrongCustody, AuthorityUnavailable, AuthorityBadAnswer, ProfileInvalid, ProfileForeign,
             ProfileTampered, ProfileNotYetValid, ProfileExpired, ProfileWatchlistMismatch, ProfileBelowFloor,
             OverseerMissing, OverseerKeyMissing, ProfileRequired, ProfileCustodyMismatch, AuthorityInsecure,
-            KioskNotAllowed, DemoUnderDeployment, OptionsInvalid, KeyInvalid, AlertUnknown, ReviewInvalid, NoFace, FaceQuality,
+            KioskNotAllowed, DemoUnderDeployment, OptionsInvalid, KeyInvalid, AlertUnknown, QueryUnknown, ReviewInvalid, NoFace, FaceQuality,
             LabelInvalid, AuditLogBroken, AuditLogForeign, Internal,
         ];
         for code in all {

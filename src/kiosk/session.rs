@@ -8,6 +8,14 @@
 //! wiped; nothing runs outside the profile's and the watchlist's validity windows; the query-rate
 //! cap (the profile's, or 60 a minute in demo mode) is enforced before any PRF evaluation; session
 //! time never goes backwards ([`super::clock`]); demo enrolment is refused while a deployment runs.
+//!
+//! Authority custody in a browser is matched in two phases ([`KioskSession::defer_authority_queries`]):
+//! `process_frame` blinds the probe's PRF inputs and returns them as an [`AuthorityQuery`] (random
+//! group elements, which G1 lets leave) instead of blocking on the network; the caller sends them
+//! and hands the answer to [`KioskSession::complete_query`] (or reports [`KioskSession::fail_query`]),
+//! which unblinds it, opens the buckets and raises the alerts. A pending query holds the blinding
+//! state and the probe crop for the reviewer; both are wiped when it completes or fails, when its
+//! track ends, when its time runs out, and when matching stops.
 
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
@@ -20,8 +28,8 @@ use super::minute::MinuteCounts;
 use super::review::{AlertView, Decision, ProbeCrop, Reviews};
 use super::status::{ExpectedRates, KioskStatus};
 use super::KioskError;
-use crate::blind::matcher::Matcher;
-use crate::blind::prf::Prf;
+use crate::blind::matcher::{BlindMatch, Matcher};
+use crate::blind::prf::{BlindedBatch, Prf, PrfSuite};
 use crate::governance::audit::{AuditLog, Reopening};
 use crate::governance::profile::SignedProfile;
 use crate::pipeline::{align, Engine, Face, Frame, Quality};
@@ -72,6 +80,41 @@ pub struct FrameResult {
     /// Set when a match attempt failed (e.g. the authority is down): detection and counting go
     /// on, matching resumes on the next attempt that succeeds.
     pub matching_error: Option<String>,
+    /// Blind matches waiting for the authority (two-phase authority custody only; absent when
+    /// there are none): send each `body` to the authority, then `completeQuery` or `failQuery`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub queries: Vec<AuthorityQuery>,
+}
+
+/// One blind match's request to the authority: the blinded elements to POST to `/v1/evaluate`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct AuthorityQuery {
+    pub id: u32,
+    #[serde(with = "serde_bytes")]
+    #[cfg_attr(target_arch = "wasm32", tsify(type = "Uint8Array"))]
+    pub body: Vec<u8>,
+}
+
+/// What an answered (or failed) authority query led to.
+#[derive(Debug, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct QueryResult {
+    pub alerts: Vec<AlertView>,
+    pub counters: Counters,
+    pub matching_error: Option<String>,
+}
+
+/// A blind match waiting for the authority's answer. Dropping it wipes the blinding state, the
+/// PRF inputs and the probe crop.
+struct PendingQuery {
+    id: u32,
+    track: u32,
+    batch: BlindedBatch,
+    probe: ProbeCrop,
+    expires_ms: f64,
 }
 
 /// Faces of one frame after analysis: each face's quality, and its embedding if it passed.
@@ -95,6 +138,10 @@ pub struct KioskSession {
     clock: SessionClock,
     /// The overseer whose co-signature every profile needs, when the kiosk is configured with one.
     overseer: Option<VerifyingKey>,
+    /// `Some(timeout in ms)`: authority custody is matched in two phases (see the module doc).
+    deferred_timeout_ms: Option<f64>,
+    pending: Vec<PendingQuery>,
+    next_query: u32,
 }
 
 impl KioskSession {
@@ -112,6 +159,9 @@ impl KioskSession {
             reviews: Reviews::default(),
             clock: SessionClock::default(),
             overseer: None,
+            deferred_timeout_ms: None,
+            pending: Vec::new(),
+            next_query: 1,
         }
     }
 
@@ -119,6 +169,17 @@ impl KioskSession {
     pub fn with_overseer_key(mut self, overseer: Option<VerifyingKey>) -> KioskSession {
         self.overseer = overseer;
         self
+    }
+
+    /// Matches authority custody in two phases from now on: frames return [`AuthorityQuery`]s
+    /// that must be answered within `timeout_ms`, instead of calling the authority in the frame.
+    pub fn defer_authority_queries(&mut self, timeout_ms: f64) {
+        self.deferred_timeout_ms = Some(timeout_ms);
+    }
+
+    /// Authority queries waiting for an answer.
+    pub fn pending_queries(&self) -> usize {
+        self.pending.len()
     }
 
     /// Verifies a deployment ([`Deployment::verify`]) and loads it. Nothing changes if it fails.
@@ -219,6 +280,7 @@ impl KioskSession {
     /// Stops matching (e.g. the window closed) but keeps detecting and counting.
     pub fn unload(&mut self, now_unix: i64, reason: &str) {
         self.expected = None;
+        self.pending.clear();
         if self.deployment.take().is_some() {
             self.audit.append(now_unix, "config", json!({"matching": "stopped", "reason": reason}));
         }
@@ -237,14 +299,68 @@ impl KioskSession {
         self.stop_matching_outside_the_window(now_unix)?;
         let analysed = self.analyse_faces(frame)?;
         let (tracked, requests) = self.tracker.update(&analysed.faces, analysed.embeddings, now_ms);
-        let (alerts, matching_error) = self.match_tracks(frame, &tracked, requests, now_unix);
+        let expired = self.drop_stale_queries(now_ms);
+        let (alerts, queries, matching_error) = self.match_tracks(frame, &tracked, requests, now_ms);
         self.update_track_counters(now_ms);
         Ok(FrameResult {
             faces: face_views(tracked, analysed.qualities),
             alerts,
             counters: self.counters,
-            matching_error,
+            matching_error: matching_error.or(expired),
+            queries,
         })
+    }
+
+    /// Wipes the pending queries whose track ended or whose time ran out; the ones that timed out
+    /// count as failed attempts, and the reason is returned.
+    fn drop_stale_queries(&mut self, now_ms: f64) -> Option<String> {
+        let mut timed_out = 0;
+        let tracker = &self.tracker;
+        self.pending.retain(|q| {
+            let late = now_ms >= q.expires_ms;
+            timed_out += u64::from(late);
+            !late && tracker.is_live(q.track)
+        });
+        self.counters.match_failures += timed_out;
+        let timeout_s = self.deferred_timeout_ms.unwrap_or_default() / 1000.0;
+        (timed_out > 0).then(|| format!("the authority did not answer within {timeout_s} s"))
+    }
+
+    /// Finishes the blind match of pending query `id` with the authority's `answer` (the body of
+    /// its reply): alerts for the records that open. The query's state is wiped whatever happens;
+    /// a malformed answer counts as a failed attempt and is reported in `matching_error`.
+    pub fn complete_query(&mut self, id: u32, answer: &[u8], now_unix: i64) -> Result<QueryResult, KioskError> {
+        let query = self.take_query(id)?;
+        let now_unix = self.observe_unix(now_unix);
+        let mut alerts = Vec::new();
+        let mut matching_error = None;
+        if let Some(deployment) = &self.deployment {
+            match query.batch.finish(answer) {
+                Ok(outputs) => {
+                    let found = deployment.matcher.open_matches(&outputs);
+                    alerts = self.raise_alerts(query.track, found, &query.probe, now_unix);
+                }
+                Err(e) => {
+                    self.counters.match_failures += 1;
+                    matching_error = Some(e.to_string());
+                }
+            }
+        }
+        Ok(QueryResult { alerts, counters: self.counters, matching_error })
+    }
+
+    /// Records that pending query `id` could not be answered (`reason`: network error, HTTP
+    /// status, timeout) and wipes it.
+    pub fn fail_query(&mut self, id: u32, reason: &str) -> Result<QueryResult, KioskError> {
+        drop(self.take_query(id)?);
+        self.counters.match_failures += 1;
+        let error = KioskError::Watchlist(crate::blind::BlindError::Authority(reason.to_owned()));
+        Ok(QueryResult { alerts: Vec::new(), counters: self.counters, matching_error: Some(error.to_string()) })
+    }
+
+    fn take_query(&mut self, id: u32) -> Result<PendingQuery, KioskError> {
+        let index = self.pending.iter().position(|q| q.id == id).ok_or(KioskError::UnknownQuery(id))?;
+        Ok(self.pending.remove(index))
     }
 
     fn roll_minute(&mut self, now_unix: i64) {
@@ -282,60 +398,93 @@ impl KioskSession {
     }
 
     /// One blind match per due track, within the profile's per-minute cap; each record that opens
-    /// becomes an alert pending review. A failed attempt is counted and reported, not fatal.
+    /// becomes an alert pending review. A failed attempt is counted and reported, not fatal. Under
+    /// two-phase authority custody an attempt becomes a pending [`AuthorityQuery`] instead.
     fn match_tracks(
         &mut self,
         frame: &Frame,
         tracked: &[TrackedFace],
         requests: Vec<MatchRequest>,
-        now_unix: i64,
-    ) -> (Vec<AlertView>, Option<String>) {
-        let (mut alerts, mut matching_error) = (Vec::new(), None);
-        let Some(deployment) = &self.deployment else { return (alerts, matching_error) };
-        let cap = u64::from(deployment.profile.as_ref().map_or(DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute));
+        now_ms: f64,
+    ) -> (Vec<AlertView>, Vec<AuthorityQuery>, Option<String>) {
+        let now_unix = (now_ms / 1000.0).floor() as i64;
+        let (mut alerts, mut queries, mut matching_error) = (Vec::new(), Vec::new(), None);
         for request in requests {
+            let Some(deployment) = &self.deployment else { break };
+            let cap = u64::from(deployment.profile.as_ref().map_or(DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute));
             if !self.minute.try_attempt(cap) {
                 self.counters.rate_limited += 1;
                 continue;
             }
             self.counters.match_attempts += 1;
-            let found = match deployment.matcher.match_embedding(&request.embedding, deployment.prf.as_ref(), now_unix) {
-                Ok(found) => found,
-                Err(e) => {
-                    self.counters.match_failures += 1;
-                    matching_error = Some(e.to_string());
-                    continue;
-                }
-            };
-            for found in found {
-                let probe = tracked
+            let probe = || {
+                tracked
                     .iter()
                     .find(|t| t.track == request.track)
                     .and_then(|t| align::align(frame, &t.face))
-                    .map_or_else(ProbeCrop::default, |crop| ProbeCrop::from_aligned(&crop));
-                let id = self.reviews.raise(&found.record.reference_id, probe.clone());
-                self.counters.alerts += 1;
-                // The entry's reference id waits for the review: a rejected false match must not
-                // leave a passer-by linked to a watchlist entry in the log.
-                self.audit.append(
-                    now_unix,
-                    "alert",
-                    json!({"alert": id, "track": request.track, "collisions": found.collisions,
-                           "tables": found.tables, "status": "pending review"}),
-                );
-                alerts.push(AlertView {
-                    id,
-                    track: request.track,
-                    record: found.record,
-                    collisions: found.collisions,
-                    tables: found.tables,
-                    implied_cosine: found.implied_cosine,
-                    probe,
-                });
-                self.tracker.mark_alerted(request.track);
+                    .map_or_else(ProbeCrop::default, |crop| ProbeCrop::from_aligned(&crop))
+            };
+            let authority = deployment.matcher.watchlist.header.suite == PrfSuite::OprfRistretto255Sha512;
+            if let Some(timeout_ms) = self.deferred_timeout_ms.filter(|_| authority) {
+                let blinded = deployment
+                    .matcher
+                    .prf_inputs(&request.embedding, now_unix)
+                    .and_then(|inputs| BlindedBatch::blind(inputs.to_vec()));
+                match blinded {
+                    Ok(batch) => {
+                        let id = self.next_query;
+                        self.next_query += 1;
+                        queries.push(AuthorityQuery { id, body: batch.request().to_vec() });
+                        let expires_ms = now_ms + timeout_ms;
+                        self.pending.push(PendingQuery { id, track: request.track, batch, probe: probe(), expires_ms });
+                    }
+                    Err(e) => {
+                        self.counters.match_failures += 1;
+                        matching_error = Some(e.to_string());
+                    }
+                }
+                continue;
+            }
+            match deployment.matcher.match_embedding(&request.embedding, deployment.prf.as_ref(), now_unix) {
+                Ok(found) => {
+                    let probe = if found.is_empty() { ProbeCrop::default() } else { probe() };
+                    alerts.extend(self.raise_alerts(request.track, found, &probe, now_unix));
+                }
+                Err(e) => {
+                    self.counters.match_failures += 1;
+                    matching_error = Some(e.to_string());
+                }
             }
         }
-        (alerts, matching_error)
+        (alerts, queries, matching_error)
+    }
+
+    /// An alert pending review for each record that opened for `track`'s probe.
+    fn raise_alerts(&mut self, track: u32, found: Vec<BlindMatch>, probe: &ProbeCrop, now_unix: i64) -> Vec<AlertView> {
+        let mut alerts = Vec::new();
+        for found in found {
+            let id = self.reviews.raise(&found.record.reference_id, probe.clone());
+            self.counters.alerts += 1;
+            // The entry's reference id waits for the review: a rejected false match must not
+            // leave a passer-by linked to a watchlist entry in the log.
+            self.audit.append(
+                now_unix,
+                "alert",
+                json!({"alert": id, "track": track, "collisions": found.collisions,
+                       "tables": found.tables, "status": "pending review"}),
+            );
+            alerts.push(AlertView {
+                id,
+                track,
+                record: found.record,
+                collisions: found.collisions,
+                tables: found.tables,
+                implied_cosine: found.implied_cosine,
+                probe: probe.clone(),
+            });
+            self.tracker.mark_alerted(track);
+        }
+        alerts
     }
 
     fn update_track_counters(&mut self, now_ms: f64) {
@@ -428,6 +577,7 @@ impl KioskSession {
     /// Ends all tracks and wipes their buffers (camera stopped).
     pub fn stop(&mut self) {
         self.tracker.clear();
+        self.pending.clear();
         self.counters.tracks_active = 0;
         self.counters.tracks_ended = self.tracker.ended();
     }

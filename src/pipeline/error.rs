@@ -43,6 +43,13 @@ pub enum Error {
     )]
     FrameBufferLength { width: u32, height: u32, expected: usize, actual: usize },
 
+    #[error(
+        "the frame buffer was prepared for {}×{} pixels, not {width}×{height}: ask for the \
+         buffer of this frame's size (frameBuffer(width, height)) and fill it before processing",
+        prepared.0, prepared.1
+    )]
+    FrameBufferNotPrepared { width: u32, height: u32, prepared: (u32, u32) },
+
     #[error("the face's landmarks are degenerate (all at one point); it cannot be aligned")]
     DegenerateLandmarks,
 

@@ -1,8 +1,10 @@
-//! Frames: validation of untrusted pixel buffers, and conversion to the detector's input tensor.
+//! Frames: validation of untrusted pixel buffers, the reusable buffer a page writes camera frames
+//! into, and conversion to the detector's input tensor.
 //!
 //! Guarantees: a [`Frame`] always has a non-zero size within [`MAX_SIDE`] and exactly
 //! `width × height × 3` RGB bytes; its pixels are zeroised when it is dropped (G2: a passer-by's
-//! frame does not outlive its processing).
+//! frame does not outlive its processing). A [`FrameBuffer`] is allocated once per frame size and
+//! wiped every time a frame is taken out of it, whether or not the frame was usable.
 
 use tract_onnx::prelude::*;
 use zeroize::Zeroizing;
@@ -118,6 +120,49 @@ impl Frame {
     }
 }
 
+/// The RGBA buffer a caller outside Rust (a page, through the wasm memory) writes a camera frame
+/// into, so that the frame is never copied into a fresh allocation that would be freed unwiped.
+/// One allocation per frame size, reused frame after frame; its old allocation is wiped when the
+/// size changes, and its bytes are wiped each time [`FrameBuffer::take_frame`] runs.
+#[derive(Default)]
+pub struct FrameBuffer {
+    width: u32,
+    height: u32,
+    rgba: Zeroizing<Vec<u8>>,
+}
+
+impl FrameBuffer {
+    /// The zeroed buffer for a `width`×`height` RGBA frame, to be filled before
+    /// [`FrameBuffer::take_frame`]. The same allocation while the size stays the same.
+    pub fn for_size(&mut self, width: u32, height: u32) -> Result<&mut [u8]> {
+        check_size(width, height)?;
+        if (width, height) != (self.width, self.height) {
+            // The old allocation is zeroised as it drops.
+            self.rgba = Zeroizing::new(vec![0; width as usize * height as usize * 4]);
+            (self.width, self.height) = (width, height);
+        }
+        Ok(self.rgba.as_mut_slice())
+    }
+
+    /// The frame the buffer holds, as a [`Frame`] of `width`×`height` (the size it was prepared
+    /// for); the buffer is wiped before this returns, also when it fails.
+    pub fn take_frame(&mut self, width: u32, height: u32) -> Result<Frame> {
+        let frame = if self.rgba.is_empty() || (width, height) != (self.width, self.height) {
+            check_size(width, height)
+                .and(Err(Error::FrameBufferNotPrepared { width, height, prepared: (self.width, self.height) }))
+        } else {
+            Frame::from_rgba(width, height, &self.rgba)
+        };
+        zeroize::Zeroize::zeroize(self.rgba.as_mut_slice());
+        frame
+    }
+
+    /// The buffer's bytes (what a test checks was wiped).
+    pub fn bytes(&self) -> &[u8] {
+        &self.rgba
+    }
+}
+
 /// How a frame was fitted into the detector input: frame coordinates = input coordinates / scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Letterbox {
@@ -176,6 +221,29 @@ mod tests {
         let err = Frame::from_rgba(4, 3, &[0; 47]).unwrap_err();
         assert!(matches!(err, Error::FrameBufferLength { expected: 48, actual: 47, .. }), "{err}");
         assert!(err.to_string().contains("needs 48"));
+    }
+
+    #[test]
+    fn a_frame_buffer_is_reused_per_size_and_wiped_after_every_frame_even_a_refused_one() {
+        let mut buffer = FrameBuffer::default();
+        assert!(matches!(buffer.take_frame(2, 1), Err(Error::FrameBufferNotPrepared { .. })), "nothing prepared yet");
+        let first = buffer.for_size(2, 1).unwrap();
+        first.copy_from_slice(&[1, 2, 3, 255, 4, 5, 6, 255]);
+        let address = first.as_ptr();
+        let frame = buffer.take_frame(2, 1).unwrap();
+        assert_eq!(frame.rgb(), &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(buffer.bytes(), &[0; 8], "wiped once taken");
+
+        let again = buffer.for_size(2, 1).unwrap();
+        assert_eq!(again.as_ptr(), address, "the same size reuses the allocation");
+        again.fill(9);
+        let err = buffer.take_frame(1, 2).unwrap_err();
+        assert!(err.to_string().contains("prepared for 2×1"), "{err}");
+        assert_eq!(buffer.bytes(), &[0; 8], "wiped when the frame is refused too");
+        assert!(matches!(buffer.take_frame(0, 0), Err(Error::FrameSize { .. })));
+
+        assert_eq!(buffer.for_size(3, 3).unwrap().len(), 36);
+        assert!(matches!(buffer.for_size(9000, 1), Err(Error::FrameSize { .. })));
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod quality;
 pub use align::AlignedFace;
 pub use detect::{DetectorOptions, Face};
 pub use error::{Error, ModelKind, Result};
-pub use frame::Frame;
+pub use frame::{Frame, FrameBuffer};
 pub use quality::{Quality, QualityGates};
 
 use crate::template::Embedding;

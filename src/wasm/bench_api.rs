@@ -1,6 +1,10 @@
-//! Calls for tests and benchmarks only: a cosine between an in-wasm embedding and a native one
-//! (wasm-vs-native agreement), one embedding run on a given crop, and a synthetic blind-match
-//! benchmark. They return a similarity, nothing or a count — never an embedding or a code.
+//! Calls for tests and benchmarks only, compiled with the cargo feature `bench-api` into the
+//! separate `pkg-bench/` package and never into the production `pkg/` (DESIGN §2: with
+//! `reference` = a unit vector, `cosineWithReference` returns one component of the embedding, so
+//! it is an embedding oracle). They give a cosine between an in-wasm embedding and a native one
+//! (wasm-vs-native agreement), the aligned crop and the embedding of a still photo (what the wasm
+//! heap test looks for in memory), one embedding run on a given crop, and a synthetic blind-match
+//! benchmark. `tests/e2e/production_package.test.mjs` checks that none of them is in `pkg/`.
 
 use wasm_bindgen::prelude::*;
 
@@ -29,6 +33,25 @@ impl Engine {
         let analysed = self.inner.analyse_still(&frame(rgba, width, height)?).map_err(|e| js_error(e.into()))?;
         let analysed = analysed.ok_or_else(|| js_error(KioskError::NoFaceInView))?;
         Ok(analysed.embedding.cosine(&reference))
+    }
+
+    /// The aligned 112×112 RGB crop of the face a still photo is about. Throws if it shows none.
+    #[wasm_bindgen(js_name = alignedCropOf)]
+    pub fn aligned_crop_of(&self, rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, JsValue> {
+        let photo = frame(rgba, width, height)?;
+        let faces = self.inner.detect(&photo).map_err(|e| js_error(e.into()))?;
+        let face = crate::pipeline::nearest_centre(&faces, width, height).ok_or_else(|| js_error(KioskError::NoFaceInView))?;
+        let crop = crate::pipeline::align::align(&photo, face)
+            .ok_or_else(|| js_error(crate::pipeline::Error::DegenerateLandmarks.into()))?;
+        Ok(crop.rgb().to_vec())
+    }
+
+    /// The embedding (128 values) of the face a still photo is about. Throws if it shows none.
+    #[wasm_bindgen(js_name = embeddingOf)]
+    pub fn embedding_of(&self, rgba: &[u8], width: u32, height: u32) -> Result<Vec<f32>, JsValue> {
+        let analysed = self.inner.analyse_still(&frame(rgba, width, height)?).map_err(|e| js_error(e.into()))?;
+        let analysed = analysed.ok_or_else(|| js_error(KioskError::NoFaceInView))?;
+        Ok(analysed.embedding.values().to_vec())
     }
 
     /// Runs the recogniser once on an aligned 112×112 RGB crop and discards the embedding.

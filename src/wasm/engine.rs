@@ -4,7 +4,7 @@ use serde::Serialize;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, to_ts};
+use super::{js_error, to_ts, with_stack_wiped};
 use crate::kiosk::KioskError;
 use crate::pipeline::{Face, Frame, Quality};
 
@@ -51,18 +51,22 @@ impl Engine {
 
     /// Faces in an RGBA frame, best score first.
     pub fn detect(&self, rgba: &[u8], width: u32, height: u32) -> Result<Ts<Faces>, JsValue> {
-        let faces = self.inner.detect(&frame(rgba, width, height)?).map_err(|e| js_error(e.into()))?;
-        to_ts(&Faces(faces))
+        with_stack_wiped(|| {
+            let faces = self.inner.detect(&frame(rgba, width, height)?).map_err(|e| js_error(e.into()))?;
+            to_ts(&Faces(faces))
+        })
     }
 
     /// Detects, aligns and embeds every face; returns boxes, landmarks, scores and quality.
     /// The embeddings are wiped before this returns.
     pub fn analyse(&self, rgba: &[u8], width: u32, height: u32) -> Result<Ts<AnalysedFaces>, JsValue> {
-        let analysed = self.inner.analyse(&frame(rgba, width, height)?).map_err(|e| js_error(e.into()))?;
-        let faces = analysed
-            .into_iter()
-            .map(|a| AnalysedFace { bbox: a.face.bbox, landmarks: a.face.landmarks, score: a.face.score, quality: a.quality })
-            .collect();
-        to_ts(&AnalysedFaces(faces))
+        with_stack_wiped(|| {
+            let analysed = self.inner.analyse(&frame(rgba, width, height)?).map_err(|e| js_error(e.into()))?;
+            let faces = analysed
+                .into_iter()
+                .map(|a| AnalysedFace { bbox: a.face.bbox, landmarks: a.face.landmarks, score: a.face.score, quality: a.quality })
+                .collect();
+            to_ts(&AnalysedFaces(faces))
+        })
     }
 }

@@ -1,13 +1,17 @@
 //! `Kiosk`: the kiosk session for JS. Converts frames, options and results; the rules are
 //! [`crate::kiosk`]'s.
+//!
+//! Camera frames are written by JS straight into a buffer this object owns in the wasm memory
+//! ([`Kiosk::frame_buffer`]), not passed as arguments: wasm-bindgen would copy an argument into a
+//! fresh allocation and free it unwiped, leaving the last passer-by's frame in the heap (G2).
 
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
-use super::engine::frame;
-use super::{authority_xhr, from_ts, js_error, to_ts};
+use super::{authority_xhr, from_ts, js_error, to_ts, with_stack_wiped};
 use crate::governance::audit::{kiosk_key_from_hex, Reopening};
-use crate::kiosk::{DeploymentOptions, FrameResult, KioskError, KioskOptions, KioskSession, KioskStatus};
+use crate::kiosk::{DeploymentOptions, FrameResult, KioskError, KioskOptions, KioskSession, KioskStatus, QueryResult};
+use crate::pipeline::FrameBuffer;
 
 /// The audit chain's head, for the page to sign with the kiosk key.
 #[derive(serde::Serialize)]
@@ -24,6 +28,7 @@ pub struct AuditHead {
 #[wasm_bindgen]
 pub struct Kiosk {
     session: KioskSession,
+    frame_buffer: FrameBuffer,
 }
 
 fn now_ms() -> f64 {
@@ -33,6 +38,9 @@ fn now_ms() -> f64 {
 fn now_unix() -> i64 {
     crate::time::now_unix()
 }
+
+/// How long a blind match may wait for the authority unless `setAuthorityTimeout` says otherwise.
+const DEFAULT_AUTHORITY_TIMEOUT_MS: u32 = 5_000;
 
 #[wasm_bindgen]
 impl Kiosk {
@@ -49,7 +57,9 @@ impl Kiosk {
         let overseer = options.overseer_key().map_err(js_error)?;
         let engine =
             crate::pipeline::Engine::from_bytes(&options.detector, &options.recognizer).map_err(|e| js_error(e.into()))?;
-        let mut kiosk = Kiosk { session: KioskSession::new(engine).with_overseer_key(overseer) };
+        let mut session = KioskSession::new(engine).with_overseer_key(overseer);
+        session.defer_authority_queries(f64::from(DEFAULT_AUTHORITY_TIMEOUT_MS));
+        let mut kiosk = Kiosk { session, frame_buffer: FrameBuffer::default() };
         if let Some(deployment) = deployment {
             kiosk.load(deployment)?;
         }
@@ -70,36 +80,85 @@ impl Kiosk {
         self.session.load_deployment(options, authority_xhr::connect, now_unix()).map_err(js_error)
     }
 
-    /// Demo mode: enrols the largest good face in the frame under `label` into a local-custody
-    /// watchlist made in this browser (fresh keys, valid for a day). Returns the number enrolled.
-    /// Throws `DEMO_UNDER_DEPLOYMENT` while a deployment is loaded.
-    #[wasm_bindgen(js_name = enrollFromFrame)]
-    pub fn enroll_from_frame(&mut self, rgba: &[u8], width: u32, height: u32, label: &str) -> Result<usize, JsValue> {
-        let frame = frame(rgba, width, height)?;
-        self.session.enroll_from_frame(&frame, label, now_unix()).map_err(js_error)
+    /// The buffer to write the next `width`×`height` RGBA camera frame into: a `Uint8Array` view
+    /// on the wasm memory, the same memory for every frame of this size. Fill it, then call
+    /// `processFrame(width, height)` or `enrollFromFrame(width, height, label)`, which wipe it.
+    /// Ask for it again before every frame: any allocation in the engine may grow the memory,
+    /// which detaches the views taken before (they then have length 0).
+    #[wasm_bindgen(js_name = frameBuffer)]
+    pub fn frame_buffer(&mut self, width: u32, height: u32) -> Result<js_sys::Uint8Array, JsValue> {
+        let bytes = self.frame_buffer.for_size(width, height).map_err(|e| js_error(e.into()))?;
+        // SAFETY: the view aliases `bytes`, which lives as long as this Kiosk and is reallocated
+        // only by this method. JS must write through it before the next call into the module
+        // (the documented contract above); a view outliving a memory growth is detached by the
+        // JS engine, never left dangling.
+        Ok(unsafe { js_sys::Uint8Array::view_mut_raw(bytes.as_mut_ptr(), bytes.len()) })
     }
 
-    /// Processes a frame taken at `tMs` (default: now; the kiosk's time never goes back: an
-    /// earlier `tMs` is ignored and logged, a jump of more than a minute is logged): tracked faces, new alerts (each with the
-    /// reviewer's probe crop), counters, and why matching failed, if it did. Throws when the
-    /// deployment's window has closed (matching stops; detection goes on with the next frame).
+    /// Demo mode: enrols the largest good face of the frame in the frame buffer (see
+    /// `frameBuffer`) under `label` into a local-custody watchlist made in this browser (fresh
+    /// keys, valid for a day). Returns the number enrolled. The frame buffer is wiped. Throws
+    /// `DEMO_UNDER_DEPLOYMENT` while a deployment is loaded.
+    #[wasm_bindgen(js_name = enrollFromFrame)]
+    pub fn enroll_from_frame(&mut self, width: u32, height: u32, label: &str) -> Result<usize, JsValue> {
+        with_stack_wiped(|| {
+            let frame = self.frame_buffer.take_frame(width, height).map_err(|e| js_error(e.into()))?;
+            self.session.enroll_from_frame(&frame, label, now_unix()).map_err(js_error)
+        })
+    }
+
+    /// Processes the frame in the frame buffer (see `frameBuffer`), taken at `tMs` (default:
+    /// now; the kiosk's time never goes back: an earlier `tMs` is ignored and logged, a jump of
+    /// more than a minute is logged): tracked faces, new alerts (each with the reviewer's probe crop), counters, why
+    /// matching failed, if it did, and under authority custody the `queries` to send to the
+    /// authority (see `completeQuery`). The frame buffer is wiped, also when this throws. Throws when
+    /// the deployment's window has closed (matching stops; detection goes on with the next frame).
     #[wasm_bindgen(js_name = processFrame)]
     pub fn process_frame(
         &mut self,
-        rgba: &[u8],
         width: u32,
         height: u32,
         #[wasm_bindgen(js_name = tMs)] t_ms: Option<f64>,
     ) -> Result<Ts<FrameResult>, JsValue> {
-        let frame = frame(rgba, width, height)?;
-        let result = self.session.process_frame(&frame, t_ms.unwrap_or_else(now_ms)).map_err(js_error)?;
+        with_stack_wiped(|| {
+            let frame = self.frame_buffer.take_frame(width, height).map_err(|e| js_error(KioskError::from(e)))?;
+            let result = self.session.process_frame(&frame, t_ms.unwrap_or_else(now_ms)).map_err(js_error)?;
+            to_ts(&result)
+        })
+    }
+
+    /// How long (ms) an authority query from `processFrame` may wait for `completeQuery` before it
+    /// is wiped and counted as failed (default 5000). Use the same deadline for the request.
+    #[wasm_bindgen(js_name = setAuthorityTimeout)]
+    pub fn set_authority_timeout(&mut self, ms: u32) {
+        self.session.defer_authority_queries(f64::from(ms));
+    }
+
+    /// Finishes the blind match of `processFrame`'s query `id` with the body of the authority's
+    /// answer to it (`POST {authority}/v1/evaluate` with the query's `body`): the alerts it raises,
+    /// the counters, and `matchingError` if the answer was malformed. The query is wiped either
+    /// way. Throws `QUERY_UNKNOWN` if it was already answered, timed out or its face left.
+    #[wasm_bindgen(js_name = completeQuery)]
+    pub fn complete_query(&mut self, id: u32, answer: &[u8]) -> Result<Ts<QueryResult>, JsValue> {
+        with_stack_wiped(|| {
+            let result = self.session.complete_query(id, answer, now_unix()).map_err(js_error)?;
+            to_ts(&result)
+        })
+    }
+
+    /// Reports that query `id` got no usable answer (`reason`: timeout, network error, HTTP
+    /// status) and wipes it; the result's `matchingError` says why matching is paused. Throws
+    /// `QUERY_UNKNOWN` like `completeQuery`.
+    #[wasm_bindgen(js_name = failQuery)]
+    pub fn fail_query(&mut self, id: u32, reason: &str) -> Result<Ts<QueryResult>, JsValue> {
+        let result = self.session.fail_query(id, reason).map_err(js_error)?;
         to_ts(&result)
     }
 
     /// Records a reviewer's decision (`confirm`, `reject` or `unsure`) and wipes the probe crop.
     #[wasm_bindgen(js_name = reviewAlert)]
     pub fn review_alert(&mut self, id: u32, decision: &str, reviewer: &str) -> Result<(), JsValue> {
-        self.session.review(id, decision, reviewer, now_unix()).map_err(js_error)
+        with_stack_wiped(|| self.session.review(id, decision, reviewer, now_unix()).map_err(js_error))
     }
 
     /// The hash-chained audit log as JSON lines (`veilwatch audit verify` checks it).
@@ -164,7 +223,7 @@ impl Kiosk {
 
     /// Ends every track and wipes its buffers (camera stopped).
     pub fn stop(&mut self) {
-        self.session.stop();
+        with_stack_wiped(|| self.session.stop());
     }
 }
 

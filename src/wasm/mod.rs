@@ -3,10 +3,12 @@
 //! every rule lives in [`crate::kiosk`] and runs under `cargo test`. TypeScript types are generated
 //! from the Rust types (tsify), so `pkg/veilwatch.d.ts` cannot drift from what the calls return.
 //!
-//! Embeddings and codes never cross this boundary in the production calls; [`bench_api`] holds the
-//! calls for tests and benchmarks.
+//! Embeddings, codes and similarity scores never cross this boundary in the production calls; the
+//! calls for tests and benchmarks that return them live in `bench_api`, compiled only with the
+//! cargo feature `bench-api` (the separate `pkg-bench/` package, never the production `pkg/`).
 
 mod authority_xhr;
+#[cfg(feature = "bench-api")]
 mod bench_api;
 mod engine;
 mod kiosk;
@@ -17,6 +19,30 @@ use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
 use crate::kiosk::KioskError;
+
+/// How much of the wasm shadow stack [`with_stack_wiped`] zeroes below its caller, in 8-byte words:
+/// 128 KiB of the 1 MiB stack. The kiosk's deepest call (loading both models, or a frame through
+/// both models and the matcher) reaches about 35 KiB below the top (measured with the scan of
+/// tests/e2e/wasm_heap.test.mjs, which fails if anything is left deeper).
+const STACK_WIPE_WORDS: usize = 16 * 1024;
+
+/// Runs `call`, then zeroes the stack it used (G2). The wasm shadow stack lives in the linear
+/// memory, which JS can read; a value moved by copy (an embedding is a `[f32; 128]`) leaves its
+/// old copies in dead stack frames that `Zeroize` on the final value never reaches.
+fn with_stack_wiped<T>(call: impl FnOnce() -> T) -> T {
+    let result = call();
+    wipe_dead_stack();
+    result
+}
+
+/// Zeroes [`STACK_WIPE_WORDS`] words of stack below the caller's frame, where the frames of the
+/// calls it made lay. Never inlined, so that its array sits below the caller, not inside it.
+#[inline(never)]
+fn wipe_dead_stack() {
+    let mut scratch = [0u64; STACK_WIPE_WORDS];
+    zeroize::Zeroize::zeroize(&mut scratch[..]);
+    std::hint::black_box(&scratch);
+}
 
 /// A JS `Error` with the error's message and its stable `code`.
 fn js_error(error: KioskError) -> JsValue {

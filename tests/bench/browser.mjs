@@ -17,7 +17,7 @@ const runs = Number(process.env.BENCH_RUNS ?? 20);
 const seconds = Number(process.env.BENCH_SECONDS ?? 30);
 
 const { origin, process: server } = await serveKiosk(['--mount', `/bench-frames=${framesDir}`,
-  '--mount', `/ort=${join(repo, 'node_modules/onnxruntime-web/dist')}`]);
+  '--mount', `/ort=${join(repo, 'node_modules/onnxruntime-web/dist')}`, '--mount', `/pkg-bench=${join(repo, 'pkg-bench')}`]);
 const scratch = mkdtempSync(join(tmpdir(), 'veilwatch-bench-'));
 const camera = fakeCamera(join(scratch, 'camera.y4m'), [join(lfw, 'Aaron_Sorkin/Aaron_Sorkin_0001.jpg')], 5, 15);
 const browser = await launchWithCamera(camera);
@@ -25,6 +25,7 @@ try {
   const page = await browser.newPage();
   await page.goto(`${origin}/notice.html`);
   const stages = await page.evaluate(async (runs) => {
+    // The bench package (pkg-bench/: the production engine plus the `bench-api` calls).
     // Both engine builds, each in its own instance of the JS glue (the query string makes the
     // browser load the module twice), run alternately with onnxruntime-web on the same inputs;
     // the relaxed-SIMD build only where this browser has relaxed SIMD, as the kiosk would choose.
@@ -37,8 +38,8 @@ try {
     const engines = {};
     let BlindBench;
     for (const [name, file] of Object.entries(builds)) {
-      const glue = await import(`/pkg/veilwatch.js?build=${name}`);
-      await glue.default({ module_or_path: `/pkg/${file}` });
+      const glue = await import(`/pkg-bench/veilwatch.js?build=${name}`);
+      await glue.default({ module_or_path: `/pkg-bench/${file}` });
       engines[name] = new glue.Engine(detectorBytes, recognizerBytes);
       BlindBench = glue.BlindBench;
     }

@@ -21,16 +21,16 @@ const framesDir = process.argv[2];
 const runs = Number(process.env.BENCH_RUNS ?? 30);
 if (!framesDir) throw new Error('usage: node tests/bench/wasm_vs_ort_web.mjs FRAMES_DIR (from veilwatch bench --frames-out)');
 
-// Which engine build: `simd128` (pkg/veilwatch_bg.wasm, every browser) or `relaxed-simd`
-// (pkg/veilwatch_relaxed_bg.wasm; node 20 needs --experimental-wasm-relaxed-simd for it).
+// Which engine build: `simd128` (pkg-bench/veilwatch_bg.wasm, every browser) or `relaxed-simd`
+// (pkg-bench/veilwatch_relaxed_bg.wasm; node 20 needs --experimental-wasm-relaxed-simd for it).
 const variant = process.env.VEILWATCH_WASM_VARIANT ?? 'simd128';
 const variants = {
   simd128: { file: 'veilwatch_bg.wasm', key: 'wasm' },
   'relaxed-simd': { file: 'veilwatch_relaxed_bg.wasm', key: 'wasm_relaxed_simd' },
 };
 if (!variants[variant]) throw new Error(`VEILWATCH_WASM_VARIANT must be one of ${Object.keys(variants).join(', ')}`);
-const { initSync, Engine } = await import(join(repo, 'pkg/veilwatch.js'));
-initSync({ module: readFileSync(join(repo, 'pkg', variants[variant].file)) });
+const { initSync, Engine } = await import(join(repo, 'pkg-bench/veilwatch.js'));
+initSync({ module: readFileSync(join(repo, 'pkg-bench', variants[variant].file)) });
 const models = join(repo, 'models');
 const engine = new Engine(
   readFileSync(join(models, 'face_detection_yunet_2023mar_int8bq.onnx')),

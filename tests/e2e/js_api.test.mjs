@@ -21,6 +21,12 @@ const haveData = haveLfw('the JS API contract tests');
 const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models'), ...args], { encoding: 'utf8' });
 const photo = (name, i) => join(lfw, name, `${name}_${String(i).padStart(4, '0')}.jpg`);
 
+/** Writes `rgba` into the kiosk's frame buffer, then processes it (the production frame path). */
+function processFrame(kiosk, rgba, width, height, t) {
+  kiosk.frameBuffer(width, height).set(rgba);
+  return kiosk.processFrame(width, height, t);
+}
+
 /** Asserts that `fn` throws an Error with this `code` and a message matching `pattern`. */
 function throwsCode(fn, code, pattern = /./) {
   assert.throws(fn, (e) => {
@@ -130,7 +136,7 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     let result;
     let alerts = [];
     for (let i = 0; i < 20 && alerts.length === 0; i++) {
-      result = kiosk.processFrame(frame, 640, 480, t0 + 100 * i);
+      result = processFrame(kiosk, frame, 640, 480, t0 + 100 * i);
       alerts = result.alerts;
     }
     assert.equal(alerts.length, 1, 'the enrolled person raised an alert');
@@ -165,10 +171,10 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
   test('a frame after the deployment window throws a window-closed code; detection goes on without matching', () => {
     const kiosk = Kiosk.create({ detector, recognizer, ...deployment() });
     const after2099 = Date.UTC(2099, 0, 2);
-    assert.throws(() => kiosk.processFrame(frame, 640, 480, after2099), (e) =>
+    assert.throws(() => processFrame(kiosk, frame, 640, 480, after2099), (e) =>
       ['WATCHLIST_EXPIRED', 'PROFILE_EXPIRED'].includes(e.code) && /ask the issuer/.test(e.message));
     assert.equal(kiosk.status().matching, false);
-    const next = kiosk.processFrame(frame, 640, 480, after2099 + 100);
+    const next = processFrame(kiosk, frame, 640, 480, after2099 + 100);
     assert.equal(next.faces.length, 1);
     assert.equal(next.counters.matchAttempts, 0);
   });
@@ -229,17 +235,35 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
 
   test('demo enrolment: NO_FACE on an empty frame, then the visitor is enrolled and matched', () => {
     const kiosk = Kiosk.create({ detector, recognizer });
-    throwsCode(() => kiosk.enrollFromFrame(blank, 640, 480, 'Visitor'), 'NO_FACE');
-    assert.equal(kiosk.enrollFromFrame(frame, 640, 480, 'Visitor'), 1);
+    kiosk.frameBuffer(640, 480).set(blank);
+    throwsCode(() => kiosk.enrollFromFrame(640, 480, 'Visitor'), 'NO_FACE');
+    kiosk.frameBuffer(640, 480).set(frame);
+    assert.equal(kiosk.enrollFromFrame(640, 480, 'Visitor'), 1);
     assert.equal(kiosk.status().entries, 1);
     assert.equal(kiosk.status().mode, 'demo');
     assert.equal(kiosk.status().queryRatePerMinute, 60);
-    throwsCode(() => kiosk.processFrame(frame, 640, 479), 'FRAME_INVALID');
+  });
+
+  test('the frame buffer: one per size, refused when the frame is not the size it was asked for, wiped after use', () => {
+    const kiosk = Kiosk.create({ detector, recognizer });
+    throwsCode(() => kiosk.processFrame(640, 480), 'FRAME_INVALID', /frameBuffer\(width, height\)/);
+    throwsCode(() => kiosk.frameBuffer(0, 480), 'FRAME_INVALID', /no pixels/);
+    throwsCode(() => kiosk.frameBuffer(9000, 480), 'FRAME_INVALID', /larger than 8192/);
+    const buffer = kiosk.frameBuffer(640, 480);
+    assert.ok(buffer instanceof Uint8Array && buffer.length === 640 * 480 * 4);
+    buffer.set(frame);
+    throwsCode(() => kiosk.processFrame(640, 479), 'FRAME_INVALID', /prepared for 640×480/);
+    const view = kiosk.frameBuffer(640, 480);
+    assert.ok(view.every((b) => b === 0), 'a refused frame is wiped too');
+    view.set(frame);
+    assert.equal(kiosk.processFrame(640, 480, Date.now()).faces.length, 1);
+    assert.ok(kiosk.frameBuffer(640, 480).every((b) => b === 0), 'wiped after processing');
   });
 
   test('demo enrolment is refused, by code and in words, while a deployment is loaded', () => {
     const kiosk = Kiosk.create({ detector, recognizer, ...deployment() });
-    throwsCode(() => kiosk.enrollFromFrame(frame, 640, 480, 'Visitor'), 'DEMO_UNDER_DEPLOYMENT', /only possible in demo mode/);
+    kiosk.frameBuffer(640, 480).set(frame);
+    throwsCode(() => kiosk.enrollFromFrame(640, 480, 'Visitor'), 'DEMO_UNDER_DEPLOYMENT', /only possible in demo mode/);
     const status = kiosk.status();
     assert.equal(status.mode, 'deployment');
     assert.equal(status.entries, 2, 'the deployment is still loaded');

@@ -1,4 +1,4 @@
-// The wasm build (pkg/, from `wasm-pack build --target web`) against the native build on the same
+// The wasm build (pkg-bench/: the production package plus the `bench-api` calls) against the native build on the same
 // real photos: same detections, same embeddings (compared inside wasm, so no embedding crosses the
 // boundary), and every bad input surfaces as a JS Error with a readable message and a stable `code`,
 // never a trap.
@@ -20,8 +20,8 @@ const haveData = haveLfw('the photo tests');
 // VEILWATCH_WASM_VARIANT=relaxed-simd tests the relaxed-SIMD build instead (`make e2e` runs both).
 const wasmFile = { simd128: 'veilwatch_bg.wasm', 'relaxed-simd': 'veilwatch_relaxed_bg.wasm' }[process.env.VEILWATCH_WASM_VARIANT ?? 'simd128'];
 if (!wasmFile) throw new Error('VEILWATCH_WASM_VARIANT must be simd128 or relaxed-simd');
-const { initSync, Engine, Kiosk } = await import(join(repo, 'pkg/veilwatch.js'));
-initSync({ module: readFileSync(join(repo, 'pkg', wasmFile)) });
+const { initSync, Engine, Kiosk } = await import(join(repo, 'pkg-bench/veilwatch.js'));
+initSync({ module: readFileSync(join(repo, 'pkg-bench', wasmFile)) });
 const detectorBytes = readFileSync(detectorFile);
 const recognizerBytes = readFileSync(recognizerFile);
 const engine = new Engine(detectorBytes, recognizerBytes);

@@ -38,6 +38,7 @@ export function alertsPanel({ onDecide, say }) {
     /** Adds an alert from processFrame's `alerts`. */
     add(alert) {
       $('no-alerts').hidden = true;
+      const { id } = alert;
       const item = document.createElement('li');
       item.className = 'alert';
       item.dataset.alert = alert.id;
@@ -47,7 +48,10 @@ export function alertsPanel({ onDecide, say }) {
       probe.setAttribute('aria-label', 'Face seen by the camera');
       const pixels = new Uint8ClampedArray(alert.probe.buffer, alert.probe.byteOffset, alert.probe.length);
       probe.getContext('2d').putImageData(new ImageData(pixels, 112, 112), 0, 0);
+      // The canvas now holds the only copy (cleared by `remove` after the review): wipe the
+      // transferred crop and drop the reference, so that no array of it lingers in the page.
       pixels.fill(0);
+      alert.probe = null;
       const reference = [];
       if (alert.record.photoJpegHex) {
         const img = document.createElement('img');
@@ -70,7 +74,7 @@ export function alertsPanel({ onDecide, say }) {
       for (const [decision, label] of [['confirm', 'Confirm match'], ['reject', 'Reject'], ['unsure', 'Unsure']]) {
         const button = Object.assign(document.createElement('button'), { type: 'button', textContent: label });
         button.dataset.decision = decision;
-        button.addEventListener('click', () => decide(alert.id, decision));
+        button.addEventListener('click', () => decide(id, decision));
         buttons.append(button);
       }
       item.append(faces, text, buttons);

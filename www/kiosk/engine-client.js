@@ -35,6 +35,12 @@ export class EngineClient {
   #broken = null;
 
   /**
+   * Called with `{alerts, counters, matchingError?, status}` when a blind match that waited for
+   * the authority has finished (authority custody), outside any request.
+   */
+  onMatched = () => {};
+
+  /**
    * Starts the Worker at `url`. If its script cannot run, the pending requests (the first is
    * always `start`) and every later one are rejected with code WORKER_FAILED. `onFatal(error)` is
    * called once if the engine stops (a fatal EngineError): the caller then starts a new client.
@@ -43,6 +49,7 @@ export class EngineClient {
     this.#worker = new Worker(url, { type: 'module' });
     let fatalReported = false;
     this.#worker.onmessage = ({ data }) => {
+      if (data.type === 'matched') return this.onMatched(data);
       const pending = this.#pending.get(data.id);
       if (!pending) return;
       this.#pending.delete(data.id);
@@ -102,7 +109,8 @@ export class EngineClient {
 
   /**
    * Processes one camera frame (the bitmap is transferred and closed). Resolves with
-   * `{faces, alerts, counters, matchingError?, ms, width, height, status}`.
+   * `{faces, alerts, counters, matchingError?, querying, ms, width, height, status}`; `querying`
+   * is how many blind matches went to the authority (their outcome comes to `onMatched`).
    */
   processFrame(bitmap, t) {
     return this.request('frame', { bitmap, t }, [bitmap]);

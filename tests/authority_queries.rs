@@ -1,0 +1,186 @@
+//! Authority custody in two phases, natively, on real photos and a real authority-custody
+//! watchlist answered by the OPRF server in-process: a frame returns the blinded query instead of
+//! blocking on the network; the answer completes the match (alert for the enrolled person, none for
+//! a stranger); an unknown id, a malformed answer, a failure, a timeout and a track that ends all
+//! leave no pending state; the rate cap is counted before anything is sent.
+
+mod common;
+
+use ed25519_dalek::SigningKey;
+use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
+use veilwatch::blind::prf::{InProcessAuthority, OprfClientPrf, OprfKey};
+use veilwatch::blind::record::EntryRecord;
+use veilwatch::governance::profile::{Custody, Profile};
+use veilwatch::hex::hex;
+use veilwatch::kiosk::{CustodyOptions, DeploymentOptions, ErrorCode, KioskSession};
+use veilwatch::pipeline::Frame;
+use veilwatch::template::Embedding;
+
+const NOW: i64 = 1_800_000_000;
+const URL: &str = "https://authority.example";
+
+struct Setup {
+    session: KioskSession,
+    key: &'static OprfKey,
+    enrolled: Frame,
+    stranger: Frame,
+    blank: Frame,
+}
+
+fn setup(rate_per_minute: u32, timeout_ms: f64) -> Option<Setup> {
+    let (engine, root) = (common::engine()?, common::lfw_images()?);
+    let load = |name: &str, i: usize| common::load(&root.join(name).join(format!("{name}_{i:04}.jpg")));
+    let embed = |frame: &Frame| engine.analyse_still(frame).unwrap().unwrap().embedding;
+    let templates: Vec<Embedding> = (2..=6).map(|i| embed(&load("Tony_Blair", i))).collect();
+    let record =
+        EntryRecord::new("REF-000001".into(), "Tony Blair".into(), "test".into(), "LFW".into(), NOW, None);
+    let issuer = SigningKey::from_bytes(&[3; 32]);
+    let key: &'static OprfKey = Box::leak(Box::new(OprfKey::generate()));
+    let params = WatchlistParams {
+        model_id: engine.model_id().into(),
+        tables: veilwatch::blind::DEFAULT_TABLES,
+        threshold: veilwatch::blind::DEFAULT_THRESHOLD,
+        valid_from: NOW - 3600,
+        valid_until: NOW + 3600,
+    };
+    let template = Embedding::mean(&templates).unwrap();
+    let file = build(vec![Enrolment { template, record }], &params, key, &issuer).unwrap();
+    let profile = Profile {
+        purpose: "test".into(),
+        legal_basis: "test".into(),
+        operator: "test operator".into(),
+        location: "test bench".into(),
+        valid_from: veilwatch::time::format_utc(NOW - 3600),
+        valid_until: veilwatch::time::format_utc(NOW + 3600),
+        watchlist_sha256: hex(&<sha2::Sha256 as sha2::Digest>::digest(&file)),
+        threshold: params.threshold,
+        threshold_floor: params.threshold,
+        custody: Custody::Authority { url: URL.into() },
+        query_rate_per_minute: rate_per_minute,
+        notice: "test".into(),
+        contact: "test".into(),
+        requires_overseer: false,
+        target_fpir: None,
+    };
+    let deployment = DeploymentOptions {
+        watchlist: file,
+        issuer_key: hex(&issuer.verifying_key().to_bytes()),
+        profile: Some(profile.sign(&issuer).unwrap()),
+        custody: CustodyOptions::Authority { url: URL.into() },
+    };
+    let mut session = KioskSession::new(engine);
+    // The key check at load time goes through the in-process authority.
+    session
+        .load_deployment(deployment, |_| Box::new(OprfClientPrf { transport: InProcessAuthority(key) }), NOW)
+        .unwrap();
+    session.defer_authority_queries(timeout_ms);
+    let blank = Frame::from_rgba(250, 250, &vec![128; 250 * 250 * 4]).unwrap();
+    Some(Setup { session, key, enrolled: load("Tony_Blair", 8), stranger: load("Aaron_Sorkin", 1), blank })
+}
+
+fn ms(extra_ms: f64) -> f64 {
+    NOW as f64 * 1000.0 + extra_ms
+}
+
+#[test]
+fn a_frame_returns_the_blinded_query_and_the_answer_raises_the_alert() {
+    let Some(mut s) = setup(600, 5000.0) else { return };
+    let first = s.session.process_frame(&s.enrolled, ms(0.0)).unwrap();
+    assert!(first.alerts.is_empty(), "nothing is decided before the authority answered");
+    assert_eq!(first.queries.len(), 1);
+    assert_eq!(first.counters.match_attempts, 1);
+    let query = &first.queries[0];
+    assert_eq!(query.body.len(), veilwatch::blind::DEFAULT_TABLES as usize * 32, "L blinded elements, nothing else");
+    assert!(!query.body.windows(22).any(|w| w == b"veilwatch/blind-lsh/v1"), "no PRF input in the clear");
+    assert_eq!(s.session.pending_queries(), 1);
+    let json = serde_json::to_value(&first).unwrap();
+    assert!(json.get("queries").is_some());
+
+    let answer = s.key.evaluate_blinded(&query.body).unwrap();
+    let done = s.session.complete_query(query.id, &answer, NOW).unwrap();
+    assert_eq!(done.alerts.len(), 1);
+    assert_eq!(done.alerts[0].record.label, "Tony Blair");
+    assert_eq!(done.alerts[0].probe.rgba().len(), 112 * 112 * 4, "the reviewer's crop was kept with the query");
+    assert_eq!(done.matching_error, None);
+    assert_eq!((s.session.pending_queries(), s.session.pending_reviews()), (0, 1));
+    let again = s.session.complete_query(query.id, &answer, NOW).unwrap_err();
+    assert_eq!(again.code(), ErrorCode::QueryUnknown, "an answer is used once");
+
+    // The track alerted: later frames of it send nothing more.
+    let later = s.session.process_frame(&s.enrolled, ms(1500.0)).unwrap();
+    assert!(later.queries.is_empty());
+}
+
+#[test]
+fn a_stranger_answered_raises_nothing_and_a_local_frame_result_has_no_queries_key() {
+    let Some(mut s) = setup(600, 5000.0) else { return };
+    let result = s.session.process_frame(&s.stranger, ms(0.0)).unwrap();
+    let query = &result.queries[0];
+    let done = s.session.complete_query(query.id, &s.key.evaluate_blinded(&query.body).unwrap(), NOW).unwrap();
+    assert!(done.alerts.is_empty());
+    assert_eq!(s.session.pending_queries(), 0);
+    let blank = s.session.process_frame(&s.blank, ms(100.0)).unwrap();
+    assert!(serde_json::to_value(&blank).unwrap().get("queries").is_none(), "absent, not an empty list");
+}
+
+#[test]
+fn unknown_ids_malformed_answers_and_failures_leave_no_pending_state() {
+    let Some(mut s) = setup(600, 5000.0) else { return };
+    let result = s.session.process_frame(&s.enrolled, ms(0.0)).unwrap();
+    let query = &result.queries[0];
+    assert_eq!(s.session.complete_query(query.id + 1, &[], NOW).unwrap_err().code(), ErrorCode::QueryUnknown);
+    assert_eq!(s.session.fail_query(query.id + 1, "x").unwrap_err().code(), ErrorCode::QueryUnknown);
+    assert_eq!(s.session.pending_queries(), 1, "a wrong id touches nothing");
+
+    let answer = s.key.evaluate_blinded(&query.body).unwrap();
+    let short = s.session.complete_query(query.id, &answer[..answer.len() - 32], NOW).unwrap();
+    assert!(short.alerts.is_empty());
+    assert!(short.matching_error.unwrap().contains("expected"), "a wrong length is reported");
+    assert_eq!(short.counters.match_failures, 1);
+    assert_eq!(s.session.pending_queries(), 0, "wiped after a bad answer");
+
+    // The track retries a second later; this time the network fails.
+    let retry = s.session.process_frame(&s.enrolled, ms(1200.0)).unwrap();
+    let query = &retry.queries[0];
+    let failed = s.session.fail_query(query.id, "HTTP 503").unwrap();
+    assert!(failed.matching_error.unwrap().contains("HTTP 503"));
+    assert_eq!(failed.counters.match_failures, 2);
+    assert_eq!(s.session.pending_queries(), 0);
+}
+
+#[test]
+fn a_query_is_wiped_when_its_time_runs_out_or_its_track_ends() {
+    let Some(mut s) = setup(600, 500.0) else { return };
+    let result = s.session.process_frame(&s.enrolled, ms(0.0)).unwrap();
+    let late_id = result.queries[0].id;
+    let next = s.session.process_frame(&s.enrolled, ms(600.0)).unwrap();
+    assert_eq!(next.matching_error.as_deref(), Some("the authority did not answer within 0.5 s"));
+    assert_eq!(next.counters.match_failures, 1);
+    assert_eq!(s.session.pending_queries(), 0);
+    assert_eq!(s.session.complete_query(late_id, &[], NOW).unwrap_err().code(), ErrorCode::QueryUnknown, "too late");
+
+    let Some(mut s) = setup(600, 60_000.0) else { return };
+    s.session.process_frame(&s.enrolled, ms(0.0)).unwrap();
+    assert_eq!(s.session.pending_queries(), 1);
+    let gone = s.session.process_frame(&s.blank, ms(5000.0)).unwrap();
+    assert_eq!(gone.counters.tracks_active, 0);
+    assert_eq!(s.session.pending_queries(), 0, "the face left: its query is wiped");
+    assert_eq!(gone.counters.match_failures, 0, "a track that ends is not a failure");
+
+    s.session.process_frame(&s.enrolled, ms(6000.0)).unwrap();
+    s.session.stop();
+    assert_eq!(s.session.pending_queries(), 0, "stopping the camera wipes pending queries");
+}
+
+#[test]
+fn the_rate_cap_is_counted_before_anything_is_sent() {
+    let Some(mut s) = setup(1, 60_000.0) else { return };
+    let first = s.session.process_frame(&s.enrolled, ms(0.0)).unwrap();
+    assert_eq!(first.queries.len(), 1);
+    // The face leaves and comes back as a new track within the same minute: over the cap.
+    s.session.process_frame(&s.blank, ms(3000.0)).unwrap();
+    let back = s.session.process_frame(&s.enrolled, ms(6000.0)).unwrap();
+    assert!(back.queries.is_empty(), "nothing is sent over the cap");
+    assert_eq!(back.counters.rate_limited, 1);
+    assert_eq!(s.session.pending_queries(), 0);
+}

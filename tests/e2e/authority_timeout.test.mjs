@@ -1,0 +1,89 @@
+// An authority that stops answering (a hung server, a black-holed network) must not freeze the
+// kiosk: the Worker's fetch to the authority times out (5 s), the kiosk says matching is paused,
+// raises no alert, and keeps detecting and counting frames at its usual pace meanwhile. In a real browser, against a real `veilwatch authority` behind a proxy
+// that forwards the key check at load time and then holds every request open without answering.
+
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { cli, fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo, serveKiosk } from '../harness.mjs';
+
+const haveData = haveLfw('the authority timeout test');
+const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models'), ...args], { encoding: 'utf8' });
+const photo = (name, i) => join(lfw, name, `${name}_${String(i).padStart(4, '0')}.jpg`);
+
+/** A proxy to `target` that forwards requests until `hang` is set, then holds each POST open. */
+async function hangingProxy(target) {
+  const state = { hang: false, held: 0 };
+  const server = createServer((req, res) => {
+    if (state.hang && req.method === 'POST') {
+      state.held += 1;
+      return; // never answered
+    }
+    const upstream = request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  const port = await freePort();
+  await new Promise((ok) => server.listen(port, '127.0.0.1', ok));
+  return { origin: `http://127.0.0.1:${port}`, state, close: () => { server.closeAllConnections(); server.close(); } };
+}
+
+describe('authority custody with an authority that stops answering', { skip: !haveData }, () => {
+  let scratch;
+  let issuer;
+  let keys;
+  before(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'veilwatch-timeout-'));
+    keys = join(scratch, 'keys');
+    issuer = veilwatch('keygen', '--out', keys).trim();
+    mkdirSync(join(scratch, 'people/Colin_Powell'), { recursive: true });
+    for (let i = 2; i <= 8; i++) symlinkSync(photo('Colin_Powell', i), join(scratch, `people/Colin_Powell/${i}.jpg`));
+    veilwatch('enroll', join(scratch, 'people'), '--keys', keys, '--out', join(scratch, 'oprf.vwl'), '--custody', 'authority',
+      '--valid-until', '2099-01-01');
+    fakeCamera(join(scratch, 'enrolled.y4m'), [photo('Colin_Powell', 1)], 4);
+  });
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  test('the round trip times out: matching is paused with a reason, no alert, detection goes on', async () => {
+    const authorityPort = await freePort();
+    const authority = spawn(cli, ['authority', '--keys', keys, '--listen', `127.0.0.1:${authorityPort}`], { stdio: 'ignore' });
+    const proxy = await hangingProxy(`http://127.0.0.1:${authorityPort}`);
+    const { origin, process: server } = await serveKiosk(['--authority', proxy.origin]);
+    const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
+    try {
+      const page = await browser.newPage();
+      await page.goto(origin);
+      await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
+      await page.click('details.operator summary');
+      await page.setInputFiles('#watchlist-file', join(scratch, 'oprf.vwl'));
+      await page.fill('#issuer-key', issuer);
+      await page.fill('#authority-url', proxy.origin);
+      await page.click('#load');
+      // The key check went through (the authority answered it); from now on it answers nothing.
+      await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
+      proxy.state.hang = true;
+      await page.click('#start');
+      await page.waitForFunction(() => /Matching is paused: .*did not answer within 5 s/.test(document.getElementById('status').textContent),
+        null, { timeout: 60_000 });
+      assert.ok(proxy.state.held >= 1, 'the kiosk asked the authority, which held the request');
+      const frames = Number(await page.textContent('#frames'));
+      await page.waitForFunction((n) => Number(document.getElementById('frames').textContent) > n + 2, frames, { timeout: 60_000 });
+      assert.ok(Number(await page.textContent('#faces-processed')) >= 1, 'faces are still detected');
+      assert.equal(await page.locator('li.alert').count(), 0, 'no alert without an answer');
+    } finally {
+      await browser.close();
+      server.kill();
+      proxy.close();
+      authority.kill();
+    }
+  });
+});
