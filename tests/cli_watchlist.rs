@@ -210,7 +210,7 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
             .sum();
         assert_eq!(stranger_alerts, 0);
     };
-    let prf_key = keys.join("prf-local.key");
+    let prf_key = keys.join("secret/prf-local.key");
     check(&identify(&["--prf-key", prf_key.to_str().unwrap()], &local));
 
     // Authority custody, through a proxy that records every request body.

@@ -57,7 +57,7 @@ describe('the JS API contract', { skip: !haveData }, () => {
   before(() => {
     scratch = mkdtempSync(join(tmpdir(), 'veilwatch-jsapi-'));
     issuer = veilwatch('keygen', '--out', file('keys')).trim();
-    prfKey = readFileSync(file('keys/prf-local.key'), 'utf8').trim();
+    prfKey = readFileSync(file('keys/secret/prf-local.key'), 'utf8').trim();
     foreignIssuer = veilwatch('keygen', '--out', file('other-keys')).trim();
     for (const [name, from, to] of [['Colin_Powell', 2, 8], ['Tony_Blair', 1, 5]]) {
       mkdirSync(file(`people/${name}`), { recursive: true });

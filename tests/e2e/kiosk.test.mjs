@@ -60,7 +60,7 @@ describe('kiosk', { skip: !haveData }, () => {
     scratch = mkdtempSync(join(tmpdir(), 'veilwatch-kiosk-'));
     const keys = join(scratch, 'keys');
     issuer = veilwatch('keygen', '--out', keys).trim();
-    prfKey = readFileSync(join(keys, 'prf-local.key'), 'utf8').trim();
+    prfKey = readFileSync(join(keys, 'secret', 'prf-local.key'), 'utf8').trim();
     // Enrol the watched person from still photos 2..=8, plus two other people as decoys.
     const people = join(scratch, 'people');
     for (const [name, from, to] of [[ENROLLED, 2, 8], ['Tony_Blair', 1, 5], ['Hugo_Chavez', 1, 5]]) {

@@ -16,7 +16,7 @@ use crate::key_files;
 #[derive(Args)]
 pub struct InspectArgs {
     watchlist: PathBuf,
-    /// The issuer's public key: 64 hex digits or a file holding them (issuer.pub).
+    /// The issuer's public key: 64 hex digits or a file holding them (KEYS/public/issuer.pub).
     #[arg(long)]
     issuer: String,
 }
