@@ -69,7 +69,7 @@
 //! share of B with filler buckets (random tags and random blobs, which no key opens). Every bucket
 //! has the same size and B depends on (N, C, k, L) only, so directory and blobs are a function of
 //! the class. k is the 1..=64 that minimises the bucket bytes of a table (filler items against the
-//! 24 bytes of tag and AEAD tag per bucket): 1 below C entries, 3 at 1 024, 12 at 10 240.
+//! 24 bytes of tag and AEAD tag per bucket): 1 up to C entries, 3 at 1 024, 11 at 10 240.
 //!
 //! The directory does not say which table a bucket belongs to; only a party that evaluated the PRF
 //! on a code learns that, and only for buckets it can open.
