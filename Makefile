@@ -9,17 +9,25 @@ export VEILWATCH_DATA
 PORT ?= 8080
 BIN := $(CARGO_TARGET_DIR)/release/veilwatch
 
-.PHONY: demo test setup models native wasm unit e2e fuzz bench clean
+.PHONY: demo check-deployment test setup models native wasm unit e2e fuzz bench clean
 
 ## Build everything and serve the kiosk demo on http://127.0.0.1:$(PORT)/
-## DEPLOYMENT=DIR serves DIR/profile.vwp and DIR/issuer.pub for the public notice;
+## DEPLOYMENT=DIR serves DIR/profile.vwp and DIR/issuer.pub for the public notice: a public folder
+## such as KEYS/public (keygen's public half); a folder holding anything else (a secret/ folder,
+## *.key files) is refused, so a secret is never published;
 ## AUTHORITY=http://127.0.0.1:8787 lets the page reach an authority (authority custody).
 DEPLOYMENT ?=
 AUTHORITY ?=
-demo: setup native wasm
+demo: check-deployment setup native wasm
 	@echo "Open http://127.0.0.1:$(PORT)/ in a browser (Ctrl-C to stop)."
 	$(BIN) serve --listen 127.0.0.1:$(PORT) --mount /=www --mount /pkg=pkg --mount /models=models \
 	  $(if $(DEPLOYMENT),--mount /deployment=$(DEPLOYMENT)) $(if $(AUTHORITY),--authority $(AUTHORITY))
+
+check-deployment:
+	@if [ -n "$(DEPLOYMENT)" ] && find "$(DEPLOYMENT)" -mindepth 1 ! \( -type f \( -name '*.pub' -o -name '*.vwp' \) \) | grep -q .; then \
+	  echo "DEPLOYMENT=$(DEPLOYMENT) holds more than public keys and profiles (*.pub, *.vwp); serve a public folder such as KEYS/public" >&2; \
+	  exit 1; \
+	fi
 
 ## Everything: Rust unit and integration tests (incl. onnxruntime reference and LFW accuracy), wasm tests.
 test: setup native wasm unit e2e fuzz
@@ -61,13 +69,20 @@ e2e:
 	  sh -c '$(E2E_TESTS)'; \
 	fi
 
-## Fuzz the watchlist and profile parsers for a bounded time (FUZZ_SECONDS each).
+## Fuzz the watchlist and profile parsers for a bounded time (FUZZ_SECONDS each), under memory
+## limits: any single allocation of FUZZ_MALLOC_MB or more, or a process above FUZZ_RSS_MB, is a
+## crash (a parser that reserves what a header claims before the bytes are there fails here).
+## Seeds: `cargo run --release --example write_fuzz_seeds -- fuzz/seeds` after a format change.
 FUZZ_SECONDS ?= 30
+FUZZ_MALLOC_MB ?= 64
+FUZZ_RSS_MB ?= 1024
+FUZZ_TARGET_DIR ?= $(HOME)/.cache/veilwatch/fuzz-target
 fuzz:
 	set -o pipefail; cd fuzz && for target in watchlist_parser profile_parser; do \
 	  mkdir -p corpus/$$target && \
-	  RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(HOME)/.cache/veilwatch/fuzz-target \
-	    cargo fuzz run -O $$target corpus/$$target seeds/$$target -- -max_total_time=$(FUZZ_SECONDS) 2>&1 | tail -n 4 || exit 1; \
+	  RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(FUZZ_TARGET_DIR) \
+	    cargo fuzz run -O $$target corpus/$$target seeds/$$target -- -max_total_time=$(FUZZ_SECONDS) \
+	      -malloc_limit_mb=$(FUZZ_MALLOC_MB) -rss_limit_mb=$(FUZZ_RSS_MB) 2>&1 | tail -n 4 || exit 1; \
 	done
 
 ## Speed: native medians and watchlist sizes, wasm (node) vs onnxruntime-web on the same inputs,

@@ -2,8 +2,8 @@
 //! against (fuzz/fuzz_targets/), so that the fuzzer starts from inputs that reach every check.
 //!
 //! `cargo run --release --example write_fuzz_seeds -- fuzz/seeds` writes
-//! - `watchlist_parser/small.vwl`: a small synthetic watchlist (3 entries, L = 16, m = 8), issuer
-//!   key `[7; 32]`;
+//! - `watchlist_parser/small.vwl`: a small synthetic watchlist (3 entries padded to the class of 64,
+//!   L = 8, m = 8, records without photo), issuer key `[7; 32]`;
 //! - `profile_parser/profile.vwp` and `profile_parser/cosigned.vwp`: a deployment profile signed by
 //!   issuer key `[1; 32]`, alone and co-signed by overseer key `[2; 32]`.
 //!
@@ -55,7 +55,7 @@ fn small_watchlist() -> Vec<u8> {
         .collect();
     let params = WatchlistParams {
         model_id: "synthetic-unit-vectors".into(),
-        tables: 16,
+        tables: 8,
         threshold: 8,
         valid_from: NOW - 3600,
         valid_until: NOW + 3600,

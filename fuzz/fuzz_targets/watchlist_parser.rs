@@ -8,6 +8,11 @@ use veilwatch::blind::format::Watchlist;
 fuzz_target!(|data: &[u8]| {
     let issuer = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
     if let Ok(watchlist) = Watchlist::parse(data.to_vec(), &issuer) {
+        // Every bucket and record the header implies must be there to slice.
         let _ = watchlist.check_window(0);
+        let _ = watchlist.bucket_refs();
+        for index in 0..watchlist.header.entries {
+            assert!(watchlist.record(index).is_some());
+        }
     }
 });

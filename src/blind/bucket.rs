@@ -1,7 +1,8 @@
-//! Buckets: one per (table, code) that some entry's template falls into, holding each such
-//! entry's index and share for that table. A bucket is found by its tag and opened with its key,
-//! both derived from the PRF output of its code ([`super::prf::derive`]); enrolment seals buckets
-//! and the matcher opens them through this module alone.
+//! Buckets: the items of a (table, code) that some entry falls into (each such entry's index and
+//! share for that table), cut into buckets of exactly k items, the last topped up with filler. A
+//! bucket is found by its tag and opened with its key, both derived from the PRF output of its
+//! code and its slot ([`super::prf::derive`]); enrolment seals buckets and the matcher opens them
+//! through this module alone.
 //!
 //! Guarantees: each bucket key seals exactly one blob (so the zero nonce is safe); the AAD binds
 //! the watchlist's header and the table, so a blob moved to another file or table does not open;

@@ -2,9 +2,13 @@
 //!
 //! One entry per person, its template the normalised mean of their enrolment embeddings (the
 //! caller computes it, and names the model it came from). [`build`] is the recipe, one named step
-//! per line: check, shuffle (so indices carry no meaning), deal each entry's random record key
-//! m-of-L into the buckets its template's codes fall into, seal the buckets under their PRF-derived
-//! keys, seal the records under their record keys, lay out and sign the file.
+//! per line: check, pad to the entry size class with dummies and shuffle (so neither the count nor
+//! the indices carry meaning), deal each real entry's random record key m-of-L into the buckets its
+//! template's codes fall into and each dummy's random shares into random codes, cut every code's
+//! items into buckets of k and seal them under their PRF-derived keys, fill up to the class's
+//! bucket count with filler buckets, seal the records (padded to one record class) under their
+//! record keys and the dummies' under random keys, lay out and sign the file (the format's module
+//! doc says why each step is needed for G3).
 
 use std::collections::BTreeMap;
 
@@ -12,12 +16,12 @@ use ed25519_dalek::SigningKey;
 use rand_core::{OsRng, RngCore};
 use zeroize::Zeroizing;
 
-use super::format::{self, BucketItem, BucketRef, Header, RecordRef};
+use super::format::{self, BucketItem, BucketRef, Header, RecordClass, RecordRef, FILLER_ENTRY};
 use super::lsh::CrossPolytope;
 use super::matcher::Matcher;
 use super::prf::{code_input, derive, key_check_input, LocalHmac, Prf, TAG_BYTES};
 use super::record::{self, random_record_key, EntryRecord, RecordKey, SealedRecord};
-use super::shares::{Dealer, MAX_TABLES, MIN_THRESHOLD};
+use super::shares::{Dealer, MAX_TABLES, MIN_THRESHOLD, SHARE_BYTES};
 use super::{bucket, BlindError};
 use crate::template::{Embedding, EMBEDDING_DIM};
 
@@ -116,72 +120,113 @@ pub fn build(
     issuer: &SigningKey,
 ) -> Result<Vec<u8>, BlindError> {
     params.check(entries.len())?;
-    let entries = shuffled(entries);
-    let mut header = new_header(params, prf, issuer, entries.len())?;
+    let record_class = record_class(&entries)?;
+    let entries = padded_and_shuffled(entries);
+    let header = new_header(params, prf, issuer, entries.len() as u32, record_class)?;
     let family = CrossPolytope::new(&header.rotation_seed, EMBEDDING_DIM, params.tables as usize);
-    let (buckets, record_keys) = deal_shares(&entries, &family, params);
-    header.buckets = buckets.len() as u32;
+    let (buckets, record_keys) = deal_shares(&entries, &family, &header);
     let header_hash = header.hash();
-    let sealed_buckets = seal_buckets(&buckets, prf, &header.watchlist_id, &header_hash)?;
+    let sealed_buckets = seal_buckets(&buckets, prf, &header, &header_hash)?;
     let sealed_records = entries
         .iter()
         .zip(&record_keys)
         .enumerate()
-        .map(|(index, (entry, key))| record::seal(&entry.record, key, &header_hash, index as u32))
+        .map(|(index, (entry, key))| match entry {
+            Some(entry) => record::seal(&entry.record, record_class, key, &header_hash, index as u32),
+            None => Ok(record::seal_dummy(record_class, &header_hash, index as u32)),
+        })
         .collect::<Result<Vec<SealedRecord>, BlindError>>()?;
     let bucket_refs: Vec<BucketRef> = sealed_buckets.iter().map(|(tag, blob)| BucketRef { tag: *tag, blob }).collect();
     let record_refs: Vec<RecordRef> = sealed_records.iter().map(SealedRecord::as_ref).collect();
     Ok(format::write(&header, &bucket_refs, &record_refs, issuer))
 }
 
-/// Fisher–Yates with the OS RNG: entry order must not follow the input (e.g. alphabetical).
-fn shuffled(mut entries: Vec<Enrolment>) -> Vec<Enrolment> {
-    for i in (1..entries.len()).rev() {
-        entries.swap(i, (OsRng.next_u64() % (i as u64 + 1)) as usize);
-    }
-    entries
+/// The file's one record class: the smallest that holds every record (a record that fits none is
+/// refused here, before anything is built).
+fn record_class(entries: &[Enrolment]) -> Result<RecordClass, BlindError> {
+    entries.iter().try_fold(RecordClass::NoPhoto, |class, entry| Ok(class.max(record::class_of(&entry.record)?)))
 }
 
-/// A header with a fresh random watchlist id and rotation seed, and the PRF's key check; the
-/// bucket count is filled in once the buckets are known.
-fn new_header(params: &WatchlistParams, prf: &dyn Prf, issuer: &SigningKey, entries: usize) -> Result<Header, BlindError> {
+/// The entries padded with dummies (`None`) to their size class, in a uniformly random order
+/// (Fisher–Yates with the OS RNG): entry order must not follow the input (e.g. alphabetical), and
+/// a dummy's index must not tell it from a real entry.
+fn padded_and_shuffled(entries: Vec<Enrolment>) -> Vec<Option<Enrolment>> {
+    let class = format::entry_class(entries.len() as u32).expect("checked against MAX_ENTRIES") as usize;
+    let mut padded: Vec<Option<Enrolment>> = entries.into_iter().map(Some).collect();
+    padded.resize_with(class, || None);
+    for i in (1..padded.len()).rev() {
+        padded.swap(i, (OsRng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    padded
+}
+
+/// A header with a fresh random watchlist id and rotation seed, and the PRF's key check.
+fn new_header(
+    params: &WatchlistParams,
+    prf: &dyn Prf,
+    issuer: &SigningKey,
+    entries: u32,
+    record_class: RecordClass,
+) -> Result<Header, BlindError> {
     let mut watchlist_id = [0u8; 16];
     let mut rotation_seed = [0u8; 32];
     OsRng.fill_bytes(&mut watchlist_id);
     OsRng.fill_bytes(&mut rotation_seed);
     let check = prf.evaluate(&[key_check_input(&watchlist_id)])?;
+    let code_space = CrossPolytope::code_space_for(EMBEDDING_DIM) as u16;
     Ok(Header {
         watchlist_id,
         model_id: params.model_id.clone(),
         dim: EMBEDDING_DIM as u16,
         tables: params.tables,
-        code_space: CrossPolytope::code_space_for(EMBEDDING_DIM) as u16,
+        code_space,
         rotation_seed,
         threshold: params.threshold,
         suite: prf.suite(),
-        key_check: derive(&check[0]).tag,
+        key_check: derive(&check[0], 0).tag,
         valid_from: params.valid_from,
         valid_until: params.valid_until,
         issuer: issuer.verifying_key().to_bytes(),
-        entries: entries as u32,
-        buckets: 0,
+        entries,
+        bucket_items: format::bucket_items_for(entries, code_space),
+        record_class,
     })
 }
 
-/// (table, code) → the items of that bucket; and one random record key per entry, whose share
-/// for table l goes into the bucket of (l, c_l(template)).
+/// (table, code) → the items of that code; and one random record key per real entry, whose share
+/// for table l goes to (l, c_l(template)).
 type Buckets = BTreeMap<(u16, u16), Zeroizing<Vec<BucketItem>>>;
 
-fn deal_shares(entries: &[Enrolment], family: &CrossPolytope, params: &WatchlistParams) -> (Buckets, Vec<RecordKey>) {
-    let dealer = Dealer::new(params.tables as usize, params.threshold as usize);
+fn random_share() -> [u8; SHARE_BYTES] {
+    let mut share = [0u8; SHARE_BYTES];
+    OsRng.fill_bytes(&mut share);
+    share
+}
+
+/// Real entries: their record key dealt into their template's codes. Dummies: a random share in
+/// a uniformly random code of every table, and a record key that seals nothing.
+fn deal_shares(entries: &[Option<Enrolment>], family: &CrossPolytope, header: &Header) -> (Buckets, Vec<RecordKey>) {
+    let dealer = Dealer::new(header.tables as usize, header.threshold as usize);
     let mut buckets = Buckets::new();
     let mut record_keys = Vec::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
         let key = random_record_key();
-        let shares = dealer.split(&key, &mut OsRng);
-        for (table, (&code, share)) in family.codes(entry.template.values()).iter().zip(&shares).enumerate() {
-            let item = BucketItem { entry: index as u32, share: *share };
-            buckets.entry((table as u16, code)).or_default().push(item);
+        let entry_index = index as u32;
+        match entry {
+            Some(entry) => {
+                let shares = dealer.split(&key, &mut OsRng);
+                for (table, (&code, share)) in family.codes(entry.template.values()).iter().zip(&shares).enumerate() {
+                    let item = BucketItem { entry: entry_index, share: *share };
+                    buckets.entry((table as u16, code)).or_default().push(item);
+                }
+            }
+            None => {
+                for table in 0..header.tables {
+                    let code = (OsRng.next_u32() % header.code_space as u32) as u16;
+                    let item = BucketItem { entry: entry_index, share: random_share() };
+                    buckets.entry((table, code)).or_default().push(item);
+                }
+            }
         }
         record_keys.push(key);
     }
@@ -191,25 +236,44 @@ fn deal_shares(entries: &[Enrolment], family: &CrossPolytope, params: &Watchlist
 /// A bucket's tag and sealed blob.
 type SealedBucket = ([u8; TAG_BYTES], Vec<u8>);
 
-/// Each bucket sealed under the key its code's PRF output derives, sorted by tag (the directory's
-/// order, which says nothing about tables or codes).
+/// Each code's items cut into buckets of k (the last topped up with filler items), each sealed
+/// under the key of its slot; then filler buckets (random tags, random blobs) up to the class's
+/// bucket count; sorted by tag (the directory's order, which says nothing about tables or codes).
 fn seal_buckets(
     buckets: &Buckets,
     prf: &dyn Prf,
-    watchlist_id: &[u8; 16],
+    header: &Header,
     header_hash: &[u8; 32],
 ) -> Result<Vec<SealedBucket>, BlindError> {
-    let inputs: Vec<Vec<u8>> = buckets.keys().map(|&(l, c)| code_input(watchlist_id, l, c)).collect();
+    let k = header.bucket_items as usize;
+    let inputs: Vec<Vec<u8>> = buckets.keys().map(|&(l, c)| code_input(&header.watchlist_id, l, c)).collect();
     let outputs = prf.evaluate(&inputs)?;
-    let mut sealed: Vec<SealedBucket> = buckets
-        .iter()
-        .zip(&outputs)
-        .map(|(((table, _), items), y)| {
-            let derived = derive(y);
-            (derived.tag, bucket::seal(&derived, header_hash, *table, items))
-        })
-        .collect();
-    sealed.sort_by_key(|(tag, _)| *tag);
+    let total = header.bucket_count() as usize;
+    let mut sealed: Vec<SealedBucket> = Vec::with_capacity(total);
+    for (((table, _), items), y) in buckets.iter().zip(&outputs) {
+        for (slot, chunk) in items.chunks(k).enumerate() {
+            let slot = u16::try_from(slot)
+                .map_err(|_| BlindError::Enrolment("a code holds more buckets than the format allows".into()))?;
+            let mut chunk = Zeroizing::new(chunk.to_vec());
+            chunk.resize_with(k, || BucketItem { entry: FILLER_ENTRY, share: random_share() });
+            let derived = derive(y, slot);
+            sealed.push((derived.tag, bucket::seal(&derived, header_hash, *table, &chunk)));
+        }
+    }
+    if sealed.len() > total {
+        return Err(BlindError::Enrolment(format!(
+            "the codes need {} buckets, more than the {total} the size class bounds (a bug: please report it)",
+            sealed.len()
+        )));
+    }
+    while sealed.len() < total {
+        let mut tag = [0u8; TAG_BYTES];
+        let mut blob = vec![0u8; header.blob_len()];
+        OsRng.fill_bytes(&mut tag);
+        OsRng.fill_bytes(&mut blob);
+        sealed.push((tag, blob));
+    }
+    sealed.sort_unstable_by_key(|(tag, _)| *tag);
     if sealed.windows(2).any(|w| w[0].0 == w[1].0) {
         return Err(BlindError::Enrolment(
             "two buckets derived the same tag (astronomically unlikely); enrol again".into(),

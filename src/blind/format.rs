@@ -1,14 +1,15 @@
-//! The watchlist file format, version 1: its spec (below), its one parser and its one writer,
+//! The watchlist file format, version 2: its spec (below), its one parser and its one writer,
 //! side by side so that they stay mirrors of each other (a property test writes what it parsed
 //! and compares bytes).
 //!
-//! All integers are big-endian. Every length is checked against a limit and against the bytes
-//! that remain before anything is allocated or sliced.
+//! All integers are big-endian. The header fixes the size of everything that follows, so the
+//! parser computes the file's exact length (with checked arithmetic) and compares it with the
+//! bytes it was given before it allocates anything.
 //!
 //! ```text
 //! offset  bytes   field
 //! 0       6       magic "VWLIST"
-//! 6       2       version = 1
+//! 6       2       version = 2
 //! 8       4       header length H (≤ 1024)
 //! 12      H       header
 //!                   16  watchlist id (random)
@@ -19,29 +20,59 @@
 //!                   32  rotation seed (public; derives the LSH tables)
 //!                   2   threshold m (8..=L)
 //!                   1   PRF suite: 1 = hmac-sha256-local, 2 = oprf-ristretto255-sha512
-//!                   8   key check: tag derived from PRF("veilwatch/blind-lsh/v1/key-check" || id)
+//!                   8   key check: tag of slot 0 derived from PRF("veilwatch/blind-lsh/v1/key-check" || id)
 //!                   8   valid from, Unix seconds (i64)
 //!                   8   valid until, Unix seconds (i64)
 //!                   32  issuer Ed25519 public key
-//!                   4   entries N (1..=2^24 − 1)
-//!                   4   buckets B (1..=L·C)
+//!                   4   entry size class N (a multiple of 64 up to 1 024, then of 1 024; ≤ 2^20)
+//!                   1   bucket items k (1..=64)
+//!                   1   record class: 1, 2 or 3 (see below)
 //!                 (the fields fill H exactly)
-//! 12+H    11·B    bucket directory, strictly ascending by tag:
-//!                   8   tag = HKDF(PRF(x_l), "tag")[..8]
-//!                   3   entries in the bucket k (1..=N)
-//!         Σ       bucket blobs, in directory order, each 7·k + 16 bytes:
-//!                   ChaCha20-Poly1305 under HKDF(PRF(x_l), "bucket"), nonce 0 (each key seals
-//!                   one blob), AAD = "veilwatch/bucket" || header hash || u16 table l, sealing
-//!                   k × (u24 entry index, 4-byte share)
-//!         N×      records, by entry index: 12 nonce, u32 length ℓ (16..=1 MiB), ℓ bytes of
-//!                   ChaCha20-Poly1305 under HKDF(record key K_i, "record"),
-//!                   AAD = "veilwatch/record" || header hash || u32 index; plaintext = JSON EntryRecord
+//! 12+H    8·B     bucket directory: B tags, strictly ascending, where
+//!                   B = L · (min(N, C) + ⌊max(N − C, 0) / k⌋)
+//!                   tag = HKDF(PRF(x_l), "veilwatch/blind-lsh/v2/tag" || u16 slot)[..8]
+//!         B·(7k+16)  bucket blobs, in directory order, each ChaCha20-Poly1305 under
+//!                   HKDF(PRF(x_l), "veilwatch/blind-lsh/v2/bucket" || u16 slot), nonce 0 (each key
+//!                   seals one blob), AAD = "veilwatch/bucket" || header hash || u16 table l,
+//!                   sealing exactly k × (u24 entry index, 4-byte share); index 0xFFFFFF is filler
+//!         N·(12+P+16)  records, by entry index: 12 nonce, then P + 16 bytes of ChaCha20-Poly1305
+//!                   under HKDF(record key K_i, "record"), AAD = "veilwatch/record" || header hash
+//!                   || u32 index, sealing P bytes of padded record:
+//!                     2  metadata length a (1..=1020), a bytes of JSON (the record without photo)
+//!                     2  photo length p, p bytes of JPEG
+//!                     zeros up to P
 //! end−64  64      Ed25519 signature by the issuer over every preceding byte
 //! ```
 //!
-//! The header hash is SHA-256 of bytes `0..12+H`. The directory does not say which table a
-//! bucket belongs to; only a party that evaluated the PRF on a code learns that, and only for
-//! buckets it can open.
+//! Record classes (P, the padded plaintext; metadata at most 1 020 bytes): 1 = 1 024 bytes (no
+//! photo), 2 = 9 216 (a photo of 1 byte to 8 KiB), 3 = 17 408 (8 KiB + 1 to 16 KiB). A file has
+//! one record class, the largest its real records need, and every record (dummies included) is
+//! that size, so no record's size tells it from another; a record that fits no class is refused at
+//! enrolment.
+//!
+//! The header hash is SHA-256 of bytes `0..12+H`.
+//!
+//! ## What the file reveals (G3, T1): its size class, nothing finer
+//!
+//! The real entry count n is padded to the class N with dummy entries: random shares in random
+//! buckets, and records sealed under random keys (their shares rebuild nothing that opens them).
+//! Entry indices are shuffled, so a dummy's index says nothing.
+//!
+//! Padding the entries alone would not hide n. A bucket holds every entry whose template falls in
+//! the same (table, code); real faces share codes more often than random dummies do, so the number
+//! of buckets and their sizes would still estimate n (v1's 30-person list had 27 790 buckets for
+//! 30 × 1 024 entry-tables). So a (table, code)'s items are cut into buckets of exactly k items,
+//! found as slots 0, 1, … of its PRF output (the matcher reads slots until a tag is missing); the
+//! last one is topped up with filler items (index 0xFFFFFF, random share, sealed with the rest).
+//! Whatever the codes, a table then needs at most min(N, C) + ⌊max(N − C, 0) / k⌋ buckets (each
+//! code used adds one, every further bucket holds k items), and the writer fills every table's
+//! share of B with filler buckets (random tags and random blobs, which no key opens). Every bucket
+//! has the same size and B depends on (N, C, k, L) only, so directory and blobs are a function of
+//! the class. k is the 1..=64 that minimises the bucket bytes of a table (filler items against the
+//! 24 bytes of tag and AEAD tag per bucket): 1 up to C entries, 3 at 1 024, 11 at 10 240.
+//!
+//! The directory does not say which table a bucket belongs to; only a party that evaluated the PRF
+//! on a code learns that, and only for buckets it can open.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -52,16 +83,113 @@ use super::BlindError;
 use crate::hex::hex;
 
 pub const MAGIC: &[u8; 6] = b"VWLIST";
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 pub const MAX_HEADER: usize = 1024;
-pub const MAX_ENTRIES: u32 = (1 << 24) - 1;
-pub const MAX_RECORD: usize = 1 << 20;
+/// The largest entry size class.
+pub const MAX_ENTRIES: u32 = 1 << 20;
 pub const MAX_DIM: u16 = 1024;
-pub const DIRECTORY_ENTRY: usize = TAG_BYTES + 3;
+pub const MAX_BUCKET_ITEMS: u8 = 64;
 pub const BUCKET_ITEM: usize = 3 + SHARE_BYTES;
+/// The entry index of a filler item: never an entry (indices are below [`MAX_ENTRIES`]).
+pub const FILLER_ENTRY: u32 = (1 << 24) - 1;
 pub const AEAD_TAG: usize = 16;
 pub const RECORD_NONCE: usize = 12;
 pub const SIGNATURE: usize = 64;
+/// The longest record metadata (JSON without the photo).
+pub const MAX_RECORD_METADATA: usize = 1020;
+const MAX_PHOTO_8K: usize = 8 * 1024;
+const MAX_PHOTO_16K: usize = 16 * 1024;
+
+/// The padded size of a record's plaintext: the file holds only this, never a record's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RecordClass {
+    /// 1 024 bytes: metadata, no photo.
+    NoPhoto = 1,
+    /// 9 216 bytes: metadata and a photo of up to 8 KiB.
+    Photo8KiB = 2,
+    /// 17 408 bytes: metadata and a photo of up to 16 KiB.
+    Photo16KiB = 3,
+}
+
+impl RecordClass {
+    pub const ALL: [RecordClass; 3] = [RecordClass::NoPhoto, RecordClass::Photo8KiB, RecordClass::Photo16KiB];
+
+    pub fn id(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_id(id: u8) -> Option<RecordClass> {
+        RecordClass::ALL.into_iter().find(|c| c.id() == id)
+    }
+
+    /// Bytes of padded plaintext.
+    pub fn plaintext_len(self) -> usize {
+        match self {
+            RecordClass::NoPhoto => 1024,
+            RecordClass::Photo8KiB => 9 * 1024,
+            RecordClass::Photo16KiB => 17 * 1024,
+        }
+    }
+
+    /// Bytes a record of this class takes in the file: nonce, ciphertext, AEAD tag.
+    pub fn sealed_len(self) -> usize {
+        RECORD_NONCE + self.plaintext_len() + AEAD_TAG
+    }
+
+    /// The class of a record with `metadata` bytes of text and a `photo` of that many bytes: by
+    /// its photo (none, up to 8 KiB, up to 16 KiB); `None` if the photo is larger or the metadata
+    /// is empty or longer than [`MAX_RECORD_METADATA`].
+    pub fn smallest_for(metadata: usize, photo: usize) -> Option<RecordClass> {
+        if metadata == 0 || metadata > MAX_RECORD_METADATA {
+            return None;
+        }
+        match photo {
+            0 => Some(RecordClass::NoPhoto),
+            1..=MAX_PHOTO_8K => Some(RecordClass::Photo8KiB),
+            ..=MAX_PHOTO_16K => Some(RecordClass::Photo16KiB),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordClass::NoPhoto => "no photo (1 024 bytes)",
+            RecordClass::Photo8KiB => "photo up to 8 KiB (9 216 bytes)",
+            RecordClass::Photo16KiB => "photo up to 16 KiB (17 408 bytes)",
+        }
+    }
+}
+
+/// The entry size class that holds `n` entries: the next multiple of 64 up to 1 024, then of
+/// 1 024; `None` above [`MAX_ENTRIES`].
+pub fn entry_class(n: u32) -> Option<u32> {
+    let step = if n <= 1024 { 64 } else { 1024 };
+    let class = n.max(1).div_ceil(step) * step;
+    (class <= MAX_ENTRIES).then_some(class)
+}
+
+fn is_entry_class(n: u32) -> bool {
+    n >= 1 && entry_class(n) == Some(n)
+}
+
+/// Buckets of one table: the most that `entries` items spread over `code_space` codes can need
+/// in buckets of `k` items (each code used adds one; every further bucket holds k items).
+pub fn buckets_per_table(entries: u32, code_space: u16, k: u8) -> u64 {
+    let (n, c) = (entries as u64, code_space as u64);
+    n.min(c) + n.saturating_sub(c) / k.max(1) as u64
+}
+
+/// The bucket size k for a class: the one of 1..=64 that minimises a table's bucket bytes
+/// (smallest on ties).
+pub fn bucket_items_for(entries: u32, code_space: u16) -> u8 {
+    let table_bytes = |k: u8| buckets_per_table(entries, code_space, k) * (TAG_BYTES + blob_len(k)) as u64;
+    (1..=MAX_BUCKET_ITEMS).min_by_key(|&k| table_bytes(k)).expect("a non-empty range")
+}
+
+/// Bytes of one sealed bucket of `k` items.
+pub fn blob_len(k: u8) -> usize {
+    k as usize * BUCKET_ITEM + AEAD_TAG
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header {
@@ -77,8 +205,23 @@ pub struct Header {
     pub valid_from: i64,
     pub valid_until: i64,
     pub issuer: [u8; 32],
+    /// The entry size class: real entries and dummies.
     pub entries: u32,
-    pub buckets: u32,
+    /// Items per bucket, k.
+    pub bucket_items: u8,
+    pub record_class: RecordClass,
+}
+
+impl Header {
+    /// B, the number of buckets the directory lists.
+    pub fn bucket_count(&self) -> u64 {
+        self.tables as u64 * buckets_per_table(self.entries, self.code_space, self.bucket_items)
+    }
+
+    /// Bytes of one sealed bucket.
+    pub fn blob_len(&self) -> usize {
+        blob_len(self.bucket_items)
+    }
 }
 
 /// One item of a bucket's plaintext: an entry index and that entry's share for the bucket's table.
@@ -88,8 +231,7 @@ pub struct BucketItem {
     pub share: [u8; SHARE_BYTES],
 }
 
-/// A sealed bucket as it is written: its tag and its blob (the directory's item count follows
-/// from the blob's length).
+/// A sealed bucket as it is written: its tag and its blob.
 #[derive(Debug, Clone, Copy)]
 pub struct BucketRef<'a> {
     pub tag: [u8; TAG_BYTES],
@@ -103,9 +245,9 @@ pub struct RecordRef<'a> {
     pub ciphertext: &'a [u8],
 }
 
-/// Writes a 24-bit big-endian integer (entry indices, bucket sizes); `value` must be < 2^24.
+/// Writes a 24-bit big-endian integer (entry indices); `value` must be < 2^24.
 fn put_u24(out: &mut Vec<u8>, value: u32) {
-    debug_assert!(value <= MAX_ENTRIES, "{value} does not fit 24 bits");
+    debug_assert!(value <= FILLER_ENTRY, "{value} does not fit 24 bits");
     out.extend_from_slice(&value.to_be_bytes()[1..]);
 }
 
@@ -137,9 +279,6 @@ impl<'a> Reader<'a> {
     }
     fn u16(&mut self, what: &'static str) -> Result<u16, BlindError> {
         Ok(u16::from_be_bytes(self.array(what)?))
-    }
-    fn u24(&mut self, what: &'static str) -> Result<u32, BlindError> {
-        Ok(u24(self.array(what)?))
     }
     fn u32(&mut self, what: &'static str) -> Result<u32, BlindError> {
         Ok(u32::from_be_bytes(self.array(what)?))
@@ -177,7 +316,8 @@ impl Header {
         h.extend_from_slice(&self.valid_until.to_be_bytes());
         h.extend_from_slice(&self.issuer);
         h.extend_from_slice(&self.entries.to_be_bytes());
-        h.extend_from_slice(&self.buckets.to_be_bytes());
+        h.push(self.bucket_items);
+        h.push(self.record_class.id());
         let mut out = Vec::with_capacity(12 + h.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_be_bytes());
@@ -230,10 +370,16 @@ impl Header {
             return Err(BlindError::Malformed("the validity window ends before it starts".into()));
         }
         let issuer = r.array("issuer key")?;
-        let entries = r.u32("entry count")?;
-        limit("entry count", entries as u64, 1, MAX_ENTRIES as u64)?;
-        let buckets = r.u32("bucket count")?;
-        limit("bucket count", buckets as u64, 1, tables as u64 * code_space as u64)?;
+        let entries = r.u32("entry size class")?;
+        limit("entry size class", entries as u64, 1, MAX_ENTRIES as u64)?;
+        if !is_entry_class(entries) {
+            return Err(BlindError::Malformed(format!("{entries} is not an entry size class")));
+        }
+        let bucket_items = r.u8("bucket items")?;
+        limit("bucket items", bucket_items as u64, 1, MAX_BUCKET_ITEMS as u64)?;
+        let class_id = r.u8("record class")?;
+        let record_class = RecordClass::from_id(class_id)
+            .ok_or_else(|| BlindError::Malformed(format!("unknown record class {class_id}")))?;
         if r.at != r.bytes.len() {
             return Err(BlindError::Malformed("the header has trailing bytes".into()));
         }
@@ -251,7 +397,8 @@ impl Header {
             valid_until,
             issuer,
             entries,
-            buckets,
+            bucket_items,
+            record_class,
         })
     }
 
@@ -271,7 +418,7 @@ pub fn write_bucket_items(items: &[BucketItem]) -> Vec<u8> {
 }
 
 /// The mirror of [`write_bucket_items`] (on a plaintext that authenticated, so its length is
-/// a whole number of items).
+/// a whole number of items). Filler items are included; they name no entry.
 pub fn read_bucket_items(plaintext: &[u8]) -> impl Iterator<Item = BucketItem> + '_ {
     plaintext.chunks_exact(BUCKET_ITEM).map(|item| BucketItem {
         entry: u24([item[0], item[1], item[2]]),
@@ -279,22 +426,55 @@ pub fn read_bucket_items(plaintext: &[u8]) -> impl Iterator<Item = BucketItem> +
     })
 }
 
+/// A record's padded plaintext: `u16 a, a bytes of metadata, u16 p, p bytes of photo, zeros`.
+/// `None` if they do not fit `class`.
+pub fn write_record_plaintext(
+    metadata: &[u8],
+    photo: &[u8],
+    class: RecordClass,
+) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    if RecordClass::smallest_for(metadata.len(), photo.len())? > class {
+        return None;
+    }
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(class.plaintext_len()));
+    out.extend_from_slice(&(metadata.len() as u16).to_be_bytes());
+    out.extend_from_slice(metadata);
+    out.extend_from_slice(&(photo.len() as u16).to_be_bytes());
+    out.extend_from_slice(photo);
+    out.resize(class.plaintext_len(), 0);
+    Some(out)
+}
+
+/// The mirror of [`write_record_plaintext`]: (metadata, photo), or `None` if the lengths do not
+/// fit or the padding is not zeros.
+pub fn read_record_plaintext(plaintext: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut r = Reader { bytes: plaintext, at: 0 };
+    let a = r.u16("metadata length").ok()? as usize;
+    if a == 0 || a > MAX_RECORD_METADATA {
+        return None;
+    }
+    let metadata = r.take(a, "metadata").ok()?;
+    let p = r.u16("photo length").ok()? as usize;
+    let photo = r.take(p, "photo").ok()?;
+    plaintext[r.at..].iter().all(|&b| b == 0).then_some((metadata, photo))
+}
+
 /// Lays out a whole file: header, directory (buckets must be sorted by tag), blobs, records, and
 /// the issuer's signature over all of it. The mirror of [`Watchlist::parse`].
 pub fn write(header: &Header, buckets: &[BucketRef], records: &[RecordRef], issuer: &SigningKey) -> Vec<u8> {
-    debug_assert_eq!(header.buckets as usize, buckets.len());
+    debug_assert_eq!(header.bucket_count(), buckets.len() as u64);
     debug_assert_eq!(header.entries as usize, records.len());
+    debug_assert!(buckets.iter().all(|b| b.blob.len() == header.blob_len()));
+    debug_assert!(records.iter().all(|r| r.ciphertext.len() == header.record_class.plaintext_len() + AEAD_TAG));
     let mut file = header.write();
     for bucket in buckets {
         file.extend_from_slice(&bucket.tag);
-        put_u24(&mut file, ((bucket.blob.len() - AEAD_TAG) / BUCKET_ITEM) as u32);
     }
     for bucket in buckets {
         file.extend_from_slice(bucket.blob);
     }
     for record in records {
         file.extend_from_slice(record.nonce);
-        file.extend_from_slice(&(record.ciphertext.len() as u32).to_be_bytes());
         file.extend_from_slice(record.ciphertext);
     }
     let signature = issuer.sign(&file);
@@ -302,33 +482,43 @@ pub fn write(header: &Header, buckets: &[BucketRef], records: &[RecordRef], issu
     file
 }
 
-/// One bucket: its tag and where its sealed blob lies in the file.
-#[derive(Debug, Clone, Copy)]
-pub struct Bucket {
-    pub tag: [u8; TAG_BYTES],
-    pub items: u32,
-    pub offset: usize,
+/// The byte layout [`Header`] implies: where directory, blobs and records start and the file's
+/// total length. `None` if a size overflows (a 32-bit wasm `usize` included).
+struct Layout {
+    directory: usize,
+    blobs: usize,
+    records: usize,
+    signature: usize,
+    total: usize,
 }
 
-/// A record: where its nonce and ciphertext lie in the file.
-#[derive(Debug, Clone, Copy)]
-pub struct RecordSpan {
-    pub offset: usize,
-    pub len: usize,
+impl Layout {
+    fn of(header: &Header, header_end: usize) -> Option<Layout> {
+        let buckets = usize::try_from(header.bucket_count()).ok()?;
+        let directory = header_end;
+        let blobs = directory.checked_add(buckets.checked_mul(TAG_BYTES)?)?;
+        let records = blobs.checked_add(buckets.checked_mul(header.blob_len())?)?;
+        let signature =
+            records.checked_add((header.entries as usize).checked_mul(header.record_class.sealed_len())?)?;
+        let total = signature.checked_add(SIGNATURE)?;
+        Some(Layout { directory, blobs, records, signature, total })
+    }
 }
 
-/// A parsed, signature-checked watchlist. The file's bytes are kept and sliced by offset.
+/// A parsed, signature-checked watchlist. The file's bytes are kept and sliced by offset; every
+/// bucket and record has the size the header implies.
 pub struct Watchlist {
     pub header: Header,
     pub header_hash: [u8; 32],
-    pub buckets: Vec<Bucket>,
-    pub records: Vec<RecordSpan>,
+    /// The directory's tags, ascending; bucket `i`'s blob is the `i`-th.
+    pub tags: Vec<[u8; TAG_BYTES]>,
+    layout: Layout,
     bytes: Vec<u8>,
 }
 
 impl std::fmt::Debug for Watchlist {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Watchlist({} entries, {} bytes)", self.header.entries, self.bytes.len())
+        write!(f, "Watchlist(size class {}, {} bytes)", self.header.entries, self.bytes.len())
     }
 }
 
@@ -341,57 +531,34 @@ impl Watchlist {
         let header = Header::read(&mut r)?;
         let header_hash: [u8; 32] = Sha256::digest(&bytes[..r.at]).into();
 
-        // Every count is checked against the bytes that remain before anything is allocated, and
-        // every offset is computed with checked arithmetic (a 32-bit wasm usize included).
-        let overflow = || BlindError::Malformed("a size in the watchlist overflows".into());
-        let directory_len = (header.buckets as usize).checked_mul(DIRECTORY_ENTRY).ok_or_else(overflow)?;
-        let directory = r.take(directory_len, "bucket directory")?;
-        let mut d = Reader { bytes: directory, at: 0 };
-        let mut buckets: Vec<Bucket> = Vec::with_capacity(header.buckets as usize);
-        let mut offset = r.at;
-        for _ in 0..header.buckets {
-            let tag: [u8; TAG_BYTES] = d.array("bucket tag")?;
-            let items = d.u24("bucket size")?;
-            limit("bucket size", items as u64, 1, header.entries as u64)?;
-            if buckets.last().is_some_and(|b| b.tag >= tag) {
-                return Err(BlindError::Malformed("the bucket directory is not strictly sorted".into()));
-            }
-            buckets.push(Bucket { tag, items, offset });
-            let blob = (items as usize).checked_mul(BUCKET_ITEM).and_then(|n| n.checked_add(AEAD_TAG));
-            offset = blob.and_then(|n| offset.checked_add(n)).ok_or_else(overflow)?;
+        // The header fixes every size: the file must be exactly that long before anything is
+        // allocated (the tag vector is then at most an eighth of the file).
+        let layout = Layout::of(&header, r.at)
+            .ok_or_else(|| BlindError::Malformed("a size in the watchlist overflows".into()))?;
+        if bytes.len() < layout.total {
+            return Err(BlindError::Truncated { what: "watchlist body", needed: layout.total - bytes.len() });
         }
-        r.take(offset - r.at, "bucket blobs")?;
-
-        // A record takes at least its nonce, length and AEAD tag: no more can follow than fit.
-        const MIN_RECORD: usize = RECORD_NONCE + 4 + AEAD_TAG;
-        let remaining = bytes.len() - r.at;
-        if (header.entries as usize).saturating_mul(MIN_RECORD) > remaining {
-            return Err(BlindError::Truncated {
-                what: "records",
-                needed: (header.entries as usize).saturating_mul(MIN_RECORD) - remaining,
-            });
+        if bytes.len() > layout.total {
+            return Err(BlindError::Malformed(format!(
+                "{} unexpected bytes after the signature",
+                bytes.len() - layout.total
+            )));
         }
-        let mut records = Vec::with_capacity(header.entries as usize);
-        for _ in 0..header.entries {
-            let start = r.at;
-            r.take(RECORD_NONCE, "record nonce")?;
-            let len = r.u32("record length")? as usize;
-            limit("record length", len as u64, AEAD_TAG as u64, MAX_RECORD as u64)?;
-            r.take(len, "record")?;
-            records.push(RecordSpan { offset: start, len });
-        }
-        let signed = r.at;
-        let signature: [u8; SIGNATURE] = r.array("signature")?;
-        if r.at != bytes.len() {
-            return Err(BlindError::Malformed(format!("{} unexpected bytes after the signature", bytes.len() - r.at)));
+        let tags: Vec<[u8; TAG_BYTES]> = bytes[layout.directory..layout.blobs]
+            .chunks_exact(TAG_BYTES)
+            .map(|t| t.try_into().expect("TAG_BYTES bytes"))
+            .collect();
+        if tags.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(BlindError::Malformed("the bucket directory is not strictly sorted".into()));
         }
         if header.issuer != issuer.to_bytes() {
             return Err(BlindError::ForeignIssuer { expected: hex(&issuer.to_bytes()), found: header.issuer_hex() });
         }
+        let signature: [u8; SIGNATURE] = bytes[layout.signature..].try_into().expect("SIGNATURE bytes");
         issuer
-            .verify_strict(&bytes[..signed], &Signature::from_bytes(&signature))
+            .verify_strict(&bytes[..layout.signature], &Signature::from_bytes(&signature))
             .map_err(|_| BlindError::BadSignature)?;
-        Ok(Watchlist { header, header_hash, buckets, records, bytes })
+        Ok(Watchlist { header, header_hash, tags, layout, bytes })
     }
 
     /// Refuses to run outside the validity window.
@@ -409,25 +576,32 @@ impl Watchlist {
         self.bytes.len()
     }
 
-    pub fn find_bucket(&self, tag: &[u8; TAG_BYTES]) -> Option<&Bucket> {
-        self.buckets.binary_search_by(|b| b.tag.cmp(tag)).ok().map(|i| &self.buckets[i])
+    /// The directory position of the bucket with `tag`.
+    pub fn find_bucket(&self, tag: &[u8; TAG_BYTES]) -> Option<usize> {
+        self.tags.binary_search(tag).ok()
     }
 
-    pub fn bucket_blob(&self, bucket: &Bucket) -> &[u8] {
-        &self.bytes[bucket.offset..bucket.offset + bucket.items as usize * BUCKET_ITEM + AEAD_TAG]
+    /// The sealed blob of bucket `index` (a directory position).
+    pub fn bucket_blob(&self, index: usize) -> &[u8] {
+        let len = self.header.blob_len();
+        let start = self.layout.blobs + index * len;
+        &self.bytes[start..start + len]
     }
 
     /// Every bucket as [`write`] takes it, in directory order.
     pub fn bucket_refs(&self) -> Vec<BucketRef<'_>> {
-        self.buckets.iter().map(|b| BucketRef { tag: b.tag, blob: self.bucket_blob(b) }).collect()
+        self.tags.iter().enumerate().map(|(i, tag)| BucketRef { tag: *tag, blob: self.bucket_blob(i) }).collect()
     }
 
     /// Record `index` as [`write`] takes it.
     pub fn record(&self, index: u32) -> Option<RecordRef<'_>> {
-        let r = self.records.get(index as usize)?;
-        let nonce = self.bytes[r.offset..r.offset + RECORD_NONCE].try_into().expect("nonce bytes");
-        let start = r.offset + RECORD_NONCE + 4;
-        Some(RecordRef { nonce, ciphertext: &self.bytes[start..start + r.len] })
+        if index >= self.header.entries {
+            return None;
+        }
+        let start = self.layout.records + index as usize * self.header.record_class.sealed_len();
+        let nonce = self.bytes[start..start + RECORD_NONCE].try_into().expect("nonce bytes");
+        let ciphertext = &self.bytes[start + RECORD_NONCE..start + self.header.record_class.sealed_len()];
+        Some(RecordRef { nonce, ciphertext })
     }
 }
 
@@ -449,34 +623,35 @@ mod tests {
         (
             (any::<[u8; 16]>(), "[a-z0-9-]{1,64}", 1u16..=MAX_DIM, 8u16..=MAX_TABLES as u16, any::<[u8; 32]>()),
             (any::<bool>(), any::<[u8; TAG_BYTES]>(), any::<i64>(), 1i64..i64::MAX, any::<[u8; 32]>()),
-            (1u32..=MAX_ENTRIES, any::<u64>(), any::<u64>()),
+            (1u32..=MAX_ENTRIES, any::<u64>(), 1u8..=MAX_BUCKET_ITEMS, 1u8..=3),
         )
-            .prop_map(|((id, model, dim, tables, seed), (local, check, from, span, issuer), (entries, t, b))| {
-                let code_space = 2 * (dim as u32).next_power_of_two().max(2);
-                let valid_from = from.min(i64::MAX - span);
-                Header {
-                    watchlist_id: id,
-                    model_id: model,
-                    dim,
-                    tables,
-                    code_space: code_space as u16,
-                    rotation_seed: seed,
-                    threshold: 8 + (t % (tables as u64 - 7)) as u16,
-                    suite: if local { PrfSuite::HmacSha256Local } else { PrfSuite::OprfRistretto255Sha512 },
-                    key_check: check,
-                    valid_from,
-                    valid_until: valid_from + span,
-                    issuer,
-                    entries,
-                    buckets: 1 + (b % (tables as u64 * code_space as u64)) as u32,
-                }
-            })
+            .prop_map(
+                |((id, model, dim, tables, seed), (local, check, from, span, issuer), (n, t, k, class))| {
+                    let code_space = 2 * (dim as u32).next_power_of_two().max(2);
+                    let valid_from = from.min(i64::MAX - span);
+                    Header {
+                        watchlist_id: id,
+                        model_id: model,
+                        dim,
+                        tables,
+                        code_space: code_space as u16,
+                        rotation_seed: seed,
+                        threshold: 8 + (t % (tables as u64 - 7)) as u16,
+                        suite: if local { PrfSuite::HmacSha256Local } else { PrfSuite::OprfRistretto255Sha512 },
+                        key_check: check,
+                        valid_from,
+                        valid_until: valid_from + span,
+                        issuer,
+                        entries: entry_class(n).unwrap(),
+                        bucket_items: k,
+                        record_class: RecordClass::from_id(class).unwrap(),
+                    }
+                },
+            )
     }
 
-    #[test]
-    fn a_claimed_entry_count_is_checked_against_the_bytes_before_anything_is_allocated() {
-        // ~150 bytes that claim 2^24 − 1 entries: refused as truncated, with no 16M-record vector.
-        let header = Header {
+    fn small_header(entries: u32) -> Header {
+        Header {
             watchlist_id: [1; 16],
             model_id: "m".into(),
             dim: 128,
@@ -489,18 +664,80 @@ mod tests {
             valid_from: 0,
             valid_until: 1,
             issuer: [4; 32],
-            entries: MAX_ENTRIES,
-            buckets: 1,
-        };
-        let mut file = header.write();
-        file.extend_from_slice(&[5; TAG_BYTES]);
-        put_u24(&mut file, 1);
-        file.extend_from_slice(&[6; BUCKET_ITEM + AEAD_TAG]);
+            entries,
+            bucket_items: bucket_items_for(entries, 256),
+            record_class: RecordClass::NoPhoto,
+        }
+    }
+
+    #[test]
+    fn a_claimed_size_is_checked_against_the_bytes_before_anything_is_allocated() {
+        // ~150 bytes that claim the largest class: refused as truncated, with no tag vector or
+        // record table allocated for a million entries.
+        let mut file = small_header(MAX_ENTRIES).write();
+        file.extend_from_slice(&[5; 64]);
         let issuer = ed25519_dalek::SigningKey::from_bytes(&[4; 32]).verifying_key();
         match Watchlist::parse(file, &issuer) {
-            Err(BlindError::Truncated { what: "records", needed }) => assert!(needed > 500_000_000),
+            Err(BlindError::Truncated { what: "watchlist body", needed }) => assert!(needed > 1_000_000_000),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn entry_counts_round_up_to_their_size_class() {
+        let classes: Vec<Option<u32>> =
+            [1, 10, 50, 64, 65, 1000, 1024, 1025, 10_000, MAX_ENTRIES, MAX_ENTRIES + 1].map(entry_class).into();
+        let expected = [64, 64, 64, 64, 128, 1024, 1024, 2048, 10_240, MAX_ENTRIES].map(Some);
+        assert_eq!(classes[..10], expected);
+        assert_eq!(classes[10], None);
+        assert!(!is_entry_class(1000) && !is_entry_class(0) && is_entry_class(2048));
+    }
+
+    #[test]
+    fn the_bucket_count_bounds_every_way_the_class_can_fall_into_codes() {
+        // k = 1 below C; larger k as the class grows (filler items against per-bucket overhead).
+        assert_eq!([64, 1024, 10_240].map(|n| bucket_items_for(n, 256)), [1, 3, 11]);
+        for (n, k) in [(64u32, 1u8), (1024, 3), (10_240, 11)] {
+            let bound = buckets_per_table(n, 256, k);
+            // All N in one code, N spread one per code, and a skewed spread: never above the bound.
+            let spreads: [Vec<u64>; 3] = [
+                vec![n as u64],
+                (0..256).map(|c| n as u64 / 256 + u64::from(c < n as u64 % 256)).collect(),
+                (0..256).map(|c| if c == 0 { n as u64 - 255 } else { 1 }).collect(),
+            ];
+            for spread in spreads {
+                let needed: u64 = spread.iter().map(|&items| items.div_ceil(k as u64)).sum();
+                assert!(needed <= bound, "{n} entries need {needed} > {bound} buckets");
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_fills_its_class_and_reads_back() {
+        let photo = vec![0xAB; 8 * 1024];
+        for (metadata, photo, class) in [
+            (&b"{}"[..], &[][..], RecordClass::NoPhoto),
+            (&[b'x'; MAX_RECORD_METADATA][..], &[][..], RecordClass::NoPhoto),
+            (&b"{}"[..], &photo[..100], RecordClass::Photo8KiB),
+            (&b"{}"[..], &photo[..], RecordClass::Photo8KiB),
+            (&[b'x'; MAX_RECORD_METADATA][..], &photo[..], RecordClass::Photo8KiB),
+            (&b"{}"[..], &[photo.as_slice(), &photo].concat()[..], RecordClass::Photo16KiB),
+        ] {
+            assert_eq!(RecordClass::smallest_for(metadata.len(), photo.len()), Some(class));
+            let plaintext = write_record_plaintext(metadata, photo, class).unwrap();
+            assert_eq!(plaintext.len(), class.plaintext_len());
+            assert_eq!(read_record_plaintext(&plaintext), Some((metadata, photo)));
+            if class != RecordClass::Photo16KiB {
+                let bigger = RecordClass::from_id(class.id() + 1).unwrap();
+                assert_eq!(write_record_plaintext(metadata, photo, bigger).unwrap().len(), bigger.plaintext_len());
+            }
+        }
+        assert_eq!(RecordClass::smallest_for(2, 16 * 1024 + 1), None, "larger than the largest class");
+        assert_eq!(RecordClass::smallest_for(MAX_RECORD_METADATA + 1, 0), None, "metadata over 1 020 bytes");
+        assert!(write_record_plaintext(b"{}", &photo, RecordClass::NoPhoto).is_none());
+        let mut padded = write_record_plaintext(b"{}", b"jpeg", RecordClass::Photo8KiB).unwrap();
+        padded[100] = 1;
+        assert_eq!(read_record_plaintext(&padded), None, "padding must be zeros");
     }
 
     proptest! {
@@ -515,11 +752,23 @@ mod tests {
         }
 
         #[test]
-        fn bucket_items_read_back_as_written(items in proptest::collection::vec((0u32..=MAX_ENTRIES, any::<[u8; SHARE_BYTES]>()), 0..50)) {
+        fn bucket_items_read_back_as_written(items in proptest::collection::vec((0u32..=FILLER_ENTRY, any::<[u8; SHARE_BYTES]>()), 0..50)) {
             let items: Vec<BucketItem> = items.into_iter().map(|(entry, share)| BucketItem { entry, share }).collect();
             let bytes = write_bucket_items(&items);
             prop_assert_eq!(bytes.len(), items.len() * BUCKET_ITEM);
             prop_assert_eq!(read_bucket_items(&bytes).collect::<Vec<_>>(), items);
+        }
+
+        #[test]
+        fn record_plaintexts_read_back_as_written(metadata in proptest::collection::vec(any::<u8>(), 1..=MAX_RECORD_METADATA), photo in proptest::collection::vec(any::<u8>(), 0..17_000)) {
+            match RecordClass::smallest_for(metadata.len(), photo.len()) {
+                Some(class) => {
+                    let plaintext = write_record_plaintext(&metadata, &photo, class).unwrap();
+                    prop_assert_eq!(plaintext.len(), class.plaintext_len());
+                    prop_assert_eq!(read_record_plaintext(&plaintext), Some((&metadata[..], &photo[..])));
+                }
+                None => prop_assert!(photo.len() > 16 * 1024),
+            }
         }
     }
 }

@@ -1,10 +1,11 @@
-//! Matching one template against a loaded watchlist: L codes → L PRF evaluations → the buckets
-//! that exist → per-entry collision counts and shares → for each entry with at least m
-//! collisions, rebuild its record key and open its record.
+//! Matching one template against a loaded watchlist: L codes → L PRF evaluations → each code's
+//! buckets (slots 0, 1, … until a tag is missing) → per-entry collision counts and shares → for
+//! each entry with at least m collisions, rebuild its record key and open its record.
 //!
 //! Guarantees: a watchlist is matched only after it was parsed, its signature verified, its model
 //! and PRF checked and its window found open ([`Matcher::load`]); a record that fails to open is a
-//! non-match, never an error (the shares of a near-miss are not a fault); codes, PRF outputs,
+//! non-match, never an error (the shares of a near-miss are not a fault), so a dummy entry, whose
+//! record no key opens, is never a match; filler items are skipped; codes, PRF outputs,
 //! shares and keys are wiped when the call ends; nothing is matched outside the validity window.
 
 use std::collections::HashMap;
@@ -66,7 +67,7 @@ impl Matcher {
         }
         watchlist.check_window(now_unix)?;
         let check = prf.evaluate(&[key_check_input(&header.watchlist_id)])?;
-        if derive(&check[0]).tag != header.key_check {
+        if derive(&check[0], 0).tag != header.key_check {
             return Err(BlindError::WrongPrfKey);
         }
         let family = CrossPolytope::new(&header.rotation_seed, header.dim as usize, header.tables as usize);
@@ -103,14 +104,17 @@ impl Matcher {
         let header = &self.watchlist.header;
         let mut collected: HashMap<u32, Vec<(u16, [u8; SHARE_BYTES])>> = HashMap::new();
         for (table, y) in outputs.iter().enumerate() {
-            let derived = derive(y);
-            let Some(found) = self.watchlist.find_bucket(&derived.tag) else { continue };
-            let blob = self.watchlist.bucket_blob(found);
-            let Some(items) = bucket::open(&derived, &self.watchlist.header_hash, table as u16, blob) else {
-                continue;
-            };
-            for item in items.iter() {
-                collected.entry(item.entry).or_default().push((table as u16, item.share));
+            for slot in 0..=u16::MAX {
+                let derived = derive(y, slot);
+                let Some(found) = self.watchlist.find_bucket(&derived.tag) else { break };
+                let blob = self.watchlist.bucket_blob(found);
+                // A tag that matched by chance, or the probe's code in another table: not ours.
+                let Some(items) = bucket::open(&derived, &self.watchlist.header_hash, table as u16, blob) else {
+                    break;
+                };
+                for item in items.iter().filter(|item| item.entry < header.entries) {
+                    collected.entry(item.entry).or_default().push((table as u16, item.share));
+                }
             }
         }
 

@@ -1,6 +1,7 @@
 //! The blinded watchlist ("blind-lsh", v1; DESIGN §3).
 //!
-//! Guarantees (G3, G4, G5): the file alone reveals no template, identity or link between entries;
+//! Guarantees (G3, G4, G5): the file alone reveals no template, identity or link between entries,
+//! and of the number of entries only its size class (dummies, fixed-size buckets and records);
 //! a record opens only for a probe that collides with its entry in at least `m` of `L` tables; the
 //! holder of the OPRF key sees only blinded elements; a tampered, truncated, foreign or expired file
 //! is refused before anything in it is used.
@@ -33,7 +34,11 @@ use thiserror::Error;
 pub enum BlindError {
     #[error("this is not a Veilwatch watchlist (wrong magic bytes)")]
     NotAWatchlist,
-    #[error("watchlist format version {0} is not supported by this build (it reads version 1); update Veilwatch")]
+    #[error(
+        "watchlist format version {0} is not supported by this build (it reads version 2 only: version 1 \
+         files reveal their entry count); enrol the list again with this version, or update Veilwatch if the \
+         file is newer"
+    )]
     UnsupportedVersion(u16),
     #[error("the watchlist is truncated: {what} needs {needed} more bytes than the file has")]
     Truncated { what: &'static str, needed: usize },

@@ -74,10 +74,9 @@ pub fn key_check_input(watchlist_id: &[u8; 16]) -> Vec<u8> {
     x
 }
 
-/// Bytes of a bucket tag. 64 bits keep a false tag match among the ≤ 2^18 buckets of a file
-/// below 2^-46 per probe (and a false match only fails to open), at half DESIGN's 16 bytes: the
-/// directory is the per-bucket overhead that decides whether a watchlist stays within 8 bytes per
-/// (entry, table).
+/// Bytes of a bucket tag. 64 bits keep a false tag match among the ~2^20 buckets of a 10 240-entry
+/// file below 2^-30 per probe (and a false match only fails to open), at half DESIGN's 16 bytes:
+/// the directory is a per-bucket overhead.
 pub const TAG_BYTES: usize = 8;
 
 /// What a PRF output is turned into.
@@ -86,12 +85,16 @@ pub struct Derived {
     pub bucket_key: Zeroizing<[u8; 32]>,
 }
 
-pub fn derive(output: &[u8]) -> Derived {
+/// The tag and key of bucket `slot` of the (table, code) whose PRF output is `output`: a code's
+/// items fill buckets 0, 1, … of k items each (the file format's spec says why). The key check
+/// is slot 0's tag of its own PRF output.
+pub fn derive(output: &[u8], slot: u16) -> Derived {
     let hk = Hkdf::<Sha256>::new(None, output);
     let mut tag = [0u8; TAG_BYTES];
     let mut bucket_key = Zeroizing::new([0u8; 32]);
-    hk.expand(b"veilwatch/blind-lsh/v1/tag", &mut tag).expect("8 bytes is a valid HKDF length");
-    hk.expand(b"veilwatch/blind-lsh/v1/bucket", &mut bucket_key[..]).expect("32 bytes is a valid HKDF length");
+    let info = |label: &[u8]| [label, &slot.to_be_bytes()].concat();
+    hk.expand(&info(b"veilwatch/blind-lsh/v2/tag"), &mut tag).expect("8 bytes is a valid HKDF length");
+    hk.expand(&info(b"veilwatch/blind-lsh/v2/bucket"), &mut bucket_key[..]).expect("32 bytes is a valid HKDF length");
     Derived { tag, bucket_key }
 }
 

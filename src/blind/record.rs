@@ -3,8 +3,11 @@
 //! under a key derived from the entry's record key K_i — the key the shares rebuild.
 //!
 //! Enrolment seals records and the matcher opens them; both use this module and nothing of each
-//! other. Guarantees: a record is never stored in the clear; derived keys and plaintexts are wiped
-//! after use; a record that fails to open is `None`, never an error (a near-miss is not a fault).
+//! other. Guarantees: a record is never stored in the clear; it is padded to its file's record
+//! class ([`RecordClass`]) inside the sealed plaintext, so its length says nothing (photo or not,
+//! label length); a dummy entry's record is the same size and opens under no key; derived keys and
+//! plaintexts are wiped after use; a record that fails to open is `None`, never an error (a
+//! near-miss is not a fault).
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
@@ -14,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use super::format::{record_aad, RecordRef, MAX_RECORD};
+use super::format::{
+    read_record_plaintext, record_aad, write_record_plaintext, RecordClass, RecordRef, MAX_RECORD_METADATA,
+};
 use super::shares::KEY_BYTES;
 use super::BlindError;
 
@@ -88,24 +93,69 @@ impl SealedRecord {
     }
 }
 
-/// Seals record `index` of the watchlist whose header hashes to `header_hash`.
+/// A record as it is padded: its metadata (the JSON of the record without its photo) and its
+/// photo's JPEG bytes.
+struct Encoded {
+    metadata: Zeroizing<Vec<u8>>,
+    photo: Zeroizing<Vec<u8>>,
+}
+
+fn encode(record: &EntryRecord) -> Result<Encoded, BlindError> {
+    let photo = match &record.photo_jpeg_hex {
+        Some(hex) => crate::hex::from_hex(hex)
+            .ok_or_else(|| BlindError::Enrolment(format!("the photo of record {} is not hex", record.reference_id)))?,
+        None => Vec::new(),
+    };
+    let metadata =
+        serde_json::to_vec(&EntryRecord { photo_jpeg_hex: None, ..record.clone() }).expect("records serialise");
+    Ok(Encoded { metadata: Zeroizing::new(metadata), photo: Zeroizing::new(photo) })
+}
+
+/// The smallest record class that holds `record`, or a clear error if none does.
+pub fn class_of(record: &EntryRecord) -> Result<RecordClass, BlindError> {
+    let encoded = encode(record)?;
+    RecordClass::smallest_for(encoded.metadata.len(), encoded.photo.len()).ok_or_else(|| {
+        BlindError::Enrolment(format!(
+            "record {} takes {} bytes of text and a {}-byte photo, more than the largest record class holds \
+             ({} bytes of text and a photo of up to 16 KiB); use a smaller reference photo or shorter texts",
+            record.reference_id,
+            encoded.metadata.len(),
+            encoded.photo.len(),
+            MAX_RECORD_METADATA,
+        ))
+    })
+}
+
+/// Seals record `index` of the watchlist whose header hashes to `header_hash`, padded to `class`.
 pub fn seal(
     record: &EntryRecord,
+    class: RecordClass,
     key: &[u8; KEY_BYTES],
     header_hash: &[u8; 32],
     index: u32,
 ) -> Result<SealedRecord, BlindError> {
-    let plaintext = Zeroizing::new(serde_json::to_vec(record).expect("records serialise"));
+    let encoded = encode(record)?;
+    let plaintext = write_record_plaintext(&encoded.metadata, &encoded.photo, class).ok_or_else(|| {
+        BlindError::Enrolment(format!("record {} does not fit {}", record.reference_id, class.name()))
+    })?;
+    Ok(seal_plaintext(&plaintext, key, header_hash, index))
+}
+
+/// The record of a dummy entry: zeros of the class's length sealed under a fresh random key that
+/// is then dropped, so it is the size of a real record and nothing opens it.
+pub fn seal_dummy(class: RecordClass, header_hash: &[u8; 32], index: u32) -> SealedRecord {
+    let plaintext = Zeroizing::new(vec![0u8; class.plaintext_len()]);
+    seal_plaintext(&plaintext, &random_record_key(), header_hash, index)
+}
+
+fn seal_plaintext(plaintext: &[u8], key: &[u8; KEY_BYTES], header_hash: &[u8; 32], index: u32) -> SealedRecord {
     let mut nonce = [0u8; 12];
     OsRng.fill_bytes(&mut nonce);
     let cipher = ChaCha20Poly1305::new((&*sealing_key(key)).into());
     let ciphertext = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: &plaintext, aad: &record_aad(header_hash, index) })
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &record_aad(header_hash, index) })
         .expect("sealing in memory cannot fail");
-    if ciphertext.len() > MAX_RECORD {
-        return Err(BlindError::Enrolment(format!("record {} is larger than 1 MiB", record.reference_id)));
-    }
-    Ok(SealedRecord { nonce, ciphertext })
+    SealedRecord { nonce, ciphertext }
 }
 
 /// Opens record `index` with a rebuilt record key; `None` if the key is not the record's.
@@ -115,7 +165,9 @@ pub fn open(sealed: RecordRef, key: &[u8; KEY_BYTES], header_hash: &[u8; 32], in
     let plaintext = Zeroizing::new(
         cipher.decrypt(Nonce::from_slice(sealed.nonce), Payload { msg: sealed.ciphertext, aad: &aad }).ok()?,
     );
-    serde_json::from_slice(&plaintext).ok()
+    let (metadata, photo) = read_record_plaintext(&plaintext)?;
+    let record: EntryRecord = serde_json::from_slice(metadata).ok()?;
+    Some(EntryRecord { photo_jpeg_hex: (!photo.is_empty()).then(|| crate::hex::hex(photo)), ..record })
 }
 
 #[cfg(test)]
@@ -128,10 +180,62 @@ mod tests {
         assert_eq!(record.enrolled, "2027-01-15");
         assert_eq!(record.photo_jpeg_hex.as_deref(), Some("0102"));
         let key = random_record_key();
-        let sealed = seal(&record, &key, &[7; 32], 3).unwrap();
+        let class = class_of(&record).unwrap();
+        let sealed = seal(&record, class, &key, &[7; 32], 3).unwrap();
         assert_eq!(open(sealed.as_ref(), &key, &[7; 32], 3), Some(record));
         assert_eq!(open(sealed.as_ref(), &random_record_key(), &[7; 32], 3), None);
         assert_eq!(open(sealed.as_ref(), &key, &[7; 32], 4), None);
         assert_eq!(open(sealed.as_ref(), &key, &[8; 32], 3), None);
+    }
+
+    fn with_photo(label: &str, photo_bytes: usize) -> EntryRecord {
+        let photo = vec![0xD8; photo_bytes];
+        EntryRecord::new(
+            "REF-7".into(),
+            label.into(),
+            "c".into(),
+            "s".into(),
+            1_800_000_000,
+            (photo_bytes > 0).then_some(&photo[..]),
+        )
+    }
+
+    #[test]
+    fn records_of_each_class_seal_to_one_length_whatever_their_content() {
+        for (class, photos) in [
+            (RecordClass::NoPhoto, [0, 0]),
+            (RecordClass::Photo8KiB, [1024, 8 * 1024]),
+            (RecordClass::Photo16KiB, [9 * 1024, 16 * 1024]),
+        ] {
+            let mut lengths = Vec::new();
+            for (label, photo) in [("A", photos[0]), (&*"B".repeat(700), photos[1])] {
+                let record = with_photo(label, photo);
+                assert_eq!(class_of(&record).unwrap(), class, "{photo}-byte photo");
+                let key = random_record_key();
+                let sealed = seal(&record, class, &key, &[7; 32], 0).unwrap();
+                assert_eq!(open(sealed.as_ref(), &key, &[7; 32], 0), Some(record));
+                lengths.push(sealed.ciphertext.len());
+            }
+            lengths.push(seal_dummy(class, &[7; 32], 0).ciphertext.len());
+            assert_eq!(lengths, [class.plaintext_len() + 16; 3], "{class:?}");
+        }
+        // A small record also fits a larger class (a file has one class for all its records).
+        let small = with_photo("A", 0);
+        let key = random_record_key();
+        let sealed = seal(&small, RecordClass::Photo16KiB, &key, &[7; 32], 0).unwrap();
+        assert_eq!(open(sealed.as_ref(), &key, &[7; 32], 0), Some(small));
+    }
+
+    #[test]
+    fn a_record_larger_than_the_largest_class_is_refused_with_a_reason() {
+        let err = class_of(&with_photo("A", 16 * 1024 + 1)).unwrap_err().to_string();
+        assert!(
+            err.contains("REF-7") && err.contains("largest record class") && err.contains("smaller reference photo"),
+            "{err}"
+        );
+        let err = class_of(&with_photo(&"L".repeat(1100), 0)).unwrap_err().to_string();
+        assert!(err.contains("largest record class"), "{err}");
+        let err = seal(&with_photo("A", 2000), RecordClass::NoPhoto, &random_record_key(), &[7; 32], 0).err().unwrap();
+        assert!(err.to_string().contains("does not fit"), "{err}");
     }
 }

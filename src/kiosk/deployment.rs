@@ -367,7 +367,7 @@ mod tests {
         let expected = crate::kiosk::status::ExpectedRates::of(header);
         let status = crate::kiosk::KioskStatus::new(Some(header), deployment.profile.as_ref(), Some(&expected), 0, NOW);
         assert_eq!(status.seconds_left, Some(600), "the status counts down to the earlier window");
-        assert_eq!(status.entries, 3);
+        assert_eq!(status.entries, 64, "the size class 3 entries pad to");
         assert!(status.custody_note.unwrap().contains("weaker"));
         assert!(status.expected_false_alerts_per_1000.unwrap() > 0.0, "calibrated for any L and m");
         assert_eq!(status.notice.unwrap().operator, "op");

@@ -23,6 +23,8 @@ pub struct KioskStatus {
     pub query_rate_per_minute: u32,
     /// Why "Enrol me" is refused now (a deployment is loaded), in words for the operator.
     pub demo_enrolment_refused: Option<String>,
+    /// The watchlist's entry size class: the file holds no finer count (G3), so the expected
+    /// false-alert rates are computed for the class, an upper bound for the list it pads.
     pub entries: u32,
     pub custody: Option<&'static str>,
     pub custody_note: Option<&'static str>,
@@ -142,7 +144,9 @@ mod tests {
         let groups: Vec<&str> = rates.iter().map(|r| r.group.as_str()).collect();
         assert!(groups.contains(&"Black-female") && groups.contains(&"female"), "{groups:?}");
         let (false_alerts, true_matches) = (status.expected_false_alerts_per_1000.unwrap(), status.estimated_true_match_rate.unwrap());
-        assert!(false_alerts > 0.0 && false_alerts < 1.0, "two entries at m = 53: {false_alerts}");
+        // Two entries pad to the class of 64: the rate is that of 64 entries at m = 53 (~1.4).
+        assert_eq!(status.entries, 64);
+        assert!(false_alerts > 0.5 && false_alerts < 3.0, "64 entries at m = 53: {false_alerts}");
         assert!(true_matches > 0.9, "{true_matches}");
         assert_eq!(status.seconds_left, Some(86_400), "an ephemeral watchlist lasts a day");
         assert!(status.notice.is_none());

@@ -60,7 +60,7 @@ describe('kiosk', { skip: !haveData }, () => {
     scratch = mkdtempSync(join(tmpdir(), 'veilwatch-kiosk-'));
     const keys = join(scratch, 'keys');
     issuer = veilwatch('keygen', '--out', keys).trim();
-    prfKey = readFileSync(join(keys, 'prf-local.key'), 'utf8').trim();
+    prfKey = readFileSync(join(keys, 'secret', 'prf-local.key'), 'utf8').trim();
     // Enrol the watched person from still photos 2..=8, plus two other people as decoys.
     const people = join(scratch, 'people');
     for (const [name, from, to] of [[ENROLLED, 2, 8], ['Tony_Blair', 1, 5], ['Hugo_Chavez', 1, 5]]) {
@@ -129,7 +129,7 @@ describe('kiosk', { skip: !haveData }, () => {
     try {
       await loadWatchlist(page, join(scratch, 'list.vwl'), join(scratch, 'ok.vwp'));
       await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
-      assert.match(await page.textContent('#watchlist-status'), /3 entries · custody hmac-sha256-local/);
+      assert.match(await page.textContent('#watchlist-status'), /up to 64 entries \(the file reveals only its size class\) · custody hmac-sha256-local/);
       assert.match(await page.textContent('#false-alerts'), /per 1 000 passers-by/);
       assert.match(await page.textContent('#false-alerts'), /tracks that alert: \d+\.\d%/);
       assert.match(await page.textContent('#group-rates'), /Black-female [\d.e+-]+ \(\d+ strangers\) .* White-male [\d.e+-]+ \(\d+ strangers\)/);
@@ -228,7 +228,7 @@ describe('kiosk', { skip: !haveData }, () => {
       await page.fill('#enrol-name', 'Demo Visitor');
       await page.click('#enrol');
       await page.waitForFunction(() => /enrolled/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
-      assert.match(await page.textContent('#watchlist-status'), /1 entry · custody hmac-sha256-local \(local key: weaker/);
+      assert.match(await page.textContent('#watchlist-status'), /up to 64 entries \(the file reveals only its size class\) · custody hmac-sha256-local \(local key: weaker/);
       await page.waitForSelector('li.alert', { timeout: 60_000 });
       assert.match(await page.textContent('li.alert'), /Demo Visitor/);
       await page.screenshot({ path: join(artifacts, 'kiosk-demo-alert.png'), fullPage: true });

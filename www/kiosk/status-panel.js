@@ -15,12 +15,12 @@ export function showWatchlist(status) {
   const hours = Math.max(0, status.secondsLeft / 3600);
   const left = hours >= 48 ? `${Math.floor(hours / 24)} days` : `${hours.toFixed(1)} hours`;
   $('watchlist-status').textContent =
-    `${status.entries} ${status.entries === 1 ? 'entry' : 'entries'} · custody ${status.custody} (${status.custodyNote}) · ` +
+    `up to ${status.entries} entries (the file reveals only its size class) · custody ${status.custody} (${status.custodyNote}) · ` +
     `threshold ${status.threshold} of ${status.tables} tables · at most ${status.queryRatePerMinute} faces matched a minute · ` +
     `valid until ${status.validUntil} (${left} left)`;
   const target = status.targetFpir ? ` (chosen for ${status.targetFpir} per passer-by)` : '';
   $('false-alerts').textContent =
-    `Expected false alerts per 1 000 passers-by at this watchlist size and threshold${target}: ` +
+    `Expected false alerts per 1 000 passers-by at most, for this size class and threshold${target}: ` +
     `${perThousand(status.expectedFalseAlertsPer1000)} · estimated share of watchlisted people's tracks that alert: ` +
     `${percent(status.estimatedTrueMatchRate)}`;
   const groups = status.groupRates ?? [];

@@ -18,6 +18,23 @@ pub fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
 }
 
+/// A folder only its owner can enter (mode 0700 from creation; an existing one is narrowed to it).
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    let failed = || format!("cannot create {}", dir.display());
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder.create(dir).with_context(failed)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).with_context(failed)?;
+    }
+    #[cfg(not(unix))]
+    builder.create(dir).with_context(failed)?;
+    Ok(())
+}
+
 /// Writes through a temporary file in the same folder and renames it, so a reader never sees a
 /// half-written file and an interrupted run leaves the old one intact. The temporary file has a
 /// random name, is created exclusively (`O_EXCL`, so a planted link is never followed) and with its
@@ -30,6 +47,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// replaced.
 pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     write_file(path, bytes, 0o600, false)
+}
+
+/// Like [`write_secret`], but replaces an existing file (atomically, by rename).
+pub fn replace_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_file(path, bytes, 0o600, true)
 }
 
 fn write_file(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result<()> {

@@ -20,7 +20,7 @@ pub struct IdentifyArgs {
     watchlist: PathBuf,
     #[arg(long)]
     issuer: String,
-    /// Local custody: the hmac-sha256-local key file (prf-local.key).
+    /// Local custody: the hmac-sha256-local key file (KEYS/secret/prf-local.key).
     #[arg(long, conflicts_with = "authority")]
     prf_key: Option<PathBuf>,
     /// Authority custody: the authority's URL, e.g. http://127.0.0.1:8787.

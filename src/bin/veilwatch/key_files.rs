@@ -1,8 +1,16 @@
 //! The issuer's key folder, and public keys given on the command line.
 //!
-//! `issuer.key` (Ed25519 secret, hex), `issuer.pub` (hex), `prf-local.key` (HMAC-SHA256 key, hex),
-//! `prf-oprf.key` (ristretto255 OPRF key, hex). Secret files are written with mode 0600 and wiped
-//! from memory once read.
+//! The folder is split so that its public half can be published as it is and nothing secret sits
+//! beside it (`make demo DEPLOYMENT=DIR/public` serves that folder, and refuses one that holds
+//! anything but public keys and profiles):
+//!
+//! - `DIR/public/issuer.pub`: the issuer's Ed25519 public key (hex).
+//! - `DIR/secret/` (mode 0700): `issuer.key` (Ed25519 secret, hex), `prf-local.key` (HMAC-SHA256
+//!   key, hex), `prf-oprf.key` (ristretto255 OPRF key, hex).
+//!
+//! Every file is written atomically through a randomly named temporary file created exclusively
+//! (`O_EXCL`) with its final mode (0600 for secrets) from the start ([`crate::files`]). Secrets are
+//! wiped from memory once read. `generate` refuses a folder that is not empty unless forced.
 
 use std::path::Path;
 
@@ -13,8 +21,10 @@ use veilwatch::blind::prf::{LocalHmac, OprfKey};
 use veilwatch::hex::{from_hex, hex};
 use zeroize::Zeroizing;
 
-use crate::files::{create_dir, write_atomically, write_secret};
+use crate::files::{create_dir, create_private_dir, write_atomically, write_secret};
 
+pub const PUBLIC_DIR: &str = "public";
+pub const SECRET_DIR: &str = "secret";
 pub const ISSUER_SECRET: &str = "issuer.key";
 pub const ISSUER_PUBLIC: &str = "issuer.pub";
 pub const PRF_LOCAL: &str = "prf-local.key";
@@ -31,29 +41,49 @@ fn read_secret_file(path: &Path, hint: &str) -> Result<Zeroizing<Vec<u8>>> {
 }
 
 fn read_secret(dir: &Path, name: &str) -> Result<Zeroizing<Vec<u8>>> {
-    read_secret_file(&dir.join(name), " (run `veilwatch keygen`)")
+    if !dir.join(SECRET_DIR).is_dir() && dir.join(name).is_file() {
+        bail!(
+            "{} uses the old key folder layout (secrets beside issuer.pub); move {ISSUER_SECRET}, {PRF_LOCAL} and \
+             {PRF_OPRF} into {SECRET_DIR}/ and {ISSUER_PUBLIC} into {PUBLIC_DIR}/",
+            dir.display()
+        );
+    }
+    read_secret_file(&dir.join(SECRET_DIR).join(name), " (run `veilwatch keygen`)")
 }
 
-fn write_secret_hex(path: &Path, bytes: &[u8]) -> Result<()> {
+fn write_secret_hex(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
     let text = Zeroizing::new(format!("{}\n", hex(bytes)));
-    write_secret(path, text.as_bytes())
+    if replace {
+        crate::files::replace_secret(path, text.as_bytes())
+    } else {
+        write_secret(path, text.as_bytes())
+    }
 }
 
-/// Creates a fresh key folder; refuses to overwrite existing keys.
-pub fn generate(dir: &Path) -> Result<VerifyingKey> {
-    create_dir(dir)?;
-    for name in [ISSUER_SECRET, PRF_LOCAL, PRF_OPRF] {
-        if dir.join(name).exists() {
-            bail!("{} already exists; refusing to overwrite keys", dir.join(name).display());
+/// Creates a fresh key folder. A folder that exists and is not empty is refused unless `force`,
+/// which replaces the keys it holds (each file atomically) and leaves other files alone.
+pub fn generate(dir: &Path, force: bool) -> Result<VerifyingKey> {
+    if !force && dir.exists() {
+        let mut entries = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+        if entries.next().is_some() {
+            bail!(
+                "{} is not empty; refusing to write keys into it (choose a new folder, or pass --force to replace \
+                 the keys there: whatever they signed or keyed can then no longer be verified or matched)",
+                dir.display()
+            );
         }
     }
+    create_dir(&dir.join(PUBLIC_DIR))?;
+    let secret = dir.join(SECRET_DIR);
+    create_private_dir(&secret)?;
     let issuer = SigningKey::generate(&mut OsRng);
     let mut hmac = Zeroizing::new([0u8; 32]);
     OsRng.fill_bytes(&mut hmac[..]);
-    write_secret_hex(&dir.join(ISSUER_SECRET), issuer.as_bytes())?;
-    write_secret_hex(&dir.join(PRF_LOCAL), &hmac[..])?;
-    write_secret_hex(&dir.join(PRF_OPRF), &OprfKey::generate().to_bytes())?;
-    write_atomically(&dir.join(ISSUER_PUBLIC), format!("{}\n", hex(&issuer.verifying_key().to_bytes())).as_bytes())?;
+    write_secret_hex(&secret.join(ISSUER_SECRET), issuer.as_bytes(), force)?;
+    write_secret_hex(&secret.join(PRF_LOCAL), &hmac[..], force)?;
+    write_secret_hex(&secret.join(PRF_OPRF), &OprfKey::generate().to_bytes(), force)?;
+    let public = format!("{}\n", hex(&issuer.verifying_key().to_bytes()));
+    write_atomically(&dir.join(PUBLIC_DIR).join(ISSUER_PUBLIC), public.as_bytes())?;
     Ok(issuer.verifying_key())
 }
 
@@ -72,11 +102,13 @@ pub fn local_prf_from_file(path: &Path) -> Result<LocalHmac> {
 }
 
 pub fn local_prf(dir: &Path) -> Result<LocalHmac> {
-    local_prf_from_file(&dir.join(PRF_LOCAL))
+    let bytes = read_secret(dir, PRF_LOCAL)?;
+    let key: [u8; 32] = bytes[..].try_into().ok().with_context(|| format!("{PRF_LOCAL} must hold a 32-byte key"))?;
+    Ok(LocalHmac::new(key))
 }
 
 pub fn oprf_key(dir: &Path) -> Result<OprfKey> {
-    let path = dir.join(PRF_OPRF);
+    let path = dir.join(SECRET_DIR).join(PRF_OPRF);
     OprfKey::from_bytes(&read_secret(dir, PRF_OPRF)?).with_context(|| path.display().to_string())
 }
 

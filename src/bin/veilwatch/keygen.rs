@@ -1,4 +1,5 @@
-//! `veilwatch keygen --out DIR`: a fresh issuer key folder (see [`crate::key_files`]).
+//! `veilwatch keygen --out DIR [--force]`: a fresh issuer key folder, its public half in
+//! `DIR/public/` and its secrets in `DIR/secret/` (see [`crate::key_files`]).
 
 use std::path::PathBuf;
 
@@ -10,14 +11,23 @@ use crate::key_files;
 
 #[derive(Args)]
 pub struct KeygenArgs {
-    /// Folder to create the keys in.
+    /// Folder to create the keys in; it must be new or empty.
     #[arg(long)]
     out: PathBuf,
+    /// Write into a folder that is not empty, replacing the keys it holds.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: KeygenArgs) -> Result<()> {
-    let public = key_files::generate(&args.out)?;
+    let public = key_files::generate(&args.out, args.force)?;
     println!("{}", hex(&public.to_bytes()));
-    eprintln!("keys written to {}; the line above is the issuer public key (also in issuer.pub)", args.out.display());
+    let (public_dir, secret_dir) = (args.out.join(key_files::PUBLIC_DIR), args.out.join(key_files::SECRET_DIR));
+    eprintln!(
+        "the line above is the issuer public key, also in {} (publishable); the secret keys are in {} (never \
+         publish them; only prf-local.key goes to a kiosk, and only for local custody)",
+        public_dir.join(key_files::ISSUER_PUBLIC).display(),
+        secret_dir.display()
+    );
     Ok(())
 }

@@ -45,7 +45,7 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Serve the kiosk (static files) on loopback with a strict Content-Security-Policy.
     Serve(serve::ServeArgs),
-    /// Create an issuer key folder: Ed25519 signing key and both PRF keys.
+    /// Create an issuer key folder: the public key in DIR/public, the signing and PRF keys in DIR/secret.
     Keygen(keygen::KeygenArgs),
     /// Build a signed, blinded watchlist: one entry per person folder.
     Enroll(enroll::EnrollArgs),
