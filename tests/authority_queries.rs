@@ -45,6 +45,8 @@ fn setup(rate_per_minute: u32, timeout_ms: f64) -> Option<Setup> {
     };
     let template = Embedding::mean(&templates).unwrap();
     let file = build(vec![Enrolment { template, record }], &params, key, &issuer).unwrap();
+    // The kiosk's own key, which an authority-custody profile must list.
+    let kiosk = SigningKey::from_bytes(&[7; 32]);
     let profile = Profile {
         purpose: "test".into(),
         legal_basis: "test".into(),
@@ -61,12 +63,14 @@ fn setup(rate_per_minute: u32, timeout_ms: f64) -> Option<Setup> {
         contact: "test".into(),
         requires_overseer: false,
         target_fpir: None,
+        kiosk_keys: vec![hex(kiosk.verifying_key().as_bytes())],
     };
     let deployment = DeploymentOptions {
         watchlist: file,
         issuer_key: hex(&issuer.verifying_key().to_bytes()),
         profile: Some(profile.sign(&issuer).unwrap()),
         custody: CustodyOptions::Authority { url: URL.into() },
+        kiosk_public_key: Some(hex(kiosk.verifying_key().as_bytes())),
     };
     let mut session = KioskSession::new(engine);
     // The key check at load time goes through the in-process authority.
