@@ -13,7 +13,8 @@ BIN := $(CARGO_TARGET_DIR)/release/veilwatch
 
 ## Build everything and serve the kiosk demo on http://127.0.0.1:$(PORT)/
 ## DEPLOYMENT=DIR serves DIR/profile.vwp and DIR/issuer.pub for the public notice;
-## AUTHORITY=http://127.0.0.1:8787 lets the page reach an authority (authority custody).
+## AUTHORITY=http://127.0.0.1:8787 lets the page reach an authority (authority custody); start that
+## authority with --allow-origin http://127.0.0.1:$(PORT) so that it grants the page CORS.
 DEPLOYMENT ?=
 AUTHORITY ?=
 demo: setup native wasm
