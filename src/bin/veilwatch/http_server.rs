@@ -188,7 +188,9 @@ impl Server {
                     .make_span_with(|request: &Request<Incoming>| {
                         tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
                     })
-                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                    .on_response(DefaultOnResponse::new().level(Level::INFO))
+                    // One line per request: a 5xx is already in the on_response line.
+                    .on_failure(()),
             )
             .layer(HandleErrorLayer::new(refusal))
             .load_shed()
