@@ -70,13 +70,16 @@ fn a_browser_page_may_call_the_authority_only_from_a_configured_kiosk_origin() {
     let keys = keygen(&scratch);
     let kiosk = "http://127.0.0.1:8080";
     let open = Server::start(&["authority", "--keys", keys.to_str().unwrap()], &scratch);
-    let restricted =
-        Server::start(&["authority", "--keys", keys.to_str().unwrap(), "--allow-origin", kiosk], &scratch);
+    let restricted = Server::start(&["authority", "--keys", keys.to_str().unwrap(), "--allow-origin", kiosk], &scratch);
     let preflight = |server: &Server, origin: &str| {
         call(
             "OPTIONS",
             &server.url("/v1/evaluate"),
-            &[("Origin", origin), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "content-type")],
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ],
             &[],
         )
     };
@@ -118,7 +121,9 @@ fn the_authority_anchors_signed_audit_heads_and_refuses_forged_or_backward_ones(
     let server = Server::start(&["authority", "--keys", keys.to_str().unwrap()], &scratch);
     let kiosk = SigningKey::from_bytes(&[42; 32]);
     let kiosk_hex = veilwatch::hex(kiosk.verifying_key().as_bytes());
-    let post = |head: &Value| call("POST", &server.url("/v1/anchor"), &[("Content-Type", "application/json")], head.to_string().as_bytes());
+    let post = |head: &Value| {
+        call("POST", &server.url("/v1/anchor"), &[("Content-Type", "application/json")], head.to_string().as_bytes())
+    };
     let get = || call("GET", &server.url(&format!("/v1/anchor/{kiosk_hex}")), &[], &[]);
 
     assert_eq!(get().0, 404, "nothing anchored yet");
@@ -156,7 +161,11 @@ fn the_authority_anchors_signed_audit_heads_and_refuses_forged_or_backward_ones(
     assert_eq!(serde_json::from_slice::<Value>(&get().2).unwrap(), h9, "no forgery replaced the head");
     // An oversized head document is refused before it is parsed.
     // (Only the head is sent: a server that refuses early closes before reading a body.)
-    let answer = raw(server.addr, b"POST /v1/anchor HTTP/1.1\r\nHost: a\r\nContent-Length: 65536\r\n\r\n", Duration::from_secs(5));
+    let answer = raw(
+        server.addr,
+        b"POST /v1/anchor HTTP/1.1\r\nHost: a\r\nContent-Length: 65536\r\n\r\n",
+        Duration::from_secs(5),
+    );
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     std::fs::remove_dir_all(&scratch).ok();
 }

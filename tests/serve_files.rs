@@ -59,22 +59,36 @@ fn serve_keeps_to_its_mounts_and_sends_the_kiosk_headers() {
     assert_eq!((status, header(&headers, "content-type")), (200, Some("text/javascript; charset=utf-8")));
     assert_eq!(get("/alias.js").0, 200, "a symlink that stays inside the mount is served");
 
-    for path in ["/.env", "/.git/config", "/%2eenv", "/leak.txt", "/leakdir/secret.txt", "/nothing.js", "/pkg/../.env"] {
+    for path in ["/.env", "/.git/config", "/%2eenv", "/leak.txt", "/leakdir/secret.txt", "/nothing.js", "/pkg/../.env"]
+    {
         let (status, headers, body) = get(path);
         assert_eq!(status, 404, "{path}: {}", String::from_utf8_lossy(&body));
         assert!(header(&headers, "content-security-policy").is_some(), "{path}: a refusal carries the CSP too");
-        assert!(!String::from_utf8_lossy(&body).contains("outside the mount") && !String::from_utf8_lossy(&body).contains("SECRET"));
+        assert!(
+            !String::from_utf8_lossy(&body).contains("outside the mount")
+                && !String::from_utf8_lossy(&body).contains("SECRET")
+        );
     }
     // Traversal the client would normalise away, sent byte for byte.
-    for target in ["/../outside/secret.txt", "/%2e%2e/outside/secret.txt", "/pkg/%2e%2e/%2e%2e/outside/secret.txt", "/..%2foutside%2fsecret.txt"] {
-        let answer = raw(server.addr, format!("GET {target} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes(), Duration::from_secs(5));
+    for target in [
+        "/../outside/secret.txt",
+        "/%2e%2e/outside/secret.txt",
+        "/pkg/%2e%2e/%2e%2e/outside/secret.txt",
+        "/..%2foutside%2fsecret.txt",
+    ] {
+        let answer = raw(
+            server.addr,
+            format!("GET {target} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes(),
+            Duration::from_secs(5),
+        );
         assert!(!answer.contains("outside the mount"), "{target}: {answer}");
         assert!(answer.starts_with("HTTP/1.1 404") || answer.starts_with("HTTP/1.1 400"), "{target}: {answer}");
     }
     let (status, _, body) = call("POST", &server.url("/app.js"), &[], b"x");
     assert_eq!(status, 405, "{}", String::from_utf8_lossy(&body));
     // HEAD: the headers without the body.
-    let head = raw(server.addr, b"HEAD /app.js HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(5));
+    let head =
+        raw(server.addr, b"HEAD /app.js HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(5));
     assert!(head.starts_with("HTTP/1.1 200") && !head.contains("export const"), "{head}");
     // One log line per request, with the path and never the query string.
     let _ = get("/app.js?token=s3cr3t");

@@ -136,12 +136,18 @@ mod tests {
             SignedHead { seq: 6, ..head.clone() },
             SignedHead { head: "cd".repeat(32), ..head.clone() },
             SignedHead { time: "2026-12-02T01:50:01Z".into(), ..head.clone() },
-            SignedHead { kiosk_key: crate::hex(SigningKey::from_bytes(&[8; 32]).verifying_key().as_bytes()), ..head.clone() },
+            SignedHead {
+                kiosk_key: crate::hex(SigningKey::from_bytes(&[8; 32]).verifying_key().as_bytes()),
+                ..head.clone()
+            },
         ] {
             assert_eq!(SignedHead::parse(&serde_json::to_vec(&tampered).unwrap()), Err(AnchorError::BadSignature));
         }
         let upper = SignedHead { kiosk_key: head.kiosk_key.to_uppercase(), ..head.clone() };
-        assert!(matches!(SignedHead::parse(&serde_json::to_vec(&upper).unwrap()), Err(AnchorError::Field { field: "kioskKey", .. })));
+        assert!(matches!(
+            SignedHead::parse(&serde_json::to_vec(&upper).unwrap()),
+            Err(AnchorError::Field { field: "kioskKey", .. })
+        ));
     }
 
     #[test]

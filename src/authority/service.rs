@@ -117,11 +117,8 @@ async fn evaluate(
     }
     if let Err(not_until) = service.rate_cap.check_key(&peer.ip()) {
         let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs() + 1;
-        let mut refusal = refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_cap",
-            format!("query rate cap reached; try again in {wait} s"),
-        );
+        let mut refusal =
+            refuse(StatusCode::TOO_MANY_REQUESTS, "rate_cap", format!("query rate cap reached; try again in {wait} s"));
         refusal.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
         return refusal;
     }

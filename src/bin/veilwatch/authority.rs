@@ -63,10 +63,20 @@ pub fn run(args: AuthorityArgs) -> Result<()> {
     );
     let routes = service::router(
         key,
-        ServiceConfig { rate_per_minute: args.rate_per_minute, allow_origins: args.allow_origins, metrics: Some(metrics) },
+        ServiceConfig {
+            rate_per_minute: args.rate_per_minute,
+            allow_origins: args.allow_origins,
+            metrics: Some(metrics),
+        },
     );
-    Server { name: "authority", listen: args.listen, args: args.server, max_body: MAX_ELEMENTS * ELEMENT_BYTES }
-        .run(routes)
+    Server {
+        name: "authority",
+        listen: args.listen,
+        args: args.server,
+        max_body: MAX_ELEMENTS * ELEMENT_BYTES,
+        stop_on_signals: true,
+    }
+    .run(routes)
 }
 
 /// An authority for `key` on a loopback port of its own, in a background thread, without a
@@ -78,7 +88,13 @@ pub fn spawn_on_loopback(key: veilwatch::blind::prf::OprfKey) -> Result<SocketAd
         key,
         ServiceConfig { rate_per_minute: NonZeroU32::MAX, allow_origins: Vec::new(), metrics: None },
     );
-    let server = Server { name: "authority", listen, args: ServerArgs::default(), max_body: MAX_ELEMENTS * ELEMENT_BYTES };
+    let server = Server {
+        name: "authority",
+        listen,
+        args: ServerArgs::default(),
+        max_body: MAX_ELEMENTS * ELEMENT_BYTES,
+        stop_on_signals: false,
+    };
     std::thread::spawn(move || {
         if let Err(e) = server.run_on(listener, routes) {
             eprintln!("authority: {e:#}");

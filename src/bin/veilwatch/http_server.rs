@@ -28,7 +28,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
@@ -40,6 +40,9 @@ use veilwatch::authority::service::refuse;
 
 /// The most a request head (request line and headers) may take; hyper refuses more with 431.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Connections the kernel may queue before they are accepted (it caps this at `somaxconn`).
+const LISTEN_BACKLOG: u32 = 4096;
 
 /// The network limits and TLS of a server; both `authority` and `serve` take them.
 #[derive(Args, Clone)]
@@ -75,6 +78,9 @@ pub struct Server {
     pub args: ServerArgs,
     /// The largest request body accepted (413 beyond).
     pub max_body: usize,
+    /// Stop on SIGTERM / Ctrl-C (a server inside another command, such as `bench`'s, leaves the
+    /// signals to that command).
+    pub stop_on_signals: bool,
 }
 
 /// Logs as one line per event to stderr, `RUST_LOG` to change the level (default info).
@@ -105,7 +111,8 @@ fn tls_acceptor(cert: &PathBuf, key: &PathBuf) -> Result<TlsAcceptor> {
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .with_context(|| format!("cannot read the certificate chain {}", cert.display()))?;
     ensure!(!certs.is_empty(), "{} holds no PEM certificate", cert.display());
-    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("cannot read the private key {}", key.display()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).with_context(|| format!("cannot read the private key {}", key.display()))?;
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
@@ -133,13 +140,15 @@ async fn shutdown_signal() {
 impl Server {
     /// Serves `routes` until SIGTERM or Ctrl-C, then lets open requests finish (at most the deadline).
     pub fn run(self, routes: Router) -> Result<()> {
-        let listener =
-            std::net::TcpListener::bind(self.listen).with_context(|| format!("cannot listen on {}", self.listen))?;
-        self.run_on(listener, routes)
+        self.start(None, routes)
     }
 
     /// [`Server::run`] on a listener already bound (`listen` is then only named in the log).
     pub fn run_on(self, listener: std::net::TcpListener, routes: Router) -> Result<()> {
+        self.start(Some(listener), routes)
+    }
+
+    fn start(self, bound: Option<std::net::TcpListener>, routes: Router) -> Result<()> {
         ensure!(self.args.max_connections > 0 && self.args.max_concurrent > 0, "the caps must be at least 1");
         ensure!(self.args.request_timeout > 0, "--request-timeout must be at least 1 second");
         let tls = match (&self.args.tls_cert, &self.args.tls_key) {
@@ -158,11 +167,33 @@ impl Server {
             .thread_name("veilwatch-http")
             .build()
             .context("cannot start the async runtime")?;
-        listener.set_nonblocking(true)?;
         runtime.block_on(async {
-            let listener = TcpListener::from_std(listener).context("cannot use the listening socket")?;
-            self.accept_loop(listener, routes, tls, shutdown_signal()).await
+            let listener = match bound {
+                Some(listener) => {
+                    listener.set_nonblocking(true)?;
+                    TcpListener::from_std(listener).context("cannot use the listening socket")?
+                }
+                None => self.listen_socket().with_context(|| format!("cannot listen on {}", self.listen))?,
+            };
+            let signals = self.stop_on_signals;
+            let shutdown = async move {
+                if signals {
+                    shutdown_signal().await
+                } else {
+                    std::future::pending().await
+                }
+            };
+            self.accept_loop(listener, routes, tls, shutdown).await
         })
+    }
+
+    /// The listening socket, with a backlog deep enough that a burst of connections (a flood of
+    /// idle ones) does not overflow it and make a kiosk's connection wait for a SYN retry.
+    fn listen_socket(&self) -> std::io::Result<TcpListener> {
+        let socket = if self.listen.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        socket.bind(self.listen)?;
+        socket.listen(LISTEN_BACKLOG)
     }
 
     async fn accept_loop(
