@@ -15,7 +15,8 @@ BIN := $(CARGO_TARGET_DIR)/release/veilwatch
 ## DEPLOYMENT=DIR serves DIR/profile.vwp and DIR/issuer.pub for the public notice: a public folder
 ## such as KEYS/public (keygen's public half); a folder holding anything else (a secret/ folder,
 ## *.key files) is refused, so a secret is never published;
-## AUTHORITY=http://127.0.0.1:8787 lets the page reach an authority (authority custody).
+## AUTHORITY=http://127.0.0.1:8787 lets the page reach an authority (authority custody); start that
+## authority with --allow-origin http://127.0.0.1:$(PORT) so that it grants the page CORS.
 DEPLOYMENT ?=
 AUTHORITY ?=
 demo: check-deployment setup native wasm

@@ -11,8 +11,11 @@
 //! - [`governance`]: the signed deployment profile and the hash-chained audit log.
 //! - [`eval`]: accuracy metrics and the evaluation protocol.
 //! - [`kiosk`]: the kiosk session (pipeline + tracker + matcher + review + audit + profile rules).
+//! - [`authority`] (feature `server`): the authority service's routes and state (DESIGN §5).
 //! - `wasm` and the `veilwatch` binary: edges that convert types and hold no rule.
 
+#[cfg(feature = "server")]
+pub mod authority;
 pub mod blind;
 pub mod eval;
 pub mod governance;

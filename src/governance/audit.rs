@@ -30,7 +30,7 @@
 //! of anchors, [`verify_log`] detects a rewritten log (another hash at an anchored `seq`) and a
 //! truncated one (fewer lines than an anchored `seq`).
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -350,7 +350,7 @@ impl SignedHead {
         let Some(signature) = from_hex(&self.signature).and_then(|s| <[u8; 64]>::try_from(s).ok()) else {
             return false;
         };
-        key.verify(&self.message(), &Signature::from_bytes(&signature)).is_ok()
+        key.verify_strict(&self.message(), &Signature::from_bytes(&signature)).is_ok()
     }
 
     /// Signs `seq`/`head` at `now_unix` (native kiosks and tests; the browser signs with WebCrypto).

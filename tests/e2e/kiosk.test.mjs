@@ -240,8 +240,9 @@ describe('kiosk', { skip: !haveData }, () => {
   test('authority custody: the kiosk alerts through veilwatch authority, sends it only blinded elements, and keeps detecting when it goes down', async () => {
     const authorityPort = await freePort();
     const authorityOrigin = `http://127.0.0.1:${authorityPort}`;
-    const authority = spawn(cli, ['authority', '--keys', keysDir, '--listen', `127.0.0.1:${authorityPort}`], { stdio: 'ignore' });
     const { origin: kioskOrigin, process: kiosk } = await serveKiosk(['--authority', authorityOrigin]);
+    // CORS for the kiosk's origin only: without --allow-origin no browser page may call the authority.
+    const authority = spawn(cli, ['authority', '--keys', keysDir, '--listen', `127.0.0.1:${authorityPort}`, '--allow-origin', kioskOrigin], { stdio: 'ignore' });
     const browser = await launch(join(scratch, 'comes-and-goes.y4m'));
     // The deployment names this authority and allows one kiosk, which this page presents.
     const kioskKey = veilwatch('keygen', '--out', join(scratch, `kiosk-${authorityPort}`)).trim();

@@ -5,7 +5,6 @@
 //! the wasm build and onnxruntime-web on identical bytes. Medians go to `bench.json` under "native";
 //! the blind-matching costs of synthetic watchlists (`--watchlists` sizes) under "watchlists".
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -146,11 +145,8 @@ fn watchlist_bench(sizes: &[usize], runs: usize) -> Result<Value> {
     let issuer = SigningKey::generate(&mut OsRng);
     let local = LocalHmac::new([0x42; 32]);
     let oprf = OprfKey::generate();
-    let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on loopback for the authority")?;
-    let port = listener.local_addr()?.port();
-    let authority_key = OprfKey::from_bytes(&oprf.to_bytes())?;
-    std::thread::spawn(move || authority::serve(listener, authority_key, u32::MAX));
-    let device = OprfClientPrf { transport: HttpAuthority { url: format!("http://127.0.0.1:{port}") } };
+    let authority = authority::spawn_on_loopback(OprfKey::from_bytes(&oprf.to_bytes())?)?;
+    let device = OprfClientPrf { transport: HttpAuthority { url: format!("http://{authority}") } };
     let now = now_unix();
     let params = WatchlistParams::default_for_a_day(SYNTHETIC_MODEL, now);
     let mut out = serde_json::Map::new();

@@ -1,6 +1,7 @@
 //! The `veilwatch` command line: a thin edge over the library. Each subcommand (one file each)
 //! turns its arguments into plain values, calls the library and prints; no rules live here.
-//! [`files`] and [`key_files`] are the only helpers: files on disk and the issuer's key folder.
+//! [`files`], [`key_files`] and [`http_server`] are the only helpers: files on disk, the issuer's
+//! key folder, and the network side (limits, TLS, logs) of `authority` and `serve`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ mod embed;
 mod enroll;
 mod eval;
 mod files;
+mod http_server;
 mod identify;
 mod inspect;
 mod key_files;

@@ -1,15 +1,29 @@
-//! `veilwatch serve`: a small static file server for the kiosk, bound to loopback.
+//! `veilwatch serve`: the kiosk's static files, bound to loopback (network limits and TLS in
+//! [`crate::http_server`]).
 //!
-//! It serves only files under the mounted folders, with correct MIME types (browsers refuse
-//! `application/wasm` streaming and module scripts otherwise) and a Content-Security-Policy that
-//! keeps every byte the page fetches or sends on this origin.
+//! It serves only regular files under the mounted folders, through tower-http's file service,
+//! with the MIME types browsers insist on (`application/wasm` for streaming compilation, a
+//! JavaScript type for module scripts) and a Content-Security-Policy that keeps every byte the
+//! page fetches or sends on this origin (and the authority, if one is named). A path is refused
+//! (404) if a segment is a dotfile or `..`, or if it resolves — through symlinks too — outside its
+//! mount.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, ensure, Context, Result};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use axum::Router;
 use clap::Args;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::http_server::{init_logging, plain, Server, ServerArgs};
 
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; \
 img-src 'self' blob: data:; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
@@ -29,6 +43,8 @@ pub struct ServeArgs {
     /// `URL_PREFIX=FOLDER`, repeatable; the longest matching prefix wins. Default: `/=www`.
     #[arg(long = "mount", value_parser = parse_mount)]
     mounts: Vec<(String, PathBuf)>,
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 fn parse_mount(s: &str) -> Result<(String, PathBuf)> {
@@ -37,7 +53,7 @@ fn parse_mount(s: &str) -> Result<(String, PathBuf)> {
     Ok((prefix.trim_end_matches('/').to_owned(), PathBuf::from(dir)))
 }
 
-fn mime(path: &Path) -> &'static str {
+fn content_type(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
         "html" => "text/html; charset=utf-8",
         "js" | "mjs" => "text/javascript; charset=utf-8",
@@ -54,59 +70,50 @@ fn mime(path: &Path) -> &'static str {
     }
 }
 
-/// Maps a request path onto a file under a mount, refusing anything that climbs out of it.
-fn resolve(mounts: &[(String, PathBuf)], url_path: &str) -> Option<PathBuf> {
-    let path = url_path.split(['?', '#']).next().unwrap_or("/");
-    let (prefix, dir) = mounts
-        .iter()
-        .filter(|(p, _)| path == p || path.starts_with(&format!("{p}/")) || p.is_empty())
-        .max_by_key(|(p, _)| p.len())?;
-    let rest = path[prefix.len()..].trim_start_matches('/');
-    let rel = Path::new(rest);
-    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return None;
+/// Mounts as (URL prefix, canonical folder).
+struct Mounts(Vec<(String, PathBuf)>);
+
+impl Mounts {
+    /// The file a URL path names: under the longest matching mount, every segment (percent-decoded)
+    /// a plain name that does not start with `.`, and the canonical path (all symlinks followed)
+    /// still inside the mount's canonical folder. A folder means its `index.html`.
+    fn resolve(&self, url_path: &str) -> Option<PathBuf> {
+        let path = percent_encoding::percent_decode_str(url_path).decode_utf8().ok()?;
+        let (prefix, root) = self
+            .0
+            .iter()
+            .filter(|(p, _)| path == p.as_str() || path.starts_with(&format!("{p}/")) || p.is_empty())
+            .max_by_key(|(p, _)| p.len())?;
+        let rest = path[prefix.len()..].trim_start_matches('/');
+        let mut file = root.clone();
+        for segment in rest.split('/').filter(|s| !s.is_empty()) {
+            let mut components = Path::new(segment).components();
+            let plain = matches!(components.next(), Some(Component::Normal(_))) && components.next().is_none();
+            if !plain || segment.starts_with('.') || segment.contains('\\') {
+                return None;
+            }
+            file.push(segment);
+        }
+        let mut file = file.canonicalize().ok()?;
+        if file.is_dir() {
+            file = file.join("index.html").canonicalize().ok()?;
+        }
+        (file.starts_with(root) && file.is_file()).then_some(file)
     }
-    let mut file = dir.join(rel);
-    if file.is_dir() {
-        file = file.join("index.html");
-    }
-    file.is_file().then_some(file)
 }
 
-fn respond(stream: &mut TcpStream, mounts: &[(String, PathBuf)], csp: &str) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
-            break;
-        }
+async fn serve_file(State(mounts): State<Arc<Mounts>>, request: Request) -> Response {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are served\n");
     }
-    let mut parts = request_line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
-    let (status, body, content_type) = if method != "GET" && method != "HEAD" {
-        ("405 Method Not Allowed", b"only GET and HEAD are served\n".to_vec(), "text/plain; charset=utf-8")
-    } else {
-        match resolve(mounts, target).map(|f| (std::fs::read(&f), mime(&f))) {
-            Some((Ok(bytes), mime)) => ("200 OK", bytes, mime),
-            _ => ("404 Not Found", b"not found\n".to_vec(), "text/plain; charset=utf-8"),
-        }
+    let Some(file) = mounts.resolve(request.uri().path()) else {
+        return plain(StatusCode::NOT_FOUND, "not found\n");
     };
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Content-Security-Policy: {csp}\r\nX-Content-Type-Options: nosniff\r\n\
-         Referrer-Policy: no-referrer\r\nCross-Origin-Opener-Policy: same-origin\r\n\
-         Cross-Origin-Embedder-Policy: require-corp\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes())?;
-    if method != "HEAD" {
-        stream.write_all(&body)?;
+    let mime = content_type(&file).parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
+    match ServeFile::new_with_mime(&file, &mime).oneshot(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(e) => match e {},
     }
-    // Only the method and path are logged: never query strings or bodies.
-    eprintln!("{status} {method} {}", target.split('?').next().unwrap_or(""));
-    Ok(())
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -114,14 +121,16 @@ pub fn run(args: ServeArgs) -> Result<()> {
         bail!("refusing to listen on {} (not loopback); pass --allow-remote to insist", args.listen);
     }
     let mounts = if args.mounts.is_empty() { vec![(String::new(), PathBuf::from("www"))] } else { args.mounts };
-    for (prefix, dir) in &mounts {
+    let mut canonical = Vec::new();
+    for (prefix, dir) in mounts {
         ensure!(dir.is_dir(), "mount {prefix}/ → {} is not a folder", dir.display());
+        canonical.push((prefix, dir.canonicalize()?));
     }
     let csp = match &args.authority {
         Some(url) => {
             let origin = url.trim_end_matches('/');
             if !(origin.starts_with("http://") || origin.starts_with("https://"))
-                || origin.contains([' ', ';', '\'', '"'])
+                || origin.contains([' ', ';', '\'', '"', ','])
             {
                 bail!("--authority {url} is not an http(s) origin");
             }
@@ -129,16 +138,19 @@ pub fn run(args: ServeArgs) -> Result<()> {
         }
         None => CSP.to_owned(),
     };
-    let listener = TcpListener::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
-    eprintln!("serving on http://{}/ (Ctrl-C to stop)", args.listen);
-    for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
-        let (mounts, csp) = (mounts.clone(), csp.clone());
-        std::thread::spawn(move || {
-            if let Err(e) = respond(&mut stream, &mounts, &csp) {
-                eprintln!("connection error: {e}");
-            }
-        });
+    let csp = HeaderValue::from_str(&csp).context("--authority does not fit in a header")?;
+    let headers = [
+        (header::CONTENT_SECURITY_POLICY, csp),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin")),
+        (HeaderName::from_static("cross-origin-embedder-policy"), HeaderValue::from_static("require-corp")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    ];
+    let mut routes = Router::new().fallback(serve_file).with_state(Arc::new(Mounts(canonical)));
+    for (name, value) in headers {
+        routes = routes.layer(SetResponseHeaderLayer::overriding(name, value));
     }
-    Ok(())
+    init_logging();
+    Server { name: "serve", listen: args.listen, args: args.server, max_body: 4096, stop_on_signals: true }.run(routes)
 }

@@ -1,0 +1,13 @@
+//! The authority service (DESIGN §5): what `veilwatch authority` answers, as an axum [`Router`]
+//! built from a [`ServiceConfig`]. The binary puts it on the network (listener, TLS, connection
+//! and concurrency caps, deadlines); the later steps of the service (kiosk credentials, budgets,
+//! registration, disclosure, a shared state store) add layers and handlers here.
+//!
+//! - [`service`]: the routes (`/v1/evaluate`, `/v1/anchor`, `/metrics`), CORS and the rate cap.
+//! - [`anchor`]: signed audit-chain heads, verified and kept latest per kiosk.
+//!
+//! [`Router`]: axum::Router
+//! [`ServiceConfig`]: service::ServiceConfig
+
+pub mod anchor;
+pub mod service;

@@ -1,0 +1,220 @@
+//! `veilwatch authority` over its wire, as a kiosk or an attacker sees it: evaluation over HTTPS
+//! (rustls, a self-signed certificate the client trusts), CORS only for the configured kiosk
+//! origins, `/v1/anchor` (signed audit heads: verified, kept latest per kiosk, a chain going
+//! backwards refused), refusals with reasons, and `/metrics` in the Prometheus text format.
+
+mod server_process;
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::{json, Value};
+use server_process::{call, elements, header, keygen, raw, scratch, Server};
+use veilwatch::blind::DEFAULT_TABLES;
+
+#[test]
+fn the_authority_evaluates_over_https_with_its_certificate_and_refuses_plain_http_there() {
+    let scratch = scratch("tls");
+    let keys = keygen(&scratch);
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert_pem, key_pem) = (scratch.join("cert.pem"), scratch.join("key.pem"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.key_pair.serialize_pem()).unwrap();
+    let server = Server::start(
+        &[
+            "authority",
+            "--keys",
+            keys.to_str().unwrap(),
+            "--tls-cert",
+            cert_pem.to_str().unwrap(),
+            "--tls-key",
+            key_pem.to_str().unwrap(),
+        ],
+        &scratch,
+    );
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let agent = ureq::AgentBuilder::new().tls_config(Arc::new(tls)).timeout(Duration::from_secs(20)).build();
+    let url = format!("https://localhost:{}/v1/evaluate", server.addr.port());
+    let face = elements(DEFAULT_TABLES as usize, 1);
+    let answer = |agent: &ureq::Agent| {
+        let response = agent.post(&url).set("Content-Type", "application/octet-stream").send_bytes(&face).unwrap();
+        assert_eq!(response.status(), 200);
+        let mut body = Vec::new();
+        response.into_reader().read_to_end(&mut body).unwrap();
+        body
+    };
+    let first = answer(&agent);
+    assert_eq!(first.len(), face.len());
+    assert_ne!(first, face, "the elements come back evaluated");
+    assert_eq!(answer(&agent), first, "the same elements evaluate to the same answer under one key");
+    // A client that does not trust the certificate is refused by its own TLS, and plain HTTP on
+    // the TLS port gets no HTTP answer.
+    let untrusting = ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).build();
+    assert!(untrusting.post(&url).send_bytes(&face).is_err());
+    let plain = raw(server.addr, b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", Duration::from_secs(5));
+    assert!(!plain.starts_with("HTTP/1.1 200"), "{plain}");
+    std::fs::remove_dir_all(&scratch).ok();
+}
+
+#[test]
+fn a_browser_page_may_call_the_authority_only_from_a_configured_kiosk_origin() {
+    let scratch = scratch("cors");
+    let keys = keygen(&scratch);
+    let kiosk = "http://127.0.0.1:8080";
+    let open = Server::start(&["authority", "--keys", keys.to_str().unwrap()], &scratch);
+    let restricted = Server::start(&["authority", "--keys", keys.to_str().unwrap(), "--allow-origin", kiosk], &scratch);
+    let preflight = |server: &Server, origin: &str| {
+        call(
+            "OPTIONS",
+            &server.url("/v1/evaluate"),
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ],
+            &[],
+        )
+    };
+    let (_, headers, _) = preflight(&restricted, kiosk);
+    assert_eq!(header(&headers, "access-control-allow-origin"), Some(kiosk));
+    assert!(header(&headers, "access-control-allow-methods").unwrap_or("").contains("POST"));
+    let (_, headers, _) = preflight(&restricted, "http://evil.example");
+    assert_eq!(header(&headers, "access-control-allow-origin"), None, "another origin gets no CORS grant");
+    let face = elements(DEFAULT_TABLES as usize, 2);
+    let (status, headers, _) = call("POST", &restricted.url("/v1/evaluate"), &[("Origin", kiosk)], &face);
+    assert_eq!((status, header(&headers, "access-control-allow-origin")), (200, Some(kiosk)));
+    // No --allow-origin: no CORS headers for anyone (the old server answered `*`).
+    let (_, headers, _) = preflight(&open, kiosk);
+    assert_eq!(header(&headers, "access-control-allow-origin"), None);
+    let (_, headers, _) = call("POST", &open.url("/v1/evaluate"), &[("Origin", kiosk)], &face);
+    assert_eq!(header(&headers, "access-control-allow-origin"), None);
+    // A bad origin on the command line is refused up front.
+    let bad = std::process::Command::new(server_process::BIN)
+        .args(["authority", "--keys", keys.to_str().unwrap(), "--allow-origin", "*"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not an origin"));
+    std::fs::remove_dir_all(&scratch).ok();
+}
+
+fn signed_head(key: &SigningKey, seq: u64, head: &str) -> Value {
+    let kiosk_key = veilwatch::hex(key.verifying_key().as_bytes());
+    let time = "2026-12-02T02:00:00Z";
+    let text = format!("VEILWATCH-AUDIT-HEAD-V1\n{kiosk_key}\n{seq}\n{head}\n{time}");
+    let signature = veilwatch::hex(&key.sign(text.as_bytes()).to_bytes());
+    json!({ "kioskKey": kiosk_key, "seq": seq, "head": head, "time": time, "signature": signature })
+}
+
+#[test]
+fn the_authority_anchors_signed_audit_heads_and_refuses_forged_or_backward_ones() {
+    let scratch = scratch("anchor");
+    let keys = keygen(&scratch);
+    let server = Server::start(&["authority", "--keys", keys.to_str().unwrap()], &scratch);
+    let kiosk = SigningKey::from_bytes(&[42; 32]);
+    let kiosk_hex = veilwatch::hex(kiosk.verifying_key().as_bytes());
+    let post = |head: &Value| {
+        call("POST", &server.url("/v1/anchor"), &[("Content-Type", "application/json")], head.to_string().as_bytes())
+    };
+    let get = || call("GET", &server.url(&format!("/v1/anchor/{kiosk_hex}")), &[], &[]);
+
+    assert_eq!(get().0, 404, "nothing anchored yet");
+    let h7 = signed_head(&kiosk, 7, &"11".repeat(32));
+    assert_eq!(post(&h7).0, 204);
+    let (status, _, body) = get();
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), h7, "the stored head comes back as signed");
+    let h9 = signed_head(&kiosk, 9, &"22".repeat(32));
+    assert_eq!(post(&h9).0, 204);
+    assert_eq!(serde_json::from_slice::<Value>(&get().2).unwrap(), h9);
+
+    // The chain going backwards: refused, and the latest head stays.
+    let (status, _, body) = post(&signed_head(&kiosk, 8, &"33".repeat(32)));
+    assert_eq!(status, 409);
+    assert!(String::from_utf8_lossy(&body).contains("the kiosk's audit chain went backwards"));
+    assert_eq!(serde_json::from_slice::<Value>(&get().2).unwrap(), h9);
+    assert!(server.log_text().contains("went backwards"), "the refusal is logged: {}", server.log_text());
+
+    // Forgeries: a head re-signed by another key under this kiosk's name, a changed seq, junk.
+    let mut forged = signed_head(&SigningKey::from_bytes(&[43; 32]), 20, &"44".repeat(32));
+    forged["kioskKey"] = json!(kiosk_hex);
+    let mut bumped = h9.clone();
+    bumped["seq"] = json!(100);
+    for (bad, reason) in [
+        (forged.to_string(), "signature does not verify"),
+        (bumped.to_string(), "signature does not verify"),
+        ("{\"kioskKey\":\"zz\"}".to_owned(), "not valid JSON of the expected shape"),
+        ("not json".to_owned(), "not valid JSON"),
+    ] {
+        let (status, _, body) = call("POST", &server.url("/v1/anchor"), &[], bad.as_bytes());
+        assert_eq!(status, 400, "{bad}");
+        assert!(String::from_utf8_lossy(&body).contains(reason), "{}", String::from_utf8_lossy(&body));
+    }
+    assert_eq!(serde_json::from_slice::<Value>(&get().2).unwrap(), h9, "no forgery replaced the head");
+    // An oversized head document is refused before it is parsed.
+    // (Only the head is sent: a server that refuses early closes before reading a body.)
+    let answer = raw(
+        server.addr,
+        b"POST /v1/anchor HTTP/1.1\r\nHost: a\r\nContent-Length: 65536\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    std::fs::remove_dir_all(&scratch).ok();
+}
+
+#[test]
+fn refusals_carry_a_reason_and_metrics_count_requests_refusals_and_evaluations() {
+    let scratch = scratch("metrics");
+    let keys = keygen(&scratch);
+    let server = Server::start(&["authority", "--keys", keys.to_str().unwrap()], &scratch);
+    let face = elements(DEFAULT_TABLES as usize, 3);
+    assert_eq!(call("POST", &server.url("/v1/evaluate"), &[], &face).0, 200);
+    let (status, _, body) = call("POST", &server.url("/v1/evaluate"), &[], &[0xEE; 64]);
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("not a valid group element"));
+    let (status, _, body) = call("POST", &server.url("/v1/evaluate"), &[], &[1; 33]);
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("not a list of elements"));
+    let (status, _, body) = call("GET", &server.url("/v1/evaluate"), &[], &[]);
+    assert_eq!(status, 405, "{}", String::from_utf8_lossy(&body));
+    let (status, _, body) = call("GET", &server.url("/admin"), &[], &[]);
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&body).contains("POST /v1/evaluate"));
+    let answer = raw(
+        server.addr,
+        format!("POST /v1/evaluate HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n", 4097 * 32).as_bytes(),
+        Duration::from_secs(5),
+    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "more than 4 096 elements: {answer}");
+
+    let (status, headers, body) = call("GET", &server.url("/metrics"), &[], &[]);
+    assert_eq!(status, 200);
+    assert!(header(&headers, "content-type").unwrap().starts_with("text/plain"));
+    let text = String::from_utf8(body).unwrap();
+    let value = |series: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("veilwatch_authority_elements_evaluated_total"), DEFAULT_TABLES as f64);
+    assert_eq!(value("veilwatch_authority_requests_total{endpoint=\"evaluate\"}"), 3.0);
+    assert_eq!(value("veilwatch_authority_refusals_total{reason=\"bad_elements\"}"), 2.0);
+    assert_eq!(value("veilwatch_authority_refusals_total{reason=\"not_found\"}"), 1.0);
+    assert_eq!(value("veilwatch_authority_refusals_total{reason=\"method\"}"), 1.0);
+    // The log: one line per request with method, path, status and latency, and no element.
+    let log = server.log_text();
+    let evaluate_lines: Vec<&str> =
+        log.lines().filter(|l| l.contains("path=/v1/evaluate") && l.contains("status=")).collect();
+    assert_eq!(evaluate_lines.len(), 5, "{log}");
+    assert!(evaluate_lines.iter().all(|l| l.contains("method=") && l.contains("latency=")), "{log}");
+    let first_element = veilwatch::hex(&face[..32]);
+    assert!(!log.contains(&first_element) && !log.contains(&first_element[..16]), "an element reached the log");
+    std::fs::remove_dir_all(&scratch).ok();
+}
