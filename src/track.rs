@@ -79,7 +79,9 @@ impl Tracker {
         let mut claimed = vec![false; self.tracks.len()];
         let mut tracked = Vec::with_capacity(faces.len());
         let mut requests = Vec::new();
-        for (face, embedding) in faces.iter().zip(embeddings) {
+        // Borrowed, not moved out: a move would leave a copy of each embedding in the Vec's freed
+        // buffer; dropping `embeddings` at the end zeroises them where they are.
+        for (face, embedding) in faces.iter().zip(&embeddings) {
             let best = self
                 .tracks
                 .iter()
@@ -111,8 +113,8 @@ impl Tracker {
             if let Some(e) = embedding {
                 if track.fused < self.options.max_fused {
                     track.sum = Some(match track.sum.take() {
-                        Some(sum) => add(&sum, &e),
-                        None => e,
+                        Some(sum) => add(&sum, e),
+                        None => e.clone(),
                     });
                     track.fused += 1;
                 }

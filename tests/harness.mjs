@@ -62,16 +62,13 @@ export const launchWithCamera = (cameraFile) => chromium.launch({
     ...(cameraFile ? [`--use-file-for-fake-video-capture=${cameraFile}`] : [])],
 });
 
-/** Makes the kiosk page at `page` present `kioskPublicKey` (hex) with every deployment it loads,
- * by adding it to the page's `load` request to its engine Worker. It stands in for the device's
- * own key (a non-extractable WebCrypto key the page will pass there) so that a test can sign a
- * profile that lists, or leaves out, this kiosk; the profile checks it exercises are the engine's own. */
-export function presentKioskKey(page, kioskPublicKey) {
-  return page.addInitScript((key) => {
-    const post = Worker.prototype.postMessage;
-    Worker.prototype.postMessage = function postWithKioskKey(message, transfer) {
-      const withKey = message?.type === 'load' ? { ...message, deployment: { ...message.deployment, kioskPublicKey: key } } : message;
-      return post.call(this, withKey, transfer);
-    };
-  }, kioskPublicKey);
+/** Has the operator of the kiosk page at `page` create its kiosk key with the panel's "Create kiosk
+ * key" button (a non-extractable WebCrypto Ed25519 key kept in the page's IndexedDB, so one per
+ * browser context and origin); resolves with the public key (64 hex digits) the panel then shows,
+ * the key to list in a profile with `veilwatch profile sign --kiosk-key`. */
+export async function createKioskKey(page) {
+  if (!(await page.evaluate(() => document.querySelector('details.operator').open))) await page.click('details.operator summary');
+  await page.click('#create-kiosk-key');
+  await page.waitForFunction(() => /^[0-9a-f]{64}$/.test(document.getElementById('kiosk-key').textContent), null, { timeout: 10_000 });
+  return page.textContent('#kiosk-key');
 }

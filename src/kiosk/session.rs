@@ -409,7 +409,9 @@ impl KioskSession {
     ) -> (Vec<AlertView>, Vec<AuthorityQuery>, Option<String>) {
         let now_unix = (now_ms / 1000.0).floor() as i64;
         let (mut alerts, mut queries, mut matching_error) = (Vec::new(), Vec::new(), None);
-        for request in requests {
+        // Borrowed, not moved out, so that no copy of an embedding is left in the freed buffer:
+        // `requests` zeroises each one where it is when it is dropped.
+        for request in &requests {
             let Some(deployment) = &self.deployment else { break };
             let cap = u64::from(deployment.profile.as_ref().map_or(DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute));
             if !self.minute.try_attempt(cap) {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { cli, fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo, serveKiosk } from '../harness.mjs';
+import { cli, createKioskKey, fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo, serveKiosk } from '../harness.mjs';
 
 const haveData = haveLfw('the audit log browser tests');
 const verify = (...args) => execFileSync(cli, ['audit', 'verify', ...args], { encoding: 'utf8', stdio: 'pipe' });
@@ -214,11 +214,11 @@ describe('audit anchors sent to the authority', { skip: !haveData }, () => {
   let scratch;
   let keys;
   let issuer;
+  const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models'), ...args], { encoding: 'utf8' });
 
   before(() => {
     scratch = mkdtempSync(join(tmpdir(), 'veilwatch-anchor-'));
     keys = join(scratch, 'keys');
-    const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models'), ...args], { encoding: 'utf8' });
     issuer = veilwatch('keygen', '--out', keys).trim().split('\n').pop();
     const person = join(scratch, 'people', 'Tony_Blair');
     mkdirSync(person, { recursive: true });
@@ -243,11 +243,17 @@ describe('audit anchors sent to the authority', { skip: !haveData }, () => {
       });
       await page.goto(origin);
       await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
-      await page.click('details.operator summary');
-      await page.click('#create-kiosk-key');
-      await page.waitForFunction(() => /^[0-9a-f]{64}$/.test(document.getElementById('kiosk-key').textContent), null, { timeout: 10_000 });
-      const kioskKey = await page.textContent('#kiosk-key');
+      const kioskKey = await createKioskKey(page);
+      // The issuer signs the deployment for this authority and this kiosk.
+      writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
+        purpose: 'Browser test of audit anchoring', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
+        validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
+        custody: { kind: 'authority', url: authorityOrigin }, queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
+      }));
+      veilwatch('profile', 'sign', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--template', join(scratch, 'authority.json'),
+        '--kiosk-key', kioskKey, '--out', join(scratch, 'oprf.vwp'));
       await page.setInputFiles('#watchlist-file', join(scratch, 'oprf.vwl'));
+      await page.setInputFiles('#profile-file', join(scratch, 'oprf.vwp'));
       await page.fill('#issuer-key', issuer);
       await page.fill('#authority-url', authorityOrigin);
       await page.click('#load');

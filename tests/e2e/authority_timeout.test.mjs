@@ -4,25 +4,26 @@
 // that forwards the key check at load time and then holds every request open without answering.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { cli, fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo, serveKiosk } from '../harness.mjs';
+import { cli, createKioskKey, fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo, serveKiosk } from '../harness.mjs';
 
 const haveData = haveLfw('the authority timeout test');
 const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models'), ...args], { encoding: 'utf8' });
 const photo = (name, i) => join(lfw, name, `${name}_${String(i).padStart(4, '0')}.jpg`);
 
-/** A proxy to `target` that forwards requests until `hang` is set, then holds each POST open. */
+/** A proxy to `target` that forwards requests until `hang` is set, then holds each POST open
+ * (`held` counts the held queries to /v1/evaluate). */
 async function hangingProxy(target) {
   const state = { hang: false, held: 0 };
   const server = createServer((req, res) => {
     if (state.hang && req.method === 'POST') {
-      state.held += 1;
+      if (req.url.startsWith('/v1/evaluate')) state.held += 1; // a query (not an audit anchor)
       return; // never answered
     }
     const upstream = request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
@@ -63,8 +64,17 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       const page = await browser.newPage();
       await page.goto(origin);
       await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
-      await page.click('details.operator summary');
+      // The issuer signs the deployment for this authority (as the kiosk reaches it) and this kiosk.
+      const kioskKey = await createKioskKey(page);
+      writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
+        purpose: 'Browser test of an authority timeout', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
+        validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
+        custody: { kind: 'authority', url: proxy.origin }, queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
+      }));
+      veilwatch('profile', 'sign', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--template', join(scratch, 'authority.json'),
+        '--kiosk-key', kioskKey, '--out', join(scratch, 'oprf.vwp'));
       await page.setInputFiles('#watchlist-file', join(scratch, 'oprf.vwl'));
+      await page.setInputFiles('#profile-file', join(scratch, 'oprf.vwp'));
       await page.fill('#issuer-key', issuer);
       await page.fill('#authority-url', proxy.origin);
       await page.click('#load');

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 
 import {
-  chromiumPath, cli, fakeCamera as camera, freePort, haveLfw, launchWithCamera as launch, lfw, presentKioskKey, repo, serveKiosk,
+  chromiumPath, cli, createKioskKey, fakeCamera as camera, freePort, haveLfw, launchWithCamera as launch, lfw, repo, serveKiosk,
 } from '../harness.mjs';
 
 const artifacts = join(repo, 'tests/e2e/artifacts');
@@ -115,7 +115,7 @@ describe('kiosk', { skip: !haveData }, () => {
   }
 
   async function loadWatchlist(page, watchlist, profile, authority) {
-    await page.click('details.operator summary');
+    if (!(await page.isVisible('#watchlist-file'))) await page.click('details.operator summary');
     await page.setInputFiles('#watchlist-file', watchlist);
     if (profile) await page.setInputFiles('#profile-file', profile);
     await page.fill('#issuer-key', issuer);
@@ -244,20 +244,19 @@ describe('kiosk', { skip: !haveData }, () => {
     // CORS for the kiosk's origin only: without --allow-origin no browser page may call the authority.
     const authority = spawn(cli, ['authority', '--keys', keysDir, '--listen', `127.0.0.1:${authorityPort}`, '--allow-origin', kioskOrigin], { stdio: 'ignore' });
     const browser = await launch(join(scratch, 'comes-and-goes.y4m'));
-    // The deployment names this authority and allows one kiosk, which this page presents.
-    const kioskKey = veilwatch('keygen', '--out', join(scratch, `kiosk-${authorityPort}`)).trim();
-    writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
-      ...JSON.parse(readFileSync(join(scratch, 'ok.json'), 'utf8')), custody: { kind: 'authority', url: authorityOrigin },
-    }));
-    veilwatch('profile', 'sign', '--keys', keysDir, '--watchlist', join(scratch, 'oprf.vwl'), '--template', join(scratch, 'authority.json'),
-      '--kiosk-key', kioskKey, '--out', join(scratch, 'oprf.vwp'));
     try {
       const page = await browser.newPage();
-      await presentKioskKey(page, kioskKey);
       const seen = [];
       page.on('request', (r) => seen.push(r));
       await page.goto(kioskOrigin);
       await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
+      // The deployment names this authority and allows one kiosk: this page, with the key its operator creates.
+      const kioskKey = await createKioskKey(page);
+      writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
+        ...JSON.parse(readFileSync(join(scratch, 'ok.json'), 'utf8')), custody: { kind: 'authority', url: authorityOrigin },
+      }));
+      veilwatch('profile', 'sign', '--keys', keysDir, '--watchlist', join(scratch, 'oprf.vwl'), '--template', join(scratch, 'authority.json'),
+        '--kiosk-key', kioskKey, '--out', join(scratch, 'oprf.vwp'));
       await loadWatchlist(page, join(scratch, 'oprf.vwl'), join(scratch, 'oprf.vwp'), authorityOrigin);
       await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
       assert.match(await page.textContent('#watchlist-status'), /custody oprf-ristretto255-sha512 \(authority key/);
@@ -272,8 +271,18 @@ describe('kiosk', { skip: !haveData }, () => {
       await page.waitForFunction(() => /Matching is paused: .*authority/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
       await page.waitForFunction((n) => Number(document.getElementById('frames').textContent) > n + 3, framesBefore, { timeout: 30_000 });
       const foreign = seen.filter((r) => !r.url().startsWith(`${kioskOrigin}/`) && !r.url().startsWith('blob:'));
-      assert.ok(foreign.length >= 2, 'the key check and at least one face went to the authority');
-      for (const r of foreign) {
+      // Besides its queries, the kiosk anchors its audit log there: signed heads (hashes), nothing of a face.
+      const anchors = foreign.filter((r) => r.url() === `${authorityOrigin}/v1/anchor`);
+      for (const r of anchors) {
+        assert.equal(r.method(), 'POST');
+        const sent = JSON.parse(r.postData());
+        assert.deepEqual(Object.keys(sent), ['kioskKey', 'seq', 'head', 'time', 'signature']);
+        assert.equal(sent.kioskKey, kioskKey);
+        assert.match(sent.head, /^[0-9a-f]{64}$/);
+      }
+      const queries = foreign.filter((r) => !anchors.includes(r));
+      assert.ok(queries.length >= 2, 'the key check and at least one face went to the authority');
+      for (const r of queries) {
         assert.equal(r.url().replace(/\/$/, ''), `${authorityOrigin}/v1/evaluate`);
         if (r.method() === 'POST') {
           const body = r.postDataBuffer();

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  cli, fakeCamera as camera, haveLfw, launchWithCamera as launch, lfw, presentKioskKey, repo, serveKiosk,
+  cli, createKioskKey, fakeCamera as camera, haveLfw, launchWithCamera as launch, lfw, repo, serveKiosk,
 } from '../harness.mjs';
 
 const haveData = haveLfw('the profile enforcement browser tests');
@@ -26,18 +26,19 @@ describe('profile enforcement', { skip: !haveData }, () => {
   let scratch;
   let issuer;
   let prfKey;
-  let allowedKiosk;
-  let otherKiosk;
+  let anotherKiosk;
   let plain;
   let withOverseer;
   const file = (name) => join(scratch, name);
+  const sign = (out, ...extra) => veilwatch('profile', 'sign', '--keys', file('keys'), '--watchlist', file('list.vwl'),
+    '--template', file('ok.json'), ...extra, '--out', file(out));
 
   before(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'veilwatch-profile-'));
     issuer = veilwatch('keygen', '--out', file('keys')).trim();
-    prfKey = readFileSync(file('keys/prf-local.key'), 'utf8').trim();
-    allowedKiosk = veilwatch('keygen', '--out', file('kiosk-allowed')).trim();
-    otherKiosk = veilwatch('keygen', '--out', file('kiosk-other')).trim();
+    prfKey = readFileSync(file('keys/secret/prf-local.key'), 'utf8').trim();
+    // Another kiosk's public key (any Ed25519 public key not this browser's).
+    anotherKiosk = veilwatch('keygen', '--out', file('kiosk-another')).trim();
     const overseer = veilwatch('keygen', '--out', file('overseer')).trim();
     for (const [name, from, to] of [['Colin_Powell', 2, 8], ['Tony_Blair', 1, 5]]) {
       mkdirSync(file(`people/${name}`), { recursive: true });
@@ -49,10 +50,8 @@ describe('profile enforcement', { skip: !haveData }, () => {
       location: 'Headless chromium', validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53,
       thresholdFloor: 50, custody: { kind: 'local' }, queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
     }));
-    const sign = (out, ...extra) => veilwatch('profile', 'sign', '--keys', file('keys'), '--watchlist', file('list.vwl'),
-      '--template', file('ok.json'), ...extra, '--out', file(out));
     sign('ok.vwp');
-    sign('one-kiosk.vwp', '--kiosk-key', allowedKiosk);
+    sign('another-kiosk.vwp', '--kiosk-key', anotherKiosk);
     veilwatch('profile', 'cosign', file('ok.vwp'), '--keys', file('overseer'), '--out', file('cosigned.vwp'));
     // The deployment folder a server publishes under /deployment/: here, only the overseer's key.
     mkdirSync(file('deployment'));
@@ -67,10 +66,9 @@ describe('profile enforcement', { skip: !haveData }, () => {
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  /** A kiosk page (in `context`) at `origin`, models loaded; `kioskKey` is the key it presents. */
-  async function openKiosk(context, origin, kioskKey) {
+  /** A kiosk page (in `context`) at `origin`, models loaded. */
+  async function openKiosk(context, origin) {
     const page = await context.newPage();
-    if (kioskKey) await presentKioskKey(page, kioskKey);
     await page.goto(origin);
     await waitFor(page, () => !document.getElementById('start').disabled, null, 120_000);
     return page;
@@ -88,23 +86,27 @@ describe('profile enforcement', { skip: !haveData }, () => {
   test('a watchlist without its profile, or on a kiosk its profile does not list, is refused in words', async () => {
     const browser = await launch(null);
     try {
-      const context = await browser.newContext();
-      const keyless = await openKiosk(context, plain.origin);
+      // Each kiosk in its own browser context: the kiosk key lives in the origin's IndexedDB.
+      const keyless = await openKiosk(await browser.newContext(), plain.origin);
       await loadWatchlist(keyless, null);
       await waitStatus(keyless, /Choose the deployment profile/);
-      await loadWatchlist(keyless, 'one-kiosk.vwp');
+      await loadWatchlist(keyless, 'another-kiosk.vwp');
       await waitStatus(keyless, /refused: this kiosk is not allowed to run the deployment: the profile lists 1 kiosk key\(s\) and this kiosk presented no key/);
       assert.match(await keyless.textContent('#watchlist-status'), /No watchlist loaded/);
 
-      const other = await openKiosk(context, plain.origin, otherKiosk);
-      await loadWatchlist(other, 'one-kiosk.vwp');
-      await waitStatus(other, new RegExp(`refused: .*this kiosk's key ${otherKiosk} is not among them`));
-      assert.match(await other.textContent('#watchlist-status'), /No watchlist loaded/);
+      // A kiosk whose operator created its key, which the profile does not list.
+      const kiosk = await openKiosk(await browser.newContext(), plain.origin);
+      const thisKiosk = await createKioskKey(kiosk);
+      assert.notEqual(thisKiosk, anotherKiosk);
+      await loadWatchlist(kiosk, 'another-kiosk.vwp');
+      await waitStatus(kiosk, new RegExp(`refused: .*this kiosk's key ${thisKiosk} is not among them`));
+      assert.match(await kiosk.textContent('#watchlist-status'), /No watchlist loaded/);
 
-      const allowed = await openKiosk(context, plain.origin, allowedKiosk);
-      await loadWatchlist(allowed, 'one-kiosk.vwp');
-      await waitStatus(allowed, /Matching is on/);
-      assert.match(await allowed.textContent('#watchlist-status'), /2 entries .* at most 600 faces matched a minute/);
+      // The issuer signs the deployment for this kiosk's key: now it loads.
+      sign('this-kiosk.vwp', '--kiosk-key', thisKiosk);
+      await loadWatchlist(kiosk, 'this-kiosk.vwp');
+      await waitStatus(kiosk, /Matching is on/);
+      assert.match(await kiosk.textContent('#watchlist-status'), /up to 64 entries .* at most 600 faces matched a minute/);
     } finally {
       await browser.close();
     }

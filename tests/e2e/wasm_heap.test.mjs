@@ -10,7 +10,7 @@
 // embeddings. Each scan is shown to work first, on data the kiosk legitimately holds at that moment.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -89,11 +89,19 @@ describe('G2 in the wasm heap: nothing of a processed face stays in the WebAssem
   before(() => {
     scratch = mkdtempSync(join(tmpdir(), 'veilwatch-heap-'));
     const issuerKey = veilwatch('keygen', '--out', file('keys')).trim();
-    const prfKey = readFileSync(file('keys/prf-local.key'), 'utf8').trim();
+    const prfKey = readFileSync(file('keys/secret/prf-local.key'), 'utf8').trim();
     mkdirSync(file('people/Colin_Powell'), { recursive: true });
     for (let i = 2; i <= 8; i++) symlinkSync(photo('Colin_Powell', i), file(`people/Colin_Powell/${i}.jpg`));
     veilwatch('enroll', file('people'), '--keys', file('keys'), '--out', file('list.vwl'), '--valid-until', '2099-01-01');
-    deployment = () => ({ watchlist: new Uint8Array(readFileSync(file('list.vwl'))), issuerKey, custody: { kind: 'local', prfKey } });
+    // A deployment runs only under its signed profile (local custody: any kiosk).
+    writeFileSync(file('profile.json'), JSON.stringify({
+      purpose: 'wasm heap test', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'node',
+      validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50, custody: { kind: 'local' },
+      queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
+    }));
+    veilwatch('profile', 'sign', '--keys', file('keys'), '--watchlist', file('list.vwl'), '--template', file('profile.json'), '--out', file('list.vwp'));
+    const profile = readFileSync(file('list.vwp'), 'utf8');
+    deployment = () => ({ watchlist: new Uint8Array(readFileSync(file('list.vwl'))), issuerKey, profile, custody: { kind: 'local', prfKey } });
   });
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
