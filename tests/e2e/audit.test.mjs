@@ -232,8 +232,10 @@ describe('audit anchors sent to the authority', { skip: !haveData }, () => {
 
   test('in authority custody every signed head goes to /v1/anchor, and what is sent verifies against the exported log', async () => {
     const authorityOrigin = `http://127.0.0.1:${await freePort()}`;
-    const authority = spawn(cli, ['authority', '--keys', keys, '--listen', authorityOrigin.slice('http://'.length)], { stdio: 'ignore' });
     const { origin, process: server } = await serveKiosk(['--authority', authorityOrigin]);
+    // The authority grants CORS to the kiosk's origin only.
+    const authority = spawn(cli, ['authority', '--keys', keys, '--listen', authorityOrigin.slice('http://'.length), '--allow-origin', origin],
+      { stdio: 'ignore' });
     const browser = await launchWithCamera();
     try {
       const page = await browser.newPage();

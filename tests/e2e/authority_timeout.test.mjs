@@ -56,9 +56,11 @@ describe('authority custody with an authority that stops answering', { skip: !ha
 
   test('the round trip times out: matching is paused with a reason, no alert, detection goes on', async () => {
     const authorityPort = await freePort();
-    const authority = spawn(cli, ['authority', '--keys', keys, '--listen', `127.0.0.1:${authorityPort}`], { stdio: 'ignore' });
     const proxy = await hangingProxy(`http://127.0.0.1:${authorityPort}`);
     const { origin, process: server } = await serveKiosk(['--authority', proxy.origin]);
+    // The authority grants CORS to the kiosk's origin only.
+    const authority = spawn(cli, ['authority', '--keys', keys, '--listen', `127.0.0.1:${authorityPort}`, '--allow-origin', origin],
+      { stdio: 'ignore' });
     const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
     try {
       const page = await browser.newPage();
