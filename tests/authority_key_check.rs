@@ -181,6 +181,9 @@ fn a_deployment_refused_before_the_network_opens_no_check() {
     // A local-custody watchlist under an authority profile: the custody is refused offline.
     let local = LocalHmac::new([5; 32]);
     let options = deployment(session.engine().model_id(), &local, authority());
+    let at_creation = session.load_at_creation(options.clone(), NOW).unwrap_err();
+    assert_eq!(at_creation.code(), ErrorCode::OptionsInvalid, "authority custody is never loaded synchronously");
+    assert!(!session.key_check_pending());
     assert_eq!(session.begin_load_deployment(options, NOW).unwrap_err().code(), ErrorCode::WatchlistWrongCustody);
     assert!(!session.key_check_pending());
 }

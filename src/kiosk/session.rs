@@ -242,6 +242,21 @@ impl KioskSession {
         }
     }
 
+    /// The deployment a kiosk is created with: local custody only, loaded at once. Authority
+    /// custody is refused (`OPTIONS_INVALID`): its key check is asynchronous, so it is loaded with
+    /// [`KioskSession::begin_load_deployment`] once the kiosk exists.
+    pub fn load_at_creation(&mut self, options: DeploymentOptions, now_unix: i64) -> Result<(), KioskError> {
+        if matches!(options.custody, super::CustodyOptions::Authority { .. }) {
+            return Err(KioskError::Options(
+                "a deployment under authority custody is loaded with loadWatchlist, which checks the authority's key asynchronously".into(),
+            ));
+        }
+        match self.begin_load_deployment(options, now_unix)? {
+            None => Ok(()),
+            Some(_) => Err(KioskError::Internal("a local-custody load left a key check open".into())),
+        }
+    }
+
     /// Whether a loaded watchlist waits for the authority's key check.
     pub fn key_check_pending(&self) -> bool {
         self.key_check.is_some()

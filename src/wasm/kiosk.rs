@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{from_ts, js_error, to_ts, with_stack_wiped};
 use crate::governance::audit::{kiosk_key_from_hex, Reopening};
-use crate::kiosk::{CustodyOptions, DeploymentOptions, FrameResult, KioskError, KioskOptions, KioskSession, KioskStatus, QueryResult};
+use crate::kiosk::{DeploymentOptions, FrameResult, KioskError, KioskOptions, KioskSession, KioskStatus, QueryResult};
 use crate::pipeline::FrameBuffer;
 
 /// The audit chain's head, for the page to sign with the kiosk key.
@@ -61,12 +61,7 @@ impl Kiosk {
         session.defer_authority_queries(f64::from(DEFAULT_AUTHORITY_TIMEOUT_MS));
         let mut kiosk = Kiosk { session, frame_buffer: FrameBuffer::default() };
         if let Some(deployment) = deployment {
-            if matches!(deployment.custody, CustodyOptions::Authority { .. }) {
-                return Err(js_error(KioskError::Options(
-                    "a deployment under authority custody is loaded with loadWatchlist, which checks the authority's key asynchronously".into(),
-                )));
-            }
-            kiosk.session.begin_load_deployment(deployment, now_unix()).map_err(js_error)?;
+            kiosk.session.load_at_creation(deployment, now_unix()).map_err(js_error)?;
         }
         Ok(kiosk)
     }
