@@ -160,8 +160,27 @@ const handlers = {
     const count = withFrame(bitmap, (w, h) => kiosk.enrollFromFrame(w, h, label));
     return { count, label, status: kiosk.status(), chart: kiosk.operatingPointChart() };
   },
-  load({ deployment }) {
-    kiosk.loadWatchlist(deployment);
+  // Under authority custody the engine verifies what it can offline and returns the key check's
+  // blinded element; the authority's answer (same round trip and deadline as a match) finishes the
+  // load. Until then the previous deployment, if any, stays as it was.
+  async load({ deployment }) {
+    const keyCheck = kiosk.loadWatchlist(deployment);
+    if (keyCheck) {
+      const url = deployment.custody.url;
+      try {
+        let answer;
+        try {
+          answer = await evaluateAtAuthority(url, keyCheck);
+        } catch (error) {
+          if (!kiosk) throw error;
+          kiosk.failKeyCheck(error.message); // throws AUTHORITY_UNAVAILABLE with the reason
+        }
+        if (!kiosk) throw failure('ENGINE_STOPPED', 'the face engine stopped while the authority checked the watchlist\'s key');
+        kiosk.completeKeyCheck(answer);
+      } finally {
+        keyCheck.fill(0);
+      }
+    }
     authorityUrl = deployment.custody?.kind === 'authority' ? deployment.custody.url : null;
     return { status: kiosk.status(), chart: kiosk.operatingPointChart() };
   },

@@ -200,6 +200,7 @@ async function loadDeployment() {
     throw error;
   }
   const authority = deployment.custody.kind === 'authority' ? deployment.custody.url : null;
+  if (authority) say(`Watchlist verified here; checking that the authority at ${authority} holds its key…`);
   return engine.loadWatchlist(deployment).then((reply) => {
     say('Watchlist loaded and verified. Matching is on.');
     state.authority = authority;

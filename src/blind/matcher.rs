@@ -55,6 +55,19 @@ impl Matcher {
     /// caller's templates come from), that `now` is inside its window, and that `prf` is its PRF
     /// (same suite, same key).
     pub fn new(watchlist: Watchlist, prf: &dyn Prf, model_id: &str, now_unix: i64) -> Result<Matcher, BlindError> {
+        if prf.suite() != watchlist.header.suite {
+            return Err(BlindError::SuiteMismatch { needed: watchlist.header.suite.name(), given: prf.suite().name() });
+        }
+        let unchecked = Matcher::without_key_check(watchlist, model_id, now_unix)?;
+        let check = prf.evaluate(&[unchecked.key_check_input()])?;
+        unchecked.check_key(&check[0])?;
+        Ok(unchecked)
+    }
+
+    /// [`Matcher::new`] up to, not including, the key check: model and window. The caller must
+    /// evaluate [`Matcher::key_check_input`] through the watchlist's PRF (the authority,
+    /// asynchronously) and pass the output to [`Matcher::check_key`] before matching with it.
+    pub fn without_key_check(watchlist: Watchlist, model_id: &str, now_unix: i64) -> Result<Matcher, BlindError> {
         let header = &watchlist.header;
         if header.model_id != model_id {
             return Err(BlindError::Malformed(format!(
@@ -62,16 +75,23 @@ impl Matcher {
                 header.model_id
             )));
         }
-        if prf.suite() != header.suite {
-            return Err(BlindError::SuiteMismatch { needed: header.suite.name(), given: prf.suite().name() });
-        }
         watchlist.check_window(now_unix)?;
-        let check = prf.evaluate(&[key_check_input(&header.watchlist_id)])?;
-        if derive(&check[0], 0).tag != header.key_check {
-            return Err(BlindError::WrongPrfKey);
-        }
         let family = CrossPolytope::new(&header.rotation_seed, header.dim as usize, header.tables as usize);
         Ok(Matcher { watchlist, family })
+    }
+
+    /// The PRF input whose output proves the PRF holds this watchlist's key.
+    pub fn key_check_input(&self) -> Vec<u8> {
+        key_check_input(&self.watchlist.header.watchlist_id)
+    }
+
+    /// Whether `output`, the PRF's output for [`Matcher::key_check_input`], is the one the header
+    /// records: `WrongPrfKey` if not.
+    pub fn check_key(&self, output: &[u8]) -> Result<(), BlindError> {
+        if derive(output, 0).tag != self.watchlist.header.key_check {
+            return Err(BlindError::WrongPrfKey);
+        }
+        Ok(())
     }
 
     pub fn match_embedding(

@@ -12,7 +12,9 @@ use serde::Deserialize;
 
 use super::KioskError;
 use crate::blind::matcher::Matcher;
-use crate::blind::prf::{LocalHmac, Prf};
+use crate::blind::format::Watchlist;
+use crate::blind::prf::{BlindedBatch, LocalHmac, Prf, PrfSuite};
+use crate::blind::BlindError;
 use crate::governance::profile::{Custody, SignedProfile};
 
 /// How the kiosk evaluates the watchlist's PRF (DESIGN §3.2), as a page passes it.
@@ -72,7 +74,7 @@ pub struct Deployment {
 impl Deployment {
     /// Verifies `options` for templates of `model_id` at `now_unix`, with the kiosk's overseer
     /// key if it is configured with one. `connect_authority` makes the PRF for authority custody
-    /// from its URL (the transport is the caller's: XHR in a browser, HTTP natively, in-process in
+    /// from its URL (the transport is the caller's: HTTP natively, in-process in
     /// tests); it is called only once the profile has approved that URL.
     pub fn verify(
         options: DeploymentOptions,
@@ -81,16 +83,7 @@ impl Deployment {
         model_id: &str,
         now_unix: i64,
     ) -> Result<Deployment, KioskError> {
-        let issuer = issuer_key(&options.issuer_key)?;
-        let text = options.profile.as_deref().ok_or(KioskError::ProfileRequired)?;
-        let profile = SignedProfile::parse(text.as_bytes(), &issuer, overseer)?;
-        profile.check_watchlist(&options.watchlist)?;
-        profile.check_custody(&options.custody.as_profile_custody())?;
-        let kiosk_key = match &options.kiosk_public_key {
-            Some(hex_text) => Some(crate::hex::hex(&key_32(hex_text, "kiosk public key")?)),
-            None => None,
-        };
-        profile.check_kiosk(kiosk_key.as_deref())?;
+        let (issuer, profile) = verify_profile(&options, overseer)?;
         // The deployment's VOPRF public key (DESIGN §3.2) will be checked here against the
         // profile's, once profiles carry it.
         let prf: Box<dyn Prf> = match &options.custody {
@@ -100,6 +93,36 @@ impl Deployment {
         let matcher = Matcher::load(options.watchlist, &issuer, prf.as_ref(), model_id, now_unix)?;
         profile.check_threshold(matcher.watchlist.header.threshold)?;
         Ok(Deployment { matcher, prf, profile: Some(profile) })
+    }
+
+    /// [`Deployment::verify`] without a synchronous round trip to the authority: everything that
+    /// needs no network is verified here; under authority custody the key check is left to the
+    /// caller, who sends [`KeyCheck::request`] to the authority and finishes with
+    /// [`KeyCheck::finish`]. Local custody is verified in full.
+    pub fn verify_deferred(
+        options: DeploymentOptions,
+        overseer: Option<&VerifyingKey>,
+        model_id: &str,
+        now_unix: i64,
+    ) -> Result<Verified, KioskError> {
+        let url = match &options.custody {
+            CustodyOptions::Local { .. } => {
+                return Deployment::verify(options, overseer, |_| unreachable!("local custody"), model_id, now_unix)
+                    .map(Verified::Ready)
+            }
+            CustodyOptions::Authority { url } => url.clone(),
+        };
+        let (issuer, profile) = verify_profile(&options, overseer)?;
+        let watchlist = Watchlist::parse(options.watchlist, &issuer)?;
+        let needed = watchlist.header.suite;
+        if needed != PrfSuite::OprfRistretto255Sha512 {
+            return Err(BlindError::SuiteMismatch { needed: needed.name(), given: PrfSuite::OprfRistretto255Sha512.name() }.into());
+        }
+        let matcher = Matcher::without_key_check(watchlist, model_id, now_unix)?;
+        profile.check_threshold(matcher.watchlist.header.threshold)?;
+        let batch = BlindedBatch::blind(vec![matcher.key_check_input()])?;
+        let prf: Box<dyn Prf> = Box::new(ReachedThroughQueries { url });
+        Ok(Verified::KeyCheck(KeyCheck { deployment: Deployment { matcher, prf, profile: Some(profile) }, batch }))
     }
 
     /// Whether this is the in-browser demo roster rather than an issuer's deployment.
@@ -116,6 +139,71 @@ impl Deployment {
             profile.check_window(now_unix)?;
         }
         Ok(())
+    }
+}
+
+/// The issuer key and the profile of `options`, checked against the watchlist file, the custody
+/// and this kiosk's key.
+fn verify_profile(options: &DeploymentOptions, overseer: Option<&VerifyingKey>) -> Result<(VerifyingKey, SignedProfile), KioskError> {
+    let issuer = issuer_key(&options.issuer_key)?;
+    let text = options.profile.as_deref().ok_or(KioskError::ProfileRequired)?;
+    let profile = SignedProfile::parse(text.as_bytes(), &issuer, overseer)?;
+    profile.check_watchlist(&options.watchlist)?;
+    profile.check_custody(&options.custody.as_profile_custody())?;
+    let kiosk_key = match &options.kiosk_public_key {
+        Some(hex_text) => Some(crate::hex::hex(&key_32(hex_text, "kiosk public key")?)),
+        None => None,
+    };
+    profile.check_kiosk(kiosk_key.as_deref())?;
+    Ok((issuer, profile))
+}
+
+/// What [`Deployment::verify_deferred`] verified: a deployment ready to match, or one waiting for
+/// the authority's answer to its key check.
+pub enum Verified {
+    Ready(Deployment),
+    KeyCheck(KeyCheck),
+}
+
+/// A deployment verified but for its key check, and the blinded key-check input to send to the
+/// authority (`POST {url}/v1/evaluate`). The blinding state is wiped when it is dropped.
+pub struct KeyCheck {
+    deployment: Deployment,
+    batch: BlindedBatch,
+}
+
+impl KeyCheck {
+    /// The request body: one blinded element.
+    pub fn request(&self) -> &[u8] {
+        self.batch.request()
+    }
+
+    /// The deployment, once the authority's `answer` proves it holds the watchlist's key:
+    /// `AUTHORITY_BAD_ANSWER` for a malformed answer, `WATCHLIST_WRONG_KEY` for another key.
+    pub fn finish(self, answer: &[u8]) -> Result<Deployment, KioskError> {
+        let outputs = self.batch.finish(answer)?;
+        self.deployment.matcher.check_key(&outputs[0])?;
+        Ok(self.deployment)
+    }
+}
+
+/// The PRF of an authority-custody deployment whose queries the caller sends itself (the browser's
+/// asynchronous `fetch`, see [`super::KioskSession::defer_authority_queries`]): there is no
+/// synchronous way to it, and saying so is an error, never a silent non-match.
+struct ReachedThroughQueries {
+    url: String,
+}
+
+impl Prf for ReachedThroughQueries {
+    fn suite(&self) -> PrfSuite {
+        PrfSuite::OprfRistretto255Sha512
+    }
+
+    fn evaluate(&self, _: &[Vec<u8>]) -> Result<Vec<zeroize::Zeroizing<Vec<u8>>>, BlindError> {
+        Err(BlindError::Authority(format!(
+            "the authority at {} is reached only through asynchronous queries (completeQuery)",
+            self.url
+        )))
     }
 }
 

@@ -34,6 +34,10 @@ pub enum KioskError {
          left the camera's view)"
     )]
     UnknownQuery(u32),
+    /// `loadWatchlist` while the authority's key check of an earlier load is still open, or
+    /// `completeKeyCheck`/`failKeyCheck` when none is.
+    #[error("{0}")]
+    KeyCheck(&'static str),
     #[error("the decision must be confirm, reject or unsure")]
     BadDecision,
     #[error("a review needs the reviewer's name")]
@@ -96,6 +100,7 @@ pub enum ErrorCode {
     KeyInvalid,
     AlertUnknown,
     QueryUnknown,
+    KeyCheckPending,
     ReviewInvalid,
     NoFace,
     FaceQuality,
@@ -142,6 +147,7 @@ impl ErrorCode {
             ErrorCode::KeyInvalid => "KEY_INVALID",
             ErrorCode::AlertUnknown => "ALERT_UNKNOWN",
             ErrorCode::QueryUnknown => "QUERY_UNKNOWN",
+            ErrorCode::KeyCheckPending => "KEY_CHECK_PENDING",
             ErrorCode::ReviewInvalid => "REVIEW_INVALID",
             ErrorCode::NoFace => "NO_FACE",
             ErrorCode::FaceQuality => "FACE_QUALITY",
@@ -215,6 +221,7 @@ impl KioskError {
             KioskError::KeyFormat { .. } | KioskError::IssuerKey => C::KeyInvalid,
             KioskError::UnknownAlert(_) => C::AlertUnknown,
             KioskError::UnknownQuery(_) => C::QueryUnknown,
+            KioskError::KeyCheck(_) => C::KeyCheckPending,
             KioskError::BadDecision | KioskError::NoReviewer => C::ReviewInvalid,
             KioskError::NoFaceInView => C::NoFace,
             KioskError::PoorFace => C::FaceQuality,
@@ -244,7 +251,7 @@ mod tests {
             WatchlistWrongCustody, AuthorityUnavailable, AuthorityBadAnswer, ProfileInvalid, ProfileForeign,
             ProfileTampered, ProfileNotYetValid, ProfileExpired, ProfileWatchlistMismatch, ProfileBelowFloor,
             OverseerMissing, OverseerKeyMissing, ProfileRequired, ProfileCustodyMismatch, AuthorityInsecure,
-            KioskNotAllowed, DemoUnderDeployment, OptionsInvalid, KeyInvalid, AlertUnknown, QueryUnknown, ReviewInvalid, NoFace, FaceQuality,
+            KioskNotAllowed, DemoUnderDeployment, OptionsInvalid, KeyInvalid, AlertUnknown, QueryUnknown, KeyCheckPending, ReviewInvalid, NoFace, FaceQuality,
             LabelInvalid, AuditLogBroken, AuditLogForeign, Internal,
         ];
         for code in all {

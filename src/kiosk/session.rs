@@ -23,7 +23,7 @@ use serde_json::json;
 
 use super::clock::{ClockEvent, SessionClock};
 use super::demo::{DemoRoster, DEMO_QUERY_RATE_PER_MINUTE};
-use super::deployment::{Deployment, DeploymentOptions};
+use super::deployment::{Deployment, DeploymentOptions, KeyCheck, Verified};
 use super::minute::MinuteCounts;
 use super::review::{AlertView, Decision, ProbeCrop, Reviews};
 use super::status::{ExpectedRates, KioskStatus};
@@ -142,6 +142,9 @@ pub struct KioskSession {
     deferred_timeout_ms: Option<f64>,
     pending: Vec<PendingQuery>,
     next_query: u32,
+    /// A deployment verified but for the authority's key check (see
+    /// [`KioskSession::begin_load_deployment`]); not matched against until the check passes.
+    key_check: Option<KeyCheck>,
 }
 
 impl KioskSession {
@@ -162,6 +165,7 @@ impl KioskSession {
             deferred_timeout_ms: None,
             pending: Vec::new(),
             next_query: 1,
+            key_check: None,
         }
     }
 
@@ -193,6 +197,69 @@ impl KioskSession {
         let deployment =
             Deployment::verify(options, self.overseer.as_ref(), connect_authority, self.engine.model_id(), now_unix)?;
         self.load(deployment, now_unix)
+    }
+
+    /// Loading without a synchronous round trip to the authority: verifies everything that needs
+    /// no network; a local-custody deployment is then loaded, and `None` returned. Under
+    /// authority custody the deployment waits, not loaded, for its key check: the returned body
+    /// (one blinded element) goes to `POST {authority}/v1/evaluate`, and
+    /// [`KioskSession::complete_key_check`] or [`KioskSession::fail_key_check`] ends it. The
+    /// current deployment, if any, stays as it is until then. Refused (`KEY_CHECK_PENDING`) while
+    /// an earlier check is open.
+    pub fn begin_load_deployment(&mut self, options: DeploymentOptions, now_unix: i64) -> Result<Option<Vec<u8>>, KioskError> {
+        if self.key_check.is_some() {
+            return Err(KioskError::KeyCheck(
+                "the authority is still checking the previous watchlist's key: wait for that load to finish",
+            ));
+        }
+        let now_unix = self.observe_unix(now_unix);
+        match Deployment::verify_deferred(options, self.overseer.as_ref(), self.engine.model_id(), now_unix)? {
+            Verified::Ready(deployment) => self.load(deployment, now_unix).map(|()| None),
+            Verified::KeyCheck(check) => {
+                let body = check.request().to_vec();
+                self.key_check = Some(check);
+                Ok(Some(body))
+            }
+        }
+    }
+
+    /// Ends the open key check with the authority's `answer`: the deployment is loaded (and the
+    /// load logged) if it proves the authority holds the watchlist's key; otherwise it is dropped
+    /// (`WATCHLIST_WRONG_KEY`, `AUTHORITY_BAD_ANSWER`) and the kiosk stays as it was.
+    pub fn complete_key_check(&mut self, answer: &[u8], now_unix: i64) -> Result<(), KioskError> {
+        let check = self.key_check.take().ok_or(KioskError::KeyCheck("no watchlist is waiting for the authority's key check"))?;
+        let deployment = check.finish(answer)?;
+        let now_unix = self.observe_unix(now_unix);
+        self.load(deployment, now_unix)
+    }
+
+    /// Ends the open key check unanswered (`reason`: timeout, network error, HTTP status): the
+    /// deployment is dropped and `AUTHORITY_UNAVAILABLE` returned, with the reason.
+    pub fn fail_key_check(&mut self, reason: &str) -> KioskError {
+        match self.key_check.take() {
+            Some(_) => KioskError::Watchlist(crate::blind::BlindError::Authority(reason.to_owned())),
+            None => KioskError::KeyCheck("no watchlist is waiting for the authority's key check"),
+        }
+    }
+
+    /// The deployment a kiosk is created with: local custody only, loaded at once. Authority
+    /// custody is refused (`OPTIONS_INVALID`): its key check is asynchronous, so it is loaded with
+    /// [`KioskSession::begin_load_deployment`] once the kiosk exists.
+    pub fn load_at_creation(&mut self, options: DeploymentOptions, now_unix: i64) -> Result<(), KioskError> {
+        if matches!(options.custody, super::CustodyOptions::Authority { .. }) {
+            return Err(KioskError::Options(
+                "a deployment under authority custody is loaded with loadWatchlist, which checks the authority's key asynchronously".into(),
+            ));
+        }
+        match self.begin_load_deployment(options, now_unix)? {
+            None => Ok(()),
+            Some(_) => Err(KioskError::Internal("a local-custody load left a key check open".into())),
+        }
+    }
+
+    /// Whether a loaded watchlist waits for the authority's key check.
+    pub fn key_check_pending(&self) -> bool {
+        self.key_check.is_some()
     }
 
     /// Loads a verified deployment for matching, once its profile's window is found open.
@@ -561,6 +628,9 @@ impl KioskSession {
         let mut status =
             KioskStatus::new(header, self.profile(), self.expected.as_ref(), self.reviews.len(), self.clock.unix_at(now_unix));
         status.demo_enrolment_refused = self.demo_refusal().map(|e| e.to_string());
+        if self.key_check.is_some() {
+            status.loading = Some("checking the authority holds the new watchlist's key…".into());
+        }
         status
     }
 

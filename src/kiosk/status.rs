@@ -16,6 +16,8 @@ use crate::governance::profile::{Profile, SignedProfile};
 #[serde(rename_all = "camelCase")]
 pub struct KioskStatus {
     pub matching: bool,
+    /// Why a watchlist being loaded is not matched yet (the authority's key check is open).
+    pub loading: Option<String>,
     /// `idle` (nothing loaded), `demo` (volunteers enrolled here) or `deployment` (a verified
     /// profile and its watchlist).
     pub mode: Mode,
@@ -104,6 +106,7 @@ impl KioskStatus {
         let valid_until = header.map(|h| profile.map_or(h.valid_until, |p| p.valid_until.min(h.valid_until)));
         KioskStatus {
             matching: header.is_some(),
+            loading: None,
             mode: match (header, profile) {
                 (None, _) => Mode::Idle,
                 (Some(_), None) => Mode::Demo,

@@ -8,7 +8,7 @@
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
-use super::{authority_xhr, from_ts, js_error, to_ts, with_stack_wiped};
+use super::{from_ts, js_error, to_ts, with_stack_wiped};
 use crate::governance::audit::{kiosk_key_from_hex, Reopening};
 use crate::kiosk::{DeploymentOptions, FrameResult, KioskError, KioskOptions, KioskSession, KioskStatus, QueryResult};
 use crate::pipeline::FrameBuffer;
@@ -61,23 +61,40 @@ impl Kiosk {
         session.defer_authority_queries(f64::from(DEFAULT_AUTHORITY_TIMEOUT_MS));
         let mut kiosk = Kiosk { session, frame_buffer: FrameBuffer::default() };
         if let Some(deployment) = deployment {
-            kiosk.load(deployment)?;
+            kiosk.session.load_at_creation(deployment, now_unix()).map_err(js_error)?;
         }
         Ok(kiosk)
     }
 
     /// Loads (or replaces) the deployment: `{watchlist, issuerKey, custody, profile,
-    /// kioskPublicKey?}`, as in `create`. The profile is required (`PROFILE_REQUIRED`) and must
-    /// agree with the watchlist, the custody and this kiosk's key. Throws, and leaves the current
-    /// state as it was, if anything is missing, foreign, tampered, expired or mismatched.
+    /// kioskPublicKey?}`. The profile is required (`PROFILE_REQUIRED`) and must agree with the
+    /// watchlist, the custody and this kiosk's key. Throws, and leaves the current state as it
+    /// was, if anything is missing, foreign, tampered, expired or mismatched. Local custody is
+    /// loaded at once (returns `undefined`). Under authority custody nothing touches the network
+    /// here: it returns the key check's body (a `Uint8Array`) to `POST {authority}/v1/evaluate`,
+    /// then `completeKeyCheck(answer)` or `failKeyCheck(reason)` finishes the load; until then the
+    /// current state stays and `status().loading` says why. Throws `KEY_CHECK_PENDING` while a
+    /// check is open.
     #[wasm_bindgen(js_name = loadWatchlist)]
-    pub fn load_watchlist(&mut self, options: Ts<DeploymentOptions>) -> Result<(), JsValue> {
+    pub fn load_watchlist(&mut self, options: Ts<DeploymentOptions>) -> Result<Option<Vec<u8>>, JsValue> {
         let options = from_ts(options, "loadWatchlist options")?;
-        self.load(options)
+        self.session.begin_load_deployment(options, now_unix()).map_err(js_error)
     }
 
-    fn load(&mut self, options: DeploymentOptions) -> Result<(), JsValue> {
-        self.session.load_deployment(options, authority_xhr::connect, now_unix()).map_err(js_error)
+    /// Finishes `loadWatchlist`'s key check with the body of the authority's answer: the
+    /// deployment is loaded and matching starts. Throws `WATCHLIST_WRONG_KEY` or
+    /// `AUTHORITY_BAD_ANSWER`, leaving the kiosk as it was before the load.
+    #[wasm_bindgen(js_name = completeKeyCheck)]
+    pub fn complete_key_check(&mut self, answer: &[u8]) -> Result<(), JsValue> {
+        with_stack_wiped(|| self.session.complete_key_check(answer, now_unix()).map_err(js_error))
+    }
+
+    /// Ends `loadWatchlist`'s key check without an answer (`reason`: timeout, network error, HTTP
+    /// status): always throws, `AUTHORITY_UNAVAILABLE` with the reason (`KEY_CHECK_PENDING` if
+    /// no check was open), and the kiosk stays as it was before the load.
+    #[wasm_bindgen(js_name = failKeyCheck)]
+    pub fn fail_key_check(&mut self, reason: &str) -> Result<(), JsValue> {
+        Err(js_error(self.session.fail_key_check(reason)))
     }
 
     /// The buffer to write the next `width`×`height` RGBA camera frame into: a `Uint8Array` view

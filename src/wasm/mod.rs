@@ -7,7 +7,6 @@
 //! calls for tests and benchmarks that return them live in `bench_api`, compiled only with the
 //! cargo feature `bench-api` (the separate `pkg-bench/` package, never the production `pkg/`).
 
-mod authority_xhr;
 #[cfg(feature = "bench-api")]
 mod bench_api;
 mod engine;

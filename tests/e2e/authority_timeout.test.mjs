@@ -1,7 +1,8 @@
 // An authority that stops answering (a hung server, a black-holed network) must not freeze the
 // kiosk: the Worker's fetch to the authority times out (5 s), the kiosk says matching is paused,
 // raises no alert, and keeps detecting and counting frames at its usual pace meanwhile. In a real browser, against a real `veilwatch authority` behind a proxy
-// that forwards the key check at load time and then holds every request open without answering.
+// that forwards the key check at load time and then holds every request open without answering; and
+// one that holds the key check itself open, which refuses the load at the deadline.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -91,6 +92,48 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await page.waitForFunction((n) => Number(document.getElementById('frames').textContent) > n + 2, frames, { timeout: 60_000 });
       assert.ok(Number(await page.textContent('#faces-processed')) >= 1, 'faces are still detected');
       assert.equal(await page.locator('li.alert').count(), 0, 'no alert without an answer');
+    } finally {
+      await browser.close();
+      server.kill();
+      proxy.close();
+      authority.kill();
+    }
+  });
+
+  test('a key check the authority never answers refuses the load after 5 s; nothing is matched', async () => {
+    const authorityPort = await freePort();
+    const proxy = await hangingProxy(`http://127.0.0.1:${authorityPort}`);
+    const { origin, process: server } = await serveKiosk(['--authority', proxy.origin]);
+    // The authority grants CORS to the kiosk's origin only.
+    const authority = spawn(cli, ['authority', '--keys', keys, '--listen', `127.0.0.1:${authorityPort}`, '--allow-origin', origin],
+      { stdio: 'ignore' });
+    const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
+    try {
+      const page = await browser.newPage();
+      await page.goto(origin);
+      await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
+      // The issuer signs the deployment for this authority (as the kiosk reaches it) and this kiosk.
+      const kioskKey = await createKioskKey(page);
+      writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
+        purpose: 'Browser test of an authority timeout', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
+        validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
+        custody: { kind: 'authority', url: proxy.origin }, queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
+      }));
+      veilwatch('profile', 'sign', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--template', join(scratch, 'authority.json'),
+        '--kiosk-key', kioskKey, '--out', join(scratch, 'oprf.vwp'));
+      await page.setInputFiles('#watchlist-file', join(scratch, 'oprf.vwl'));
+      await page.setInputFiles('#profile-file', join(scratch, 'oprf.vwp'));
+      await page.fill('#issuer-key', issuer);
+      await page.fill('#authority-url', proxy.origin);
+      // The authority answers nothing from the start: the key check of the load is held open.
+      proxy.state.hang = true;
+      const asked = Date.now();
+      await page.click('#load');
+      await page.waitForFunction(() => /did not answer within 5 s/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
+      assert.ok(Date.now() - asked >= 4_500, 'refused at the deadline, not before');
+      assert.equal(proxy.state.held, 1, 'the one key check went to the authority, asynchronously');
+      assert.doesNotMatch(await page.textContent('#status'), /Matching is on/);
+      assert.match(await page.textContent('#watchlist-status'), /No watchlist loaded/, 'nothing half-loaded');
     } finally {
       await browser.close();
       server.kill();

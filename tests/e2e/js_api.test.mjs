@@ -3,14 +3,14 @@
 // the probe crop as a Uint8Array, and the stable `code` on every Error — the page decides by code,
 // so a code that changes or goes missing breaks it as surely as a renamed field.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { cli, haveLfw, lfw, repo } from '../harness.mjs';
+import { cli, freePort, haveLfw, lfw, repo } from '../harness.mjs';
 
 const { initSync, Kiosk, verifyProfile } = await import(join(repo, 'pkg/veilwatch.js'));
 initSync({ module: readFileSync(join(repo, 'pkg/veilwatch_bg.wasm')) });
@@ -203,6 +203,84 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     assert.equal(status.matching, true);
     assert.equal(status.entries, 64, "2 entries pad to the size class of 64");
     assert.equal(status.notice.validUntil, '2099-01-01T00:00:00Z');
+  });
+
+  test('authority custody: loadWatchlist returns the key check, and only the authority\'s right answer loads the list', async () => {
+    // An authority-custody list and its profile for this authority and one kiosk (any Ed25519 key).
+    veilwatch('enroll', file('people'), '--keys', file('keys'), '--out', file('oprf.vwl'), '--custody', 'authority', '--valid-until', '2099-01-01');
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    writeFileSync(file('authority.json'), JSON.stringify({
+      purpose: 'JS API test', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'node',
+      validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
+      custody: { kind: 'authority', url }, queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
+    }));
+    veilwatch('profile', 'sign', '--keys', file('keys'), '--watchlist', file('oprf.vwl'), '--template', file('authority.json'),
+      '--kiosk-key', foreignIssuer, '--out', file('oprf.vwp'));
+    const oprf = () => ({
+      watchlist: new Uint8Array(readFileSync(file('oprf.vwl'))), issuerKey: issuer, profile: readFileSync(file('oprf.vwp'), 'utf8'),
+      custody: { kind: 'authority', url }, kioskPublicKey: foreignIssuer,
+    });
+    throwsCode(() => Kiosk.create({ detector, recognizer, ...oprf() }), 'OPTIONS_INVALID', /loadWatchlist/);
+
+    const kiosk = Kiosk.create({ detector, recognizer });
+    kiosk.loadWatchlist(deployment());
+    const evaluate = async (keyCheck) => {
+      const response = await fetch(`${url}/v1/evaluate`, { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body: keyCheck });
+      assert.equal(response.status, 200);
+      return new Uint8Array(await response.arrayBuffer());
+    };
+    const untilUp = async () => {
+      for (let i = 0; i < 100; i++) {
+        try {
+          return await fetch(`${url}/metrics`);
+        } catch {
+          await new Promise((ok) => setTimeout(ok, 100));
+        }
+      }
+      throw new Error('the authority did not start');
+    };
+
+    // No network during loadWatchlist: nothing listens yet. The open check keeps the local list running.
+    let keyCheck = kiosk.loadWatchlist(oprf());
+    assert.ok(keyCheck instanceof Uint8Array && keyCheck.length === 32, 'one blinded element');
+    const waiting = kiosk.status();
+    assert.equal(waiting.custody, 'hmac-sha256-local', 'the running deployment stays until the check passes');
+    assert.match(waiting.loading, /checking the authority/);
+    throwsCode(() => kiosk.loadWatchlist(oprf()), 'KEY_CHECK_PENDING');
+    throwsCode(() => kiosk.failKeyCheck('the authority did not answer within 5 s'), 'AUTHORITY_UNAVAILABLE', /did not answer within 5 s/);
+    throwsCode(() => kiosk.completeKeyCheck(new Uint8Array(32)), 'KEY_CHECK_PENDING');
+    keyCheck = kiosk.loadWatchlist(oprf());
+    throwsCode(() => kiosk.completeKeyCheck(new Uint8Array(32).fill(255)), 'AUTHORITY_BAD_ANSWER');
+
+    // An authority with another key answers: the wrong key is refused, the local list still runs.
+    const foreign = spawn(cli, ['authority', '--keys', file('other-keys'), '--listen', `127.0.0.1:${port}`], { stdio: 'ignore' });
+    try {
+      await untilUp();
+      keyCheck = kiosk.loadWatchlist(oprf());
+      const wrong = await evaluate(keyCheck);
+      throwsCode(() => kiosk.completeKeyCheck(wrong), 'WATCHLIST_WRONG_KEY');
+    } finally {
+      foreign.kill();
+      await new Promise((ok) => foreign.once('exit', ok));
+    }
+    assert.equal(kiosk.status().custody, 'hmac-sha256-local');
+    assert.ok(!kiosk.status().loading, 'no check left open');
+    const configs = () => kiosk.auditLog().trim().split('\n').filter((l) => JSON.parse(l).kind === 'config').length;
+    assert.equal(configs(), 1, 'refused loads are not logged as loads');
+
+    // The list's own authority: loaded, and only now logged.
+    const right = spawn(cli, ['authority', '--keys', file('keys'), '--listen', `127.0.0.1:${port}`], { stdio: 'ignore' });
+    try {
+      await untilUp();
+      keyCheck = kiosk.loadWatchlist(oprf());
+      kiosk.completeKeyCheck(await evaluate(keyCheck));
+    } finally {
+      right.kill();
+    }
+    assert.equal(kiosk.status().custody, 'oprf-ristretto255-sha512');
+    assert.equal(kiosk.status().matching, true);
+    assert.equal(configs(), 2);
   });
 
   test('unknown option names are refused with OPTIONS_INVALID', () => {

@@ -123,7 +123,10 @@ export class EngineClient {
 
   /**
    * Loads a deployment: `{watchlist: Uint8Array, issuerKey, profile, custody, kioskPublicKey?}` as
-   * `kiosk.loadWatchlist` takes it (the watchlist's buffer is transferred). Resolves with `{status}`.
+   * `kiosk.loadWatchlist` takes it (the watchlist's buffer is transferred). Under authority custody
+   * the Worker then sends the key check to the authority and resolves only once it passed (rejects
+   * with WATCHLIST_WRONG_KEY, AUTHORITY_UNAVAILABLE or AUTHORITY_BAD_ANSWER otherwise, the previous
+   * deployment left running). Resolves with `{status, chart}`.
    */
   loadWatchlist(deployment) {
     return this.request('load', { deployment }, [deployment.watchlist.buffer]);

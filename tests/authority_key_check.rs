@@ -1,0 +1,189 @@
+//! The key check of authority custody when a watchlist loads, in two phases like the matching:
+//! `begin_load_deployment` verifies everything that needs no network and returns one blinded
+//! element for the authority; the OPRF server answers in-process; `complete_key_check` loads the
+//! deployment only if the answer proves the authority holds the watchlist's key. A wrong key, a
+//! garbage answer, a failure and a second load while a check is open all leave the kiosk as it was
+//! before the load, and the audit log records a load only once it completed.
+
+mod common;
+
+use ed25519_dalek::SigningKey;
+use veilwatch::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
+use veilwatch::blind::prf::{LocalHmac, OprfKey, Prf};
+use veilwatch::governance::profile::{Custody, Profile};
+use veilwatch::hex::hex;
+use veilwatch::kiosk::{CustodyOptions, DeploymentOptions, ErrorCode, KioskSession};
+
+const NOW: i64 = 1_800_000_000;
+const URL: &str = "https://authority.example";
+
+fn issuer() -> SigningKey {
+    SigningKey::from_bytes(&[3; 32])
+}
+
+fn kiosk() -> SigningKey {
+    SigningKey::from_bytes(&[7; 32])
+}
+
+/// A deployment of a watchlist built under `prf`, with the profile for `custody`.
+fn deployment(model_id: &str, prf: &dyn Prf, custody: CustodyOptions) -> DeploymentOptions {
+    let params = WatchlistParams {
+        model_id: model_id.into(),
+        tables: veilwatch::blind::DEFAULT_TABLES,
+        threshold: veilwatch::blind::DEFAULT_THRESHOLD,
+        valid_from: NOW - 3600,
+        valid_until: NOW + 3600,
+    };
+    let file = build(synthetic_enrolments(3), &params, prf, &issuer()).unwrap();
+    let profile = Profile {
+        purpose: "test".into(),
+        legal_basis: "test".into(),
+        operator: "test operator".into(),
+        location: "test bench".into(),
+        valid_from: veilwatch::time::format_utc(NOW - 3600),
+        valid_until: veilwatch::time::format_utc(NOW + 3600),
+        watchlist_sha256: hex(&<sha2::Sha256 as sha2::Digest>::digest(&file)),
+        threshold: params.threshold,
+        threshold_floor: params.threshold,
+        custody: match &custody {
+            CustodyOptions::Local { .. } => Custody::Local,
+            CustodyOptions::Authority { url } => Custody::Authority { url: url.clone() },
+        },
+        query_rate_per_minute: 60,
+        notice: "test".into(),
+        contact: "test".into(),
+        requires_overseer: false,
+        target_fpir: None,
+        kiosk_keys: vec![hex(kiosk().verifying_key().as_bytes())],
+    };
+    DeploymentOptions {
+        watchlist: file,
+        issuer_key: hex(&issuer().verifying_key().to_bytes()),
+        profile: Some(profile.sign(&issuer()).unwrap()),
+        custody,
+        kiosk_public_key: Some(hex(kiosk().verifying_key().as_bytes())),
+    }
+}
+
+fn authority() -> CustodyOptions {
+    CustodyOptions::Authority { url: URL.into() }
+}
+
+fn session() -> Option<KioskSession> {
+    let mut session = KioskSession::new(common::engine()?);
+    session.defer_authority_queries(5000.0);
+    Some(session)
+}
+
+fn config_lines(session: &KioskSession) -> usize {
+    session.audit_log().lines().filter(|l| l.contains("\"config\"")).count()
+}
+
+#[test]
+fn the_right_key_loads_only_once_the_authority_answered() {
+    let Some(mut session) = session() else { return };
+    let key = OprfKey::generate();
+    let options = deployment(session.engine().model_id(), &key, authority());
+    let body = session.begin_load_deployment(options, NOW).unwrap().expect("a key check to send");
+    assert_eq!(body.len(), 32, "one blinded element");
+    assert!(!body.windows(22).any(|w| w == b"veilwatch/blind-lsh/v1"), "no PRF input in the clear");
+    assert!(session.key_check_pending());
+    let waiting = session.status(NOW);
+    assert!(!waiting.matching, "nothing is matched before the key check passed");
+    assert!(waiting.loading.as_deref().unwrap().contains("checking the authority"));
+    assert!(session.matcher().is_none());
+    assert_eq!(config_lines(&session), 0, "the load is not logged before it completed");
+
+    session.complete_key_check(&key.evaluate_blinded(&body).unwrap(), NOW).unwrap();
+    assert!(!session.key_check_pending());
+    let status = session.status(NOW);
+    assert!(status.matching && status.loading.is_none());
+    assert_eq!(status.custody, Some("oprf-ristretto255-sha512"));
+    assert_eq!(config_lines(&session), 1);
+    assert_eq!(session.complete_key_check(&[0; 32], NOW).unwrap_err().code(), ErrorCode::KeyCheckPending, "used once");
+}
+
+#[test]
+fn a_wrong_key_garbage_or_no_answer_leaves_the_kiosk_as_it_was() {
+    let Some(mut session) = session() else { return };
+    let model = session.engine().model_id().to_owned();
+    // A local-custody deployment runs; the failed authority loads must leave it running.
+    let local = LocalHmac::new([5; 32]);
+    let running = deployment(&model, &local, CustodyOptions::Local { prf_key: hex(&[5; 32]) });
+    assert_eq!(session.begin_load_deployment(running, NOW).unwrap(), None, "local custody loads at once");
+    let entries_before = session.matcher().unwrap().watchlist.header.watchlist_id;
+    assert_eq!(config_lines(&session), 1);
+
+    let (right, wrong) = (OprfKey::generate(), OprfKey::generate());
+    let options = deployment(&model, &right, authority());
+
+    let body = session.begin_load_deployment(options.clone(), NOW).unwrap().unwrap();
+    let refused = session.complete_key_check(&wrong.evaluate_blinded(&body).unwrap(), NOW).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::WatchlistWrongKey);
+
+    let body = session.begin_load_deployment(options.clone(), NOW).unwrap().unwrap();
+    let garbage = session.complete_key_check(&vec![0xFF; body.len()], NOW).unwrap_err();
+    assert_eq!(garbage.code(), ErrorCode::AuthorityBadAnswer);
+    let body = session.begin_load_deployment(options.clone(), NOW).unwrap().unwrap();
+    let short = session.complete_key_check(&right.evaluate_blinded(&body).unwrap()[..31], NOW).unwrap_err();
+    assert_eq!(short.code(), ErrorCode::AuthorityBadAnswer);
+
+    session.begin_load_deployment(options.clone(), NOW).unwrap().unwrap();
+    let failed = session.fail_key_check("the authority did not answer within 5 s");
+    assert_eq!(failed.code(), ErrorCode::AuthorityUnavailable);
+    assert!(failed.to_string().contains("did not answer within 5 s"), "{failed}");
+    assert_eq!(session.fail_key_check("again").code(), ErrorCode::KeyCheckPending, "nothing left to fail");
+
+    assert!(!session.key_check_pending());
+    let status = session.status(NOW);
+    assert!(status.matching && status.loading.is_none());
+    assert_eq!(status.custody, Some("hmac-sha256-local"), "the running deployment is untouched");
+    assert_eq!(session.matcher().unwrap().watchlist.header.watchlist_id, entries_before);
+    assert_eq!(config_lines(&session), 1, "no refused load is logged as loaded");
+
+    // And the right answer still loads it afterwards.
+    let body = session.begin_load_deployment(options, NOW).unwrap().unwrap();
+    session.complete_key_check(&right.evaluate_blinded(&body).unwrap(), NOW).unwrap();
+    assert_eq!(session.status(NOW).custody, Some("oprf-ristretto255-sha512"));
+    assert_eq!(config_lines(&session), 2);
+}
+
+#[test]
+fn a_second_load_while_a_check_is_open_is_refused_and_touches_nothing() {
+    let Some(mut session) = session() else { return };
+    let model = session.engine().model_id().to_owned();
+    let (first_key, second_key) = (OprfKey::generate(), OprfKey::generate());
+    let first = deployment(&model, &first_key, authority());
+    let first_id = {
+        let parsed = veilwatch::blind::format::Watchlist::parse(first.watchlist.clone(), &issuer().verifying_key());
+        parsed.unwrap().header.watchlist_id
+    };
+    let body = session.begin_load_deployment(first, NOW).unwrap().unwrap();
+    let second = session.begin_load_deployment(deployment(&model, &second_key, authority()), NOW).unwrap_err();
+    assert_eq!(second.code(), ErrorCode::KeyCheckPending);
+    let local = deployment(&model, &LocalHmac::new([5; 32]), CustodyOptions::Local { prf_key: hex(&[5; 32]) });
+    assert_eq!(session.begin_load_deployment(local, NOW).unwrap_err().code(), ErrorCode::KeyCheckPending);
+    assert!(session.matcher().is_none());
+
+    // The open check is still the first load's.
+    session.complete_key_check(&first_key.evaluate_blinded(&body).unwrap(), NOW).unwrap();
+    assert_eq!(session.matcher().unwrap().watchlist.header.watchlist_id, first_id);
+}
+
+#[test]
+fn a_deployment_refused_before_the_network_opens_no_check() {
+    let Some(mut session) = session() else { return };
+    let key = OprfKey::generate();
+    let mut options = deployment(session.engine().model_id(), &key, authority());
+    options.watchlist[60] ^= 1;
+    assert!(session.begin_load_deployment(options, NOW).is_err());
+    assert!(!session.key_check_pending());
+    // A local-custody watchlist under an authority profile: the custody is refused offline.
+    let local = LocalHmac::new([5; 32]);
+    let options = deployment(session.engine().model_id(), &local, authority());
+    let at_creation = session.load_at_creation(options.clone(), NOW).unwrap_err();
+    assert_eq!(at_creation.code(), ErrorCode::OptionsInvalid, "authority custody is never loaded synchronously");
+    assert!(!session.key_check_pending());
+    assert_eq!(session.begin_load_deployment(options, NOW).unwrap_err().code(), ErrorCode::WatchlistWrongCustody);
+    assert!(!session.key_check_pending());
+}
