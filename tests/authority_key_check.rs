@@ -10,7 +10,6 @@ mod common;
 use ed25519_dalek::SigningKey;
 use veilwatch::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
 use veilwatch::blind::prf::{LocalHmac, OprfKey, Prf};
-use veilwatch::governance::profile::{Custody, Profile};
 use veilwatch::hex::hex;
 use veilwatch::kiosk::{CustodyOptions, DeploymentOptions, ErrorCode, KioskSession};
 
@@ -35,27 +34,14 @@ fn deployment(model_id: &str, prf: &dyn Prf, custody: CustodyOptions) -> Deploym
         valid_until: NOW + 3600,
     };
     let file = build(synthetic_enrolments(3), &params, prf, &issuer()).unwrap();
-    let profile = Profile {
-        purpose: "test".into(),
-        legal_basis: "test".into(),
-        operator: "test operator".into(),
-        location: "test bench".into(),
-        valid_from: veilwatch::time::format_utc(NOW - 3600),
-        valid_until: veilwatch::time::format_utc(NOW + 3600),
-        watchlist_sha256: hex(&<sha2::Sha256 as sha2::Digest>::digest(&file)),
-        threshold: params.threshold,
-        threshold_floor: params.threshold,
-        custody: match &custody {
-            CustodyOptions::Local { .. } => Custody::Local,
-            CustodyOptions::Authority { url } => Custody::Authority { url: url.clone() },
-        },
-        query_rate_per_minute: 60,
-        notice: "test".into(),
-        contact: "test".into(),
-        requires_overseer: false,
-        target_fpir: None,
-        kiosk_keys: vec![hex(kiosk().verifying_key().as_bytes())],
-    };
+    let profile = common::test_profile(
+        &file,
+        params.threshold,
+        custody.as_profile_custody(),
+        60,
+        (NOW, NOW + 3600),
+        vec![hex(kiosk().verifying_key().as_bytes())],
+    );
     DeploymentOptions {
         watchlist: file,
         issuer_key: hex(&issuer().verifying_key().to_bytes()),

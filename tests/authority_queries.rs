@@ -10,7 +10,7 @@ use ed25519_dalek::SigningKey;
 use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
 use veilwatch::blind::prf::{InProcessAuthority, OprfClientPrf, OprfKey};
 use veilwatch::blind::record::EntryRecord;
-use veilwatch::governance::profile::{Custody, Profile};
+use veilwatch::governance::profile::Custody;
 use veilwatch::hex::hex;
 use veilwatch::kiosk::{CustodyOptions, DeploymentOptions, ErrorCode, KioskSession};
 use veilwatch::pipeline::Frame;
@@ -47,24 +47,14 @@ fn setup(rate_per_minute: u32, timeout_ms: f64) -> Option<Setup> {
     let file = build(vec![Enrolment { template, record }], &params, key, &issuer).unwrap();
     // The kiosk's own key, which an authority-custody profile must list.
     let kiosk = SigningKey::from_bytes(&[7; 32]);
-    let profile = Profile {
-        purpose: "test".into(),
-        legal_basis: "test".into(),
-        operator: "test operator".into(),
-        location: "test bench".into(),
-        valid_from: veilwatch::time::format_utc(NOW - 3600),
-        valid_until: veilwatch::time::format_utc(NOW + 3600),
-        watchlist_sha256: hex(&<sha2::Sha256 as sha2::Digest>::digest(&file)),
-        threshold: params.threshold,
-        threshold_floor: params.threshold,
-        custody: Custody::Authority { url: URL.into() },
-        query_rate_per_minute: rate_per_minute,
-        notice: "test".into(),
-        contact: "test".into(),
-        requires_overseer: false,
-        target_fpir: None,
-        kiosk_keys: vec![hex(kiosk.verifying_key().as_bytes())],
-    };
+    let profile = common::test_profile(
+        &file,
+        params.threshold,
+        Custody::Authority { url: URL.into() },
+        rate_per_minute,
+        (NOW, NOW + 3600),
+        vec![hex(kiosk.verifying_key().as_bytes())],
+    );
     let deployment = DeploymentOptions {
         watchlist: file,
         issuer_key: hex(&issuer.verifying_key().to_bytes()),

@@ -10,7 +10,7 @@ use ed25519_dalek::SigningKey;
 use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
 use veilwatch::blind::record::EntryRecord;
 use veilwatch::governance::audit;
-use veilwatch::governance::profile::{Custody, Profile};
+use veilwatch::governance::profile::Custody;
 use veilwatch::hex::hex;
 use veilwatch::kiosk::{CustodyOptions, DeploymentOptions, ErrorCode, KioskError, KioskSession};
 use veilwatch::pipeline::Frame;
@@ -45,24 +45,7 @@ fn setup(rate_per_minute: u32, valid_until: i64) -> Option<Setup> {
     let file =
         build(vec![Enrolment { template: Embedding::mean(&templates).unwrap(), record }], &params, &prf, &issuer)
             .unwrap();
-    let profile = Profile {
-        purpose: "test".into(),
-        legal_basis: "test".into(),
-        operator: "test operator".into(),
-        location: "test bench".into(),
-        valid_from: veilwatch::time::format_utc(NOW - 3600),
-        valid_until: veilwatch::time::format_utc(valid_until),
-        watchlist_sha256: hex(&<sha2::Sha256 as sha2::Digest>::digest(&file)),
-        threshold: params.threshold,
-        threshold_floor: params.threshold,
-        custody: Custody::Local,
-        query_rate_per_minute: rate_per_minute,
-        notice: "test".into(),
-        contact: "test".into(),
-        requires_overseer: false,
-        target_fpir: None,
-        kiosk_keys: Vec::new(),
-    };
+    let profile = common::test_profile(&file, params.threshold, Custody::Local, rate_per_minute, (NOW, valid_until), Vec::new());
     let deployment = DeploymentOptions {
         watchlist: file,
         issuer_key: hex(&issuer.verifying_key().to_bytes()),

@@ -54,7 +54,7 @@ pub struct DeploymentOptions {
 
 impl CustodyOptions {
     /// The custody as a profile names it (without the key material).
-    fn as_profile_custody(&self) -> Custody {
+    pub fn as_profile_custody(&self) -> Custody {
         match self {
             CustodyOptions::Local { .. } => Custody::Local,
             CustodyOptions::Authority { url } => Custody::Authority { url: url.clone() },

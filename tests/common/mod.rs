@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use veilwatch::governance::profile::{Custody, Profile};
 use veilwatch::pipeline::models::MANIFEST;
 use veilwatch::pipeline::{Engine, Frame, ModelKind};
 
@@ -81,4 +82,35 @@ pub fn first_images(n: usize) -> Option<Vec<PathBuf>> {
 
 pub fn load(path: &std::path::Path) -> Frame {
     Frame::decode(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The deployment profile the kiosk tests run under: made for `watchlist` (its SHA-256), threshold
+/// and floor both `threshold`, valid from an hour before `now` to `valid_until`, allowing
+/// `kiosk_keys` (hex). Sign it with the issuer's key.
+pub fn test_profile(
+    watchlist: &[u8],
+    threshold: u16,
+    custody: Custody,
+    query_rate_per_minute: u32,
+    (now, valid_until): (i64, i64),
+    kiosk_keys: Vec<String>,
+) -> Profile {
+    Profile {
+        purpose: "test".into(),
+        legal_basis: "test".into(),
+        operator: "test operator".into(),
+        location: "test bench".into(),
+        valid_from: veilwatch::time::format_utc(now - 3600),
+        valid_until: veilwatch::time::format_utc(valid_until),
+        watchlist_sha256: veilwatch::hex::hex(&<sha2::Sha256 as sha2::Digest>::digest(watchlist)),
+        threshold,
+        threshold_floor: threshold,
+        custody,
+        query_rate_per_minute,
+        notice: "test".into(),
+        contact: "test".into(),
+        requires_overseer: false,
+        target_fpir: None,
+        kiosk_keys,
+    }
 }
