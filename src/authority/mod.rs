@@ -5,9 +5,11 @@
 //!
 //! - [`service`]: the routes (`/v1/evaluate`, `/v1/anchor`, `/metrics`), CORS and the rate cap.
 //! - [`anchor`]: signed audit-chain heads, verified and kept latest per kiosk.
+//! - [`credential`]: the kiosk credential every `/v1/*` call carries (signing side; headers).
 //!
 //! [`Router`]: axum::Router
 //! [`ServiceConfig`]: service::ServiceConfig
 
 pub mod anchor;
+pub mod credential;
 pub mod service;
