@@ -12,23 +12,19 @@ use std::process::Command;
 
 use ed25519_dalek::SigningKey;
 use server_process::{
-    authority_for, call, generous, header, issuer_key, keygen, now, refusal, scratch, signed, signed_at,
-    Server, TestDeployment, BIN,
+    authority_for, call, generous, header, issuer_key, keygen, now, refusal, scratch, signed, signed_at, Server,
+    TestDeployment, BIN,
 };
 use veilwatch::authority::credential::RequestSigner;
 use veilwatch::authority::disclosure::{disclosure_key, open_material, proof, seal_material};
-use veilwatch::authority::registration::{
-    Base64Bytes, Budgets, DeploymentRevocation, Document, HexBytes, Material,
-};
+use veilwatch::authority::registration::{Base64Bytes, Budgets, DeploymentRevocation, Document, HexBytes, Material};
 
 /// Tables of the test deployments (a real list has 1 024; the rules do not depend on it).
 const L: u16 = 16;
 
 fn metric(server: &Server, series: &str) -> f64 {
     let text = String::from_utf8(call("GET", &server.url("/metrics"), &[], &[]).2).unwrap();
-    text.lines()
-        .find(|l| l.starts_with(series))
-        .map_or(0.0, |line| line.rsplit(' ').next().unwrap().parse().unwrap())
+    text.lines().find(|l| l.starts_with(series)).map_or(0.0, |line| line.rsplit(' ').next().unwrap().parse().unwrap())
 }
 
 fn post_document(server: &Server, text: &str) -> (u16, String) {
@@ -75,7 +71,10 @@ fn every_credential_refusal_is_a_401_with_its_reason_and_evaluates_nothing() {
     let mut headers = kiosk.headers("POST", "/v1/evaluate", &face, now());
     headers[0].1 = headers[0].1.to_uppercase();
     let as_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    assert_eq!(refusal(&call("POST", &server.url("/v1/evaluate"), &as_refs, &face)), (401, "malformed_credential".into()));
+    assert_eq!(
+        refusal(&call("POST", &server.url("/v1/evaluate"), &as_refs, &face)),
+        (401, "malformed_credential".into())
+    );
     // The clock: 121 s either way is stale, 100 s is not.
     for skew in [-121, 121] {
         let stale = signed_at(&server, &kiosk, "/v1/evaluate", &face, now() + skew);
@@ -108,8 +107,9 @@ fn every_credential_refusal_is_a_401_with_its_reason_and_evaluates_nothing() {
 
     // Revoking a deployment by POST: effective on the next request, and final.
     ok(signed(&server, &doomed.signer(), "/v1/evaluate", &doomed.face(1)));
-    let revoke = Document::RevokeDeployment(DeploymentRevocation { deployment: doomed.registration.deployment, issued: now() })
-        .sign(&issuer_key(&keys));
+    let revoke =
+        Document::RevokeDeployment(DeploymentRevocation { deployment: doomed.registration.deployment, issued: now() })
+            .sign(&issuer_key(&keys));
     assert_eq!(post_document(&server, &revoke).0, 204);
     assert_eq!(
         refusal(&signed(&server, &doomed.signer(), "/v1/evaluate", &doomed.face(1))),
@@ -154,13 +154,17 @@ fn every_credential_refusal_is_a_401_with_its_reason_and_evaluates_nothing() {
         "revoked_deployment",
         "revoked_kiosk",
     ] {
-        assert!(metric(&server, &format!("veilwatch_authority_refusals_total{{reason=\"{reason}\"}}")) >= 1.0, "{reason}");
+        assert!(
+            metric(&server, &format!("veilwatch_authority_refusals_total{{reason=\"{reason}\"}}")) >= 1.0,
+            "{reason}"
+        );
     }
     assert_eq!(metric(&server, "veilwatch_authority_refusals_total{reason=\"stale\"}"), 2.0);
     assert_eq!(metric(&server, "veilwatch_authority_refusals_total{reason=\"bad_signature\"}"), 2.0);
     // The log: per request kiosk, deployment, endpoint and outcome; never an element.
     let log = server.log_text();
-    let refused_line = log.lines().find(|l| l.contains("reason=\"revoked_kiosk\"") || l.contains("reason=revoked_kiosk"));
+    let refused_line =
+        log.lines().find(|l| l.contains("reason=\"revoked_kiosk\"") || l.contains("reason=revoked_kiosk"));
     let refused_line = refused_line.unwrap_or_else(|| panic!("{log}"));
     assert!(refused_line.contains(second.kiosk_hex()) && refused_line.contains(&main.registration.deployment.to_hex()));
     assert!(refused_line.contains("endpoint") && refused_line.contains("outcome"), "{refused_line}");
@@ -254,8 +258,11 @@ fn material(deployment: &[u8; 16], plaintext: &[u8]) -> ([u8; 32], Material) {
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut record_key);
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut handle);
     let sealed = seal_material(&record_key, deployment, &handle, plaintext);
-    let material =
-        Material { handle: HexBytes(handle), verifier: HexBytes(*disclosure_key(&record_key)), sealed: Base64Bytes(sealed) };
+    let material = Material {
+        handle: HexBytes(handle),
+        verifier: HexBytes(*disclosure_key(&record_key)),
+        sealed: Base64Bytes(sealed),
+    };
     (record_key, material)
 }
 
@@ -305,7 +312,10 @@ fn reviewer_material_is_released_on_proof_of_the_record_key_capped_and_logged() 
     let answer = disclose(&server, &kiosk, &id, &handle_a, &key_a, (n, n));
     assert_eq!(answer.0, 200, "{}", String::from_utf8_lossy(&answer.2));
     assert_eq!(answer.2, material_a.sealed.0, "the sealed material, as registered");
-    assert_eq!(&open_material(&key_a, &id, &handle_a, &answer.2).unwrap()[..], b"ref-001|Jane Example|reviewer photo bytes");
+    assert_eq!(
+        &open_material(&key_a, &id, &handle_a, &answer.2).unwrap()[..],
+        b"ref-001|Jane Example|reviewer photo bytes"
+    );
     // Without the record key: another entry's key, or a proof made for another request's nonce.
     let n = random_nonce();
     assert_eq!(refusal(&disclose(&server, &kiosk, &id, &handle_a, &key_b, (n, n))), (403, "bad_proof".into()));
@@ -333,9 +343,18 @@ fn reviewer_material_is_released_on_proof_of_the_record_key_capped_and_logged() 
     let lines: Vec<&str> = log.lines().filter(|l| l.contains("disclosed reviewer material")).collect();
     assert_eq!(lines.len(), 2, "{log}");
     assert!(lines[0].contains(&veilwatch::hex(&handle_a)) && lines[1].contains(&veilwatch::hex(&handle_b)));
-    assert!(lines.iter().all(|l| l.contains(kiosk.kiosk_hex()) && l.contains(&veilwatch::hex(&id)) && l.contains("time=")));
+    assert!(lines
+        .iter()
+        .all(|l| l.contains(kiosk.kiosk_hex()) && l.contains(&veilwatch::hex(&id)) && l.contains("time=")));
     assert_eq!(
-        metric(&server, &format!("veilwatch_authority_disclosures_total{{deployment=\"{}\",kiosk=\"{}\"}}", veilwatch::hex(&id), kiosk.kiosk_hex())),
+        metric(
+            &server,
+            &format!(
+                "veilwatch_authority_disclosures_total{{deployment=\"{}\",kiosk=\"{}\"}}",
+                veilwatch::hex(&id),
+                kiosk.kiosk_hex()
+            )
+        ),
         2.0
     );
     std::fs::remove_dir_all(&scratch).ok();
@@ -352,7 +371,10 @@ fn the_issuer_endpoint_accepts_only_the_trusted_issuers_documents_and_only_newer
     assert_eq!(post_document(&server, &same).0, 204, "the same registration again is a no-op");
     let mut older = deployment.registration.clone();
     older.issued -= 1;
-    assert_eq!(post_document(&server, &Document::RegisterDeployment(older).sign(&issuer)), (400, "stale_document".into()));
+    assert_eq!(
+        post_document(&server, &Document::RegisterDeployment(older).sign(&issuer)),
+        (400, "stale_document".into())
+    );
     let foreign = Document::RegisterDeployment(deployment.registration.clone())
         .sign(&SigningKey::generate(&mut rand_core::OsRng));
     assert_eq!(post_document(&server, &foreign), (403, "foreign_issuer".into()));
@@ -376,9 +398,21 @@ fn the_issuer_endpoint_accepts_only_the_trusted_issuers_documents_and_only_newer
     // A bad --register file stops the start-up with the reason.
     let bad = scratch.join("bad.txt");
     std::fs::write(&bad, &tampered).unwrap();
-    let refused = veilwatch(&["authority", "--keys", keys.to_str().unwrap(), "--register", bad.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let refused = veilwatch(&[
+        "authority",
+        "--keys",
+        keys.to_str().unwrap(),
+        "--register",
+        bad.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("signature does not verify"), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("signature does not verify"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     std::fs::remove_dir_all(&scratch).ok();
 }
 

@@ -58,7 +58,11 @@ fn the_authority_evaluates_over_https_with_its_certificate_and_refuses_plain_htt
     let first = answer(&agent);
     assert!(first.len() >= face.len());
     assert_ne!(first[..face.len()], face[..], "the elements come back evaluated");
-    assert_eq!(answer(&agent)[..face.len()], first[..face.len()], "the same elements evaluate to the same elements under one key");
+    assert_eq!(
+        answer(&agent)[..face.len()],
+        first[..face.len()],
+        "the same elements evaluate to the same elements under one key"
+    );
     // A client that does not trust the certificate is refused by its own TLS, and plain HTTP on
     // the TLS port gets no HTTP answer.
     let untrusting = ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).build();
@@ -76,7 +80,8 @@ fn a_browser_page_may_call_the_authority_only_from_a_configured_kiosk_origin() {
     let deployment = TestDeployment::new(DEFAULT_TABLES, generous());
     let open = authority_for(&keys, &deployment, &scratch, &[]);
     let restricted = authority_for(&keys, &deployment, &scratch, &["--allow-origin", kiosk]);
-    let credential_headers = "content-type,veilwatch-kiosk,veilwatch-deployment,veilwatch-timestamp,veilwatch-nonce,veilwatch-signature";
+    let credential_headers =
+        "content-type,veilwatch-kiosk,veilwatch-deployment,veilwatch-timestamp,veilwatch-nonce,veilwatch-signature";
     let preflight = |server: &Server, origin: &str| {
         call(
             "OPTIONS",
@@ -232,7 +237,14 @@ fn refusals_carry_a_reason_and_metrics_count_requests_refusals_and_evaluations()
     };
     assert_eq!(value("veilwatch_authority_elements_evaluated_total"), DEFAULT_TABLES as f64);
     assert_eq!(value("veilwatch_authority_requests_total{endpoint=\"evaluate\"}"), 4.0);
-    assert_eq!(value(&format!("veilwatch_authority_faces_total{{deployment=\"{}\",kiosk=\"{}\"}}", veilwatch::hex(&deployment.id()), signer.kiosk_hex())), 1.0);
+    assert_eq!(
+        value(&format!(
+            "veilwatch_authority_faces_total{{deployment=\"{}\",kiosk=\"{}\"}}",
+            veilwatch::hex(&deployment.id()),
+            signer.kiosk_hex()
+        )),
+        1.0
+    );
     assert_eq!(value("veilwatch_authority_refusals_total{reason=\"bad_elements\"}"), 1.0);
     assert_eq!(value("veilwatch_authority_refusals_total{reason=\"wrong_element_count\"}"), 1.0);
     assert_eq!(value("veilwatch_authority_refusals_total{reason=\"unsigned\"}"), 1.0);

@@ -66,9 +66,8 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     assert_eq!(call("POST", &a.url("/v1/evaluate"), &headers, &face).0, 200, "{}", a.log_text());
     assert_eq!(refusal(&call("POST", &b.url("/v1/evaluate"), &headers, &face)), (401, "replayed".into()));
     // Spraying both replicas does not double the kiosk's 4 faces per minute.
-    let statuses: Vec<u16> = (0..5)
-        .map(|i| signed(if i % 2 == 0 { &b } else { &a }, &kiosk, "/v1/evaluate", &face).0)
-        .collect();
+    let statuses: Vec<u16> =
+        (0..5).map(|i| signed(if i % 2 == 0 { &b } else { &a }, &kiosk, "/v1/evaluate", &face).0).collect();
     assert_eq!(statuses, [200, 200, 200, 429, 429], "one budget across the replicas");
     let refused = signed(&b, &kiosk, "/v1/evaluate", &face);
     assert_eq!(refusal(&refused), (429, "budget_minute".into()));
@@ -83,11 +82,20 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     })
     .sign(&issuer_key(&keys));
     assert_eq!(call("POST", &b.url("/issuer/documents"), &[], revoke.as_bytes()).0, 204);
-    assert_eq!(refusal(&signed(&a, &second, "/v1/key-check", &server_process::elements(1, 2))), (401, "revoked_kiosk".into()));
+    assert_eq!(
+        refusal(&signed(&a, &second, "/v1/key-check", &server_process::elements(1, 2))),
+        (401, "revoked_kiosk".into())
+    );
 
     // Disclosure through A, logged in the shared store.
     let nonce = [0x44; 16];
-    let p = proof(&disclosure_key(&record_key), &veilwatch::hex(&id), kiosk.kiosk_hex(), &veilwatch::hex(&nonce), &veilwatch::hex(&handle));
+    let p = proof(
+        &disclosure_key(&record_key),
+        &veilwatch::hex(&id),
+        kiosk.kiosk_hex(),
+        &veilwatch::hex(&nonce),
+        &veilwatch::hex(&handle),
+    );
     let body = format!("{{\"handle\":\"{}\",\"proof\":\"{}\"}}", veilwatch::hex(&handle), veilwatch::hex(&p));
     let headers = kiosk.headers_with_nonce("POST", "/v1/disclose", body.as_bytes(), now(), &nonce);
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -98,7 +106,10 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
         store.disclosures(&id).await.unwrap()
     });
     assert_eq!(log.len(), 1);
-    assert_eq!((log[0].deployment.0, log[0].kiosk.to_hex(), log[0].handle.0), (id, kiosk.kiosk_hex().to_owned(), handle));
+    assert_eq!(
+        (log[0].deployment.0, log[0].kiosk.to_hex(), log[0].handle.0),
+        (id, kiosk.kiosk_hex().to_owned(), handle)
+    );
     assert!((log[0].time - now()).abs() < 30);
 
     // An anchor posted to A is read from B.
@@ -109,7 +120,10 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     assert_eq!(read.0, 200);
     assert_eq!(SignedHead::parse(&String::from_utf8(read.2).unwrap()).unwrap(), head);
     let backwards = SignedHead::sign(&deployment.kiosk, 2, [0x56; 32], now());
-    assert_eq!(refusal(&signed(&b, &kiosk, "/v1/anchor", backwards.to_json().as_bytes())), (409, "anchor_backwards".into()));
+    assert_eq!(
+        refusal(&signed(&b, &kiosk, "/v1/anchor", backwards.to_json().as_bytes())),
+        (409, "anchor_backwards".into())
+    );
     drop(redis);
     std::fs::remove_dir_all(&scratch).ok();
 }
@@ -122,7 +136,15 @@ fn when_redis_stops_the_authority_refuses_with_503_and_evaluates_nothing_then_re
     let deployment = TestDeployment::new(L, Budgets { faces_per_day: 3, ..generous() });
     let document = deployment.document(&keys, &scratch, "registration.txt");
     let server = Server::start(
-        &["authority", "--keys", keys.to_str().unwrap(), "--state", &redis.url(), "--register", document.to_str().unwrap()],
+        &[
+            "authority",
+            "--keys",
+            keys.to_str().unwrap(),
+            "--state",
+            &redis.url(),
+            "--register",
+            document.to_str().unwrap(),
+        ],
         &scratch,
     );
     let kiosk = deployment.signer();
@@ -145,7 +167,11 @@ fn when_redis_stops_the_authority_refuses_with_503_and_evaluates_nothing_then_re
     assert_eq!(call("GET", &server.url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]).0, 503);
     let document_text = std::fs::read(&document).unwrap();
     assert_eq!(call("POST", &server.url("/issuer/documents"), &[], &document_text).0, 503);
-    assert_eq!(metric(&server, "veilwatch_authority_elements_evaluated_total"), evaluated, "nothing evaluated while down");
+    assert_eq!(
+        metric(&server, "veilwatch_authority_elements_evaluated_total"),
+        evaluated,
+        "nothing evaluated while down"
+    );
 
     // Back (same data folder): served again, and the day's budget remembers the 2 faces before.
     redis.restart();

@@ -60,7 +60,9 @@ impl Counter {
             Counter::FacesPerMinute => format!("this kiosk's budget of {limit} faces per minute is used up"),
             Counter::FacesPerDay => format!("this kiosk's budget of {limit} faces per day (UTC) is used up"),
             Counter::FacesTotal => {
-                format!("the deployment's budget of {limit} faces in total is used up; the issuer must register it anew")
+                format!(
+                    "the deployment's budget of {limit} faces in total is used up; the issuer must register it anew"
+                )
             }
             Counter::DisclosuresPerHour => format!("this kiosk's cap of {limit} disclosures per hour is reached"),
             Counter::KeyChecksPerHour => format!("this kiosk's cap of {limit} key checks per hour is reached"),

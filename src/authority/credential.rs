@@ -248,7 +248,10 @@ mod tests {
             request_message(method, path, deployment, signer.kiosk_hex(), time, nonce, body)
         };
         let (d, n) = (value(DEPLOYMENT), value(NONCE));
-        assert!(key.verifying_key().verify(&signed("POST", "/v1/evaluate", &d, 1_700_000_000, &n, b"body"), &signature).is_ok());
+        assert!(key
+            .verifying_key()
+            .verify(&signed("POST", "/v1/evaluate", &d, 1_700_000_000, &n, b"body"), &signature)
+            .is_ok());
         let header_map: http::HeaderMap = headers
             .iter()
             .map(|(n, v)| (http::HeaderName::from_static(n), http::HeaderValue::from_str(v).unwrap()))

@@ -276,15 +276,17 @@ impl Document {
         let malformed = |m: &str| DocumentError::Malformed(m.to_owned());
         let text = std::str::from_utf8(bytes).map_err(|_| malformed("not UTF-8 text"))?;
         let body = text.strip_suffix('\n').ok_or_else(|| malformed("the file must end with a newline"))?;
-        let (json, signature_line) =
-            body.split_once('\n').ok_or_else(|| malformed("expected two lines: the JSON and the issuer's signature"))?;
+        let (json, signature_line) = body
+            .split_once('\n')
+            .ok_or_else(|| malformed("expected two lines: the JSON and the issuer's signature"))?;
         let mut fields = signature_line.split(' ');
         let (Some("issuer"), Some(key), Some(signature), None) =
             (fields.next(), fields.next(), fields.next(), fields.next())
         else {
             return Err(malformed("the second line must be `issuer <public key hex> <signature hex>`"));
         };
-        let key = HexBytes::<32>::parse(key).ok_or_else(|| malformed("the issuer key is not 64 lowercase hex digits"))?;
+        let key =
+            HexBytes::<32>::parse(key).ok_or_else(|| malformed("the issuer key is not 64 lowercase hex digits"))?;
         let signature = HexBytes::<64>::parse(signature)
             .ok_or_else(|| malformed("the signature is not 128 lowercase hex digits"))?;
         if &key.0 != issuer.as_bytes() {
@@ -320,7 +322,12 @@ mod tests {
             not_before: 0,
             not_after: 1000,
             tables: 1024,
-            budgets: Budgets { faces_per_minute: 60, faces_per_day: 1000, faces_total: 100_000, disclosures_per_hour: 10 },
+            budgets: Budgets {
+                faces_per_minute: 60,
+                faces_per_day: 1000,
+                faces_total: 100_000,
+                disclosures_per_hour: 10,
+            },
             kiosk_keys: vec![HexBytes(SigningKey::from_bytes(&[5; 32]).verifying_key().to_bytes())],
             materials: vec![Material {
                 handle: HexBytes([2; 16]),
@@ -364,11 +371,12 @@ mod tests {
     #[test]
     fn a_registration_that_cannot_work_is_refused_with_its_reason() {
         let issuer = SigningKey::from_bytes(&[9; 32]);
-        let refused = |r: Registration| {
-            match Document::parse(Document::RegisterDeployment(r).sign(&issuer).as_bytes(), &issuer.verifying_key()) {
-                Err(DocumentError::Malformed(m)) => m,
-                other => panic!("{other:?}"),
-            }
+        let refused = |r: Registration| match Document::parse(
+            Document::RegisterDeployment(r).sign(&issuer).as_bytes(),
+            &issuer.verifying_key(),
+        ) {
+            Err(DocumentError::Malformed(m)) => m,
+            other => panic!("{other:?}"),
         };
         assert!(refused(Registration { not_after: 0, ..registration() }).contains("notBefore"));
         assert!(refused(Registration { tables: 0, ..registration() }).contains("tables"));

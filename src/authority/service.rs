@@ -146,7 +146,8 @@ pub fn router(key: OprfKey, config: ServiceConfig) -> Router {
     let service = Arc::new(Service { key, issuer: config.issuer, store: config.store, metrics: config.metrics });
     let documents_at_once = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(|_: BoxError| async {
-            let mut busy = refuse(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "another document is being applied; try again");
+            let mut busy =
+                refuse(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "another document is being applied; try again");
             busy.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             busy
         }))
@@ -167,8 +168,9 @@ pub fn router(key: OprfKey, config: ServiceConfig) -> Router {
     if config.allow_origins.is_empty() {
         return router;
     }
-    let credential_headers = [credential::KIOSK, credential::DEPLOYMENT, credential::TIMESTAMP, credential::NONCE, credential::SIGNATURE]
-        .map(HeaderName::from_static);
+    let credential_headers =
+        [credential::KIOSK, credential::DEPLOYMENT, credential::TIMESTAMP, credential::NONCE, credential::SIGNATURE]
+            .map(HeaderName::from_static);
     router.layer(
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(config.allow_origins))
@@ -240,7 +242,15 @@ fn finish(endpoint: &'static str, credential: Option<&Credential>, outcome: Resu
             response
         }
         Err(refusal) => {
-            tracing::warn!(endpoint, kiosk, deployment, outcome = "refused", reason = refusal.token, "{}", refusal.message);
+            tracing::warn!(
+                endpoint,
+                kiosk,
+                deployment,
+                outcome = "refused",
+                reason = refusal.token,
+                "{}",
+                refusal.message
+            );
             refusal.into_response()
         }
     }
@@ -372,7 +382,8 @@ async fn anchor(State(service): State<Arc<Service>>, headers: HeaderMap, body: B
     let credential = Credential::from_headers(&headers);
     let outcome = async {
         let admitted = admit(&service, credential.clone(), ANCHOR_PATH, &body).await?;
-        let head = verified_head(&body).map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "bad_anchor", e.to_string()))?;
+        let head =
+            verified_head(&body).map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "bad_anchor", e.to_string()))?;
         if head.kiosk_key != admitted.kiosk_hex() {
             return Err(Refusal::new(
                 StatusCode::FORBIDDEN,
@@ -386,7 +397,9 @@ async fn anchor(State(service): State<Arc<Service>>, headers: HeaderMap, body: B
                 tracing::info!(kiosk = admitted.kiosk_hex(), seq, "anchored audit head");
                 Ok((StatusCode::NO_CONTENT, [(header::CACHE_CONTROL, "no-store")]).into_response())
             }
-            Err(e @ AnchorError::Backwards { .. }) => Err(Refusal::new(StatusCode::CONFLICT, "anchor_backwards", e.to_string())),
+            Err(e @ AnchorError::Backwards { .. }) => {
+                Err(Refusal::new(StatusCode::CONFLICT, "anchor_backwards", e.to_string()))
+            }
             Err(e) => Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_anchor", e.to_string())),
         }
     }

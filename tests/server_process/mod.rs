@@ -196,14 +196,23 @@ impl TestDeployment {
 
 /// `veilwatch authority --keys KEYS --register DOC ARGS…` for one deployment.
 pub fn authority_for(keys: &Path, deployment: &TestDeployment, scratch: &Path, extra: &[&str]) -> Server {
-    let document = deployment.document(keys, scratch, &format!("registration-{}.txt", deployment.registration.deployment.to_hex()));
+    let document = deployment.document(
+        keys,
+        scratch,
+        &format!("registration-{}.txt", deployment.registration.deployment.to_hex()),
+    );
     let mut args = vec!["authority", "--keys", keys.to_str().unwrap(), "--register", document.to_str().unwrap()];
     args.extend_from_slice(extra);
     Server::start(&args, scratch)
 }
 
 /// A signed POST of `body` to `path`, as the kiosk of `signer` sends it (signed now).
-pub fn signed(server: &Server, signer: &RequestSigner, path: &str, body: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+pub fn signed(
+    server: &Server,
+    signer: &RequestSigner,
+    path: &str,
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     signed_at(server, signer, path, body, now())
 }
 
@@ -276,7 +285,10 @@ impl Redis {
             if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
                 stream.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
                 let mut answer = [0u8; 7];
-                if stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n" {
+                if stream.write_all(b"PING\r\n").is_ok()
+                    && stream.read_exact(&mut answer).is_ok()
+                    && &answer == b"+PONG\r\n"
+                {
                     return;
                 }
             }

@@ -263,7 +263,9 @@ impl RedisStore {
             .map_err(unavailable)?;
         entries
             .iter()
-            .map(|j| serde_json::from_str(j).map_err(|e| StoreError(format!("a stored disclosure does not parse: {e}"))))
+            .map(|j| {
+                serde_json::from_str(j).map_err(|e| StoreError(format!("a stored disclosure does not parse: {e}")))
+            })
             .collect()
     }
 

@@ -106,8 +106,14 @@ pub fn run(args: AuthorityArgs) -> Result<()> {
         register_files(store.as_ref(), &issuer, &register).await?;
         Ok(service::router(key, ServiceConfig { issuer, store, allow_origins, metrics: Some(metrics) }))
     };
-    Server { name: "authority", listen: args.listen, args: args.server, max_body: MAX_DOCUMENT_BYTES, stop_on_signals: true }
-        .run_built(routes)
+    Server {
+        name: "authority",
+        listen: args.listen,
+        args: args.server,
+        max_body: MAX_DOCUMENT_BYTES,
+        stop_on_signals: true,
+    }
+    .run_built(routes)
 }
 
 /// An authority for `key` on a loopback port of its own, in a background thread, with an

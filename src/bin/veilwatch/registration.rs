@@ -157,7 +157,8 @@ pub fn registration_for(
 }
 
 fn deployment_id(text: &str) -> Result<HexBytes<16>> {
-    HexBytes::parse(text).with_context(|| format!("--deployment {text}: expected the watchlist id, 32 lowercase hex digits"))
+    HexBytes::parse(text)
+        .with_context(|| format!("--deployment {text}: expected the watchlist id, 32 lowercase hex digits"))
 }
 
 fn read_materials(path: &Path) -> Result<Vec<Material>> {
