@@ -73,6 +73,22 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     assert_eq!(refusal(&refused), (429, "budget_minute".into()));
     assert!(header(&refused.1, "retry-after").is_some());
 
+    // Concurrent requests sprayed over both replicas: exactly the budget is accepted.
+    let burst = TestDeployment::new(L, Budgets { faces_per_day: 7, ..generous() });
+    let burst_path = burst.document(&keys, &scratch, "burst.txt");
+    assert_eq!(call("POST", &b.url("/issuer/documents"), &[], &std::fs::read(&burst_path).unwrap()).0, 204);
+    let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let (replica, signer, face) =
+                (if i % 2 == 0 { a.clone() } else { b.clone() }, burst.signer(), burst.face(1));
+            std::thread::spawn(move || signed(&replica, &signer, "/v1/evaluate", &face).0)
+        })
+        .collect();
+    let mut statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [[200; 7].as_slice(), &[429; 9]].concat(), "the day's 7 faces, not one more");
+
     // A kiosk revoked through B is refused by A on the next request.
     let second = RequestSigner::new(second_kiosk.clone(), &id);
     let revoke = Document::RevokeKiosk(KioskRevocation {
@@ -124,6 +140,20 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
         refusal(&signed(&b, &kiosk, "/v1/anchor", backwards.to_json().as_bytes())),
         (409, "anchor_backwards".into())
     );
+
+    // A replica restarted with an older --register file than the shared state holds still starts
+    // (and keeps the newer registration).
+    let mut newer = burst.registration.clone();
+    newer.issued += 5;
+    newer.budgets.faces_per_day = 100;
+    let newer = Document::RegisterDeployment(newer).sign(&issuer_key(&keys));
+    assert_eq!(call("POST", &a.url("/issuer/documents"), &[], newer.as_bytes()).0, 204);
+    let c = Server::start(
+        &["authority", "--keys", keys.to_str().unwrap(), "--state", &state, "--register", burst_path.to_str().unwrap()],
+        &scratch,
+    );
+    assert_eq!(signed(&c, &burst.signer(), "/v1/evaluate", &burst.face(1)).0, 200, "the newer budget of 100 a day");
+    assert!(c.log_text().contains("stale_document"), "{}", c.log_text());
     drop(redis);
     std::fs::remove_dir_all(&scratch).ok();
 }

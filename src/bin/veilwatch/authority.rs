@@ -68,13 +68,21 @@ async fn open_store(state: &str) -> Result<Arc<dyn StateStore>> {
     bail!("--state {state}: expected `memory` or a redis://HOST:PORT/ URL")
 }
 
-/// Applies the `--register` documents in order; a refused one stops the start-up.
+/// Applies the `--register` documents in order. One that is not a valid document of the trusted
+/// issuer stops the start-up; one the shared state has moved past (a newer registration, or a
+/// revocation, sent while this replica was down) is only reported, so a replica restarted with
+/// its old flags still starts.
 async fn register_files(store: &dyn StateStore, issuer: &VerifyingKey, files: &[PathBuf]) -> Result<()> {
     for path in files {
         let bytes = read(path)?;
-        let (document, applied) = service::apply_document(store, issuer, &bytes)
-            .await
-            .map_err(|refusal| anyhow::anyhow!("{}: {} ({})", path.display(), refusal.message, refusal.token))?;
+        let (document, applied) = match service::apply_document(store, issuer, &bytes).await {
+            Ok(applied) => applied,
+            Err(refusal) if matches!(refusal.token, "stale_document" | "revoked_deployment") => {
+                tracing::warn!("{}: not applied: {} ({})", path.display(), refusal.message, refusal.token);
+                continue;
+            }
+            Err(refusal) => bail!("{}: {} ({})", path.display(), refusal.message, refusal.token),
+        };
         tracing::info!(
             "registered {} for deployment {} from {} ({applied:?})",
             document.kind(),
