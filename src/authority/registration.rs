@@ -34,8 +34,10 @@ const DOMAIN: &[u8] = b"VEILWATCH-REGISTRATION-V1\n";
 pub const MAX_DOCUMENT_BYTES: usize = 32 << 20;
 /// The most elements one face may carry (L), as the authority's body limit allows.
 pub const MAX_TABLES: u16 = 4096;
-/// The most kiosks one deployment lists.
-pub const MAX_KIOSKS: usize = 10_000;
+/// The most kiosks one deployment lists. Every request reads the deployment's registration (kiosk
+/// list included) from the state store, so the list is kept to what one read can carry cheaply
+/// (~66 KB of JSON at the limit); a larger fleet is split into deployments.
+pub const MAX_KIOSKS: usize = 1_000;
 /// The largest sealed material of one entry (a 16 KiB record class plus nonce and tag, with room).
 pub const MAX_SEALED_BYTES: usize = 64 * 1024;
 /// Disclosures per kiosk per hour when the registration does not say.
