@@ -3,7 +3,10 @@
 //! and concurrency caps, deadlines); the later steps of the service (kiosk credentials, budgets,
 //! registration, disclosure, a shared state store) add layers and handlers here.
 //!
-//! - [`service`]: the routes (`/v1/evaluate`, `/v1/anchor`, `/metrics`), CORS and the rate cap.
+//! - [`service`]: the routes (`/v1/evaluate`, `/v1/key-check`, `/v1/anchor`, `/metrics`), CORS
+//!   and the rate cap.
+//! - [`evaluator`]: the VOPRF evaluation under each deployment's key, derived from the master
+//!   secret.
 //! - [`anchor`]: signed audit-chain heads, verified and kept latest per kiosk.
 //! - [`credential`]: the kiosk credential every `/v1/*` call carries (signing side; headers).
 //!
@@ -12,4 +15,5 @@
 
 pub mod anchor;
 pub mod credential;
+pub mod evaluator;
 pub mod service;

@@ -1,8 +1,11 @@
 //! The authority's routes:
 //!
 //! - `POST /v1/evaluate`: a body of concatenated 32-byte blinded ristretto255 elements (at most
-//!   [`MAX_ELEMENTS`]); the answer is the evaluated elements in the same order. The authority
+//!   [`MAX_ELEMENTS`]) for the deployment the `Veilwatch-Deployment` header names (32 hex, the
+//!   watchlist id); the answer is the elements evaluated under that deployment's VOPRF key
+//!   ([`evaluator`]) in the same order, followed by one 64-byte batched DLEQ proof. The authority
 //!   sees only blinded elements, uniformly random and different on every query of the same face.
+//! - `POST /v1/key-check`: the same for exactly one element (the watchlist's key-check input).
 //! - `POST /v1/anchor`, `GET /v1/anchor/{kioskKey}`: a kiosk's signed audit-chain head ([`anchor`]).
 //! - `GET /metrics`: requests, refusals by reason and evaluations, in the Prometheus text format.
 //!
@@ -10,6 +13,7 @@
 //! only request counts, element counts and refusal reasons.
 //!
 //! [`anchor`]: super::anchor
+//! [`evaluator`]: super::evaluator
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -17,7 +21,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -28,11 +32,17 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use super::anchor::{verified_head, AnchorError, AnchorStore, MAX_HEAD_BYTES};
-use crate::blind::prf::{OprfKey, ELEMENT_BYTES};
+use super::credential::DEPLOYMENT;
+use super::evaluator::DeploymentEvaluator;
+use crate::blind::prf::{MasterSecret, ELEMENT_BYTES, PROOF_BYTES};
+use crate::blind::BlindError;
 
 /// The most elements one request may carry (one face's tables, and then some).
 pub const MAX_ELEMENTS: usize = 4096;
 pub const EVALUATE_PATH: &str = "/v1/evaluate";
+pub const KEY_CHECK_PATH: &str = "/v1/key-check";
+/// The most bytes of an answer: [`MAX_ELEMENTS`] elements and the proof.
+pub const MAX_ANSWER_BYTES: usize = MAX_ELEMENTS * ELEMENT_BYTES + PROOF_BYTES;
 /// Metric names (`/metrics`).
 pub const REQUESTS: &str = "veilwatch_authority_requests_total";
 pub const REFUSALS: &str = "veilwatch_authority_refusals_total";
@@ -51,7 +61,7 @@ pub struct ServiceConfig {
 }
 
 struct Service {
-    key: OprfKey,
+    evaluator: DeploymentEvaluator,
     rate_cap: DefaultKeyedRateLimiter<IpAddr>,
     anchors: AnchorStore,
     metrics: Option<PrometheusHandle>,
@@ -68,15 +78,16 @@ pub fn refuse(status: StatusCode, reason: &'static str, message: impl Into<Strin
 
 /// The authority's routes, with CORS for the configured origins. The caller adds the network
 /// limits (deadline, concurrency, body size) and provides the client address as [`ConnectInfo`].
-pub fn router(key: OprfKey, config: ServiceConfig) -> Router {
+pub fn router(master: MasterSecret, config: ServiceConfig) -> Router {
     let service = Arc::new(Service {
-        key,
+        evaluator: DeploymentEvaluator::new(master),
         rate_cap: RateLimiter::keyed(Quota::per_minute(config.rate_per_minute)),
         anchors: AnchorStore::default(),
         metrics: config.metrics,
     });
     let router = Router::new()
         .route(EVALUATE_PATH, post(evaluate).layer(RequestBodyLimitLayer::new(MAX_ELEMENTS * ELEMENT_BYTES)))
+        .route(KEY_CHECK_PATH, post(key_check).layer(RequestBodyLimitLayer::new(ELEMENT_BYTES)))
         .route("/v1/anchor", post(anchor).layer(RequestBodyLimitLayer::new(MAX_HEAD_BYTES)))
         .route("/v1/anchor/{kiosk_key}", get(anchored))
         .route("/metrics", get(render_metrics))
@@ -90,7 +101,7 @@ pub fn router(key: OprfKey, config: ServiceConfig) -> Router {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(config.allow_origins))
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::CONTENT_TYPE]),
+            .allow_headers([header::CONTENT_TYPE, header::HeaderName::from_static(DEPLOYMENT)]),
     )
 }
 
@@ -98,7 +109,7 @@ async fn not_found() -> Response {
     refuse(
         StatusCode::NOT_FOUND,
         "not_found",
-        "no such endpoint; the authority answers POST /v1/evaluate, POST /v1/anchor, GET /v1/anchor/{kioskKey}, GET /metrics",
+        "no such endpoint; the authority answers POST /v1/evaluate, POST /v1/key-check, POST /v1/anchor, GET /v1/anchor/{kioskKey}, GET /metrics",
     )
 }
 
@@ -106,12 +117,56 @@ async fn method_not_allowed() -> Response {
     refuse(StatusCode::METHOD_NOT_ALLOWED, "method", "this endpoint does not take that method")
 }
 
+/// The deployment a request names in its `Veilwatch-Deployment` header: 32 lowercase hex digits.
+fn deployment_of(headers: &HeaderMap) -> Result<[u8; 16], Response> {
+    let value = headers.get(DEPLOYMENT).ok_or_else(|| {
+        refuse(StatusCode::BAD_REQUEST, "no_deployment", "the request names no deployment (Veilwatch-Deployment header)")
+    })?;
+    value
+        .to_str()
+        .ok()
+        .filter(|text| !text.bytes().any(|b| b.is_ascii_uppercase()))
+        .and_then(crate::hex::from_hex)
+        .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
+        .ok_or_else(|| {
+            refuse(StatusCode::BAD_REQUEST, "bad_deployment", "Veilwatch-Deployment must be 32 lowercase hex digits (the watchlist id)")
+        })
+}
+
+/// Runs `evaluation` (one ristretto255 multiplication per element, and the proof) off the async
+/// workers and answers with its bytes.
+async fn answer(evaluation: impl FnOnce() -> Result<Vec<u8>, BlindError> + Send + 'static, elements: u64) -> Response {
+    match tokio::task::spawn_blocking(evaluation).await {
+        Ok(Ok(answer)) => {
+            metrics::counter!(EVALUATED).increment(elements);
+            ([(header::CONTENT_TYPE, "application/octet-stream"), (header::CACHE_CONTROL, "no-store")], answer)
+                .into_response()
+        }
+        Ok(Err(e)) => refuse(StatusCode::BAD_REQUEST, "bad_elements", e.to_string()),
+        Err(_) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the evaluation failed"),
+    }
+}
+
+async fn key_check(State(service): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> Response {
+    metrics::counter!(REQUESTS, "endpoint" => "key-check").increment(1);
+    let deployment = match deployment_of(&headers) {
+        Ok(deployment) => deployment,
+        Err(refusal) => return refusal,
+    };
+    answer(move || service.evaluator.key_check_for_deployment(&deployment, &body), 1).await
+}
+
 async fn evaluate(
     State(service): State<Arc<Service>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     metrics::counter!(REQUESTS, "endpoint" => "evaluate").increment(1);
+    let deployment = match deployment_of(&headers) {
+        Ok(deployment) => deployment,
+        Err(refusal) => return refusal,
+    };
     if service.rate_cap.len() > RATE_CAP_CLIENTS {
         service.rate_cap.retain_recent();
     }
@@ -123,17 +178,7 @@ async fn evaluate(
         return refusal;
     }
     let elements = (body.len() / ELEMENT_BYTES) as u64;
-    // One ristretto255 multiplication per element: off the async workers.
-    let evaluated = tokio::task::spawn_blocking(move || service.key.evaluate_blinded(&body)).await;
-    match evaluated {
-        Ok(Ok(answer)) => {
-            metrics::counter!(EVALUATED).increment(elements);
-            ([(header::CONTENT_TYPE, "application/octet-stream"), (header::CACHE_CONTROL, "no-store")], answer)
-                .into_response()
-        }
-        Ok(Err(e)) => refuse(StatusCode::BAD_REQUEST, "bad_elements", e.to_string()),
-        Err(_) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the evaluation failed"),
-    }
+    answer(move || service.evaluator.evaluate_for_deployment(&deployment, &body), elements).await
 }
 
 async fn anchor(State(service): State<Arc<Service>>, body: Bytes) -> Response {
