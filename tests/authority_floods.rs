@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use server_process::{call, elements, header, keygen, raw, scratch, Server};
+use server_process::{call, elements, header, keygen, raw, scratch, Server, DEPLOYMENT, PROOF};
 use veilwatch::blind::DEFAULT_TABLES;
 
 const IDLE_CONNECTIONS: usize = 1000;
@@ -96,9 +96,9 @@ fn a_kiosk_keeps_getting_answers_within_a_second_through_floods_with_memory_and_
             let mut failures = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let start = Instant::now();
-                let (status, _, body) = call("POST", &url, &[("Content-Type", "application/octet-stream")], &face);
+                let (status, _, body) = call("POST", &url, &[("Content-Type", "application/octet-stream"), DEPLOYMENT], &face);
                 let took = start.elapsed();
-                if status != 200 || body.len() != face.len() {
+                if status != 200 || body.len() != face.len() + PROOF {
                     failures.push(format!("HTTP {status}: {}", String::from_utf8_lossy(&body)));
                 }
                 latencies.lock().unwrap().push(took);
@@ -233,8 +233,8 @@ fn connections_beyond_the_cap_are_closed_and_service_resumes_when_idle_ones_are_
     std::thread::sleep(Duration::from_secs(DEADLINE_S + 1));
     assert!(held.iter_mut().all(|s| closed_by_server(s, Duration::from_secs(2))));
     let face = elements(DEFAULT_TABLES as usize, 2);
-    let (status, _, body) = call("POST", &server.url("/v1/evaluate"), &[], &face);
-    assert_eq!((status, body.len()), (200, face.len()));
+    let (status, _, body) = call("POST", &server.url("/v1/evaluate"), &[DEPLOYMENT], &face);
+    assert_eq!((status, body.len()), (200, face.len() + PROOF));
     assert!(server.log_text().contains("connection cap reached"), "{}", server.log_text());
     std::fs::remove_dir_all(&scratch).ok();
 }
@@ -250,7 +250,7 @@ fn requests_beyond_the_concurrency_cap_are_shed_with_503_and_retry_after() {
     // connection without reading one, which a client still sending would see as a reset.)
     let long = {
         let url = server.url("/v1/evaluate");
-        std::thread::spawn(move || call("POST", &url, &[], &elements(4096, 10)))
+        std::thread::spawn(move || call("POST", &url, &[DEPLOYMENT], &elements(4096, 10)))
     };
     let probe = server.url(&format!("/v1/anchor/{}", "ab".repeat(32)));
     let mut answers = Vec::new();
@@ -260,7 +260,7 @@ fn requests_beyond_the_concurrency_cap_are_shed_with_503_and_retry_after() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let (status, _, body) = long.join().unwrap();
-    assert_eq!((status, body.len()), (200, 4096 * 32));
+    assert_eq!((status, body.len()), (200, 4096 * 32 + PROOF));
     let shed: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
     assert!(!shed.is_empty(), "with one request at a time, requests during a long one must be shed: {answers:?}");
     for (_, retry_after, reason) in shed {
@@ -280,7 +280,7 @@ fn the_per_address_rate_cap_answers_429_with_retry_after() {
     let keys = keygen(&scratch);
     let server = Server::start(&["authority", "--keys", keys.to_str().unwrap(), "--rate-per-minute", "3"], &scratch);
     let face = elements(DEFAULT_TABLES as usize, 3);
-    let statuses: Vec<_> = (0..4).map(|_| call("POST", &server.url("/v1/evaluate"), &[], &face)).collect();
+    let statuses: Vec<_> = (0..4).map(|_| call("POST", &server.url("/v1/evaluate"), &[DEPLOYMENT], &face)).collect();
     assert_eq!(statuses.iter().map(|s| s.0).collect::<Vec<_>>(), [200, 200, 200, 429]);
     let (_, headers, body) = &statuses[3];
     let wait: u64 = header(headers, "retry-after").expect("Retry-After").parse().unwrap();

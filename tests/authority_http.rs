@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{json, Value};
-use server_process::{call, elements, header, keygen, raw, scratch, Server};
+use server_process::{call, elements, header, keygen, raw, scratch, Server, DEPLOYMENT, PROOF};
 use veilwatch::blind::DEFAULT_TABLES;
 
 #[test]
@@ -45,16 +45,23 @@ fn the_authority_evaluates_over_https_with_its_certificate_and_refuses_plain_htt
     let url = format!("https://localhost:{}/v1/evaluate", server.addr.port());
     let face = elements(DEFAULT_TABLES as usize, 1);
     let answer = |agent: &ureq::Agent| {
-        let response = agent.post(&url).set("Content-Type", "application/octet-stream").send_bytes(&face).unwrap();
+        let response = agent
+            .post(&url)
+            .set("Content-Type", "application/octet-stream")
+            .set(DEPLOYMENT.0, DEPLOYMENT.1)
+            .send_bytes(&face)
+            .unwrap();
         assert_eq!(response.status(), 200);
         let mut body = Vec::new();
         response.into_reader().read_to_end(&mut body).unwrap();
         body
     };
     let first = answer(&agent);
-    assert_eq!(first.len(), face.len());
-    assert_ne!(first, face, "the elements come back evaluated");
-    assert_eq!(answer(&agent), first, "the same elements evaluate to the same answer under one key");
+    assert_eq!(first.len(), face.len() + PROOF, "the elements, then the proof");
+    assert_ne!(first[..face.len()], face[..], "the elements come back evaluated");
+    let second = answer(&agent);
+    assert_eq!(second[..face.len()], first[..face.len()], "the same elements evaluate to the same elements under one key");
+    assert_ne!(second[face.len()..], first[face.len()..], "each proof is drawn afresh");
     // A client that does not trust the certificate is refused by its own TLS, and plain HTTP on
     // the TLS port gets no HTTP answer.
     let untrusting = ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).build();
@@ -78,7 +85,7 @@ fn a_browser_page_may_call_the_authority_only_from_a_configured_kiosk_origin() {
             &[
                 ("Origin", origin),
                 ("Access-Control-Request-Method", "POST"),
-                ("Access-Control-Request-Headers", "content-type"),
+                ("Access-Control-Request-Headers", "content-type,veilwatch-deployment"),
             ],
             &[],
         )
@@ -89,12 +96,12 @@ fn a_browser_page_may_call_the_authority_only_from_a_configured_kiosk_origin() {
     let (_, headers, _) = preflight(&restricted, "http://evil.example");
     assert_eq!(header(&headers, "access-control-allow-origin"), None, "another origin gets no CORS grant");
     let face = elements(DEFAULT_TABLES as usize, 2);
-    let (status, headers, _) = call("POST", &restricted.url("/v1/evaluate"), &[("Origin", kiosk)], &face);
+    let (status, headers, _) = call("POST", &restricted.url("/v1/evaluate"), &[("Origin", kiosk), DEPLOYMENT], &face);
     assert_eq!((status, header(&headers, "access-control-allow-origin")), (200, Some(kiosk)));
     // No --allow-origin: no CORS headers for anyone (the old server answered `*`).
     let (_, headers, _) = preflight(&open, kiosk);
     assert_eq!(header(&headers, "access-control-allow-origin"), None);
-    let (_, headers, _) = call("POST", &open.url("/v1/evaluate"), &[("Origin", kiosk)], &face);
+    let (_, headers, _) = call("POST", &open.url("/v1/evaluate"), &[("Origin", kiosk), DEPLOYMENT], &face);
     assert_eq!(header(&headers, "access-control-allow-origin"), None);
     // A bad origin on the command line is refused up front.
     let bad = std::process::Command::new(server_process::BIN)
@@ -176,11 +183,11 @@ fn refusals_carry_a_reason_and_metrics_count_requests_refusals_and_evaluations()
     let keys = keygen(&scratch);
     let server = Server::start(&["authority", "--keys", keys.to_str().unwrap()], &scratch);
     let face = elements(DEFAULT_TABLES as usize, 3);
-    assert_eq!(call("POST", &server.url("/v1/evaluate"), &[], &face).0, 200);
-    let (status, _, body) = call("POST", &server.url("/v1/evaluate"), &[], &[0xEE; 64]);
+    assert_eq!(call("POST", &server.url("/v1/evaluate"), &[DEPLOYMENT], &face).0, 200);
+    let (status, _, body) = call("POST", &server.url("/v1/evaluate"), &[DEPLOYMENT], &[0xEE; 64]);
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("not a valid group element"));
-    let (status, _, body) = call("POST", &server.url("/v1/evaluate"), &[], &[1; 33]);
+    let (status, _, body) = call("POST", &server.url("/v1/evaluate"), &[DEPLOYMENT], &[1; 33]);
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("not a list of elements"));
     let (status, _, body) = call("GET", &server.url("/v1/evaluate"), &[], &[]);
@@ -216,5 +223,51 @@ fn refusals_carry_a_reason_and_metrics_count_requests_refusals_and_evaluations()
     assert!(evaluate_lines.iter().all(|l| l.contains("method=") && l.contains("latency=")), "{log}");
     let first_element = veilwatch::hex(&face[..32]);
     assert!(!log.contains(&first_element) && !log.contains(&first_element[..16]), "an element reached the log");
+    std::fs::remove_dir_all(&scratch).ok();
+}
+
+#[test]
+fn each_deployment_is_answered_under_its_own_derived_key_and_the_proof_verifies() {
+    use veilwatch::blind::prf::{BlindedBatch, DeploymentKey, MasterSecret, Prf};
+    let scratch = scratch("deployments");
+    let keys = keygen(&scratch);
+    let server = Server::start(&["authority", "--keys", keys.to_str().unwrap()], &scratch);
+    let master_hex = std::fs::read_to_string(keys.join("secret/authority-master.key")).unwrap();
+    let master = MasterSecret::from_bytes(&veilwatch::hex::from_hex(master_hex.trim()).unwrap()).unwrap();
+    let deployment = |id: &str| {
+        DeploymentKey::derive(&master, &veilwatch::hex::from_hex(id).unwrap().try_into().unwrap()).unwrap()
+    };
+    let (ours, theirs) = (DEPLOYMENT.1, "d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2");
+    let inputs = vec![b"table 0 code 5".to_vec(), b"table 1 code 9".to_vec()];
+    let batch = BlindedBatch::blind(inputs.clone()).unwrap();
+    let ask = |path: &str, id: &str, body: &[u8]| call("POST", &server.url(path), &[("Veilwatch-Deployment", id)], body);
+
+    // The answer verifies under the key the issuer derives for the deployment, and unblinds to
+    // the issuer's own (direct) evaluation; under another deployment's key it does not verify.
+    let (status, _, answer) = ask("/v1/evaluate", ours, batch.request());
+    assert_eq!(status, 200);
+    let outputs = batch.finish(&answer, &deployment(ours).public_key()).unwrap();
+    assert_eq!(*outputs[1], *deployment(ours).evaluate(&inputs).unwrap()[1]);
+    let (_, _, foreign) = ask("/v1/evaluate", theirs, batch.request());
+    assert!(batch.finish(&foreign, &deployment(ours).public_key()).is_err(), "another deployment's answer");
+    assert!(batch.finish(&foreign, &deployment(theirs).public_key()).is_ok());
+
+    // The key check: exactly one element, answered and proven the same way.
+    let check = BlindedBatch::blind(vec![b"key check".to_vec()]).unwrap();
+    let (status, _, answer) = ask("/v1/key-check", ours, check.request());
+    assert_eq!((status, answer.len()), (200, 32 + PROOF));
+    assert!(check.finish(&answer, &deployment(ours).public_key()).is_ok());
+    assert_eq!(ask("/v1/key-check", ours, batch.request()).0, 413, "two elements are no key check");
+    assert_eq!(ask("/v1/key-check", ours, &[]).0, 400);
+
+    // A request that names no deployment, or not as 32 lowercase hex, is refused unevaluated.
+    let (status, _, body) = call("POST", &server.url("/v1/evaluate"), &[], batch.request());
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("Veilwatch-Deployment"));
+    for malformed in ["d1d1", &ours.to_uppercase(), "zzd1d1d1d1d1d1d1d1d1d1d1d1d1d1d1"] {
+        let (status, _, body) = ask("/v1/evaluate", malformed, batch.request());
+        assert_eq!(status, 400, "{malformed}");
+        assert!(String::from_utf8_lossy(&body).contains("32 lowercase hex"), "{malformed}");
+    }
     std::fs::remove_dir_all(&scratch).ok();
 }

@@ -1,4 +1,4 @@
-//! `veilwatch authority`: the OPRF evaluator on the network (routes in `veilwatch::authority`,
+//! `veilwatch authority`: the VOPRF evaluator on the network (routes in `veilwatch::authority`,
 //! network limits and TLS in [`crate::http_server`]), and the HTTP client the CLI's `identify`
 //! uses to reach it.
 
@@ -10,8 +10,9 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use axum::http::HeaderValue;
 use clap::Args;
-use veilwatch::authority::service::{self, ServiceConfig, EVALUATE_PATH, MAX_ELEMENTS};
-use veilwatch::blind::prf::{OprfTransport, ELEMENT_BYTES};
+use veilwatch::authority::credential::DEPLOYMENT;
+use veilwatch::authority::service::{self, ServiceConfig, EVALUATE_PATH, MAX_ANSWER_BYTES, MAX_ELEMENTS};
+use veilwatch::blind::prf::{AuthorityEndpoint, MasterSecret, OprfTransport, ELEMENT_BYTES};
 use veilwatch::blind::BlindError;
 
 use crate::http_server::{init_logging, Server, ServerArgs};
@@ -19,7 +20,8 @@ use crate::key_files;
 
 #[derive(Args)]
 pub struct AuthorityArgs {
-    /// Key folder from `veilwatch keygen` (uses prf-oprf.key).
+    /// Key folder from `veilwatch keygen` (uses secret/authority-master.key: each deployment's
+    /// VOPRF key is derived from it and the deployment id a request names).
     #[arg(long)]
     keys: PathBuf,
     #[arg(long, default_value = "127.0.0.1:8787")]
@@ -51,18 +53,18 @@ pub fn run(args: AuthorityArgs) -> Result<()> {
     if !args.listen.ip().is_loopback() && !args.allow_remote {
         bail!("refusing to listen on {} (not loopback); pass --allow-remote to insist", args.listen);
     }
-    let key = key_files::oprf_key(&args.keys)?;
+    let master = key_files::authority_master(&args.keys)?;
     init_logging();
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     tracing::info!(
-        "authority: evaluating blinded elements at {EVALUATE_PATH} (cap {} requests/min per client address; CORS for {})",
+        "authority: evaluating blinded elements at {EVALUATE_PATH} and /v1/key-check under per-deployment VOPRF keys (cap {} requests/min per client address; CORS for {})",
         args.rate_per_minute,
         if args.allow_origins.is_empty() { "no origin".to_owned() } else { format!("{:?}", args.allow_origins) }
     );
     let routes = service::router(
-        key,
+        master,
         ServiceConfig {
             rate_per_minute: args.rate_per_minute,
             allow_origins: args.allow_origins,
@@ -79,13 +81,13 @@ pub fn run(args: AuthorityArgs) -> Result<()> {
     .run(routes)
 }
 
-/// An authority for `key` on a loopback port of its own, in a background thread, without a
-/// rate cap (for `bench`); its address.
-pub fn spawn_on_loopback(key: veilwatch::blind::prf::OprfKey) -> Result<SocketAddr> {
+/// An authority with the master secret `master` on a loopback port of its own, in a background
+/// thread, without a rate cap (for `bench`); its address.
+pub fn spawn_on_loopback(master: MasterSecret) -> Result<SocketAddr> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot listen on loopback for the authority")?;
     let listen = listener.local_addr()?;
     let routes = service::router(
-        key,
+        master,
         ServiceConfig { rate_per_minute: NonZeroU32::MAX, allow_origins: Vec::new(), metrics: None },
     );
     let server = Server {
@@ -103,30 +105,30 @@ pub fn spawn_on_loopback(key: veilwatch::blind::prf::OprfKey) -> Result<SocketAd
     Ok(listen)
 }
 
-/// The CLI's side of the protocol: `POST /v1/evaluate` to an `http://` or `https://` authority
-/// (a URL without a path means the standard one).
+/// The CLI's side of the protocol: `POST {url}/v1/evaluate` or `{url}/v1/key-check` to an
+/// `http://` or `https://` authority, naming the deployment in `Veilwatch-Deployment`.
 pub struct HttpAuthority {
     pub url: String,
 }
 
 impl HttpAuthority {
-    fn endpoint(&self) -> Result<String, BlindError> {
-        let rest = self.url.strip_prefix("http://").or_else(|| self.url.strip_prefix("https://"));
-        let Some(rest) = rest else {
+    fn endpoint(&self, endpoint: AuthorityEndpoint) -> Result<String, BlindError> {
+        if !self.url.starts_with("http://") && !self.url.starts_with("https://") {
             return Err(BlindError::Authority(format!("{} is not an http:// or https:// URL", self.url)));
-        };
-        match rest.split_once('/') {
-            None | Some((_, "")) => Ok(format!("{}{EVALUATE_PATH}", self.url.trim_end_matches('/'))),
-            Some(_) => Ok(self.url.clone()),
         }
+        Ok(format!("{}{}", self.url.trim_end_matches('/'), endpoint.path()))
     }
 }
 
 impl OprfTransport for HttpAuthority {
-    fn evaluate(&self, blinded: &[u8]) -> Result<Vec<u8>, BlindError> {
-        let endpoint = self.endpoint()?;
+    fn send(&self, endpoint: AuthorityEndpoint, deployment: &[u8; 16], blinded: &[u8]) -> Result<Vec<u8>, BlindError> {
+        let endpoint = self.endpoint(endpoint)?;
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
-        let answer = agent.post(&endpoint).set("Content-Type", "application/octet-stream").send_bytes(blinded);
+        let answer = agent
+            .post(&endpoint)
+            .set("Content-Type", "application/octet-stream")
+            .set(DEPLOYMENT, &veilwatch::hex::hex(deployment))
+            .send_bytes(blinded);
         let response = match answer {
             Ok(response) => response,
             Err(ureq::Error::Status(status, response)) => {
@@ -137,7 +139,7 @@ impl OprfTransport for HttpAuthority {
         };
         let mut body = Vec::new();
         std::io::Read::read_to_end(
-            &mut std::io::Read::take(response.into_reader(), (MAX_ELEMENTS * ELEMENT_BYTES + 1) as u64),
+            &mut std::io::Read::take(response.into_reader(), (MAX_ANSWER_BYTES + 1) as u64),
             &mut body,
         )
         .map_err(|e| BlindError::Authority(format!("cannot reach the authority at {}: {e}", self.url)))?;

@@ -15,7 +15,7 @@ use rand_core::OsRng;
 use serde_json::{json, Value};
 use veilwatch::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
 use veilwatch::blind::matcher::Matcher;
-use veilwatch::blind::prf::{LocalHmac, OprfClientPrf, OprfKey, Prf};
+use veilwatch::blind::prf::{DeploymentKey, LocalHmac, MasterSecret, Prf, VoprfClientPrf};
 use veilwatch::blind::{DEFAULT_TABLES, DEFAULT_THRESHOLD};
 use veilwatch::pipeline::{align, Frame};
 use veilwatch::time::now_unix;
@@ -139,14 +139,21 @@ pub fn run(models: &Path, args: BenchArgs) -> Result<()> {
 }
 
 /// Synthetic watchlists of random unit vectors: file size, load time (parse, signature, key check)
-/// and per-face match time with the local PRF and with the OPRF against an authority on loopback,
+/// and per-face match time with the local PRF and with the VOPRF (proofs verified) against an authority on loopback,
 /// each as a ratio to a plain (unblinded) cosine scan over the same templates in this process.
 fn watchlist_bench(sizes: &[usize], runs: usize) -> Result<Value> {
     let issuer = SigningKey::generate(&mut OsRng);
     let local = LocalHmac::new([0x42; 32]);
-    let oprf = OprfKey::generate();
-    let authority = authority::spawn_on_loopback(OprfKey::from_bytes(&oprf.to_bytes())?)?;
-    let device = OprfClientPrf { transport: HttpAuthority { url: format!("http://{authority}") } };
+    let master = [0x24; 32];
+    let authority = authority::spawn_on_loopback(MasterSecret::from_bytes(&master)?)?;
+    let mut deployment = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut OsRng, &mut deployment);
+    let voprf = DeploymentKey::derive(&MasterSecret::from_bytes(&master)?, &deployment)?;
+    let device = VoprfClientPrf {
+        transport: HttpAuthority { url: format!("http://{authority}") },
+        deployment,
+        public_key: voprf.public_key(),
+    };
     let now = now_unix();
     let params = WatchlistParams::default_for_a_day(SYNTHETIC_MODEL, now);
     let mut out = serde_json::Map::new();
@@ -155,7 +162,7 @@ fn watchlist_bench(sizes: &[usize], runs: usize) -> Result<Value> {
         let enrolments = synthetic_enrolments(n);
         let templates: Vec<Embedding> = enrolments.iter().map(|e| e.template.clone()).collect();
         let mut measured = serde_json::Map::new();
-        for (custody, prf) in [("local", &local as &dyn Prf), ("oprf", &oprf as &dyn Prf)] {
+        for (custody, prf) in [("local", &local as &dyn Prf), ("voprf", &voprf as &dyn Prf)] {
             let start = Instant::now();
             let file = build(enrolments.clone(), &params, prf, &issuer)?;
             let build_s = start.elapsed().as_secs_f64();
