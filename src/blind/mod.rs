@@ -17,8 +17,12 @@
 //! - [`record`]: entry records and their sealing under record keys.
 //! - [`enroll`]: building a signed watchlist (issuer side, holds the PRF key).
 //! - [`matcher`]: matching one template against a verified, loaded watchlist.
+//! - `client_cost` (`bench-api` and `cli` builds only): the device's cost per face, VOPRF against
+//!   plain OPRF mode, for the benchmarks.
 
 pub mod bucket;
+#[cfg(any(feature = "bench-api", feature = "cli"))]
+pub mod client_cost;
 pub mod enroll;
 pub mod format;
 pub mod lsh;

@@ -133,6 +133,7 @@ pub fn run(models: &Path, args: BenchArgs) -> Result<()> {
     if !args.watchlists.is_empty() {
         report["watchlists"] = watchlist_bench(&args.watchlists, args.runs)?;
     }
+    report["authority_client"] = client_prf_bench(args.runs)?;
     write_atomically(&args.out, serde_json::to_string_pretty(&report)?.as_bytes())?;
     println!("wrote {}", args.out.display());
     Ok(())
@@ -201,4 +202,41 @@ fn watchlist_bench(sizes: &[usize], runs: usize) -> Result<Value> {
         out.insert(n.to_string(), Value::Object(measured));
     }
     Ok(Value::Object(out))
+}
+
+/// The device's cost per face of authority custody at L = DEFAULT_TABLES, VOPRF (blind, then
+/// verify the batched proof and unblind) against plain OPRF mode (blind, unblind), the authority's
+/// half done in process and not timed; medians, and their ratio.
+fn client_prf_bench(runs: usize) -> Result<Value> {
+    use veilwatch::blind::client_cost::ClientCost;
+    let cost = ClientCost::new(DEFAULT_TABLES)?;
+    let (mut voprf, mut oprf) = (Vec::new(), Vec::new());
+    for _ in 0..runs.max(3) {
+        let start = Instant::now();
+        let batch = cost.voprf_blind()?;
+        let blind = start.elapsed();
+        let answer = cost.voprf_answer(batch.request())?;
+        let start = Instant::now();
+        ensure!(cost.voprf_finish(&batch, &answer)? == DEFAULT_TABLES as usize, "VOPRF outputs missing");
+        voprf.push((blind + start.elapsed()).as_secs_f64() * 1000.0);
+
+        let start = Instant::now();
+        let batch = cost.oprf_blind()?;
+        let blind = start.elapsed();
+        let answer = cost.oprf_answer(&batch);
+        let start = Instant::now();
+        ensure!(cost.oprf_finish(&batch, &answer)? == DEFAULT_TABLES as usize, "OPRF outputs missing");
+        oprf.push((blind + start.elapsed()).as_secs_f64() * 1000.0);
+    }
+    let median = |mut xs: Vec<f64>| {
+        xs.sort_by(f64::total_cmp);
+        xs[xs.len() / 2]
+    };
+    let (voprf, oprf) = (median(voprf), median(oprf));
+    println!(
+        "authority custody, device per face at L = {DEFAULT_TABLES}: VOPRF {voprf:.1} ms (blind + verify proof + unblind), \
+         plain OPRF {oprf:.1} ms (blind + unblind), ratio {:.2}×",
+        voprf / oprf
+    );
+    Ok(json!({"tables": DEFAULT_TABLES, "voprf_ms": voprf, "oprf_ms": oprf, "ratio": voprf / oprf}))
 }
