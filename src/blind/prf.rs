@@ -24,9 +24,11 @@ use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
-use voprf::{
-    BlindedElement, EvaluationElement, Group, Proof, Ristretto255, VoprfClient, VoprfServer,
-};
+use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{Identity, VartimeMultiscalarMul};
+use sha2::Digest as _;
+use voprf::{BlindedElement, Group, Proof, Ristretto255, VoprfClient, VoprfServer};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::BlindError;
@@ -405,24 +407,113 @@ impl BlindedBatch {
         }
         let (elements, proof) = answer.split_at(self.states.len() * ELEMENT_BYTES);
         let unverified = |what: &str| BlindError::AuthorityUnverified(what.to_owned());
-        let messages = elements
-            .chunks_exact(ELEMENT_BYTES)
-            .map(EvaluationElement::<Ristretto255>::deserialize)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| unverified("an answer element is not a valid group element"))?;
-        let proof = Proof::<Ristretto255>::deserialize(proof).map_err(|_| unverified("the proof does not decode"))?;
+        Proof::<Ristretto255>::deserialize(proof).map_err(|_| unverified("the proof does not decode"))?;
         let public_key = Ristretto255::deserialize_elem(public_key)
             .map_err(|_| unverified("the deployment's public key is not a valid group element"))?;
-        let outputs = VoprfClient::batch_finalize(&*self.inputs, &self.states, &messages, &proof, public_key)
-            .map_err(|e| match e {
-                voprf::Error::ProofVerification => {
-                    unverified("the proof does not verify under the deployment's public key")
-                }
-                _ => unverified("the answer does not match the request"),
-            })?;
-        outputs
-            .map(|o| o.map(|o| Zeroizing::new(o.to_vec())).map_err(|_| unverified("an answer element could not be unblinded")))
+        let blinded = points(&self.request).ok_or_else(|| unverified("the request does not decode"))?;
+        let evaluated = points(elements).ok_or_else(|| unverified("an answer element is not a valid group element"))?;
+        let proof: &[u8; PROOF_BYTES] = proof.try_into().expect("split at PROOF_BYTES from the end");
+        if !verify_batch_proof(&public_key, (&self.request, &blinded), (elements, &evaluated), proof) {
+            return Err(unverified("the proof does not verify under the deployment's public key"));
+        }
+        // Verified: unblind each element and hash it with its input (RFC 9497 §3.3.2 Finalize:
+        // Hash(I2OSP(len(input), 2) || input || I2OSP(len(unblinded), 2) || unblinded ||
+        // "Finalize"); the test against the crate's `batch_finalize` checks it).
+        self.states
+            .iter()
+            .zip(self.inputs.iter())
+            .zip(&evaluated)
+            .map(|((state, input), element)| {
+                let input_len = u16::try_from(input.len()).map_err(|_| unverified("a PRF input is too long"))?;
+                let serialized = Zeroizing::new(state.serialize());
+                let blind: [u8; 32] = serialized[..32].try_into().expect("a scalar is 32 bytes");
+                let blind = Zeroizing::new(blind);
+                let blind = Zeroizing::new(
+                    Option::<Scalar>::from(Scalar::from_canonical_bytes(*blind))
+                        .ok_or_else(|| unverified("a blinding state does not decode"))?,
+                );
+                let inverse = Zeroizing::new(blind.invert());
+                let unblinded = Zeroizing::new((element * &*inverse).compress().to_bytes());
+                let output = <sha2::Sha512 as sha2::Digest>::new()
+                    .chain_update(input_len.to_be_bytes())
+                    .chain_update(input)
+                    .chain_update((ELEMENT_BYTES as u16).to_be_bytes())
+                    .chain_update(&unblinded[..])
+                    .chain_update(b"Finalize")
+                    .finalize();
+                Ok(Zeroizing::new(output.to_vec()))
+            })
             .collect()
+    }
+}
+
+/// RFC 9497 contextString of VOPRF mode with ristretto255-SHA512.
+const VOPRF_CONTEXT: &[u8] = b"OPRFV1-\x01-ristretto255-SHA512";
+
+/// The group elements of concatenated 32-byte encodings (the identity refused, as the `voprf`
+/// crate refuses it); `None` if one does not decode.
+fn points(bytes: &[u8]) -> Option<Vec<RistrettoPoint>> {
+    bytes
+        .chunks_exact(ELEMENT_BYTES)
+        .map(|chunk| {
+            let compressed = CompressedRistretto::from_slice(chunk).ok()?;
+            compressed.decompress().filter(|p| *p != RistrettoPoint::identity())
+        })
+        .collect()
+}
+
+/// RFC 9497 §2.2.2 VerifyProof(A = G, B = `public_key`, C = blinded, D = evaluated, proof) for a
+/// batch, with ComputeComposites (§2.2.1) as two multiscalar multiplications instead of 2·n
+/// separate ones (the weights and the elements are public, so variable time is fine). Hashing is
+/// the `voprf` crate's HashToScalar; the RFC's test vectors and the crate's own verifier check it
+/// (tests below). Each of C and D comes as its encodings and its points.
+fn verify_batch_proof(
+    public_key: &RistrettoPoint,
+    (blinded_bytes, blinded): (&[u8], &[RistrettoPoint]),
+    (evaluated_bytes, evaluated): (&[u8], &[RistrettoPoint]),
+    proof: &[u8; PROOF_BYTES],
+) -> bool {
+    use sha2::{Digest, Sha512};
+    let n = blinded.len();
+    if n != evaluated.len() || u16::try_from(n).is_err() {
+        return false;
+    }
+    let (Some(c), Some(s)) = (
+        Option::<Scalar>::from(Scalar::from_canonical_bytes(proof[..32].try_into().expect("32 bytes"))),
+        Option::<Scalar>::from(Scalar::from_canonical_bytes(proof[32..].try_into().expect("32 bytes"))),
+    ) else {
+        return false;
+    };
+    let element_len = (ELEMENT_BYTES as u16).to_be_bytes();
+    let pk_bytes = public_key.compress().to_bytes();
+    let seed_dst = [b"Seed-".as_slice(), VOPRF_CONTEXT].concat();
+    let seed = Sha512::new()
+        .chain_update(element_len)
+        .chain_update(pk_bytes)
+        .chain_update((seed_dst.len() as u16).to_be_bytes())
+        .chain_update(&seed_dst)
+        .finalize();
+    let seed_len = (seed.len() as u16).to_be_bytes();
+    let scalar_dst: [&[u8]; 2] = [b"HashToScalar-", VOPRF_CONTEXT];
+    let mut weights = Vec::with_capacity(n);
+    for (i, (ci, di)) in blinded_bytes.chunks_exact(ELEMENT_BYTES).zip(evaluated_bytes.chunks_exact(ELEMENT_BYTES)).enumerate() {
+        let index = (i as u16).to_be_bytes();
+        let input: [&[u8]; 8] = [&seed_len, &seed, &index, &element_len, ci, &element_len, di, b"Composite"];
+        match Ristretto255::hash_to_scalar::<Sha512>(&input, &scalar_dst) {
+            Ok(weight) => weights.push(weight),
+            Err(_) => return false,
+        }
+    }
+    let m = RistrettoPoint::vartime_multiscalar_mul(&weights, blinded);
+    let z = RistrettoPoint::vartime_multiscalar_mul(&weights, evaluated);
+    let t2 = RistrettoPoint::vartime_multiscalar_mul([s, c], [Ristretto255::base_elem(), *public_key]);
+    let t3 = RistrettoPoint::vartime_multiscalar_mul([s, c], [m, z]);
+    let [a0, a1, a2, a3] = [m, z, t2, t3].map(|p| p.compress().to_bytes());
+    let transcript: [&[u8]; 11] =
+        [&element_len, &pk_bytes, &element_len, &a0, &element_len, &a1, &element_len, &a2, &element_len, &a3, b"Challenge"];
+    match Ristretto255::hash_to_scalar::<Sha512>(&transcript, &scalar_dst) {
+        Ok(expected) => expected == c,
+        Err(_) => false,
     }
 }
 
@@ -450,6 +541,8 @@ impl OprfTransport for InProcessAuthority<'_> {
 
 #[cfg(test)]
 mod tests {
+    use voprf::EvaluationElement;
+
     use super::*;
 
     fn key(seed: u8, deployment: u8) -> DeploymentKey {
@@ -562,6 +655,41 @@ mod tests {
         assert!(matches!(garbage, Err(BlindError::AuthorityUnverified(_))), "{garbage:?}");
     }
 
+    /// Our verification and unblinding against the `voprf` crate's own (`batch_finalize`), on
+    /// honest answers and on answers with one element or the proof changed: the same verdicts, and
+    /// the same outputs when both accept.
+    #[test]
+    fn the_multiscalar_verifier_agrees_with_the_crates_verifier() {
+        let key = key(9, 9);
+        let pk = Ristretto255::deserialize_elem(&key.public_key()).unwrap();
+        for size in [1usize, 2, 7, 64] {
+            let inputs: Vec<Vec<u8>> = (0..size as u16).map(|i| code_input(&[9; 16], i, i * 3)).collect();
+            let batch = BlindedBatch::blind(inputs.clone()).unwrap();
+            let honest = key.evaluate_blinded(batch.request()).unwrap();
+            let other_element = key.evaluate_blinded(&batch.request()[..ELEMENT_BYTES]).unwrap();
+            let mut swapped = honest.clone();
+            swapped[(size - 1) * ELEMENT_BYTES..size * ELEMENT_BYTES].copy_from_slice(&other_element[..ELEMENT_BYTES]);
+            let mut bad_proof = honest.clone();
+            let last = bad_proof.len() - 1;
+            bad_proof[last] ^= 0x10;
+            for (case, answer) in [("honest", &honest), ("swapped", &swapped), ("bad proof", &bad_proof)] {
+                let (elements, proof) = answer.split_at(size * ELEMENT_BYTES);
+                let messages: Vec<_> =
+                    elements.chunks_exact(ELEMENT_BYTES).map(|e| EvaluationElement::<Ristretto255>::deserialize(e).unwrap()).collect();
+                let theirs = Proof::<Ristretto255>::deserialize(proof).ok().and_then(|proof| {
+                    VoprfClient::batch_finalize(&inputs, &batch.states, &messages, &proof, pk)
+                        .ok()
+                        .map(|outputs| outputs.map(|o| o.unwrap().to_vec()).collect::<Vec<_>>())
+                });
+                let ours = batch.finish(answer, &key.public_key()).ok().map(|o| o.iter().map(|v| v.to_vec()).collect::<Vec<_>>());
+                // A one-element batch whose element is swapped for itself is the honest answer.
+                let expect_ok = case == "honest" || (case == "swapped" && size == 1);
+                assert_eq!(ours.is_some(), expect_ok, "size {size}, {case}");
+                assert_eq!(ours, theirs, "size {size}, {case}");
+            }
+        }
+    }
+
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
@@ -639,6 +767,17 @@ mod tests {
             let answered: Vec<Vec<u8>> = answer.messages.iter().map(|m| m.serialize().to_vec()).collect();
             assert_eq!(answered, evaluated.iter().map(|e| hex(e)).collect::<Vec<_>>(), "vector {n}: evaluated elements");
             assert_eq!(answer.proof.serialize().to_vec(), hex(proof), "vector {n}: proof");
+            // Our multiscalar verifier accepts the vector's proof, and not a changed one.
+            let request: Vec<u8> = blinded.iter().flat_map(|b| hex(b)).collect();
+            let response: Vec<u8> = evaluated.iter().flat_map(|e| hex(e)).collect();
+            let (c_points, d_points) = (points(&request).unwrap(), points(&response).unwrap());
+            let proof_bytes: [u8; PROOF_BYTES] = hex(proof).try_into().unwrap();
+            assert!(verify_batch_proof(&pk_elem, (&request, &c_points), (&response, &d_points), &proof_bytes), "vector {n}");
+            for flip in [0, 31, 32, 63] {
+                let mut changed = proof_bytes;
+                changed[flip] ^= 1;
+                assert!(!verify_batch_proof(&pk_elem, (&request, &c_points), (&response, &d_points), &changed), "vector {n}, byte {flip}");
+            }
             let finalized = VoprfClient::batch_finalize(&inputs, &states, &answer.messages, &answer.proof, pk_elem).unwrap();
             let finalized: Vec<Vec<u8>> = finalized.map(|o| o.unwrap().to_vec()).collect();
             assert_eq!(finalized, outputs.iter().map(|o| hex(o)).collect::<Vec<_>>(), "vector {n}: outputs");
