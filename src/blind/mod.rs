@@ -3,14 +3,15 @@
 //! Guarantees (G3, G4, G5): the file alone reveals no template, identity or link between entries,
 //! and of the number of entries only its size class (dummies, fixed-size buckets and records);
 //! a record opens only for a probe that collides with its entry in at least `m` of `L` tables; the
-//! holder of the VOPRF key sees only blinded elements and proves every answer; a tampered, truncated, foreign or expired file
-//! is refused before anything in it is used.
+//! holder of the VOPRF key sees only blinded elements and proves every answer; a tampered,
+//! truncated, foreign or expired file is refused before anything in it is used.
 //!
 //! The scheme takes [`Embedding`](crate::template::Embedding)s and the id of the model they come
 //! from from its callers; it knows nothing of faces, cameras or models.
 //!
 //! - [`lsh`]: cross-polytope codes of a template, one per table.
-//! - [`prf`]: the PRF suites (local HMAC, RFC 9497 VOPRF with per-deployment keys) and the tag / bucket-key derivation.
+//! - [`prf`]: the PRF suites (local HMAC, RFC 9497 VOPRF with per-deployment keys) and the tag /
+//!   bucket-key derivation.
 //! - [`shares`]: m-of-L packed Shamir sharing of each entry's record key.
 //! - [`format`]: the file format (its spec is the module doc), its parser and its writer.
 //! - [`bucket`]: sealing and opening a bucket's items.
