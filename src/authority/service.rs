@@ -117,20 +117,19 @@ async fn method_not_allowed() -> Response {
     refuse(StatusCode::METHOD_NOT_ALLOWED, "method", "this endpoint does not take that method")
 }
 
-/// The deployment a request names in its `Veilwatch-Deployment` header: 32 lowercase hex digits.
-fn deployment_of(headers: &HeaderMap) -> Result<[u8; 16], Response> {
-    let value = headers.get(DEPLOYMENT).ok_or_else(|| {
-        refuse(StatusCode::BAD_REQUEST, "no_deployment", "the request names no deployment (Veilwatch-Deployment header)")
-    })?;
+/// The deployment a request names in its `Veilwatch-Deployment` header: 32 lowercase hex digits;
+/// otherwise the refusal's reason and message (answered 400).
+fn deployment_of(headers: &HeaderMap) -> Result<[u8; 16], (&'static str, &'static str)> {
+    let value = headers
+        .get(DEPLOYMENT)
+        .ok_or(("no_deployment", "the request names no deployment (Veilwatch-Deployment header)"))?;
     value
         .to_str()
         .ok()
         .filter(|text| !text.bytes().any(|b| b.is_ascii_uppercase()))
         .and_then(crate::hex::from_hex)
         .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
-        .ok_or_else(|| {
-            refuse(StatusCode::BAD_REQUEST, "bad_deployment", "Veilwatch-Deployment must be 32 lowercase hex digits (the watchlist id)")
-        })
+        .ok_or(("bad_deployment", "Veilwatch-Deployment must be 32 lowercase hex digits (the watchlist id)"))
 }
 
 /// Runs `evaluation` (one ristretto255 multiplication per element, and the proof) off the async
@@ -151,7 +150,7 @@ async fn key_check(State(service): State<Arc<Service>>, headers: HeaderMap, body
     metrics::counter!(REQUESTS, "endpoint" => "key-check").increment(1);
     let deployment = match deployment_of(&headers) {
         Ok(deployment) => deployment,
-        Err(refusal) => return refusal,
+        Err((reason, message)) => return refuse(StatusCode::BAD_REQUEST, reason, message),
     };
     answer(move || service.evaluator.key_check_for_deployment(&deployment, &body), 1).await
 }
@@ -165,7 +164,7 @@ async fn evaluate(
     metrics::counter!(REQUESTS, "endpoint" => "evaluate").increment(1);
     let deployment = match deployment_of(&headers) {
         Ok(deployment) => deployment,
-        Err(refusal) => return refusal,
+        Err((reason, message)) => return refuse(StatusCode::BAD_REQUEST, reason, message),
     };
     if service.rate_cap.len() > RATE_CAP_CLIENTS {
         service.rate_cap.retain_recent();

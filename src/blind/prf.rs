@@ -435,7 +435,7 @@ impl BlindedBatch {
                         .ok_or_else(|| unverified("a blinding state does not decode"))?,
                 );
                 let inverse = Zeroizing::new(blind.invert());
-                let unblinded = Zeroizing::new((element * &*inverse).compress().to_bytes());
+                let unblinded = Zeroizing::new((element * *inverse).compress().to_bytes());
                 let output = <sha2::Sha512 as sha2::Digest>::new()
                     .chain_update(input_len.to_be_bytes())
                     .chain_update(input)
