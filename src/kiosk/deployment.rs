@@ -178,6 +178,11 @@ impl KeyCheck {
         self.batch.request()
     }
 
+    /// The id of the watchlist being checked: the deployment the key check's request names.
+    pub fn watchlist_id(&self) -> [u8; 16] {
+        self.deployment.matcher.watchlist.header.watchlist_id
+    }
+
     /// The deployment, once the authority's `answer` proves it holds the watchlist's key:
     /// `AUTHORITY_BAD_ANSWER` for a malformed answer, `WATCHLIST_WRONG_KEY` for another key.
     pub fn finish(self, answer: &[u8]) -> Result<Deployment, KioskError> {
