@@ -50,6 +50,8 @@ function describe(item, alert) {
  */
 export function alertsPanel({ onDecide, say }) {
   const list = $('alert-list');
+  /** Disclosures that arrived before their alert was listed (the two messages may cross). */
+  const early = new Map();
 
   function decide(id, decision) {
     const reviewer = $('reviewer').value.trim();
@@ -84,7 +86,8 @@ export function alertsPanel({ onDecide, say }) {
       faces.append(figure([probe], 'Seen now'), figure([], 'Watchlist photo'));
       const text = document.createElement('p');
       item.append(faces, text);
-      describe(item, alert);
+      describe(item, { ...alert, ...early.get(alert.id) });
+      early.delete(alert.id);
       const buttons = document.createElement('div');
       buttons.className = 'review';
       for (const [decision, label] of [['confirm', 'Confirm match'], ['reject', 'Reject'], ['unsure', 'Unsure']]) {
@@ -104,6 +107,7 @@ export function alertsPanel({ onDecide, say }) {
     update({ alert, record, material }) {
       const item = list.querySelector(`li.alert[data-alert="${alert}"]`);
       if (item) describe(item, { ...JSON.parse(item.dataset.match), record, material });
+      else early.set(alert, { record, material });
     },
 
     /** Removes a reviewed alert, wiping its probe crop first. Returns whether it was listed. */
