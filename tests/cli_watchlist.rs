@@ -230,16 +230,38 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     let prf_key = keys.join("secret/prf-local.key");
     check(&identify(&["--prf-key", prf_key.to_str().unwrap()], &local));
 
-    // Authority custody: a kiosk key file, the deployment registered for it with its materials, and
-    // every request through a proxy that records it.
+    // Authority custody: a kiosk key, the deployment registered for it (id, L and window from the
+    // watchlist, and its sealed reviewer materials), the authority started with that registration, reached through a proxy that
+    // records every request body.
     let kiosk_key = scratch.join("kiosk.key");
     let kiosk_public = ok(veilwatch(&["kiosk-key", "new", "--out", kiosk_key.to_str().unwrap()])).trim().to_owned();
-    let registration = scratch.join("oprf.vwr");
-    ok(veilwatch(&[
-        "registration", "deployment", "--keys", keys.to_str().unwrap(), "--watchlist", oprf.to_str().unwrap(),
-        "--materials", materials_path.to_str().unwrap(), "--kiosk-key", &kiosk_public, "--faces-per-minute", "600",
-        "--faces-per-day", "10000", "--faces-total", "100000", "--out", registration.to_str().unwrap(),
+    let registration = scratch.join("registration.txt");
+    let deployment = ok(veilwatch(&[
+        "registration",
+        "deployment",
+        "--keys",
+        keys.to_str().unwrap(),
+        "--watchlist",
+        oprf.to_str().unwrap(),
+        "--materials",
+        materials_path.to_str().unwrap(),
+        "--kiosk-key",
+        &kiosk_public,
+        "--faces-per-minute",
+        "600",
+        "--faces-per-day",
+        "10000",
+        "--faces-total",
+        "100000",
+        "--out",
+        registration.to_str().unwrap(),
     ]));
+    let registered = std::fs::read_to_string(&registration).unwrap();
+    let oprf_inspect: Value =
+        serde_json::from_str(&ok(veilwatch(&["inspect", oprf.to_str().unwrap(), "--issuer", &public]))).unwrap();
+    assert!(registered.contains(&format!("\"deployment\":\"{}\"", deployment.trim())), "{registered}");
+    assert!(registered.contains(&format!("\"tables\":{}", oprf_inspect["tables"])), "{registered}");
+    assert!(registered.contains(&kiosk_public));
     let port = free_port();
     let _authority = Killed(
         Command::new(env!("CARGO_BIN_EXE_veilwatch"))
@@ -252,9 +274,9 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     wait_for(port);
     let (proxy, log) = recording_proxy(port);
     let url = format!("http://127.0.0.1:{proxy}");
-    let signed = ["--authority", url.as_str(), "--kiosk-key", kiosk_key.to_str().unwrap()];
+    let signed_by_kiosk = ["--authority", url.as_str(), "--kiosk-key", kiosk_key.to_str().unwrap()];
     // The labels come from the materials the authority disclosed, opened here.
-    let runs = [identify(&signed, &oprf), identify(&signed, &oprf)];
+    let runs = [identify(&signed_by_kiosk, &oprf), identify(&signed_by_kiosk, &oprf)];
     runs.iter().for_each(check);
     let faces: usize =
         runs.iter().flat_map(|r| r.as_array().unwrap()).map(|img| img["faces"].as_array().unwrap().len()).sum();

@@ -3,18 +3,16 @@
 //! `/v1/key-check`) and reviewer material (`/v1/disclose`, protocol E). A refusal comes back as an
 //! error carrying the authority's reason, its `Veilwatch-Refusal` token and `Retry-After`.
 
-use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use ed25519_dalek::SigningKey;
 use rand_core::{OsRng, RngCore};
 use veilwatch::authority::credential::{RequestSigner, NONCE_BYTES, REFUSAL};
 use veilwatch::blind::material::{DisclosureBody, Handle, MaterialKeys};
 use veilwatch::blind::prf::{OprfTransport, ELEMENT_BYTES};
 use veilwatch::blind::BlindError;
-use veilwatch::hex::{from_hex, hex};
-use zeroize::Zeroizing;
+use veilwatch::hex::hex;
 
 const EVALUATE: &str = "/v1/evaluate";
 const KEY_CHECK: &str = "/v1/key-check";
@@ -22,19 +20,6 @@ const DISCLOSE: &str = "/v1/disclose";
 /// The largest answer read: an evaluation of the most tables the format allows, with its proof;
 /// a material of the largest record class is far smaller.
 const MAX_ANSWER: u64 = (16_384 * ELEMENT_BYTES + 64) as u64;
-
-/// Reads a kiosk key file (`veilwatch kiosk-key new`: the 32-byte secret as 64 hex digits and a
-/// newline).
-pub fn kiosk_key(path: &Path) -> Result<SigningKey> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path).with_context(|| format!("cannot read the kiosk key file {}", path.display()))?,
-    );
-    let bytes = Zeroizing::new(from_hex(text.trim()).unwrap_or_default());
-    let Ok(secret) = <[u8; 32]>::try_from(bytes.as_slice()) else {
-        bail!("{} is not a kiosk key file (64 hex digits; make one with `veilwatch kiosk-key new`)", path.display());
-    };
-    Ok(SigningKey::from_bytes(&secret))
-}
 
 /// An authority at `base` (`http://` or `https://`, no path), reached as one registered kiosk of
 /// one deployment.

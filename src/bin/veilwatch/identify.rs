@@ -15,7 +15,7 @@ use veilwatch::blind::record::EntryRecord;
 use veilwatch::pipeline::{Face, Quality};
 use veilwatch::time::now_unix;
 
-use crate::authority_client::{kiosk_key, SignedAuthority};
+use crate::authority_client::SignedAuthority;
 use crate::files::{load_engine, load_image, read};
 use crate::key_files;
 
@@ -73,7 +73,7 @@ pub fn run(models: &Path, args: IdentifyArgs) -> Result<()> {
         .with_context(|| format!("cannot load the watchlist {}", args.watchlist.display()))?;
     let deployment = watchlist.header.watchlist_id;
     let client = match (&args.authority, &args.kiosk_key) {
-        (Some(url), Some(key)) => Some(SignedAuthority::new(url, kiosk_key(key)?, &deployment)?),
+        (Some(url), Some(key)) => Some(SignedAuthority::new(url, key_files::kiosk_key(key)?, &deployment)?),
         _ => None,
     };
     let prf: Box<dyn Prf + '_> = match (&args.prf_key, &client) {
