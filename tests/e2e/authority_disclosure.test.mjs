@@ -129,7 +129,7 @@ describe('reviewer material disclosed by the authority', { skip: !haveData }, ()
       writeFileSync(join(scratch, `${name}.json`), JSON.stringify({ ...template, custody: { kind: 'authority', url: authorityOrigin } }));
       veilwatch('profile', 'sign', '--keys', keys, '--watchlist', watchlist, '--template', join(scratch, `${name}.json`),
         '--kiosk-key', kioskKey, '--out', join(scratch, `${name}.vwp`));
-      await page.click('details.operator summary');
+      if (!(await page.isVisible('#watchlist-file'))) await page.click('details.operator summary');
       await page.setInputFiles('#watchlist-file', watchlist);
       await page.setInputFiles('#profile-file', join(scratch, `${name}.vwp`));
       await page.fill('#issuer-key', issuer);
