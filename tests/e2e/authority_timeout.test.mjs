@@ -19,12 +19,12 @@ const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models
 const photo = (name, i) => join(lfw, name, `${name}_${String(i).padStart(4, '0')}.jpg`);
 
 /** A proxy to `target` that forwards requests until `hang` is set, then holds each POST open
- * (`held` counts the held queries to /v1/evaluate). */
+ * (`held` counts the held key checks and queries, not audit anchors). */
 async function hangingProxy(target) {
   const state = { hang: false, held: 0 };
   const server = createServer((req, res) => {
     if (state.hang && req.method === 'POST') {
-      if (req.url.startsWith('/v1/evaluate')) state.held += 1; // a query (not an audit anchor)
+      if (req.url.startsWith('/v1/evaluate') || req.url.startsWith('/v1/key-check')) state.held += 1;
       return; // never answered
     }
     const upstream = request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
@@ -55,13 +55,20 @@ describe('authority custody with an authority that stops answering', { skip: !ha
   });
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
+  /** `veilwatch authority` on `port` with the deployment registered for `kioskKey`. */
+  function startAuthority(port, origin, kioskKey) {
+    const registration = join(scratch, `${kioskKey.slice(0, 8)}.vwr`);
+    veilwatch('registration', 'deployment', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--kiosk-key', kioskKey,
+      '--faces-per-minute', '600', '--faces-per-day', '10000', '--faces-total', '100000', '--out', registration);
+    return spawn(cli, ['authority', '--keys', keys, '--listen', `127.0.0.1:${port}`, '--allow-origin', origin, '--register', registration],
+      { stdio: 'ignore' });
+  }
+
   test('the round trip times out: matching is paused with a reason, no alert, detection goes on', async () => {
     const authorityPort = await freePort();
     const proxy = await hangingProxy(`http://127.0.0.1:${authorityPort}`);
     const { origin, process: server } = await serveKiosk(['--authority', proxy.origin]);
-    // The authority grants CORS to the kiosk's origin only.
-    const authority = spawn(cli, ['authority', '--keys', keys, '--listen', `127.0.0.1:${authorityPort}`, '--allow-origin', origin],
-      { stdio: 'ignore' });
+    let authority;
     const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
     try {
       const page = await browser.newPage();
@@ -69,6 +76,8 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
       // The issuer signs the deployment for this authority (as the kiosk reaches it) and this kiosk.
       const kioskKey = await createKioskKey(page);
+      // The authority knows the deployment and this kiosk, and grants CORS to the kiosk's origin only.
+      authority = startAuthority(authorityPort, origin, kioskKey);
       writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
         purpose: 'Browser test of an authority timeout', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
         validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
@@ -96,7 +105,7 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await browser.close();
       server.kill();
       proxy.close();
-      authority.kill();
+      authority?.kill();
     }
   });
 
@@ -104,9 +113,7 @@ describe('authority custody with an authority that stops answering', { skip: !ha
     const authorityPort = await freePort();
     const proxy = await hangingProxy(`http://127.0.0.1:${authorityPort}`);
     const { origin, process: server } = await serveKiosk(['--authority', proxy.origin]);
-    // The authority grants CORS to the kiosk's origin only.
-    const authority = spawn(cli, ['authority', '--keys', keys, '--listen', `127.0.0.1:${authorityPort}`, '--allow-origin', origin],
-      { stdio: 'ignore' });
+    let authority;
     const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
     try {
       const page = await browser.newPage();
@@ -114,6 +121,8 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
       // The issuer signs the deployment for this authority (as the kiosk reaches it) and this kiosk.
       const kioskKey = await createKioskKey(page);
+      // The authority knows the deployment and this kiosk, and grants CORS to the kiosk's origin only.
+      authority = startAuthority(authorityPort, origin, kioskKey);
       writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
         purpose: 'Browser test of an authority timeout', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
         validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
@@ -138,7 +147,7 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await browser.close();
       server.kill();
       proxy.close();
-      authority.kill();
+      authority?.kill();
     }
   });
 });
