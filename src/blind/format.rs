@@ -761,7 +761,12 @@ mod tests {
     #[test]
     fn the_header_carries_the_deployment_public_key_and_refuses_plain_oprf() {
         let key = deployment_public_key(&[9; 32], &[1; 16]);
-        let voprf = Header { suite: PrfSuite::VoprfRistretto255Sha512, authority_key: Some(key), ..small_header(64) };
+        let voprf = Header {
+            suite: PrfSuite::VoprfRistretto255Sha512,
+            authority_key: Some(key),
+            record_class: RecordClass::Handle,
+            ..small_header(64)
+        };
         let bytes = voprf.write();
         assert_eq!(bytes.len(), small_header(64).write().len() + PUBLIC_KEY_BYTES);
         assert_eq!(Header::read(&mut Reader { bytes: &bytes, at: 0 }).unwrap().authority_key, Some(key));

@@ -465,7 +465,7 @@ fn points(bytes: &[u8]) -> Option<Vec<RistrettoPoint>> {
 }
 
 /// RFC 9497 §2.2.2 VerifyProof(A = G, B = `public_key`, C = blinded, D = evaluated, proof) for a
-/// batch, with ComputeComposites (§2.2.1) as two multiscalar multiplications instead of 2·n
+/// batch, with ComputeComposites (§2.2.2) as two multiscalar multiplications instead of 2·n
 /// separate ones (the weights and the elements are public, so variable time is fine). Hashing is
 /// the `voprf` crate's HashToScalar; the RFC's test vectors and the crate's own verifier check it
 /// (tests below). Each of C and D comes as its encodings and its points.
@@ -476,8 +476,16 @@ fn verify_batch_proof(
     proof: &[u8; PROOF_BYTES],
 ) -> bool {
     use sha2::{Digest, Sha512};
+    // Non-empty lists of at most 2^16 (RFC 9497), n encodings and n points each. The points must
+    // be the ones decoded from these very encodings (the hash covers the bytes, the equation the
+    // points); both callers decode them in `finish` just before.
     let n = blinded.len();
-    if n != evaluated.len() || u16::try_from(n).is_err() {
+    if n == 0
+        || n != evaluated.len()
+        || u16::try_from(n).is_err()
+        || blinded_bytes.len() != n * ELEMENT_BYTES
+        || evaluated_bytes.len() != n * ELEMENT_BYTES
+    {
         return false;
     }
     let (Some(c), Some(s)) = (
@@ -664,7 +672,8 @@ mod tests {
     fn the_multiscalar_verifier_agrees_with_the_crates_verifier() {
         let key = key(9, 9);
         let pk = Ristretto255::deserialize_elem(&key.public_key()).unwrap();
-        for size in [1usize, 2, 7, 64] {
+        // 1 024 is a face (L): past curve25519-dalek's switch from Straus to Pippenger at 190 points.
+        for size in [1usize, 2, 7, 64, 1024] {
             let inputs: Vec<Vec<u8>> = (0..size as u16).map(|i| code_input(&[9; 16], i, i * 3)).collect();
             let batch = BlindedBatch::blind(inputs.clone()).unwrap();
             let honest = key.evaluate_blinded(batch.request()).unwrap();
@@ -673,7 +682,7 @@ mod tests {
             swapped[(size - 1) * ELEMENT_BYTES..size * ELEMENT_BYTES].copy_from_slice(&other_element[..ELEMENT_BYTES]);
             let mut bad_proof = honest.clone();
             let last = bad_proof.len() - 1;
-            bad_proof[last] ^= 0x10;
+            bad_proof[last] ^= 0x01; // s stays canonical: the equation, not the decoding, refuses it
             for (case, answer) in [("honest", &honest), ("swapped", &swapped), ("bad proof", &bad_proof)] {
                 let (elements, proof) = answer.split_at(size * ELEMENT_BYTES);
                 let messages: Vec<_> =
