@@ -10,7 +10,7 @@
 mod common;
 
 use ed25519_dalek::SigningKey;
-use veilwatch::blind::enroll::{build_with_materials, Enrolment, WatchlistParams};
+use veilwatch::blind::enroll::{build_with_materials, Enrolment};
 use veilwatch::authority::disclosure::DiscloseRequest;
 use veilwatch::blind::material::Material;
 use veilwatch::blind::prf::{DeploymentKey, InProcessAuthority, MasterSecret};
@@ -45,13 +45,7 @@ fn setup() -> Option<Setup> {
     let mut id = [0u8; 16];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
     let key: &'static DeploymentKey = Box::leak(Box::new(DeploymentKey::derive(&MasterSecret::generate(), &id).unwrap()));
-    let params = WatchlistParams {
-        model_id: engine.model_id().into(),
-        tables: veilwatch::blind::DEFAULT_TABLES,
-        threshold: veilwatch::blind::DEFAULT_THRESHOLD,
-        valid_from: NOW - 3600,
-        valid_until: NOW + 3600,
-    };
+    let params = common::watchlist_params(engine.model_id(), NOW);
     let template = Embedding::mean(&templates).unwrap();
     let enrolled = build_with_materials(vec![Enrolment { template, record }], &params, key, &issuer).unwrap();
     assert!(!enrolled.file.windows(LABEL.len()).any(|w| w == LABEL.as_bytes()), "the file holds no label");
