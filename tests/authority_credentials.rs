@@ -16,8 +16,9 @@ use server_process::{
     TestDeployment, BIN,
 };
 use veilwatch::authority::credential::RequestSigner;
-use veilwatch::authority::disclosure::{disclosure_key, open_material, proof, seal_material};
 use veilwatch::authority::registration::{Base64Bytes, Budgets, DeploymentRevocation, Document, HexBytes, Material};
+use veilwatch::blind::material::{random_handle, MaterialKeys};
+use veilwatch::blind::record::{self, EntryRecord};
 
 /// Tables of the test deployments (a real list has 1 024; the rules do not depend on it).
 const L: u16 = 16;
@@ -251,38 +252,32 @@ fn budgets_refuse_with_429_and_retry_after_and_count_only_whole_faces() {
     std::fs::remove_dir_all(&scratch).ok();
 }
 
-/// One entry's reviewer material as enrolment makes it (protocol E), and its record key.
-fn material(deployment: &[u8; 16], plaintext: &[u8]) -> ([u8; 32], Material) {
-    let mut record_key = [0u8; 32];
-    let mut handle = [0u8; 16];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut record_key);
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut handle);
-    let sealed = seal_material(&record_key, deployment, &handle, plaintext);
-    let material = Material {
-        handle: HexBytes(handle),
-        verifier: HexBytes(*disclosure_key(&record_key)),
-        sealed: Base64Bytes(sealed),
-    };
-    (record_key, material)
+/// One entry's reviewer material as enrolment makes it (protocol E), and the keys of its record
+/// key (what a kiosk that rebuilt the record key holds).
+fn material(deployment: &[u8; 16], entry: &EntryRecord) -> (MaterialKeys, Material) {
+    let keys = MaterialKeys::derive(&record::random_record_key());
+    let handle = random_handle();
+    let sealed = keys.seal(entry, record::class_of(entry).unwrap(), deployment, &handle).unwrap();
+    let material =
+        Material { handle: HexBytes(handle), verifier: HexBytes(keys.verifier()), sealed: Base64Bytes(sealed) };
+    (keys, material)
 }
 
-/// `POST /v1/disclose` for `handle` with a proof made from `record_key` over `proof_nonce`,
-/// sent with the request nonce `nonce`.
+fn entry(reference_id: &str, label: &str) -> EntryRecord {
+    EntryRecord::new(reference_id.into(), label.into(), "c".into(), "s".into(), now(), Some(&[0xFF, 0xD8, 7]))
+}
+
+/// `POST /v1/disclose` for `handle` with a proof made with `keys` over `proof_nonce`, sent with the
+/// request nonce `nonce`. The body is written out by hand: it is the wire format under test.
 fn disclose(
     server: &Server,
     signer: &RequestSigner,
     deployment: &[u8; 16],
     handle: &[u8; 16],
-    record_key: &[u8; 32],
+    keys: &MaterialKeys,
     (nonce, proof_nonce): ([u8; 16], [u8; 16]),
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let p = proof(
-        &disclosure_key(record_key),
-        &veilwatch::hex(deployment),
-        signer.kiosk_hex(),
-        &veilwatch::hex(&proof_nonce),
-        &veilwatch::hex(handle),
-    );
+    let p = keys.proof(&veilwatch::hex(deployment), signer.kiosk_hex(), &veilwatch::hex(&proof_nonce), handle);
     let body = format!("{{\"handle\":\"{}\",\"proof\":\"{}\"}}", veilwatch::hex(handle), veilwatch::hex(&p));
     let headers = signer.headers_with_nonce("POST", "/v1/disclose", body.as_bytes(), now(), &nonce);
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -301,8 +296,9 @@ fn reviewer_material_is_released_on_proof_of_the_record_key_capped_and_logged() 
     let keys = keygen(&scratch);
     let mut deployment = TestDeployment::new(L, Budgets { disclosures_per_hour: 2, ..generous() });
     let id = deployment.id();
-    let (key_a, material_a) = material(&id, b"ref-001|Jane Example|reviewer photo bytes");
-    let (key_b, material_b) = material(&id, b"ref-002|John Example|another photo");
+    let (entry_a, entry_b) = (entry("ref-001", "Jane Example"), entry("ref-002", "John Example"));
+    let (key_a, material_a) = material(&id, &entry_a);
+    let (key_b, material_b) = material(&id, &entry_b);
     deployment.registration.materials = vec![material_a.clone(), material_b.clone()];
     let server = authority_for(&keys, &deployment, &scratch, &[]);
     let kiosk = deployment.signer();
@@ -312,10 +308,7 @@ fn reviewer_material_is_released_on_proof_of_the_record_key_capped_and_logged() 
     let answer = disclose(&server, &kiosk, &id, &handle_a, &key_a, (n, n));
     assert_eq!(answer.0, 200, "{}", String::from_utf8_lossy(&answer.2));
     assert_eq!(answer.2, material_a.sealed.0, "the sealed material, as registered");
-    assert_eq!(
-        &open_material(&key_a, &id, &handle_a, &answer.2).unwrap()[..],
-        b"ref-001|Jane Example|reviewer photo bytes"
-    );
+    assert_eq!(key_a.open(&answer.2, &id, &handle_a), Some(entry_a));
     // Without the record key: another entry's key, or a proof made for another request's nonce.
     let n = random_nonce();
     assert_eq!(refusal(&disclose(&server, &kiosk, &id, &handle_a, &key_b, (n, n))), (403, "bad_proof".into()));

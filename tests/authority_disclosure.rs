@@ -1,7 +1,7 @@
 //! The kiosk session's disclosure phase under authority custody, natively, on real photos: an
 //! alert is raised without its record and hands out a disclosure request (the entry's handle and a
 //! proof of its record key, bound to the kiosk and the request's nonce); an in-process answerer
-//! that checks the proof with the authority's own verification (`authority::disclosure`) answers it
+//! that parses and checks the request with the authority's own code (`authority::disclosure`) answers it
 //! with the sealed material; `complete_disclosure` opens it and
 //! the alert shows the record; `fail_disclosure` leaves the alert pending review with "material not
 //! available: <reason>". The audit log names the entry only in a review that did not reject it,
@@ -10,9 +10,9 @@
 mod common;
 
 use ed25519_dalek::SigningKey;
-use veilwatch::blind::enroll::{build_with_materials, Enrolment, WatchlistParams};
-use veilwatch::authority::disclosure::verify_proof;
-use veilwatch::blind::material::{DisclosureBody, Material};
+use veilwatch::blind::enroll::{build_with_materials, Enrolment};
+use veilwatch::authority::disclosure::DiscloseRequest;
+use veilwatch::blind::material::Material;
 use veilwatch::blind::prf::{DeploymentKey, InProcessAuthority, MasterSecret};
 use veilwatch::blind::record::EntryRecord;
 use veilwatch::governance::audit::Reopening;
@@ -45,13 +45,7 @@ fn setup() -> Option<Setup> {
     let mut id = [0u8; 16];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
     let key: &'static DeploymentKey = Box::leak(Box::new(DeploymentKey::derive(&MasterSecret::generate(), &id).unwrap()));
-    let params = WatchlistParams {
-        model_id: engine.model_id().into(),
-        tables: veilwatch::blind::DEFAULT_TABLES,
-        threshold: veilwatch::blind::DEFAULT_THRESHOLD,
-        valid_from: NOW - 3600,
-        valid_until: NOW + 3600,
-    };
+    let params = common::watchlist_params(engine.model_id(), NOW);
     let template = Embedding::mean(&templates).unwrap();
     let enrolled = build_with_materials(vec![Enrolment { template, record }], &params, key, &issuer).unwrap();
     assert!(!enrolled.file.windows(LABEL.len()).any(|w| w == LABEL.as_bytes()), "the file holds no label");
@@ -95,11 +89,10 @@ fn alert(s: &mut Setup) -> (AlertView, DisclosureRequest) {
 /// The authority's `POST /v1/disclose` for this kiosk, with the request's nonce: the handle's
 /// material if the proof verifies with the server's own check.
 fn answer(s: &Setup, request: &DisclosureRequest) -> Result<Vec<u8>, &'static str> {
-    let body: DisclosureBody = serde_json::from_slice(&request.body).map_err(|_| "malformed")?;
-    let material = s.materials.iter().find(|m| m.handle == body.handle).ok_or("unknown_handle")?;
-    let (handle, verifier, sealed) = material.decode().unwrap();
-    let proof: [u8; 32] = veilwatch::hex::from_hex(&body.proof).and_then(|p| p.try_into().ok()).ok_or("malformed")?;
-    if !verify_proof(&verifier, &s.deployment, &s.kiosk, &request.nonce, &hex(&handle), &proof) {
+    let body = DiscloseRequest::parse(&request.body).map_err(|_| "malformed")?;
+    let material = s.materials.iter().find(|m| m.handle == body.handle.to_hex()).ok_or("unknown_handle")?;
+    let (_, verifier, sealed) = material.decode().unwrap();
+    if !body.proves(&verifier, &s.deployment, &s.kiosk, &request.nonce) {
         return Err("bad_proof");
     }
     Ok(sealed)

@@ -9,7 +9,7 @@
 mod common;
 
 use ed25519_dalek::SigningKey;
-use veilwatch::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
+use veilwatch::blind::enroll::{build, synthetic_enrolments};
 use veilwatch::blind::prf::{DeploymentKey, LocalHmac, MasterSecret, Prf};
 use veilwatch::governance::profile::Custody;
 use veilwatch::hex::hex;
@@ -28,13 +28,7 @@ fn kiosk() -> SigningKey {
 
 /// A deployment of a watchlist built under `prf`, with the profile for `custody`.
 fn deployment(model_id: &str, prf: &dyn Prf, custody: CustodyOptions) -> DeploymentOptions {
-    let params = WatchlistParams {
-        model_id: model_id.into(),
-        tables: veilwatch::blind::DEFAULT_TABLES,
-        threshold: veilwatch::blind::DEFAULT_THRESHOLD,
-        valid_from: NOW - 3600,
-        valid_until: NOW + 3600,
-    };
+    let params = common::watchlist_params(model_id, NOW);
     let file = build(synthetic_enrolments(3), &params, prf, &issuer()).unwrap();
     let mut profile_custody = custody.as_profile_custody();
     if let Custody::Authority { authority_public_key, .. } = &mut profile_custody {

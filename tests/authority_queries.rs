@@ -9,7 +9,7 @@
 mod common;
 
 use ed25519_dalek::SigningKey;
-use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
+use veilwatch::blind::enroll::{build, Enrolment};
 use veilwatch::authority::evaluator::DeploymentEvaluator;
 use veilwatch::blind::prf::{DeploymentKey, InProcessAuthority, MasterSecret, PROOF_BYTES};
 use veilwatch::blind::record::EntryRecord;
@@ -43,13 +43,7 @@ fn setup(rate_per_minute: u32, timeout_ms: f64) -> Option<Setup> {
     let issuer = SigningKey::from_bytes(&[3; 32]);
     let key: &'static DeploymentKey =
         Box::leak(Box::new(DeploymentKey::derive(&MasterSecret::from_bytes(&MASTER).unwrap(), &DEPLOYMENT).unwrap()));
-    let params = WatchlistParams {
-        model_id: engine.model_id().into(),
-        tables: veilwatch::blind::DEFAULT_TABLES,
-        threshold: veilwatch::blind::DEFAULT_THRESHOLD,
-        valid_from: NOW - 3600,
-        valid_until: NOW + 3600,
-    };
+    let params = common::watchlist_params(engine.model_id(), NOW);
     let template = Embedding::mean(&templates).unwrap();
     let file = build(vec![Enrolment { template, record }], &params, key, &issuer).unwrap();
     // The kiosk's own key, which an authority-custody profile must list.

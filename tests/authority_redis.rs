@@ -12,9 +12,11 @@ use server_process::{
     call, generous, header, issuer_key, keygen, now, refusal, scratch, signed, Redis, Server, TestDeployment,
 };
 use veilwatch::authority::credential::RequestSigner;
-use veilwatch::authority::disclosure::{disclosure_key, proof, seal_material};
 use veilwatch::authority::registration::{Base64Bytes, Budgets, Document, HexBytes, KioskRevocation, Material};
 use veilwatch::authority::store::{RedisStore, StateStore};
+use veilwatch::blind::material::MaterialKeys;
+use veilwatch::blind::record::{self, EntryRecord};
+use veilwatch::blind::shares::KEY_BYTES;
 use veilwatch::governance::audit::SignedHead;
 
 const L: u16 = 16;
@@ -38,12 +40,13 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     let keys = keygen(&scratch);
     let mut deployment = TestDeployment::new(L, Budgets { faces_per_minute: 4, ..generous() });
     let id = deployment.id();
-    let record_key = [0x31; 32];
+    let material_keys = MaterialKeys::derive(&[0x31; KEY_BYTES]);
     let handle = [0x32; 16];
-    let sealed = seal_material(&record_key, &id, &handle, b"ref-9|Someone|photo");
+    let entry = EntryRecord::new("ref-9".into(), "Someone".into(), "c".into(), "s".into(), now(), None);
+    let sealed = material_keys.seal(&entry, record::class_of(&entry).unwrap(), &id, &handle).unwrap();
     deployment.registration.materials = vec![Material {
         handle: HexBytes(handle),
-        verifier: HexBytes(*disclosure_key(&record_key)),
+        verifier: HexBytes(material_keys.verifier()),
         sealed: Base64Bytes(sealed.clone()),
     }];
     let second_kiosk = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
@@ -105,13 +108,7 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
 
     // Disclosure through A, logged in the shared store.
     let nonce = [0x44; 16];
-    let p = proof(
-        &disclosure_key(&record_key),
-        &veilwatch::hex(&id),
-        kiosk.kiosk_hex(),
-        &veilwatch::hex(&nonce),
-        &veilwatch::hex(&handle),
-    );
+    let p = material_keys.proof(&veilwatch::hex(&id), kiosk.kiosk_hex(), &veilwatch::hex(&nonce), &handle);
     let body = format!("{{\"handle\":\"{}\",\"proof\":\"{}\"}}", veilwatch::hex(&handle), veilwatch::hex(&p));
     let headers = kiosk.headers_with_nonce("POST", "/v1/disclose", body.as_bytes(), now(), &nonce);
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();

@@ -1,116 +1,44 @@
-//! Reviewer material at the authority (protocol E, DESIGN §3.3): what a kiosk proves to get the
-//! sealed material of one alert's record handle, and how that material is sealed.
+//! The server's side of reviewer material (protocol E, DESIGN §3.3): the body of
+//! `POST /v1/disclose`, parsed; the check of its proof against the registered verifier; and the
+//! disclosure log's entry.
 //!
-//! From an entry's 32-byte record key (HKDF-SHA256, no salt):
-//!
-//! - `disclosure key = HKDF(record key, info "veilwatch/record/v2/disclosure")`: the registration's
-//!   `verifier` for the entry's handle; the authority holds it and cannot get the others from it;
-//! - `material key = HKDF(record key, info "veilwatch/record/v2/material")`: seals the material,
-//!   ChaCha20-Poly1305 with a random 12-byte nonce prepended, AAD
-//!   `"veilwatch/material/v1" || watchlist id || handle`.
-//!
-//! `POST /v1/disclose` carries `{"handle":hex32,"proof":hex64}` with
-//! `proof = HMAC-SHA256(disclosure key, "VEILWATCH-DISCLOSE-V1\n{deployment}\n{kiosk}\n{nonce}\n{handle}")`,
-//! the nonce being the request's own `Veilwatch-Nonce`: a proof is good for one signed request of
-//! one kiosk, so an observed proof cannot be replayed by anyone.
+//! `POST /v1/disclose` carries `{"handle":hex32,"proof":hex64}` (nothing else, at most
+//! [`MAX_REQUEST_BYTES`]). The proof is the kiosk's HMAC over the deployment, the kiosk, the
+//! request's own `Veilwatch-Nonce` and the handle, keyed with the entry's disclosure key: a proof is
+//! good for one signed request of one kiosk, so an observed proof cannot be replayed by anyone.
+//! The key derivations, the proof and the sealing are [`crate::blind::material`]'s, the one
+//! implementation the kiosk, the enrolment and the authority share; this module adds no crypto.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce};
-use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
-use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
-use zeroize::Zeroizing;
 
 use super::registration::HexBytes;
+use crate::blind::material;
 
-const DISCLOSURE_INFO: &[u8] = b"veilwatch/record/v2/disclosure";
-const MATERIAL_INFO: &[u8] = b"veilwatch/record/v2/material";
-const MATERIAL_AAD: &[u8] = b"veilwatch/material/v1";
-const NONCE_BYTES: usize = 12;
 /// The largest `/v1/disclose` body (the JSON is ~120 bytes).
 pub const MAX_REQUEST_BYTES: usize = 512;
 
-fn expand(record_key: &[u8; 32], info: &[u8]) -> Zeroizing<[u8; 32]> {
-    let mut out = Zeroizing::new([0u8; 32]);
-    Hkdf::<Sha256>::new(None, record_key).expand(info, &mut out[..]).expect("32 bytes is a valid HKDF length");
-    out
-}
-
-/// The entry's disclosure key: the authority's verifier of its proofs.
-pub fn disclosure_key(record_key: &[u8; 32]) -> Zeroizing<[u8; 32]> {
-    expand(record_key, DISCLOSURE_INFO)
-}
-
-/// The key the entry's reviewer material is sealed under.
-pub fn material_key(record_key: &[u8; 32]) -> Zeroizing<[u8; 32]> {
-    expand(record_key, MATERIAL_INFO)
-}
-
-fn aad(watchlist_id: &[u8; 16], handle: &[u8; 16]) -> Vec<u8> {
-    [MATERIAL_AAD, watchlist_id, handle].concat()
-}
-
-/// Seals `plaintext` (the padded record plaintext) for the authority to hold.
-pub fn seal_material(record_key: &[u8; 32], watchlist_id: &[u8; 16], handle: &[u8; 16], plaintext: &[u8]) -> Vec<u8> {
-    let mut nonce = [0u8; NONCE_BYTES];
-    OsRng.fill_bytes(&mut nonce);
-    let cipher = ChaCha20Poly1305::new((&*material_key(record_key)).into());
-    let sealed = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad(watchlist_id, handle) })
-        .expect("ChaCha20-Poly1305 seals any length a record has");
-    [&nonce[..], &sealed].concat()
-}
-
-/// Opens what [`seal_material`] sealed; `None` if it was sealed for another key, list or handle,
-/// or altered.
-pub fn open_material(
-    record_key: &[u8; 32],
-    watchlist_id: &[u8; 16],
-    handle: &[u8; 16],
-    sealed: &[u8],
-) -> Option<Zeroizing<Vec<u8>>> {
-    if sealed.len() < NONCE_BYTES {
-        return None;
-    }
-    let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
-    let cipher = ChaCha20Poly1305::new((&*material_key(record_key)).into());
-    cipher
-        .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad(watchlist_id, handle) })
-        .ok()
-        .map(Zeroizing::new)
-}
-
-fn proof_mac(disclosure_key: &[u8; 32], deployment: &str, kiosk: &str, nonce: &str, handle: &str) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(disclosure_key).expect("HMAC takes any key length");
-    mac.update(format!("VEILWATCH-DISCLOSE-V1\n{deployment}\n{kiosk}\n{nonce}\n{handle}").as_bytes());
-    mac
-}
-
-/// The kiosk's proof of the record key for one request (all arguments lowercase hex).
-pub fn proof(disclosure_key: &[u8; 32], deployment: &str, kiosk: &str, nonce: &str, handle: &str) -> [u8; 32] {
-    proof_mac(disclosure_key, deployment, kiosk, nonce, handle).finalize().into_bytes().into()
-}
-
-/// Checks a proof in constant time.
-pub fn verify_proof(
-    verifier: &[u8; 32],
-    deployment: &str,
-    kiosk: &str,
-    nonce: &str,
-    handle: &str,
-    proof: &[u8; 32],
-) -> bool {
-    proof_mac(verifier, deployment, kiosk, nonce, handle).verify_slice(proof).is_ok()
-}
-
-/// The body of `POST /v1/disclose`.
+/// The body of `POST /v1/disclose`, as the authority reads it: both fields exact-length hex, no
+/// other field. (The kiosk writes it with [`material::DisclosureBody`].)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DiscloseRequest {
     pub handle: HexBytes<16>,
     pub proof: HexBytes<32>,
+}
+
+impl DiscloseRequest {
+    /// The request in `body`, or a message for the kiosk's developer saying what the body must be.
+    pub fn parse(body: &[u8]) -> Result<DiscloseRequest, String> {
+        serde_json::from_slice(body)
+            .map_err(|e| format!("the body must be {{\"handle\":<32 hex>,\"proof\":<64 hex>}}: {e}"))
+    }
+
+    /// Whether the proof shows knowledge of the record key whose disclosure key is `verifier`,
+    /// for the signed request of kiosk `kiosk_hex` of `deployment_hex` that carried `nonce_hex`
+    /// (constant-time comparison).
+    pub fn proves(&self, verifier: &[u8; 32], deployment_hex: &str, kiosk_hex: &str, nonce_hex: &str) -> bool {
+        material::verify_proof(verifier, deployment_hex, kiosk_hex, nonce_hex, &self.handle.0, &self.proof.0)
+    }
 }
 
 /// One released material, as the disclosure log keeps it.
@@ -127,31 +55,33 @@ pub struct Disclosure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::blind::material::{DisclosureBody, MaterialKeys};
 
     #[test]
-    fn the_proof_binds_key_deployment_kiosk_nonce_and_handle() {
-        let record_key = [7u8; 32];
-        let key = disclosure_key(&record_key);
-        let p = proof(&key, "d", "k", "n", "h");
-        assert!(verify_proof(&key, "d", "k", "n", "h", &p));
-        for (d, k, n, h) in [("x", "k", "n", "h"), ("d", "x", "n", "h"), ("d", "k", "x", "h"), ("d", "k", "n", "x")] {
-            assert!(!verify_proof(&key, d, k, n, h, &p));
+    fn what_the_kiosk_writes_the_authority_reads_and_verifies_for_that_request_only() {
+        let keys = MaterialKeys::derive(&[7u8; 16]);
+        let handle = [3u8; 16];
+        let body = DisclosureBody::new(&keys, "d", "k", "n", &handle);
+        let request = DiscloseRequest::parse(&body).unwrap();
+        assert_eq!(request.handle.0, handle);
+        assert!(request.proves(&keys.verifier(), "d", "k", "n"));
+        for (d, k, n) in [("x", "k", "n"), ("d", "x", "n"), ("d", "k", "x")] {
+            assert!(!request.proves(&keys.verifier(), d, k, n));
         }
-        assert!(!verify_proof(&disclosure_key(&[8; 32]), "d", "k", "n", "h", &p));
-        assert_ne!(*key, *material_key(&record_key), "the verifier is not the sealing key");
+        assert!(!request.proves(&MaterialKeys::derive(&[8u8; 16]).verifier(), "d", "k", "n"));
+        let other_handle = DiscloseRequest { handle: HexBytes([4; 16]), ..request };
+        assert!(!other_handle.proves(&keys.verifier(), "d", "k", "n"));
     }
 
     #[test]
-    fn sealed_material_opens_only_for_its_key_list_and_handle() {
-        let (record_key, list, handle) = ([1u8; 32], [2u8; 16], [3u8; 16]);
-        let sealed = seal_material(&record_key, &list, &handle, b"record plaintext");
-        assert_eq!(&open_material(&record_key, &list, &handle, &sealed).unwrap()[..], b"record plaintext");
-        assert!(open_material(&[9; 32], &list, &handle, &sealed).is_none());
-        assert!(open_material(&record_key, &[9; 16], &handle, &sealed).is_none());
-        assert!(open_material(&record_key, &list, &[9; 16], &sealed).is_none());
-        let mut altered = sealed.clone();
-        altered[20] ^= 1;
-        assert!(open_material(&record_key, &list, &handle, &altered).is_none());
-        assert_ne!(seal_material(&record_key, &list, &handle, b"record plaintext"), sealed, "a fresh nonce each time");
+    fn a_body_with_a_short_field_or_an_extra_field_is_refused_with_its_shape() {
+        let proof = "ab".repeat(32);
+        for body in [
+            format!(r#"{{"handle":"{}","proof":"{proof}"}}"#, "00".repeat(15)),
+            format!(r#"{{"handle":"{}","proof":"{}"}}"#, "00".repeat(16), "ab".repeat(31)),
+            format!(r#"{{"handle":"{}","proof":"{proof}","x":1}}"#, "00".repeat(16)),
+        ] {
+            assert!(DiscloseRequest::parse(body.as_bytes()).unwrap_err().contains("<32 hex>"), "{body}");
+        }
     }
 }

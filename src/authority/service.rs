@@ -336,13 +336,8 @@ async fn disclose(State(service): State<Arc<Service>>, headers: HeaderMap, body:
     let credential = Credential::from_headers(&headers);
     let outcome = async {
         let admitted = admit(&service, credential.clone(), DISCLOSE_PATH, &body).await?;
-        let request: DiscloseRequest = serde_json::from_slice(&body).map_err(|e| {
-            Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_request",
-                format!("the body must be {{\"handle\":<32 hex>,\"proof\":<64 hex>}}: {e}"),
-            )
-        })?;
+        let request = DiscloseRequest::parse(&body)
+            .map_err(|message| Refusal::new(StatusCode::BAD_REQUEST, "malformed_request", message))?;
         let deployment = admitted.credential.deployment;
         let material = service.store.material(&deployment.0, &request.handle.0).await?.ok_or_else(|| {
             Refusal::new(StatusCode::NOT_FOUND, "unknown_handle", "no reviewer material is registered for this handle")
@@ -350,14 +345,7 @@ async fn disclose(State(service): State<Arc<Service>>, headers: HeaderMap, body:
         let (deployment_hex, kiosk_hex, handle_hex) =
             (admitted.deployment_hex(), admitted.kiosk_hex(), request.handle.to_hex());
         let nonce_hex = admitted.credential.nonce.to_hex();
-        if !disclosure::verify_proof(
-            &material.verifier.0,
-            &deployment_hex,
-            &kiosk_hex,
-            &nonce_hex,
-            &handle_hex,
-            &request.proof.0,
-        ) {
+        if !request.proves(&material.verifier.0, &deployment_hex, &kiosk_hex, &nonce_hex) {
             return Err(Refusal::new(
                 StatusCode::FORBIDDEN,
                 "bad_proof",

@@ -159,7 +159,7 @@ pub fn build_with_materials(
             Some(entry) if !handles => record::seal(&entry.record, material_class, key, &header_hash, index)?,
             Some(entry) => {
                 let handle = random_handle();
-                let keys = MaterialKeys::derive(&key[..]);
+                let keys = MaterialKeys::derive(key);
                 let sealed = keys.seal(&entry.record, material_class, &header.watchlist_id, &handle)?;
                 materials.push(Material::new(&handle, &keys.verifier(), &sealed));
                 record::seal_handle(&handle, key, &header_hash, index)

@@ -199,7 +199,7 @@ impl Matcher {
         let hash = &self.watchlist.header_hash;
         if self.watchlist.header.record_class == RecordClass::Handle {
             let handle = record::open_handle(sealed, key, hash, entry)?;
-            return Some(Opened::Handle { handle, keys: MaterialKeys::derive(&key[..]) });
+            return Some(Opened::Handle { handle, keys: MaterialKeys::derive(key) });
         }
         record::open(sealed, key, hash, entry).map(Opened::Record)
     }

@@ -3,7 +3,11 @@
 //! sealed under a key derived from the entry's record key and kept by the authority, which releases
 //! them for one handle at a time, to a kiosk that proves it rebuilt that record key.
 //!
-//! From the record key K_i (what the shares rebuild):
+//! This is the one implementation of protocol E's keys, proof and sealing: enrolment seals with
+//! it, the kiosk proves and opens with it, and the authority (`authority::disclosure`) checks
+//! proofs with [`verify_proof`].
+//!
+//! From the record key K_i (what the shares rebuild; [`KEY_BYTES`] = 16 bytes):
 //! - `disclosure_key = HKDF-SHA256(salt none, K_i, "veilwatch/record/v2/disclosure")`: the
 //!   registration's `verifier`; the authority checks a disclosure request's proof with it, and can
 //!   derive neither K_i nor the material key from it.
@@ -30,6 +34,7 @@ use zeroize::Zeroizing;
 
 use super::format::{RecordClass, HANDLE_BYTES};
 use super::record::{self, EntryRecord};
+use super::shares::KEY_BYTES;
 use super::BlindError;
 use crate::hex::{from_hex, hex};
 
@@ -48,9 +53,9 @@ pub fn random_handle() -> Handle {
     handle
 }
 
-fn hkdf(record_key: &[u8], info: &[u8]) -> Zeroizing<[u8; 32]> {
+fn hkdf(record_key: &[u8; KEY_BYTES], info: &[u8]) -> Zeroizing<[u8; 32]> {
     let mut out = Zeroizing::new([0u8; 32]);
-    Hkdf::<Sha256>::new(None, record_key).expand(info, &mut out[..]).expect("32 bytes is a valid HKDF length");
+    Hkdf::<Sha256>::new(None, &record_key[..]).expand(info, &mut out[..]).expect("32 bytes is a valid HKDF length");
     out
 }
 
@@ -68,7 +73,7 @@ impl std::fmt::Debug for MaterialKeys {
 
 impl MaterialKeys {
     /// Derives both keys from a record key (the caller wipes its copy of the record key).
-    pub fn derive(record_key: &[u8]) -> MaterialKeys {
+    pub fn derive(record_key: &[u8; KEY_BYTES]) -> MaterialKeys {
         MaterialKeys { disclosure: hkdf(record_key, DISCLOSURE_INFO), material: hkdf(record_key, MATERIAL_INFO) }
     }
 

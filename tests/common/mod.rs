@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use veilwatch::blind::enroll::WatchlistParams;
 use veilwatch::governance::profile::{Custody, Profile};
 use veilwatch::pipeline::models::MANIFEST;
 use veilwatch::pipeline::{Engine, Frame, ModelKind};
@@ -112,5 +113,17 @@ pub fn test_profile(
         requires_overseer: false,
         target_fpir: None,
         kiosk_keys,
+    }
+}
+
+/// A watchlist's parameters as a deployment uses them (the default tables and threshold) for
+/// `model_id`, valid from an hour before `now` to an hour after.
+pub fn watchlist_params(model_id: &str, now: i64) -> WatchlistParams {
+    WatchlistParams {
+        model_id: model_id.into(),
+        tables: veilwatch::blind::DEFAULT_TABLES,
+        threshold: veilwatch::blind::DEFAULT_THRESHOLD,
+        valid_from: now - 3600,
+        valid_until: now + 3600,
     }
 }
