@@ -129,14 +129,14 @@ describe('authority custody with an authority that stops answering', { skip: !ha
     const authorityPort = await freePort();
     const proxy = await hangingProxy(`http://127.0.0.1:${authorityPort}`);
     const { origin, process: server } = await serveKiosk(['--authority', proxy.origin]);
-    const authority = spawn(cli, ['authority', '--keys', keys, '--listen', `127.0.0.1:${authorityPort}`, '--allow-origin', origin],
-      { stdio: 'ignore' });
+    let authority;
     const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
     try {
       const page = await browser.newPage();
       await page.goto(origin);
       await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
       const kioskKey = await createKioskKey(page);
+      authority = startAuthority(authorityPort, origin, kioskKey);
       writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
         purpose: 'Browser test of a tampered answer', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
         validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
@@ -166,7 +166,7 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await browser.close();
       server.kill();
       proxy.close();
-      authority.kill();
+      authority?.kill();
     }
   });
 
