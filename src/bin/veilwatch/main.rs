@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod audit;
 mod authority;
 mod bench;
+mod bench_authority;
 mod detect;
 mod embed;
 mod enroll;
@@ -43,7 +44,8 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// Measure verification accuracy on a folder in LFW layout (Name/Name_0001.jpg).
     Eval(eval::EvalArgs),
-    /// Native speed: detection at 320×240 and 640×480, embedding per face (medians).
+    /// Native speed: detection at 320×240 and 640×480, embedding per face (medians);
+    /// `bench authority`: the authority's capacity under signed load.
     Bench(bench::BenchArgs),
     /// Serve the kiosk (static files) on loopback with a strict Content-Security-Policy.
     Serve(serve::ServeArgs),
