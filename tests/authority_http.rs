@@ -1,7 +1,9 @@
-//! `veilwatch authority` over its wire, as a kiosk or an attacker sees it: evaluation over HTTPS
-//! (rustls, a self-signed certificate the client trusts), CORS only for the configured kiosk
-//! origins, `/v1/anchor` (signed audit heads: verified, kept latest per kiosk, a chain going
-//! backwards refused), refusals with reasons, and `/metrics` in the Prometheus text format.
+//! `veilwatch authority` over its wire, as a kiosk or an attacker sees it: signed evaluation over
+//! HTTPS (rustls, a self-signed certificate the client trusts), CORS only for the configured kiosk
+//! origins (with the credential headers allowed and the refusal headers exposed), `/v1/anchor`
+//! (signed requests carrying signed audit heads: verified, kept latest per kiosk, a chain going
+//! backwards refused, only a kiosk's own head), refusals with reasons, and `/metrics` in the
+//! Prometheus text format.
 
 mod server_process;
 
@@ -11,7 +13,9 @@ use std::time::Duration;
 
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{json, Value};
-use server_process::{call, elements, header, keygen, raw, scratch, Server};
+use server_process::{
+    authority_for, call, generous, header, keygen, raw, refusal, scratch, signed, Server, TestDeployment,
+};
 use veilwatch::blind::DEFAULT_TABLES;
 
 #[test]
@@ -22,18 +26,14 @@ fn the_authority_evaluates_over_https_with_its_certificate_and_refuses_plain_htt
     let (cert_pem, key_pem) = (scratch.join("cert.pem"), scratch.join("key.pem"));
     std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
     std::fs::write(&key_pem, cert.key_pair.serialize_pem()).unwrap();
-    let server = Server::start(
-        &[
-            "authority",
-            "--keys",
-            keys.to_str().unwrap(),
-            "--tls-cert",
-            cert_pem.to_str().unwrap(),
-            "--tls-key",
-            key_pem.to_str().unwrap(),
-        ],
+    let deployment = TestDeployment::new(DEFAULT_TABLES, generous());
+    let server = authority_for(
+        &keys,
+        &deployment,
         &scratch,
+        &["--tls-cert", cert_pem.to_str().unwrap(), "--tls-key", key_pem.to_str().unwrap()],
     );
+    let signer = deployment.signer();
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.cert.der().clone()).unwrap();
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
@@ -43,18 +43,26 @@ fn the_authority_evaluates_over_https_with_its_certificate_and_refuses_plain_htt
         .with_no_client_auth();
     let agent = ureq::AgentBuilder::new().tls_config(Arc::new(tls)).timeout(Duration::from_secs(20)).build();
     let url = format!("https://localhost:{}/v1/evaluate", server.addr.port());
-    let face = elements(DEFAULT_TABLES as usize, 1);
+    let face = deployment.face(1);
     let answer = |agent: &ureq::Agent| {
-        let response = agent.post(&url).set("Content-Type", "application/octet-stream").send_bytes(&face).unwrap();
+        let mut request = agent.post(&url).set("Content-Type", "application/octet-stream");
+        for (name, value) in signer.headers("POST", "/v1/evaluate", &face, server_process::now()) {
+            request = request.set(name, &value);
+        }
+        let response = request.send_bytes(&face).unwrap();
         assert_eq!(response.status(), 200);
         let mut body = Vec::new();
         response.into_reader().read_to_end(&mut body).unwrap();
         body
     };
     let first = answer(&agent);
-    assert_eq!(first.len(), face.len());
-    assert_ne!(first, face, "the elements come back evaluated");
-    assert_eq!(answer(&agent), first, "the same elements evaluate to the same answer under one key");
+    assert!(first.len() >= face.len());
+    assert_ne!(first[..face.len()], face[..], "the elements come back evaluated");
+    assert_eq!(
+        answer(&agent)[..face.len()],
+        first[..face.len()],
+        "the same elements evaluate to the same elements under one key"
+    );
     // A client that does not trust the certificate is refused by its own TLS, and plain HTTP on
     // the TLS port gets no HTTP answer.
     let untrusting = ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).build();
@@ -69,8 +77,11 @@ fn a_browser_page_may_call_the_authority_only_from_a_configured_kiosk_origin() {
     let scratch = scratch("cors");
     let keys = keygen(&scratch);
     let kiosk = "http://127.0.0.1:8080";
-    let open = Server::start(&["authority", "--keys", keys.to_str().unwrap()], &scratch);
-    let restricted = Server::start(&["authority", "--keys", keys.to_str().unwrap(), "--allow-origin", kiosk], &scratch);
+    let deployment = TestDeployment::new(DEFAULT_TABLES, generous());
+    let open = authority_for(&keys, &deployment, &scratch, &[]);
+    let restricted = authority_for(&keys, &deployment, &scratch, &["--allow-origin", kiosk]);
+    let credential_headers =
+        "content-type,veilwatch-kiosk,veilwatch-deployment,veilwatch-timestamp,veilwatch-nonce,veilwatch-signature";
     let preflight = |server: &Server, origin: &str| {
         call(
             "OPTIONS",
@@ -78,7 +89,7 @@ fn a_browser_page_may_call_the_authority_only_from_a_configured_kiosk_origin() {
             &[
                 ("Origin", origin),
                 ("Access-Control-Request-Method", "POST"),
-                ("Access-Control-Request-Headers", "content-type"),
+                ("Access-Control-Request-Headers", credential_headers),
             ],
             &[],
         )
@@ -86,11 +97,23 @@ fn a_browser_page_may_call_the_authority_only_from_a_configured_kiosk_origin() {
     let (_, headers, _) = preflight(&restricted, kiosk);
     assert_eq!(header(&headers, "access-control-allow-origin"), Some(kiosk));
     assert!(header(&headers, "access-control-allow-methods").unwrap_or("").contains("POST"));
+    let allowed = header(&headers, "access-control-allow-headers").unwrap_or("").to_ascii_lowercase();
+    for name in credential_headers.split(',') {
+        assert!(allowed.contains(name), "{name} must be allowed: {allowed}");
+    }
     let (_, headers, _) = preflight(&restricted, "http://evil.example");
     assert_eq!(header(&headers, "access-control-allow-origin"), None, "another origin gets no CORS grant");
-    let face = elements(DEFAULT_TABLES as usize, 2);
-    let (status, headers, _) = call("POST", &restricted.url("/v1/evaluate"), &[("Origin", kiosk)], &face);
+    let face = deployment.face(2);
+    let credential = deployment.signer().headers("POST", "/v1/evaluate", &face, server_process::now());
+    let mut with_origin: Vec<(&str, &str)> = credential.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    with_origin.push(("Origin", kiosk));
+    let (status, headers, _) = call("POST", &restricted.url("/v1/evaluate"), &with_origin, &face);
     assert_eq!((status, header(&headers, "access-control-allow-origin")), (200, Some(kiosk)));
+    // A refusal the page must be able to read: its reason token and Retry-After are exposed.
+    let (status, headers, _) = call("POST", &restricted.url("/v1/evaluate"), &[("Origin", kiosk)], &face);
+    assert_eq!(status, 401);
+    let exposed = header(&headers, "access-control-expose-headers").unwrap_or("").to_ascii_lowercase();
+    assert!(exposed.contains("veilwatch-refusal") && exposed.contains("retry-after"), "{exposed}");
     // No --allow-origin: no CORS headers for anyone (the old server answered `*`).
     let (_, headers, _) = preflight(&open, kiosk);
     assert_eq!(header(&headers, "access-control-allow-origin"), None);
@@ -118,12 +141,12 @@ fn signed_head(key: &SigningKey, seq: u64, head: &str) -> Value {
 fn the_authority_anchors_signed_audit_heads_and_refuses_forged_or_backward_ones() {
     let scratch = scratch("anchor");
     let keys = keygen(&scratch);
-    let server = Server::start(&["authority", "--keys", keys.to_str().unwrap()], &scratch);
-    let kiosk = SigningKey::from_bytes(&[42; 32]);
+    let deployment = TestDeployment::new(DEFAULT_TABLES, generous());
+    let server = authority_for(&keys, &deployment, &scratch, &[]);
+    let kiosk = deployment.kiosk.clone();
     let kiosk_hex = veilwatch::hex(kiosk.verifying_key().as_bytes());
-    let post = |head: &Value| {
-        call("POST", &server.url("/v1/anchor"), &[("Content-Type", "application/json")], head.to_string().as_bytes())
-    };
+    let signer = deployment.signer();
+    let post = |head: &Value| signed(&server, &signer, "/v1/anchor", head.to_string().as_bytes());
     let get = || call("GET", &server.url(&format!("/v1/anchor/{kiosk_hex}")), &[], &[]);
 
     assert_eq!(get().0, 404, "nothing anchored yet");
@@ -154,11 +177,17 @@ fn the_authority_anchors_signed_audit_heads_and_refuses_forged_or_backward_ones(
         ("{\"kioskKey\":\"zz\"}".to_owned(), "not valid JSON of the expected shape"),
         ("not json".to_owned(), "not valid JSON"),
     ] {
-        let (status, _, body) = call("POST", &server.url("/v1/anchor"), &[], bad.as_bytes());
+        let (status, _, body) = signed(&server, &signer, "/v1/anchor", bad.as_bytes());
         assert_eq!(status, 400, "{bad}");
         assert!(String::from_utf8_lossy(&body).contains(reason), "{}", String::from_utf8_lossy(&body));
     }
     assert_eq!(serde_json::from_slice::<Value>(&get().2).unwrap(), h9, "no forgery replaced the head");
+    // Unsigned, or another kiosk's head under this kiosk's credential: refused.
+    let other = signed_head(&SigningKey::from_bytes(&[44; 32]), 30, &"55".repeat(32));
+    let unsigned = call("POST", &server.url("/v1/anchor"), &[], h9.to_string().as_bytes());
+    assert_eq!(refusal(&unsigned), (401, "unsigned".into()));
+    assert_eq!(refusal(&post(&other)), (403, "anchor_kiosk_mismatch".into()));
+    assert_eq!(serde_json::from_slice::<Value>(&get().2).unwrap(), h9);
     // An oversized head document is refused before it is parsed.
     // (Only the head is sent: a server that refuses early closes before reading a body.)
     let answer = raw(
@@ -174,15 +203,18 @@ fn the_authority_anchors_signed_audit_heads_and_refuses_forged_or_backward_ones(
 fn refusals_carry_a_reason_and_metrics_count_requests_refusals_and_evaluations() {
     let scratch = scratch("metrics");
     let keys = keygen(&scratch);
-    let server = Server::start(&["authority", "--keys", keys.to_str().unwrap()], &scratch);
-    let face = elements(DEFAULT_TABLES as usize, 3);
-    assert_eq!(call("POST", &server.url("/v1/evaluate"), &[], &face).0, 200);
-    let (status, _, body) = call("POST", &server.url("/v1/evaluate"), &[], &[0xEE; 64]);
+    let deployment = TestDeployment::new(DEFAULT_TABLES, generous());
+    let server = authority_for(&keys, &deployment, &scratch, &[]);
+    let signer = deployment.signer();
+    let face = deployment.face(3);
+    assert_eq!(signed(&server, &signer, "/v1/evaluate", &face).0, 200);
+    let (status, _, body) = signed(&server, &signer, "/v1/evaluate", &vec![0xEE; face.len()]);
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("not a valid group element"));
-    let (status, _, body) = call("POST", &server.url("/v1/evaluate"), &[], &[1; 33]);
-    assert_eq!(status, 400);
-    assert!(String::from_utf8_lossy(&body).contains("not a list of elements"));
+    let answer = signed(&server, &signer, "/v1/evaluate", &[1; 33]);
+    assert_eq!(refusal(&answer), (400, "wrong_element_count".into()));
+    assert!(String::from_utf8_lossy(&answer.2).contains("exactly 1024 blinded elements"));
+    assert_eq!(refusal(&call("POST", &server.url("/v1/evaluate"), &[], &face)), (401, "unsigned".into()));
     let (status, _, body) = call("GET", &server.url("/v1/evaluate"), &[], &[]);
     assert_eq!(status, 405, "{}", String::from_utf8_lossy(&body));
     let (status, _, body) = call("GET", &server.url("/admin"), &[], &[]);
@@ -204,15 +236,25 @@ fn refusals_carry_a_reason_and_metrics_count_requests_refusals_and_evaluations()
         line.rsplit(' ').next().unwrap().parse().unwrap()
     };
     assert_eq!(value("veilwatch_authority_elements_evaluated_total"), DEFAULT_TABLES as f64);
-    assert_eq!(value("veilwatch_authority_requests_total{endpoint=\"evaluate\"}"), 3.0);
-    assert_eq!(value("veilwatch_authority_refusals_total{reason=\"bad_elements\"}"), 2.0);
+    assert_eq!(value("veilwatch_authority_requests_total{endpoint=\"evaluate\"}"), 4.0);
+    assert_eq!(
+        value(&format!(
+            "veilwatch_authority_faces_total{{deployment=\"{}\",kiosk=\"{}\"}}",
+            veilwatch::hex(&deployment.id()),
+            signer.kiosk_hex()
+        )),
+        1.0
+    );
+    assert_eq!(value("veilwatch_authority_refusals_total{reason=\"bad_elements\"}"), 1.0);
+    assert_eq!(value("veilwatch_authority_refusals_total{reason=\"wrong_element_count\"}"), 1.0);
+    assert_eq!(value("veilwatch_authority_refusals_total{reason=\"unsigned\"}"), 1.0);
     assert_eq!(value("veilwatch_authority_refusals_total{reason=\"not_found\"}"), 1.0);
     assert_eq!(value("veilwatch_authority_refusals_total{reason=\"method\"}"), 1.0);
     // The log: one line per request with method, path, status and latency, and no element.
     let log = server.log_text();
     let evaluate_lines: Vec<&str> =
         log.lines().filter(|l| l.contains("path=/v1/evaluate") && l.contains("status=")).collect();
-    assert_eq!(evaluate_lines.len(), 5, "{log}");
+    assert_eq!(evaluate_lines.len(), 6, "{log}");
     assert!(evaluate_lines.iter().all(|l| l.contains("method=") && l.contains("latency=")), "{log}");
     let first_element = veilwatch::hex(&face[..32]);
     assert!(!log.contains(&first_element) && !log.contains(&first_element[..16]), "an element reached the log");

@@ -213,11 +213,41 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     let prf_key = keys.join("secret/prf-local.key");
     check(&identify(&["--prf-key", prf_key.to_str().unwrap()], &local));
 
-    // Authority custody, through a proxy that records every request body.
+    // Authority custody: a kiosk key, the deployment registered for it (id, L and window from the
+    // watchlist), the authority started with that registration, reached through a proxy that
+    // records every request body.
+    let kiosk_key = scratch.join("kiosk.key");
+    let kiosk_public = ok(veilwatch(&["kiosk-key", "new", "--out", kiosk_key.to_str().unwrap()])).trim().to_owned();
+    let registration = scratch.join("registration.txt");
+    let deployment = ok(veilwatch(&[
+        "registration",
+        "deployment",
+        "--keys",
+        keys.to_str().unwrap(),
+        "--watchlist",
+        oprf.to_str().unwrap(),
+        "--kiosk-key",
+        &kiosk_public,
+        "--faces-per-minute",
+        "600",
+        "--faces-per-day",
+        "10000",
+        "--faces-total",
+        "100000",
+        "--out",
+        registration.to_str().unwrap(),
+    ]));
+    let registered = std::fs::read_to_string(&registration).unwrap();
+    let oprf_inspect: Value =
+        serde_json::from_str(&ok(veilwatch(&["inspect", oprf.to_str().unwrap(), "--issuer", &public]))).unwrap();
+    assert!(registered.contains(&format!("\"deployment\":\"{}\"", deployment.trim())), "{registered}");
+    assert!(registered.contains(&format!("\"tables\":{}", oprf_inspect["tables"])), "{registered}");
+    assert!(registered.contains(&kiosk_public));
     let port = free_port();
     let _authority = Killed(
         Command::new(env!("CARGO_BIN_EXE_veilwatch"))
             .args(["authority", "--keys", keys.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--register", registration.to_str().unwrap()])
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
@@ -225,13 +255,20 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     wait_for(port);
     let (proxy, log) = recording_proxy(port);
     let url = format!("http://127.0.0.1:{proxy}");
-    let runs = [identify(&["--authority", &url], &oprf), identify(&["--authority", &url], &oprf)];
+    let signed_by_kiosk = ["--authority", &url, "--kiosk-key", kiosk_key.to_str().unwrap()];
+    let runs = [identify(&signed_by_kiosk, &oprf), identify(&signed_by_kiosk, &oprf)];
     runs.iter().for_each(check);
     let faces: usize =
         runs.iter().flat_map(|r| r.as_array().unwrap()).map(|img| img["faces"].as_array().unwrap().len()).sum();
     let requests = log.lock().unwrap().clone();
     // Each run: one key check at load, then one batch per face.
     assert_eq!(requests.len(), 2 + faces, "one key check per run, one batch per face");
+    let heads: Vec<String> = requests
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r[..r.windows(4).position(|w| w == b"\r\n\r\n").unwrap()]).to_ascii_lowercase())
+        .collect();
+    assert!(heads.iter().all(|h| h.contains("veilwatch-signature:") && h.contains(&kiosk_public)), "every request is signed");
+    assert_eq!(heads.iter().filter(|h| h.starts_with("post /v1/key-check ")).count(), 2, "{heads:?}");
     let bodies: Vec<&[u8]> =
         requests.iter().map(|r| &r[r.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..]).collect();
     let batches: Vec<&&[u8]> =
@@ -273,6 +310,8 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
         &public,
         "--authority",
         &format!("http://127.0.0.1:{}", free_port()),
+        "--kiosk-key",
+        kiosk_key.to_str().unwrap(),
         &stranger,
     ]);
     assert!(!down.status.success());
@@ -299,6 +338,8 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
         &public,
         "--authority",
         &format!("http://127.0.0.1:{garbage_port}"),
+        "--kiosk-key",
+        kiosk_key.to_str().unwrap(),
         &stranger,
     ]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("garbage"), "{}", String::from_utf8_lossy(&bad.stderr));

@@ -1,4 +1,5 @@
-//! `/v1/anchor`: a kiosk's signed audit-chain head (DESIGN §5), verified and kept, latest per kiosk.
+//! `/v1/anchor`: a kiosk's signed audit-chain head (DESIGN §5), verified here and kept, latest per
+//! kiosk, in the state store ([`super::store::StateStore::record_anchor`]).
 //!
 //! A head is `{"kioskKey":"<64 hex>","seq":N,"head":"<64 hex>","time":"YYYY-MM-DDTHH:MM:SSZ",
 //! "signature":"<128 hex>"}`; the signature is Ed25519 (`verify_strict`) by the kiosk key over the
@@ -8,9 +9,6 @@
 //!
 //! The head is [`governance::audit::SignedHead`](crate::governance::audit::SignedHead), the very
 //! type the kiosk signs and `veilwatch audit verify --anchors` checks.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 pub use crate::governance::audit::SignedHead;
 
@@ -40,33 +38,6 @@ pub fn verified_head(body: &[u8]) -> Result<SignedHead, AnchorError> {
     Ok(head)
 }
 
-/// The latest verified head of each kiosk key, in memory (a single node's store; the shared
-/// store for replicas comes with the authority's state store).
-#[derive(Default)]
-pub struct AnchorStore {
-    latest: Mutex<HashMap<String, SignedHead>>,
-}
-
-impl AnchorStore {
-    /// Keeps `head` as its kiosk's latest unless it goes backwards. The same seq again (a retry,
-    /// or a head re-sent after a restart) replaces the stored one.
-    pub fn record(&self, head: SignedHead) -> Result<(), AnchorError> {
-        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(stored) = latest.get(&head.kiosk_key) {
-            if head.seq < stored.seq {
-                return Err(AnchorError::Backwards { stored: stored.seq, offered: head.seq });
-            }
-        }
-        latest.insert(head.kiosk_key.clone(), head);
-        Ok(())
-    }
-
-    /// The stored head of a kiosk key (lowercase hex), if any.
-    pub fn latest(&self, kiosk_key: &str) -> Option<SignedHead> {
-        self.latest.lock().unwrap_or_else(|e| e.into_inner()).get(kiosk_key).cloned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,15 +65,5 @@ mod tests {
         }
         let upper = SignedHead { kiosk_key: head.kiosk_key.to_uppercase(), ..head.clone() };
         assert!(matches!(verified_head(upper.to_json().as_bytes()), Err(AnchorError::Malformed(_))));
-    }
-
-    #[test]
-    fn the_store_refuses_a_chain_going_backwards() {
-        let key = SigningKey::from_bytes(&[9; 32]);
-        let store = AnchorStore::default();
-        store.record(signed(&key, 10)).unwrap();
-        assert_eq!(store.record(signed(&key, 9)), Err(AnchorError::Backwards { stored: 10, offered: 9 }));
-        store.record(signed(&key, 11)).unwrap();
-        assert_eq!(store.latest(&signed(&key, 1).kiosk_key).unwrap().seq, 11);
     }
 }

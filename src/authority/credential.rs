@@ -11,11 +11,20 @@
 //! (hex lowercase; path without query). The browser builds the same bytes in
 //! `www/kiosk/authority-client.js` and signs them with its non-extractable WebCrypto key; the
 //! CLI, the tests and the load generator sign here with [`RequestSigner`].
+//!
+//! The authority's side: [`Credential::from_headers`] parses the headers (`unsigned`,
+//! `malformed_credential`), [`Credential::check_fresh`] the clock (`stale`, ±[`MAX_SKEW_S`]),
+//! [`admit_kiosk`] the deployment and kiosk against the registration state, and
+//! [`Credential::verify_signature`] the signature (`verify_strict`); the nonce is checked last, in
+//! the shared state store (`replayed`). Each refusal is a [`CredentialRefusal`] whose token is the
+//! `Veilwatch-Refusal` header of the 401.
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
+use super::registration::{HexBytes, Registration};
+use super::store::DeploymentState;
 use crate::hex::hex;
 
 pub const KIOSK: &str = "veilwatch-kiosk";
@@ -27,6 +36,8 @@ pub const SIGNATURE: &str = "veilwatch-signature";
 pub const REFUSAL: &str = "veilwatch-refusal";
 /// Bytes of a request nonce.
 pub const NONCE_BYTES: usize = 16;
+/// How far a request's timestamp may be from the authority's clock, either way.
+pub const MAX_SKEW_S: i64 = 120;
 
 /// The bytes a kiosk signs for one request.
 pub fn request_message(
@@ -94,6 +105,133 @@ impl RequestSigner {
     }
 }
 
+/// Why a request's credential was refused (401; [`CredentialRefusal::token`] names it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialRefusal {
+    #[error("the request carries no kiosk credential (no {0} header); sign it with a registered kiosk key")]
+    Unsigned(&'static str),
+    #[error("the kiosk credential is malformed: {0}")]
+    Malformed(String),
+    /// The kiosk's clock is off, or the request was held back and sent later.
+    #[error("the request was signed {skew} s away from the authority's clock (at most {MAX_SKEW_S} s); check the kiosk's clock")]
+    Stale { skew: i64 },
+    #[error("deployment {0} is not registered at this authority; the issuer must register it")]
+    UnknownDeployment(String),
+    #[error("deployment {0} is revoked")]
+    RevokedDeployment(String),
+    #[error("deployment {0} is outside its registered validity window")]
+    ExpiredDeployment(String),
+    #[error("this kiosk key is not registered for the deployment; give its public key to the issuer")]
+    UnregisteredKiosk,
+    #[error("this kiosk key is revoked for the deployment")]
+    RevokedKiosk,
+    #[error("the request's signature does not verify against the kiosk key (altered in transit, or signed with another key)")]
+    BadSignature,
+    #[error("this request was already received (its nonce was used); a replayed request is refused")]
+    Replayed,
+}
+
+impl CredentialRefusal {
+    pub fn token(&self) -> &'static str {
+        match self {
+            CredentialRefusal::Unsigned(_) => "unsigned",
+            CredentialRefusal::Malformed(_) => "malformed_credential",
+            CredentialRefusal::Stale { .. } => "stale",
+            CredentialRefusal::UnknownDeployment(_) => "unknown_deployment",
+            CredentialRefusal::RevokedDeployment(_) => "revoked_deployment",
+            CredentialRefusal::ExpiredDeployment(_) => "expired_deployment",
+            CredentialRefusal::UnregisteredKiosk => "unregistered_kiosk",
+            CredentialRefusal::RevokedKiosk => "revoked_kiosk",
+            CredentialRefusal::BadSignature => "bad_signature",
+            CredentialRefusal::Replayed => "replayed",
+        }
+    }
+}
+
+/// A request's credential headers, parsed (not yet checked against anything).
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub kiosk: HexBytes<32>,
+    pub deployment: HexBytes<16>,
+    pub timestamp: i64,
+    pub nonce: HexBytes<NONCE_BYTES>,
+    signature: HexBytes<64>,
+}
+
+impl Credential {
+    /// Reads the five headers: all absent (or any one absent) is `unsigned`, a header of the
+    /// wrong shape `malformed_credential`.
+    pub fn from_headers(headers: &http::HeaderMap) -> Result<Credential, CredentialRefusal> {
+        let get = |name: &'static str| -> Result<&str, CredentialRefusal> {
+            let value = headers.get(name).ok_or(CredentialRefusal::Unsigned(name))?;
+            value.to_str().map_err(|_| CredentialRefusal::Malformed(format!("{name} is not ASCII")))
+        };
+        let (kiosk, deployment, timestamp, nonce, signature) =
+            (get(KIOSK)?, get(DEPLOYMENT)?, get(TIMESTAMP)?, get(NONCE)?, get(SIGNATURE)?);
+        let malformed = |name: &str, shape: &str| CredentialRefusal::Malformed(format!("{name} must be {shape}"));
+        Ok(Credential {
+            kiosk: HexBytes::parse(kiosk).ok_or_else(|| malformed(KIOSK, "64 lowercase hex digits"))?,
+            deployment: HexBytes::parse(deployment).ok_or_else(|| malformed(DEPLOYMENT, "32 lowercase hex digits"))?,
+            timestamp: (timestamp.len() <= 19 && timestamp.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| timestamp.parse().ok())
+                .flatten()
+                .ok_or_else(|| malformed(TIMESTAMP, "unix seconds in decimal"))?,
+            nonce: HexBytes::parse(nonce).ok_or_else(|| malformed(NONCE, "32 lowercase hex digits"))?,
+            signature: HexBytes::parse(signature).ok_or_else(|| malformed(SIGNATURE, "128 lowercase hex digits"))?,
+        })
+    }
+
+    pub fn check_fresh(&self, now_unix: i64) -> Result<(), CredentialRefusal> {
+        let skew = self.timestamp.saturating_sub(now_unix);
+        if skew.abs() > MAX_SKEW_S {
+            return Err(CredentialRefusal::Stale { skew });
+        }
+        Ok(())
+    }
+
+    /// Verifies the signature over `method path` and `body` (Ed25519 `verify_strict`).
+    pub fn verify_signature(&self, method: &str, path: &str, body: &[u8]) -> Result<(), CredentialRefusal> {
+        let key = VerifyingKey::from_bytes(&self.kiosk.0).map_err(|_| CredentialRefusal::BadSignature)?;
+        let message = request_message(
+            method,
+            path,
+            &self.deployment.to_hex(),
+            &self.kiosk.to_hex(),
+            self.timestamp,
+            &self.nonce.to_hex(),
+            body,
+        );
+        key.verify_strict(&message, &Signature::from_bytes(&self.signature.0))
+            .map_err(|_| CredentialRefusal::BadSignature)
+    }
+}
+
+/// The deployment's registration, if the deployment is registered, not revoked and in its
+/// window, and `kiosk` is listed and not revoked; the refusal otherwise, in the protocol's order.
+pub fn admit_kiosk<'a>(
+    credential: &Credential,
+    state: Option<&'a DeploymentState>,
+    now_unix: i64,
+) -> Result<&'a Registration, CredentialRefusal> {
+    let id = || credential.deployment.to_hex();
+    let state = state.ok_or_else(|| CredentialRefusal::UnknownDeployment(id()))?;
+    if state.revoked {
+        return Err(CredentialRefusal::RevokedDeployment(id()));
+    }
+    let registration = state.registration.as_ref().ok_or_else(|| CredentialRefusal::UnknownDeployment(id()))?;
+    if now_unix < registration.not_before || now_unix > registration.not_after {
+        return Err(CredentialRefusal::ExpiredDeployment(id()));
+    }
+    if state.revoked_kiosks.contains(&credential.kiosk.0) {
+        return Err(CredentialRefusal::RevokedKiosk);
+    }
+    if !registration.lists_kiosk(&credential.kiosk.0) {
+        return Err(CredentialRefusal::UnregisteredKiosk);
+    }
+    Ok(registration)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,7 +248,25 @@ mod tests {
             request_message(method, path, deployment, signer.kiosk_hex(), time, nonce, body)
         };
         let (d, n) = (value(DEPLOYMENT), value(NONCE));
-        assert!(key.verifying_key().verify(&signed("POST", "/v1/evaluate", &d, 1_700_000_000, &n, b"body"), &signature).is_ok());
+        assert!(key
+            .verifying_key()
+            .verify(&signed("POST", "/v1/evaluate", &d, 1_700_000_000, &n, b"body"), &signature)
+            .is_ok());
+        let header_map: http::HeaderMap = headers
+            .iter()
+            .map(|(n, v)| (http::HeaderName::from_static(n), http::HeaderValue::from_str(v).unwrap()))
+            .collect();
+        let credential = Credential::from_headers(&header_map).unwrap();
+        assert_eq!(credential.verify_signature("POST", "/v1/evaluate", b"body"), Ok(()));
+        assert_eq!(credential.verify_signature("POST", "/v1/evaluate", b"bodz"), Err(CredentialRefusal::BadSignature));
+        assert_eq!(credential.check_fresh(1_700_000_120), Ok(()));
+        assert_eq!(credential.check_fresh(1_699_999_879), Err(CredentialRefusal::Stale { skew: 121 }));
+        let mut missing = header_map.clone();
+        missing.remove(NONCE);
+        assert_eq!(Credential::from_headers(&missing).unwrap_err().token(), "unsigned");
+        let mut upper = header_map.clone();
+        upper.insert(KIOSK, http::HeaderValue::from_str(&signer.kiosk_hex().to_uppercase()).unwrap());
+        assert_eq!(Credential::from_headers(&upper).unwrap_err().token(), "malformed_credential");
         for altered in [
             signed("GET", "/v1/evaluate", &d, 1_700_000_000, &n, b"body"),
             signed("POST", "/v1/disclose", &d, 1_700_000_000, &n, b"body"),

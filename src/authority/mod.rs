@@ -1,15 +1,22 @@
-//! The authority service (DESIGN §5): what `veilwatch authority` answers, as an axum [`Router`]
-//! built from a [`ServiceConfig`]. The binary puts it on the network (listener, TLS, connection
-//! and concurrency caps, deadlines); the later steps of the service (kiosk credentials, budgets,
-//! registration, disclosure, a shared state store) add layers and handlers here.
+//! The authority service (DESIGN §5, protocol B–G): what `veilwatch authority` answers, as an axum
+//! [`Router`] built from a [`ServiceConfig`]. The binary puts it on the network (listener, TLS,
+//! connection and concurrency caps, deadlines).
 //!
-//! - [`service`]: the routes (`/v1/evaluate`, `/v1/anchor`, `/metrics`), CORS and the rate cap.
-//! - [`anchor`]: signed audit-chain heads, verified and kept latest per kiosk.
-//! - [`credential`]: the kiosk credential every `/v1/*` call carries (signing side; headers).
+//! - [`service`]: the routes, the admission every `/v1/*` call goes through, refusals, CORS.
+//! - [`credential`]: the kiosk credential every `/v1/*` call carries (signing and verifying).
+//! - [`registration`]: the issuer's signed registration and revocation documents.
+//! - [`budget`]: faces per minute, day and total; disclosure and key-check caps (fixed windows).
+//! - [`disclosure`]: the proof of a record key and the sealed reviewer material.
+//! - [`anchor`]: signed audit-chain heads, verified.
+//! - [`store`]: the state (memory for one node, Redis for replicas); fails closed.
 //!
 //! [`Router`]: axum::Router
 //! [`ServiceConfig`]: service::ServiceConfig
 
 pub mod anchor;
+pub mod budget;
 pub mod credential;
+pub mod disclosure;
+pub mod registration;
 pub mod service;
+pub mod store;

@@ -1,49 +1,66 @@
-//! The authority's routes:
+//! The authority's routes (protocol B–G):
 //!
-//! - `POST /v1/evaluate`: a body of concatenated 32-byte blinded ristretto255 elements (at most
-//!   [`MAX_ELEMENTS`]); the answer is the evaluated elements in the same order. The authority
-//!   sees only blinded elements, uniformly random and different on every query of the same face.
-//! - `POST /v1/anchor`, `GET /v1/anchor/{kioskKey}`: a kiosk's signed audit-chain head ([`anchor`]).
-//! - `GET /metrics`: requests, refusals by reason and evaluations, in the Prometheus text format.
+//! - `POST /v1/evaluate`: one face, exactly L concatenated 32-byte blinded elements (L = the
+//!   deployment's `tables`), charged to the kiosk's budgets before it is evaluated; the answer is
+//!   the evaluated elements. The authority sees only blinded elements.
+//! - `POST /v1/key-check`: exactly one blinded element, at most 30 per kiosk per hour.
+//! - `POST /v1/disclose`: the sealed reviewer material of one handle, on proof of its record key.
+//! - `POST /v1/anchor`: a kiosk's signed audit-chain head (the credential's kiosk must be the head's).
+//! - `GET /v1/anchor/{kioskKey}` (public) and `GET /metrics` (Prometheus text).
+//! - `POST /issuer/documents`: a registration or revocation signed by the trusted issuer.
 //!
-//! Every refusal is a 4xx/5xx with a plain-text reason. Nothing here logs or counts an element:
-//! only request counts, element counts and refusal reasons.
-//!
-//! [`anchor`]: super::anchor
+//! Every `/v1/*` POST goes through [`admit`] first (the kiosk credential, [`super::credential`]);
+//! nothing is evaluated, disclosed or stored on a refusal. Refusals are 4xx/5xx with a plain-text
+//! reason and the `Veilwatch-Refusal` token, counted by reason in `/metrics`. If the state store
+//! fails, the answer is 503 `state_store_unavailable` and nothing is evaluated (fail closed).
+//! Logs carry kiosk, deployment, endpoint and outcome; never an element.
 
-use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use axum::{BoxError, Router};
+use ed25519_dalek::VerifyingKey;
 use metrics_exporter_prometheus::PrometheusHandle;
+use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
-use super::anchor::{verified_head, AnchorError, AnchorStore, MAX_HEAD_BYTES};
+use super::anchor::{verified_head, AnchorError, MAX_HEAD_BYTES};
+use super::budget::{self, Charge};
+use super::credential::{self, admit_kiosk, Credential, CredentialRefusal};
+use super::disclosure::{self, DiscloseRequest, Disclosure};
+use super::registration::{Document, DocumentError, Registration, MAX_DOCUMENT_BYTES};
+use super::store::{Applied, StateStore, StoreError};
 use crate::blind::prf::{OprfKey, ELEMENT_BYTES};
+use crate::time::now_unix;
 
-/// The most elements one request may carry (one face's tables, and then some).
-pub const MAX_ELEMENTS: usize = 4096;
+/// The most elements one request may carry (the largest L a registration may give).
+pub const MAX_ELEMENTS: usize = super::registration::MAX_TABLES as usize;
 pub const EVALUATE_PATH: &str = "/v1/evaluate";
+pub const KEY_CHECK_PATH: &str = "/v1/key-check";
+pub const DISCLOSE_PATH: &str = "/v1/disclose";
+pub const ANCHOR_PATH: &str = "/v1/anchor";
+pub const DOCUMENTS_PATH: &str = "/issuer/documents";
 /// Metric names (`/metrics`).
 pub const REQUESTS: &str = "veilwatch_authority_requests_total";
 pub const REFUSALS: &str = "veilwatch_authority_refusals_total";
 pub const EVALUATED: &str = "veilwatch_authority_elements_evaluated_total";
-/// Distinct client addresses the rate cap remembers before it forgets the idle ones.
-const RATE_CAP_CLIENTS: usize = 10_000;
+pub const FACES: &str = "veilwatch_authority_faces_total";
+pub const DISCLOSURES: &str = "veilwatch_authority_disclosures_total";
+/// Documents parsed at once at most (each may be tens of MB); more are shed with 503.
+const DOCUMENTS_AT_ONCE: usize = 2;
 
 /// What the service is configured with; the binary fills it from its flags.
 pub struct ServiceConfig {
-    /// Requests per client address per minute (one request carries one face's tables).
-    pub rate_per_minute: NonZeroU32,
+    /// The issuer whose registration and revocation documents the authority accepts.
+    pub issuer: VerifyingKey,
+    /// Where registrations, budgets, nonces, anchors and the disclosure log live.
+    pub store: Arc<dyn StateStore>,
     /// Kiosk origins allowed to call the authority from a browser (CORS); none → no CORS headers.
     pub allow_origins: Vec<HeaderValue>,
     /// The Prometheus recorder's handle, rendered at `/metrics`; `None` → no `/metrics`.
@@ -52,33 +69,98 @@ pub struct ServiceConfig {
 
 struct Service {
     key: OprfKey,
-    rate_cap: DefaultKeyedRateLimiter<IpAddr>,
-    anchors: AnchorStore,
+    issuer: VerifyingKey,
+    store: Arc<dyn StateStore>,
     metrics: Option<PrometheusHandle>,
 }
 
-/// Counts a refusal under its reason and answers it as plain text (the request's log line, written
-/// by the server, carries the status).
+/// Counts a refusal under its reason and answers it as plain text with the `Veilwatch-Refusal`
+/// token (the request's log line, written by the server, carries the status).
 pub fn refuse(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Response {
     metrics::counter!(REFUSALS, "reason" => reason).increment(1);
     let mut message = message.into();
     message.push('\n');
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (HeaderName::from_static(credential::REFUSAL), reason)],
+        message,
+    )
+        .into_response()
+}
+
+/// A refused request: status, token, the reason a person reads, and when to try again.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub token: &'static str,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, token: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal { status, token, message: message.into(), retry_after: None }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = refuse(self.status, self.token, self.message);
+        if let Some(wait) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        }
+        response
+    }
+}
+
+impl From<CredentialRefusal> for Refusal {
+    fn from(refusal: CredentialRefusal) -> Refusal {
+        Refusal::new(StatusCode::UNAUTHORIZED, refusal.token(), refusal.to_string())
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(error: StoreError) -> Refusal {
+        tracing::error!(reason = "state_store_unavailable", "{error}");
+        Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "state_store_unavailable",
+            "the authority's state store is unavailable; nothing was evaluated; try again shortly",
+        )
+    }
+}
+
+/// A budget's refusal: 429, with `Retry-After` unless the counter never resets.
+fn over_budget(charge: &Charge, now: i64) -> Refusal {
+    Refusal {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        token: charge.counter.token(),
+        message: charge.counter.message(charge.limit),
+        retry_after: charge.retry_after(now),
+    }
 }
 
 /// The authority's routes, with CORS for the configured origins. The caller adds the network
-/// limits (deadline, concurrency, body size) and provides the client address as [`ConnectInfo`].
+/// limits (deadline, concurrency, body size).
 pub fn router(key: OprfKey, config: ServiceConfig) -> Router {
-    let service = Arc::new(Service {
-        key,
-        rate_cap: RateLimiter::keyed(Quota::per_minute(config.rate_per_minute)),
-        anchors: AnchorStore::default(),
-        metrics: config.metrics,
-    });
+    let service = Arc::new(Service { key, issuer: config.issuer, store: config.store, metrics: config.metrics });
+    let documents_at_once = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(|_: BoxError| async {
+            let mut busy =
+                refuse(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "another document is being applied; try again");
+            busy.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            busy
+        }))
+        .load_shed()
+        .concurrency_limit(DOCUMENTS_AT_ONCE)
+        .layer(RequestBodyLimitLayer::new(MAX_DOCUMENT_BYTES));
     let router = Router::new()
         .route(EVALUATE_PATH, post(evaluate).layer(RequestBodyLimitLayer::new(MAX_ELEMENTS * ELEMENT_BYTES)))
-        .route("/v1/anchor", post(anchor).layer(RequestBodyLimitLayer::new(MAX_HEAD_BYTES)))
+        .route(KEY_CHECK_PATH, post(key_check).layer(RequestBodyLimitLayer::new(64 * ELEMENT_BYTES)))
+        .route(DISCLOSE_PATH, post(disclose).layer(RequestBodyLimitLayer::new(disclosure::MAX_REQUEST_BYTES)))
+        .route(ANCHOR_PATH, post(anchor).layer(RequestBodyLimitLayer::new(MAX_HEAD_BYTES)))
         .route("/v1/anchor/{kiosk_key}", get(anchored))
+        .route(DOCUMENTS_PATH, post(documents).layer(documents_at_once))
         .route("/metrics", get(render_metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -86,11 +168,15 @@ pub fn router(key: OprfKey, config: ServiceConfig) -> Router {
     if config.allow_origins.is_empty() {
         return router;
     }
+    let credential_headers =
+        [credential::KIOSK, credential::DEPLOYMENT, credential::TIMESTAMP, credential::NONCE, credential::SIGNATURE]
+            .map(HeaderName::from_static);
     router.layer(
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(config.allow_origins))
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::CONTENT_TYPE]),
+            .allow_headers([header::CONTENT_TYPE].into_iter().chain(credential_headers).collect::<Vec<_>>())
+            .expose_headers([header::RETRY_AFTER, HeaderName::from_static(credential::REFUSAL)]),
     )
 }
 
@@ -98,7 +184,8 @@ async fn not_found() -> Response {
     refuse(
         StatusCode::NOT_FOUND,
         "not_found",
-        "no such endpoint; the authority answers POST /v1/evaluate, POST /v1/anchor, GET /v1/anchor/{kioskKey}, GET /metrics",
+        "no such endpoint; the authority answers POST /v1/evaluate, /v1/key-check, /v1/disclose, /v1/anchor, \
+         /issuer/documents, GET /v1/anchor/{kioskKey}, /metrics",
     )
 }
 
@@ -106,61 +193,264 @@ async fn method_not_allowed() -> Response {
     refuse(StatusCode::METHOD_NOT_ALLOWED, "method", "this endpoint does not take that method")
 }
 
-async fn evaluate(
-    State(service): State<Arc<Service>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
-) -> Response {
-    metrics::counter!(REQUESTS, "endpoint" => "evaluate").increment(1);
-    if service.rate_cap.len() > RATE_CAP_CLIENTS {
-        service.rate_cap.retain_recent();
+/// A request that passed [`admit`]: its credential and the deployment's registration in force.
+struct Admitted {
+    credential: Credential,
+    registration: Registration,
+    now: i64,
+}
+
+impl Admitted {
+    fn deployment_hex(&self) -> String {
+        self.credential.deployment.to_hex()
     }
-    if let Err(not_until) = service.rate_cap.check_key(&peer.ip()) {
-        let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs() + 1;
-        let mut refusal =
-            refuse(StatusCode::TOO_MANY_REQUESTS, "rate_cap", format!("query rate cap reached; try again in {wait} s"));
-        refusal.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        return refusal;
-    }
-    let elements = (body.len() / ELEMENT_BYTES) as u64;
-    // One ristretto255 multiplication per element: off the async workers.
-    let evaluated = tokio::task::spawn_blocking(move || service.key.evaluate_blinded(&body)).await;
-    match evaluated {
-        Ok(Ok(answer)) => {
-            metrics::counter!(EVALUATED).increment(elements);
-            ([(header::CONTENT_TYPE, "application/octet-stream"), (header::CACHE_CONTROL, "no-store")], answer)
-                .into_response()
-        }
-        Ok(Err(e)) => refuse(StatusCode::BAD_REQUEST, "bad_elements", e.to_string()),
-        Err(_) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the evaluation failed"),
+
+    fn kiosk_hex(&self) -> String {
+        self.credential.kiosk.to_hex()
     }
 }
 
-async fn anchor(State(service): State<Arc<Service>>, body: Bytes) -> Response {
-    metrics::counter!(REQUESTS, "endpoint" => "anchor").increment(1);
-    let head = match verified_head(&body) {
-        Ok(head) => head,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, "bad_anchor", e.to_string()),
-    };
-    let (kiosk, seq) = (head.kiosk_key.clone(), head.seq);
-    match service.anchors.record(head) {
-        Ok(()) => {
-            tracing::info!(kiosk, seq, "anchored audit head");
-            (StatusCode::NO_CONTENT, [(header::CACHE_CONTROL, "no-store")]).into_response()
-        }
-        Err(e @ AnchorError::Backwards { .. }) => {
-            tracing::warn!(kiosk, seq, "{e}");
-            refuse(StatusCode::CONFLICT, "anchor_backwards", e.to_string())
-        }
-        Err(e) => refuse(StatusCode::BAD_REQUEST, "bad_anchor", e.to_string()),
+/// The check every `/v1/*` POST goes through, in the protocol's order: credential headers, clock,
+/// deployment (known, not revoked, in its window), kiosk (listed, not revoked), signature, nonce.
+async fn admit(
+    service: &Service,
+    credential: Result<Credential, CredentialRefusal>,
+    path: &str,
+    body: &[u8],
+) -> Result<Admitted, Refusal> {
+    let now = now_unix();
+    let credential = credential?;
+    credential.check_fresh(now)?;
+    let state = service.store.deployment(&credential.deployment.0).await?;
+    let registration = admit_kiosk(&credential, state.as_ref(), now)?.clone();
+    credential.verify_signature(Method::POST.as_str(), path, body)?;
+    if !service.store.first_use_of_nonce(&credential.kiosk.0, &credential.nonce.0, now).await? {
+        return Err(CredentialRefusal::Replayed.into());
     }
+    Ok(Admitted { credential, registration, now })
+}
+
+/// Logs the outcome of a `/v1/*` request (kiosk and deployment as far as they were read) and
+/// answers it.
+fn finish(endpoint: &'static str, credential: Option<&Credential>, outcome: Result<Response, Refusal>) -> Response {
+    metrics::counter!(REQUESTS, "endpoint" => endpoint).increment(1);
+    let kiosk = credential.map(|c| c.kiosk.to_hex()).unwrap_or_default();
+    let deployment = credential.map(|c| c.deployment.to_hex()).unwrap_or_default();
+    match outcome {
+        Ok(response) => {
+            tracing::info!(endpoint, kiosk, deployment, outcome = "served");
+            response
+        }
+        Err(refusal) => {
+            tracing::warn!(
+                endpoint,
+                kiosk,
+                deployment,
+                outcome = "refused",
+                reason = refusal.token,
+                "{}",
+                refusal.message
+            );
+            refusal.into_response()
+        }
+    }
+}
+
+/// The one call every evaluation goes through (the key of the deployment, off the async workers:
+/// one ristretto255 multiplication per element).
+async fn evaluate_elements(service: &Arc<Service>, _deployment: &[u8; 16], body: Bytes) -> Result<Vec<u8>, Refusal> {
+    let service = service.clone();
+    match tokio::task::spawn_blocking(move || service.key.evaluate_blinded(&body)).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_elements", e.to_string())),
+        Err(_) => Err(Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the evaluation failed")),
+    }
+}
+
+fn octets(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/octet-stream"), (header::CACHE_CONTROL, "no-store")], bytes).into_response()
+}
+
+fn wrong_count(expected: usize, body: &[u8]) -> Refusal {
+    Refusal::new(
+        StatusCode::BAD_REQUEST,
+        "wrong_element_count",
+        format!(
+            "this request must carry exactly {expected} blinded elements ({} bytes); it carried {} bytes",
+            expected * ELEMENT_BYTES,
+            body.len()
+        ),
+    )
+}
+
+async fn evaluate(State(service): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> Response {
+    let credential = Credential::from_headers(&headers);
+    let outcome = async {
+        let admitted = admit(&service, credential.clone(), EVALUATE_PATH, &body).await?;
+        let tables = usize::from(admitted.registration.tables);
+        if body.len() != tables * ELEMENT_BYTES {
+            return Err(wrong_count(tables, &body));
+        }
+        let (deployment, kiosk) = (admitted.deployment_hex(), admitted.kiosk_hex());
+        let charges = budget::face(&admitted.registration.budgets, &deployment, &kiosk, admitted.now);
+        if let Some(refused) = service.store.charge(&charges, admitted.now).await? {
+            return Err(over_budget(&refused, admitted.now));
+        }
+        let answer = evaluate_elements(&service, &admitted.credential.deployment.0, body).await?;
+        metrics::counter!(FACES, "deployment" => deployment, "kiosk" => kiosk).increment(1);
+        metrics::counter!(EVALUATED).increment(tables as u64);
+        Ok(octets(answer))
+    }
+    .await;
+    finish("evaluate", credential.as_ref().ok(), outcome)
+}
+
+async fn key_check(State(service): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> Response {
+    let credential = Credential::from_headers(&headers);
+    let outcome = async {
+        let admitted = admit(&service, credential.clone(), KEY_CHECK_PATH, &body).await?;
+        if body.len() != ELEMENT_BYTES {
+            return Err(wrong_count(1, &body));
+        }
+        let charges = budget::key_check(&admitted.deployment_hex(), &admitted.kiosk_hex(), admitted.now);
+        if let Some(refused) = service.store.charge(&charges, admitted.now).await? {
+            return Err(over_budget(&refused, admitted.now));
+        }
+        let answer = evaluate_elements(&service, &admitted.credential.deployment.0, body).await?;
+        metrics::counter!(EVALUATED).increment(1);
+        Ok(octets(answer))
+    }
+    .await;
+    finish("key-check", credential.as_ref().ok(), outcome)
+}
+
+async fn disclose(State(service): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> Response {
+    let credential = Credential::from_headers(&headers);
+    let outcome = async {
+        let admitted = admit(&service, credential.clone(), DISCLOSE_PATH, &body).await?;
+        let request: DiscloseRequest = serde_json::from_slice(&body).map_err(|e| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                format!("the body must be {{\"handle\":<32 hex>,\"proof\":<64 hex>}}: {e}"),
+            )
+        })?;
+        let deployment = admitted.credential.deployment;
+        let material = service.store.material(&deployment.0, &request.handle.0).await?.ok_or_else(|| {
+            Refusal::new(StatusCode::NOT_FOUND, "unknown_handle", "no reviewer material is registered for this handle")
+        })?;
+        let (deployment_hex, kiosk_hex, handle_hex) =
+            (admitted.deployment_hex(), admitted.kiosk_hex(), request.handle.to_hex());
+        let nonce_hex = admitted.credential.nonce.to_hex();
+        if !disclosure::verify_proof(
+            &material.verifier.0,
+            &deployment_hex,
+            &kiosk_hex,
+            &nonce_hex,
+            &handle_hex,
+            &request.proof.0,
+        ) {
+            return Err(Refusal::new(
+                StatusCode::FORBIDDEN,
+                "bad_proof",
+                "the proof does not show knowledge of this entry's record key",
+            ));
+        }
+        let charges = budget::disclosure(&admitted.registration.budgets, &deployment_hex, &kiosk_hex, admitted.now);
+        if let Some(refused) = service.store.charge(&charges, admitted.now).await? {
+            return Err(over_budget(&refused, admitted.now));
+        }
+        let entry =
+            Disclosure { deployment, kiosk: admitted.credential.kiosk, handle: request.handle, time: admitted.now };
+        service.store.log_disclosure(&entry).await?;
+        tracing::info!(
+            endpoint = "disclose",
+            deployment = deployment_hex,
+            kiosk = kiosk_hex,
+            handle = handle_hex,
+            time = admitted.now,
+            "disclosed reviewer material"
+        );
+        metrics::counter!(DISCLOSURES, "deployment" => deployment_hex, "kiosk" => kiosk_hex).increment(1);
+        Ok(octets(material.sealed.0))
+    }
+    .await;
+    finish("disclose", credential.as_ref().ok(), outcome)
+}
+
+async fn anchor(State(service): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> Response {
+    let credential = Credential::from_headers(&headers);
+    let outcome = async {
+        let admitted = admit(&service, credential.clone(), ANCHOR_PATH, &body).await?;
+        let head =
+            verified_head(&body).map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "bad_anchor", e.to_string()))?;
+        if head.kiosk_key != admitted.kiosk_hex() {
+            return Err(Refusal::new(
+                StatusCode::FORBIDDEN,
+                "anchor_kiosk_mismatch",
+                "a kiosk may anchor only its own audit head (the head's kioskKey must be the request's kiosk)",
+            ));
+        }
+        let seq = head.seq;
+        match service.store.record_anchor(head).await? {
+            Ok(()) => {
+                tracing::info!(kiosk = admitted.kiosk_hex(), seq, "anchored audit head");
+                Ok((StatusCode::NO_CONTENT, [(header::CACHE_CONTROL, "no-store")]).into_response())
+            }
+            Err(e @ AnchorError::Backwards { .. }) => {
+                Err(Refusal::new(StatusCode::CONFLICT, "anchor_backwards", e.to_string()))
+            }
+            Err(e) => Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_anchor", e.to_string())),
+        }
+    }
+    .await;
+    finish("anchor", credential.as_ref().ok(), outcome)
 }
 
 async fn anchored(State(service): State<Arc<Service>>, Path(kiosk_key): Path<String>) -> Response {
     metrics::counter!(REQUESTS, "endpoint" => "anchor").increment(1);
-    match service.anchors.latest(&kiosk_key) {
-        Some(head) => ([(header::CACHE_CONTROL, "no-store")], axum::Json(head)).into_response(),
-        None => refuse(StatusCode::NOT_FOUND, "no_anchor", "no audit head is anchored for this kiosk key"),
+    match service.store.latest_anchor(&kiosk_key).await {
+        Ok(Some(head)) => ([(header::CACHE_CONTROL, "no-store")], axum::Json(head)).into_response(),
+        Ok(None) => refuse(StatusCode::NOT_FOUND, "no_anchor", "no audit head is anchored for this kiosk key"),
+        Err(e) => Refusal::from(e).into_response(),
+    }
+}
+
+/// Applies a verified document to the state; what happened, or why not.
+pub async fn apply_document(
+    store: &dyn StateStore,
+    issuer: &VerifyingKey,
+    bytes: &[u8],
+) -> Result<(Document, Applied), Refusal> {
+    let document = Document::parse(bytes, issuer).map_err(|e| {
+        let status = match e {
+            DocumentError::ForeignIssuer(_) | DocumentError::BadSignature => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Refusal::new(status, e.token(), e.to_string())
+    })?;
+    match store.apply(&document).await? {
+        Ok(applied) => {
+            tracing::info!(
+                endpoint = "documents",
+                deployment = document.deployment().to_hex(),
+                document = document.kind(),
+                outcome = if applied == Applied::Changed { "applied" } else { "unchanged" },
+            );
+            Ok((document, applied))
+        }
+        Err(refused) => Err(Refusal::new(StatusCode::BAD_REQUEST, refused.token(), refused.to_string())),
+    }
+}
+
+async fn documents(State(service): State<Arc<Service>>, body: Bytes) -> Response {
+    metrics::counter!(REQUESTS, "endpoint" => "documents").increment(1);
+    match apply_document(service.store.as_ref(), &service.issuer, &body).await {
+        Ok(_) => (StatusCode::NO_CONTENT, [(header::CACHE_CONTROL, "no-store")]).into_response(),
+        Err(refusal) => {
+            tracing::warn!(endpoint = "documents", outcome = "refused", reason = refusal.token, "{}", refusal.message);
+            refusal.into_response()
+        }
     }
 }
 

@@ -125,3 +125,189 @@ pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> (
 pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
+
+// ---- Deployments, kiosk credentials and Redis, for the authority's tests ----
+
+use ed25519_dalek::SigningKey;
+use veilwatch::authority::credential::RequestSigner;
+use veilwatch::authority::registration::{Budgets, Document, HexBytes, Registration};
+
+/// The issuer's signing key of a key folder (what `veilwatch registration` signs with).
+pub fn issuer_key(keys: &Path) -> SigningKey {
+    let text = std::fs::read_to_string(keys.join("secret/issuer.key")).unwrap();
+    SigningKey::from_bytes(&veilwatch::from_hex(text.trim()).unwrap().try_into().unwrap())
+}
+
+/// Budgets that do not get in a test's way.
+pub fn generous() -> Budgets {
+    Budgets { faces_per_minute: 100_000, faces_per_day: 1_000_000, faces_total: 10_000_000, disclosures_per_hour: 10 }
+}
+
+pub fn now() -> i64 {
+    veilwatch::time::now_unix()
+}
+
+/// A deployment for the tests: a random id, L tables, valid from an hour ago for a day, one
+/// kiosk (a fresh key) and the given budgets.
+pub struct TestDeployment {
+    pub kiosk: SigningKey,
+    pub registration: Registration,
+}
+
+impl TestDeployment {
+    pub fn new(tables: u16, budgets: Budgets) -> TestDeployment {
+        let mut id = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
+        let kiosk = SigningKey::generate(&mut rand_core::OsRng);
+        let registration = Registration {
+            deployment: HexBytes(id),
+            issued: now(),
+            not_before: now() - 3600,
+            not_after: now() + 86_400,
+            tables,
+            budgets,
+            kiosk_keys: vec![HexBytes(kiosk.verifying_key().to_bytes())],
+            materials: Vec::new(),
+        };
+        TestDeployment { kiosk, registration }
+    }
+
+    pub fn id(&self) -> [u8; 16] {
+        self.registration.deployment.0
+    }
+
+    pub fn signer(&self) -> RequestSigner {
+        RequestSigner::new(self.kiosk.clone(), &self.id())
+    }
+
+    /// The registration, signed by the key folder's issuer, written to `scratch/NAME`.
+    pub fn document(&self, keys: &Path, scratch: &Path, name: &str) -> PathBuf {
+        let path = scratch.join(name);
+        let text = Document::RegisterDeployment(self.registration.clone()).sign(&issuer_key(keys));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// One face of this deployment: L valid blinded elements.
+    pub fn face(&self, seed: u64) -> Vec<u8> {
+        elements(self.registration.tables as usize, seed)
+    }
+}
+
+/// `veilwatch authority --keys KEYS --register DOC ARGS…` for one deployment.
+pub fn authority_for(keys: &Path, deployment: &TestDeployment, scratch: &Path, extra: &[&str]) -> Server {
+    let document = deployment.document(
+        keys,
+        scratch,
+        &format!("registration-{}.txt", deployment.registration.deployment.to_hex()),
+    );
+    let mut args = vec!["authority", "--keys", keys.to_str().unwrap(), "--register", document.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Server::start(&args, scratch)
+}
+
+/// A signed POST of `body` to `path`, as the kiosk of `signer` sends it (signed now).
+pub fn signed(
+    server: &Server,
+    signer: &RequestSigner,
+    path: &str,
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    signed_at(server, signer, path, body, now())
+}
+
+/// A signed POST signed at `timestamp`.
+pub fn signed_at(
+    server: &Server,
+    signer: &RequestSigner,
+    path: &str,
+    body: &[u8],
+    timestamp: i64,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let headers = signer.headers("POST", path, body, timestamp);
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    call("POST", &server.url(path), &headers, body)
+}
+
+/// The `Veilwatch-Refusal` token of an answer.
+pub fn refusal(answer: &(u16, Vec<(String, String)>, Vec<u8>)) -> (u16, String) {
+    (answer.0, header(&answer.1, "veilwatch-refusal").unwrap_or("").to_owned())
+}
+
+/// A `redis-server` of the test's own on a free loopback port, its data in a folder of the test
+/// (append-only file, fsync on every write, so a restart keeps the budgets).
+pub struct Redis {
+    child: Option<Child>,
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl Redis {
+    /// Starts one, or — when `redis-server` is not installed — says so loudly and returns `None`
+    /// (a failure under `CI=true`; `tools/setup` installs it).
+    pub fn start(scratch: &Path) -> Option<Redis> {
+        let found = std::env::var_os("PATH")
+            .map(|paths| std::env::split_paths(&paths).any(|p| p.join("redis-server").is_file()))
+            .unwrap_or(false);
+        if !found {
+            let message = "redis-server not found on PATH (tools/setup installs Debian's redis-server) — ";
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{message}CI=true requires it");
+            }
+            eprintln!("\n!!! SKIPPED: {message}this test did not run !!!\n");
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = scratch.join(format!("redis-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = Redis { child: None, port, dir };
+        redis.restart();
+        Some(redis)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts it again on the same port and folder (after [`Redis::stop`]).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes"])
+            .args(["--appendfsync", "always", "--dir", self.dir.to_str().unwrap(), "--protected-mode", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
+        let start = Instant::now();
+        loop {
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                stream.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+                let mut answer = [0u8; 7];
+                if stream.write_all(b"PING\r\n").is_ok()
+                    && stream.read_exact(&mut answer).is_ok()
+                    && &answer == b"+PONG\r\n"
+                {
+                    return;
+                }
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "redis-server did not come up on {}", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops it (SIGKILL: what a crash looks like; every write was already fsynced).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

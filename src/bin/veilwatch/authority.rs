@@ -1,25 +1,31 @@
-//! `veilwatch authority`: the OPRF evaluator on the network (routes in `veilwatch::authority`,
+//! `veilwatch authority`: the authority service on the network (routes in `veilwatch::authority`,
 //! network limits and TLS in [`crate::http_server`]), and the HTTP client the CLI's `identify`
-//! uses to reach it.
+//! and `bench` use to reach it, signing each request with a kiosk key.
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use axum::http::HeaderValue;
 use clap::Args;
-use veilwatch::authority::service::{self, ServiceConfig, EVALUATE_PATH, MAX_ELEMENTS};
-use veilwatch::blind::prf::{OprfTransport, ELEMENT_BYTES};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use veilwatch::authority::credential::RequestSigner;
+use veilwatch::authority::registration::{Document, MAX_DOCUMENT_BYTES};
+use veilwatch::authority::service::{self, ServiceConfig, EVALUATE_PATH, KEY_CHECK_PATH, MAX_ELEMENTS};
+use veilwatch::authority::store::{MemoryStore, RedisStore, StateStore};
+use veilwatch::blind::prf::{OprfKey, OprfTransport, ELEMENT_BYTES};
 use veilwatch::blind::BlindError;
+use veilwatch::time::now_unix;
 
+use crate::files::read;
 use crate::http_server::{init_logging, Server, ServerArgs};
 use crate::key_files;
 
 #[derive(Args)]
 pub struct AuthorityArgs {
-    /// Key folder from `veilwatch keygen` (uses prf-oprf.key).
+    /// Key folder from `veilwatch keygen` (uses secret/prf-oprf.key and trusts public/issuer.pub).
     #[arg(long)]
     keys: PathBuf,
     #[arg(long, default_value = "127.0.0.1:8787")]
@@ -27,9 +33,14 @@ pub struct AuthorityArgs {
     /// Allow an address other than loopback.
     #[arg(long)]
     allow_remote: bool,
-    /// Requests per client address per minute; one request carries one face's tables.
-    #[arg(long, default_value_t = NonZeroU32::new(120).unwrap())]
-    rate_per_minute: NonZeroU32,
+    /// A registration or revocation document (from `veilwatch registration …`) to apply at start;
+    /// repeatable, applied in order. Later ones arrive by POST /issuer/documents.
+    #[arg(long = "register", value_name = "FILE")]
+    register: Vec<PathBuf>,
+    /// Where budgets, nonces, registrations, anchors and the disclosure log live: `memory` (this
+    /// process; lost on restart) or `redis://HOST:PORT/` (shared by replicas, kept across restarts).
+    #[arg(long, default_value = "memory")]
+    state: String,
     /// Origin of a kiosk page allowed to call the authority from a browser (CORS), e.g.
     /// http://127.0.0.1:8080; repeatable. None: no CORS headers, so no browser page may call it.
     #[arg(long = "allow-origin", value_parser = parse_origin)]
@@ -47,52 +58,95 @@ fn parse_origin(s: &str) -> Result<HeaderValue> {
     }
 }
 
+async fn open_store(state: &str) -> Result<Arc<dyn StateStore>> {
+    if state == "memory" {
+        return Ok(Arc::new(MemoryStore::default()));
+    }
+    if state.starts_with("redis://") || state.starts_with("rediss://") {
+        return Ok(Arc::new(RedisStore::connect(state).await?));
+    }
+    bail!("--state {state}: expected `memory` or a redis://HOST:PORT/ URL")
+}
+
+/// Applies the `--register` documents in order. One that is not a valid document of the trusted
+/// issuer stops the start-up; one the shared state has moved past (a newer registration, or a
+/// revocation, sent while this replica was down) is only reported, so a replica restarted with
+/// its old flags still starts.
+async fn register_files(store: &dyn StateStore, issuer: &VerifyingKey, files: &[PathBuf]) -> Result<()> {
+    for path in files {
+        let bytes = read(path)?;
+        let (document, applied) = match service::apply_document(store, issuer, &bytes).await {
+            Ok(applied) => applied,
+            Err(refusal) if matches!(refusal.token, "stale_document" | "revoked_deployment") => {
+                tracing::warn!("{}: not applied: {} ({})", path.display(), refusal.message, refusal.token);
+                continue;
+            }
+            Err(refusal) => bail!("{}: {} ({})", path.display(), refusal.message, refusal.token),
+        };
+        tracing::info!(
+            "registered {} for deployment {} from {} ({applied:?})",
+            document.kind(),
+            document.deployment().to_hex(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn run(args: AuthorityArgs) -> Result<()> {
     if !args.listen.ip().is_loopback() && !args.allow_remote {
         bail!("refusing to listen on {} (not loopback); pass --allow-remote to insist", args.listen);
     }
     let key = key_files::oprf_key(&args.keys)?;
+    let issuer = key_files::issuer_public(&args.keys)?;
     init_logging();
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     tracing::info!(
-        "authority: evaluating blinded elements at {EVALUATE_PATH} (cap {} requests/min per client address; CORS for {})",
-        args.rate_per_minute,
+        "authority: state in {}; CORS for {}",
+        if args.state == "memory" { "this process's memory" } else { &args.state },
         if args.allow_origins.is_empty() { "no origin".to_owned() } else { format!("{:?}", args.allow_origins) }
     );
-    let routes = service::router(
-        key,
-        ServiceConfig {
-            rate_per_minute: args.rate_per_minute,
-            allow_origins: args.allow_origins,
-            metrics: Some(metrics),
-        },
-    );
+    let (state, register, allow_origins) = (args.state, args.register, args.allow_origins);
+    let routes = async move {
+        let store = open_store(&state).await?;
+        register_files(store.as_ref(), &issuer, &register).await?;
+        Ok(service::router(key, ServiceConfig { issuer, store, allow_origins, metrics: Some(metrics) }))
+    };
     Server {
         name: "authority",
         listen: args.listen,
         args: args.server,
-        max_body: MAX_ELEMENTS * ELEMENT_BYTES,
+        max_body: MAX_DOCUMENT_BYTES,
         stop_on_signals: true,
     }
-    .run(routes)
+    .run_built(routes)
 }
 
-/// An authority for `key` on a loopback port of its own, in a background thread, without a
-/// rate cap (for `bench`); its address.
-pub fn spawn_on_loopback(key: veilwatch::blind::prf::OprfKey) -> Result<SocketAddr> {
+/// An authority for `key` on a loopback port of its own, in a background thread, with an
+/// in-memory store holding `documents` (signed by `issuer`), for `bench`; its address.
+pub fn spawn_on_loopback(key: OprfKey, issuer: SigningKey, documents: Vec<Document>) -> Result<SocketAddr> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot listen on loopback for the authority")?;
     let listen = listener.local_addr()?;
-    let routes = service::router(
-        key,
-        ServiceConfig { rate_per_minute: NonZeroU32::MAX, allow_origins: Vec::new(), metrics: None },
-    );
+    let issuer_public = issuer.verifying_key();
+    let routes = async move {
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        for document in &documents {
+            service::apply_document(store.as_ref(), &issuer_public, document.sign(&issuer).as_bytes())
+                .await
+                .map_err(|refusal| anyhow::anyhow!("{} ({})", refusal.message, refusal.token))?;
+        }
+        Ok(service::router(
+            key,
+            ServiceConfig { issuer: issuer_public, store, allow_origins: Vec::new(), metrics: None },
+        ))
+    };
     let server = Server {
         name: "authority",
         listen,
         args: ServerArgs::default(),
-        max_body: MAX_ELEMENTS * ELEMENT_BYTES,
+        max_body: MAX_DOCUMENT_BYTES,
         stop_on_signals: false,
     };
     std::thread::spawn(move || {
@@ -103,31 +157,39 @@ pub fn spawn_on_loopback(key: veilwatch::blind::prf::OprfKey) -> Result<SocketAd
     Ok(listen)
 }
 
-/// The CLI's side of the protocol: `POST /v1/evaluate` to an `http://` or `https://` authority
-/// (a URL without a path means the standard one).
+/// The CLI's side of the protocol: `POST /v1/key-check` (one element) or `/v1/evaluate` (one
+/// face) to an `http://` or `https://` authority, signed by the kiosk key when there is one.
 pub struct HttpAuthority {
+    /// The authority's base URL (scheme, host, port; a path is ignored).
     pub url: String,
+    /// The kiosk key and the deployment it signs for.
+    pub signer: Option<RequestSigner>,
 }
 
 impl HttpAuthority {
-    fn endpoint(&self) -> Result<String, BlindError> {
+    fn endpoint(&self, path: &str) -> Result<String, BlindError> {
         let rest = self.url.strip_prefix("http://").or_else(|| self.url.strip_prefix("https://"));
         let Some(rest) = rest else {
             return Err(BlindError::Authority(format!("{} is not an http:// or https:// URL", self.url)));
         };
-        match rest.split_once('/') {
-            None | Some((_, "")) => Ok(format!("{}{EVALUATE_PATH}", self.url.trim_end_matches('/'))),
-            Some(_) => Ok(self.url.clone()),
-        }
+        let origin_len = self.url.len() - rest.len() + rest.find('/').unwrap_or(rest.len());
+        Ok(format!("{}{path}", &self.url[..origin_len]))
     }
 }
 
 impl OprfTransport for HttpAuthority {
     fn evaluate(&self, blinded: &[u8]) -> Result<Vec<u8>, BlindError> {
-        let endpoint = self.endpoint()?;
+        // The matcher asks for the key check as a batch of one element, and for a face as L.
+        let path = if blinded.len() == ELEMENT_BYTES { KEY_CHECK_PATH } else { EVALUATE_PATH };
+        let endpoint = self.endpoint(path)?;
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
-        let answer = agent.post(&endpoint).set("Content-Type", "application/octet-stream").send_bytes(blinded);
-        let response = match answer {
+        let mut request = agent.post(&endpoint).set("Content-Type", "application/octet-stream");
+        if let Some(signer) = &self.signer {
+            for (name, value) in signer.headers("POST", path, blinded, now_unix()) {
+                request = request.set(name, &value);
+            }
+        }
+        let response = match request.send_bytes(blinded) {
             Ok(response) => response,
             Err(ureq::Error::Status(status, response)) => {
                 let reason = response.into_string().unwrap_or_default();
@@ -137,7 +199,7 @@ impl OprfTransport for HttpAuthority {
         };
         let mut body = Vec::new();
         std::io::Read::read_to_end(
-            &mut std::io::Read::take(response.into_reader(), (MAX_ELEMENTS * ELEMENT_BYTES + 1) as u64),
+            &mut std::io::Read::take(response.into_reader(), (MAX_ELEMENTS * ELEMENT_BYTES + 1024) as u64),
             &mut body,
         )
         .map_err(|e| BlindError::Authority(format!("cannot reach the authority at {}: {e}", self.url)))?;

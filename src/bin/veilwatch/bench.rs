@@ -14,7 +14,10 @@ use clap::{Args, Subcommand};
 use ed25519_dalek::SigningKey;
 use rand_core::OsRng;
 use serde_json::{json, Value};
+use veilwatch::authority::credential::RequestSigner;
+use veilwatch::authority::registration::{Budgets, Document, HexBytes};
 use veilwatch::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
+use veilwatch::blind::format::Watchlist;
 use veilwatch::blind::matcher::Matcher;
 use veilwatch::blind::prf::{LocalHmac, OprfClientPrf, OprfKey, Prf};
 use veilwatch::blind::{DEFAULT_TABLES, DEFAULT_THRESHOLD};
@@ -24,6 +27,7 @@ use veilwatch::Embedding;
 
 use crate::authority::{self, HttpAuthority};
 use crate::files::{create_dir, load_engine, load_image, write_atomically};
+use crate::registration::registration_for;
 
 /// The photo every benchmark uses, relative to the data folder.
 const BENCH_PHOTO: &str = "lfw/images/Aaron_Sorkin/Aaron_Sorkin_0001.jpg";
@@ -158,21 +162,45 @@ fn watchlist_bench(sizes: &[usize], runs: usize) -> Result<Value> {
     let issuer = SigningKey::generate(&mut OsRng);
     let local = LocalHmac::new([0x42; 32]);
     let oprf = OprfKey::generate();
-    let authority = authority::spawn_on_loopback(OprfKey::from_bytes(&oprf.to_bytes())?)?;
-    let device = OprfClientPrf { transport: HttpAuthority { url: format!("http://{authority}") } };
     let now = now_unix();
     let params = WatchlistParams::default_for_a_day(SYNTHETIC_MODEL, now);
-    let mut out = serde_json::Map::new();
-    println!("blind matching, L = {DEFAULT_TABLES}, m = {DEFAULT_THRESHOLD} (medians; ratio = blind ÷ plain cosine scan of the same templates):");
+    // Each size's authority-custody watchlist is its own deployment: built first, then registered
+    // at the authority for one kiosk, with budgets that do not limit the measurement.
+    let mut built = Vec::new();
     for &n in sizes {
         let enrolments = synthetic_enrolments(n);
-        let templates: Vec<Embedding> = enrolments.iter().map(|e| e.template.clone()).collect();
-        let mut measured = serde_json::Map::new();
-        for (custody, prf) in [("local", &local as &dyn Prf), ("oprf", &oprf as &dyn Prf)] {
+        let mut files = Vec::new();
+        for prf in [&local as &dyn Prf, &oprf as &dyn Prf] {
             let start = Instant::now();
             let file = build(enrolments.clone(), &params, prf, &issuer)?;
-            let build_s = start.elapsed().as_secs_f64();
+            files.push((file, start.elapsed().as_secs_f64()));
+        }
+        built.push((n, enrolments, files));
+    }
+    let kiosk = SigningKey::generate(&mut OsRng);
+    let unlimited =
+        Budgets { faces_per_minute: u32::MAX, faces_per_day: u32::MAX, faces_total: u64::MAX, disclosures_per_hour: 1 };
+    let mut documents = Vec::new();
+    for (_, _, files) in &built {
+        let header = Watchlist::parse(files[1].0.clone(), &issuer.verifying_key())?.header;
+        let kiosks = vec![HexBytes(kiosk.verifying_key().to_bytes())];
+        documents.push(Document::RegisterDeployment(registration_for(&header, kiosks, unlimited, Vec::new(), now)));
+    }
+    let authority = authority::spawn_on_loopback(OprfKey::from_bytes(&oprf.to_bytes())?, issuer.clone(), documents)?;
+    let mut out = serde_json::Map::new();
+    println!("blind matching, L = {DEFAULT_TABLES}, m = {DEFAULT_THRESHOLD} (medians; ratio = blind ÷ plain cosine scan of the same templates):");
+    for (n, enrolments, files) in built {
+        let templates: Vec<Embedding> = enrolments.iter().map(|e| e.template.clone()).collect();
+        let mut measured = serde_json::Map::new();
+        for (custody, (file, build_s)) in ["local", "oprf"].into_iter().zip(files) {
             let bytes = file.len();
+            let id = Watchlist::parse(file.clone(), &issuer.verifying_key())?.header.watchlist_id;
+            let device = OprfClientPrf {
+                transport: HttpAuthority {
+                    url: format!("http://{authority}"),
+                    signer: Some(RequestSigner::new(kiosk.clone(), &id)),
+                },
+            };
             let device_prf: &dyn Prf = if custody == "local" { &local } else { &device };
             let start = Instant::now();
             let matcher = Matcher::load(file, &issuer.verifying_key(), device_prf, SYNTHETIC_MODEL, now)?;

@@ -140,15 +140,21 @@ async fn shutdown_signal() {
 impl Server {
     /// Serves `routes` until SIGTERM or Ctrl-C, then lets open requests finish (at most the deadline).
     pub fn run(self, routes: Router) -> Result<()> {
+        self.start(None, async { Ok(routes) })
+    }
+
+    /// [`Server::run`] with routes built on the server's runtime first (for routes that hold
+    /// connections the runtime must drive, such as a Redis state store's).
+    pub fn run_built(self, routes: impl Future<Output = Result<Router>>) -> Result<()> {
         self.start(None, routes)
     }
 
-    /// [`Server::run`] on a listener already bound (`listen` is then only named in the log).
-    pub fn run_on(self, listener: std::net::TcpListener, routes: Router) -> Result<()> {
+    /// [`Server::run_built`] on a listener already bound (`listen` is then only named in the log).
+    pub fn run_on(self, listener: std::net::TcpListener, routes: impl Future<Output = Result<Router>>) -> Result<()> {
         self.start(Some(listener), routes)
     }
 
-    fn start(self, bound: Option<std::net::TcpListener>, routes: Router) -> Result<()> {
+    fn start(self, bound: Option<std::net::TcpListener>, routes: impl Future<Output = Result<Router>>) -> Result<()> {
         ensure!(self.args.max_connections > 0 && self.args.max_concurrent > 0, "the caps must be at least 1");
         ensure!(self.args.request_timeout > 0, "--request-timeout must be at least 1 second");
         let tls = match (&self.args.tls_cert, &self.args.tls_key) {
@@ -168,6 +174,7 @@ impl Server {
             .build()
             .context("cannot start the async runtime")?;
         runtime.block_on(async {
+            let routes = routes.await?;
             let listener = match bound {
                 Some(listener) => {
                     listener.set_nonblocking(true)?;

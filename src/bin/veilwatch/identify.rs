@@ -1,4 +1,4 @@
-//! `veilwatch identify FILE --issuer KEY (--prf-key FILE | --authority URL) IMAGE…`: every face in
+//! `veilwatch identify FILE --issuer KEY (--prf-key FILE | --authority URL --kiosk-key FILE) IMAGE…`: every face in
 //! the images, matched against a verified, loaded watchlist; text or JSON.
 
 use std::path::{Path, PathBuf};
@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::Serialize;
+use veilwatch::authority::credential::RequestSigner;
+use veilwatch::blind::format::Watchlist;
 use veilwatch::blind::matcher::{BlindMatch, Matcher};
 use veilwatch::blind::prf::{OprfClientPrf, Prf};
 use veilwatch::pipeline::{Face, Quality};
@@ -24,8 +26,12 @@ pub struct IdentifyArgs {
     #[arg(long, conflicts_with = "authority")]
     prf_key: Option<PathBuf>,
     /// Authority custody: the authority's URL, e.g. http://127.0.0.1:8787.
-    #[arg(long)]
+    #[arg(long, requires = "kiosk_key")]
     authority: Option<String>,
+    /// Authority custody: this kiosk's key file (`veilwatch kiosk-key new`), registered for the
+    /// deployment; every request to the authority is signed with it.
+    #[arg(long)]
+    kiosk_key: Option<PathBuf>,
     #[arg(required = true)]
     images: Vec<PathBuf>,
     /// Print JSON (the default output is text).
@@ -50,7 +56,16 @@ pub fn run(models: &Path, args: IdentifyArgs) -> Result<()> {
     let issuer = key_files::public_key(&args.issuer)?;
     let prf: Box<dyn Prf> = match (&args.prf_key, &args.authority) {
         (Some(path), None) => Box::new(key_files::local_prf_from_file(path)?),
-        (None, Some(url)) => Box::new(OprfClientPrf { transport: HttpAuthority { url: url.clone() } }),
+        (None, Some(url)) => {
+            let kiosk_key = key_files::kiosk_key(args.kiosk_key.as_deref().context("--authority needs --kiosk-key")?)?;
+            // The credential names the deployment: the watchlist's id, from its verified header.
+            let id = Watchlist::parse(read(&args.watchlist)?, &issuer)
+                .with_context(|| format!("cannot load the watchlist {}", args.watchlist.display()))?
+                .header
+                .watchlist_id;
+            let signer = Some(RequestSigner::new(kiosk_key, &id));
+            Box::new(OprfClientPrf { transport: HttpAuthority { url: url.clone(), signer } })
+        }
         _ => bail!("give either --prf-key FILE (local custody) or --authority URL"),
     };
     let engine = load_engine(models)?;

@@ -93,6 +93,29 @@ pub fn issuer_secret(dir: &Path) -> Result<SigningKey> {
     Ok(SigningKey::from_bytes(&seed))
 }
 
+/// The issuer's public key in a key folder (`public/issuer.pub`): what the authority trusts.
+pub fn issuer_public(dir: &Path) -> Result<VerifyingKey> {
+    let path = dir.join(PUBLIC_DIR).join(ISSUER_PUBLIC);
+    public_key(path.to_str().context("the key folder's path is not UTF-8")?)
+        .with_context(|| format!("{} (run `veilwatch keygen`)", path.display()))
+}
+
+/// Creates a kiosk key file (`kiosk-key new`): the 32-byte Ed25519 secret as 64 hex digits and a
+/// newline, mode 0600, never over an existing file; the public key.
+pub fn new_kiosk_key(path: &Path) -> Result<VerifyingKey> {
+    let key = SigningKey::generate(&mut OsRng);
+    write_secret_hex(path, key.as_bytes(), false)?;
+    Ok(key.verifying_key())
+}
+
+/// A kiosk key file made by `veilwatch kiosk-key new`.
+pub fn kiosk_key(path: &Path) -> Result<SigningKey> {
+    let bytes = read_secret_file(path, " (make one with `veilwatch kiosk-key new --out FILE`)")?;
+    let seed: [u8; 32] =
+        bytes[..].try_into().ok().with_context(|| format!("{} must hold a 32-byte kiosk key", path.display()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
 /// A local-custody PRF key file (`prf-local.key`, wherever it was copied to).
 pub fn local_prf_from_file(path: &Path) -> Result<LocalHmac> {
     let bytes = read_secret_file(path, "")?;

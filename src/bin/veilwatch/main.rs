@@ -22,7 +22,9 @@ mod identify;
 mod inspect;
 mod key_files;
 mod keygen;
+mod kiosk_key;
 mod profile;
+mod registration;
 mod serve;
 
 #[derive(Parser)]
@@ -57,8 +59,12 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Match the faces in images against a watchlist.
     Identify(identify::IdentifyArgs),
-    /// Evaluate blinded OPRF elements for devices (authority custody).
+    /// Run the authority: evaluate blinded elements for registered kiosks (authority custody).
     Authority(authority::AuthorityArgs),
+    /// Create a kiosk key (for a CLI kiosk) and print its public key.
+    KioskKey(kiosk_key::KioskKeyArgs),
+    /// Sign registration and revocation documents for the authority, or send one.
+    Registration(registration::RegistrationArgs),
     /// Sign or verify a deployment profile.
     Profile(profile::ProfileArgs),
     /// Verify an exported kiosk audit log.
@@ -79,6 +85,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Identify(args) => identify::run(&models, args),
         Command::Authority(args) => authority::run(args),
+        Command::KioskKey(args) => kiosk_key::run(args),
+        Command::Registration(args) => registration::run(args),
         Command::Profile(args) => profile::run(args),
         Command::Audit(args) => audit::run(args),
     };

@@ -1,0 +1,102 @@
+//! The authority's state (protocol F): registrations and their materials, revocations, budgets,
+//! replay nonces, anchors and the disclosure log — everything a replica must share with the
+//! others, behind one trait so that a single node keeps it in memory and replicas in Redis.
+//!
+//! - [`memory`]: [`MemoryStore`], in the process (the default; `make demo` needs nothing else).
+//! - [`redis`]: [`RedisStore`], shared by replicas; every multi-key decision is one Lua script, so
+//!   it is atomic across replicas.
+//!
+//! Every method either answers or fails with [`StoreError`]; the service then refuses with 503
+//! `state_store_unavailable` and evaluates or discloses nothing (fail closed). A budget is never
+//! assumed when it cannot be read.
+
+pub mod memory;
+pub mod redis;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use memory::MemoryStore;
+pub use redis::RedisStore;
+
+use super::anchor::{AnchorError, SignedHead};
+use super::budget::Charge;
+use super::disclosure::Disclosure;
+use super::registration::{Document, Material, Registration};
+
+/// How long a request nonce is remembered: twice the allowed clock skew, so a request cannot be
+/// replayed while its timestamp is still acceptable.
+pub const NONCE_TTL_S: u64 = 240;
+
+/// The state store could not be reached or answered nonsense.
+#[derive(Debug, thiserror::Error)]
+#[error("the state store is unavailable: {0}")]
+pub struct StoreError(pub String);
+
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// What applying a document did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Changed,
+    /// The same registration (same `issued`, same content) or revocation again: nothing to do.
+    Unchanged,
+}
+
+/// A verified document the state refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentRefused {
+    #[error("a registration issued at {stored} is in place; this one (issued at {offered}) is not newer")]
+    NotNewer { stored: i64, offered: i64 },
+    #[error("the deployment is revoked and cannot be registered again; enrol a new watchlist")]
+    DeploymentRevoked,
+}
+
+impl DocumentRefused {
+    pub fn token(&self) -> &'static str {
+        match self {
+            DocumentRefused::NotNewer { .. } => "stale_document",
+            DocumentRefused::DeploymentRevoked => "revoked_deployment",
+        }
+    }
+}
+
+/// What the authority knows about a deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeploymentState {
+    /// The registration in force, without its materials; `None` if only revocations are known.
+    pub registration: Option<Registration>,
+    pub revoked: bool,
+    pub revoked_kiosks: Vec<[u8; 32]>,
+}
+
+pub trait StateStore: Send + Sync {
+    /// Applies a verified document (registration replaces an older one with its materials;
+    /// revocations are final).
+    fn apply<'a>(&'a self, document: &'a Document) -> StoreFuture<'a, Result<Applied, DocumentRefused>>;
+
+    /// The deployment's registration and revocations; `None` if nothing is known of it.
+    fn deployment<'a>(&'a self, deployment: &'a [u8; 16]) -> StoreFuture<'a, Option<DeploymentState>>;
+
+    /// Remembers a kiosk's nonce for [`NONCE_TTL_S`]; `false` if it was already there (a replay).
+    fn first_use_of_nonce<'a>(&'a self, kiosk: &'a [u8; 32], nonce: &'a [u8; 16], now: i64) -> StoreFuture<'a, bool>;
+
+    /// Checks every counter against its limit and, if none is reached, counts one on each, as one
+    /// atomic step; the counter that refused otherwise (nothing is counted then).
+    fn charge<'a>(&'a self, charges: &'a [Charge], now: i64) -> StoreFuture<'a, Option<Charge>>;
+
+    /// The sealed material of a handle under the deployment's registration in force.
+    fn material<'a>(&'a self, deployment: &'a [u8; 16], handle: &'a [u8; 16]) -> StoreFuture<'a, Option<Material>>;
+
+    /// Appends to the deployment's disclosure log.
+    fn log_disclosure<'a>(&'a self, disclosure: &'a Disclosure) -> StoreFuture<'a, ()>;
+
+    /// The deployment's disclosure log, oldest first.
+    fn disclosures<'a>(&'a self, deployment: &'a [u8; 16]) -> StoreFuture<'a, Vec<Disclosure>>;
+
+    /// Keeps `head` as its kiosk's latest unless it goes backwards (the same seq again replaces it).
+    fn record_anchor(&self, head: SignedHead) -> StoreFuture<'_, Result<(), AnchorError>>;
+
+    /// The latest head of a kiosk key (lowercase hex).
+    fn latest_anchor<'a>(&'a self, kiosk_hex: &'a str) -> StoreFuture<'a, Option<SignedHead>>;
+}
