@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use server_process::{authority_for, call, generous, header, keygen, raw, scratch, signed, TestDeployment};
+use server_process::{authority_for, call, generous, header, keygen, raw, scratch, signed, TestDeployment, PROOF};
 use veilwatch::blind::DEFAULT_TABLES;
 
 const IDLE_CONNECTIONS: usize = 1000;
@@ -91,7 +91,7 @@ fn a_kiosk_keeps_getting_answers_within_a_second_through_floods_with_memory_and_
                 let start = Instant::now();
                 let (status, _, body) = signed(&server, &signer, "/v1/evaluate", &face);
                 let took = start.elapsed();
-                if status != 200 || body.len() < face.len() {
+                if status != 200 || body.len() != face.len() + PROOF {
                     failures.push(format!("HTTP {status}: {}", String::from_utf8_lossy(&body)));
                 }
                 latencies.lock().unwrap().push(took);
@@ -226,8 +226,7 @@ fn connections_beyond_the_cap_are_closed_and_service_resumes_when_idle_ones_are_
     assert!(held.iter_mut().all(|s| closed_by_server(s, Duration::from_secs(2))));
     let face = deployment.face(2);
     let (status, _, body) = signed(&server, &deployment.signer(), "/v1/evaluate", &face);
-    assert_eq!(status, 200);
-    assert!(body.len() >= face.len());
+    assert_eq!((status, body.len()), (200, face.len() + PROOF));
     assert!(server.log_text().contains("connection cap reached"), "{}", server.log_text());
     std::fs::remove_dir_all(&scratch).ok();
 }
@@ -255,7 +254,7 @@ fn requests_beyond_the_concurrency_cap_are_shed_with_503_and_retry_after() {
     }
     let (status, _, body) = long.join().unwrap();
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    assert!(body.len() >= 4096 * 32);
+    assert_eq!(body.len(), 4096 * 32 + PROOF);
     let shed: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
     assert!(!shed.is_empty(), "with one request at a time, requests during a long one must be shed: {answers:?}");
     for (_, retry_after, reason) in shed {

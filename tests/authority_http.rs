@@ -14,7 +14,7 @@ use std::time::Duration;
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{json, Value};
 use server_process::{
-    authority_for, call, generous, header, keygen, raw, refusal, scratch, signed, Server, TestDeployment,
+    authority_for, call, generous, header, keygen, raw, refusal, scratch, signed, Server, TestDeployment, PROOF,
 };
 use veilwatch::blind::DEFAULT_TABLES;
 
@@ -56,7 +56,7 @@ fn the_authority_evaluates_over_https_with_its_certificate_and_refuses_plain_htt
         body
     };
     let first = answer(&agent);
-    assert!(first.len() >= face.len());
+    assert_eq!(first.len(), face.len() + PROOF, "the elements, then the proof");
     assert_ne!(first[..face.len()], face[..], "the elements come back evaluated");
     assert_eq!(
         answer(&agent)[..face.len()],
@@ -258,5 +258,41 @@ fn refusals_carry_a_reason_and_metrics_count_requests_refusals_and_evaluations()
     assert!(evaluate_lines.iter().all(|l| l.contains("method=") && l.contains("latency=")), "{log}");
     let first_element = veilwatch::hex(&face[..32]);
     assert!(!log.contains(&first_element) && !log.contains(&first_element[..16]), "an element reached the log");
+    std::fs::remove_dir_all(&scratch).ok();
+}
+
+#[test]
+fn each_deployment_is_answered_under_its_own_derived_key_and_the_proof_verifies() {
+    use veilwatch::blind::prf::{BlindedBatch, DeploymentKey, MasterSecret, Prf};
+    let scratch = scratch("deployments");
+    let keys = keygen(&scratch);
+    // Two deployments of two tables each, registered at one authority.
+    let (ours, theirs) = (TestDeployment::new(2, generous()), TestDeployment::new(2, generous()));
+    let theirs_document = theirs.document(&keys, &scratch, "theirs.txt");
+    let server = authority_for(&keys, &ours, &scratch, &["--register", theirs_document.to_str().unwrap()]);
+    let master_hex = std::fs::read_to_string(keys.join("secret/authority-master.key")).unwrap();
+    let master = MasterSecret::from_bytes(&veilwatch::hex::from_hex(master_hex.trim()).unwrap()).unwrap();
+    let key_of = |deployment: &TestDeployment| DeploymentKey::derive(&master, &deployment.id()).unwrap();
+    let inputs = vec![b"table 0 code 5".to_vec(), b"table 1 code 9".to_vec()];
+    let batch = BlindedBatch::blind(inputs.clone()).unwrap();
+
+    // The answer verifies under the key the issuer derives for the deployment, and unblinds to
+    // the issuer's own (direct) evaluation; under another deployment's key it does not verify.
+    let (status, _, answer) = signed(&server, &ours.signer(), "/v1/evaluate", batch.request());
+    assert_eq!((status, answer.len()), (200, 2 * 32 + PROOF));
+    let outputs = batch.finish(&answer, &key_of(&ours).public_key()).unwrap();
+    assert_eq!(*outputs[1], *key_of(&ours).evaluate(&inputs).unwrap()[1]);
+    let (status, _, foreign) = signed(&server, &theirs.signer(), "/v1/evaluate", batch.request());
+    assert_eq!(status, 200);
+    assert!(batch.finish(&foreign, &key_of(&ours).public_key()).is_err(), "another deployment's answer");
+    assert!(batch.finish(&foreign, &key_of(&theirs).public_key()).is_ok());
+
+    // The key check: exactly one element, answered and proven the same way.
+    let check = BlindedBatch::blind(vec![b"key check".to_vec()]).unwrap();
+    let (status, _, answer) = signed(&server, &ours.signer(), "/v1/key-check", check.request());
+    assert_eq!((status, answer.len()), (200, 32 + PROOF));
+    assert!(check.finish(&answer, &key_of(&ours).public_key()).is_ok());
+    let two = signed(&server, &ours.signer(), "/v1/key-check", batch.request());
+    assert_eq!(refusal(&two), (400, "wrong_element_count".into()), "two elements are no key check");
     std::fs::remove_dir_all(&scratch).ok();
 }

@@ -1,15 +1,17 @@
 //! The key check of authority custody when a watchlist loads, in two phases like the matching:
 //! `begin_load_deployment` verifies everything that needs no network and returns one blinded
-//! element for the authority; the OPRF server answers in-process; `complete_key_check` loads the
-//! deployment only if the answer proves the authority holds the watchlist's key. A wrong key, a
-//! garbage answer, a failure and a second load while a check is open all leave the kiosk as it was
-//! before the load, and the audit log records a load only once it completed.
+//! element for the authority; the deployment's VOPRF key answers in-process; `complete_key_check`
+//! loads the deployment only if the answer's proof verifies under the watchlist header's
+//! deployment key and its output is the header's key check. A wrong key (its proof fails), a
+//! garbage answer, a failure and a second load while a check is open all leave the kiosk as it
+//! was before the load, and the audit log records a load only once it completed.
 
 mod common;
 
 use ed25519_dalek::SigningKey;
 use veilwatch::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
-use veilwatch::blind::prf::{LocalHmac, OprfKey, Prf};
+use veilwatch::blind::prf::{DeploymentKey, LocalHmac, MasterSecret, Prf};
+use veilwatch::governance::profile::Custody;
 use veilwatch::hex::hex;
 use veilwatch::kiosk::{CustodyOptions, DeploymentOptions, ErrorCode, KioskSession};
 
@@ -34,10 +36,16 @@ fn deployment(model_id: &str, prf: &dyn Prf, custody: CustodyOptions) -> Deploym
         valid_until: NOW + 3600,
     };
     let file = build(synthetic_enrolments(3), &params, prf, &issuer()).unwrap();
+    let mut profile_custody = custody.as_profile_custody();
+    if let Custody::Authority { authority_public_key, .. } = &mut profile_custody {
+        // The watchlist's deployment key, or (for a local-custody list) some key, for the
+        // custody check to be what refuses it.
+        *authority_public_key = Some(hex(&prf.public_key().unwrap_or([0xE2; 32])));
+    }
     let profile = common::test_profile(
         &file,
         params.threshold,
-        custody.as_profile_custody(),
+        profile_custody,
         60,
         (NOW, NOW + 3600),
         vec![hex(kiosk().verifying_key().as_bytes())],
@@ -49,6 +57,11 @@ fn deployment(model_id: &str, prf: &dyn Prf, custody: CustodyOptions) -> Deploym
         custody,
         kiosk_public_key: Some(hex(kiosk().verifying_key().as_bytes())),
     }
+}
+
+/// The key pair of deployment `[id; 16]` under master secret `[master; 32]`.
+fn key(master: u8, id: u8) -> DeploymentKey {
+    DeploymentKey::derive(&MasterSecret::from_bytes(&[master; 32]).unwrap(), &[id; 16]).unwrap()
 }
 
 fn authority() -> CustodyOptions {
@@ -68,9 +81,10 @@ fn config_lines(session: &KioskSession) -> usize {
 #[test]
 fn the_right_key_loads_only_once_the_authority_answered() {
     let Some(mut session) = session() else { return };
-    let key = OprfKey::generate();
+    let key = key(1, 1);
     let options = deployment(session.engine().model_id(), &key, authority());
     let body = session.begin_load_deployment(options, NOW).unwrap().expect("a key check to send");
+    assert_eq!(session.deployment_id(), Some(hex(&[1; 16])), "the deployment the key check names");
     assert_eq!(body.len(), 32, "one blinded element");
     assert!(!body.windows(22).any(|w| w == b"veilwatch/blind-lsh/v1"), "no PRF input in the clear");
     assert!(session.key_check_pending());
@@ -84,7 +98,7 @@ fn the_right_key_loads_only_once_the_authority_answered() {
     assert!(!session.key_check_pending());
     let status = session.status(NOW);
     assert!(status.matching && status.loading.is_none());
-    assert_eq!(status.custody, Some("oprf-ristretto255-sha512"));
+    assert_eq!(status.custody, Some("voprf-ristretto255-sha512"));
     assert_eq!(config_lines(&session), 1);
     assert_eq!(session.complete_key_check(&[0; 32], NOW).unwrap_err().code(), ErrorCode::KeyCheckPending, "used once");
 }
@@ -100,16 +114,24 @@ fn a_wrong_key_garbage_or_no_answer_leaves_the_kiosk_as_it_was() {
     let entries_before = session.matcher().unwrap().watchlist.header.watchlist_id;
     assert_eq!(config_lines(&session), 1);
 
-    let (right, wrong) = (OprfKey::generate(), OprfKey::generate());
+    // The same deployment under another master secret, and another deployment of the same one.
+    let (right, other_authority, other_deployment) = (key(2, 2), key(3, 2), key(2, 3));
     let options = deployment(&model, &right, authority());
 
-    let body = session.begin_load_deployment(options.clone(), NOW).unwrap().unwrap();
-    let refused = session.complete_key_check(&wrong.evaluate_blinded(&body).unwrap(), NOW).unwrap_err();
-    assert_eq!(refused.code(), ErrorCode::WatchlistWrongKey);
+    for wrong in [&other_authority, &other_deployment] {
+        let body = session.begin_load_deployment(options.clone(), NOW).unwrap().unwrap();
+        let refused = session.complete_key_check(&wrong.evaluate_blinded(&body).unwrap(), NOW).unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::AuthorityAnswerUnverified);
+        assert!(refused.to_string().contains("failed verification"), "{refused}");
+    }
+    assert!(session.audit_log().contains("\"endpoint\":\"key-check\",\"error\""), "the refusal is in the audit log");
 
     let body = session.begin_load_deployment(options.clone(), NOW).unwrap().unwrap();
     let garbage = session.complete_key_check(&vec![0xFF; body.len()], NOW).unwrap_err();
-    assert_eq!(garbage.code(), ErrorCode::AuthorityBadAnswer);
+    assert_eq!(garbage.code(), ErrorCode::AuthorityBadAnswer, "32 bytes: no proof");
+    let body = session.begin_load_deployment(options.clone(), NOW).unwrap().unwrap();
+    let garbage = session.complete_key_check(&vec![0xFF; body.len() + 64], NOW).unwrap_err();
+    assert_eq!(garbage.code(), ErrorCode::AuthorityAnswerUnverified, "element and proof that do not decode");
     let body = session.begin_load_deployment(options.clone(), NOW).unwrap().unwrap();
     let short = session.complete_key_check(&right.evaluate_blinded(&body).unwrap()[..31], NOW).unwrap_err();
     assert_eq!(short.code(), ErrorCode::AuthorityBadAnswer);
@@ -130,7 +152,7 @@ fn a_wrong_key_garbage_or_no_answer_leaves_the_kiosk_as_it_was() {
     // And the right answer still loads it afterwards.
     let body = session.begin_load_deployment(options, NOW).unwrap().unwrap();
     session.complete_key_check(&right.evaluate_blinded(&body).unwrap(), NOW).unwrap();
-    assert_eq!(session.status(NOW).custody, Some("oprf-ristretto255-sha512"));
+    assert_eq!(session.status(NOW).custody, Some("voprf-ristretto255-sha512"));
     assert_eq!(config_lines(&session), 2);
 }
 
@@ -138,7 +160,7 @@ fn a_wrong_key_garbage_or_no_answer_leaves_the_kiosk_as_it_was() {
 fn a_second_load_while_a_check_is_open_is_refused_and_touches_nothing() {
     let Some(mut session) = session() else { return };
     let model = session.engine().model_id().to_owned();
-    let (first_key, second_key) = (OprfKey::generate(), OprfKey::generate());
+    let (first_key, second_key) = (key(4, 4), key(4, 5));
     let first = deployment(&model, &first_key, authority());
     let first_id = {
         let parsed = veilwatch::blind::format::Watchlist::parse(first.watchlist.clone(), &issuer().verifying_key());
@@ -159,7 +181,7 @@ fn a_second_load_while_a_check_is_open_is_refused_and_touches_nothing() {
 #[test]
 fn a_deployment_refused_before_the_network_opens_no_check() {
     let Some(mut session) = session() else { return };
-    let key = OprfKey::generate();
+    let key = key(6, 6);
     let mut options = deployment(session.engine().model_id(), &key, authority());
     options.watchlist[60] ^= 1;
     assert!(session.begin_load_deployment(options, NOW).is_err());

@@ -1,14 +1,17 @@
 //! Authority custody in two phases, natively, on real photos and a real authority-custody
-//! watchlist answered by the OPRF server in-process: a frame returns the blinded query instead of
-//! blocking on the network; the answer completes the match (alert for the enrolled person, none for
-//! a stranger); an unknown id, a malformed answer, a failure, a timeout and a track that ends all
-//! leave no pending state; the rate cap is counted before anything is sent.
+//! watchlist answered by the VOPRF evaluator in-process (the deployment key derived from a master
+//! secret): a frame returns the blinded query instead of blocking on the network; the answer
+//! completes the match (alert for the enrolled person, none for a stranger); an unknown id, a
+//! malformed answer, a failure, a timeout and a track that ends all leave no pending state; the
+//! rate cap is counted before anything is sent; an answer whose proof fails (tampered, or under
+//! another deployment's key) pauses matching until the deployment is loaded again.
 
 mod common;
 
 use ed25519_dalek::SigningKey;
 use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
-use veilwatch::blind::prf::{InProcessAuthority, OprfClientPrf, OprfKey};
+use veilwatch::authority::evaluator::DeploymentEvaluator;
+use veilwatch::blind::prf::{DeploymentKey, InProcessAuthority, MasterSecret, PROOF_BYTES};
 use veilwatch::blind::record::EntryRecord;
 use veilwatch::governance::profile::Custody;
 use veilwatch::hex::hex;
@@ -18,10 +21,13 @@ use veilwatch::template::Embedding;
 
 const NOW: i64 = 1_800_000_000;
 const URL: &str = "https://authority.example";
+const MASTER: [u8; 32] = [0x3C; 32];
+const DEPLOYMENT: [u8; 16] = [0xD1; 16];
 
 struct Setup {
     session: KioskSession,
-    key: &'static OprfKey,
+    key: &'static DeploymentKey,
+    deployment: DeploymentOptions,
     enrolled: Frame,
     stranger: Frame,
     blank: Frame,
@@ -35,7 +41,8 @@ fn setup(rate_per_minute: u32, timeout_ms: f64) -> Option<Setup> {
     let record =
         EntryRecord::new("REF-000001".into(), "Tony Blair".into(), "test".into(), "LFW".into(), NOW, None);
     let issuer = SigningKey::from_bytes(&[3; 32]);
-    let key: &'static OprfKey = Box::leak(Box::new(OprfKey::generate()));
+    let key: &'static DeploymentKey =
+        Box::leak(Box::new(DeploymentKey::derive(&MasterSecret::from_bytes(&MASTER).unwrap(), &DEPLOYMENT).unwrap()));
     let params = WatchlistParams {
         model_id: engine.model_id().into(),
         tables: veilwatch::blind::DEFAULT_TABLES,
@@ -50,7 +57,7 @@ fn setup(rate_per_minute: u32, timeout_ms: f64) -> Option<Setup> {
     let profile = common::test_profile(
         &file,
         params.threshold,
-        Custody::Authority { url: URL.into() },
+        Custody::Authority { url: URL.into(), authority_public_key: Some(hex(&key.public_key())) },
         rate_per_minute,
         (NOW, NOW + 3600),
         vec![hex(kiosk.verifying_key().as_bytes())],
@@ -64,12 +71,10 @@ fn setup(rate_per_minute: u32, timeout_ms: f64) -> Option<Setup> {
     };
     let mut session = KioskSession::new(engine);
     // The key check at load time goes through the in-process authority.
-    session
-        .load_deployment(deployment, |_| Box::new(OprfClientPrf { transport: InProcessAuthority(key) }), NOW)
-        .unwrap();
+    session.load_deployment(deployment.clone(), |_| Box::new(InProcessAuthority(key)), NOW).unwrap();
     session.defer_authority_queries(timeout_ms);
     let blank = Frame::from_rgba(250, 250, &vec![128; 250 * 250 * 4]).unwrap();
-    Some(Setup { session, key, enrolled: load("Tony_Blair", 8), stranger: load("Aaron_Sorkin", 1), blank })
+    Some(Setup { session, key, deployment, enrolled: load("Tony_Blair", 8), stranger: load("Aaron_Sorkin", 1), blank })
 }
 
 fn ms(extra_ms: f64) -> f64 {
@@ -85,6 +90,7 @@ fn a_frame_returns_the_blinded_query_and_the_answer_raises_the_alert() {
     assert_eq!(first.counters.match_attempts, 1);
     let query = &first.queries[0];
     assert_eq!(query.body.len(), veilwatch::blind::DEFAULT_TABLES as usize * 32, "L blinded elements, nothing else");
+    assert_eq!(s.session.deployment_id(), Some(hex(&DEPLOYMENT)), "the id its requests name");
     assert!(!query.body.windows(22).any(|w| w == b"veilwatch/blind-lsh/v1"), "no PRF input in the clear");
     assert_eq!(s.session.pending_queries(), 1);
     let json = serde_json::to_value(&first).unwrap();
@@ -177,4 +183,55 @@ fn the_rate_cap_is_counted_before_anything_is_sent() {
     assert!(back.queries.is_empty(), "nothing is sent over the cap");
     assert_eq!(back.counters.rate_limited, 1);
     assert_eq!(s.session.pending_queries(), 0);
+}
+
+/// Answers `body` as the authority's evaluator does, for `deployment` under the master secret.
+fn evaluator_answer(master: [u8; 32], deployment: &[u8; 16], body: &[u8]) -> Vec<u8> {
+    DeploymentEvaluator::new(MasterSecret::from_bytes(&master).unwrap()).evaluate_for_deployment(deployment, body).unwrap()
+}
+
+#[test]
+fn an_answer_that_fails_verification_pauses_matching_until_the_deployment_is_loaded_again() {
+    // Each way an answer can fail its proof: an element changed, the proof changed, an answer
+    // under another deployment's key (same master secret), under another authority's master.
+    type Tamper = fn(&mut Vec<u8>);
+    let cases: [(&str, [u8; 32], [u8; 16], Tamper); 4] = [
+        ("a tampered element", MASTER, DEPLOYMENT, |a| a[5] ^= 0x40),
+        ("a tampered proof", MASTER, DEPLOYMENT, |a| {
+            let at = a.len() - PROOF_BYTES + 1;
+            a[at] ^= 1
+        }),
+        ("another deployment's key", MASTER, [0xD2; 16], |_| ()),
+        ("another authority's key", [0x3D; 32], DEPLOYMENT, |_| ()),
+    ];
+    for (case, master, deployment, tamper) in cases {
+        let Some(mut s) = setup(600, 60_000.0) else { return };
+        let first = s.session.process_frame(&s.enrolled, ms(0.0)).unwrap();
+        let query = &first.queries[0];
+        let mut answer = evaluator_answer(master, &deployment, &query.body);
+        tamper(&mut answer);
+        let done = s.session.complete_query(query.id, &answer, NOW).unwrap();
+        assert!(done.alerts.is_empty(), "{case}: nothing opens under an unverified answer");
+        let error = done.matching_error.unwrap_or_default();
+        assert!(error.contains("the authority's answer failed verification; matching is paused"), "{case}: {error}");
+        let status = s.session.status(NOW);
+        assert!(!status.matching && status.paused.is_some(), "{case}: the status shows the pause");
+        let audit = s.session.audit_log();
+        assert!(audit.contains("\"outcome\":\"unverified\"") && audit.contains("\"matching\":\"paused\""), "{case}: {audit}");
+
+        // Paused: a new face (a new track) sends nothing, and says why.
+        s.session.process_frame(&s.blank, ms(3000.0)).unwrap();
+        let later = s.session.process_frame(&s.enrolled, ms(6000.0)).unwrap();
+        assert!(later.queries.is_empty(), "{case}: no query while paused");
+        assert!(later.matching_error.unwrap_or_default().contains("failed verification"), "{case}");
+
+        // Loading the deployment again resumes matching; an honest answer then alerts.
+        s.session.load_deployment(s.deployment.clone(), |_| Box::new(InProcessAuthority(s.key)), NOW).unwrap();
+        assert!(s.session.status(NOW).paused.is_none());
+        s.session.process_frame(&s.blank, ms(9000.0)).unwrap();
+        let resumed = s.session.process_frame(&s.enrolled, ms(12_000.0)).unwrap();
+        let query = &resumed.queries[0];
+        let honest = evaluator_answer(MASTER, &DEPLOYMENT, &query.body);
+        assert_eq!(s.session.complete_query(query.id, &honest, NOW).unwrap().alerts.len(), 1, "{case}");
+    }
 }

@@ -1,7 +1,8 @@
 //! `veilwatch profile` as an issuer and an overseer run it: the issuer signs a profile listing the
 //! kiosks allowed to run it, the overseer co-signs, and `verify --overseer-key` requires that
 //! co-signature; an authority profile without kiosks, or reached over plain http off loopback, is
-//! refused at signing.
+//! refused at signing; an authority profile gets its `authorityPublicKey` from the watchlist's
+//! header, and a template naming another key, or a local-custody watchlist, is refused.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -18,6 +19,23 @@ fn ok(output: Output) -> String {
 fn refused(output: Output) -> String {
     assert!(!output.status.success(), "accepted: {}", String::from_utf8_lossy(&output.stdout));
     String::from_utf8(output.stderr).unwrap()
+}
+
+/// A small authority-custody watchlist enrolled as `veilwatch enroll --custody authority` does,
+/// with the key folder's issuer key and a deployment key derived from its master secret; and
+/// that key's public half, hex.
+fn authority_watchlist(keys: &Path) -> (Vec<u8>, String) {
+    use veilwatch::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
+    use veilwatch::blind::prf::{DeploymentKey, MasterSecret};
+    let secret = |name: &str| {
+        let text = std::fs::read_to_string(keys.join("secret").join(name)).unwrap();
+        <[u8; 32]>::try_from(veilwatch::hex::from_hex(text.trim()).unwrap()).unwrap()
+    };
+    let issuer = ed25519_dalek::SigningKey::from_bytes(&secret("issuer.key"));
+    let key = DeploymentKey::derive(&MasterSecret::from_bytes(&secret("authority-master.key")).unwrap(), &[0x77; 16]).unwrap();
+    let params = WatchlistParams { model_id: "m".into(), tables: 16, threshold: 8, valid_from: 0, valid_until: 4_000_000_000 };
+    let file = build(synthetic_enrolments(2), &params, &key, &issuer).unwrap();
+    (file, veilwatch::hex::hex(&key.public_key()))
 }
 
 fn template(custody: &str) -> String {
@@ -40,7 +58,8 @@ fn the_issuer_lists_kiosks_the_overseer_cosigns_and_verify_requires_the_cosignat
     let issuer = ok(veilwatch(&["keygen", "--out", path(&at("issuer"))])).trim().to_owned();
     let overseer = ok(veilwatch(&["keygen", "--out", path(&at("overseer"))])).trim().to_owned();
     let kiosk = ok(veilwatch(&["keygen", "--out", path(&at("kiosk"))])).trim().to_owned();
-    std::fs::write(at("list.vwl"), b"the watchlist's bytes (only their hash is signed)").unwrap();
+    let (list, deployment_key) = authority_watchlist(&at("issuer"));
+    std::fs::write(at("list.vwl"), list).unwrap();
     std::fs::write(at("local.json"), template(r#"{"kind":"local"}"#)).unwrap();
     std::fs::write(at("authority.json"), template(r#"{"kind":"authority","url":"https://authority.example"}"#))
         .unwrap();
@@ -67,6 +86,15 @@ fn the_issuer_lists_kiosks_the_overseer_cosigns_and_verify_requires_the_cosignat
     ok(sign("authority.json", "authority.vwp", &["--kiosk-key", &kiosk]));
     let signed = std::fs::read_to_string(at("authority.vwp")).unwrap();
     assert!(signed.contains(&format!("\"kioskKeys\":[\"{kiosk}\"]")), "{signed}");
+    assert!(signed.contains(&format!("\"authorityPublicKey\":\"{deployment_key}\"")), "filled in from the header: {signed}");
+    let other_key = "e2".repeat(32);
+    std::fs::write(
+        at("other-key.json"),
+        template(&format!(r#"{{"kind":"authority","url":"https://authority.example","authorityPublicKey":"{other_key}"}}"#)),
+    )
+    .unwrap();
+    let mismatch = refused(sign("other-key.json", "other.vwp", &["--kiosk-key", &kiosk]));
+    assert!(mismatch.contains("not the watchlist's deployment key"), "{mismatch}");
     let verified = ok(veilwatch(&[
         "profile",
         "verify",

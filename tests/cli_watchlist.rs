@@ -171,6 +171,13 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     assert_eq!(inspect["record_class"], "photo up to 8 KiB (9 216 bytes)");
     assert_eq!(inspect["tables"], veilwatch::blind::DEFAULT_TABLES);
     assert_eq!(inspect["prf_suite"], "hmac-sha256-local");
+    assert!(inspect.get("authority_public_key").is_none(), "local custody has no deployment key");
+    let authority_inspect: Value =
+        serde_json::from_str(&ok(veilwatch(&["inspect", oprf.to_str().unwrap(), "--issuer", &public]))).unwrap();
+    assert_eq!(authority_inspect["prf_suite"], "voprf-ristretto255-sha512");
+    let deployment_id = authority_inspect["deployment_id"].as_str().unwrap().to_owned();
+    assert_eq!(deployment_id.len(), 32);
+    assert_eq!(authority_inspect["authority_public_key"].as_str().unwrap().len(), 64, "{authority_inspect}");
     let text = inspect.to_string();
     for name in PEOPLE {
         assert!(!text.contains(name) && !text.contains(&name.replace('_', " ")), "inspect must not show identities");
@@ -261,7 +268,7 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     let faces: usize =
         runs.iter().flat_map(|r| r.as_array().unwrap()).map(|img| img["faces"].as_array().unwrap().len()).sum();
     let requests = log.lock().unwrap().clone();
-    // Each run: one key check at load, then one batch per face.
+    // Each run: one key check at load, then one batch per face; each names the deployment.
     assert_eq!(requests.len(), 2 + faces, "one key check per run, one batch per face");
     let heads: Vec<String> = requests
         .iter()
@@ -269,6 +276,9 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
         .collect();
     assert!(heads.iter().all(|h| h.contains("veilwatch-signature:") && h.contains(&kiosk_public)), "every request is signed");
     assert_eq!(heads.iter().filter(|h| h.starts_with("post /v1/key-check ")).count(), 2, "{heads:?}");
+    assert_eq!(heads.iter().filter(|h| h.starts_with("post /v1/evaluate ")).count(), faces);
+    let named = format!("veilwatch-deployment: {deployment_id}");
+    assert!(heads.iter().all(|h| h.contains(&named)), "every request names the deployment");
     let bodies: Vec<&[u8]> =
         requests.iter().map(|r| &r[r.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..]).collect();
     let batches: Vec<&&[u8]> =
@@ -297,9 +307,42 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
         &stranger,
     ]);
     assert!(
-        String::from_utf8_lossy(&wrong.stderr).contains("oprf-ristretto255-sha512"),
+        String::from_utf8_lossy(&wrong.stderr).contains("voprf-ristretto255-sha512"),
         "{}",
         String::from_utf8_lossy(&wrong.stderr)
+    );
+
+    // An authority with another master secret (another key folder, trusting the same issuer, the
+    // same deployment registered): its answers carry proofs under another key, which the CLI refuses.
+    let other_keys = scratch.join("other-keys");
+    ok(veilwatch(&["keygen", "--out", other_keys.to_str().unwrap()]));
+    std::fs::copy(keys.join("public/issuer.pub"), other_keys.join("public/issuer.pub")).unwrap();
+    let other_port = free_port();
+    let _other = Killed(
+        Command::new(env!("CARGO_BIN_EXE_veilwatch"))
+            .args(["authority", "--keys", other_keys.to_str().unwrap(), "--listen", &format!("127.0.0.1:{other_port}")])
+            .args(["--register", registration.to_str().unwrap()])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(other_port);
+    let foreign_authority = veilwatch(&[
+        "identify",
+        oprf.to_str().unwrap(),
+        "--issuer",
+        &public,
+        "--authority",
+        &format!("http://127.0.0.1:{other_port}"),
+        "--kiosk-key",
+        kiosk_key.to_str().unwrap(),
+        &stranger,
+    ]);
+    assert!(!foreign_authority.status.success());
+    assert!(
+        String::from_utf8_lossy(&foreign_authority.stderr).contains("failed verification"),
+        "{}",
+        String::from_utf8_lossy(&foreign_authority.stderr)
     );
 
     // Authority down.

@@ -65,7 +65,7 @@ fn keygen_puts_the_public_key_apart_from_secrets_that_only_their_owner_can_read(
     assert_eq!(names(&keys), ["public", "secret"], "no temporary file or key left beside the two folders");
     assert_eq!(names(&keys.join("public")), ["issuer.pub"]);
     assert_eq!(std::fs::read_to_string(keys.join("public/issuer.pub")).unwrap().trim(), public);
-    assert_eq!(names(&keys.join("secret")), ["issuer.key", "prf-local.key", "prf-oprf.key"]);
+    assert_eq!(names(&keys.join("secret")), ["authority-master.key", "issuer.key", "prf-local.key"]);
     assert_eq!(mode(&keys.join("secret")), 0o700, "under umask 000");
     for name in names(&keys.join("secret")) {
         assert_eq!(mode(&keys.join("secret").join(&name)), 0o600, "{name} under umask 000");

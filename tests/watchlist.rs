@@ -10,7 +10,7 @@ use rand_chacha::ChaCha20Rng;
 use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
 use veilwatch::blind::format::{self, RecordRef, Watchlist};
 use veilwatch::blind::matcher::Matcher;
-use veilwatch::blind::prf::{InProcessAuthority, LocalHmac, OprfClientPrf, OprfKey, Prf};
+use veilwatch::blind::prf::{DeploymentKey, InProcessAuthority, LocalHmac, MasterSecret, Prf, VoprfClientPrf};
 use veilwatch::blind::record::EntryRecord;
 use veilwatch::blind::{BlindError, DEFAULT_TABLES, DEFAULT_THRESHOLD};
 use veilwatch::template::{Embedding, EMBEDDING_DIM};
@@ -107,8 +107,8 @@ fn a_foreign_issuer_an_expired_window_and_a_wrong_key_each_get_their_own_error()
     let wrong = load(file.clone(), &LocalHmac::new([2; 32]), NOW).err().unwrap();
     assert!(matches!(wrong, BlindError::WrongPrfKey), "{wrong}");
 
-    let oprf = OprfKey::generate();
-    let suite = load(file.clone(), &oprf, NOW).err().unwrap();
+    let voprf = DeploymentKey::derive(&MasterSecret::generate(), &[1; 16]).unwrap();
+    let suite = load(file.clone(), &voprf, NOW).err().unwrap();
     assert!(matches!(suite, BlindError::SuiteMismatch { .. }), "{suite}");
 
     let other_model = Matcher::load(file, &key, &prf, "another-model", NOW).err().unwrap();
@@ -151,19 +151,31 @@ fn near_probes_open_their_own_record_and_random_probes_open_none() {
 }
 
 #[test]
-fn oprf_custody_matches_like_local_custody() {
+fn voprf_custody_matches_like_local_custody_and_only_under_its_deployment_key() {
     let (templates, entries) = synthetic(5, 4);
-    let key = OprfKey::generate();
+    let master = MasterSecret::generate();
+    let id = [0x5A; 16];
+    let key = DeploymentKey::derive(&master, &id).unwrap();
     let file = build(entries, &params(64, 16), &key, &issuer()).unwrap();
-    let device = OprfClientPrf { transport: InProcessAuthority(&key) };
+    let device = VoprfClientPrf { transport: InProcessAuthority(&key), deployment: id, public_key: key.public_key() };
     let matcher = load(file, &device, NOW).unwrap();
+    assert_eq!(matcher.watchlist.header.watchlist_id, id, "enrolled under the id its key is derived for");
+    assert_eq!(matcher.watchlist.header.authority_key, Some(key.public_key()), "the header carries the public key");
     let found = matcher.match_embedding(&Embedding::from_values(&templates[3]).unwrap(), &device, NOW).unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].record, record(3));
-    let other = OprfKey::generate();
-    let foreign_authority = OprfClientPrf { transport: InProcessAuthority(&other) };
+
+    // An authority answering with another master secret's key for the same deployment: its
+    // proofs fail against the header's key, so the key check is refused as unverified.
+    let other = DeploymentKey::derive(&MasterSecret::generate(), &id).unwrap();
+    let foreign_authority = VoprfClientPrf { transport: InProcessAuthority(&other), deployment: id, public_key: key.public_key() };
     let err = Matcher::new(matcher.watchlist, &foreign_authority, MODEL, NOW).err().unwrap();
-    assert!(matches!(err, BlindError::WrongPrfKey));
+    assert!(matches!(err, BlindError::AuthorityUnverified(_)), "{err}");
+    // The same once loaded: a match through it is an error, never a silent non-match.
+    let probe = Embedding::from_values(&templates[3]).unwrap();
+    let file = build(synthetic(5, 4).1, &params(64, 16), &key, &issuer()).unwrap();
+    let matcher = load(file, &device, NOW).unwrap();
+    assert!(matches!(matcher.match_embedding(&probe, &foreign_authority, NOW), Err(BlindError::AuthorityUnverified(_))));
 }
 
 #[test]

@@ -42,6 +42,8 @@ let canvas = null;
 let context = null;
 /** The loaded deployment's authority URL (authority custody), else null. */
 let authorityUrl = null;
+/** The loaded deployment's id (32 hex), named in every request to its authority. */
+let deploymentId = null;
 
 const failure = (code, message) => Object.assign(new Error(message), { code });
 
@@ -73,16 +75,18 @@ function withFrame(bitmap, use) {
   return use(width, height);
 }
 
-// One blind match's round trip: POSTs the blinded elements to the authority's /v1/evaluate (the
-// body and content type its wire format defines) and resolves with its answer's bytes. The one
-// place that talks to the authority, so request signing (headers) goes here.
-async function evaluateAtAuthority(url, body) {
-  const endpoint = `${url.replace(/\/+$/, '')}/v1/evaluate`;
+// One round trip to the authority: POSTs the blinded elements to `path` (/v1/evaluate for a blind
+// match, /v1/key-check for the load's key check; the body and content type its wire format
+// defines) for the deployment `deployment` (32 hex), and resolves with its answer's bytes (the
+// elements and their proof, which the engine verifies). The one place that talks to the
+// authority, so request signing (headers) goes here.
+async function evaluateAtAuthority(url, body, deployment, path = '/v1/evaluate') {
+  const endpoint = `${url.replace(/\/+$/, '')}${path}`;
   let response;
   try {
     response = await fetch(endpoint, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/octet-stream' },
+      headers: { 'Content-Type': 'application/octet-stream', 'Veilwatch-Deployment': deployment },
       body,
       signal: AbortSignal.timeout(AUTHORITY_TIMEOUT_MS),
     });
@@ -101,7 +105,7 @@ async function askAuthority({ id, body }) {
   try {
     let answer;
     try {
-      answer = await evaluateAtAuthority(authorityUrl, body);
+      answer = await evaluateAtAuthority(authorityUrl, body, deploymentId);
     } catch (error) {
       if (!kiosk) return;
       outcome = kiosk.failQuery(id, error.message);
@@ -170,7 +174,7 @@ const handlers = {
       try {
         let answer;
         try {
-          answer = await evaluateAtAuthority(url, keyCheck);
+          answer = await evaluateAtAuthority(url, keyCheck, kiosk.deploymentId(), '/v1/key-check');
         } catch (error) {
           if (!kiosk) throw error;
           kiosk.failKeyCheck(error.message); // throws AUTHORITY_UNAVAILABLE with the reason
@@ -182,6 +186,7 @@ const handlers = {
       }
     }
     authorityUrl = deployment.custody?.kind === 'authority' ? deployment.custody.url : null;
+    deploymentId = kiosk.deploymentId() ?? null;
     return { status: kiosk.status(), chart: kiosk.operatingPointChart() };
   },
   review({ alert, decision, reviewer }) {

@@ -123,7 +123,11 @@ function restartEngine(error) {
 // What a blind match led to: alerts, or why matching is paused. `attempted`: whether a match
 // finished here (a frame that only sent queries to the authority has not finished one).
 function showMatches(result, attempted) {
-  if (result.matchingError) {
+  if (result.status?.paused) {
+    // An authority answer failed its proof: paused until the deployment is loaded again.
+    status.say(`Matching is paused: ${result.status.paused}. Faces are still detected and wiped; load the deployment again once the authority is fixed.`,
+      { error: true, topic: 'matching-paused' });
+  } else if (result.matchingError) {
     status.say(`Matching is paused: ${result.matchingError}. Faces are still detected and wiped; matching resumes when this clears.`,
       { error: true, topic: 'matching-paused' });
   } else if (attempted && status.showing('matching-paused')) {

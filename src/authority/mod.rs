@@ -4,6 +4,8 @@
 //!
 //! - [`service`]: the routes, the admission every `/v1/*` call goes through, refusals, CORS.
 //! - [`credential`]: the kiosk credential every `/v1/*` call carries (signing and verifying).
+//! - [`evaluator`]: the VOPRF evaluation under each deployment's key, derived from the master
+//!   secret.
 //! - [`registration`]: the issuer's signed registration and revocation documents.
 //! - [`budget`]: faces per minute, day and total; disclosure and key-check caps (fixed windows).
 //! - [`disclosure`]: the proof of a record key and the sealed reviewer material.
@@ -17,6 +19,7 @@ pub mod anchor;
 pub mod budget;
 pub mod credential;
 pub mod disclosure;
+pub mod evaluator;
 pub mod registration;
 pub mod service;
 pub mod store;

@@ -2,8 +2,11 @@
 //!
 //! - `POST /v1/evaluate`: one face, exactly L concatenated 32-byte blinded elements (L = the
 //!   deployment's `tables`), charged to the kiosk's budgets before it is evaluated; the answer is
-//!   the evaluated elements. The authority sees only blinded elements.
-//! - `POST /v1/key-check`: exactly one blinded element, at most 30 per kiosk per hour.
+//!   the elements evaluated under the deployment's VOPRF key ([`super::evaluator`]), then one
+//!   64-byte batched DLEQ proof the kiosk verifies against the key in the signed watchlist header.
+//!   The authority sees only blinded elements.
+//! - `POST /v1/key-check`: exactly one blinded element, answered the same way, at most 30 per
+//!   kiosk per hour.
 //! - `POST /v1/disclose`: the sealed reviewer material of one handle, on proof of its record key.
 //! - `POST /v1/anchor`: a kiosk's signed audit-chain head (the credential's kiosk must be the head's).
 //! - `GET /v1/anchor/{kioskKey}` (public) and `GET /metrics` (Prometheus text).
@@ -36,13 +39,16 @@ use super::credential::{self, admit_kiosk, Credential, CredentialRefusal};
 use super::disclosure::{self, DiscloseRequest, Disclosure};
 use super::registration::{Document, DocumentError, Registration, MAX_DOCUMENT_BYTES};
 use super::store::{Applied, StateStore, StoreError};
-use crate::blind::prf::{OprfKey, ELEMENT_BYTES};
+use super::evaluator::DeploymentEvaluator;
+use crate::blind::prf::{MasterSecret, ELEMENT_BYTES, PROOF_BYTES};
 use crate::time::now_unix;
 
 /// The most elements one request may carry (the largest L a registration may give).
 pub const MAX_ELEMENTS: usize = super::registration::MAX_TABLES as usize;
 pub const EVALUATE_PATH: &str = "/v1/evaluate";
 pub const KEY_CHECK_PATH: &str = "/v1/key-check";
+/// The most bytes of an answer: [`MAX_ELEMENTS`] elements and the proof.
+pub const MAX_ANSWER_BYTES: usize = MAX_ELEMENTS * ELEMENT_BYTES + PROOF_BYTES;
 pub const DISCLOSE_PATH: &str = "/v1/disclose";
 pub const ANCHOR_PATH: &str = "/v1/anchor";
 pub const DOCUMENTS_PATH: &str = "/issuer/documents";
@@ -68,7 +74,7 @@ pub struct ServiceConfig {
 }
 
 struct Service {
-    key: OprfKey,
+    evaluator: DeploymentEvaluator,
     issuer: VerifyingKey,
     store: Arc<dyn StateStore>,
     metrics: Option<PrometheusHandle>,
@@ -142,8 +148,10 @@ fn over_budget(charge: &Charge, now: i64) -> Refusal {
 
 /// The authority's routes, with CORS for the configured origins. The caller adds the network
 /// limits (deadline, concurrency, body size).
-pub fn router(key: OprfKey, config: ServiceConfig) -> Router {
-    let service = Arc::new(Service { key, issuer: config.issuer, store: config.store, metrics: config.metrics });
+pub fn router(master: MasterSecret, config: ServiceConfig) -> Router {
+    let service = Arc::new(Service {
+        evaluator: DeploymentEvaluator::new(master),
+        issuer: config.issuer, store: config.store, metrics: config.metrics });
     let documents_at_once = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(|_: BoxError| async {
             let mut busy =
@@ -256,11 +264,11 @@ fn finish(endpoint: &'static str, credential: Option<&Credential>, outcome: Resu
     }
 }
 
-/// The one call every evaluation goes through (the key of the deployment, off the async workers:
-/// one ristretto255 multiplication per element).
-async fn evaluate_elements(service: &Arc<Service>, _deployment: &[u8; 16], body: Bytes) -> Result<Vec<u8>, Refusal> {
-    let service = service.clone();
-    match tokio::task::spawn_blocking(move || service.key.evaluate_blinded(&body)).await {
+/// The one call every evaluation goes through: `body` evaluated under the deployment's VOPRF key,
+/// then the batched proof, off the async workers (one ristretto255 multiplication per element).
+async fn evaluate_elements(service: &Arc<Service>, deployment: &[u8; 16], body: Bytes) -> Result<Vec<u8>, Refusal> {
+    let (service, deployment) = (service.clone(), *deployment);
+    match tokio::task::spawn_blocking(move || service.evaluator.evaluate_for_deployment(&deployment, &body)).await {
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(e)) => Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_elements", e.to_string())),
         Err(_) => Err(Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the evaluation failed")),

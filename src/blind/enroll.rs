@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 use super::format::{self, BucketItem, BucketRef, Header, RecordClass, RecordRef, FILLER_ENTRY};
 use super::lsh::CrossPolytope;
 use super::matcher::Matcher;
-use super::prf::{code_input, derive, key_check_input, LocalHmac, Prf, TAG_BYTES};
+use super::prf::{code_input, derive, key_check_input, LocalHmac, Prf, PrfSuite, TAG_BYTES};
 use super::record::{self, random_record_key, EntryRecord, RecordKey, SealedRecord};
 use super::shares::{Dealer, MAX_TABLES, MIN_THRESHOLD, SHARE_BYTES};
 use super::{bucket, BlindError};
@@ -160,7 +160,9 @@ fn padded_and_shuffled(entries: Vec<Enrolment>) -> Vec<Option<Enrolment>> {
     padded
 }
 
-/// A header with a fresh random watchlist id and rotation seed, and the PRF's key check.
+/// A header with a fresh random watchlist id (or the one the PRF's key is bound to: a VOPRF
+/// deployment key is derived for one watchlist id), a fresh rotation seed, the PRF's key check
+/// and, under authority custody, the deployment's public key.
 fn new_header(
     params: &WatchlistParams,
     prf: &dyn Prf,
@@ -171,7 +173,14 @@ fn new_header(
     let mut watchlist_id = [0u8; 16];
     let mut rotation_seed = [0u8; 32];
     OsRng.fill_bytes(&mut watchlist_id);
+    let watchlist_id = prf.bound_watchlist().unwrap_or(watchlist_id);
     OsRng.fill_bytes(&mut rotation_seed);
+    let authority_key = match prf.suite() {
+        PrfSuite::HmacSha256Local => None,
+        PrfSuite::VoprfRistretto255Sha512 => Some(prf.public_key().ok_or_else(|| {
+            BlindError::Enrolment("a VOPRF watchlist needs its deployment's public key".into())
+        })?),
+    };
     let check = prf.evaluate(&[key_check_input(&watchlist_id)])?;
     let code_space = CrossPolytope::code_space_for(EMBEDDING_DIM) as u16;
     Ok(Header {
@@ -183,6 +192,7 @@ fn new_header(
         rotation_seed,
         threshold: params.threshold,
         suite: prf.suite(),
+        authority_key,
         key_check: derive(&check[0], 0).tag,
         valid_from: params.valid_from,
         valid_until: params.valid_until,

@@ -19,7 +19,11 @@
 //!                   2   code space C = 2 · next_power_of_two(d)
 //!                   32  rotation seed (public; derives the LSH tables)
 //!                   2   threshold m (8..=L)
-//!                   1   PRF suite: 1 = hmac-sha256-local, 2 = oprf-ristretto255-sha512
+//!                   1   PRF suite: 1 = hmac-sha256-local, 3 = voprf-ristretto255-sha512 (2, plain
+//!                       OPRF mode, is refused: its answers cannot be verified)
+//!                   32  suite 3 only: the deployment's VOPRF public key, a ristretto255 element
+//!                       (RFC 9497 DeriveKeyPair(authority master secret, info = watchlist id));
+//!                       the device verifies every authority answer's proof against it
 //!                   8   key check: tag of slot 0 derived from PRF("veilwatch/blind-lsh/v1/key-check" || id)
 //!                   8   valid from, Unix seconds (i64)
 //!                   8   valid until, Unix seconds (i64)
@@ -77,7 +81,7 @@
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use super::prf::{PrfSuite, TAG_BYTES};
+use super::prf::{check_public_key, PrfSuite, PUBLIC_KEY_BYTES, RETIRED_OPRF_SUITE_ID, TAG_BYTES};
 use super::shares::{MAX_TABLES, MIN_THRESHOLD, SHARE_BYTES};
 use super::BlindError;
 use crate::hex::hex;
@@ -201,6 +205,9 @@ pub struct Header {
     pub rotation_seed: [u8; 32],
     pub threshold: u16,
     pub suite: PrfSuite,
+    /// The deployment's VOPRF public key: `Some` exactly when `suite` is
+    /// `voprf-ristretto255-sha512`.
+    pub authority_key: Option<[u8; PUBLIC_KEY_BYTES]>,
     pub key_check: [u8; TAG_BYTES],
     pub valid_from: i64,
     pub valid_until: i64,
@@ -311,6 +318,9 @@ impl Header {
         h.extend_from_slice(&self.rotation_seed);
         h.extend_from_slice(&self.threshold.to_be_bytes());
         h.push(self.suite.id());
+        if let Some(key) = &self.authority_key {
+            h.extend_from_slice(key);
+        }
         h.extend_from_slice(&self.key_check);
         h.extend_from_slice(&self.valid_from.to_be_bytes());
         h.extend_from_slice(&self.valid_until.to_be_bytes());
@@ -361,8 +371,21 @@ impl Header {
         let threshold = r.u16("threshold")?;
         limit("threshold", threshold as u64, MIN_THRESHOLD as u64, tables as u64)?;
         let suite_id = r.u8("PRF suite")?;
+        if suite_id == RETIRED_OPRF_SUITE_ID {
+            return Err(BlindError::PlainOprfRetired);
+        }
         let suite = PrfSuite::from_id(suite_id)
             .ok_or_else(|| BlindError::Malformed(format!("unknown PRF suite {suite_id}")))?;
+        let authority_key = match suite {
+            PrfSuite::HmacSha256Local => None,
+            PrfSuite::VoprfRistretto255Sha512 => {
+                let key = r.array("deployment public key")?;
+                if !check_public_key(&key) {
+                    return Err(BlindError::Malformed("the deployment public key is not a valid ristretto255 element".into()));
+                }
+                Some(key)
+            }
+        };
         let key_check = r.array("key check")?;
         let valid_from = r.i64("validity start")?;
         let valid_until = r.i64("validity end")?;
@@ -392,6 +415,7 @@ impl Header {
             rotation_seed,
             threshold,
             suite,
+            authority_key,
             key_check,
             valid_from,
             valid_until,
@@ -619,6 +643,11 @@ mod tests {
 
     use super::*;
 
+    fn deployment_public_key(master: &[u8; 32], id: &[u8; 16]) -> [u8; PUBLIC_KEY_BYTES] {
+        let master = crate::blind::prf::MasterSecret::from_bytes(master).unwrap();
+        crate::blind::prf::DeploymentKey::derive(&master, id).unwrap().public_key()
+    }
+
     fn header() -> impl Strategy<Value = Header> {
         (
             (any::<[u8; 16]>(), "[a-z0-9-]{1,64}", 1u16..=MAX_DIM, 8u16..=MAX_TABLES as u16, any::<[u8; 32]>()),
@@ -637,7 +666,8 @@ mod tests {
                         code_space: code_space as u16,
                         rotation_seed: seed,
                         threshold: 8 + (t % (tables as u64 - 7)) as u16,
-                        suite: if local { PrfSuite::HmacSha256Local } else { PrfSuite::OprfRistretto255Sha512 },
+                        suite: if local { PrfSuite::HmacSha256Local } else { PrfSuite::VoprfRistretto255Sha512 },
+                        authority_key: (!local).then(|| deployment_public_key(&seed, &id)),
                         key_check: check,
                         valid_from,
                         valid_until: valid_from + span,
@@ -660,6 +690,7 @@ mod tests {
             rotation_seed: [2; 32],
             threshold: 8,
             suite: PrfSuite::HmacSha256Local,
+            authority_key: None,
             key_check: [3; TAG_BYTES],
             valid_from: 0,
             valid_until: 1,
@@ -681,6 +712,40 @@ mod tests {
             Err(BlindError::Truncated { what: "watchlist body", needed }) => assert!(needed > 1_000_000_000),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Bytes `0..12+H` of `header` with its suite byte (and what follows it) replaced.
+    fn with_suite_bytes(header: &Header, suite: &[u8]) -> Vec<u8> {
+        let bytes = header.write();
+        let at = 12 + 16 + 1 + header.model_id.len() + 6 + 32 + 2;
+        assert_eq!(bytes[at], header.suite.id());
+        let key_len = header.authority_key.map_or(0, |k| k.len());
+        let mut h = [&bytes[12..at], suite, &bytes[at + 1 + key_len..]].concat();
+        let mut out = bytes[..8].to_vec();
+        out.extend_from_slice(&(h.len() as u32).to_be_bytes());
+        out.append(&mut h);
+        out
+    }
+
+    #[test]
+    fn the_header_carries_the_deployment_public_key_and_refuses_plain_oprf() {
+        let key = deployment_public_key(&[9; 32], &[1; 16]);
+        let voprf = Header { suite: PrfSuite::VoprfRistretto255Sha512, authority_key: Some(key), ..small_header(64) };
+        let bytes = voprf.write();
+        assert_eq!(bytes.len(), small_header(64).write().len() + PUBLIC_KEY_BYTES);
+        assert_eq!(Header::read(&mut Reader { bytes: &bytes, at: 0 }).unwrap().authority_key, Some(key));
+
+        // Suite 2 (plain OPRF, no key in its header) is refused with the reason and what to do.
+        let plain = with_suite_bytes(&voprf, &[2]);
+        let refused = Header::read(&mut Reader { bytes: &plain, at: 0 }).unwrap_err();
+        assert!(matches!(refused, BlindError::PlainOprfRetired), "{refused:?}");
+        assert!(refused.to_string().contains("re-enrol the list"), "{refused}");
+
+        // A suite-3 header whose key is not a group element is malformed.
+        let not_a_point = with_suite_bytes(&voprf, &[[3].as_slice(), &[0xFF; 32]].concat());
+        let refused = Header::read(&mut Reader { bytes: &not_a_point, at: 0 }).unwrap_err();
+        assert!(refused.to_string().contains("deployment public key"), "{refused}");
+        assert!(Header::read(&mut Reader { bytes: &with_suite_bytes(&voprf, &[[3].as_slice(), &key].concat()), at: 0 }).is_ok());
     }
 
     #[test]

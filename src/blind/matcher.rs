@@ -58,9 +58,12 @@ impl Matcher {
         if prf.suite() != watchlist.header.suite {
             return Err(BlindError::SuiteMismatch { needed: watchlist.header.suite.name(), given: prf.suite().name() });
         }
+        if prf.public_key().is_some() && prf.public_key() != watchlist.header.authority_key {
+            return Err(BlindError::WrongPrfKey);
+        }
         let unchecked = Matcher::without_key_check(watchlist, model_id, now_unix)?;
-        let check = prf.evaluate(&[unchecked.key_check_input()])?;
-        unchecked.check_key(&check[0])?;
+        let check = prf.evaluate_key_check(&unchecked.key_check_input())?;
+        unchecked.check_key(&check)?;
         Ok(unchecked)
     }
 

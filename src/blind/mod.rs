@@ -3,22 +3,27 @@
 //! Guarantees (G3, G4, G5): the file alone reveals no template, identity or link between entries,
 //! and of the number of entries only its size class (dummies, fixed-size buckets and records);
 //! a record opens only for a probe that collides with its entry in at least `m` of `L` tables; the
-//! holder of the OPRF key sees only blinded elements; a tampered, truncated, foreign or expired file
-//! is refused before anything in it is used.
+//! holder of the VOPRF key sees only blinded elements and proves every answer; a tampered,
+//! truncated, foreign or expired file is refused before anything in it is used.
 //!
 //! The scheme takes [`Embedding`](crate::template::Embedding)s and the id of the model they come
 //! from from its callers; it knows nothing of faces, cameras or models.
 //!
 //! - [`lsh`]: cross-polytope codes of a template, one per table.
-//! - [`prf`]: the PRF suites (local HMAC, RFC 9497 OPRF) and the tag / bucket-key derivation.
+//! - [`prf`]: the PRF suites (local HMAC, RFC 9497 VOPRF with per-deployment keys) and the tag /
+//!   bucket-key derivation.
 //! - [`shares`]: m-of-L packed Shamir sharing of each entry's record key.
 //! - [`format`]: the file format (its spec is the module doc), its parser and its writer.
 //! - [`bucket`]: sealing and opening a bucket's items.
 //! - [`record`]: entry records and their sealing under record keys.
 //! - [`enroll`]: building a signed watchlist (issuer side, holds the PRF key).
 //! - [`matcher`]: matching one template against a verified, loaded watchlist.
+//! - `client_cost` (`bench-api` and `cli` builds only): the device's cost per face, VOPRF against
+//!   plain OPRF mode, for the benchmarks.
 
 pub mod bucket;
+#[cfg(any(feature = "bench-api", feature = "cli"))]
+pub mod client_cost;
 pub mod enroll;
 pub mod format;
 pub mod lsh;
@@ -67,6 +72,15 @@ pub enum BlindError {
     Authority(String),
     #[error("the matching authority answered with garbage: {0}")]
     AuthorityAnswer(String),
+    /// The answer's DLEQ proof does not verify under the deployment's public key (or its
+    /// elements do not decode): tampered, or computed under another key.
+    #[error("the authority's answer failed verification; matching is paused ({0})")]
+    AuthorityUnverified(String),
+    #[error(
+        "plain OPRF mode is no longer supported: its answers cannot be verified; re-enrol the list \
+         (veilwatch enroll --custody authority, with a key folder from this version's keygen)"
+    )]
+    PlainOprfRetired,
     #[error("key file problem: {0}")]
     KeyFile(String),
     #[error("enrolment input problem: {0}")]
@@ -76,7 +90,7 @@ pub enum BlindError {
 /// Default LSH tables. Measured by `veilwatch eval` on the LFW development split (single image
 /// per side): 1024 cross-polytope tables give TAR 0.966 at FMR 1e-4 and 0.928 at 1e-5 (plain
 /// cosine 0.975 / 0.947); 512 give 0.953 / 0.911, short of the 0.96 / 0.92 targets. With the
-/// authority's OPRF that costs ~300 ms per face in wasm, paid once per track attempt, not per frame.
+/// authority's VOPRF that costs ~300 ms per face in wasm, paid once per track attempt, not per frame.
 pub const DEFAULT_TABLES: u16 = 1024;
 
 /// Default collision threshold m for [`DEFAULT_TABLES`]: the count at FMR 1e-4 measured by

@@ -62,6 +62,11 @@ pub enum ProfileError {
     CustodyMismatch { profile: String, kiosk: String },
     #[error("the authority URL `{0}` is refused: an authority is reached over https:// (plain http:// only on loopback)")]
     InsecureAuthority(String),
+    #[error(
+        "the profile names the authority key {profile}, but the watchlist's header names {watchlist}: they are \
+         not for the same deployment; ask the issuer for a matching pair"
+    )]
+    AuthorityKeyMismatch { profile: String, watchlist: String },
     #[error("this kiosk is not allowed to run the deployment: the profile lists {allowed} kiosk key(s) and {kiosk}")]
     KioskNotAllowed { allowed: usize, kiosk: String },
 }
@@ -72,8 +77,16 @@ pub enum ProfileError {
 pub enum Custody {
     /// The PRF key ships with the deployment (offline demos). Weaker, and shown as such.
     Local,
-    /// The PRF key stays with an authority that evaluates blinded elements.
-    Authority { url: String },
+    /// The PRF key stays with an authority that evaluates blinded elements and proves each answer
+    /// under the deployment's VOPRF public key (`authorityPublicKey`, 64 lowercase hex: the
+    /// watchlist header's; `veilwatch profile sign` fills it in from the watchlist, a template may
+    /// leave it out). A signed profile must carry it.
+    Authority {
+        url: String,
+        #[serde(rename = "authorityPublicKey", default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+        authority_public_key: Option<String>,
+    },
 }
 
 /// The profile document. Its JSON (the signed line) uses the same camelCase names as every
@@ -195,8 +208,23 @@ impl Profile {
                 return Err(ProfileError::Malformed(format!("kiosk key `{key}` is not 64 lowercase hex digits")));
             }
         }
-        if let Custody::Authority { url } = &self.custody {
+        if let Custody::Authority { url, authority_public_key } = &self.custody {
             check_authority_url(url)?;
+            match authority_public_key {
+                Some(key) if strict_hex::<32>(key).is_some() => {}
+                Some(key) => {
+                    return Err(ProfileError::Malformed(format!(
+                        "authorityPublicKey `{key}` is not 64 lowercase hex digits"
+                    )))
+                }
+                None => {
+                    return Err(ProfileError::Malformed(
+                        "authority custody needs authorityPublicKey: the deployment's public key from the watchlist \
+                         header (veilwatch profile sign fills it in)"
+                            .into(),
+                    ))
+                }
+            }
             if self.kiosk_keys.is_empty() {
                 return Err(ProfileError::Malformed(
                     "authority custody needs kioskKeys: the public keys of the kiosks allowed to run it".into(),
@@ -339,14 +367,29 @@ impl SignedProfile {
     /// The kiosk was told to use the custody the profile names: the same kind and, for an
     /// authority, the very same URL (a page cannot point the kiosk at another authority).
     pub fn check_custody(&self, kiosk: &Custody) -> Result<(), ProfileError> {
-        if &self.profile.custody == kiosk {
-            return Ok(());
+        match (&self.profile.custody, kiosk) {
+            (Custody::Local, Custody::Local) => return Ok(()),
+            (Custody::Authority { url: ours, .. }, Custody::Authority { url: theirs, .. }) if ours == theirs => return Ok(()),
+            _ => {}
         }
         let describe = |c: &Custody| match c {
             Custody::Local => "local".to_owned(),
-            Custody::Authority { url } => format!("authority {url}"),
+            Custody::Authority { url, .. } => format!("authority {url}"),
         };
         Err(ProfileError::CustodyMismatch { profile: describe(&self.profile.custody), kiosk: describe(kiosk) })
+    }
+
+    /// Under authority custody, the profile's `authorityPublicKey` is the watchlist header's
+    /// deployment public key (`watchlist_key`, `None` for a local-custody watchlist): a profile
+    /// for another deployment, or a header not from the issuer's enrolment, is refused.
+    pub fn check_authority_key(&self, watchlist_key: Option<&[u8; 32]>) -> Result<(), ProfileError> {
+        let Custody::Authority { authority_public_key, .. } = &self.profile.custody else { return Ok(()) };
+        let profile = authority_public_key.as_deref().unwrap_or("none");
+        let watchlist = watchlist_key.map_or_else(|| "none (a local-custody watchlist)".to_owned(), |k| hex(k));
+        if profile == watchlist {
+            return Ok(());
+        }
+        Err(ProfileError::AuthorityKeyMismatch { profile: profile.to_owned(), watchlist })
     }
 
     /// This kiosk (its public key, hex, if it has one) is among the kiosks the profile allows; a

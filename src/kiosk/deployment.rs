@@ -3,8 +3,9 @@
 //! and the overseer's when the kiosk is configured with an overseer key or the profile requires
 //! one); that it names this very watchlist (SHA-256); that the custody the kiosk was told to use is
 //! the profile's (kind and authority URL, https or loopback); that this kiosk's key is among the
-//! kiosks it allows; the watchlist (structure, issuer, signature, model, custody, window, key
-//! check); the watchlist's threshold against the profile's (equal, never below its floor); then the
+//! kiosks it allows; the watchlist (structure, issuer, signature, custody; under authority custody
+//! that its deployment public key is the profile's `authorityPublicKey`; model, window, key
+//! check, whose answer's proof must verify under that key); the watchlist's threshold against the profile's (equal, never below its floor); then the
 //! profile's window when the session takes it. Nothing is loaded unless every step passes.
 
 use ed25519_dalek::VerifyingKey;
@@ -13,7 +14,7 @@ use serde::Deserialize;
 use super::KioskError;
 use crate::blind::matcher::Matcher;
 use crate::blind::format::Watchlist;
-use crate::blind::prf::{BlindedBatch, LocalHmac, Prf, PrfSuite};
+use crate::blind::prf::{BlindedBatch, LocalHmac, OprfTransport, Prf, PrfSuite, VoprfClientPrf, PUBLIC_KEY_BYTES};
 use crate::blind::BlindError;
 use crate::governance::profile::{Custody, SignedProfile};
 
@@ -57,7 +58,7 @@ impl CustodyOptions {
     pub fn as_profile_custody(&self) -> Custody {
         match self {
             CustodyOptions::Local { .. } => Custody::Local,
-            CustodyOptions::Authority { url } => Custody::Authority { url: url.clone() },
+            CustodyOptions::Authority { url } => Custody::Authority { url: url.clone(), authority_public_key: None },
         }
     }
 }
@@ -73,24 +74,28 @@ pub struct Deployment {
 
 impl Deployment {
     /// Verifies `options` for templates of `model_id` at `now_unix`, with the kiosk's overseer
-    /// key if it is configured with one. `connect_authority` makes the PRF for authority custody
-    /// from its URL (the transport is the caller's: HTTP natively, in-process in
-    /// tests); it is called only once the profile has approved that URL.
+    /// key if it is configured with one. `connect_authority` makes the transport to the authority
+    /// for authority custody from its URL (HTTP natively, in-process in tests); it is called only
+    /// once the profile has approved that URL and the watchlist's deployment key matches the
+    /// profile's. Every answer through it is verified against that key.
     pub fn verify(
         options: DeploymentOptions,
         overseer: Option<&VerifyingKey>,
-        connect_authority: impl FnOnce(&str) -> Box<dyn Prf>,
+        connect_authority: impl FnOnce(&str) -> Box<dyn OprfTransport>,
         model_id: &str,
         now_unix: i64,
     ) -> Result<Deployment, KioskError> {
         let (issuer, profile) = verify_profile(&options, overseer)?;
-        // The deployment's VOPRF public key (DESIGN §3.2) will be checked here against the
-        // profile's, once profiles carry it.
+        let watchlist = Watchlist::parse(options.watchlist, &issuer)?;
         let prf: Box<dyn Prf> = match &options.custody {
             CustodyOptions::Local { prf_key } => Box::new(LocalHmac::new(key_32(prf_key, "PRF key")?)),
-            CustodyOptions::Authority { url } => connect_authority(url),
+            CustodyOptions::Authority { url } => {
+                let public_key = authority_key(&watchlist, &profile)?;
+                let deployment = watchlist.header.watchlist_id;
+                Box::new(VoprfClientPrf { transport: connect_authority(url), deployment, public_key })
+            }
         };
-        let matcher = Matcher::load(options.watchlist, &issuer, prf.as_ref(), model_id, now_unix)?;
+        let matcher = Matcher::new(watchlist, prf.as_ref(), model_id, now_unix)?;
         profile.check_threshold(matcher.watchlist.header.threshold)?;
         Ok(Deployment { matcher, prf, profile: Some(profile) })
     }
@@ -114,15 +119,12 @@ impl Deployment {
         };
         let (issuer, profile) = verify_profile(&options, overseer)?;
         let watchlist = Watchlist::parse(options.watchlist, &issuer)?;
-        let needed = watchlist.header.suite;
-        if needed != PrfSuite::OprfRistretto255Sha512 {
-            return Err(BlindError::SuiteMismatch { needed: needed.name(), given: PrfSuite::OprfRistretto255Sha512.name() }.into());
-        }
+        let public_key = authority_key(&watchlist, &profile)?;
         let matcher = Matcher::without_key_check(watchlist, model_id, now_unix)?;
         profile.check_threshold(matcher.watchlist.header.threshold)?;
         let batch = BlindedBatch::blind(vec![matcher.key_check_input()])?;
         let prf: Box<dyn Prf> = Box::new(ReachedThroughQueries { url });
-        Ok(Verified::KeyCheck(KeyCheck { deployment: Deployment { matcher, prf, profile: Some(profile) }, batch }))
+        Ok(Verified::KeyCheck(KeyCheck { deployment: Deployment { matcher, prf, profile: Some(profile) }, batch, public_key }))
     }
 
     /// Whether this is the in-browser demo roster rather than an issuer's deployment.
@@ -140,6 +142,21 @@ impl Deployment {
         }
         Ok(())
     }
+}
+
+/// The deployment public key an authority-custody deployment verifies every answer against: the
+/// watchlist header's, once the watchlist is found to be a VOPRF one (`WATCHLIST_WRONG_CUSTODY`)
+/// and the profile to name the same key (`PROFILE_AUTHORITY_KEY`).
+fn authority_key(watchlist: &Watchlist, profile: &SignedProfile) -> Result<[u8; PUBLIC_KEY_BYTES], KioskError> {
+    let header = &watchlist.header;
+    let wrong_custody =
+        || BlindError::SuiteMismatch { needed: header.suite.name(), given: PrfSuite::VoprfRistretto255Sha512.name() };
+    if header.suite != PrfSuite::VoprfRistretto255Sha512 {
+        return Err(wrong_custody().into());
+    }
+    let key = header.authority_key.ok_or_else(wrong_custody)?;
+    profile.check_authority_key(Some(&key))?;
+    Ok(key)
 }
 
 /// The issuer key and the profile of `options`, checked against the watchlist file, the custody
@@ -166,10 +183,11 @@ pub enum Verified {
 }
 
 /// A deployment verified but for its key check, and the blinded key-check input to send to the
-/// authority (`POST {url}/v1/evaluate`). The blinding state is wiped when it is dropped.
+/// authority (`POST {url}/v1/key-check`). The blinding state is wiped when it is dropped.
 pub struct KeyCheck {
     deployment: Deployment,
     batch: BlindedBatch,
+    public_key: [u8; PUBLIC_KEY_BYTES],
 }
 
 impl KeyCheck {
@@ -178,10 +196,17 @@ impl KeyCheck {
         self.batch.request()
     }
 
+    /// The deployment id (watchlist id) the key check is for: the `Veilwatch-Deployment` header.
+    pub fn deployment_id(&self) -> [u8; 16] {
+        self.deployment.matcher.watchlist.header.watchlist_id
+    }
+
     /// The deployment, once the authority's `answer` proves it holds the watchlist's key:
-    /// `AUTHORITY_BAD_ANSWER` for a malformed answer, `WATCHLIST_WRONG_KEY` for another key.
+    /// `AUTHORITY_BAD_ANSWER` for an answer of the wrong length, `AUTHORITY_ANSWER_UNVERIFIED`
+    /// when its proof fails (tampered, or under another deployment's key), `WATCHLIST_WRONG_KEY`
+    /// if it verifies but is not the header's key check.
     pub fn finish(self, answer: &[u8]) -> Result<Deployment, KioskError> {
-        let outputs = self.batch.finish(answer)?;
+        let outputs = self.batch.finish(answer, &self.public_key)?;
         self.deployment.matcher.check_key(&outputs[0])?;
         Ok(self.deployment)
     }
@@ -196,7 +221,7 @@ struct ReachedThroughQueries {
 
 impl Prf for ReachedThroughQueries {
     fn suite(&self) -> PrfSuite {
-        PrfSuite::OprfRistretto255Sha512
+        PrfSuite::VoprfRistretto255Sha512
     }
 
     fn evaluate(&self, _: &[Vec<u8>]) -> Result<Vec<zeroize::Zeroizing<Vec<u8>>>, BlindError> {
@@ -229,7 +254,7 @@ mod tests {
 
     use super::*;
     use crate::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
-    use crate::blind::prf::{InProcessAuthority, OprfClientPrf, OprfKey};
+    use crate::blind::prf::{DeploymentKey, InProcessAuthority, MasterSecret};
     use crate::governance::profile::{cosign, Custody, Profile};
     use crate::hex::hex;
     use crate::kiosk::ErrorCode;
@@ -347,9 +372,10 @@ mod tests {
         authority.custody = CustodyOptions::Authority { url: "https://authority.example".into() };
         assert_eq!(code(verify(authority)), ErrorCode::ProfileCustodyMismatch, "a page cannot switch custody");
 
+        let some_key = Some(hex(&[0xE2; 32]));
         let authority_profile = |url: &str| {
             Profile {
-                custody: Custody::Authority { url: url.into() },
+                custody: Custody::Authority { url: url.into(), authority_public_key: some_key.clone() },
                 kiosk_keys: vec![public(&kiosk)],
                 ..profile_for(&file, NOW + 3600)
             }
@@ -364,21 +390,11 @@ mod tests {
         assert!(refused.to_string().contains("https://attacker.example"), "{refused}");
 
         // The right authority: the profile's checks pass and the watchlist's own custody (local
-        // here) is what refuses it, after the authority was connected.
-        let key: &'static OprfKey = Box::leak(Box::new(OprfKey::generate()));
+        // here) is what refuses it, before the authority is connected.
         let mut right = options(file.clone(), Some(signed), [5; 32]);
         right.custody = CustodyOptions::Authority { url: "https://authority.example".into() };
         right.kiosk_public_key = Some(public(&kiosk));
-        let result = Deployment::verify(
-            right,
-            None,
-            |url| {
-                assert_eq!(url, "https://authority.example");
-                Box::new(OprfClientPrf { transport: InProcessAuthority(key) })
-            },
-            MODEL,
-            NOW,
-        );
+        let result = Deployment::verify(right, None, |_| unreachable!("refused before connecting"), MODEL, NOW);
         assert_eq!(code(result), ErrorCode::WatchlistWrongCustody);
 
         // Plain http only on loopback, read as the URL parser reads the host.
@@ -391,9 +407,55 @@ mod tests {
             let err = authority_profile(insecure).unwrap_err();
             assert_eq!(KioskError::from(err).code(), ErrorCode::AuthorityInsecure, "{insecure}");
         }
-        let no_kiosks =
-            Profile { custody: Custody::Authority { url: "https://a.example".into() }, ..profile_for(&file, NOW + 3600) };
+        let no_kiosks = Profile {
+            custody: Custody::Authority { url: "https://a.example".into(), authority_public_key: some_key.clone() },
+            ..profile_for(&file, NOW + 3600)
+        };
         assert!(no_kiosks.sign(&issuer()).unwrap_err().to_string().contains("kioskKeys"));
+        let no_key = Profile {
+            custody: Custody::Authority { url: "https://a.example".into(), authority_public_key: None },
+            kiosk_keys: vec![public(&kiosk)],
+            ..profile_for(&file, NOW + 3600)
+        };
+        assert!(no_key.sign(&issuer()).unwrap_err().to_string().contains("authorityPublicKey"));
+    }
+
+    #[test]
+    fn an_authority_profile_must_name_the_watchlists_deployment_key() {
+        let master = MasterSecret::from_bytes(&[11; 32]).unwrap();
+        let key = DeploymentKey::derive(&master, &[12; 16]).unwrap();
+        let params =
+            WatchlistParams { model_id: MODEL.into(), tables: 32, threshold: 8, valid_from: NOW - 60, valid_until: NOW + 3600 };
+        let file = build(synthetic_enrolments(3), &params, &key, &issuer()).unwrap();
+        let kiosk = SigningKey::from_bytes(&[7; 32]);
+        let url = "https://authority.example";
+        let with_key = |public_key: [u8; 32]| {
+            let profile = Profile {
+                custody: Custody::Authority { url: url.into(), authority_public_key: Some(hex(&public_key)) },
+                kiosk_keys: vec![public(&kiosk)],
+                ..profile_for(&file, NOW + 3600)
+            };
+            DeploymentOptions {
+                watchlist: file.clone(),
+                issuer_key: public(&issuer()),
+                profile: Some(profile.sign(&issuer()).unwrap()),
+                custody: CustodyOptions::Authority { url: url.into() },
+                kiosk_public_key: Some(public(&kiosk)),
+            }
+        };
+        let key_ref: &'static DeploymentKey = Box::leak(Box::new(DeploymentKey::derive(&master, &[12; 16]).unwrap()));
+        let connect = |_: &str| -> Box<dyn OprfTransport> { Box::new(InProcessAuthority(key_ref)) };
+        let loaded = Deployment::verify(with_key(key.public_key()), None, connect, MODEL, NOW).unwrap();
+        assert_eq!(loaded.matcher.watchlist.header.authority_key, Some(key.public_key()));
+
+        let other = DeploymentKey::derive(&master, &[13; 16]).unwrap().public_key();
+        let refused = Deployment::verify(with_key(other), None, |_| unreachable!("refused before connecting"), MODEL, NOW)
+            .err()
+            .unwrap();
+        assert_eq!(refused.code(), ErrorCode::ProfileAuthorityKey);
+        assert!(refused.to_string().contains(&hex(&other)), "{refused}");
+        let deferred = Deployment::verify_deferred(with_key(other), None, MODEL, NOW).err().unwrap();
+        assert_eq!(deferred.code(), ErrorCode::ProfileAuthorityKey);
     }
 
     #[test]

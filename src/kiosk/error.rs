@@ -82,6 +82,7 @@ pub enum ErrorCode {
     WatchlistWrongCustody,
     AuthorityUnavailable,
     AuthorityBadAnswer,
+    AuthorityAnswerUnverified,
     ProfileInvalid,
     ProfileForeign,
     ProfileTampered,
@@ -93,6 +94,7 @@ pub enum ErrorCode {
     OverseerKeyMissing,
     ProfileRequired,
     ProfileCustodyMismatch,
+    ProfileAuthorityKey,
     AuthorityInsecure,
     KioskNotAllowed,
     DemoUnderDeployment,
@@ -129,6 +131,7 @@ impl ErrorCode {
             ErrorCode::WatchlistWrongCustody => "WATCHLIST_WRONG_CUSTODY",
             ErrorCode::AuthorityUnavailable => "AUTHORITY_UNAVAILABLE",
             ErrorCode::AuthorityBadAnswer => "AUTHORITY_BAD_ANSWER",
+            ErrorCode::AuthorityAnswerUnverified => "AUTHORITY_ANSWER_UNVERIFIED",
             ErrorCode::ProfileInvalid => "PROFILE_INVALID",
             ErrorCode::ProfileForeign => "PROFILE_FOREIGN",
             ErrorCode::ProfileTampered => "PROFILE_TAMPERED",
@@ -140,6 +143,7 @@ impl ErrorCode {
             ErrorCode::OverseerKeyMissing => "OVERSEER_KEY_MISSING",
             ErrorCode::ProfileRequired => "PROFILE_REQUIRED",
             ErrorCode::ProfileCustodyMismatch => "PROFILE_CUSTODY_MISMATCH",
+            ErrorCode::ProfileAuthorityKey => "PROFILE_AUTHORITY_KEY",
             ErrorCode::AuthorityInsecure => "AUTHORITY_INSECURE",
             ErrorCode::KioskNotAllowed => "KIOSK_NOT_ALLOWED",
             ErrorCode::DemoUnderDeployment => "DEMO_UNDER_DEPLOYMENT",
@@ -191,7 +195,8 @@ impl KioskError {
                 | BlindError::Malformed(_)
                 | BlindError::Limit { .. }
                 | BlindError::Dimension { .. }
-                | BlindError::Enrolment(_) => C::WatchlistInvalid,
+                | BlindError::Enrolment(_)
+                | BlindError::PlainOprfRetired => C::WatchlistInvalid,
                 BlindError::ForeignIssuer { .. } => C::WatchlistForeign,
                 BlindError::BadSignature => C::WatchlistTampered,
                 BlindError::NotYetValid(_) => C::WatchlistNotYetValid,
@@ -200,6 +205,7 @@ impl KioskError {
                 BlindError::SuiteMismatch { .. } => C::WatchlistWrongCustody,
                 BlindError::Authority(_) => C::AuthorityUnavailable,
                 BlindError::AuthorityAnswer(_) => C::AuthorityBadAnswer,
+                BlindError::AuthorityUnverified(_) => C::AuthorityAnswerUnverified,
             },
             KioskError::Profile(e) => match e {
                 ProfileError::NotAProfile | ProfileError::Malformed(_) | ProfileError::TooLarge => C::ProfileInvalid,
@@ -208,6 +214,7 @@ impl KioskError {
                 ProfileError::MissingOverseer => C::OverseerMissing,
                 ProfileError::NoOverseerKey => C::OverseerKeyMissing,
                 ProfileError::CustodyMismatch { .. } => C::ProfileCustodyMismatch,
+                ProfileError::AuthorityKeyMismatch { .. } => C::ProfileAuthorityKey,
                 ProfileError::InsecureAuthority(_) => C::AuthorityInsecure,
                 ProfileError::KioskNotAllowed { .. } => C::KioskNotAllowed,
                 ProfileError::NotYetValid(_) => C::ProfileNotYetValid,
@@ -248,9 +255,9 @@ mod tests {
         let all = [
             ModelMismatch, ModelInvalid, InferenceFailed, FrameInvalid, ImageInvalid, WatchlistInvalid,
             WatchlistForeign, WatchlistTampered, WatchlistNotYetValid, WatchlistExpired, WatchlistWrongKey,
-            WatchlistWrongCustody, AuthorityUnavailable, AuthorityBadAnswer, ProfileInvalid, ProfileForeign,
+            WatchlistWrongCustody, AuthorityUnavailable, AuthorityBadAnswer, AuthorityAnswerUnverified, ProfileInvalid, ProfileForeign,
             ProfileTampered, ProfileNotYetValid, ProfileExpired, ProfileWatchlistMismatch, ProfileBelowFloor,
-            OverseerMissing, OverseerKeyMissing, ProfileRequired, ProfileCustodyMismatch, AuthorityInsecure,
+            OverseerMissing, OverseerKeyMissing, ProfileRequired, ProfileCustodyMismatch, ProfileAuthorityKey, AuthorityInsecure,
             KioskNotAllowed, DemoUnderDeployment, OptionsInvalid, KeyInvalid, AlertUnknown, QueryUnknown, KeyCheckPending, ReviewInvalid, NoFace, FaceQuality,
             LabelInvalid, AuditLogBroken, AuditLogForeign, Internal,
         ];

@@ -16,6 +16,11 @@
 //! which unblinds it, opens the buckets and raises the alerts. A pending query holds the blinding
 //! state and the probe crop for the reviewer; both are wiped when it completes or fails, when its
 //! track ends, when its time runs out, and when matching stops.
+//!
+//! Every authority answer carries a proof under the deployment's public key (RFC 9497 VOPRF). An
+//! answer whose proof fails (`AUTHORITY_ANSWER_UNVERIFIED`: tampered, or from an authority with
+//! another key) pauses matching: the failure goes to the audit log and the status, and no face
+//! is matched again until the deployment is loaded again.
 
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
@@ -29,7 +34,8 @@ use super::review::{AlertView, Decision, ProbeCrop, Reviews};
 use super::status::{ExpectedRates, KioskStatus};
 use super::KioskError;
 use crate::blind::matcher::{BlindMatch, Matcher};
-use crate::blind::prf::{BlindedBatch, Prf, PrfSuite};
+use crate::blind::prf::{BlindedBatch, OprfTransport, PrfSuite};
+use crate::blind::BlindError;
 use crate::governance::audit::{AuditLog, Reopening};
 use crate::governance::profile::SignedProfile;
 use crate::pipeline::{align, Engine, Face, Frame, Quality};
@@ -145,6 +151,8 @@ pub struct KioskSession {
     /// A deployment verified but for the authority's key check (see
     /// [`KioskSession::begin_load_deployment`]); not matched against until the check passes.
     key_check: Option<KeyCheck>,
+    /// Why matching is paused (an authority answer failed verification), until the next load.
+    paused: Option<String>,
 }
 
 impl KioskSession {
@@ -166,6 +174,7 @@ impl KioskSession {
             pending: Vec::new(),
             next_query: 1,
             key_check: None,
+            paused: None,
         }
     }
 
@@ -190,7 +199,7 @@ impl KioskSession {
     pub fn load_deployment(
         &mut self,
         options: DeploymentOptions,
-        connect_authority: impl FnOnce(&str) -> Box<dyn Prf>,
+        connect_authority: impl FnOnce(&str) -> Box<dyn OprfTransport>,
         now_unix: i64,
     ) -> Result<(), KioskError> {
         let now_unix = self.observe_unix(now_unix);
@@ -202,7 +211,8 @@ impl KioskSession {
     /// Loading without a synchronous round trip to the authority: verifies everything that needs
     /// no network; a local-custody deployment is then loaded, and `None` returned. Under
     /// authority custody the deployment waits, not loaded, for its key check: the returned body
-    /// (one blinded element) goes to `POST {authority}/v1/evaluate`, and
+    /// (one blinded element) goes to `POST {authority}/v1/key-check` (with the deployment id of
+    /// [`KioskSession::deployment_id`]), and
     /// [`KioskSession::complete_key_check`] or [`KioskSession::fail_key_check`] ends it. The
     /// current deployment, if any, stays as it is until then. Refused (`KEY_CHECK_PENDING`) while
     /// an earlier check is open.
@@ -225,12 +235,48 @@ impl KioskSession {
 
     /// Ends the open key check with the authority's `answer`: the deployment is loaded (and the
     /// load logged) if it proves the authority holds the watchlist's key; otherwise it is dropped
-    /// (`WATCHLIST_WRONG_KEY`, `AUTHORITY_BAD_ANSWER`) and the kiosk stays as it was.
+    /// (`WATCHLIST_WRONG_KEY`, `AUTHORITY_BAD_ANSWER`, `AUTHORITY_ANSWER_UNVERIFIED`, the last
+    /// also written to the audit log) and the kiosk stays as it was.
     pub fn complete_key_check(&mut self, answer: &[u8], now_unix: i64) -> Result<(), KioskError> {
         let check = self.key_check.take().ok_or(KioskError::KeyCheck("no watchlist is waiting for the authority's key check"))?;
-        let deployment = check.finish(answer)?;
         let now_unix = self.observe_unix(now_unix);
+        let deployment = match check.finish(answer) {
+            Ok(deployment) => deployment,
+            Err(e) => {
+                if matches!(e, KioskError::Watchlist(BlindError::AuthorityUnverified(_))) {
+                    self.audit.append(now_unix, "authority", json!({"endpoint": "key-check", "outcome": "unverified",
+                        "error": e.to_string(), "watchlist_loaded": false}));
+                }
+                return Err(e);
+            }
+        };
         self.load(deployment, now_unix)
+    }
+
+    /// The deployment id (the watchlist id, 32 hex) requests to the authority name in their
+    /// `Veilwatch-Deployment` header: the open key check's, else the loaded deployment's.
+    pub fn deployment_id(&self) -> Option<String> {
+        let id = match &self.key_check {
+            Some(check) => check.deployment_id(),
+            None => self.matcher()?.watchlist.header.watchlist_id,
+        };
+        Some(crate::hex::hex(&id))
+    }
+
+    /// Why matching is paused, if it is: an authority answer failed verification.
+    pub fn paused(&self) -> Option<&str> {
+        self.paused.as_deref()
+    }
+
+    /// Pauses matching after an answer that failed verification (`error`), with an audit line;
+    /// the pending queries are wiped (their answers could not be trusted either).
+    fn pause_matching(&mut self, error: &BlindError, endpoint: &str, now_unix: i64) {
+        self.pending.clear();
+        if self.paused.is_none() {
+            self.audit.append(now_unix, "authority", json!({"endpoint": endpoint, "outcome": "unverified",
+                "error": error.to_string(), "matching": "paused"}));
+        }
+        self.paused = Some(error.to_string());
     }
 
     /// Ends the open key check unanswered (`reason`: timeout, network error, HTTP status): the
@@ -287,6 +333,7 @@ impl KioskSession {
         );
         self.expected = Some(ExpectedRates::of(header));
         self.deployment = Some(deployment);
+        self.paused = None;
         Ok(())
     }
 
@@ -401,8 +448,12 @@ impl KioskSession {
         let now_unix = self.observe_unix(now_unix);
         let mut alerts = Vec::new();
         let mut matching_error = None;
-        if let Some(deployment) = &self.deployment {
-            match query.batch.finish(answer) {
+        if let Some(deployment) = self.deployment.as_ref().filter(|_| self.paused.is_none()) {
+            let header = &deployment.matcher.watchlist.header;
+            let public_key = header.authority_key.ok_or_else(|| {
+                KioskError::Internal("an authority query for a watchlist without a deployment key".into())
+            })?;
+            match query.batch.finish(answer, &public_key) {
                 Ok(outputs) => {
                     let found = deployment.matcher.open_matches(&outputs);
                     alerts = self.raise_alerts(query.track, found, &query.probe, now_unix);
@@ -410,6 +461,9 @@ impl KioskSession {
                 Err(e) => {
                     self.counters.match_failures += 1;
                     matching_error = Some(e.to_string());
+                    if matches!(e, BlindError::AuthorityUnverified(_)) {
+                        self.pause_matching(&e, "evaluate", now_unix);
+                    }
                 }
             }
         }
@@ -476,6 +530,9 @@ impl KioskSession {
     ) -> (Vec<AlertView>, Vec<AuthorityQuery>, Option<String>) {
         let now_unix = (now_ms / 1000.0).floor() as i64;
         let (mut alerts, mut queries, mut matching_error) = (Vec::new(), Vec::new(), None);
+        if let Some(paused) = self.paused.as_ref().filter(|_| !requests.is_empty()) {
+            return (alerts, queries, Some(paused.clone()));
+        }
         // Borrowed, not moved out, so that no copy of an embedding is left in the freed buffer:
         // `requests` zeroises each one where it is when it is dropped.
         for request in &requests {
@@ -493,7 +550,7 @@ impl KioskSession {
                     .and_then(|t| align::align(frame, &t.face))
                     .map_or_else(ProbeCrop::default, |crop| ProbeCrop::from_aligned(&crop))
             };
-            let authority = deployment.matcher.watchlist.header.suite == PrfSuite::OprfRistretto255Sha512;
+            let authority = deployment.matcher.watchlist.header.suite == PrfSuite::VoprfRistretto255Sha512;
             if let Some(timeout_ms) = self.deferred_timeout_ms.filter(|_| authority) {
                 let blinded = deployment
                     .matcher
@@ -522,6 +579,10 @@ impl KioskSession {
                 Err(e) => {
                     self.counters.match_failures += 1;
                     matching_error = Some(e.to_string());
+                    if matches!(e, BlindError::AuthorityUnverified(_)) {
+                        self.pause_matching(&e, "evaluate", now_unix);
+                        break;
+                    }
                 }
             }
         }
@@ -630,6 +691,10 @@ impl KioskSession {
         status.demo_enrolment_refused = self.demo_refusal().map(|e| e.to_string());
         if self.key_check.is_some() {
             status.loading = Some("checking the authority holds the new watchlist's key…".into());
+        }
+        if let Some(paused) = &self.paused {
+            status.matching = false;
+            status.paused = Some(paused.clone());
         }
         status
     }

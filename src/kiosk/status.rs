@@ -18,6 +18,9 @@ pub struct KioskStatus {
     pub matching: bool,
     /// Why a watchlist being loaded is not matched yet (the authority's key check is open).
     pub loading: Option<String>,
+    /// Why matching is paused: an authority answer failed verification (`matching` is then
+    /// false until the deployment is loaded again).
+    pub paused: Option<String>,
     /// `idle` (nothing loaded), `demo` (volunteers enrolled here) or `deployment` (a verified
     /// profile and its watchlist).
     pub mode: Mode,
@@ -69,7 +72,7 @@ pub fn verified_notice(text: &str, issuer_hex: &str, now_unix: i64) -> Result<Pr
 pub fn custody_note(suite: PrfSuite) -> &'static str {
     match suite {
         PrfSuite::HmacSha256Local => "local key: weaker, whoever holds the key and the file can test any face offline",
-        PrfSuite::OprfRistretto255Sha512 => "authority key: the file is useless without the authority",
+        PrfSuite::VoprfRistretto255Sha512 => "authority key: the file is useless without the authority",
     }
 }
 
@@ -107,6 +110,7 @@ impl KioskStatus {
         KioskStatus {
             matching: header.is_some(),
             loading: None,
+            paused: None,
             mode: match (header, profile) {
                 (None, _) => Mode::Idle,
                 (Some(_), None) => Mode::Demo,

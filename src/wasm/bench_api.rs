@@ -3,16 +3,17 @@
 //! `reference` = a unit vector, `cosineWithReference` returns one component of the embedding, so
 //! it is an embedding oracle). They give a cosine between an in-wasm embedding and a native one
 //! (wasm-vs-native agreement), the aligned crop and the embedding of a still photo (what the wasm
-//! heap test looks for in memory), one embedding run on a given crop, and a synthetic blind-match
-//! benchmark. `tests/e2e/production_package.test.mjs` checks that none of them is in `pkg/`.
+//! heap test looks for in memory), one embedding run on a given crop, a synthetic blind-match
+//! benchmark, and the device's cost per face of authority custody, VOPRF against plain OPRF. `tests/e2e/production_package.test.mjs` checks that none of them is in `pkg/`.
 
 use wasm_bindgen::prelude::*;
 
 use super::engine::{frame, Engine};
 use super::js_error;
 use crate::blind::enroll::{ephemeral_local, synthetic_enrolments};
+use crate::blind::client_cost::{ClientCost, PlainBatch};
 use crate::blind::matcher::Matcher;
-use crate::blind::prf::LocalHmac;
+use crate::blind::prf::{BlindedBatch, LocalHmac};
 use crate::kiosk::KioskError;
 use crate::pipeline::AlignedFace;
 use crate::template::Embedding;
@@ -64,13 +65,21 @@ impl Engine {
 }
 
 /// A synthetic local-custody watchlist of random unit vectors, to time one blind match (L PRF
-/// evaluations, bucket openings, share recombination) in the browser.
+/// evaluations, bucket openings, share recombination) in the browser; and the device's half of
+/// one face's authority round at L = `tables`, to time VOPRF (blind, then verify the proof and
+/// unblind) against plain OPRF (blind, unblind): `{voprf,oprf}Blind`, then the authority's
+/// `{voprf,oprf}Answer` (in process, not the device's cost), then `{voprf,oprf}Finish`.
 #[wasm_bindgen]
 pub struct BlindBench {
     matcher: Matcher,
     prf: LocalHmac,
     templates: Vec<Embedding>,
     next: usize,
+    client: ClientCost,
+    voprf: Option<BlindedBatch>,
+    voprf_answer: Vec<u8>,
+    oprf: Option<PlainBatch>,
+    oprf_answer: Vec<voprf::EvaluationElement<voprf::Ristretto255>>,
 }
 
 /// The model id synthetic templates claim: they come from no model.
@@ -78,8 +87,10 @@ const SYNTHETIC_MODEL: &str = "synthetic-unit-vectors";
 
 #[wasm_bindgen]
 impl BlindBench {
+    /// `entries` synthetic entries; `tables` (default the watchlists' L) inputs per face for the
+    /// authority-round calls.
     #[wasm_bindgen(constructor)]
-    pub fn new(entries: u32) -> Result<BlindBench, JsValue> {
+    pub fn new(entries: u32, tables: Option<u16>) -> Result<BlindBench, JsValue> {
         if entries == 0 || entries > 100_000 {
             return Err(options_error("entries must be between 1 and 100000"));
         }
@@ -87,7 +98,66 @@ impl BlindBench {
         let templates: Vec<Embedding> = entries.iter().map(|e| e.template.clone()).collect();
         let (matcher, prf) =
             ephemeral_local(entries, SYNTHETIC_MODEL, crate::time::now_unix()).map_err(|e| js_error(e.into()))?;
-        Ok(BlindBench { matcher, prf, templates, next: 0 })
+        let tables = tables.unwrap_or(crate::blind::DEFAULT_TABLES);
+        if tables == 0 {
+            return Err(options_error("tables must be at least 1"));
+        }
+        let client = ClientCost::new(tables).map_err(|e| js_error(e.into()))?;
+        Ok(BlindBench {
+            matcher,
+            prf,
+            templates,
+            next: 0,
+            client,
+            voprf: None,
+            voprf_answer: Vec::new(),
+            oprf: None,
+            oprf_answer: Vec::new(),
+        })
+    }
+
+    /// Device, VOPRF: blinds one face's inputs (timed by the caller).
+    #[wasm_bindgen(js_name = voprfBlind)]
+    pub fn voprf_blind(&mut self) -> Result<(), JsValue> {
+        self.voprf = Some(self.client.voprf_blind().map_err(|e| js_error(e.into()))?);
+        Ok(())
+    }
+
+    /// Authority, VOPRF: answers the blinded batch (elements and proof); not the device's cost.
+    #[wasm_bindgen(js_name = voprfAnswer)]
+    pub fn voprf_answer(&mut self) -> Result<(), JsValue> {
+        let batch = self.voprf.as_ref().ok_or_else(|| options_error("call voprfBlind first"))?;
+        self.voprf_answer = self.client.voprf_answer(batch.request()).map_err(|e| js_error(e.into()))?;
+        Ok(())
+    }
+
+    /// Device, VOPRF: verifies the proof and unblinds; returns the number of PRF outputs.
+    #[wasm_bindgen(js_name = voprfFinish)]
+    pub fn voprf_finish(&mut self) -> Result<usize, JsValue> {
+        let batch = self.voprf.take().ok_or_else(|| options_error("call voprfBlind first"))?;
+        self.client.voprf_finish(&batch, &self.voprf_answer).map_err(|e| js_error(e.into()))
+    }
+
+    /// Device, plain OPRF: blinds one face's inputs.
+    #[wasm_bindgen(js_name = oprfBlind)]
+    pub fn oprf_blind(&mut self) -> Result<(), JsValue> {
+        self.oprf = Some(self.client.oprf_blind().map_err(|e| js_error(e.into()))?);
+        Ok(())
+    }
+
+    /// Authority, plain OPRF: evaluates the blinded batch; not the device's cost.
+    #[wasm_bindgen(js_name = oprfAnswer)]
+    pub fn oprf_answer(&mut self) -> Result<(), JsValue> {
+        let batch = self.oprf.as_ref().ok_or_else(|| options_error("call oprfBlind first"))?;
+        self.oprf_answer = self.client.oprf_answer(batch);
+        Ok(())
+    }
+
+    /// Device, plain OPRF: unblinds; returns the number of PRF outputs.
+    #[wasm_bindgen(js_name = oprfFinish)]
+    pub fn oprf_finish(&mut self) -> Result<usize, JsValue> {
+        let batch = self.oprf.take().ok_or_else(|| options_error("call oprfBlind first"))?;
+        self.client.oprf_finish(&batch, &self.oprf_answer).map_err(|e| js_error(e.into()))
     }
 
     /// Matches the next enrolled template; returns how many records opened (1 expected).

@@ -71,8 +71,9 @@ impl Kiosk {
     /// watchlist, the custody and this kiosk's key. Throws, and leaves the current state as it
     /// was, if anything is missing, foreign, tampered, expired or mismatched. Local custody is
     /// loaded at once (returns `undefined`). Under authority custody nothing touches the network
-    /// here: it returns the key check's body (a `Uint8Array`) to `POST {authority}/v1/evaluate`,
-    /// then `completeKeyCheck(answer)` or `failKeyCheck(reason)` finishes the load; until then the
+    /// here: it returns the key check's body (a `Uint8Array`) to `POST {authority}/v1/key-check`
+    /// (header `Veilwatch-Deployment: deploymentId()`), then `completeKeyCheck(answer)` or
+    /// `failKeyCheck(reason)` finishes the load; until then the
     /// current state stays and `status().loading` says why. Throws `KEY_CHECK_PENDING` while a
     /// check is open.
     #[wasm_bindgen(js_name = loadWatchlist)]
@@ -81,12 +82,22 @@ impl Kiosk {
         self.session.begin_load_deployment(options, now_unix()).map_err(js_error)
     }
 
-    /// Finishes `loadWatchlist`'s key check with the body of the authority's answer: the
-    /// deployment is loaded and matching starts. Throws `WATCHLIST_WRONG_KEY` or
-    /// `AUTHORITY_BAD_ANSWER`, leaving the kiosk as it was before the load.
+    /// Finishes `loadWatchlist`'s key check with the body of the authority's answer (the element
+    /// and its proof): the deployment is loaded and matching starts. Throws `WATCHLIST_WRONG_KEY`,
+    /// `AUTHORITY_BAD_ANSWER` (wrong length) or `AUTHORITY_ANSWER_UNVERIFIED` (the proof fails
+    /// under the watchlist's deployment key: tampered, or another deployment's or authority's
+    /// answer; also written to the audit log), leaving the kiosk as it was before the load.
     #[wasm_bindgen(js_name = completeKeyCheck)]
     pub fn complete_key_check(&mut self, answer: &[u8]) -> Result<(), JsValue> {
         with_stack_wiped(|| self.session.complete_key_check(answer, now_unix()).map_err(js_error))
+    }
+
+    /// The deployment id (32 hex, the watchlist id) every request to the authority names in its
+    /// `Veilwatch-Deployment` header: the open key check's, else the loaded deployment's;
+    /// `undefined` when neither.
+    #[wasm_bindgen(js_name = deploymentId)]
+    pub fn deployment_id(&self) -> Option<String> {
+        self.session.deployment_id()
     }
 
     /// Ends `loadWatchlist`'s key check without an answer (`reason`: timeout, network error, HTTP
@@ -153,8 +164,9 @@ impl Kiosk {
 
     /// Finishes the blind match of `processFrame`'s query `id` with the body of the authority's
     /// answer to it (`POST {authority}/v1/evaluate` with the query's `body`): the alerts it raises,
-    /// the counters, and `matchingError` if the answer was malformed. The query is wiped either
-    /// way. Throws `QUERY_UNKNOWN` if it was already answered, timed out or its face left.
+    /// the counters, and `matchingError` if the answer was malformed. An answer whose proof fails
+    /// (`AUTHORITY_ANSWER_UNVERIFIED`) pauses matching until the deployment is loaded again: the
+    /// audit log records it and `status().paused` says why. The query is wiped either way. Throws `QUERY_UNKNOWN` if it was already answered, timed out or its face left.
     #[wasm_bindgen(js_name = completeQuery)]
     pub fn complete_query(&mut self, id: u32, answer: &[u8]) -> Result<Ts<QueryResult>, JsValue> {
         with_stack_wiped(|| {

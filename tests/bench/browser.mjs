@@ -1,7 +1,8 @@
 // `make bench`, third part: the wasm engine in headless Chromium (Debian chromium via
 // playwright-core). Per-stage medians on the same frames the native bench wrote (detection at
 // 320×240 and 640×480, embedding per face — each build of the engine against onnxruntime-web in
-// the same page — and one blind match against a 1 000-entry local-custody watchlist), then the
+// the same page — one blind match against a 1 000-entry local-custody watchlist, and the device's
+// cost per face of authority custody at L = 1024, VOPRF against plain OPRF), then the
 // whole kiosk on a fake camera for 30 s: frames per second sustained and mean end-to-end frame
 // time. Results go to bench.json under "browser".
 
@@ -91,6 +92,25 @@ try {
       times.push(performance.now() - t0);
     }
     out.blind_match_local_1000 = { veilwatch_ms: median(times) };
+    blind.free();
+    // Authority custody, the device's half of one face at L = 1024: VOPRF (blind, then verify the
+    // batched proof and unblind) against plain OPRF (blind, unblind), alternating run by run; the
+    // authority's answer is computed in between and not timed.
+    const prfBench = new BlindBench(64, 1024);
+    const deviceMs = (blind, answer, finish) => {
+      const t0 = performance.now(); blind(); const t1 = performance.now(); answer(); const t2 = performance.now();
+      if (finish() !== 1024) throw new Error('a PRF output is missing');
+      return t1 - t0 + (performance.now() - t2);
+    };
+    const [voprfMs, oprfMs, ratios] = [[], [], []];
+    for (let i = 0; i < Math.max(5, Math.floor(runs / 2)) + 2; i++) {
+      const v = deviceMs(() => prfBench.voprfBlind(), () => prfBench.voprfAnswer(), () => prfBench.voprfFinish());
+      const o = deviceMs(() => prfBench.oprfBlind(), () => prfBench.oprfAnswer(), () => prfBench.oprfFinish());
+      if (i < 2) continue;
+      voprfMs.push(v); oprfMs.push(o); ratios.push(v / o);
+    }
+    prfBench.free();
+    out.authority_client_1024 = { voprf_ms: median(voprfMs), oprf_ms: median(oprfMs), ratio: median(ratios) };
     return out;
   }, runs);
 
@@ -114,6 +134,8 @@ try {
     }
   }
   console.log(`  blind match, local custody, 1 000 entries: ${stages.blind_match_local_1000.veilwatch_ms.toFixed(2)} ms`);
+  const prf = stages.authority_client_1024;
+  console.log(`  authority custody, device per face at L = 1024: VOPRF ${prf.voprf_ms.toFixed(1)} ms (blind + verify proof + unblind), plain OPRF ${prf.oprf_ms.toFixed(1)} ms, ratio ${prf.ratio.toFixed(2)}×`);
   console.log(`  kiosk end to end (640×480 camera, 1 face, demo watchlist): ${fps.toFixed(1)} frames/s sustained over ${kiosk.seconds.toFixed(0)} s (${kiosk.mean_frame_ms.toFixed(0)} ms per frame)`);
   const benchPath = join(repo, 'bench.json');
   let report = {};

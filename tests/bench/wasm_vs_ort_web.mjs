@@ -29,7 +29,7 @@ const variants = {
   'relaxed-simd': { file: 'veilwatch_relaxed_bg.wasm', key: 'wasm_relaxed_simd' },
 };
 if (!variants[variant]) throw new Error(`VEILWATCH_WASM_VARIANT must be one of ${Object.keys(variants).join(', ')}`);
-const { initSync, Engine } = await import(join(repo, 'pkg-bench/veilwatch.js'));
+const { initSync, Engine, BlindBench } = await import(join(repo, 'pkg-bench/veilwatch.js'));
 initSync({ module: readFileSync(join(repo, 'pkg-bench', variants[variant].file)) });
 const models = join(repo, 'models');
 const engine = new Engine(
@@ -99,11 +99,41 @@ results.embed = await pairedMedians(
   () => ortRecognizer.run({ [ortRecognizer.inputNames[0]]: cropTensor }),
 );
 
+// The device's cost per face under authority custody at L = 1024: VOPRF (blind, then verify the
+// batched proof and unblind) against plain OPRF mode (blind, unblind), alternating run by run; the
+// authority's answer is computed in between, in process, and not timed.
+const TABLES = 1024;
+function deviceMs(blind, answer, finish) {
+  const t0 = performance.now();
+  blind();
+  const t1 = performance.now();
+  answer();
+  const t2 = performance.now();
+  if (finish() !== TABLES) throw new Error('a PRF output is missing');
+  return t1 - t0 + (performance.now() - t2);
+}
+const prfBench = new BlindBench(64, TABLES);
+const [voprfMs, oprfMs, prfRatios] = [[], [], []];
+for (let i = 0; i < Math.max(5, Math.floor(runs / 3)) + 2; i++) {
+  const v = deviceMs(() => prfBench.voprfBlind(), () => prfBench.voprfAnswer(), () => prfBench.voprfFinish());
+  const o = deviceMs(() => prfBench.oprfBlind(), () => prfBench.oprfAnswer(), () => prfBench.oprfFinish());
+  if (i < 2) continue; // warm-up
+  voprfMs.push(v);
+  oprfMs.push(o);
+  prfRatios.push(v / o);
+}
+prfBench.free();
+const middle = (xs) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+results.authority_client_1024 = { voprf_ms: middle(voprfMs), oprf_ms: middle(oprfMs), ratio: middle(prfRatios) };
+
 console.log(`wasm (${variant}) under node ${process.version}, medians of ${runs} alternating runs, 1 thread; ratio = median of per-run ratios:`);
 console.log('stage            veilwatch ms   onnxruntime-web ms   ratio');
-for (const [key, r] of Object.entries(results)) {
+for (const [key, r] of Object.entries(results).filter(([k]) => k !== 'authority_client_1024')) {
   console.log(`${key.padEnd(16)} ${r.veilwatch_ms.toFixed(2).padStart(12)} ${r.ort_web_ms.toFixed(2).padStart(20)} ${r.ratio.toFixed(2).padStart(7)}×`);
 }
+
+const prf = results.authority_client_1024;
+console.log(`authority custody, device per face at L = ${TABLES}: VOPRF ${prf.voprf_ms.toFixed(1)} ms (blind + verify proof + unblind), plain OPRF ${prf.oprf_ms.toFixed(1)} ms (blind + unblind), ratio ${prf.ratio.toFixed(2)}×`);
 
 const benchPath = join(repo, 'bench.json');
 let report = {};

@@ -2,7 +2,8 @@
 // kiosk: the Worker's fetch to the authority times out (5 s), the kiosk says matching is paused,
 // raises no alert, and keeps detecting and counting frames at its usual pace meanwhile. In a real browser, against a real `veilwatch authority` behind a proxy
 // that forwards the key check at load time and then holds every request open without answering; and
-// one that holds the key check itself open, which refuses the load at the deadline.
+// one that holds the key check itself open, which refuses the load at the deadline; and one that
+// tampers with the answers, whose proofs then fail and pause matching.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -18,16 +19,31 @@ const haveData = haveLfw('the authority timeout test');
 const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models'), ...args], { encoding: 'utf8' });
 const photo = (name, i) => join(lfw, name, `${name}_${String(i).padStart(4, '0')}.jpg`);
 
+const isQuery = (url) => url.startsWith('/v1/evaluate') || url.startsWith('/v1/key-check'); // not an audit anchor
+
 /** A proxy to `target` that forwards requests until `hang` is set, then holds each POST open
- * (`held` counts the held queries to /v1/evaluate). */
+ * (`held` counts the held queries to /v1/evaluate and /v1/key-check); while `tamper` is set it
+ * flips one bit of each answer to /v1/evaluate (`tampered` counts them). */
 async function hangingProxy(target) {
-  const state = { hang: false, held: 0 };
+  const state = { hang: false, held: 0, tamper: false, tampered: 0 };
   const server = createServer((req, res) => {
     if (state.hang && req.method === 'POST') {
-      if (req.url.startsWith('/v1/evaluate')) state.held += 1; // a query (not an audit anchor)
+      if (isQuery(req.url)) state.held += 1;
       return; // never answered
     }
     const upstream = request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+      if (state.tamper && req.method === 'POST' && req.url.startsWith('/v1/evaluate') && answer.statusCode === 200) {
+        const chunks = [];
+        answer.on('data', (c) => chunks.push(c));
+        answer.on('end', () => {
+          const body = Buffer.concat(chunks);
+          body[body.length - 70] ^= 1; // inside the last evaluated element
+          state.tampered += 1;
+          res.writeHead(answer.statusCode, answer.headers);
+          res.end(body);
+        });
+        return;
+      }
       res.writeHead(answer.statusCode, answer.headers);
       answer.pipe(res);
     });
@@ -92,6 +108,51 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await page.waitForFunction((n) => Number(document.getElementById('frames').textContent) > n + 2, frames, { timeout: 60_000 });
       assert.ok(Number(await page.textContent('#faces-processed')) >= 1, 'faces are still detected');
       assert.equal(await page.locator('li.alert').count(), 0, 'no alert without an answer');
+    } finally {
+      await browser.close();
+      server.kill();
+      proxy.close();
+      authority.kill();
+    }
+  });
+
+  test('an answer tampered on its way fails its proof: matching is paused until the deployment is loaded again', async () => {
+    const authorityPort = await freePort();
+    const proxy = await hangingProxy(`http://127.0.0.1:${authorityPort}`);
+    const { origin, process: server } = await serveKiosk(['--authority', proxy.origin]);
+    const authority = spawn(cli, ['authority', '--keys', keys, '--listen', `127.0.0.1:${authorityPort}`, '--allow-origin', origin],
+      { stdio: 'ignore' });
+    const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
+    try {
+      const page = await browser.newPage();
+      await page.goto(origin);
+      await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
+      const kioskKey = await createKioskKey(page);
+      writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
+        purpose: 'Browser test of a tampered answer', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
+        validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
+        custody: { kind: 'authority', url: proxy.origin }, queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
+      }));
+      veilwatch('profile', 'sign', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--template', join(scratch, 'authority.json'),
+        '--kiosk-key', kioskKey, '--out', join(scratch, 'oprf.vwp'));
+      await page.setInputFiles('#watchlist-file', join(scratch, 'oprf.vwl'));
+      await page.setInputFiles('#profile-file', join(scratch, 'oprf.vwp'));
+      await page.fill('#issuer-key', issuer);
+      await page.fill('#authority-url', proxy.origin);
+      await page.click('#load');
+      await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
+      // From now on one bit of every evaluation answer is flipped on its way to the kiosk.
+      proxy.state.tamper = true;
+      await page.click('#start');
+      await page.waitForFunction(() => /failed verification; matching is paused/.test(document.getElementById('status').textContent),
+        null, { timeout: 60_000 });
+      assert.ok(proxy.state.tampered >= 1, 'an answer was tampered with');
+      assert.match(await page.textContent('#watchlist-status'), /Matching is paused: .*failed verification/);
+      // Paused: frames go on, no alert is raised, and the status stays paused.
+      const frames = Number(await page.textContent('#frames'));
+      await page.waitForFunction((n) => Number(document.getElementById('frames').textContent) > n + 3, frames, { timeout: 60_000 });
+      assert.equal(await page.locator('li.alert').count(), 0, 'nothing opens under an unverified answer');
+      assert.match(await page.textContent('#watchlist-status'), /Matching is paused/);
     } finally {
       await browser.close();
       server.kill();

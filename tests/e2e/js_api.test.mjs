@@ -225,8 +225,11 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
 
     const kiosk = Kiosk.create({ detector, recognizer });
     kiosk.loadWatchlist(deployment());
+    // The key check goes to its own endpoint, naming the deployment (the watchlist id).
     const evaluate = async (keyCheck) => {
-      const response = await fetch(`${url}/v1/evaluate`, { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body: keyCheck });
+      const response = await fetch(`${url}/v1/key-check`, {
+        method: 'POST', headers: { 'Content-Type': 'application/octet-stream', 'Veilwatch-Deployment': kiosk.deploymentId() }, body: keyCheck,
+      });
       assert.equal(response.status, 200);
       return new Uint8Array(await response.arrayBuffer());
     };
@@ -244,6 +247,9 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     // No network during loadWatchlist: nothing listens yet. The open check keeps the local list running.
     let keyCheck = kiosk.loadWatchlist(oprf());
     assert.ok(keyCheck instanceof Uint8Array && keyCheck.length === 32, 'one blinded element');
+    const inspected = JSON.parse(veilwatch('inspect', file('oprf.vwl'), '--issuer', issuer));
+    assert.equal(kiosk.deploymentId(), inspected.deployment_id, 'the deployment the key check is for');
+    assert.match(readFileSync(file('oprf.vwp'), 'utf8'), new RegExp(`"authorityPublicKey":"${inspected.authority_public_key}"`));
     const waiting = kiosk.status();
     assert.equal(waiting.custody, 'hmac-sha256-local', 'the running deployment stays until the check passes');
     assert.match(waiting.loading, /checking the authority/);
@@ -252,14 +258,19 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     throwsCode(() => kiosk.completeKeyCheck(new Uint8Array(32)), 'KEY_CHECK_PENDING');
     keyCheck = kiosk.loadWatchlist(oprf());
     throwsCode(() => kiosk.completeKeyCheck(new Uint8Array(32).fill(255)), 'AUTHORITY_BAD_ANSWER');
+    keyCheck = kiosk.loadWatchlist(oprf());
+    throwsCode(() => kiosk.completeKeyCheck(new Uint8Array(96).fill(255)), 'AUTHORITY_ANSWER_UNVERIFIED', /failed verification/);
 
-    // An authority with another key answers: the wrong key is refused, the local list still runs.
+    // An authority with another master secret answers: its proof fails under the watchlist's
+    // deployment key, the answer is refused, the local list still runs.
     const foreign = spawn(cli, ['authority', '--keys', file('other-keys'), '--listen', `127.0.0.1:${port}`], { stdio: 'ignore' });
     try {
       await untilUp();
       keyCheck = kiosk.loadWatchlist(oprf());
       const wrong = await evaluate(keyCheck);
-      throwsCode(() => kiosk.completeKeyCheck(wrong), 'WATCHLIST_WRONG_KEY');
+      assert.equal(wrong.length, 32 + 64, 'an element and its proof');
+      throwsCode(() => kiosk.completeKeyCheck(wrong), 'AUTHORITY_ANSWER_UNVERIFIED', /the authority's answer failed verification; matching is paused/);
+      assert.match(kiosk.auditLog(), /"endpoint":"key-check"/, 'the unverified answer is in the audit log');
     } finally {
       foreign.kill();
       await new Promise((ok) => foreign.once('exit', ok));
@@ -278,7 +289,7 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     } finally {
       right.kill();
     }
-    assert.equal(kiosk.status().custody, 'oprf-ristretto255-sha512');
+    assert.equal(kiosk.status().custody, 'voprf-ristretto255-sha512');
     assert.equal(kiosk.status().matching, true);
     assert.equal(configs(), 2);
   });

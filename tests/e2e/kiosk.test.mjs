@@ -259,7 +259,7 @@ describe('kiosk', { skip: !haveData }, () => {
         '--kiosk-key', kioskKey, '--out', join(scratch, 'oprf.vwp'));
       await loadWatchlist(page, join(scratch, 'oprf.vwl'), join(scratch, 'oprf.vwp'), authorityOrigin);
       await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
-      assert.match(await page.textContent('#watchlist-status'), /custody oprf-ristretto255-sha512 \(authority key/);
+      assert.match(await page.textContent('#watchlist-status'), /custody voprf-ristretto255-sha512 \(authority key/);
       await page.click('#start');
       await page.waitForSelector('li.alert', { timeout: 60_000 });
       assert.match(await page.textContent('li.alert'), /Colin Powell/);
@@ -282,9 +282,12 @@ describe('kiosk', { skip: !haveData }, () => {
       }
       const queries = foreign.filter((r) => !anchors.includes(r));
       assert.ok(queries.length >= 2, 'the key check and at least one face went to the authority');
+      const deployment = JSON.parse(veilwatch('inspect', join(scratch, 'oprf.vwl'), '--issuer', issuer)).deployment_id;
+      assert.equal(queries.filter((r) => r.method() === 'POST' && r.url() === `${authorityOrigin}/v1/key-check`).length, 1, 'one key check, at load');
       for (const r of queries) {
-        assert.equal(r.url().replace(/\/$/, ''), `${authorityOrigin}/v1/evaluate`);
+        assert.match(r.url().replace(/\/$/, ''), new RegExp(`^${authorityOrigin}/v1/(evaluate|key-check)$`));
         if (r.method() === 'POST') {
+          assert.equal(r.headers()['veilwatch-deployment'], deployment, 'each query names the deployment');
           const body = r.postDataBuffer();
           assert.equal(body.length % 32, 0, 'only 32-byte blinded elements');
           assert.ok(!body.includes(Buffer.from('veilwatch/blind-lsh/v1')), 'no PRF input in the clear');

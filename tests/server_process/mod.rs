@@ -22,7 +22,13 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// An issuer key folder from `veilwatch keygen` (the authority uses its prf-oprf.key).
+/// The deployment the tests' requests name (`Veilwatch-Deployment`, 32 hex): every evaluation is
+/// under that deployment's key, derived from the authority's master secret.
+pub const DEPLOYMENT: (&str, &str) = ("Veilwatch-Deployment", "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1");
+/// Bytes of the batched proof that ends every evaluation answer.
+pub const PROOF: usize = 64;
+
+/// An issuer key folder from `veilwatch keygen` (the authority uses its authority-master.key).
 pub fn keygen(scratch: &Path) -> PathBuf {
     let keys = scratch.join("keys");
     let out = Command::new(BIN).args(["keygen", "--out", keys.to_str().unwrap()]).output().unwrap();

@@ -7,9 +7,11 @@ const $ = (id) => document.getElementById(id);
 export function showWatchlist(status) {
   if (!status) return;
   if (!status.matching) {
-    $('watchlist-status').textContent = status.loading
-      ? `Not matching yet: ${status.loading} Faces are detected and counted, nothing is matched.`
-      : 'No watchlist loaded: faces are detected and counted, nothing is matched.';
+    $('watchlist-status').textContent = status.paused
+      ? `Matching is paused: ${status.paused}. Load the deployment again once the authority is fixed; faces are detected and counted, nothing is matched.`
+      : status.loading
+        ? `Not matching yet: ${status.loading} Faces are detected and counted, nothing is matched.`
+        : 'No watchlist loaded: faces are detected and counted, nothing is matched.';
     $('false-alerts').textContent = '';
     $('group-rates').textContent = '';
     return;

@@ -11,11 +11,11 @@ use anyhow::{bail, Context, Result};
 use axum::http::HeaderValue;
 use clap::Args;
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use veilwatch::authority::credential::RequestSigner;
+use veilwatch::authority::credential::{RequestSigner, DEPLOYMENT};
 use veilwatch::authority::registration::{Document, MAX_DOCUMENT_BYTES};
-use veilwatch::authority::service::{self, ServiceConfig, EVALUATE_PATH, KEY_CHECK_PATH, MAX_ELEMENTS};
+use veilwatch::authority::service::{self, ServiceConfig, MAX_ANSWER_BYTES};
 use veilwatch::authority::store::{MemoryStore, RedisStore, StateStore};
-use veilwatch::blind::prf::{OprfKey, OprfTransport, ELEMENT_BYTES};
+use veilwatch::blind::prf::{AuthorityEndpoint, MasterSecret, OprfTransport};
 use veilwatch::blind::BlindError;
 use veilwatch::time::now_unix;
 
@@ -25,7 +25,8 @@ use crate::key_files;
 
 #[derive(Args)]
 pub struct AuthorityArgs {
-    /// Key folder from `veilwatch keygen` (uses secret/prf-oprf.key and trusts public/issuer.pub).
+    /// Key folder from `veilwatch keygen`: secret/authority-master.key (each deployment's VOPRF key
+    /// is derived from it and the deployment id) and public/issuer.pub (whose documents it trusts).
     #[arg(long)]
     keys: PathBuf,
     #[arg(long, default_value = "127.0.0.1:8787")]
@@ -97,7 +98,7 @@ pub fn run(args: AuthorityArgs) -> Result<()> {
     if !args.listen.ip().is_loopback() && !args.allow_remote {
         bail!("refusing to listen on {} (not loopback); pass --allow-remote to insist", args.listen);
     }
-    let key = key_files::oprf_key(&args.keys)?;
+    let master = key_files::authority_master(&args.keys)?;
     let issuer = key_files::issuer_public(&args.keys)?;
     init_logging();
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -112,7 +113,7 @@ pub fn run(args: AuthorityArgs) -> Result<()> {
     let routes = async move {
         let store = open_store(&state).await?;
         register_files(store.as_ref(), &issuer, &register).await?;
-        Ok(service::router(key, ServiceConfig { issuer, store, allow_origins, metrics: Some(metrics) }))
+        Ok(service::router(master, ServiceConfig { issuer, store, allow_origins, metrics: Some(metrics) }))
     };
     Server {
         name: "authority",
@@ -124,9 +125,9 @@ pub fn run(args: AuthorityArgs) -> Result<()> {
     .run_built(routes)
 }
 
-/// An authority for `key` on a loopback port of its own, in a background thread, with an
+/// An authority with the master secret `master` on a loopback port of its own, in a background thread, with an
 /// in-memory store holding `documents` (signed by `issuer`), for `bench`; its address.
-pub fn spawn_on_loopback(key: OprfKey, issuer: SigningKey, documents: Vec<Document>) -> Result<SocketAddr> {
+pub fn spawn_on_loopback(master: MasterSecret, issuer: SigningKey, documents: Vec<Document>) -> Result<SocketAddr> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot listen on loopback for the authority")?;
     let listen = listener.local_addr()?;
     let issuer_public = issuer.verifying_key();
@@ -138,7 +139,7 @@ pub fn spawn_on_loopback(key: OprfKey, issuer: SigningKey, documents: Vec<Docume
                 .map_err(|refusal| anyhow::anyhow!("{} ({})", refusal.message, refusal.token))?;
         }
         Ok(service::router(
-            key,
+            master,
             ServiceConfig { issuer: issuer_public, store, allow_origins: Vec::new(), metrics: None },
         ))
     };
@@ -178,16 +179,19 @@ impl HttpAuthority {
 }
 
 impl OprfTransport for HttpAuthority {
-    fn evaluate(&self, blinded: &[u8]) -> Result<Vec<u8>, BlindError> {
-        // The matcher asks for the key check as a batch of one element, and for a face as L.
-        let path = if blinded.len() == ELEMENT_BYTES { KEY_CHECK_PATH } else { EVALUATE_PATH };
-        let endpoint = self.endpoint(path)?;
+    fn send(&self, endpoint: AuthorityEndpoint, deployment: &[u8; 16], blinded: &[u8]) -> Result<Vec<u8>, BlindError> {
+        let path = endpoint.path();
+        let url = self.endpoint(path)?;
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
-        let mut request = agent.post(&endpoint).set("Content-Type", "application/octet-stream");
-        if let Some(signer) = &self.signer {
-            for (name, value) in signer.headers("POST", path, blinded, now_unix()) {
-                request = request.set(name, &value);
+        let mut request = agent.post(&url).set("Content-Type", "application/octet-stream");
+        match &self.signer {
+            Some(signer) => {
+                for (name, value) in signer.headers("POST", path, blinded, now_unix()) {
+                    request = request.set(name, &value);
+                }
             }
+            // Unsigned: the authority refuses it (401), and says why.
+            None => request = request.set(DEPLOYMENT, &veilwatch::hex::hex(deployment)),
         }
         let response = match request.send_bytes(blinded) {
             Ok(response) => response,
@@ -199,7 +203,7 @@ impl OprfTransport for HttpAuthority {
         };
         let mut body = Vec::new();
         std::io::Read::read_to_end(
-            &mut std::io::Read::take(response.into_reader(), (MAX_ELEMENTS * ELEMENT_BYTES + 1024) as u64),
+            &mut std::io::Read::take(response.into_reader(), (MAX_ANSWER_BYTES + 1024) as u64),
             &mut body,
         )
         .map_err(|e| BlindError::Authority(format!("cannot reach the authority at {}: {e}", self.url)))?;

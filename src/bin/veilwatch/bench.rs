@@ -19,7 +19,7 @@ use veilwatch::authority::registration::{Budgets, Document, HexBytes};
 use veilwatch::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
 use veilwatch::blind::format::Watchlist;
 use veilwatch::blind::matcher::Matcher;
-use veilwatch::blind::prf::{LocalHmac, OprfClientPrf, OprfKey, Prf};
+use veilwatch::blind::prf::{DeploymentKey, LocalHmac, MasterSecret, Prf, VoprfClientPrf};
 use veilwatch::blind::{DEFAULT_TABLES, DEFAULT_THRESHOLD};
 use veilwatch::pipeline::{align, Frame};
 use veilwatch::time::now_unix;
@@ -150,6 +150,7 @@ pub fn run(models: &Path, args: BenchArgs) -> Result<()> {
     if !args.watchlists.is_empty() {
         report["watchlists"] = watchlist_bench(&args.watchlists, args.runs)?;
     }
+    report["authority_client"] = client_prf_bench(args.runs)?;
     write_atomically(&args.out, serde_json::to_string_pretty(&report)?.as_bytes())?;
     println!("wrote {}", args.out.display());
     Ok(())
@@ -161,7 +162,7 @@ pub fn run(models: &Path, args: BenchArgs) -> Result<()> {
 fn watchlist_bench(sizes: &[usize], runs: usize) -> Result<Value> {
     let issuer = SigningKey::generate(&mut OsRng);
     let local = LocalHmac::new([0x42; 32]);
-    let oprf = OprfKey::generate();
+    let master = MasterSecret::generate();
     let now = now_unix();
     let params = WatchlistParams::default_for_a_day(SYNTHETIC_MODEL, now);
     // Each size's authority-custody watchlist is its own deployment: built first, then registered
@@ -169,8 +170,11 @@ fn watchlist_bench(sizes: &[usize], runs: usize) -> Result<Value> {
     let mut built = Vec::new();
     for &n in sizes {
         let enrolments = synthetic_enrolments(n);
+        let mut deployment = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut OsRng, &mut deployment);
+        let voprf = DeploymentKey::derive(&master, &deployment)?;
         let mut files = Vec::new();
-        for prf in [&local as &dyn Prf, &oprf as &dyn Prf] {
+        for prf in [&local as &dyn Prf, &voprf as &dyn Prf] {
             let start = Instant::now();
             let file = build(enrolments.clone(), &params, prf, &issuer)?;
             files.push((file, start.elapsed().as_secs_f64()));
@@ -186,20 +190,23 @@ fn watchlist_bench(sizes: &[usize], runs: usize) -> Result<Value> {
         let kiosks = vec![HexBytes(kiosk.verifying_key().to_bytes())];
         documents.push(Document::RegisterDeployment(registration_for(&header, kiosks, unlimited, Vec::new(), now)));
     }
-    let authority = authority::spawn_on_loopback(OprfKey::from_bytes(&oprf.to_bytes())?, issuer.clone(), documents)?;
+    let authority = authority::spawn_on_loopback(MasterSecret::from_bytes(master.as_bytes())?, issuer.clone(), documents)?;
     let mut out = serde_json::Map::new();
     println!("blind matching, L = {DEFAULT_TABLES}, m = {DEFAULT_THRESHOLD} (medians; ratio = blind ÷ plain cosine scan of the same templates):");
     for (n, enrolments, files) in built {
         let templates: Vec<Embedding> = enrolments.iter().map(|e| e.template.clone()).collect();
         let mut measured = serde_json::Map::new();
-        for (custody, (file, build_s)) in ["local", "oprf"].into_iter().zip(files) {
+        for (custody, (file, build_s)) in ["local", "voprf"].into_iter().zip(files) {
             let bytes = file.len();
-            let id = Watchlist::parse(file.clone(), &issuer.verifying_key())?.header.watchlist_id;
-            let device = OprfClientPrf {
+            let header = Watchlist::parse(file.clone(), &issuer.verifying_key())?.header;
+            let id = header.watchlist_id;
+            let device = VoprfClientPrf {
                 transport: HttpAuthority {
                     url: format!("http://{authority}"),
                     signer: Some(RequestSigner::new(kiosk.clone(), &id)),
                 },
+                deployment: id,
+                public_key: DeploymentKey::derive(&master, &id)?.public_key(),
             };
             let device_prf: &dyn Prf = if custody == "local" { &local } else { &device };
             let start = Instant::now();
@@ -235,4 +242,41 @@ fn watchlist_bench(sizes: &[usize], runs: usize) -> Result<Value> {
         out.insert(n.to_string(), Value::Object(measured));
     }
     Ok(Value::Object(out))
+}
+
+/// The device's cost per face of authority custody at L = DEFAULT_TABLES, VOPRF (blind, then
+/// verify the batched proof and unblind) against plain OPRF mode (blind, unblind), the authority's
+/// half done in process and not timed; medians, and their ratio.
+fn client_prf_bench(runs: usize) -> Result<Value> {
+    use veilwatch::blind::client_cost::ClientCost;
+    let cost = ClientCost::new(DEFAULT_TABLES)?;
+    let (mut voprf, mut oprf) = (Vec::new(), Vec::new());
+    for _ in 0..runs.max(3) {
+        let start = Instant::now();
+        let batch = cost.voprf_blind()?;
+        let blind = start.elapsed();
+        let answer = cost.voprf_answer(batch.request())?;
+        let start = Instant::now();
+        ensure!(cost.voprf_finish(&batch, &answer)? == DEFAULT_TABLES as usize, "VOPRF outputs missing");
+        voprf.push((blind + start.elapsed()).as_secs_f64() * 1000.0);
+
+        let start = Instant::now();
+        let batch = cost.oprf_blind()?;
+        let blind = start.elapsed();
+        let answer = cost.oprf_answer(&batch);
+        let start = Instant::now();
+        ensure!(cost.oprf_finish(&batch, &answer)? == DEFAULT_TABLES as usize, "OPRF outputs missing");
+        oprf.push((blind + start.elapsed()).as_secs_f64() * 1000.0);
+    }
+    let median = |mut xs: Vec<f64>| {
+        xs.sort_by(f64::total_cmp);
+        xs[xs.len() / 2]
+    };
+    let (voprf, oprf) = (median(voprf), median(oprf));
+    println!(
+        "authority custody, device per face at L = {DEFAULT_TABLES}: VOPRF {voprf:.1} ms (blind + verify proof + unblind), \
+         plain OPRF {oprf:.1} ms (blind + unblind), ratio {:.2}×",
+        voprf / oprf
+    );
+    Ok(json!({"tables": DEFAULT_TABLES, "voprf_ms": voprf, "oprf_ms": oprf, "ratio": voprf / oprf}))
 }

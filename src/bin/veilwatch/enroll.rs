@@ -118,7 +118,13 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
     let issuer = key_files::issuer_secret(&args.keys)?;
     let prf: Box<dyn Prf> = match args.custody {
         CustodyArg::Local => Box::new(key_files::local_prf(&args.keys)?),
-        CustodyArg::Authority => Box::new(key_files::oprf_key(&args.keys)?),
+        CustodyArg::Authority => {
+            // The list's id is drawn here: its deployment key is derived from the master secret
+            // and that id, and `build` enrols under the id the key is bound to.
+            let mut id = [0u8; 16];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
+            Box::new(key_files::deployment_key(&args.keys, &id)?)
+        }
     };
     let now = now_unix();
     let valid_from = args.valid_from.as_deref().map_or(Ok(now), |t| time_arg("--valid-from", t))?;

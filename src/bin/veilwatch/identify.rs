@@ -9,7 +9,7 @@ use serde::Serialize;
 use veilwatch::authority::credential::RequestSigner;
 use veilwatch::blind::format::Watchlist;
 use veilwatch::blind::matcher::{BlindMatch, Matcher};
-use veilwatch::blind::prf::{OprfClientPrf, Prf};
+use veilwatch::blind::prf::{Prf, VoprfClientPrf};
 use veilwatch::pipeline::{Face, Quality};
 use veilwatch::time::now_unix;
 
@@ -54,23 +54,27 @@ struct ImageResult {
 
 pub fn run(models: &Path, args: IdentifyArgs) -> Result<()> {
     let issuer = key_files::public_key(&args.issuer)?;
+    let in_watchlist = || format!("cannot load the watchlist {}", args.watchlist.display());
+    let watchlist = Watchlist::parse(read(&args.watchlist)?, &issuer).with_context(in_watchlist)?;
     let prf: Box<dyn Prf> = match (&args.prf_key, &args.authority) {
         (Some(path), None) => Box::new(key_files::local_prf_from_file(path)?),
+        // Every answer is verified against the deployment key in the (signed) header; every
+        // request is signed by the kiosk key for the deployment (the watchlist's id).
         (None, Some(url)) => {
             let kiosk_key = key_files::kiosk_key(args.kiosk_key.as_deref().context("--authority needs --kiosk-key")?)?;
-            // The credential names the deployment: the watchlist's id, from its verified header.
-            let id = Watchlist::parse(read(&args.watchlist)?, &issuer)
-                .with_context(|| format!("cannot load the watchlist {}", args.watchlist.display()))?
-                .header
-                .watchlist_id;
-            let signer = Some(RequestSigner::new(kiosk_key, &id));
-            Box::new(OprfClientPrf { transport: HttpAuthority { url: url.clone(), signer } })
+            let id = watchlist.header.watchlist_id;
+            Box::new(VoprfClientPrf {
+                transport: HttpAuthority { url: url.clone(), signer: Some(RequestSigner::new(kiosk_key, &id)) },
+                deployment: id,
+                public_key: watchlist.header.authority_key.with_context(|| {
+                    format!("{} is a local-custody watchlist: give --prf-key, not --authority", args.watchlist.display())
+                })?,
+            })
         }
         _ => bail!("give either --prf-key FILE (local custody) or --authority URL"),
     };
     let engine = load_engine(models)?;
-    let matcher = Matcher::load(read(&args.watchlist)?, &issuer, prf.as_ref(), engine.model_id(), now_unix())
-        .with_context(|| format!("cannot load the watchlist {}", args.watchlist.display()))?;
+    let matcher = Matcher::new(watchlist, prf.as_ref(), engine.model_id(), now_unix()).with_context(in_watchlist)?;
     let mut results = Vec::new();
     for path in &args.images {
         let frame = load_image(path)?;

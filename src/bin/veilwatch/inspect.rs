@@ -30,6 +30,12 @@ struct Inspection {
     code_space: u16,
     threshold: u16,
     prf_suite: &'static str,
+    /// The deployment's VOPRF public key (authority custody): the authority's answers must prove
+    /// themselves under it, and the profile's `authorityPublicKey` must equal it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authority_public_key: Option<String>,
+    /// The deployment id requests to the authority name (the watchlist id).
+    deployment_id: String,
     model: String,
     valid_from: String,
     valid_until: String,
@@ -52,6 +58,8 @@ pub fn run(args: InspectArgs) -> Result<()> {
         code_space: h.code_space,
         threshold: h.threshold,
         prf_suite: h.suite.name(),
+        authority_public_key: h.authority_key.map(|k| veilwatch::hex::hex(&k)),
+        deployment_id: veilwatch::hex::hex(&h.watchlist_id),
         model: h.model_id.clone(),
         valid_from: format_utc(h.valid_from),
         valid_until: format_utc(h.valid_until),

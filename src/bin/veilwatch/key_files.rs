@@ -6,7 +6,8 @@
 //!
 //! - `DIR/public/issuer.pub`: the issuer's Ed25519 public key (hex).
 //! - `DIR/secret/` (mode 0700): `issuer.key` (Ed25519 secret, hex), `prf-local.key` (HMAC-SHA256
-//!   key, hex), `prf-oprf.key` (ristretto255 OPRF key, hex).
+//!   key, hex), `authority-master.key` (the authority's VOPRF master secret, 32 random bytes, hex:
+//!   each deployment's key pair is derived from it and the watchlist id).
 //!
 //! Every file is written atomically through a randomly named temporary file created exclusively
 //! (`O_EXCL`) with its final mode (0600 for secrets) from the start ([`crate::files`]). Secrets are
@@ -17,7 +18,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand_core::{OsRng, RngCore};
-use veilwatch::blind::prf::{LocalHmac, OprfKey};
+use veilwatch::blind::prf::{DeploymentKey, LocalHmac, MasterSecret};
 use veilwatch::hex::{from_hex, hex};
 use zeroize::Zeroizing;
 
@@ -28,7 +29,9 @@ pub const SECRET_DIR: &str = "secret";
 pub const ISSUER_SECRET: &str = "issuer.key";
 pub const ISSUER_PUBLIC: &str = "issuer.pub";
 pub const PRF_LOCAL: &str = "prf-local.key";
-pub const PRF_OPRF: &str = "prf-oprf.key";
+pub const AUTHORITY_MASTER: &str = "authority-master.key";
+/// The plain-OPRF key earlier versions wrote; named only to explain its absence.
+const RETIRED_PRF_OPRF: &str = "prf-oprf.key";
 
 fn bytes_of_hex(text: &str, what: &str) -> Result<Zeroizing<Vec<u8>>> {
     from_hex(text.trim()).map(Zeroizing::new).with_context(|| format!("{what} is not hex"))
@@ -44,7 +47,7 @@ fn read_secret(dir: &Path, name: &str) -> Result<Zeroizing<Vec<u8>>> {
     if !dir.join(SECRET_DIR).is_dir() && dir.join(name).is_file() {
         bail!(
             "{} uses the old key folder layout (secrets beside issuer.pub); move {ISSUER_SECRET}, {PRF_LOCAL} and \
-             {PRF_OPRF} into {SECRET_DIR}/ and {ISSUER_PUBLIC} into {PUBLIC_DIR}/",
+             {AUTHORITY_MASTER} into {SECRET_DIR}/ and {ISSUER_PUBLIC} into {PUBLIC_DIR}/",
             dir.display()
         );
     }
@@ -81,7 +84,7 @@ pub fn generate(dir: &Path, force: bool) -> Result<VerifyingKey> {
     OsRng.fill_bytes(&mut hmac[..]);
     write_secret_hex(&secret.join(ISSUER_SECRET), issuer.as_bytes(), force)?;
     write_secret_hex(&secret.join(PRF_LOCAL), &hmac[..], force)?;
-    write_secret_hex(&secret.join(PRF_OPRF), &OprfKey::generate().to_bytes(), force)?;
+    write_secret_hex(&secret.join(AUTHORITY_MASTER), MasterSecret::generate().as_bytes(), force)?;
     let public = format!("{}\n", hex(&issuer.verifying_key().to_bytes()));
     write_atomically(&dir.join(PUBLIC_DIR).join(ISSUER_PUBLIC), public.as_bytes())?;
     Ok(issuer.verifying_key())
@@ -130,9 +133,23 @@ pub fn local_prf(dir: &Path) -> Result<LocalHmac> {
     Ok(LocalHmac::new(key))
 }
 
-pub fn oprf_key(dir: &Path) -> Result<OprfKey> {
-    let path = dir.join(SECRET_DIR).join(PRF_OPRF);
-    OprfKey::from_bytes(&read_secret(dir, PRF_OPRF)?).with_context(|| path.display().to_string())
+/// The authority's master secret (`authority-master.key`).
+pub fn authority_master(dir: &Path) -> Result<MasterSecret> {
+    let path = dir.join(SECRET_DIR).join(AUTHORITY_MASTER);
+    if !path.exists() && dir.join(SECRET_DIR).join(RETIRED_PRF_OPRF).exists() {
+        bail!(
+            "{} holds {RETIRED_PRF_OPRF}, the key of plain OPRF mode, which is no longer supported (its answers cannot \
+             be verified); run `veilwatch keygen --out {} --force` for an {AUTHORITY_MASTER} and re-enrol the lists",
+            dir.display(),
+            dir.display()
+        );
+    }
+    MasterSecret::from_bytes(&read_secret(dir, AUTHORITY_MASTER)?).with_context(|| path.display().to_string())
+}
+
+/// The VOPRF key pair of deployment (watchlist) `id`, derived from the folder's master secret.
+pub fn deployment_key(dir: &Path, id: &[u8; 16]) -> Result<DeploymentKey> {
+    Ok(DeploymentKey::derive(&authority_master(dir)?, id)?)
 }
 
 /// A public key given as 64 hex digits or as a file holding them.

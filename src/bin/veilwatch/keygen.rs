@@ -25,7 +25,8 @@ pub fn run(args: KeygenArgs) -> Result<()> {
     let (public_dir, secret_dir) = (args.out.join(key_files::PUBLIC_DIR), args.out.join(key_files::SECRET_DIR));
     eprintln!(
         "the line above is the issuer public key, also in {} (publishable); the secret keys are in {} (never \
-         publish them; only prf-local.key goes to a kiosk, and only for local custody)",
+         publish them; only prf-local.key goes to a kiosk, and only for local custody; authority-master.key goes to \
+         the authority only)",
         public_dir.join(key_files::ISSUER_PUBLIC).display(),
         secret_dir.display()
     );

@@ -5,9 +5,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use veilwatch::governance::profile::{cosign, Profile, SignedProfile};
+use veilwatch::blind::format::Watchlist;
+use veilwatch::governance::profile::{cosign, Custody, Profile, SignedProfile};
 use veilwatch::hex::hex;
 use veilwatch::time::now_unix;
 
@@ -16,7 +17,8 @@ use crate::key_files;
 
 #[derive(Subcommand)]
 pub enum ProfileCommand {
-    /// Sign a profile (JSON without watchlistSha256) for a watchlist.
+    /// Sign a profile (JSON without watchlistSha256) for a watchlist. Under authority custody the
+    /// custody's authorityPublicKey is filled in from the watchlist's header.
     Sign {
         #[arg(long)]
         keys: PathBuf,
@@ -75,15 +77,30 @@ pub fn run(args: ProfileArgs) -> Result<()> {
 }
 
 fn sign(keys: PathBuf, watchlist: PathBuf, template: PathBuf, kiosk_keys: &[String], out: PathBuf) -> Result<()> {
-    let mut profile =
-        Profile::from_template(&read(&template)?, &read(&watchlist)?).with_context(|| template.display().to_string())?;
+    let file = read(&watchlist)?;
+    let mut profile = Profile::from_template(&read(&template)?, &file).with_context(|| template.display().to_string())?;
+    let issuer = key_files::issuer_secret(&keys)?;
+    if let Custody::Authority { authority_public_key, .. } = &mut profile.custody {
+        let parsed = Watchlist::parse(file, &issuer.verifying_key())
+            .with_context(|| format!("cannot read the deployment key of {}", watchlist.display()))?;
+        let Some(key) = parsed.header.authority_key.map(|k| hex(&k)) else {
+            bail!("{} is a local-custody watchlist; its profile cannot name authority custody", watchlist.display());
+        };
+        match authority_public_key {
+            Some(given) if *given != key => bail!(
+                "the template's authorityPublicKey {given} is not the watchlist's deployment key {key}; leave it out \
+                 and it is filled in"
+            ),
+            _ => *authority_public_key = Some(key),
+        }
+    }
     for key in kiosk_keys {
         let key = hex(&key_files::public_key(key).context("--kiosk-key")?.to_bytes());
         if !profile.kiosk_keys.contains(&key) {
             profile.kiosk_keys.push(key);
         }
     }
-    let signed = profile.sign(&key_files::issuer_secret(&keys)?).with_context(|| template.display().to_string())?;
+    let signed = profile.sign(&issuer).with_context(|| template.display().to_string())?;
     write_atomically(&out, signed.as_bytes())
 }
 
