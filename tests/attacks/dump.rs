@@ -68,7 +68,8 @@ impl Dump {
     /// Pools the shares the authority's answer to `query` opens; then opens every record that now
     /// has m shares. Returns how many records opened with this answer.
     pub fn absorb(&mut self, query: &Query, answer: &[u8]) -> usize {
-        let outputs = query.batch.finish(answer).expect("the authority's answer unblinds and verifies");
+        let public_key = self.watchlist.header.authority_key.expect("an authority-custody watchlist");
+        let outputs = query.batch.finish(answer, &public_key).expect("the authority's answer unblinds and verifies");
         self.elements_answered += outputs.len();
         let header = &self.watchlist.header;
         for (&(table, _), y) in query.pairs.iter().zip(&outputs) {

@@ -145,7 +145,8 @@ pub fn run(args: BenchAuthorityArgs) -> Result<()> {
     let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
     let answer = post(&agent, &url, &signers[0], first.request())
         .map_err(|e| anyhow::anyhow!("the authority at {url} refused a signed request: {e}"))?;
-    first.finish(&answer).context("the authority's answer does not verify")?;
+    let public_key = watchlist.header.authority_key.context("the watchlist is not in authority custody")?;
+    first.finish(&answer, &public_key).context("the authority's answer does not verify")?;
     let bodies: Vec<Arc<Vec<u8>>> = std::iter::once(Ok(first.request().to_vec()))
         .chain((1..BODIES).map(|_| random_face(&watchlist).map(|b| b.request().to_vec())))
         .map(|b| b.map(Arc::new))
