@@ -141,6 +141,23 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
         ]));
     }
 
+    // Authority custody: the file holds handles; the names and photos go, sealed, to
+    // FILE.materials.json (0600), one per person, for the authority's registration.
+    let materials_path = scratch.join("oprf.vwl.materials.json");
+    let materials: Vec<Value> = serde_json::from_slice(&std::fs::read(&materials_path).unwrap()).unwrap();
+    assert_eq!(materials.len(), PEOPLE.len());
+    assert!(materials.iter().all(|m| m["handle"].as_str().unwrap().len() == 32 && m["verifier"].as_str().unwrap().len() == 64));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&materials_path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    assert!(!scratch.join("local.vwl.materials.json").exists(), "local custody keeps its records in the file");
+    let raw = [std::fs::read(&oprf).unwrap(), std::fs::read(&materials_path).unwrap()].concat();
+    for name in PEOPLE {
+        let label = name.replace('_', " ");
+        assert!(!raw.windows(label.len()).any(|w| w == label.as_bytes()), "{label} is in neither file in the clear");
+    }
+
     // The threshold chosen for a false-alert rate per passer-by, from the shipped calibration.
     let by_target = scratch.join("target.vwl");
     let chosen = veilwatch(&[
@@ -221,7 +238,7 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     check(&identify(&["--prf-key", prf_key.to_str().unwrap()], &local));
 
     // Authority custody: a kiosk key, the deployment registered for it (id, L and window from the
-    // watchlist), the authority started with that registration, reached through a proxy that
+    // watchlist, and its sealed reviewer materials), the authority started with that registration, reached through a proxy that
     // records every request body.
     let kiosk_key = scratch.join("kiosk.key");
     let kiosk_public = ok(veilwatch(&["kiosk-key", "new", "--out", kiosk_key.to_str().unwrap()])).trim().to_owned();
@@ -233,6 +250,8 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
         keys.to_str().unwrap(),
         "--watchlist",
         oprf.to_str().unwrap(),
+        "--materials",
+        materials_path.to_str().unwrap(),
         "--kiosk-key",
         &kiosk_public,
         "--faces-per-minute",
@@ -262,25 +281,32 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     wait_for(port);
     let (proxy, log) = recording_proxy(port);
     let url = format!("http://127.0.0.1:{proxy}");
-    let signed_by_kiosk = ["--authority", &url, "--kiosk-key", kiosk_key.to_str().unwrap()];
+    let signed_by_kiosk = ["--authority", url.as_str(), "--kiosk-key", kiosk_key.to_str().unwrap()];
+    // The labels come from the materials the authority disclosed, opened here.
     let runs = [identify(&signed_by_kiosk, &oprf), identify(&signed_by_kiosk, &oprf)];
     runs.iter().for_each(check);
     let faces: usize =
         runs.iter().flat_map(|r| r.as_array().unwrap()).map(|img| img["faces"].as_array().unwrap().len()).sum();
     let requests = log.lock().unwrap().clone();
-    // Each run: one key check at load, then one batch per face; each names the deployment.
-    assert_eq!(requests.len(), 2 + faces, "one key check per run, one batch per face");
-    let heads: Vec<String> = requests
+    let path_of = |r: &Vec<u8>| String::from_utf8_lossy(&r[..r.iter().position(|&b| b == b'\r').unwrap()]).split(' ').nth(1).unwrap().to_owned();
+    let count = |path: &str| requests.iter().filter(|r| path_of(r) == path).count();
+    // Each run: one key check at load, one batch per face, one disclosure per alert.
+    assert_eq!((count("/v1/key-check"), count("/v1/evaluate"), count("/v1/disclose")), (2, faces, 2 * PEOPLE.len()));
+    assert_eq!(requests.len(), 2 + faces + 2 * PEOPLE.len());
+    for request in &requests {
+        let head = String::from_utf8_lossy(&request[..request.windows(4).position(|w| w == b"\r\n\r\n").unwrap()]).to_ascii_lowercase();
+        assert!(head.contains(&format!("veilwatch-kiosk: {kiosk_public}")) && head.contains("veilwatch-signature: "), "every request is signed");
+    }
+    let bodies: Vec<&[u8]> = requests
         .iter()
-        .map(|r| String::from_utf8_lossy(&r[..r.windows(4).position(|w| w == b"\r\n\r\n").unwrap()]).to_ascii_lowercase())
+        .filter(|r| path_of(r) != "/v1/disclose")
+        .map(|r| &r[r.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..])
         .collect();
-    assert!(heads.iter().all(|h| h.contains("veilwatch-signature:") && h.contains(&kiosk_public)), "every request is signed");
-    assert_eq!(heads.iter().filter(|h| h.starts_with("post /v1/key-check ")).count(), 2, "{heads:?}");
-    assert_eq!(heads.iter().filter(|h| h.starts_with("post /v1/evaluate ")).count(), faces);
     let named = format!("veilwatch-deployment: {deployment_id}");
-    assert!(heads.iter().all(|h| h.contains(&named)), "every request names the deployment");
-    let bodies: Vec<&[u8]> =
-        requests.iter().map(|r| &r[r.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..]).collect();
+    assert!(
+        requests.iter().all(|r| String::from_utf8_lossy(r).to_ascii_lowercase().contains(&named)),
+        "every request names the deployment"
+    );
     let batches: Vec<&&[u8]> =
         bodies.iter().filter(|b| b.len() == 32 * veilwatch::blind::DEFAULT_TABLES as usize).collect();
     assert_eq!(batches.len(), faces, "one batch of L elements per face");

@@ -74,7 +74,7 @@ fn one_alert_per_track_reviewed_by_a_person_and_audited() {
         alerts.extend(result.alerts);
     }
     assert_eq!(alerts.len(), 1, "one alert for the track, not one per frame");
-    assert_eq!(alerts[0].record.label, "Tony Blair");
+    assert_eq!(alerts[0].record.as_ref().unwrap().label, "Tony Blair");
     assert_eq!(alerts[0].probe.rgba().len(), 112 * 112 * 4);
     assert_eq!(s.session.pending_reviews(), 1);
 

@@ -132,7 +132,7 @@ fn dummies_never_open_even_with_every_share_of_every_table() {
     let matcher = Matcher::new(w, &prf, engine.model_id(), NOW).unwrap();
     for (name, record) in people.iter().zip(&records) {
         let found = matcher.match_embedding(&embed(name, 1), &prf, NOW).unwrap();
-        assert_eq!(found.iter().map(|m| &m.record).collect::<Vec<_>>(), [record], "{name}");
+        assert_eq!(found.iter().map(|m| m.record()).collect::<Vec<_>>(), [Some(record)], "{name}");
     }
 }
 
@@ -174,7 +174,7 @@ fn every_record_of_a_file_is_the_size_of_its_class_and_opens_whole() {
         let matcher = Matcher::new(w, &prf, MODEL, NOW).unwrap();
         for (record, t) in records.iter().zip(&templates) {
             let found = matcher.match_embedding(&Embedding::from_values(t).unwrap(), &prf, NOW).unwrap();
-            assert_eq!(found.iter().map(|m| &m.record).collect::<Vec<_>>(), [record]);
+            assert_eq!(found.iter().map(|m| m.record()).collect::<Vec<_>>(), [Some(record)]);
         }
     }
     // The three files differ by exactly 64 records' worth of class difference.

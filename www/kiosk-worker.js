@@ -20,10 +20,18 @@
 // hands the answer to the engine; what that raises comes to the page unasked, as
 // `{type: 'matched', alerts, counters, matchingError?, status}`. A frame reply carries
 // `querying`, the number of queries it sent.
+//
+// Every authority call is signed with the kiosk key (kiosk/authority-client.js), which the Worker
+// reads from IndexedDB itself (the page creates it). An alert under authority custody comes without
+// its record: the engine hands out a disclosure request, the Worker POSTs it to /v1/disclose
+// (signed with the nonce the engine chose, to which the request's proof is bound) and the outcome
+// goes to the page unasked, as `{type: 'disclosed', alert, record?, material?, status}`.
 
 import init, { Kiosk, takePanicMessage } from '/pkg/veilwatch.js';
 import { engineWasmUrl } from '/pkg/engine-wasm.js';
 import { appendLines, storedLog } from '/kiosk/audit-store.js';
+import { signedFetch } from '/kiosk/authority-client.js';
+import { loadKioskKey } from '/kiosk/kiosk-key.js';
 
 const MODELS = {
   detector: '/models/face_detection_yunet_2023mar_int8bq.onnx',
@@ -42,8 +50,8 @@ let canvas = null;
 let context = null;
 /** The loaded deployment's authority URL (authority custody), else null. */
 let authorityUrl = null;
-/** The loaded deployment's id (32 hex), named in every request to its authority. */
-let deploymentId = null;
+/** The kiosk key (`{pair, publicHex}`) once the page has created one. */
+let kioskKeyPair = null;
 
 const failure = (code, message) => Object.assign(new Error(message), { code });
 
@@ -75,27 +83,59 @@ function withFrame(bitmap, use) {
   return use(width, height);
 }
 
-// One round trip to the authority: POSTs the blinded elements to `path` (/v1/evaluate for a blind
-// match, /v1/key-check for the load's key check; the body and content type its wire format
-// defines) for the deployment `deployment` (32 hex), and resolves with its answer's bytes (the
-// elements and their proof, which the engine verifies). The one place that talks to the
-// authority, so request signing (headers) goes here.
-async function evaluateAtAuthority(url, body, deployment, path = '/v1/evaluate') {
-  const endpoint = `${url.replace(/\/+$/, '')}${path}`;
-  let response;
-  try {
-    response = await fetch(endpoint, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/octet-stream', 'Veilwatch-Deployment': deployment },
-      body,
-      signal: AbortSignal.timeout(AUTHORITY_TIMEOUT_MS),
-    });
-  } catch (error) {
-    if (error?.name === 'TimeoutError') throw new Error(`the authority at ${url} did not answer within ${AUTHORITY_TIMEOUT_MS / 1000} s`);
-    throw new Error(`cannot reach the authority at ${url}: the request failed (down, or blocked by the page's security policy)`);
-  }
-  if (!response.ok) throw new Error(`the authority at ${url} answered HTTP ${response.status}`);
+// The kiosk key from IndexedDB (read again until the operator has created one).
+async function kioskKey() {
+  kioskKeyPair ??= await loadKioskKey();
+  return kioskKeyPair;
+}
+
+// One signed round trip to the authority (`path`: /v1/evaluate, /v1/key-check, /v1/disclose) for
+// the deployment the engine names; resolves with the answer's bytes. Refused here, sending nothing,
+// without a kiosk key; a refusal's message carries the authority's reason and Retry-After.
+async function callAuthority(url, path, body, { nonceHex, contentType } = {}) {
+  const response = await signedFetch(url, {
+    path,
+    body,
+    nonceHex,
+    contentType,
+    deploymentHex: kiosk?.deploymentId(),
+    kioskKey: await kioskKey(),
+    timeoutMs: AUTHORITY_TIMEOUT_MS,
+  });
   return new Uint8Array(await response.arrayBuffer());
+}
+
+// One blind match's round trip: the blinded elements to /v1/evaluate.
+const evaluateAtAuthority = (url, body) => callAuthority(url, '/v1/evaluate', body);
+
+// Fetches the reviewer material of each new alert under authority custody and finishes its
+// disclosure in the engine; the outcome goes to the page unasked. The material's bytes are wiped
+// once the engine has them.
+function discloseAll(disclosures = []) {
+  for (const request of disclosures) disclose(request);
+}
+
+async function disclose({ alert, nonce, body }) {
+  let outcome;
+  let sealed;
+  try {
+    try {
+      sealed = await callAuthority(authorityUrl, '/v1/disclose', body, { nonceHex: nonce, contentType: 'application/json' });
+    } catch (error) {
+      if (!kiosk) return;
+      outcome = kiosk.failDisclosure(alert, error.message);
+    }
+    if (!kiosk) return;
+    outcome ??= kiosk.completeDisclosure(alert, sealed);
+  } catch (error) {
+    if (error instanceof WebAssembly.RuntimeError) return void stop(error);
+    if (error?.code === 'DISCLOSURE_UNKNOWN') return; // reviewed meanwhile
+    outcome = { alert, material: `material not available: ${error.message}` };
+  } finally {
+    sealed?.fill(0);
+    body.fill(0);
+  }
+  self.postMessage({ ...outcome, type: 'disclosed', status: kiosk.status() });
 }
 
 // Sends a frame's query and finishes its match; the outcome goes to the page unasked. A query the
@@ -105,13 +145,14 @@ async function askAuthority({ id, body }) {
   try {
     let answer;
     try {
-      answer = await evaluateAtAuthority(authorityUrl, body, deploymentId);
+      answer = await evaluateAtAuthority(authorityUrl, body);
     } catch (error) {
       if (!kiosk) return;
       outcome = kiosk.failQuery(id, error.message);
     }
     if (!kiosk) return; // the engine stopped while the authority answered
     outcome ??= kiosk.completeQuery(id, answer);
+    discloseAll(outcome.disclosures);
   } catch (error) {
     // A trap stops the engine; the page's next request learns it (ENGINE_STOPPED, fatal) and restarts it.
     if (error instanceof WebAssembly.RuntimeError) return void stop(error);
@@ -127,7 +168,8 @@ async function askAuthority({ id, body }) {
   });
   if (!kiosk) return;
   const transfer = [...new Set(outcome.alerts.map((a) => a.probe.buffer))];
-  self.postMessage({ ...outcome, ...(auditStoreError && { auditStoreError }), type: 'matched', status: kiosk.status() }, transfer);
+  const { disclosures, ...shown } = outcome;
+  self.postMessage({ ...shown, ...(auditStoreError && { auditStoreError }), type: 'matched', status: kiosk.status() }, transfer);
 }
 
 // Each handler returns the reply's fields, or `[fields, transferables]`.
@@ -154,8 +196,9 @@ const handlers = {
   frame({ bitmap, t }) {
     const { width, height } = bitmap;
     const t0 = performance.now();
-    const { queries = [], ...result } = withFrame(bitmap, (w, h) => kiosk.processFrame(w, h, t));
+    const { queries = [], disclosures, ...result } = withFrame(bitmap, (w, h) => kiosk.processFrame(w, h, t));
     for (const query of queries) askAuthority(query);
+    discloseAll(disclosures);
     // Each probe crop is moved to the page, not copied, so no second copy lingers here.
     const transfer = [...new Set(result.alerts.map((a) => a.probe.buffer))];
     return [{ ...result, querying: queries.length, ms: performance.now() - t0, width, height, status: kiosk.status() }, transfer];
@@ -174,7 +217,7 @@ const handlers = {
       try {
         let answer;
         try {
-          answer = await evaluateAtAuthority(url, keyCheck, kiosk.deploymentId(), '/v1/key-check');
+          answer = await callAuthority(url, '/v1/key-check', keyCheck);
         } catch (error) {
           if (!kiosk) throw error;
           kiosk.failKeyCheck(error.message); // throws AUTHORITY_UNAVAILABLE with the reason
@@ -186,8 +229,7 @@ const handlers = {
       }
     }
     authorityUrl = deployment.custody?.kind === 'authority' ? deployment.custody.url : null;
-    deploymentId = kiosk.deploymentId() ?? null;
-    return { status: kiosk.status(), chart: kiosk.operatingPointChart() };
+    return { status: kiosk.status(), chart: kiosk.operatingPointChart(), deploymentId: kiosk.deploymentId() };
   },
   review({ alert, decision, reviewer }) {
     kiosk.reviewAlert(alert, decision, reviewer);

@@ -39,6 +39,8 @@ const state = {
   kioskKey: null,
   /** The authority URL of the loaded deployment in authority custody, else null. */
   authority: null,
+  /** The loaded deployment's id (32 hex), which signed authority requests name. */
+  deploymentId: null,
   /** A deployment from the operator form is loaded (loaded again after an engine restart). */
   deploymentLoaded: false,
   /** Why the stored audit log could not be continued, if it could not. */
@@ -69,6 +71,7 @@ const anchors = auditAnchors({
   engineHead: () => (state.engineReady ? engine.auditHead().then((reply) => reply.head) : Promise.resolve(undefined)),
   kioskKey: () => state.kioskKey,
   authority: () => state.authority,
+  deployment: () => state.deploymentId,
   show: showAnchors,
 });
 const alerts = alertsPanel({
@@ -98,6 +101,11 @@ function startEngine(restartReason) {
   engine = new EngineClient(workerUrl, { onFatal: restartEngine });
   engine.onMatched = (result) => {
     showMatches(result, true);
+    showStatus(result.status);
+  };
+  engine.onDisclosed = (result) => {
+    alerts.update(result);
+    if (result.material) status.say(`Alert ${result.alert}: ${result.material}`, { error: true, topic: 'material' });
     showStatus(result.status);
   };
   return engine.start({ ...state.config, kioskKey: state.kioskKey?.publicHex, restartReason }).then(async (reply) => {
@@ -208,6 +216,7 @@ async function loadDeployment() {
   return engine.loadWatchlist(deployment).then((reply) => {
     say('Watchlist loaded and verified. Matching is on.');
     state.authority = authority;
+    state.deploymentId = reply.deploymentId ?? null;
     state.deploymentLoaded = true;
     showStatus(reply.status);
     showChart(reply.chart);

@@ -75,6 +75,11 @@ impl RequestSigner {
         &self.kiosk_hex
     }
 
+    /// The deployment it signs for, 32 hex digits.
+    pub fn deployment_hex(&self) -> &str {
+        &self.deployment_hex
+    }
+
     /// The five credential headers, `(name, value)`, for `method path` with `body`, signed at
     /// `now_unix` with a fresh random nonce.
     pub fn headers(&self, method: &str, path: &str, body: &[u8], now_unix: i64) -> Vec<(&'static str, String)> {

@@ -8,7 +8,8 @@
 //! items into buckets of k and seal them under their PRF-derived keys, fill up to the class's
 //! bucket count with filler buckets, seal the records (padded to one record class) under their
 //! record keys and the dummies' under random keys, lay out and sign the file (the format's module
-//! doc says why each step is needed for G3).
+//! doc says why each step is needed for G3). Under authority custody the file's records are handles
+//! and the records themselves become reviewer materials for the authority ([`super::material`]).
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,7 @@ use zeroize::Zeroizing;
 
 use super::format::{self, BucketItem, BucketRef, Header, RecordClass, RecordRef, FILLER_ENTRY};
 use super::lsh::CrossPolytope;
+use super::material::{random_handle, Material, MaterialKeys};
 use super::matcher::Matcher;
 use super::prf::{code_input, derive, key_check_input, LocalHmac, Prf, PrfSuite, TAG_BYTES};
 use super::record::{self, random_record_key, EntryRecord, RecordKey, SealedRecord};
@@ -112,36 +114,67 @@ pub fn ephemeral_local(entries: Vec<Enrolment>, model_id: &str, now: i64) -> Res
     Ok((matcher, prf))
 }
 
-/// Builds the watchlist file's bytes.
+/// A built watchlist: the file, and under authority custody the reviewer materials the
+/// authority keeps (one per real entry, in no particular order; empty under local custody).
+pub struct Enrolled {
+    pub file: Vec<u8>,
+    pub materials: Vec<Material>,
+}
+
+/// Builds the watchlist file's bytes. Under authority custody the reviewer materials are dropped:
+/// use [`build_with_materials`] to register them with the authority.
 pub fn build(
     entries: Vec<Enrolment>,
     params: &WatchlistParams,
     prf: &dyn Prf,
     issuer: &SigningKey,
 ) -> Result<Vec<u8>, BlindError> {
+    Ok(build_with_materials(entries, params, prf, issuer)?.file)
+}
+
+/// Builds the watchlist file and, under authority custody (the file then holds handles, see
+/// [`format`]'s module doc), each real entry's reviewer material for the authority.
+pub fn build_with_materials(
+    entries: Vec<Enrolment>,
+    params: &WatchlistParams,
+    prf: &dyn Prf,
+    issuer: &SigningKey,
+) -> Result<Enrolled, BlindError> {
     params.check(entries.len())?;
-    let record_class = record_class(&entries)?;
+    let material_class = record_class(&entries)?;
+    let handles = format::holds_handles(prf.suite());
+    let file_class = if handles { RecordClass::Handle } else { material_class };
     let entries = padded_and_shuffled(entries);
-    let header = new_header(params, prf, issuer, entries.len() as u32, record_class)?;
+    let header = new_header(params, prf, issuer, entries.len() as u32, file_class)?;
     let family = CrossPolytope::new(&header.rotation_seed, EMBEDDING_DIM, params.tables as usize);
     let (buckets, record_keys) = deal_shares(&entries, &family, &header);
     let header_hash = header.hash();
     let sealed_buckets = seal_buckets(&buckets, prf, &header, &header_hash)?;
-    let sealed_records = entries
-        .iter()
-        .zip(&record_keys)
-        .enumerate()
-        .map(|(index, (entry, key))| match entry {
-            Some(entry) => record::seal(&entry.record, record_class, key, &header_hash, index as u32),
-            None => Ok(record::seal_dummy(record_class, &header_hash, index as u32)),
-        })
-        .collect::<Result<Vec<SealedRecord>, BlindError>>()?;
+    let mut materials = Vec::new();
+    let mut sealed_records = Vec::with_capacity(entries.len());
+    for (index, (entry, key)) in entries.iter().zip(&record_keys).enumerate() {
+        let index = index as u32;
+        sealed_records.push(match entry {
+            None => record::seal_dummy(file_class, &header_hash, index),
+            Some(entry) if !handles => record::seal(&entry.record, material_class, key, &header_hash, index)?,
+            Some(entry) => {
+                let handle = random_handle();
+                let keys = MaterialKeys::derive(&key[..]);
+                let sealed = keys.seal(&entry.record, material_class, &header.watchlist_id, &handle)?;
+                materials.push(Material::new(&handle, &keys.verifier(), &sealed));
+                record::seal_handle(&handle, key, &header_hash, index)
+            }
+        });
+    }
+    // The materials' order must not follow the (shuffled) entry indices either.
+    materials.sort_unstable_by(|a, b| a.handle.cmp(&b.handle));
     let bucket_refs: Vec<BucketRef> = sealed_buckets.iter().map(|(tag, blob)| BucketRef { tag: *tag, blob }).collect();
     let record_refs: Vec<RecordRef> = sealed_records.iter().map(SealedRecord::as_ref).collect();
-    Ok(format::write(&header, &bucket_refs, &record_refs, issuer))
+    Ok(Enrolled { file: format::write(&header, &bucket_refs, &record_refs, issuer), materials })
 }
 
-/// The file's one record class: the smallest that holds every record (a record that fits none is
+/// The one record class of the file (local custody) or of the materials (authority custody): the
+/// smallest that holds every record (a record that fits none is
 /// refused here, before anything is built).
 fn record_class(entries: &[Enrolment]) -> Result<RecordClass, BlindError> {
     entries.iter().try_fold(RecordClass::NoPhoto, |class, entry| Ok(class.max(record::class_of(&entry.record)?)))

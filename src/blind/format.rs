@@ -30,7 +30,7 @@
 //!                   32  issuer Ed25519 public key
 //!                   4   entry size class N (a multiple of 64 up to 1 024, then of 1 024; ≤ 2^20)
 //!                   1   bucket items k (1..=64)
-//!                   1   record class: 1, 2 or 3 (see below)
+//!                   1   record class: 1, 2 or 3 under local custody, 4 under authority custody (below)
 //!                 (the fields fill H exactly)
 //! 12+H    8·B     bucket directory: B tags, strictly ascending, where
 //!                   B = L · (min(N, C) + ⌊max(N − C, 0) / k⌋)
@@ -53,6 +53,19 @@
 //! one record class, the largest its real records need, and every record (dummies included) is
 //! that size, so no record's size tells it from another; a record that fits no class is refused at
 //! enrolment.
+//!
+//! ## Authority custody: the file holds handles, the authority the reviewer material
+//!
+//! Under a PRF suite other than `hmac-sha256-local` the record class is 4 (P = 16) and each record's
+//! plaintext is only the entry's *handle*: 16 random bytes, sealed as above (dummies: 16 zero bytes
+//! under a random key). The reviewer material (the padded plaintext a local-custody record would
+//! hold, in classes 1–3) is kept by the authority, sealed by enrolment (`src/blind/material.rs`,
+//! DESIGN §3.3): `material_key = HKDF-SHA256(K_i, "veilwatch/record/v2/material")`, ChaCha20-Poly1305
+//! with a random 12-byte nonce prepended, AAD = `"veilwatch/material/v1" || watchlist id || handle`.
+//! The authority releases it for a handle on proof of `disclosure_key = HKDF-SHA256(K_i,
+//! "veilwatch/record/v2/disclosure")` (an HMAC over the request), so neither the file nor the
+//! authority alone yields a name or a photo. A parser refuses class 4 under local custody and
+//! classes 1–3 under authority custody.
 //!
 //! The header hash is SHA-256 of bytes `0..12+H`.
 //!
@@ -103,6 +116,8 @@ pub const SIGNATURE: usize = 64;
 pub const MAX_RECORD_METADATA: usize = 1020;
 const MAX_PHOTO_8K: usize = 8 * 1024;
 const MAX_PHOTO_16K: usize = 16 * 1024;
+/// Bytes of an entry handle (the whole record plaintext under authority custody).
+pub const HANDLE_BYTES: usize = 16;
 
 /// The padded size of a record's plaintext: the file holds only this, never a record's length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -113,9 +128,12 @@ pub enum RecordClass {
     Photo8KiB = 2,
     /// 17 408 bytes: metadata and a photo of up to 16 KiB.
     Photo16KiB = 3,
+    /// 16 bytes: an entry handle (authority custody; the reviewer material is at the authority).
+    Handle = 4,
 }
 
 impl RecordClass {
+    /// The classes of reviewer material (what a local-custody file, or the authority, holds).
     pub const ALL: [RecordClass; 3] = [RecordClass::NoPhoto, RecordClass::Photo8KiB, RecordClass::Photo16KiB];
 
     pub fn id(self) -> u8 {
@@ -123,7 +141,7 @@ impl RecordClass {
     }
 
     pub fn from_id(id: u8) -> Option<RecordClass> {
-        RecordClass::ALL.into_iter().find(|c| c.id() == id)
+        RecordClass::ALL.into_iter().chain([RecordClass::Handle]).find(|c| c.id() == id)
     }
 
     /// Bytes of padded plaintext.
@@ -132,6 +150,7 @@ impl RecordClass {
             RecordClass::NoPhoto => 1024,
             RecordClass::Photo8KiB => 9 * 1024,
             RecordClass::Photo16KiB => 17 * 1024,
+            RecordClass::Handle => HANDLE_BYTES,
         }
     }
 
@@ -160,8 +179,14 @@ impl RecordClass {
             RecordClass::NoPhoto => "no photo (1 024 bytes)",
             RecordClass::Photo8KiB => "photo up to 8 KiB (9 216 bytes)",
             RecordClass::Photo16KiB => "photo up to 16 KiB (17 408 bytes)",
+            RecordClass::Handle => "handle (16 bytes; the reviewer material is at the authority)",
         }
     }
+}
+
+/// Whether a file under `suite` holds entry handles (authority custody) rather than records.
+pub fn holds_handles(suite: PrfSuite) -> bool {
+    suite != PrfSuite::HmacSha256Local
 }
 
 /// The entry size class that holds `n` entries: the next multiple of 64 up to 1 024, then of
@@ -403,6 +428,12 @@ impl Header {
         let class_id = r.u8("record class")?;
         let record_class = RecordClass::from_id(class_id)
             .ok_or_else(|| BlindError::Malformed(format!("unknown record class {class_id}")))?;
+        if (record_class == RecordClass::Handle) != holds_handles(suite) {
+            return Err(BlindError::Malformed(format!(
+                "record class {class_id} does not go with PRF suite {} (authority custody holds handles, local custody records)",
+                suite.name()
+            )));
+        }
         if r.at != r.bytes.len() {
             return Err(BlindError::Malformed("the header has trailing bytes".into()));
         }
@@ -457,7 +488,7 @@ pub fn write_record_plaintext(
     photo: &[u8],
     class: RecordClass,
 ) -> Option<zeroize::Zeroizing<Vec<u8>>> {
-    if RecordClass::smallest_for(metadata.len(), photo.len())? > class {
+    if class == RecordClass::Handle || RecordClass::smallest_for(metadata.len(), photo.len())? > class {
         return None;
     }
     let mut out = zeroize::Zeroizing::new(Vec::with_capacity(class.plaintext_len()));
@@ -674,7 +705,7 @@ mod tests {
                         issuer,
                         entries: entry_class(n).unwrap(),
                         bucket_items: k,
-                        record_class: RecordClass::from_id(class).unwrap(),
+                        record_class: if local { RecordClass::from_id(class).unwrap() } else { RecordClass::Handle },
                     }
                 },
             )

@@ -7,6 +7,8 @@
 //! non-match, never an error (the shares of a near-miss are not a fault), so a dummy entry, whose
 //! record no key opens, is never a match; filler items are skipped; codes, PRF outputs,
 //! shares and keys are wiped when the call ends; nothing is matched outside the validity window.
+//! Under authority custody an opened entry yields its handle and the keys for its reviewer
+//! material ([`Opened::Handle`]), which its holder wipes once the material was fetched.
 
 use std::collections::HashMap;
 
@@ -14,23 +16,46 @@ use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::format::Watchlist;
+use super::format::{RecordClass, Watchlist};
+use super::material::{Handle, MaterialKeys};
 use super::lsh::{implied_cosine, CrossPolytope};
 use super::prf::{code_input, derive, key_check_input, Prf};
 use super::record::{self, EntryRecord};
-use super::shares::{combine, SHARE_BYTES};
+use super::shares::{combine, KEY_BYTES, SHARE_BYTES};
 use super::{bucket, BlindError};
 use crate::template::Embedding;
 
+/// What an entry's rebuilt record key opened in the file.
+#[derive(Debug)]
+pub enum Opened {
+    /// Local custody: the record itself.
+    Record(EntryRecord),
+    /// Authority custody: the entry's handle, and the keys that fetch and open its reviewer
+    /// material at the authority ([`super::material`]); wiped on drop.
+    Handle { handle: Handle, keys: MaterialKeys },
+}
+
 /// A record that opened: the probe collided with this entry in `collisions` of `tables` tables.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct BlindMatch {
     pub entry: u32,
-    pub record: EntryRecord,
+    /// The record, or under authority custody the handle to ask the authority for it.
+    #[serde(skip)]
+    pub opened: Opened,
     pub collisions: u16,
     pub tables: u16,
     /// The cosine the collision count implies, through the family's collision probability.
     pub implied_cosine: f32,
+}
+
+impl BlindMatch {
+    /// The record, if the file held it (local custody).
+    pub fn record(&self) -> Option<&EntryRecord> {
+        match &self.opened {
+            Opened::Record(record) => Some(record),
+            Opened::Handle { .. } => None,
+        }
+    }
 }
 
 pub struct Matcher {
@@ -147,13 +172,13 @@ impl Matcher {
             if shares.len() < threshold {
                 continue;
             }
-            let Some(record) = combine(shares, threshold).and_then(|key| self.open_record(*entry, &key)) else {
+            let Some(opened) = combine(shares, threshold).and_then(|key| self.open_record(*entry, &key)) else {
                 continue;
             };
             let collisions = shares.len() as u16;
             matches.push(BlindMatch {
                 entry: *entry,
-                record,
+                opened,
                 collisions,
                 tables: header.tables,
                 implied_cosine: implied_cosine(collisions as f32 / header.tables as f32),
@@ -166,7 +191,16 @@ impl Matcher {
         matches
     }
 
-    fn open_record(&self, entry: u32, key: &[u8; 16]) -> Option<EntryRecord> {
-        record::open(self.watchlist.record(entry)?, key, &self.watchlist.header_hash, entry)
+    /// Opens entry `entry`'s record (local custody) or handle (authority custody) with its rebuilt
+    /// record key; the handle comes with the material keys derived from the record key, which the
+    /// caller's copy of then drops (wiped).
+    fn open_record(&self, entry: u32, key: &[u8; KEY_BYTES]) -> Option<Opened> {
+        let sealed = self.watchlist.record(entry)?;
+        let hash = &self.watchlist.header_hash;
+        if self.watchlist.header.record_class == RecordClass::Handle {
+            let handle = record::open_handle(sealed, key, hash, entry)?;
+            return Some(Opened::Handle { handle, keys: MaterialKeys::derive(&key[..]) });
+        }
+        record::open(sealed, key, hash, entry).map(Opened::Record)
     }
 }

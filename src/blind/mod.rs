@@ -16,6 +16,8 @@
 //! - [`format`]: the file format (its spec is the module doc), its parser and its writer.
 //! - [`bucket`]: sealing and opening a bucket's items.
 //! - [`record`]: entry records and their sealing under record keys.
+//! - [`material`]: authority custody's reviewer material (sealed at the authority, released per
+//!   handle on proof of the record key) and its keys.
 //! - [`enroll`]: building a signed watchlist (issuer side, holds the PRF key).
 //! - [`matcher`]: matching one template against a verified, loaded watchlist.
 //! - `client_cost` (`bench-api` and `cli` builds only): the device's cost per face, VOPRF against
@@ -27,6 +29,7 @@ pub mod client_cost;
 pub mod enroll;
 pub mod format;
 pub mod lsh;
+pub mod material;
 pub mod matcher;
 pub mod prf;
 pub mod record;

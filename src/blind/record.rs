@@ -18,7 +18,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::format::{
-    read_record_plaintext, record_aad, write_record_plaintext, RecordClass, RecordRef, MAX_RECORD_METADATA,
+    read_record_plaintext, record_aad, write_record_plaintext, RecordClass, RecordRef, HANDLE_BYTES, MAX_RECORD_METADATA,
 };
 use super::shares::KEY_BYTES;
 use super::BlindError;
@@ -134,14 +134,51 @@ pub fn seal(
     header_hash: &[u8; 32],
     index: u32,
 ) -> Result<SealedRecord, BlindError> {
-    let encoded = encode(record)?;
-    let plaintext = write_record_plaintext(&encoded.metadata, &encoded.photo, class).ok_or_else(|| {
-        BlindError::Enrolment(format!("record {} does not fit {}", record.reference_id, class.name()))
-    })?;
+    let plaintext = padded_plaintext(record, class)?;
     Ok(seal_plaintext(&plaintext, key, header_hash, index))
 }
 
-/// The record of a dummy entry: zeros of the class's length sealed under a fresh random key that
+/// The record's plaintext padded to `class` (a material class): what a local-custody file seals,
+/// and what the authority keeps sealed as reviewer material ([`super::material`]).
+pub fn padded_plaintext(record: &EntryRecord, class: RecordClass) -> Result<Zeroizing<Vec<u8>>, BlindError> {
+    let encoded = encode(record)?;
+    write_record_plaintext(&encoded.metadata, &encoded.photo, class)
+        .ok_or_else(|| BlindError::Enrolment(format!("record {} does not fit {}", record.reference_id, class.name())))
+}
+
+/// The mirror of [`padded_plaintext`]: the record, or `None` if the plaintext is not one.
+pub fn read_padded_plaintext(plaintext: &[u8]) -> Option<EntryRecord> {
+    let (metadata, photo) = read_record_plaintext(plaintext)?;
+    let record: EntryRecord = serde_json::from_slice(metadata).ok()?;
+    Some(EntryRecord { photo_jpeg_hex: (!photo.is_empty()).then(|| crate::hex::hex(photo)), ..record })
+}
+
+/// Seals entry `index`'s handle as its record under authority custody (class
+/// [`RecordClass::Handle`]).
+pub fn seal_handle(handle: &[u8; HANDLE_BYTES], key: &[u8; KEY_BYTES], header_hash: &[u8; 32], index: u32) -> SealedRecord {
+    seal_plaintext(handle, key, header_hash, index)
+}
+
+/// Opens entry `index`'s handle with a rebuilt record key; `None` if the key is not the entry's.
+pub fn open_handle(sealed: RecordRef, key: &[u8; KEY_BYTES], header_hash: &[u8; 32], index: u32) -> Option<[u8; HANDLE_BYTES]> {
+    let plaintext = open_plaintext(sealed, key, header_hash, index)?;
+    (*plaintext).as_slice().try_into().ok()
+}
+
+fn open_plaintext(
+    sealed: RecordRef,
+    key: &[u8; KEY_BYTES],
+    header_hash: &[u8; 32],
+    index: u32,
+) -> Option<Zeroizing<Vec<u8>>> {
+    let cipher = ChaCha20Poly1305::new((&*sealing_key(key)).into());
+    let aad = record_aad(header_hash, index);
+    Some(Zeroizing::new(
+        cipher.decrypt(Nonce::from_slice(sealed.nonce), Payload { msg: sealed.ciphertext, aad: &aad }).ok()?,
+    ))
+}
+
+/// The record of a dummy entry (either custody): zeros of the class's length sealed under a fresh random key that
 /// is then dropped, so it is the size of a real record and nothing opens it.
 pub fn seal_dummy(class: RecordClass, header_hash: &[u8; 32], index: u32) -> SealedRecord {
     let plaintext = Zeroizing::new(vec![0u8; class.plaintext_len()]);
@@ -160,14 +197,7 @@ fn seal_plaintext(plaintext: &[u8], key: &[u8; KEY_BYTES], header_hash: &[u8; 32
 
 /// Opens record `index` with a rebuilt record key; `None` if the key is not the record's.
 pub fn open(sealed: RecordRef, key: &[u8; KEY_BYTES], header_hash: &[u8; 32], index: u32) -> Option<EntryRecord> {
-    let cipher = ChaCha20Poly1305::new((&*sealing_key(key)).into());
-    let aad = record_aad(header_hash, index);
-    let plaintext = Zeroizing::new(
-        cipher.decrypt(Nonce::from_slice(sealed.nonce), Payload { msg: sealed.ciphertext, aad: &aad }).ok()?,
-    );
-    let (metadata, photo) = read_record_plaintext(&plaintext)?;
-    let record: EntryRecord = serde_json::from_slice(metadata).ok()?;
-    Some(EntryRecord { photo_jpeg_hex: (!photo.is_empty()).then(|| crate::hex::hex(photo)), ..record })
+    read_padded_plaintext(&open_plaintext(sealed, key, header_hash, index)?)
 }
 
 #[cfg(test)]

@@ -34,6 +34,13 @@ pub enum KioskError {
          left the camera's view)"
     )]
     UnknownQuery(u32),
+    /// `completeDisclosure`/`failDisclosure` for an alert whose material is not being fetched
+    /// (already answered, reviewed, or never asked for).
+    #[error("alert {0} is not waiting for reviewer material (it was already answered or reviewed)")]
+    UnknownDisclosure(u32),
+    /// An authority call without a kiosk key (the operator has not created one).
+    #[error("this kiosk has no key: create one in the operator panel and have the issuer register it")]
+    NoKioskKey,
     /// `loadWatchlist` while the authority's key check of an earlier load is still open, or
     /// `completeKeyCheck`/`failKeyCheck` when none is.
     #[error("{0}")]
@@ -102,6 +109,7 @@ pub enum ErrorCode {
     KeyInvalid,
     AlertUnknown,
     QueryUnknown,
+    DisclosureUnknown,
     KeyCheckPending,
     ReviewInvalid,
     NoFace,
@@ -151,6 +159,7 @@ impl ErrorCode {
             ErrorCode::KeyInvalid => "KEY_INVALID",
             ErrorCode::AlertUnknown => "ALERT_UNKNOWN",
             ErrorCode::QueryUnknown => "QUERY_UNKNOWN",
+            ErrorCode::DisclosureUnknown => "DISCLOSURE_UNKNOWN",
             ErrorCode::KeyCheckPending => "KEY_CHECK_PENDING",
             ErrorCode::ReviewInvalid => "REVIEW_INVALID",
             ErrorCode::NoFace => "NO_FACE",
@@ -228,6 +237,8 @@ impl KioskError {
             KioskError::KeyFormat { .. } | KioskError::IssuerKey => C::KeyInvalid,
             KioskError::UnknownAlert(_) => C::AlertUnknown,
             KioskError::UnknownQuery(_) => C::QueryUnknown,
+            KioskError::UnknownDisclosure(_) => C::DisclosureUnknown,
+            KioskError::NoKioskKey => C::KeyInvalid,
             KioskError::KeyCheck(_) => C::KeyCheckPending,
             KioskError::BadDecision | KioskError::NoReviewer => C::ReviewInvalid,
             KioskError::NoFaceInView => C::NoFace,
@@ -258,7 +269,7 @@ mod tests {
             WatchlistWrongCustody, AuthorityUnavailable, AuthorityBadAnswer, AuthorityAnswerUnverified, ProfileInvalid, ProfileForeign,
             ProfileTampered, ProfileNotYetValid, ProfileExpired, ProfileWatchlistMismatch, ProfileBelowFloor,
             OverseerMissing, OverseerKeyMissing, ProfileRequired, ProfileCustodyMismatch, ProfileAuthorityKey, AuthorityInsecure,
-            KioskNotAllowed, DemoUnderDeployment, OptionsInvalid, KeyInvalid, AlertUnknown, QueryUnknown, KeyCheckPending, ReviewInvalid, NoFace, FaceQuality,
+            KioskNotAllowed, DemoUnderDeployment, OptionsInvalid, KeyInvalid, AlertUnknown, QueryUnknown, DisclosureUnknown, KeyCheckPending, ReviewInvalid, NoFace, FaceQuality,
             LabelInvalid, AuditLogBroken, AuditLogForeign, Internal,
         ];
         for code in all {

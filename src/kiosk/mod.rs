@@ -26,5 +26,7 @@ pub use deployment::{CustodyOptions, Deployment, DeploymentOptions};
 pub use error::{ErrorCode, KioskError};
 pub use options::KioskOptions;
 pub use review::{AlertView, Decision, ProbeCrop};
-pub use session::{AuthorityQuery, Counters, FaceView, FrameResult, KioskSession, QueryResult};
+pub use session::{
+    AuthorityQuery, Counters, DisclosureRequest, DisclosureResult, FaceView, FrameResult, KioskSession, QueryResult,
+};
 pub use status::KioskStatus;

@@ -40,14 +40,23 @@ impl Serialize for ProbeCrop {
     }
 }
 
-/// An alert as the reviewer sees it: the sealed record that opened, and the probe crop.
+/// An alert as the reviewer sees it: the sealed record that opened, and the probe crop. Under
+/// authority custody the record (the reviewer material) arrives later, through a disclosure
+/// ([`super::session::DisclosureRequest`]); until then `record` is absent and `material` says why.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct AlertView {
     pub id: u32,
     pub track: u32,
-    pub record: EntryRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub record: Option<EntryRecord>,
+    /// Why the record is not shown (yet): "waiting for the reviewer material from the authority",
+    /// or "material not available: <reason>". Absent once the record is there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub material: Option<String>,
     pub collisions: u16,
     pub tables: u16,
     pub implied_cosine: f32,
@@ -77,7 +86,8 @@ impl Decision {
 
 struct Pending {
     id: u32,
-    reference_id: String,
+    /// `None` while (or because) the reviewer material has not come from the authority.
+    reference_id: Option<String>,
     probe: ProbeCrop,
 }
 
@@ -85,7 +95,8 @@ struct Pending {
 #[derive(Debug)]
 pub struct Reviewed {
     pub alert: u32,
-    pub reference_id: String,
+    /// `None` if the record never reached the kiosk (authority custody, material not available).
+    pub reference_id: Option<String>,
     pub decision: Decision,
     pub reviewer: String,
 }
@@ -103,12 +114,25 @@ impl Default for Reviews {
 }
 
 impl Reviews {
-    /// Files a new alert for review; returns its id.
-    pub fn raise(&mut self, reference_id: &str, probe: ProbeCrop) -> u32 {
+    /// Files a new alert for review (`reference_id`: `None` while its record is at the authority);
+    /// returns its id.
+    pub fn raise(&mut self, reference_id: Option<&str>, probe: ProbeCrop) -> u32 {
         let id = self.next_id;
         self.next_id += 1;
-        self.pending.push(Pending { id, reference_id: reference_id.to_owned(), probe });
+        self.pending.push(Pending { id, reference_id: reference_id.map(str::to_owned), probe });
         id
+    }
+
+    /// Names the entry of pending alert `id` once its reviewer material arrived.
+    pub fn set_reference(&mut self, id: u32, reference_id: &str) -> Result<(), KioskError> {
+        let pending = self.pending.iter_mut().find(|p| p.id == id).ok_or(KioskError::UnknownAlert(id))?;
+        pending.reference_id = Some(reference_id.to_owned());
+        Ok(())
+    }
+
+    /// Whether alert `id` waits for review.
+    pub fn is_pending(&self, id: u32) -> bool {
+        self.pending.iter().any(|p| p.id == id)
     }
 
     /// Records a person's decision on alert `id` and wipes its probe crop.
@@ -145,15 +169,18 @@ mod tests {
     #[test]
     fn a_review_needs_a_known_alert_a_decision_and_a_name_and_wipes_the_crop() {
         let mut reviews = Reviews::default();
-        let id = reviews.raise("REF-1", ProbeCrop(Zeroizing::new(vec![7; 64])));
+        let id = reviews.raise(Some("REF-1"), ProbeCrop(Zeroizing::new(vec![7; 64])));
         assert_eq!((reviews.len(), reviews.probe_bytes()), (1, 64));
         assert!(matches!(reviews.decide(id, "maybe", "A"), Err(KioskError::BadDecision)));
         assert!(matches!(reviews.decide(id, "confirm", "  "), Err(KioskError::NoReviewer)));
         assert!(matches!(reviews.decide(id + 1, "confirm", "A"), Err(KioskError::UnknownAlert(_))));
         let done = reviews.decide(id, "reject", " A. Reviewer ").unwrap();
-        assert_eq!((done.decision, done.reviewer.as_str(), done.reference_id.as_str()), (Decision::Rejected, "A. Reviewer", "REF-1"));
+        assert_eq!((done.decision, done.reviewer.as_str(), done.reference_id.as_deref()), (Decision::Rejected, "A. Reviewer", Some("REF-1")));
         assert_eq!((reviews.len(), reviews.probe_bytes()), (0, 0));
         assert!(matches!(reviews.decide(id, "confirm", "A"), Err(KioskError::UnknownAlert(_))));
-        assert_eq!(reviews.raise("REF-2", ProbeCrop::default()), id + 1, "ids are never reused");
+        assert_eq!(reviews.raise(None, ProbeCrop::default()), id + 1, "ids are never reused");
+        assert!(reviews.is_pending(id + 1));
+        reviews.set_reference(id + 1, "REF-2").unwrap();
+        assert_eq!(reviews.decide(id + 1, "unsure", "A").unwrap().reference_id.as_deref(), Some("REF-2"));
     }
 }

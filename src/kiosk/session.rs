@@ -21,6 +21,15 @@
 //! answer whose proof fails (`AUTHORITY_ANSWER_UNVERIFIED`: tampered, or from an authority with
 //! another key) pauses matching: the failure goes to the audit log and the status, and no face
 //! is matched again until the deployment is loaded again.
+//!
+//! Under authority custody an alert's record (the reviewer material) is at the authority (DESIGN
+//! §3.3): the alert is raised at once, without it, and comes with a [`DisclosureRequest`] (the
+//! entry's handle and a proof of its record key, bound to a nonce chosen here for the signed
+//! request). The caller POSTs it to `/v1/disclose` and hands the sealed answer to
+//! [`KioskSession::complete_disclosure`] (or reports [`KioskSession::fail_disclosure`]); the material
+//! keys are wiped when that ends, when the alert is reviewed and when matching stops. Neither the
+//! material nor the handle is written to the audit log, which names the entry (its reference id) only
+//! in a review that did not reject the match, as under local custody.
 
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
@@ -33,8 +42,10 @@ use super::minute::MinuteCounts;
 use super::review::{AlertView, Decision, ProbeCrop, Reviews};
 use super::status::{ExpectedRates, KioskStatus};
 use super::KioskError;
-use crate::blind::matcher::{BlindMatch, Matcher};
+use crate::blind::material::{DisclosureBody, Handle, MaterialKeys};
+use crate::blind::matcher::{BlindMatch, Matcher, Opened};
 use crate::blind::prf::{BlindedBatch, OprfTransport, PrfSuite};
+use crate::blind::record::EntryRecord;
 use crate::blind::BlindError;
 use crate::governance::audit::{AuditLog, Reopening};
 use crate::governance::profile::SignedProfile;
@@ -91,7 +102,53 @@ pub struct FrameResult {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub queries: Vec<AuthorityQuery>,
+    /// Reviewer material to fetch for the new alerts (authority custody; absent when there is
+    /// none): POST each `body` to `/v1/disclose`, signed with this `nonce`, then
+    /// `completeDisclosure` or `failDisclosure`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub disclosures: Vec<DisclosureRequest>,
 }
+
+/// One alert's request for its reviewer material: `POST /v1/disclose` with `body` (JSON
+/// `{"handle", "proof"}`), signed as every authority request, with `Veilwatch-Nonce: nonce` (the
+/// proof is bound to it).
+#[derive(Debug, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct DisclosureRequest {
+    pub alert: u32,
+    /// The request nonce, 32 hex digits.
+    pub nonce: String,
+    #[serde(with = "serde_bytes")]
+    #[cfg_attr(target_arch = "wasm32", tsify(type = "Uint8Array"))]
+    pub body: Vec<u8>,
+}
+
+/// What a finished (or failed) disclosure changed: alert `alert` now shows `record`, or `material`
+/// says why it cannot.
+#[derive(Debug, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct DisclosureResult {
+    pub alert: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub record: Option<EntryRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub material: Option<String>,
+}
+
+/// An alert's reviewer material being fetched: its handle and the material keys (wiped on drop).
+struct PendingDisclosure {
+    alert: u32,
+    handle: Handle,
+    keys: MaterialKeys,
+    watchlist_id: [u8; 16],
+}
+
+/// What an alert says while its material is on its way.
+const MATERIAL_WAITING: &str = "waiting for the reviewer material from the authority";
 
 /// One blind match's request to the authority: the blinded elements to POST to `/v1/evaluate`.
 #[derive(Debug, Serialize)]
@@ -111,6 +168,10 @@ pub struct QueryResult {
     pub alerts: Vec<AlertView>,
     pub counters: Counters,
     pub matching_error: Option<String>,
+    /// As [`FrameResult::disclosures`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub disclosures: Vec<DisclosureRequest>,
 }
 
 /// A blind match waiting for the authority's answer. Dropping it wipes the blinding state, the
@@ -153,6 +214,10 @@ pub struct KioskSession {
     key_check: Option<KeyCheck>,
     /// Why matching is paused (an authority answer failed verification), until the next load.
     paused: Option<String>,
+    /// Alerts whose reviewer material is being fetched from the authority.
+    disclosures: Vec<PendingDisclosure>,
+    /// Disclosure requests raised since the last result, to hand out with it.
+    outgoing: Vec<DisclosureRequest>,
 }
 
 impl KioskSession {
@@ -175,6 +240,8 @@ impl KioskSession {
             next_query: 1,
             key_check: None,
             paused: None,
+            disclosures: Vec::new(),
+            outgoing: Vec::new(),
         }
     }
 
@@ -395,6 +462,8 @@ impl KioskSession {
     pub fn unload(&mut self, now_unix: i64, reason: &str) {
         self.expected = None;
         self.pending.clear();
+        self.disclosures.clear();
+        self.outgoing.clear();
         if self.deployment.take().is_some() {
             self.audit.append(now_unix, "config", json!({"matching": "stopped", "reason": reason}));
         }
@@ -422,6 +491,7 @@ impl KioskSession {
             counters: self.counters,
             matching_error: matching_error.or(expired),
             queries,
+            disclosures: std::mem::take(&mut self.outgoing),
         })
     }
 
@@ -467,7 +537,7 @@ impl KioskSession {
                 }
             }
         }
-        Ok(QueryResult { alerts, counters: self.counters, matching_error })
+        Ok(QueryResult { alerts, counters: self.counters, matching_error, disclosures: std::mem::take(&mut self.outgoing) })
     }
 
     /// Records that pending query `id` could not be answered (`reason`: network error, HTTP
@@ -476,7 +546,52 @@ impl KioskSession {
         drop(self.take_query(id)?);
         self.counters.match_failures += 1;
         let error = KioskError::Watchlist(crate::blind::BlindError::Authority(reason.to_owned()));
-        Ok(QueryResult { alerts: Vec::new(), counters: self.counters, matching_error: Some(error.to_string()) })
+        Ok(QueryResult {
+            alerts: Vec::new(),
+            counters: self.counters,
+            matching_error: Some(error.to_string()),
+            disclosures: Vec::new(),
+        })
+    }
+
+    /// Disclosures whose answer has not come yet.
+    pub fn pending_disclosures(&self) -> usize {
+        self.disclosures.len()
+    }
+
+    /// Finishes alert `alert`'s disclosure with the authority's answer (the sealed material): the
+    /// alert's record if it opens under the entry's material key, else why not. The material keys
+    /// are wiped either way; nothing of the material is logged.
+    pub fn complete_disclosure(&mut self, alert: u32, sealed: &[u8]) -> Result<DisclosureResult, KioskError> {
+        let pending = self.take_disclosure(alert)?;
+        let Some(record) = pending.keys.open(sealed, &pending.watchlist_id, &pending.handle) else {
+            return Ok(not_available(alert, "the authority's answer is not this entry's reviewer material"));
+        };
+        self.reviews.set_reference(alert, &record.reference_id)?;
+        Ok(DisclosureResult { alert, record: Some(record), material: None })
+    }
+
+    /// Records that alert `alert`'s material could not be fetched (`reason`: the authority's
+    /// refusal, a network error, a timeout) and wipes its keys; the alert stays pending review.
+    pub fn fail_disclosure(&mut self, alert: u32, reason: &str) -> Result<DisclosureResult, KioskError> {
+        drop(self.take_disclosure(alert)?);
+        Ok(not_available(alert, reason))
+    }
+
+    fn take_disclosure(&mut self, alert: u32) -> Result<PendingDisclosure, KioskError> {
+        let index = self.disclosures.iter().position(|d| d.alert == alert).ok_or(KioskError::UnknownDisclosure(alert))?;
+        Ok(self.disclosures.remove(index))
+    }
+
+    /// The request for the reviewer material of `alert` (an entry whose handle opened): its
+    /// handle and proof under a fresh nonce for kiosk key `kiosk`. Kept pending until answered.
+    fn request_disclosure(&mut self, alert: u32, handle: Handle, keys: MaterialKeys, watchlist_id: [u8; 16], kiosk: &[u8; 32]) {
+        let mut nonce = [0u8; 16]; // a request nonce (protocol B)
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        let nonce = crate::hex::hex(&nonce);
+        let body = DisclosureBody::new(&keys, &crate::hex::hex(&watchlist_id), &crate::hex::hex(kiosk), &nonce, &handle);
+        self.outgoing.push(DisclosureRequest { alert, nonce, body });
+        self.disclosures.push(PendingDisclosure { alert, handle, keys, watchlist_id });
     }
 
     fn take_query(&mut self, id: u32) -> Result<PendingQuery, KioskError> {
@@ -592,8 +707,19 @@ impl KioskSession {
     /// An alert pending review for each record that opened for `track`'s probe.
     fn raise_alerts(&mut self, track: u32, found: Vec<BlindMatch>, probe: &ProbeCrop, now_unix: i64) -> Vec<AlertView> {
         let mut alerts = Vec::new();
+        let watchlist_id = self.matcher().map(|m| m.watchlist.header.watchlist_id).unwrap_or_default();
         for found in found {
-            let id = self.reviews.raise(&found.record.reference_id, probe.clone());
+            let (record, material, held) = match found.opened {
+                Opened::Record(record) => (Some(record), None, None),
+                Opened::Handle { handle, keys } => match self.audit.kiosk_key() {
+                    Some(kiosk) => (None, Some(MATERIAL_WAITING.to_owned()), Some((handle, keys, kiosk))),
+                    None => (None, Some(format!("material not available: {}", KioskError::NoKioskKey)), None),
+                },
+            };
+            let id = self.reviews.raise(record.as_ref().map(|r| r.reference_id.as_str()), probe.clone());
+            if let Some((handle, keys, kiosk)) = held {
+                self.request_disclosure(id, handle, keys, watchlist_id, &kiosk);
+            }
             self.counters.alerts += 1;
             // The entry's reference id waits for the review: a rejected false match must not
             // leave a passer-by linked to a watchlist entry in the log.
@@ -606,7 +732,8 @@ impl KioskSession {
             alerts.push(AlertView {
                 id,
                 track,
-                record: found.record,
+                record,
+                material,
                 collisions: found.collisions,
                 tables: found.tables,
                 implied_cosine: found.implied_cosine,
@@ -629,9 +756,15 @@ impl KioskSession {
     pub fn review(&mut self, alert: u32, decision: &str, reviewer: &str, now_unix: i64) -> Result<(), KioskError> {
         let now_unix = self.observe_unix(now_unix);
         let reviewed = self.reviews.decide(alert, decision, reviewer)?;
+        // A review ends the wait for the alert's material (its keys are wiped).
+        self.disclosures.retain(|d| d.alert != alert);
         let mut entry = json!({"alert": reviewed.alert, "decision": reviewed.decision, "reviewer": reviewed.reviewer});
         if reviewed.decision != Decision::Rejected {
-            entry["reference_id"] = reviewed.reference_id.into();
+            entry["reference_id"] = match reviewed.reference_id {
+                Some(reference) => reference.into(),
+                // Authority custody, and the material never came: the entry is unknown here.
+                None => serde_json::Value::Null,
+            };
         }
         self.audit.append(now_unix, "review", entry);
         Ok(())
@@ -718,6 +851,10 @@ impl KioskSession {
         self.counters.tracks_active = 0;
         self.counters.tracks_ended = self.tracker.ended();
     }
+}
+
+fn not_available(alert: u32, reason: &str) -> DisclosureResult {
+    DisclosureResult { alert, record: None, material: Some(format!("material not available: {reason}")) }
 }
 
 fn face_views(tracked: Vec<TrackedFace>, qualities: Vec<Quality>) -> Vec<FaceView> {

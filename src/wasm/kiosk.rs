@@ -10,7 +10,9 @@ use wasm_bindgen::prelude::*;
 
 use super::{from_ts, js_error, to_ts, with_stack_wiped};
 use crate::governance::audit::{kiosk_key_from_hex, Reopening};
-use crate::kiosk::{DeploymentOptions, FrameResult, KioskError, KioskOptions, KioskSession, KioskStatus, QueryResult};
+use crate::kiosk::{
+    DeploymentOptions, DisclosureResult, FrameResult, KioskError, KioskOptions, KioskSession, KioskStatus, QueryResult,
+};
 use crate::pipeline::FrameBuffer;
 
 /// The audit chain's head, for the page to sign with the kiosk key.
@@ -181,6 +183,29 @@ impl Kiosk {
     #[wasm_bindgen(js_name = failQuery)]
     pub fn fail_query(&mut self, id: u32, reason: &str) -> Result<Ts<QueryResult>, JsValue> {
         let result = self.session.fail_query(id, reason).map_err(js_error)?;
+        to_ts(&result)
+    }
+
+    /// Finishes the disclosure of alert `alert`'s reviewer material (authority custody) with the
+    /// body of the authority's answer to its request (`POST {authority}/v1/disclose` with the
+    /// `disclosures` entry's `body`, signed with its `nonce`): `{alert, record}` if the material
+    /// opens, else `{alert, material}` saying why not. The material keys are wiped either way.
+    /// Throws `DISCLOSURE_UNKNOWN` if the alert is not waiting for its material.
+    #[wasm_bindgen(js_name = completeDisclosure)]
+    pub fn complete_disclosure(&mut self, alert: u32, sealed: &[u8]) -> Result<Ts<DisclosureResult>, JsValue> {
+        with_stack_wiped(|| {
+            let result = self.session.complete_disclosure(alert, sealed).map_err(js_error)?;
+            to_ts(&result)
+        })
+    }
+
+    /// Reports that alert `alert`'s material could not be fetched (`reason`: the authority's
+    /// refusal and its reason, a network error, a timeout): `{alert, material: "material not
+    /// available: <reason>"}`; the alert stays pending review. Throws `DISCLOSURE_UNKNOWN` like
+    /// `completeDisclosure`.
+    #[wasm_bindgen(js_name = failDisclosure)]
+    pub fn fail_disclosure(&mut self, alert: u32, reason: &str) -> Result<Ts<DisclosureResult>, JsValue> {
+        let result = self.session.fail_disclosure(alert, reason).map_err(js_error)?;
         to_ts(&result)
     }
 

@@ -22,7 +22,7 @@ const photo = (name, i) => join(lfw, name, `${name}_${String(i).padStart(4, '0')
 const isQuery = (url) => url.startsWith('/v1/evaluate') || url.startsWith('/v1/key-check'); // not an audit anchor
 
 /** A proxy to `target` that forwards requests until `hang` is set, then holds each POST open
- * (`held` counts the held queries to /v1/evaluate and /v1/key-check); while `tamper` is set it
+ * (`held` counts the held key checks and queries to /v1/evaluate and /v1/key-check, not audit anchors); while `tamper` is set it
  * flips one bit of each answer to /v1/evaluate (`tampered` counts them). */
 async function hangingProxy(target) {
   const state = { hang: false, held: 0, tamper: false, tampered: 0 };
@@ -71,13 +71,20 @@ describe('authority custody with an authority that stops answering', { skip: !ha
   });
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
+  /** `veilwatch authority` on `port` with the deployment registered for `kioskKey`. */
+  function startAuthority(port, origin, kioskKey) {
+    const registration = join(scratch, `${kioskKey.slice(0, 8)}.vwr`);
+    veilwatch('registration', 'deployment', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--kiosk-key', kioskKey,
+      '--faces-per-minute', '600', '--faces-per-day', '10000', '--faces-total', '100000', '--out', registration);
+    return spawn(cli, ['authority', '--keys', keys, '--listen', `127.0.0.1:${port}`, '--allow-origin', origin, '--register', registration],
+      { stdio: 'ignore' });
+  }
+
   test('the round trip times out: matching is paused with a reason, no alert, detection goes on', async () => {
     const authorityPort = await freePort();
     const proxy = await hangingProxy(`http://127.0.0.1:${authorityPort}`);
     const { origin, process: server } = await serveKiosk(['--authority', proxy.origin]);
-    // The authority grants CORS to the kiosk's origin only.
-    const authority = spawn(cli, ['authority', '--keys', keys, '--listen', `127.0.0.1:${authorityPort}`, '--allow-origin', origin],
-      { stdio: 'ignore' });
+    let authority;
     const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
     try {
       const page = await browser.newPage();
@@ -85,6 +92,8 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
       // The issuer signs the deployment for this authority (as the kiosk reaches it) and this kiosk.
       const kioskKey = await createKioskKey(page);
+      // The authority knows the deployment and this kiosk, and grants CORS to the kiosk's origin only.
+      authority = startAuthority(authorityPort, origin, kioskKey);
       writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
         purpose: 'Browser test of an authority timeout', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
         validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
@@ -112,7 +121,7 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await browser.close();
       server.kill();
       proxy.close();
-      authority.kill();
+      authority?.kill();
     }
   });
 
@@ -165,9 +174,7 @@ describe('authority custody with an authority that stops answering', { skip: !ha
     const authorityPort = await freePort();
     const proxy = await hangingProxy(`http://127.0.0.1:${authorityPort}`);
     const { origin, process: server } = await serveKiosk(['--authority', proxy.origin]);
-    // The authority grants CORS to the kiosk's origin only.
-    const authority = spawn(cli, ['authority', '--keys', keys, '--listen', `127.0.0.1:${authorityPort}`, '--allow-origin', origin],
-      { stdio: 'ignore' });
+    let authority;
     const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
     try {
       const page = await browser.newPage();
@@ -175,6 +182,8 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
       // The issuer signs the deployment for this authority (as the kiosk reaches it) and this kiosk.
       const kioskKey = await createKioskKey(page);
+      // The authority knows the deployment and this kiosk, and grants CORS to the kiosk's origin only.
+      authority = startAuthority(authorityPort, origin, kioskKey);
       writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
         purpose: 'Browser test of an authority timeout', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
         validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
@@ -199,7 +208,7 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await browser.close();
       server.kill();
       proxy.close();
-      authority.kill();
+      authority?.kill();
     }
   });
 });

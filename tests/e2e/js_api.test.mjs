@@ -4,13 +4,14 @@
 // so a code that changes or goes missing breaks it as surely as a renamed field.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { cli, freePort, haveLfw, lfw, repo } from '../harness.mjs';
+import { signedFetch } from '../../www/kiosk/authority-client.js';
 
 const { initSync, Kiosk, verifyProfile } = await import(join(repo, 'pkg/veilwatch.js'));
 initSync({ module: readFileSync(join(repo, 'pkg/veilwatch_bg.wasm')) });
@@ -206,8 +207,16 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
   });
 
   test('authority custody: loadWatchlist returns the key check, and only the authority\'s right answer loads the list', async () => {
-    // An authority-custody list and its profile for this authority and one kiosk (any Ed25519 key).
+    // An authority-custody list and its profile for this authority and one kiosk: a WebCrypto
+    // Ed25519 key, as the kiosk page makes it, which signs the key check (www/kiosk/authority-client.js).
     veilwatch('enroll', file('people'), '--keys', file('keys'), '--out', file('oprf.vwl'), '--custody', 'authority', '--valid-until', '2099-01-01');
+    const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
+    const kioskKey = { pair, publicHex: Buffer.from(await crypto.subtle.exportKey('raw', pair.publicKey)).toString('hex') };
+    veilwatch('registration', 'deployment', '--keys', file('keys'), '--watchlist', file('oprf.vwl'), '--kiosk-key', kioskKey.publicHex,
+      '--faces-per-minute', '600', '--faces-per-day', '10000', '--faces-total', '100000', '--out', file('oprf.vwr'));
+    // An authority that knows the deployment but holds another OPRF key: the list's issuer, another key.
+    cpSync(file('keys'), file('mixed-keys'), { recursive: true });
+    cpSync(join(file('other-keys'), 'secret/authority-master.key'), join(file('mixed-keys'), 'secret/authority-master.key'));
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     writeFileSync(file('authority.json'), JSON.stringify({
@@ -216,10 +225,10 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
       custody: { kind: 'authority', url }, queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
     }));
     veilwatch('profile', 'sign', '--keys', file('keys'), '--watchlist', file('oprf.vwl'), '--template', file('authority.json'),
-      '--kiosk-key', foreignIssuer, '--out', file('oprf.vwp'));
+      '--kiosk-key', kioskKey.publicHex, '--out', file('oprf.vwp'));
     const oprf = () => ({
       watchlist: new Uint8Array(readFileSync(file('oprf.vwl'))), issuerKey: issuer, profile: readFileSync(file('oprf.vwp'), 'utf8'),
-      custody: { kind: 'authority', url }, kioskPublicKey: foreignIssuer,
+      custody: { kind: 'authority', url }, kioskPublicKey: kioskKey.publicHex,
     });
     throwsCode(() => Kiosk.create({ detector, recognizer, ...oprf() }), 'OPTIONS_INVALID', /loadWatchlist/);
 
@@ -227,10 +236,7 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     kiosk.loadWatchlist(deployment());
     // The key check goes to its own endpoint, naming the deployment (the watchlist id).
     const evaluate = async (keyCheck) => {
-      const response = await fetch(`${url}/v1/key-check`, {
-        method: 'POST', headers: { 'Content-Type': 'application/octet-stream', 'Veilwatch-Deployment': kiosk.deploymentId() }, body: keyCheck,
-      });
-      assert.equal(response.status, 200);
+      const response = await signedFetch(url, { path: '/v1/key-check', body: keyCheck, deploymentHex: kiosk.deploymentId(), kioskKey });
       return new Uint8Array(await response.arrayBuffer());
     };
     const untilUp = async () => {
@@ -261,9 +267,11 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     keyCheck = kiosk.loadWatchlist(oprf());
     throwsCode(() => kiosk.completeKeyCheck(new Uint8Array(96).fill(255)), 'AUTHORITY_ANSWER_UNVERIFIED', /failed verification/);
 
-    // An authority with another master secret answers: its proof fails under the watchlist's
-    // deployment key, the answer is refused, the local list still runs.
-    const foreign = spawn(cli, ['authority', '--keys', file('other-keys'), '--listen', `127.0.0.1:${port}`], { stdio: 'ignore' });
+    // An authority with another master secret (trusting the same issuer, the deployment registered)
+    // answers: its proof fails under the watchlist's deployment key, the answer is refused, the
+    // local list still runs.
+    const foreign = spawn(cli, ['authority', '--keys', file('mixed-keys'), '--listen', `127.0.0.1:${port}`, '--register', file('oprf.vwr')],
+      { stdio: 'ignore' });
     try {
       await untilUp();
       keyCheck = kiosk.loadWatchlist(oprf());
@@ -281,7 +289,8 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     assert.equal(configs(), 1, 'refused loads are not logged as loads');
 
     // The list's own authority: loaded, and only now logged.
-    const right = spawn(cli, ['authority', '--keys', file('keys'), '--listen', `127.0.0.1:${port}`], { stdio: 'ignore' });
+    const right = spawn(cli, ['authority', '--keys', file('keys'), '--listen', `127.0.0.1:${port}`, '--register', file('oprf.vwr')],
+      { stdio: 'ignore' });
     try {
       await untilUp();
       keyCheck = kiosk.loadWatchlist(oprf());

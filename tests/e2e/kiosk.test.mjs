@@ -140,7 +140,8 @@ describe('kiosk', { skip: !haveData }, () => {
       assert.match(await page.textContent('#operating-point-chart'), /chosen m = 53/);
       await page.click('#start');
       await page.waitForSelector('li.alert', { timeout: 60_000 });
-      assert.match(await page.textContent('li.alert'), /Colin Powell/);
+      // The file holds only the entry's handle: the label arrives with the disclosed material.
+      await page.waitForFunction(() => /Colin Powell/.test(document.querySelector('li.alert').textContent), null, { timeout: 30_000 });
       assert.equal(await page.locator('li.alert').count(), 1, 'one alert per track, not per frame');
       mkdirSync(artifacts, { recursive: true });
       await page.screenshot({ path: join(artifacts, 'kiosk-alert.png'), fullPage: true });
@@ -237,12 +238,11 @@ describe('kiosk', { skip: !haveData }, () => {
     }
   });
 
-  test('authority custody: the kiosk alerts through veilwatch authority, sends it only blinded elements, and keeps detecting when it goes down', async () => {
+  test('authority custody: the kiosk alerts through veilwatch authority, sends it only blinded elements and signed requests, and keeps detecting when it goes down', async () => {
     const authorityPort = await freePort();
     const authorityOrigin = `http://127.0.0.1:${authorityPort}`;
     const { origin: kioskOrigin, process: kiosk } = await serveKiosk(['--authority', authorityOrigin]);
-    // CORS for the kiosk's origin only: without --allow-origin no browser page may call the authority.
-    const authority = spawn(cli, ['authority', '--keys', keysDir, '--listen', `127.0.0.1:${authorityPort}`, '--allow-origin', kioskOrigin], { stdio: 'ignore' });
+    let authority;
     const browser = await launch(join(scratch, 'comes-and-goes.y4m'));
     try {
       const page = await browser.newPage();
@@ -252,6 +252,14 @@ describe('kiosk', { skip: !haveData }, () => {
       await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
       // The deployment names this authority and allows one kiosk: this page, with the key its operator creates.
       const kioskKey = await createKioskKey(page);
+      // The issuer registers the deployment (with its sealed reviewer materials) and this kiosk at the
+      // authority, which grants CORS to the kiosk's origin only.
+      const registration = join(scratch, 'oprf.vwr');
+      veilwatch('registration', 'deployment', '--keys', keysDir, '--watchlist', join(scratch, 'oprf.vwl'), '--materials',
+        join(scratch, 'oprf.vwl.materials.json'), '--kiosk-key', kioskKey, '--faces-per-minute', '600', '--faces-per-day', '10000',
+        '--faces-total', '100000', '--out', registration);
+      authority = spawn(cli, ['authority', '--keys', keysDir, '--listen', `127.0.0.1:${authorityPort}`, '--allow-origin', kioskOrigin,
+        '--register', registration], { stdio: 'ignore' });
       writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
         ...JSON.parse(readFileSync(join(scratch, 'ok.json'), 'utf8')), custody: { kind: 'authority', url: authorityOrigin },
       }));
@@ -280,23 +288,29 @@ describe('kiosk', { skip: !haveData }, () => {
         assert.equal(sent.kioskKey, kioskKey);
         assert.match(sent.head, /^[0-9a-f]{64}$/);
       }
-      const queries = foreign.filter((r) => !anchors.includes(r));
-      assert.ok(queries.length >= 2, 'the key check and at least one face went to the authority');
+      const posts = foreign.filter((r) => r.method() === 'POST');
+      for (const r of posts) assert.match(r.headers()['veilwatch-signature'] ?? '', /^[0-9a-f]{128}$/, `${r.url()} is signed`);
+      const path = (r) => new URL(r.url()).pathname;
+      const queries = posts.filter((r) => ['/v1/key-check', '/v1/evaluate'].includes(path(r)));
+      assert.ok(queries.some((r) => path(r) === '/v1/key-check') && queries.some((r) => path(r) === '/v1/evaluate'),
+        'the key check and at least one face went to the authority');
       const deployment = JSON.parse(veilwatch('inspect', join(scratch, 'oprf.vwl'), '--issuer', issuer)).deployment_id;
-      assert.equal(queries.filter((r) => r.method() === 'POST' && r.url() === `${authorityOrigin}/v1/key-check`).length, 1, 'one key check, at load');
+      assert.equal(queries.filter((r) => path(r) === '/v1/key-check').length, 1, 'one key check, at load');
       for (const r of queries) {
-        assert.match(r.url().replace(/\/$/, ''), new RegExp(`^${authorityOrigin}/v1/(evaluate|key-check)$`));
-        if (r.method() === 'POST') {
-          assert.equal(r.headers()['veilwatch-deployment'], deployment, 'each query names the deployment');
-          const body = r.postDataBuffer();
-          assert.equal(body.length % 32, 0, 'only 32-byte blinded elements');
-          assert.ok(!body.includes(Buffer.from('veilwatch/blind-lsh/v1')), 'no PRF input in the clear');
-        }
+        assert.equal(r.headers()['veilwatch-deployment'], deployment, 'each query names the deployment');
+        const body = r.postDataBuffer();
+        assert.equal(body.length % 32, 0, 'only 32-byte blinded elements');
+        assert.ok(!body.includes(Buffer.from('veilwatch/blind-lsh/v1')), 'no PRF input in the clear');
       }
+      // The alert's disclosure: a handle and a proof, nothing of the face.
+      const disclosures = posts.filter((r) => path(r) === '/v1/disclose');
+      assert.equal(disclosures.length, 1);
+      assert.deepEqual(Object.keys(JSON.parse(disclosures[0].postData())), ['handle', 'proof']);
+      assert.deepEqual(posts.filter((r) => !queries.includes(r) && !disclosures.includes(r) && !anchors.includes(r)), []);
     } finally {
       await browser.close();
       kiosk.kill();
-      authority.kill();
+      authority?.kill();
     }
   });
 

@@ -16,6 +16,33 @@ function figure(content, caption) {
   return element;
 }
 
+// Fills an alert's text and reference photo: the record when the kiosk has it, else why not
+// (under authority custody the record comes from the authority after the alert, see update()).
+function describe(item, alert) {
+  const { collisions, tables, impliedCosine, record, material } = alert;
+  item.dataset.match = JSON.stringify({ id: alert.id, collisions, tables, impliedCosine });
+  if (item.dataset.photoUrl) URL.revokeObjectURL(item.dataset.photoUrl);
+  delete item.dataset.photoUrl;
+  const reference = item.querySelectorAll('figure')[1];
+  reference.querySelector('img')?.remove();
+  if (record?.photoJpegHex) {
+    const img = document.createElement('img');
+    const url = URL.createObjectURL(new Blob([hexToBytes(record.photoJpegHex)], { type: 'image/jpeg' }));
+    img.src = url;
+    img.alt = `Reference photo of ${record.label}`;
+    img.width = 112;
+    img.height = 112;
+    item.dataset.photoUrl = url;
+    reference.prepend(img);
+  }
+  const agreement = `${collisions} of ${tables} tables agree (implied similarity ${impliedCosine.toFixed(2)}).`;
+  const text = item.querySelector('p');
+  text.textContent = record
+    ? `Alert ${alert.id}: ${record.label} (${record.referenceId}, ${record.category}) — ${agreement} Source: ${record.source}.`
+    : `Alert ${alert.id}: ${material ?? 'no record'} — ${agreement}`;
+  item.classList.toggle('without-material', !record);
+}
+
 /**
  * The alert list (#alert-list, with #no-alerts and the #reviewer field). `onDecide(id, decision,
  * reviewer)` is called when a reviewer who gave their name picks confirm, reject or unsure; `say`
@@ -23,6 +50,8 @@ function figure(content, caption) {
  */
 export function alertsPanel({ onDecide, say }) {
   const list = $('alert-list');
+  /** Disclosures that arrived before their alert was listed (the two messages may cross). */
+  const early = new Map();
 
   function decide(id, decision) {
     const reviewer = $('reviewer').value.trim();
@@ -52,23 +81,13 @@ export function alertsPanel({ onDecide, say }) {
       // transferred crop and drop the reference, so that no array of it lingers in the page.
       pixels.fill(0);
       alert.probe = null;
-      const reference = [];
-      if (alert.record.photoJpegHex) {
-        const img = document.createElement('img');
-        const url = URL.createObjectURL(new Blob([hexToBytes(alert.record.photoJpegHex)], { type: 'image/jpeg' }));
-        img.src = url;
-        img.alt = `Reference photo of ${alert.record.label}`;
-        img.width = 112;
-        img.height = 112;
-        item.dataset.photoUrl = url;
-        reference.push(img);
-      }
       const faces = document.createElement('div');
       faces.className = 'faces';
-      faces.append(figure([probe], 'Seen now'), figure(reference, 'Watchlist photo'));
+      faces.append(figure([probe], 'Seen now'), figure([], 'Watchlist photo'));
       const text = document.createElement('p');
-      text.textContent = `Alert ${alert.id}: ${alert.record.label} (${alert.record.referenceId}, ${alert.record.category}) — ` +
-        `${alert.collisions} of ${alert.tables} tables agree (implied similarity ${alert.impliedCosine.toFixed(2)}). Source: ${alert.record.source}.`;
+      item.append(faces, text);
+      describe(item, { ...alert, ...early.get(alert.id) });
+      early.delete(alert.id);
       const buttons = document.createElement('div');
       buttons.className = 'review';
       for (const [decision, label] of [['confirm', 'Confirm match'], ['reject', 'Reject'], ['unsure', 'Unsure']]) {
@@ -77,8 +96,18 @@ export function alertsPanel({ onDecide, say }) {
         button.addEventListener('click', () => decide(id, decision));
         buttons.append(button);
       }
-      item.append(faces, text, buttons);
+      item.append(buttons);
       list.append(item);
+    },
+
+    /**
+     * Shows what a disclosure brought for alert `alert` (authority custody): its `record`, or in
+     * `material` why it is not available. The alert stays for review either way.
+     */
+    update({ alert, record, material }) {
+      const item = list.querySelector(`li.alert[data-alert="${alert}"]`);
+      if (item) describe(item, { ...JSON.parse(item.dataset.match), record, material });
+      else early.set(alert, { record, material });
     },
 
     /** Removes a reviewed alert, wiping its probe crop first. Returns whether it was listed. */

@@ -41,6 +41,12 @@ export class EngineClient {
   onMatched = () => {};
 
   /**
+   * Called with `{alert, record?, material?, status}` when an alert's reviewer material came from
+   * the authority (`record`) or could not (`material` says why), outside any request.
+   */
+  onDisclosed = () => {};
+
+  /**
    * Starts the Worker at `url`. If its script cannot run, the pending requests (the first is
    * always `start`) and every later one are rejected with code WORKER_FAILED. `onFatal(error)` is
    * called once if the engine stops (a fatal EngineError): the caller then starts a new client.
@@ -50,6 +56,7 @@ export class EngineClient {
     let fatalReported = false;
     this.#worker.onmessage = ({ data }) => {
       if (data.type === 'matched') return this.onMatched(data);
+      if (data.type === 'disclosed') return this.onDisclosed(data);
       const pending = this.#pending.get(data.id);
       if (!pending) return;
       this.#pending.delete(data.id);

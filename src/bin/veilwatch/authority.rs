@@ -1,23 +1,19 @@
 //! `veilwatch authority`: the authority service on the network (routes in `veilwatch::authority`,
-//! network limits and TLS in [`crate::http_server`]), and the HTTP client the CLI's `identify`
-//! and `bench` use to reach it, signing each request with a kiosk key.
+//! network limits and TLS in [`crate::http_server`]), and one on a loopback port for `bench`. The
+//! CLI's client of it is [`crate::authority_client`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use axum::http::HeaderValue;
 use clap::Args;
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use veilwatch::authority::credential::{RequestSigner, DEPLOYMENT};
 use veilwatch::authority::registration::{Document, MAX_DOCUMENT_BYTES};
-use veilwatch::authority::service::{self, ServiceConfig, MAX_ANSWER_BYTES};
+use veilwatch::authority::service::{self, ServiceConfig};
 use veilwatch::authority::store::{MemoryStore, RedisStore, StateStore};
-use veilwatch::blind::prf::{AuthorityEndpoint, MasterSecret, OprfTransport};
-use veilwatch::blind::BlindError;
-use veilwatch::time::now_unix;
+use veilwatch::blind::prf::MasterSecret;
 
 use crate::files::read;
 use crate::http_server::{init_logging, Server, ServerArgs};
@@ -156,57 +152,4 @@ pub fn spawn_on_loopback(master: MasterSecret, issuer: SigningKey, documents: Ve
         }
     });
     Ok(listen)
-}
-
-/// The CLI's side of the protocol: `POST /v1/key-check` (one element) or `/v1/evaluate` (one
-/// face) to an `http://` or `https://` authority, signed by the kiosk key when there is one.
-pub struct HttpAuthority {
-    /// The authority's base URL (scheme, host, port; a path is ignored).
-    pub url: String,
-    /// The kiosk key and the deployment it signs for.
-    pub signer: Option<RequestSigner>,
-}
-
-impl HttpAuthority {
-    fn endpoint(&self, path: &str) -> Result<String, BlindError> {
-        let rest = self.url.strip_prefix("http://").or_else(|| self.url.strip_prefix("https://"));
-        let Some(rest) = rest else {
-            return Err(BlindError::Authority(format!("{} is not an http:// or https:// URL", self.url)));
-        };
-        let origin_len = self.url.len() - rest.len() + rest.find('/').unwrap_or(rest.len());
-        Ok(format!("{}{path}", &self.url[..origin_len]))
-    }
-}
-
-impl OprfTransport for HttpAuthority {
-    fn send(&self, endpoint: AuthorityEndpoint, deployment: &[u8; 16], blinded: &[u8]) -> Result<Vec<u8>, BlindError> {
-        let path = endpoint.path();
-        let url = self.endpoint(path)?;
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
-        let mut request = agent.post(&url).set("Content-Type", "application/octet-stream");
-        match &self.signer {
-            Some(signer) => {
-                for (name, value) in signer.headers("POST", path, blinded, now_unix()) {
-                    request = request.set(name, &value);
-                }
-            }
-            // Unsigned: the authority refuses it (401), and says why.
-            None => request = request.set(DEPLOYMENT, &veilwatch::hex::hex(deployment)),
-        }
-        let response = match request.send_bytes(blinded) {
-            Ok(response) => response,
-            Err(ureq::Error::Status(status, response)) => {
-                let reason = response.into_string().unwrap_or_default();
-                return Err(BlindError::Authority(format!("HTTP {status}: {}", reason.trim())));
-            }
-            Err(e) => return Err(BlindError::Authority(format!("cannot reach the authority at {}: {e}", self.url))),
-        };
-        let mut body = Vec::new();
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(response.into_reader(), (MAX_ANSWER_BYTES + 1024) as u64),
-            &mut body,
-        )
-        .map_err(|e| BlindError::Authority(format!("cannot reach the authority at {}: {e}", self.url)))?;
-        Ok(body)
-    }
 }

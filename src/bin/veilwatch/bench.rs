@@ -14,7 +14,6 @@ use clap::{Args, Subcommand};
 use ed25519_dalek::SigningKey;
 use rand_core::OsRng;
 use serde_json::{json, Value};
-use veilwatch::authority::credential::RequestSigner;
 use veilwatch::authority::registration::{Budgets, Document, HexBytes};
 use veilwatch::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
 use veilwatch::blind::format::Watchlist;
@@ -25,7 +24,8 @@ use veilwatch::pipeline::{align, Frame};
 use veilwatch::time::now_unix;
 use veilwatch::Embedding;
 
-use crate::authority::{self, HttpAuthority};
+use crate::authority;
+use crate::authority_client::SignedAuthority;
 use crate::files::{create_dir, load_engine, load_image, write_atomically};
 use crate::registration::registration_for;
 
@@ -200,11 +200,9 @@ fn watchlist_bench(sizes: &[usize], runs: usize) -> Result<Value> {
             let bytes = file.len();
             let header = Watchlist::parse(file.clone(), &issuer.verifying_key())?.header;
             let id = header.watchlist_id;
+            let client = SignedAuthority::new(&format!("http://{authority}"), kiosk.clone(), &id)?;
             let device = VoprfClientPrf {
-                transport: HttpAuthority {
-                    url: format!("http://{authority}"),
-                    signer: Some(RequestSigner::new(kiosk.clone(), &id)),
-                },
+                transport: &client,
                 deployment: id,
                 public_key: DeploymentKey::derive(&master, &id)?.public_key(),
             };

@@ -1,7 +1,9 @@
 //! `veilwatch enroll DATASET --keys DIR --out FILE`: a signed, blinded watchlist with one entry per
 //! person folder. Each person's template is the mean embedding of the faces their photos are about
 //! (the first `--per-identity` photos by file name); their first such face, aligned, is the
-//! reference photo sealed into their record.
+//! reference photo sealed into their record. Under `--custody authority` the file holds handles,
+//! and the records go, sealed, to `FILE.materials.json` (`[{handle, verifier, sealed}, …]`, mode
+//! 0600) for `veilwatch registration deployment --materials` to hand to the authority.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
+use veilwatch::blind::enroll::{build_with_materials, Enrolment, WatchlistParams};
 use veilwatch::blind::prf::Prf;
 use veilwatch::blind::record::EntryRecord;
 use veilwatch::eval::dataset::{list_identities, Identity};
@@ -19,7 +21,7 @@ use veilwatch::pipeline::{reference_photo, Engine};
 use veilwatch::time::{format_utc, now_unix, parse_utc};
 use veilwatch::Embedding;
 
-use crate::files::{load_engine, load_image, write_atomically};
+use crate::files::{load_engine, load_image, replace_secret, write_atomically};
 use crate::key_files;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -113,6 +115,13 @@ fn threshold_for_target(target: &str, tables: u16, entries: u64) -> Result<u16> 
     Ok(m)
 }
 
+/// `FILE.materials.json` beside the watchlist `FILE`.
+pub fn materials_path(watchlist: &Path) -> PathBuf {
+    let mut name = watchlist.as_os_str().to_owned();
+    name.push(".materials.json");
+    PathBuf::from(name)
+}
+
 pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
     let engine = load_engine(models)?;
     let issuer = key_files::issuer_secret(&args.keys)?;
@@ -164,7 +173,15 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
         valid_from,
         valid_until,
     };
-    let file = build(entries, &params, prf.as_ref(), &issuer)?;
+    let enrolled_list = build_with_materials(entries, &params, prf.as_ref(), &issuer)?;
+    let file = enrolled_list.file;
+    if matches!(args.custody, CustodyArg::Authority) {
+        // Names and photos, sealed under keys only a matching face rebuilds: still kept private.
+        let path = materials_path(&args.out);
+        let json = serde_json::to_vec_pretty(&enrolled_list.materials)?;
+        replace_secret(&path, &json)?;
+        eprintln!("{}: reviewer materials of {} people, for the authority's registration", path.display(), enrolled_list.materials.len());
+    }
     write_atomically(&args.out, &file)?;
     eprintln!(
         "{}: {enrolled} people from {photos} photos ({skipped} without a usable face), {} bytes, valid {} – {}",

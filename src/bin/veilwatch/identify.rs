@@ -1,19 +1,21 @@
-//! `veilwatch identify FILE --issuer KEY (--prf-key FILE | --authority URL --kiosk-key FILE) IMAGE…`: every face in
-//! the images, matched against a verified, loaded watchlist; text or JSON.
+//! `veilwatch identify FILE --issuer KEY (--prf-key FILE | --authority URL --kiosk-key FILE)
+//! IMAGE…`: every face in the images, matched against a verified, loaded watchlist; text or JSON.
+//! Under authority custody every request is signed with the kiosk key, and each alert's reviewer
+//! material is fetched from the authority (`/v1/disclose`) and opened here.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::Serialize;
-use veilwatch::authority::credential::RequestSigner;
 use veilwatch::blind::format::Watchlist;
-use veilwatch::blind::matcher::{BlindMatch, Matcher};
+use veilwatch::blind::matcher::{BlindMatch, Matcher, Opened};
 use veilwatch::blind::prf::{Prf, VoprfClientPrf};
+use veilwatch::blind::record::EntryRecord;
 use veilwatch::pipeline::{Face, Quality};
 use veilwatch::time::now_unix;
 
-use crate::authority::HttpAuthority;
+use crate::authority_client::SignedAuthority;
 use crate::files::{load_engine, load_image, read};
 use crate::key_files;
 
@@ -28,8 +30,8 @@ pub struct IdentifyArgs {
     /// Authority custody: the authority's URL, e.g. http://127.0.0.1:8787.
     #[arg(long, requires = "kiosk_key")]
     authority: Option<String>,
-    /// Authority custody: this kiosk's key file (`veilwatch kiosk-key new`), registered for the
-    /// deployment; every request to the authority is signed with it.
+    /// Authority custody: the kiosk key file (`veilwatch kiosk-key new`) that signs the requests;
+    /// its public key must be registered for the deployment.
     #[arg(long)]
     kiosk_key: Option<PathBuf>,
     #[arg(required = true)]
@@ -39,11 +41,24 @@ pub struct IdentifyArgs {
     json: bool,
 }
 
+/// One alert: the record (from the file, or fetched from the authority), or why it is missing.
+#[derive(Serialize)]
+struct Alert {
+    entry: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<EntryRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    material: Option<String>,
+    collisions: u16,
+    tables: u16,
+    implied_cosine: f32,
+}
+
 #[derive(Serialize)]
 struct FaceResult {
     face: Face,
     quality: Quality,
-    alerts: Vec<BlindMatch>,
+    alerts: Vec<Alert>,
 }
 
 #[derive(Serialize)]
@@ -54,27 +69,29 @@ struct ImageResult {
 
 pub fn run(models: &Path, args: IdentifyArgs) -> Result<()> {
     let issuer = key_files::public_key(&args.issuer)?;
-    let in_watchlist = || format!("cannot load the watchlist {}", args.watchlist.display());
-    let watchlist = Watchlist::parse(read(&args.watchlist)?, &issuer).with_context(in_watchlist)?;
-    let prf: Box<dyn Prf> = match (&args.prf_key, &args.authority) {
-        (Some(path), None) => Box::new(key_files::local_prf_from_file(path)?),
-        // Every answer is verified against the deployment key in the (signed) header; every
-        // request is signed by the kiosk key for the deployment (the watchlist's id).
-        (None, Some(url)) => {
-            let kiosk_key = key_files::kiosk_key(args.kiosk_key.as_deref().context("--authority needs --kiosk-key")?)?;
-            let id = watchlist.header.watchlist_id;
-            Box::new(VoprfClientPrf {
-                transport: HttpAuthority { url: url.clone(), signer: Some(RequestSigner::new(kiosk_key, &id)) },
-                deployment: id,
-                public_key: watchlist.header.authority_key.with_context(|| {
-                    format!("{} is a local-custody watchlist: give --prf-key, not --authority", args.watchlist.display())
-                })?,
-            })
-        }
-        _ => bail!("give either --prf-key FILE (local custody) or --authority URL"),
+    let watchlist = Watchlist::parse(read(&args.watchlist)?, &issuer)
+        .with_context(|| format!("cannot load the watchlist {}", args.watchlist.display()))?;
+    let deployment = watchlist.header.watchlist_id;
+    let client = match (&args.authority, &args.kiosk_key) {
+        (Some(url), Some(key)) => Some(SignedAuthority::new(url, key_files::kiosk_key(key)?, &deployment)?),
+        _ => None,
     };
+    let prf: Box<dyn Prf + '_> = match (&args.prf_key, &client) {
+        (Some(path), None) => Box::new(key_files::local_prf_from_file(path)?),
+        // Every answer is verified against the deployment key in the (signed) header.
+        (None, Some(client)) => Box::new(VoprfClientPrf {
+            transport: client,
+            deployment,
+            public_key: watchlist.header.authority_key.with_context(|| {
+                format!("{} is a local-custody watchlist: give --prf-key, not --authority", args.watchlist.display())
+            })?,
+        }),
+        _ => bail!("give either --prf-key FILE (local custody) or --authority URL --kiosk-key FILE"),
+    };
+    let authority = client.as_ref();
     let engine = load_engine(models)?;
-    let matcher = Matcher::new(watchlist, prf.as_ref(), engine.model_id(), now_unix()).with_context(in_watchlist)?;
+    let matcher = Matcher::new(watchlist, prf.as_ref(), engine.model_id(), now_unix())
+        .with_context(|| format!("cannot load the watchlist {}", args.watchlist.display()))?;
     let mut results = Vec::new();
     for path in &args.images {
         let frame = load_image(path)?;
@@ -82,7 +99,10 @@ pub fn run(models: &Path, args: IdentifyArgs) -> Result<()> {
         for analysed in engine.analyse(&frame).with_context(|| path.display().to_string())? {
             let alerts = matcher
                 .match_embedding(&analysed.embedding, prf.as_ref(), now_unix())
-                .with_context(|| path.display().to_string())?;
+                .with_context(|| path.display().to_string())?
+                .into_iter()
+                .map(|found| alert(found, authority, &deployment))
+                .collect();
             faces.push(FaceResult { face: analysed.face, quality: analysed.quality, alerts });
         }
         results.push(ImageResult { image: path.display().to_string(), faces });
@@ -94,11 +114,40 @@ pub fn run(models: &Path, args: IdentifyArgs) -> Result<()> {
     for r in &results {
         println!("{}: {} face(s)", r.image, r.faces.len());
         for a in r.faces.iter().flat_map(|f| &f.alerts) {
+            let what = match (&a.record, &a.material) {
+                (Some(record), _) => format!("{} {} ({})", record.reference_id, record.label, record.category),
+                (None, Some(why)) => why.clone(),
+                (None, None) => "no record".to_owned(),
+            };
             println!(
-                "  ALERT {} {} ({}): {} of {} tables collide, implied cosine {:.2}",
-                a.record.reference_id, a.record.label, a.record.category, a.collisions, a.tables, a.implied_cosine
+                "  ALERT {what}: {} of {} tables collide, implied cosine {:.2}",
+                a.collisions, a.tables, a.implied_cosine
             );
         }
     }
     Ok(())
+}
+
+/// An alert for a match: its record, from the file or, under authority custody, disclosed by the
+/// authority and opened with the entry's material key (wiped when `found` drops).
+fn alert(found: BlindMatch, authority: Option<&SignedAuthority>, deployment: &[u8; 16]) -> Alert {
+    let (record, material) = match (&found.opened, authority) {
+        (Opened::Record(record), _) => (Some(record.clone()), None),
+        (Opened::Handle { .. }, None) => (None, Some("material not available: no authority to ask".to_owned())),
+        (Opened::Handle { handle, keys }, Some(authority)) => match authority.disclose(deployment, handle, keys) {
+            Ok(sealed) => match keys.open(&sealed, deployment, handle) {
+                Some(record) => (Some(record), None),
+                None => (None, Some("material not available: the authority's answer does not open".to_owned())),
+            },
+            Err(e) => (None, Some(format!("material not available: {e}"))),
+        },
+    };
+    Alert {
+        entry: found.entry,
+        record,
+        material,
+        collisions: found.collisions,
+        tables: found.tables,
+        implied_cosine: found.implied_cosine,
+    }
 }

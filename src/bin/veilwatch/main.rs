@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod audit;
 mod authority;
+mod authority_client;
 mod bench;
 mod bench_authority;
 mod detect;
