@@ -9,15 +9,17 @@ use std::collections::{BTreeMap, HashMap};
 
 use veilwatch::blind::bucket;
 use veilwatch::blind::format::Watchlist;
+use veilwatch::blind::material::Handle;
 use veilwatch::blind::prf::{code_input, derive, BlindedBatch};
 use veilwatch::blind::record;
 use veilwatch::blind::shares::{combine, SHARE_BYTES};
 use zeroize::Zeroizing;
 
-/// A record the attacker opened, and the record key that opened it.
+/// A record the attacker opened — under authority custody all it holds is the entry's handle —
+/// and the record key that opened it.
 pub struct Opened {
     pub record_key: Zeroizing<[u8; 16]>,
-    pub record: record::EntryRecord,
+    pub handle: Handle,
 }
 
 pub struct Dump {
@@ -92,8 +94,8 @@ impl Dump {
             let Some(key) = combine(shares, threshold) else { continue };
             let Some(sealed) = self.watchlist.record(entry) else { continue };
             // Dummy entries have shares too, but no key they rebuild opens their record.
-            if let Some(record) = record::open(sealed, &key, &self.watchlist.header_hash, entry) {
-                self.opened.insert(entry, Opened { record_key: key, record });
+            if let Some(handle) = record::open_handle(sealed, &key, &self.watchlist.header_hash, entry) {
+                self.opened.insert(entry, Opened { record_key: key, handle });
                 newly += 1;
             }
         }

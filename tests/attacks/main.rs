@@ -23,12 +23,15 @@ use std::time::Instant;
 use cluster::{agent, signed_post, signed_post_with, Authority, Budgets, Deployment, Kiosk};
 use dump::Dump;
 use ed25519_dalek::SigningKey;
-use rand_core::OsRng;
+use rand_core::{OsRng, RngCore};
 use veilwatch::authority::credential::RequestSigner;
 use veilwatch::blind::format::Watchlist;
+use veilwatch::blind::material::{DisclosureBody, MaterialKeys};
+use veilwatch::hex::hex;
 
 const PEOPLE: usize = 30;
 const EVALUATE: &str = "/v1/evaluate";
+const DISCLOSE: &str = "/v1/disclose";
 /// The registered budgets: a kiosk's day budget below the dump's ⌈m·C/L⌉, a deployment total
 /// above it (so that two kiosks pooling their answers do open records), the default disclosure cap.
 const BUDGETS: Budgets = Budgets { faces_per_minute: 30, faces_per_day: 10, faces_total: 18, disclosures_per_hour: 10 };
@@ -58,8 +61,8 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
     let header = dump.watchlist.header.clone();
     let (l, m, c) = (header.tables as usize, header.threshold as usize, header.code_space as usize);
     let needed = (m * c).div_ceil(l);
-    // Every one of the first 30 LFW people has a usable face (`veilwatch enroll` says so).
-    let enrolled = vec![(); PEOPLE];
+    let enrolled: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&deployment.materials).unwrap()).unwrap();
     figure("watchlist", format!("{} people enrolled (size class {}), L = {l}, m = {m}, C = {c}", enrolled.len(), header.entries));
     figure("requests needed in theory (ceil(m*C/L))", needed);
 
@@ -145,13 +148,37 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
     figure("T3 records opened", format!("{} of {} enrolled", dump.opened.len(), enrolled.len()));
     figure("T3 attack wall-clock (s, incl. T2 part)", format!("{elapsed:.1}"));
 
-    // What opened should be a handle per record, the names and photos staying at the authority
-    // (protocol E); this build's enrolment does not write them there yet.
-    assert!(!deployment.materials.exists());
-    let message = "the reviewer-material part of the attack did not run: this build's `enroll --custody authority` \
-                   writes no FILE.materials.json, so the opened records hold names and photos";
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{message}");
+    // What opened is a handle per record (16 random bytes): no name, no photo. The names and
+    // photos are at the authority, released one disclosure at a time, capped per kiosk per hour.
+    let people: Vec<String> = std::fs::read_dir(&dataset)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().replace('_', " "))
+        .collect();
+    let mut disclosed = Vec::new();
+    let mut capped = 0;
+    for opened in dump.opened.values() {
+        let keys = MaterialKeys::derive(&opened.record_key[..]);
+        let mut nonce = [0u8; 16];
+        OsRng.fill_bytes(&mut nonce);
+        let body = DisclosureBody::new(&keys, &deployment.id_hex, &k1.public_hex, &hex(&nonce), &opened.handle);
+        let headers = k1.signer.headers_with_nonce("POST", DISCLOSE, &body, cluster::now_unix(), &nonce);
+        let answer = signed_post_with(&agent, &url, DISCLOSE, &body, headers);
+        match (answer.status, answer.refusal()) {
+            (200, _) => {
+                let material = keys.open(&answer.body, &deployment.id, &opened.handle).expect("the material opens");
+                assert!(people.contains(&material.label), "a disclosure is a real name: {}", material.label);
+                disclosed.push(material.label);
+            }
+            (429, "disclosure_cap") => capped += 1,
+            other => panic!("disclosure of {}: {other:?} {}", hex(&opened.handle), answer.text()),
+        }
     }
-    eprintln!("\n!!! {message} !!!\n");
+    assert_eq!(disclosed.len() as u64, BUDGETS.disclosures_per_hour, "the cap releases exactly its allowance");
+    assert_eq!(disclosed.len() + capped, dump.opened.len());
+    figure("T3 what an opened record holds", "a 16-byte handle (no name, no photo)");
+    figure(
+        "T3 materials disclosed (names, photos) before the cap refused (429 disclosure_cap), one kiosk, one hour",
+        format!("{} of {} records opened", disclosed.len(), dump.opened.len()),
+    );
+    figure("T3 disclosures refused by the cap", capped);
 }
