@@ -9,7 +9,7 @@ export VEILWATCH_DATA
 PORT ?= 8080
 BIN := $(CARGO_TARGET_DIR)/release/veilwatch
 
-.PHONY: demo check-deployment test setup models native wasm unit e2e fuzz bench clean
+.PHONY: demo check-deployment test setup models native wasm unit e2e fuzz bench bench-authority clean
 
 ## Build everything and serve the kiosk demo on http://127.0.0.1:$(PORT)/
 ## DEPLOYMENT=DIR serves DIR/profile.vwp and DIR/issuer.pub for the public notice: a public folder
@@ -94,6 +94,11 @@ bench: setup native wasm
 	node tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames
 	VEILWATCH_WASM_VARIANT=relaxed-simd node --experimental-wasm-relaxed-simd tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames
 	node tests/bench/browser.mjs $(CARGO_TARGET_DIR)/bench-frames
+
+## The authority's capacity at L = 1024 (faces/s, per core, p50/p99) on one replica, then two behind
+## haproxy sharing Redis, from a load generator of valid signed requests → bench.json "authority".
+bench-authority: setup native
+	tools/bench-authority
 
 clean:
 	rm -rf pkg pkg-bench bench.json

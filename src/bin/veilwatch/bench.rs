@@ -4,12 +4,13 @@
 //! writes those exact frames (raw RGBA) and the aligned crop (raw RGB), so that `make bench` can time
 //! the wasm build and onnxruntime-web on identical bytes. Medians go to `bench.json` under "native";
 //! the blind-matching costs of synthetic watchlists (`--watchlists` sizes) under "watchlists".
+//! `veilwatch bench authority …` is the authority's load generator ([`crate::bench_authority`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
-use clap::Args;
+use clap::{Args, Subcommand};
 use ed25519_dalek::SigningKey;
 use rand_core::OsRng;
 use serde_json::{json, Value};
@@ -36,7 +37,10 @@ const BENCH_PHOTO: &str = "lfw/images/Aaron_Sorkin/Aaron_Sorkin_0001.jpg";
 const SYNTHETIC_MODEL: &str = "synthetic-unit-vectors";
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    mode: Option<BenchMode>,
     /// Data folder (default: $VEILWATCH_DATA or ../shared/data).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -52,6 +56,12 @@ pub struct BenchArgs {
     /// Synthetic watchlist sizes for the blind-matching benchmark (comma-separated; empty: skip).
     #[arg(long, default_value = "1000,10000,100000", value_delimiter = ',')]
     watchlists: Vec<usize>,
+}
+
+#[derive(Subcommand)]
+enum BenchMode {
+    /// The authority's capacity: a load generator sending valid signed requests of L elements.
+    Authority(crate::bench_authority::BenchAuthorityArgs),
 }
 
 fn data_dir(explicit: Option<PathBuf>) -> PathBuf {
@@ -99,6 +109,9 @@ fn rgba_of(frame: &Frame) -> Vec<u8> {
 }
 
 pub fn run(models: &Path, args: BenchArgs) -> Result<()> {
+    if let Some(BenchMode::Authority(authority)) = args.mode {
+        return crate::bench_authority::run(authority);
+    }
     let photo_path = data_dir(args.data).join(BENCH_PHOTO);
     ensure!(
         photo_path.is_file(),

@@ -12,6 +12,7 @@ mod audit;
 mod authority;
 mod authority_client;
 mod bench;
+mod bench_authority;
 mod detect;
 mod embed;
 mod enroll;
@@ -46,7 +47,8 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// Measure verification accuracy on a folder in LFW layout (Name/Name_0001.jpg).
     Eval(eval::EvalArgs),
-    /// Native speed: detection at 320×240 and 640×480, embedding per face (medians).
+    /// Native speed: detection at 320×240 and 640×480, embedding per face (medians);
+    /// `bench authority`: the authority's capacity under signed load.
     Bench(bench::BenchArgs),
     /// Serve the kiosk (static files) on loopback with a strict Content-Security-Policy.
     Serve(serve::ServeArgs),
