@@ -157,7 +157,7 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
     let mut disclosed = Vec::new();
     let mut capped = 0;
     for opened in dump.opened.values() {
-        let keys = MaterialKeys::derive(&opened.record_key[..]);
+        let keys = MaterialKeys::derive(&opened.record_key);
         let mut nonce = [0u8; 16];
         OsRng.fill_bytes(&mut nonce);
         let body = DisclosureBody::new(&keys, &deployment.id_hex, &k1.public_hex, &hex(&nonce), &opened.handle);
