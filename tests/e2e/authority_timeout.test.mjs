@@ -80,6 +80,31 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       { stdio: 'ignore' });
   }
 
+  /** Opens the kiosk page at `origin`, creates its kiosk key, starts the authority on
+   * `authorityPort` with the deployment registered for that key, signs the profile for the
+   * authority as the kiosk reaches it (`proxy`) and fills in the load form: the page and the
+   * authority process. */
+  async function prepareDeployment(browser, { origin, authorityPort, proxy, purpose }) {
+    const page = await browser.newPage();
+    await page.goto(origin);
+    await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
+    const kioskKey = await createKioskKey(page);
+    // The authority knows the deployment and this kiosk, and grants CORS to the kiosk's origin only.
+    const authority = startAuthority(authorityPort, origin, kioskKey);
+    writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
+      purpose, legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
+      validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
+      custody: { kind: 'authority', url: proxy.origin }, queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
+    }));
+    veilwatch('profile', 'sign', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--template', join(scratch, 'authority.json'),
+      '--kiosk-key', kioskKey, '--out', join(scratch, 'oprf.vwp'));
+    await page.setInputFiles('#watchlist-file', join(scratch, 'oprf.vwl'));
+    await page.setInputFiles('#profile-file', join(scratch, 'oprf.vwp'));
+    await page.fill('#issuer-key', issuer);
+    await page.fill('#authority-url', proxy.origin);
+    return { page, authority };
+  }
+
   test('the round trip times out: matching is paused with a reason, no alert, detection goes on', async () => {
     const authorityPort = await freePort();
     const proxy = await hangingProxy(`http://127.0.0.1:${authorityPort}`);
@@ -87,24 +112,8 @@ describe('authority custody with an authority that stops answering', { skip: !ha
     let authority;
     const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
     try {
-      const page = await browser.newPage();
-      await page.goto(origin);
-      await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
-      // The issuer signs the deployment for this authority (as the kiosk reaches it) and this kiosk.
-      const kioskKey = await createKioskKey(page);
-      // The authority knows the deployment and this kiosk, and grants CORS to the kiosk's origin only.
-      authority = startAuthority(authorityPort, origin, kioskKey);
-      writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
-        purpose: 'Browser test of an authority timeout', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
-        validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
-        custody: { kind: 'authority', url: proxy.origin }, queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
-      }));
-      veilwatch('profile', 'sign', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--template', join(scratch, 'authority.json'),
-        '--kiosk-key', kioskKey, '--out', join(scratch, 'oprf.vwp'));
-      await page.setInputFiles('#watchlist-file', join(scratch, 'oprf.vwl'));
-      await page.setInputFiles('#profile-file', join(scratch, 'oprf.vwp'));
-      await page.fill('#issuer-key', issuer);
-      await page.fill('#authority-url', proxy.origin);
+      let page;
+      ({ page, authority } = await prepareDeployment(browser, { origin, authorityPort, proxy, purpose: 'Browser test of an authority timeout' }));
       await page.click('#load');
       // The key check went through (the authority answered it); from now on it answers nothing.
       await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
@@ -132,22 +141,8 @@ describe('authority custody with an authority that stops answering', { skip: !ha
     let authority;
     const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
     try {
-      const page = await browser.newPage();
-      await page.goto(origin);
-      await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
-      const kioskKey = await createKioskKey(page);
-      authority = startAuthority(authorityPort, origin, kioskKey);
-      writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
-        purpose: 'Browser test of a tampered answer', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
-        validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
-        custody: { kind: 'authority', url: proxy.origin }, queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
-      }));
-      veilwatch('profile', 'sign', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--template', join(scratch, 'authority.json'),
-        '--kiosk-key', kioskKey, '--out', join(scratch, 'oprf.vwp'));
-      await page.setInputFiles('#watchlist-file', join(scratch, 'oprf.vwl'));
-      await page.setInputFiles('#profile-file', join(scratch, 'oprf.vwp'));
-      await page.fill('#issuer-key', issuer);
-      await page.fill('#authority-url', proxy.origin);
+      let page;
+      ({ page, authority } = await prepareDeployment(browser, { origin, authorityPort, proxy, purpose: 'Browser test of a tampered answer' }));
       await page.click('#load');
       await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
       // From now on one bit of every evaluation answer is flipped on its way to the kiosk.
@@ -177,24 +172,8 @@ describe('authority custody with an authority that stops answering', { skip: !ha
     let authority;
     const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
     try {
-      const page = await browser.newPage();
-      await page.goto(origin);
-      await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
-      // The issuer signs the deployment for this authority (as the kiosk reaches it) and this kiosk.
-      const kioskKey = await createKioskKey(page);
-      // The authority knows the deployment and this kiosk, and grants CORS to the kiosk's origin only.
-      authority = startAuthority(authorityPort, origin, kioskKey);
-      writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
-        purpose: 'Browser test of an authority timeout', legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
-        validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
-        custody: { kind: 'authority', url: proxy.origin }, queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
-      }));
-      veilwatch('profile', 'sign', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--template', join(scratch, 'authority.json'),
-        '--kiosk-key', kioskKey, '--out', join(scratch, 'oprf.vwp'));
-      await page.setInputFiles('#watchlist-file', join(scratch, 'oprf.vwl'));
-      await page.setInputFiles('#profile-file', join(scratch, 'oprf.vwp'));
-      await page.fill('#issuer-key', issuer);
-      await page.fill('#authority-url', proxy.origin);
+      let page;
+      ({ page, authority } = await prepareDeployment(browser, { origin, authorityPort, proxy, purpose: 'Browser test of an authority timeout' }));
       // The authority answers nothing from the start: the key check of the load is held open.
       proxy.state.hang = true;
       const asked = Date.now();
