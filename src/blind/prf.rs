@@ -428,21 +428,22 @@ impl BlindedBatch {
             .map(|((state, input), element)| {
                 let input_len = u16::try_from(input.len()).map_err(|_| unverified("a PRF input is too long"))?;
                 let serialized = Zeroizing::new(state.serialize());
-                let blind: [u8; 32] = serialized[..32].try_into().expect("a scalar is 32 bytes");
-                let blind = Zeroizing::new(blind);
+                let mut blind = Zeroizing::new([0u8; 32]);
+                blind.copy_from_slice(&serialized[..32]);
                 let blind = Zeroizing::new(
                     Option::<Scalar>::from(Scalar::from_canonical_bytes(*blind))
                         .ok_or_else(|| unverified("a blinding state does not decode"))?,
                 );
                 let inverse = Zeroizing::new(blind.invert());
                 let unblinded = Zeroizing::new((element * *inverse).compress().to_bytes());
-                let output = <sha2::Sha512 as sha2::Digest>::new()
+                let mut output = Zeroizing::new(sha2::digest::generic_array::GenericArray::default());
+                <sha2::Sha512 as sha2::Digest>::new()
                     .chain_update(input_len.to_be_bytes())
                     .chain_update(input)
                     .chain_update((ELEMENT_BYTES as u16).to_be_bytes())
                     .chain_update(&unblinded[..])
                     .chain_update(b"Finalize")
-                    .finalize();
+                    .finalize_into(&mut output);
                 Ok(Zeroizing::new(output.to_vec()))
             })
             .collect()
@@ -632,6 +633,15 @@ mod tests {
             let first: Vec<u8> = a[..ELEMENT_BYTES].to_vec();
             a[ELEMENT_BYTES..2 * ELEMENT_BYTES].copy_from_slice(&first);
         };
+        // The first two evaluated elements exchanged: each is valid, but the proof binds each to its
+        // index (the composite weights hash the index).
+        let exchanged = |a: &mut Vec<u8>| {
+            let first: Vec<u8> = a[..ELEMENT_BYTES].to_vec();
+            a.copy_within(ELEMENT_BYTES..2 * ELEMENT_BYTES, 0);
+            a[ELEMENT_BYTES..2 * ELEMENT_BYTES].copy_from_slice(&first);
+        };
+        // The identity (32 zero bytes) as an answer element.
+        let identity = |a: &mut Vec<u8>| a[..ELEMENT_BYTES].fill(0);
         let flipped_element = |a: &mut Vec<u8>| a[40] ^= 1;
         let flipped_proof = |a: &mut Vec<u8>| {
             let at = a.len() - PROOF_BYTES + 3;
@@ -639,6 +649,8 @@ mod tests {
         };
         let refused = [
             evaluate_through(&right, right.public_key(), swapped),
+            evaluate_through(&right, right.public_key(), exchanged),
+            evaluate_through(&right, right.public_key(), identity),
             evaluate_through(&right, right.public_key(), flipped_element),
             evaluate_through(&right, right.public_key(), flipped_proof),
             // Another deployment's (another master secret's) key answers: its proof is for its own key.
