@@ -80,40 +80,45 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       { stdio: 'ignore' });
   }
 
-  /** Opens the kiosk page at `origin`, creates its kiosk key, starts the authority on
-   * `authorityPort` with the deployment registered for that key, signs the profile for the
-   * authority as the kiosk reaches it (`proxy`) and fills in the load form: the page and the
-   * authority process. */
-  async function prepareDeployment(browser, { origin, authorityPort, proxy, purpose }) {
-    const page = await browser.newPage();
-    await page.goto(origin);
-    await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
-    const kioskKey = await createKioskKey(page);
-    // The authority knows the deployment and this kiosk, and grants CORS to the kiosk's origin only.
-    const authority = startAuthority(authorityPort, origin, kioskKey);
-    writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
-      purpose, legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
-      validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
-      custody: { kind: 'authority', url: proxy.origin }, queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
-    }));
-    veilwatch('profile', 'sign', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--template', join(scratch, 'authority.json'),
-      '--kiosk-key', kioskKey, '--out', join(scratch, 'oprf.vwp'));
-    await page.setInputFiles('#watchlist-file', join(scratch, 'oprf.vwl'));
-    await page.setInputFiles('#profile-file', join(scratch, 'oprf.vwp'));
-    await page.fill('#issuer-key', issuer);
-    await page.fill('#authority-url', proxy.origin);
-    return { page, authority };
-  }
-
-  test('the round trip times out: matching is paused with a reason, no alert, detection goes on', async () => {
+  /** Runs `run({page, proxy})` on a kiosk page that reaches the authority through a
+   * `hangingProxy`: the page's kiosk key created, the authority started with the deployment
+   * registered for that key, the profile signed for the authority as the kiosk reaches it (the
+   * proxy) and the load form filled in, not submitted. Everything is stopped afterwards. */
+  async function withDeployment(purpose, run) {
     const authorityPort = await freePort();
     const proxy = await hangingProxy(`http://127.0.0.1:${authorityPort}`);
     const { origin, process: server } = await serveKiosk(['--authority', proxy.origin]);
     let authority;
     const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
     try {
-      let page;
-      ({ page, authority } = await prepareDeployment(browser, { origin, authorityPort, proxy, purpose: 'Browser test of an authority timeout' }));
+      const page = await browser.newPage();
+      await page.goto(origin);
+      await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
+      const kioskKey = await createKioskKey(page);
+      // The authority knows the deployment and this kiosk, and grants CORS to the kiosk's origin only.
+      authority = startAuthority(authorityPort, origin, kioskKey);
+      writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
+        purpose, legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
+        validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,
+        custody: { kind: 'authority', url: proxy.origin }, queryRatePerMinute: 600, notice: 'Test deployment.', contact: 'ci@veilwatch.invalid',
+      }));
+      veilwatch('profile', 'sign', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--template', join(scratch, 'authority.json'),
+        '--kiosk-key', kioskKey, '--out', join(scratch, 'oprf.vwp'));
+      await page.setInputFiles('#watchlist-file', join(scratch, 'oprf.vwl'));
+      await page.setInputFiles('#profile-file', join(scratch, 'oprf.vwp'));
+      await page.fill('#issuer-key', issuer);
+      await page.fill('#authority-url', proxy.origin);
+      await run({ page, proxy });
+    } finally {
+      await browser.close();
+      server.kill();
+      proxy.close();
+      authority?.kill();
+    }
+  }
+
+  test('the round trip times out: matching is paused with a reason, no alert, detection goes on', async () =>
+    withDeployment('Browser test of an authority timeout', async ({ page, proxy }) => {
       await page.click('#load');
       // The key check went through (the authority answered it); from now on it answers nothing.
       await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
@@ -126,23 +131,10 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await page.waitForFunction((n) => Number(document.getElementById('frames').textContent) > n + 2, frames, { timeout: 60_000 });
       assert.ok(Number(await page.textContent('#faces-processed')) >= 1, 'faces are still detected');
       assert.equal(await page.locator('li.alert').count(), 0, 'no alert without an answer');
-    } finally {
-      await browser.close();
-      server.kill();
-      proxy.close();
-      authority?.kill();
-    }
-  });
+    }));
 
-  test('an answer tampered on its way fails its proof: matching is paused until the deployment is loaded again', async () => {
-    const authorityPort = await freePort();
-    const proxy = await hangingProxy(`http://127.0.0.1:${authorityPort}`);
-    const { origin, process: server } = await serveKiosk(['--authority', proxy.origin]);
-    let authority;
-    const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
-    try {
-      let page;
-      ({ page, authority } = await prepareDeployment(browser, { origin, authorityPort, proxy, purpose: 'Browser test of a tampered answer' }));
+  test('an answer tampered on its way fails its proof: matching is paused until the deployment is loaded again', async () =>
+    withDeployment('Browser test of a tampered answer', async ({ page, proxy }) => {
       await page.click('#load');
       await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
       // From now on one bit of every evaluation answer is flipped on its way to the kiosk.
@@ -157,23 +149,10 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await page.waitForFunction((n) => Number(document.getElementById('frames').textContent) > n + 3, frames, { timeout: 60_000 });
       assert.equal(await page.locator('li.alert').count(), 0, 'nothing opens under an unverified answer');
       assert.match(await page.textContent('#watchlist-status'), /Matching is paused/);
-    } finally {
-      await browser.close();
-      server.kill();
-      proxy.close();
-      authority?.kill();
-    }
-  });
+    }));
 
-  test('a key check the authority never answers refuses the load after 5 s; nothing is matched', async () => {
-    const authorityPort = await freePort();
-    const proxy = await hangingProxy(`http://127.0.0.1:${authorityPort}`);
-    const { origin, process: server } = await serveKiosk(['--authority', proxy.origin]);
-    let authority;
-    const browser = await launchWithCamera(join(scratch, 'enrolled.y4m'));
-    try {
-      let page;
-      ({ page, authority } = await prepareDeployment(browser, { origin, authorityPort, proxy, purpose: 'Browser test of an authority timeout' }));
+  test('a key check the authority never answers refuses the load after 5 s; nothing is matched', async () =>
+    withDeployment('Browser test of an authority timeout', async ({ page, proxy }) => {
       // The authority answers nothing from the start: the key check of the load is held open.
       proxy.state.hang = true;
       const asked = Date.now();
@@ -183,11 +162,5 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       assert.equal(proxy.state.held, 1, 'the one key check went to the authority, asynchronously');
       assert.doesNotMatch(await page.textContent('#status'), /Matching is on/);
       assert.match(await page.textContent('#watchlist-status'), /No watchlist loaded/, 'nothing half-loaded');
-    } finally {
-      await browser.close();
-      server.kill();
-      proxy.close();
-      authority?.kill();
-    }
-  });
+    }));
 });
