@@ -295,18 +295,10 @@ async fn evaluate(State(service): State<Arc<Service>>, headers: HeaderMap, body:
     let credential = Credential::from_headers(&headers);
     let outcome = async {
         let admitted = admit(&service, credential.clone(), EVALUATE_PATH, &body).await?;
-        let tables = usize::from(admitted.registration.tables);
-        if body.len() != tables * ELEMENT_BYTES {
-            return Err(wrong_count(tables, &body));
-        }
         let (deployment, kiosk) = (admitted.deployment_hex(), admitted.kiosk_hex());
         let charges = budget::face(&admitted.registration.budgets, &deployment, &kiosk, admitted.now);
-        if let Some(refused) = service.store.charge(&charges, admitted.now).await? {
-            return Err(over_budget(&refused, admitted.now));
-        }
-        let answer = evaluate_elements(&service, &admitted.credential.deployment.0, body).await?;
+        let answer = charge_and_evaluate(&service, &admitted, usize::from(admitted.registration.tables), &charges, body).await?;
         metrics::counter!(FACES, "deployment" => deployment, "kiosk" => kiosk).increment(1);
-        metrics::counter!(EVALUATED).increment(tables as u64);
         Ok(octets(answer))
     }
     .await;
@@ -317,19 +309,31 @@ async fn key_check(State(service): State<Arc<Service>>, headers: HeaderMap, body
     let credential = Credential::from_headers(&headers);
     let outcome = async {
         let admitted = admit(&service, credential.clone(), KEY_CHECK_PATH, &body).await?;
-        if body.len() != ELEMENT_BYTES {
-            return Err(wrong_count(1, &body));
-        }
         let charges = budget::key_check(&admitted.deployment_hex(), &admitted.kiosk_hex(), admitted.now);
-        if let Some(refused) = service.store.charge(&charges, admitted.now).await? {
-            return Err(over_budget(&refused, admitted.now));
-        }
-        let answer = evaluate_elements(&service, &admitted.credential.deployment.0, body).await?;
-        metrics::counter!(EVALUATED).increment(1);
-        Ok(octets(answer))
+        charge_and_evaluate(&service, &admitted, 1, &charges, body).await.map(octets)
     }
     .await;
     finish("key-check", credential.as_ref().ok(), outcome)
+}
+
+/// What `/v1/evaluate` and `/v1/key-check` share once a request is admitted: exactly `elements`
+/// blinded elements, `charges` taken atomically (all or none), then the evaluation.
+async fn charge_and_evaluate(
+    service: &Arc<Service>,
+    admitted: &Admitted,
+    elements: usize,
+    charges: &[Charge],
+    body: Bytes,
+) -> Result<Vec<u8>, Refusal> {
+    if body.len() != elements * ELEMENT_BYTES {
+        return Err(wrong_count(elements, &body));
+    }
+    if let Some(refused) = service.store.charge(charges, admitted.now).await? {
+        return Err(over_budget(&refused, admitted.now));
+    }
+    let answer = evaluate_elements(service, &admitted.credential.deployment.0, body).await?;
+    metrics::counter!(EVALUATED).increment(elements as u64);
+    Ok(answer)
 }
 
 async fn disclose(State(service): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> Response {
