@@ -4,13 +4,16 @@
 //! they refuse with 503 and evaluate nothing, then serve again once it is back, budgets kept.
 //! (Without `redis-server` the tests say so loudly and skip; under `CI=true` they fail.)
 
+#[path = "common/cluster.rs"]
+mod cluster;
 mod server_process;
 
 use std::time::{Duration, Instant};
 
 use server_process::{
-    call, generous, header, issuer_key, keygen, now, refusal, scratch, signed, Redis, Server, TestDeployment,
+    call, generous, header, issuer_key, keygen, now, refusal, scratch, signed, Server, TestDeployment,
 };
+use cluster::Redis;
 use veilwatch::authority::credential::RequestSigner;
 use veilwatch::authority::registration::{Base64Bytes, Budgets, Document, HexBytes, KioskRevocation, Material};
 use veilwatch::authority::store::{RedisStore, StateStore};
@@ -181,7 +184,7 @@ fn when_redis_stops_the_authority_refuses_with_503_and_evaluates_nothing_then_re
     }
     let evaluated = metric(&server, "veilwatch_authority_elements_evaluated_total");
 
-    redis.stop();
+    redis.crash();
     let start = Instant::now();
     let down = signed(&server, &kiosk, "/v1/evaluate", &face);
     let took = start.elapsed();

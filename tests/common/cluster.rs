@@ -179,6 +179,13 @@ impl Redis {
         }
     }
 
+    /// Kills it (SIGKILL: what a crash looks like; every write was already fsynced).
+    pub fn crash(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill();
+        }
+    }
+
     /// One command in RESP, its first reply line (`+PONG`, `:42`, `$-1`, …); `None` if unreachable.
     pub fn command(&self, args: &[&str]) -> Option<String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
