@@ -9,7 +9,7 @@ export VEILWATCH_DATA
 PORT ?= 8080
 BIN := $(CARGO_TARGET_DIR)/release/veilwatch
 
-.PHONY: demo check-deployment test setup models native wasm unit e2e fuzz bench bench-authority clean
+.PHONY: demo check-deployment test setup models native wasm lint unit e2e fuzz bench bench-authority clean
 
 ## Build everything and serve the kiosk demo on http://127.0.0.1:$(PORT)/
 ## DEPLOYMENT=DIR serves DIR/profile.vwp and DIR/issuer.pub for the public notice: a public folder
@@ -30,8 +30,9 @@ check-deployment:
 	  exit 1; \
 	fi
 
-## Everything: Rust unit and integration tests (incl. onnxruntime reference and LFW accuracy), wasm tests.
-test: setup native wasm unit e2e fuzz
+## Everything: formatting and lints, Rust unit and integration tests (incl. onnxruntime reference and
+## LFW accuracy), wasm tests.
+test: setup native wasm lint unit e2e fuzz
 
 ## Installs what a fresh machine lacks; skips what is present.
 setup:
@@ -47,6 +48,12 @@ native:
 ## benchmark calls, for tests/e2e and make bench), each in a SIMD128 and a relaxed-SIMD build.
 wasm:
 	tools/build-wasm pkg pkg-bench
+
+## rustfmt's check, and clippy with warnings as errors on every target, without and with the CLI.
+lint:
+	cargo fmt --check
+	cargo clippy --release --locked --all-targets -- -D warnings
+	cargo clippy --release --features cli --locked --all-targets -- -D warnings
 
 ## Native tests, then the wasm kernels' tests in node (wasm-bindgen-test-runner comes with wasm-bindgen-cli).
 unit:

@@ -24,12 +24,12 @@ use veilwatch::blind::record::{self, EntryRecord};
 const L: u16 = 16;
 
 fn metric(server: &Server, series: &str) -> f64 {
-    let text = String::from_utf8(call("GET", &server.url("/metrics"), &[], &[]).2).unwrap();
+    let text = String::from_utf8(call("GET", &server.admin_url("/metrics"), &[], &[]).2).unwrap();
     text.lines().find(|l| l.starts_with(series)).map_or(0.0, |line| line.rsplit(' ').next().unwrap().parse().unwrap())
 }
 
 fn post_document(server: &Server, text: &str) -> (u16, String) {
-    refusal(&call("POST", &server.url("/issuer/documents"), &[], text.as_bytes()))
+    refusal(&call("POST", &server.admin_url("/issuer/documents"), &[], text.as_bytes()))
 }
 
 fn veilwatch(args: &[&str]) -> std::process::Output {
@@ -66,16 +66,16 @@ fn every_credential_refusal_is_a_401_with_its_reason_and_evaluates_nothing() {
 
     // No credential at all: the acceptance line.
     let unsigned = call("POST", &server.url("/v1/evaluate"), &[], &face);
-    assert_eq!(refusal(&unsigned), (401, "unsigned".to_owned()));
-    assert!(String::from_utf8_lossy(&unsigned.2).contains("no kiosk credential"));
+    // Until a registered kiosk's signature has verified, every refusal says only `unauthorised`
+    // (the reason is in the log and the metrics): a stranger learns nothing of which deployments
+    // and kiosks exist.
+    assert_eq!(refusal(&unsigned), (401, "unauthorised".to_owned()));
+    assert!(String::from_utf8_lossy(&unsigned.2).contains("not authorised"));
     // Malformed: an upper-case key (a second spelling of the signed bytes).
     let mut headers = kiosk.headers("POST", "/v1/evaluate", &face, now());
     headers[0].1 = headers[0].1.to_uppercase();
     let as_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    assert_eq!(
-        refusal(&call("POST", &server.url("/v1/evaluate"), &as_refs, &face)),
-        (401, "malformed_credential".into())
-    );
+    assert_eq!(refusal(&call("POST", &server.url("/v1/evaluate"), &as_refs, &face)), (401, "unauthorised".into()));
     // The clock: 121 s either way is stale, 100 s is not.
     for skew in [-121, 121] {
         let stale = signed_at(&server, &kiosk, "/v1/evaluate", &face, now() + skew);
@@ -84,22 +84,22 @@ fn every_credential_refusal_is_a_401_with_its_reason_and_evaluates_nothing() {
     ok(signed_at(&server, &kiosk, "/v1/evaluate", &face, now() - 100));
     // Deployments: unknown, outside its window.
     let unknown = RequestSigner::new(main.kiosk.clone(), &[0x5a; 16]);
-    assert_eq!(refusal(&signed(&server, &unknown, "/v1/evaluate", &face)), (401, "unknown_deployment".into()));
+    assert_eq!(refusal(&signed(&server, &unknown, "/v1/evaluate", &face)), (401, "unauthorised".into()));
     assert_eq!(
         refusal(&signed(&server, &expired.signer(), "/v1/evaluate", &expired.face(1))),
         (401, "expired_deployment".into())
     );
     // A kiosk key nobody registered.
     let stranger = RequestSigner::new(SigningKey::generate(&mut rand_core::OsRng), &main.id());
-    assert_eq!(refusal(&signed(&server, &stranger, "/v1/evaluate", &face)), (401, "unregistered_kiosk".into()));
+    assert_eq!(refusal(&signed(&server, &stranger, "/v1/evaluate", &face)), (401, "unauthorised".into()));
     // Bad signatures: the body changed after signing; a stranger's signature under the kiosk's name.
     let headers = kiosk.headers("POST", "/v1/evaluate", &main.face(2), now());
     let as_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    assert_eq!(refusal(&call("POST", &server.url("/v1/evaluate"), &as_refs, &face)), (401, "bad_signature".into()));
+    assert_eq!(refusal(&call("POST", &server.url("/v1/evaluate"), &as_refs, &face)), (401, "unauthorised".into()));
     let mut forged = stranger.headers("POST", "/v1/evaluate", &face, now());
     forged[0].1 = kiosk.kiosk_hex().to_owned();
     let as_refs: Vec<(&str, &str)> = forged.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    assert_eq!(refusal(&call("POST", &server.url("/v1/evaluate"), &as_refs, &face)), (401, "bad_signature".into()));
+    assert_eq!(refusal(&call("POST", &server.url("/v1/evaluate"), &as_refs, &face)), (401, "unauthorised".into()));
     // A replayed request: the very same bytes again.
     let headers = kiosk.headers_with_nonce("POST", "/v1/evaluate", &face, now(), &[7; 16]);
     let as_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -138,7 +138,7 @@ fn every_credential_refusal_is_a_401_with_its_reason_and_evaluates_nothing() {
         revocation.to_str().unwrap(),
     ]);
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let sent = veilwatch(&["registration", "send", "--authority", &server.url(""), revocation.to_str().unwrap()]);
+    let sent = veilwatch(&["registration", "send", "--authority", &server.admin_url(""), revocation.to_str().unwrap()]);
     assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
     assert_eq!(refusal(&signed(&server, &second, "/v1/evaluate", &face)), (401, "revoked_kiosk".into()));
     ok(signed(&server, &kiosk, "/v1/evaluate", &face));
@@ -180,7 +180,7 @@ fn budgets_refuse_with_429_and_retry_after_and_count_only_whole_faces() {
     let keys = keygen(&scratch);
     let per_minute = TestDeployment::new(L, Budgets { faces_per_minute: 3, ..generous() });
     let mut per_day = TestDeployment::new(L, Budgets { faces_per_minute: 100, faces_per_day: 2, ..generous() });
-    let total = TestDeployment::new(L, Budgets { faces_total: 2, ..generous() });
+    let total = TestDeployment::new(L, Budgets { faces_total: 3, ..generous() });
     let other_kiosk = SigningKey::generate(&mut rand_core::OsRng);
     let mut total = total;
     total.registration.kiosk_keys.push(HexBytes(other_kiosk.verifying_key().to_bytes()));
@@ -226,13 +226,20 @@ fn budgets_refuse_with_429_and_retry_after_and_count_only_whole_faces() {
     let other = RequestSigner::new(other_kiosk.clone(), &per_day.id());
     assert_eq!(signed(&server, &other, "/v1/evaluate", &per_day.face(1)).0, 200);
 
-    // The deployment's total, across its kiosks: refused without Retry-After (it never resets).
+    // The deployment's total, across its kiosks and its key checks (a key check evaluates a chosen
+    // element, so it is charged like a face): refused without Retry-After (it never resets).
+    assert_eq!(signed(&server, &total.signer(), "/v1/key-check", &server_process::elements(1, 5)).0, 200);
     assert_eq!(signed(&server, &total.signer(), "/v1/evaluate", &total.face(1)).0, 200);
     let other = RequestSigner::new(other_kiosk, &total.id());
     assert_eq!(signed(&server, &other, "/v1/evaluate", &total.face(1)).0, 200);
     let refused = signed(&server, &total.signer(), "/v1/evaluate", &total.face(1));
     assert_eq!(refusal(&refused), (429, "budget_total".into()));
     assert_eq!(header(&refused.1, "retry-after"), None);
+    assert_eq!(
+        refusal(&signed(&server, &total.signer(), "/v1/key-check", &server_process::elements(1, 5))),
+        (429, "budget_total".into()),
+        "no key check once the total is spent"
+    );
 
     // Key checks: one element each, at most 30 per kiosk per hour.
     let check_kiosk = per_day.signer();
@@ -294,8 +301,12 @@ fn random_nonce() -> [u8; 16] {
 fn reviewer_material_is_released_on_proof_of_the_record_key_capped_and_logged() {
     let scratch = scratch("disclose");
     let keys = keygen(&scratch);
-    let mut deployment = TestDeployment::new(L, Budgets { disclosures_per_hour: 2, ..generous() });
+    let mut deployment =
+        TestDeployment::new(L, Budgets { disclosures_per_hour: 2, deployment_disclosures_per_hour: 3, ..generous() });
+    let second = SigningKey::generate(&mut rand_core::OsRng);
+    deployment.registration.kiosk_keys.push(HexBytes(second.verifying_key().to_bytes()));
     let id = deployment.id();
+    let second = RequestSigner::new(second, &id);
     let (entry_a, entry_b) = (entry("ref-001", "Jane Example"), entry("ref-002", "John Example"));
     let (key_a, material_a) = material(&id, &entry_a);
     let (key_b, material_b) = material(&id, &entry_b);
@@ -320,7 +331,7 @@ fn reviewer_material_is_released_on_proof_of_the_record_key_capped_and_logged() 
     assert_eq!(refusal(&disclose(&server, &kiosk, &id, &[9; 16], &key_a, (n, n))), (404, "unknown_handle".into()));
     // Without a credential: nothing.
     let unsigned = call("POST", &server.url("/v1/disclose"), &[], b"{}");
-    assert_eq!(refusal(&unsigned), (401, "unsigned".into()));
+    assert_eq!(refusal(&unsigned), (401, "unauthorised".into()));
 
     // The cap: 2 per kiosk per hour; bad proofs did not spend it.
     let n = random_nonce();
@@ -330,15 +341,24 @@ fn reviewer_material_is_released_on_proof_of_the_record_key_capped_and_logged() 
     assert_eq!(refusal(&capped), (429, "disclosure_cap".into()));
     let wait: i64 = header(&capped.1, "retry-after").unwrap().parse().unwrap();
     assert!((1..=3600).contains(&wait));
+    // The deployment's cap over all its kiosks: 3 an hour, so another kiosk gets one, not two:
+    // stolen credentials pooled release no more names than the deployment's cap.
+    let n = random_nonce();
+    assert_eq!(disclose(&server, &second, &id, &handle_a, &key_a, (n, n)).0, 200);
+    let n = random_nonce();
+    let capped = disclose(&server, &second, &id, &handle_b, &key_b, (n, n));
+    assert_eq!(refusal(&capped), (429, "deployment_disclosure_cap".into()));
+    assert!(String::from_utf8_lossy(&capped.2).contains("3 disclosures per hour, over all its kiosks"));
 
     // Each disclosure is logged with deployment, kiosk, handle and time, and counted.
     let log = server.log_text();
     let lines: Vec<&str> = log.lines().filter(|l| l.contains("disclosed reviewer material")).collect();
-    assert_eq!(lines.len(), 2, "{log}");
+    assert_eq!(lines.len(), 3, "{log}");
     assert!(lines[0].contains(&veilwatch::hex(&handle_a)) && lines[1].contains(&veilwatch::hex(&handle_b)));
-    assert!(lines
+    assert!(lines[..2]
         .iter()
         .all(|l| l.contains(kiosk.kiosk_hex()) && l.contains(&veilwatch::hex(&id)) && l.contains("time=")));
+    assert!(lines[2].contains(second.kiosk_hex()));
     assert_eq!(
         metric(
             &server,
@@ -383,7 +403,7 @@ fn the_issuer_endpoint_accepts_only_the_trusted_issuers_documents_and_only_newer
     assert_eq!(post_document(&server, &Document::RegisterDeployment(newer).sign(&issuer)).0, 204);
     assert_eq!(
         refusal(&signed(&server, &deployment.signer(), "/v1/evaluate", &deployment.face(1))),
-        (401, "unregistered_kiosk".into())
+        (401, "unauthorised".into())
     );
     let replacement = RequestSigner::new(replacement, &deployment.id());
     assert_eq!(signed(&server, &replacement, "/v1/evaluate", &deployment.face(1)).0, 200);
@@ -394,7 +414,7 @@ fn the_issuer_endpoint_accepts_only_the_trusted_issuers_documents_and_only_newer
     let refused = veilwatch(&[
         "authority",
         "--keys",
-        keys.to_str().unwrap(),
+        keys.join("authority").to_str().unwrap(),
         "--register",
         bad.to_str().unwrap(),
         "--listen",

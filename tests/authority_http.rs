@@ -1,9 +1,9 @@
 //! `veilwatch authority` over its wire, as a kiosk or an attacker sees it: signed evaluation over
 //! HTTPS (rustls, a self-signed certificate the client trusts), CORS only for the configured kiosk
 //! origins (with the credential headers allowed and the refusal headers exposed), `/v1/anchor`
-//! (signed requests carrying signed audit heads: verified, kept latest per kiosk, a chain going
+//! (signed requests carrying signed audit heads: verified, kept in each kiosk's history, a chain going
 //! backwards refused, only a kiosk's own head), refusals with reasons, and `/metrics` in the
-//! Prometheus text format.
+//! Prometheus text format on the admin listener only.
 
 mod server_process;
 
@@ -121,7 +121,7 @@ fn a_browser_page_may_call_the_authority_only_from_a_configured_kiosk_origin() {
     assert_eq!(header(&headers, "access-control-allow-origin"), None);
     // A bad origin on the command line is refused up front.
     let bad = std::process::Command::new(server_process::BIN)
-        .args(["authority", "--keys", keys.to_str().unwrap(), "--allow-origin", "*"])
+        .args(["authority", "--keys", keys.join("authority").to_str().unwrap(), "--allow-origin", "*"])
         .output()
         .unwrap();
     assert!(!bad.status.success());
@@ -148,6 +148,11 @@ fn the_authority_anchors_signed_audit_heads_and_refuses_forged_or_backward_ones(
     let signer = deployment.signer();
     let post = |head: &Value| signed(&server, &signer, "/v1/anchor", head.to_string().as_bytes());
     let get = || call("GET", &server.url(&format!("/v1/anchor/{kiosk_hex}")), &[], &[]);
+    // The history answers one head a line; the latest is the last.
+    let latest = || {
+        let (_, _, body) = get();
+        serde_json::from_str::<Value>(String::from_utf8(body).unwrap().lines().last().unwrap()).unwrap()
+    };
 
     assert_eq!(get().0, 404, "nothing anchored yet");
     let h7 = signed_head(&kiosk, 7, &"11".repeat(32));
@@ -157,13 +162,13 @@ fn the_authority_anchors_signed_audit_heads_and_refuses_forged_or_backward_ones(
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), h7, "the stored head comes back as signed");
     let h9 = signed_head(&kiosk, 9, &"22".repeat(32));
     assert_eq!(post(&h9).0, 204);
-    assert_eq!(serde_json::from_slice::<Value>(&get().2).unwrap(), h9);
+    assert_eq!(latest(), h9);
 
     // The chain going backwards: refused, and the latest head stays.
     let (status, _, body) = post(&signed_head(&kiosk, 8, &"33".repeat(32)));
     assert_eq!(status, 409);
     assert!(String::from_utf8_lossy(&body).contains("the kiosk's audit chain went backwards"));
-    assert_eq!(serde_json::from_slice::<Value>(&get().2).unwrap(), h9);
+    assert_eq!(latest(), h9);
     assert!(server.log_text().contains("went backwards"), "the refusal is logged: {}", server.log_text());
 
     // Forgeries: a head re-signed by another key under this kiosk's name, a changed seq, junk.
@@ -181,13 +186,13 @@ fn the_authority_anchors_signed_audit_heads_and_refuses_forged_or_backward_ones(
         assert_eq!(status, 400, "{bad}");
         assert!(String::from_utf8_lossy(&body).contains(reason), "{}", String::from_utf8_lossy(&body));
     }
-    assert_eq!(serde_json::from_slice::<Value>(&get().2).unwrap(), h9, "no forgery replaced the head");
+    assert_eq!(latest(), h9, "no forgery replaced the head");
     // Unsigned, or another kiosk's head under this kiosk's credential: refused.
     let other = signed_head(&SigningKey::from_bytes(&[44; 32]), 30, &"55".repeat(32));
     let unsigned = call("POST", &server.url("/v1/anchor"), &[], h9.to_string().as_bytes());
-    assert_eq!(refusal(&unsigned), (401, "unsigned".into()));
+    assert_eq!(refusal(&unsigned), (401, "unauthorised".into()));
     assert_eq!(refusal(&post(&other)), (403, "anchor_kiosk_mismatch".into()));
-    assert_eq!(serde_json::from_slice::<Value>(&get().2).unwrap(), h9);
+    assert_eq!(latest(), h9);
     // An oversized head document is refused before it is parsed.
     // (Only the head is sent: a server that refuses early closes before reading a body.)
     let answer = raw(
@@ -214,7 +219,7 @@ fn refusals_carry_a_reason_and_metrics_count_requests_refusals_and_evaluations()
     let answer = signed(&server, &signer, "/v1/evaluate", &[1; 33]);
     assert_eq!(refusal(&answer), (400, "wrong_element_count".into()));
     assert!(String::from_utf8_lossy(&answer.2).contains("exactly 1024 blinded elements"));
-    assert_eq!(refusal(&call("POST", &server.url("/v1/evaluate"), &[], &face)), (401, "unsigned".into()));
+    assert_eq!(refusal(&call("POST", &server.url("/v1/evaluate"), &[], &face)), (401, "unauthorised".into()));
     let (status, _, body) = call("GET", &server.url("/v1/evaluate"), &[], &[]);
     assert_eq!(status, 405, "{}", String::from_utf8_lossy(&body));
     let (status, _, body) = call("GET", &server.url("/admin"), &[], &[]);
@@ -227,7 +232,10 @@ fn refusals_carry_a_reason_and_metrics_count_requests_refusals_and_evaluations()
     );
     assert!(answer.starts_with("HTTP/1.1 413"), "more than 4 096 elements: {answer}");
 
-    let (status, headers, body) = call("GET", &server.url("/metrics"), &[], &[]);
+    // Per-kiosk counts and the issuer's documents are on the admin listener only.
+    assert_eq!(refusal(&call("GET", &server.url("/metrics"), &[], &[])), (404, "not_found".into()));
+    assert_eq!(refusal(&call("POST", &server.url("/issuer/documents"), &[], b"")), (404, "not_found".into()));
+    let (status, headers, body) = call("GET", &server.admin_url("/metrics"), &[], &[]);
     assert_eq!(status, 200);
     assert!(header(&headers, "content-type").unwrap().starts_with("text/plain"));
     let text = String::from_utf8(body).unwrap();
@@ -248,7 +256,7 @@ fn refusals_carry_a_reason_and_metrics_count_requests_refusals_and_evaluations()
     assert_eq!(value("veilwatch_authority_refusals_total{reason=\"bad_elements\"}"), 1.0);
     assert_eq!(value("veilwatch_authority_refusals_total{reason=\"wrong_element_count\"}"), 1.0);
     assert_eq!(value("veilwatch_authority_refusals_total{reason=\"unsigned\"}"), 1.0);
-    assert_eq!(value("veilwatch_authority_refusals_total{reason=\"not_found\"}"), 1.0);
+    assert_eq!(value("veilwatch_authority_refusals_total{reason=\"not_found\"}"), 3.0);
     assert_eq!(value("veilwatch_authority_refusals_total{reason=\"method\"}"), 1.0);
     // The log: one line per request with method, path, status and latency, and no element.
     let log = server.log_text();
@@ -270,7 +278,7 @@ fn each_deployment_is_answered_under_its_own_derived_key_and_the_proof_verifies(
     let (ours, theirs) = (TestDeployment::new(2, generous()), TestDeployment::new(2, generous()));
     let theirs_document = theirs.document(&keys, &scratch, "theirs.txt");
     let server = authority_for(&keys, &ours, &scratch, &["--register", theirs_document.to_str().unwrap()]);
-    let master_hex = std::fs::read_to_string(keys.join("secret/authority-master.key")).unwrap();
+    let master_hex = std::fs::read_to_string(keys.join("authority/authority-master.key")).unwrap();
     let master = MasterSecret::from_bytes(&veilwatch::hex::from_hex(master_hex.trim()).unwrap()).unwrap();
     let key_of = |deployment: &TestDeployment| DeploymentKey::derive(&master, &deployment.id()).unwrap();
     let inputs = vec![b"table 0 code 5".to_vec(), b"table 1 code 9".to_vec()];

@@ -1,6 +1,6 @@
 //! The authority's state in Redis (`--state redis://…`, protocol F), with a `redis-server` of the
 //! test's own: two authority processes sharing it hold one budget, one nonce set, one registration
-//! and revocation state, one anchor per kiosk and one disclosure log; and when Redis goes away
+//! and revocation state, one append-only anchor history per kiosk and one disclosure log; and when Redis goes away
 //! they refuse with 503 and evaluate nothing, then serve again once it is back, budgets kept.
 //! (Without `redis-server` the tests say so loudly and skip; under `CI=true` they fail.)
 
@@ -10,10 +10,10 @@ mod server_process;
 
 use std::time::{Duration, Instant};
 
+use cluster::Redis;
 use server_process::{
     call, generous, header, issuer_key, keygen, now, refusal, scratch, signed, Server, TestDeployment,
 };
-use cluster::Redis;
 use veilwatch::authority::credential::RequestSigner;
 use veilwatch::authority::registration::{Base64Bytes, Budgets, Document, HexBytes, KioskRevocation, Material};
 use veilwatch::authority::store::{RedisStore, StateStore};
@@ -25,7 +25,7 @@ use veilwatch::governance::audit::SignedHead;
 const L: u16 = 16;
 
 fn metric(server: &Server, series: &str) -> f64 {
-    let text = String::from_utf8(call("GET", &server.url("/metrics"), &[], &[]).2).unwrap();
+    let text = String::from_utf8(call("GET", &server.admin_url("/metrics"), &[], &[]).2).unwrap();
     text.lines().find(|l| l.starts_with(series)).map_or(0.0, |line| line.rsplit(' ').next().unwrap().parse().unwrap())
 }
 
@@ -58,10 +58,19 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     let state = redis.url();
     // Replica A registers the deployment at start; replica B only shares the store.
     let a = Server::start(
-        &["authority", "--keys", keys.to_str().unwrap(), "--state", &state, "--register", document.to_str().unwrap()],
+        &[
+            "authority",
+            "--keys",
+            keys.join("authority").to_str().unwrap(),
+            "--state",
+            &state,
+            "--register",
+            document.to_str().unwrap(),
+        ],
         &scratch,
     );
-    let b = Server::start(&["authority", "--keys", keys.to_str().unwrap(), "--state", &state], &scratch);
+    let b =
+        Server::start(&["authority", "--keys", keys.join("authority").to_str().unwrap(), "--state", &state], &scratch);
     let kiosk = deployment.signer();
     let face = deployment.face(1);
     away_from_a_minute_boundary();
@@ -82,7 +91,7 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     // Concurrent requests sprayed over both replicas: exactly the budget is accepted.
     let burst = TestDeployment::new(L, Budgets { faces_per_day: 7, ..generous() });
     let burst_path = burst.document(&keys, &scratch, "burst.txt");
-    assert_eq!(call("POST", &b.url("/issuer/documents"), &[], &std::fs::read(&burst_path).unwrap()).0, 204);
+    assert_eq!(call("POST", &b.admin_url("/issuer/documents"), &[], &std::fs::read(&burst_path).unwrap()).0, 204);
     let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
     let threads: Vec<_> = (0..16)
         .map(|i| {
@@ -103,7 +112,7 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
         issued: now(),
     })
     .sign(&issuer_key(&keys));
-    assert_eq!(call("POST", &b.url("/issuer/documents"), &[], revoke.as_bytes()).0, 204);
+    assert_eq!(call("POST", &b.admin_url("/issuer/documents"), &[], revoke.as_bytes()).0, 204);
     assert_eq!(
         refusal(&signed(&a, &second, "/v1/key-check", &server_process::elements(1, 2))),
         (401, "revoked_kiosk".into())
@@ -140,6 +149,22 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
         refusal(&signed(&b, &kiosk, "/v1/anchor", backwards.to_json().as_bytes())),
         (409, "anchor_backwards".into())
     );
+    // The history is append-only across replicas: another hash at seq 3, sent to B, is refused;
+    // the same head again and a later one are kept, and both replicas answer the whole history.
+    let rewritten = SignedHead::sign(&deployment.kiosk, 3, [0x57; 32], now());
+    assert_eq!(
+        refusal(&signed(&b, &kiosk, "/v1/anchor", rewritten.to_json().as_bytes())),
+        (409, "anchor_conflict".into())
+    );
+    assert_eq!(signed(&b, &kiosk, "/v1/anchor", body.as_bytes()).0, 204, "the same head again");
+    let later = SignedHead::sign(&deployment.kiosk, 4, [0x58; 32], now());
+    assert_eq!(signed(&b, &kiosk, "/v1/anchor", later.to_json().as_bytes()).0, 204);
+    for replica in [&a, &b] {
+        let history = call("GET", &replica.url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]);
+        let heads: Vec<SignedHead> =
+            String::from_utf8(history.2).unwrap().lines().map(|l| SignedHead::parse(l).unwrap()).collect();
+        assert_eq!(heads, [head.clone(), later.clone()]);
+    }
 
     // A replica restarted with an older --register file than the shared state holds still starts
     // (and keeps the newer registration).
@@ -147,9 +172,17 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     newer.issued += 5;
     newer.budgets.faces_per_day = 100;
     let newer = Document::RegisterDeployment(newer).sign(&issuer_key(&keys));
-    assert_eq!(call("POST", &a.url("/issuer/documents"), &[], newer.as_bytes()).0, 204);
+    assert_eq!(call("POST", &a.admin_url("/issuer/documents"), &[], newer.as_bytes()).0, 204);
     let c = Server::start(
-        &["authority", "--keys", keys.to_str().unwrap(), "--state", &state, "--register", burst_path.to_str().unwrap()],
+        &[
+            "authority",
+            "--keys",
+            keys.join("authority").to_str().unwrap(),
+            "--state",
+            &state,
+            "--register",
+            burst_path.to_str().unwrap(),
+        ],
         &scratch,
     );
     assert_eq!(signed(&c, &burst.signer(), "/v1/evaluate", &burst.face(1)).0, 200, "the newer budget of 100 a day");
@@ -169,7 +202,7 @@ fn when_redis_stops_the_authority_refuses_with_503_and_evaluates_nothing_then_re
         &[
             "authority",
             "--keys",
-            keys.to_str().unwrap(),
+            keys.join("authority").to_str().unwrap(),
             "--state",
             &redis.url(),
             "--register",
@@ -196,7 +229,7 @@ fn when_redis_stops_the_authority_refuses_with_503_and_evaluates_nothing_then_re
     assert_eq!(refusal(&signed(&server, &kiosk, "/v1/key-check", &server_process::elements(1, 5))).0, 503);
     assert_eq!(call("GET", &server.url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]).0, 503);
     let document_text = std::fs::read(&document).unwrap();
-    assert_eq!(call("POST", &server.url("/issuer/documents"), &[], &document_text).0, 503);
+    assert_eq!(call("POST", &server.admin_url("/issuer/documents"), &[], &document_text).0, 503);
     assert_eq!(
         metric(&server, "veilwatch_authority_elements_evaluated_total"),
         evaluated,

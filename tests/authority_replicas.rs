@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cluster::{agent, send_document, signed_post, signed_post_with, Answer, Authority, Budgets, Deployment, Haproxy, Kiosk, Redis};
+use cluster::{
+    agent, send_document, signed_post, signed_post_with, Answer, Authority, Budgets, Deployment, Haproxy, Kiosk, Redis,
+};
 use curve25519_dalek::{RistrettoPoint, Scalar};
 use rand_core::{OsRng, RngCore};
 
@@ -52,9 +54,9 @@ impl Replicas {
         let state = redis.url();
         let a = Authority::start(&deployment.keys, &["--state", &state], &dir);
         let b = Authority::start(&deployment.keys, &["--state", &state], &dir);
-        send_document(&a.url(), &registration);
+        send_document(&a.admin_url(), &registration);
         let balancer = Haproxy::start(&[a.port, b.port], &dir)?;
-        cluster::wait_for_200(&format!("{}/metrics", balancer.url()), Duration::from_secs(15));
+        cluster::wait_for_200(&format!("{}/v1/health", balancer.url()), Duration::from_secs(15));
         // Both replicas up in haproxy's view (two passing checks each).
         std::thread::sleep(Duration::from_millis(600));
         Some(Replicas { _scratch: scratch, redis, a, b, balancer, deployment, kiosks })
@@ -128,7 +130,8 @@ fn a_kiosk_spraying_both_replicas_gets_its_budget_once_and_a_nonce_is_seen_by_bo
 
 #[test]
 fn a_replica_killed_under_load_loses_no_accepted_request_and_the_other_keeps_serving() {
-    let budgets = Budgets { faces_per_minute: 100_000, faces_per_day: 100_000, faces_total: 40, disclosures_per_hour: 10 };
+    let budgets =
+        Budgets { faces_per_minute: 100_000, faces_per_day: 100_000, faces_total: 40, disclosures_per_hour: 10 };
     let Some(mut r) = Replicas::start(budgets, 1) else { return };
     let face = Arc::new(r.face());
     let url = r.balancer.url();
@@ -200,7 +203,8 @@ fn a_replica_killed_under_load_loses_no_accepted_request_and_the_other_keeps_ser
 
 #[test]
 fn without_its_store_each_replica_refuses_and_with_it_back_the_budgets_are_kept() {
-    let budgets = Budgets { faces_per_minute: 100_000, faces_per_day: 100_000, faces_total: 8, disclosures_per_hour: 10 };
+    let budgets =
+        Budgets { faces_per_minute: 100_000, faces_per_day: 100_000, faces_total: 8, disclosures_per_hour: 10 };
     let Some(mut r) = Replicas::start(budgets, 1) else { return };
     let agent = agent();
     let face = r.face();
@@ -232,7 +236,11 @@ fn without_its_store_each_replica_refuses_and_with_it_back_the_budgets_are_kept(
             break answer;
         }
     };
-    println!("REPLICAS redis-server restarted: {answered} more answered, then {} {}", refused.status, refused.refusal());
+    println!(
+        "REPLICAS redis-server restarted: {answered} more answered, then {} {}",
+        refused.status,
+        refused.refusal()
+    );
     assert_eq!(answered, 3, "the 5 faces charged before the stop were kept: 8 − 5 remain");
     assert_eq!((refused.status, refused.refusal()), (429, "budget_total"), "{}", refused.text());
 }

@@ -28,12 +28,17 @@ fn authority_watchlist(keys: &Path) -> (Vec<u8>, String) {
     use veilwatch::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
     use veilwatch::blind::prf::{DeploymentKey, MasterSecret};
     let secret = |name: &str| {
-        let text = std::fs::read_to_string(keys.join("secret").join(name)).unwrap();
+        let text = std::fs::read_to_string(keys.join(name)).unwrap();
         <[u8; 32]>::try_from(veilwatch::hex::from_hex(text.trim()).unwrap()).unwrap()
     };
-    let issuer = ed25519_dalek::SigningKey::from_bytes(&secret("issuer.key"));
-    let key = DeploymentKey::derive(&MasterSecret::from_bytes(&secret("authority-master.key")).unwrap(), &[0x77; 16]).unwrap();
-    let params = WatchlistParams { model_id: "m".into(), tables: 16, threshold: 8, valid_from: 0, valid_until: 4_000_000_000 };
+    let issuer = ed25519_dalek::SigningKey::from_bytes(&secret("secret/issuer.key"));
+    let key = DeploymentKey::derive(
+        &MasterSecret::from_bytes(&secret("authority/authority-master.key")).unwrap(),
+        &[0x77; 16],
+    )
+    .unwrap();
+    let params =
+        WatchlistParams { model_id: "m".into(), tables: 16, threshold: 8, valid_from: 0, valid_until: 4_000_000_000 };
     let file = build(synthetic_enrolments(2), &params, &key, &issuer).unwrap();
     (file, veilwatch::hex::hex(&key.public_key()))
 }
@@ -86,11 +91,16 @@ fn the_issuer_lists_kiosks_the_overseer_cosigns_and_verify_requires_the_cosignat
     ok(sign("authority.json", "authority.vwp", &["--kiosk-key", &kiosk]));
     let signed = std::fs::read_to_string(at("authority.vwp")).unwrap();
     assert!(signed.contains(&format!("\"kioskKeys\":[\"{kiosk}\"]")), "{signed}");
-    assert!(signed.contains(&format!("\"authorityPublicKey\":\"{deployment_key}\"")), "filled in from the header: {signed}");
+    assert!(
+        signed.contains(&format!("\"authorityPublicKey\":\"{deployment_key}\"")),
+        "filled in from the header: {signed}"
+    );
     let other_key = "e2".repeat(32);
     std::fs::write(
         at("other-key.json"),
-        template(&format!(r#"{{"kind":"authority","url":"https://authority.example","authorityPublicKey":"{other_key}"}}"#)),
+        template(&format!(
+            r#"{{"kind":"authority","url":"https://authority.example","authorityPublicKey":"{other_key}"}}"#
+        )),
     )
     .unwrap();
     let mismatch = refused(sign("other-key.json", "other.vwp", &["--kiosk-key", &kiosk]));

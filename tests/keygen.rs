@@ -1,7 +1,9 @@
 //! `veilwatch keygen` as an issuer runs it, and as an attacker on the same machine would like it to
 //! behave: the public key apart from the secrets (so the public folder can be served as it is and
-//! `make demo` refuses anything else), secrets readable by their owner only whatever the umask,
-//! nothing replaced in a folder that is not empty unless `--force` says so.
+//! `make demo` refuses anything else), the authority's folder apart from the issuer's secrets (so
+//! that a compromised authority host cannot sign anything), secrets readable by their owner only
+//! whatever the umask, nothing replaced in a folder that is not empty unless `--force` says so; and
+//! `veilwatch authority` starting only from an authority folder without an issuer secret in it.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -62,19 +64,24 @@ fn keygen_puts_the_public_key_apart_from_secrets_that_only_their_owner_can_read(
     let public = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert_eq!(public.len(), 64);
 
-    assert_eq!(names(&keys), ["public", "secret"], "no temporary file or key left beside the two folders");
+    assert_eq!(names(&keys), ["authority", "public", "secret"], "no temporary file or key left beside the folders");
     assert_eq!(names(&keys.join("public")), ["issuer.pub"]);
     assert_eq!(std::fs::read_to_string(keys.join("public/issuer.pub")).unwrap().trim(), public);
-    assert_eq!(names(&keys.join("secret")), ["authority-master.key", "issuer.key", "prf-local.key"]);
-    assert_eq!(mode(&keys.join("secret")), 0o700, "under umask 000");
-    for name in names(&keys.join("secret")) {
-        assert_eq!(mode(&keys.join("secret").join(&name)), 0o600, "{name} under umask 000");
+    assert_eq!(names(&keys.join("secret")), ["issuer.key", "prf-local.key"]);
+    // The authority's folder: its master secret and the issuer's public key, no issuer secret.
+    assert_eq!(names(&keys.join("authority")), ["authority-master.key", "issuer.pub"]);
+    assert_eq!(std::fs::read_to_string(keys.join("authority/issuer.pub")).unwrap().trim(), public);
+    for folder in ["secret", "authority"] {
+        assert_eq!(mode(&keys.join(folder)), 0o700, "{folder} under umask 000");
+    }
+    for secret in ["secret/issuer.key", "secret/prf-local.key", "authority/authority-master.key"] {
+        assert_eq!(mode(&keys.join(secret)), 0o600, "{secret} under umask 000");
     }
 
     // No secret, nor any part of one, is in the public folder.
     let published: Vec<String> =
         walk(&keys.join("public")).iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
-    for secret in walk(&keys.join("secret")) {
+    for secret in walk(&keys.join("secret")).into_iter().chain([keys.join("authority/authority-master.key")]) {
         let hex = std::fs::read_to_string(&secret).unwrap();
         let hex = hex.trim();
         assert_eq!(hex.len(), 64);
@@ -134,7 +141,43 @@ fn keygen_refuses_a_folder_that_is_not_empty_unless_forced() {
     for name in names(&keys.join("secret")) {
         assert_eq!(mode(&keys.join("secret").join(&name)), 0o600, "{name}");
     }
-    assert_eq!(names(&keys), ["notes.txt", "public", "secret"]);
+    assert_eq!(mode(&keys.join("authority/authority-master.key")), 0o600);
+    assert_eq!(names(&keys), ["authority", "notes.txt", "public", "secret"]);
     assert_eq!(std::fs::read_to_string(keys.join("notes.txt")).unwrap(), "mine");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `veilwatch authority --keys FOLDER --state postgres://…`: fails either on the key folder or,
+/// once the folder is accepted, on the state URL; the error says which.
+fn authority_with(keys: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_veilwatch"))
+        .args(["authority", "--keys", keys.to_str().unwrap(), "--state", "postgres://nowhere/"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_authority_starts_from_its_own_folder_and_refuses_one_holding_an_issuer_secret() {
+    let dir = scratch("roles");
+    let keys = dir.join("keys");
+    assert!(keygen(&["--out", keys.to_str().unwrap()]).status.success());
+    // The issuer's folder itself: refused, whatever else is wrong.
+    let refused = authority_with(&keys);
+    assert!(refused.contains("refusing to start") && refused.contains("issuer secret key"), "{refused}");
+    // The authority's folder, copied to "its machine": accepted (the state URL is what fails).
+    let machine = dir.join("authority-machine");
+    std::fs::create_dir_all(&machine).unwrap();
+    for name in names(&keys.join("authority")) {
+        std::fs::copy(keys.join("authority").join(&name), machine.join(&name)).unwrap();
+    }
+    let accepted = authority_with(&machine);
+    assert!(accepted.contains("expected a database file"), "{accepted}");
+    // An issuer secret put into it, at any depth: refused.
+    std::fs::create_dir_all(machine.join("backup")).unwrap();
+    std::fs::copy(keys.join("secret/issuer.key"), machine.join("backup/issuer.key")).unwrap();
+    let refused = authority_with(&machine);
+    assert!(refused.contains("refusing to start") && refused.contains("backup/issuer.key"), "{refused}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

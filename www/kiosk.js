@@ -124,7 +124,7 @@ function restartEngine(error) {
   engine.terminate();
   startEngine(error.message).then(async () => {
     say('The face engine was restarted after an internal error; the audit log continues.');
-    if (state.deploymentLoaded) await loadDeployment();
+    if (state.deploymentLoaded && loadedDeployment) await loadDeployment(loadedDeployment);
   }, refused);
 }
 
@@ -203,10 +203,14 @@ $('enrol').addEventListener('click', async () => {
     showChart(reply.chart);
   }, refused);
 });
-async function loadDeployment() {
-  let deployment;
+// The deployment the engine holds, kept here (module scope, not the DOM) only so that an engine
+// restart can load it again: once loaded, the local-custody PRF key leaves the form.
+let loadedDeployment = null;
+
+async function loadDeployment(again = null) {
+  let deployment = again;
   try {
-    deployment = await readDeployment(state.kioskKey?.publicHex ?? null);
+    deployment ??= await readDeployment(state.kioskKey?.publicHex ?? null);
   } catch (error) {
     if (error instanceof FormProblem) return say(error.message, true);
     throw error;
@@ -214,6 +218,9 @@ async function loadDeployment() {
   const authority = deployment.custody.kind === 'authority' ? deployment.custody.url : null;
   if (authority) say(`Watchlist verified here; checking that the authority at ${authority} holds its key…`);
   return engine.loadWatchlist(deployment).then((reply) => {
+    loadedDeployment = deployment;
+    // The engine holds the key now: no page script can read it from the form any more.
+    $('prf-key').value = '';
     say('Watchlist loaded and verified. Matching is on.');
     state.authority = authority;
     state.deploymentId = reply.deploymentId ?? null;

@@ -1,11 +1,16 @@
-//! `/v1/anchor`: a kiosk's signed audit-chain head (DESIGN §5), verified here and kept, latest per
-//! kiosk, in the state store ([`super::store::StateStore::record_anchor`]).
+//! `/v1/anchor`: a kiosk's signed audit-chain head (DESIGN §5), verified here and appended to the
+//! kiosk's anchor history in the state store ([`super::store::StateStore::record_anchor`]).
 //!
 //! A head is `{"kioskKey":"<64 hex>","seq":N,"head":"<64 hex>","time":"YYYY-MM-DDTHH:MM:SSZ",
 //! "signature":"<128 hex>"}`; the signature is Ed25519 (`verify_strict`) by the kiosk key over the
 //! UTF-8 bytes of `"VEILWATCH-AUDIT-HEAD-V1\n" + kioskKey + "\n" + seq + "\n" + head + "\n" + time`.
-//! Holding the latest head lets anyone who later sees the kiosk's exported log check that it was
-//! not cut or rewritten below that point; a head whose sequence number goes backwards is refused.
+//! The history is append-only, one head per `seq`: a head at a `seq` already anchored with another
+//! hash is refused ([`AnchorError::Conflict`], 409 `anchor_conflict`) — that is what a thief of the
+//! unlocked kiosk who rewrote the log, recomputed the chain and signed a new head would send — and a
+//! head below the latest anchored `seq` that was never anchored is refused as going backwards. The
+//! same head again (a retry) changes nothing. Every anchored head stays, so an auditor who checks
+//! an exported log against the whole history (`veilwatch audit verify --anchors`) finds a rewrite
+//! below any of them, even when the thief kept going and anchored later heads of the forged chain.
 //!
 //! The head is [`governance::audit::SignedHead`](crate::governance::audit::SignedHead), the very
 //! type the kiosk signs and `veilwatch audit verify --anchors` checks.
@@ -23,6 +28,35 @@ pub enum AnchorError {
     BadSignature,
     #[error("the kiosk's audit chain went backwards: seq {offered} is below the anchored seq {stored}")]
     Backwards { stored: u64, offered: u64 },
+    #[error(
+        "seq {seq} is anchored with head {anchored}, not {offered}: the kiosk's audit log was rewritten after it \
+         was anchored (the anchored head stays)"
+    )]
+    Conflict { seq: u64, anchored: String, offered: String },
+}
+
+/// Where `head` may go in a kiosk's history, given the head already anchored at its `seq` (if
+/// any) and the latest anchored `seq` (if any): `Ok(true)` to append it, `Ok(false)` if it is
+/// already there. The one rule every store applies.
+pub fn admit_to_history(
+    head: &SignedHead,
+    at_seq: Option<&SignedHead>,
+    latest: Option<u64>,
+) -> Result<bool, AnchorError> {
+    if let Some(anchored) = at_seq {
+        if anchored.head == head.head {
+            return Ok(false);
+        }
+        return Err(AnchorError::Conflict {
+            seq: head.seq,
+            anchored: anchored.head.clone(),
+            offered: head.head.clone(),
+        });
+    }
+    match latest {
+        Some(stored) if stored > head.seq => Err(AnchorError::Backwards { stored, offered: head.seq }),
+        _ => Ok(true),
+    }
 }
 
 /// Parses a head document and verifies its signature; only a verified head comes back.

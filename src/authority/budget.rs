@@ -2,8 +2,9 @@
 //! materials and key checks it may ask for, in fixed windows of unix time.
 //!
 //! One request to `/v1/evaluate` is one face (exactly L elements). Per (deployment, kiosk): faces
-//! per unix minute and per UTC day; per deployment: faces in total; per (deployment, kiosk):
-//! disclosures and key checks per unix hour. A charge is checked and counted atomically for all
+//! per unix minute and per UTC day; per deployment: faces in total, disclosures per unix hour and
+//! per UTC day; per (deployment, kiosk): disclosures and key checks per unix hour; a key check also counts against the deployment's
+//! total. A charge is checked and counted atomically for all
 //! the counters it touches, or for none ([`super::store::StateStore::charge`]); a refusal names
 //! the counter that refused and when its window ends (`Retry-After`).
 
@@ -19,6 +20,8 @@ pub enum Counter {
     FacesPerDay,
     FacesTotal,
     DisclosuresPerHour,
+    DeploymentDisclosuresPerHour,
+    DeploymentDisclosuresPerDay,
     KeyChecksPerHour,
 }
 
@@ -27,9 +30,11 @@ impl Counter {
     pub fn window_s(self) -> Option<i64> {
         match self {
             Counter::FacesPerMinute => Some(60),
-            Counter::FacesPerDay => Some(86_400),
+            Counter::FacesPerDay | Counter::DeploymentDisclosuresPerDay => Some(86_400),
             Counter::FacesTotal => None,
-            Counter::DisclosuresPerHour | Counter::KeyChecksPerHour => Some(3600),
+            Counter::DisclosuresPerHour | Counter::DeploymentDisclosuresPerHour | Counter::KeyChecksPerHour => {
+                Some(3600)
+            }
         }
     }
 
@@ -40,6 +45,7 @@ impl Counter {
             Counter::FacesPerDay => "budget_day",
             Counter::FacesTotal => "budget_total",
             Counter::DisclosuresPerHour => "disclosure_cap",
+            Counter::DeploymentDisclosuresPerHour | Counter::DeploymentDisclosuresPerDay => "deployment_disclosure_cap",
             Counter::KeyChecksPerHour => "key_check_cap",
         }
     }
@@ -50,6 +56,8 @@ impl Counter {
             Counter::FacesPerDay => "faces-day",
             Counter::FacesTotal => "faces-total",
             Counter::DisclosuresPerHour => "disclosures-hour",
+            Counter::DeploymentDisclosuresPerHour => "deployment-disclosures-hour",
+            Counter::DeploymentDisclosuresPerDay => "deployment-disclosures-day",
             Counter::KeyChecksPerHour => "key-checks-hour",
         }
     }
@@ -65,6 +73,12 @@ impl Counter {
                 )
             }
             Counter::DisclosuresPerHour => format!("this kiosk's cap of {limit} disclosures per hour is reached"),
+            Counter::DeploymentDisclosuresPerHour => {
+                format!("the deployment's cap of {limit} disclosures per hour, over all its kiosks, is reached")
+            }
+            Counter::DeploymentDisclosuresPerDay => {
+                format!("the deployment's cap of {limit} disclosures per UTC day, over all its kiosks, is reached")
+            }
             Counter::KeyChecksPerHour => format!("this kiosk's cap of {limit} key checks per hour is reached"),
         }
     }
@@ -112,14 +126,34 @@ pub fn face(budgets: &Budgets, deployment: &str, kiosk: &str, now: i64) -> Vec<C
     ]
 }
 
-/// The counter one disclosure charges.
+/// The counters one disclosure charges: the kiosk's hour, the deployment's hour and day.
 pub fn disclosure(budgets: &Budgets, deployment: &str, kiosk: &str, now: i64) -> Vec<Charge> {
-    vec![Charge::new(Counter::DisclosuresPerHour, deployment, Some(kiosk), budgets.disclosures_per_hour.into(), now)]
+    vec![
+        Charge::new(Counter::DisclosuresPerHour, deployment, Some(kiosk), budgets.disclosures_per_hour.into(), now),
+        Charge::new(
+            Counter::DeploymentDisclosuresPerHour,
+            deployment,
+            None,
+            budgets.deployment_disclosures_per_hour.into(),
+            now,
+        ),
+        Charge::new(
+            Counter::DeploymentDisclosuresPerDay,
+            deployment,
+            None,
+            budgets.deployment_disclosures_per_day.into(),
+            now,
+        ),
+    ]
 }
 
-/// The counter one key check charges.
-pub fn key_check(deployment: &str, kiosk: &str, now: i64) -> Vec<Charge> {
-    vec![Charge::new(Counter::KeyChecksPerHour, deployment, Some(kiosk), KEY_CHECKS_PER_HOUR, now)]
+/// The counters one key check charges: the kiosk's key checks per hour, and the deployment's total
+/// like a face (a key check evaluates one chosen element, so it is no side door around the total).
+pub fn key_check(budgets: &Budgets, deployment: &str, kiosk: &str, now: i64) -> Vec<Charge> {
+    vec![
+        Charge::new(Counter::KeyChecksPerHour, deployment, Some(kiosk), KEY_CHECKS_PER_HOUR, now),
+        Charge::new(Counter::FacesTotal, deployment, None, budgets.faces_total, now),
+    ]
 }
 
 #[cfg(test)]
@@ -128,7 +162,14 @@ mod tests {
 
     #[test]
     fn windows_are_the_unix_minute_the_utc_day_and_forever() {
-        let budgets = Budgets { faces_per_minute: 2, faces_per_day: 3, faces_total: 4, disclosures_per_hour: 5 };
+        let budgets = Budgets {
+            faces_per_minute: 2,
+            faces_per_day: 3,
+            faces_total: 4,
+            disclosures_per_hour: 5,
+            deployment_disclosures_per_hour: 6,
+            deployment_disclosures_per_day: 7,
+        };
         // 2026-12-02T05:10:30Z
         let now = 1_796_188_230;
         let charges = face(&budgets, "d", "k", now);

@@ -12,12 +12,16 @@
 //! `www/kiosk/authority-client.js` and signs them with its non-extractable WebCrypto key; the
 //! CLI, the tests and the load generator sign here with [`RequestSigner`].
 //!
-//! The authority's side: [`Credential::from_headers`] parses the headers (`unsigned`,
-//! `malformed_credential`), [`Credential::check_fresh`] the clock (`stale`, ±[`MAX_SKEW_S`]),
-//! [`admit_kiosk`] the deployment and kiosk against the registration state, and
-//! [`Credential::verify_signature`] the signature (`verify_strict`); the nonce is checked last, in
-//! the shared state store (`replayed`). Each refusal is a [`CredentialRefusal`] whose token is the
-//! `Veilwatch-Refusal` header of the 401.
+//! The authority's side, in this order: [`Credential::from_headers`] parses the headers (`unsigned`,
+//! `malformed_credential`), [`Credential::verify_signature`] verifies the signature with the key
+//! the request names (`verify_strict`; `bad_signature`) before anything is looked up,
+//! [`admit_kiosk`] checks that the key is registered for the deployment (`unknown_deployment`,
+//! `unregistered_kiosk`) and then the deployment and the kiosk (`revoked_deployment`,
+//! `expired_deployment`, `revoked_kiosk`), [`Credential::check_fresh`] the clock (`stale`,
+//! ±[`MAX_SKEW_S`]), and the nonce is checked last, in the shared state store (`replayed`). Each
+//! refusal is a [`CredentialRefusal`]; the 401 names it in `Veilwatch-Refusal` only when
+//! [`CredentialRefusal::is_told`] (after a registered kiosk's signature verified), and says
+//! [`UNAUTHORISED`] otherwise.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use rand_core::{OsRng, RngCore};
@@ -34,6 +38,8 @@ pub const NONCE: &str = "veilwatch-nonce";
 pub const SIGNATURE: &str = "veilwatch-signature";
 /// The header of a refusal naming its reason as a token (`stale`, `replayed`, `budget_minute`, …).
 pub const REFUSAL: &str = "veilwatch-refusal";
+/// The one token of every refusal before a registered kiosk's signature has verified.
+pub const UNAUTHORISED: &str = "unauthorised";
 /// Bytes of a request nonce.
 pub const NONCE_BYTES: usize = 16;
 /// How far a request's timestamp may be from the authority's clock, either way.
@@ -138,6 +144,21 @@ pub enum CredentialRefusal {
 }
 
 impl CredentialRefusal {
+    /// Whether the requester is told this reason: only once the request is signed by a kiosk key
+    /// registered for the deployment it names, and the signature verified. Every refusal before
+    /// that point is answered with the one token [`UNAUTHORISED`], so that a stranger learns
+    /// nothing of which deployments and kiosks exist; the reason goes to the log and the metrics.
+    pub fn is_told(&self) -> bool {
+        !matches!(
+            self,
+            CredentialRefusal::Unsigned(_)
+                | CredentialRefusal::Malformed(_)
+                | CredentialRefusal::BadSignature
+                | CredentialRefusal::UnknownDeployment(_)
+                | CredentialRefusal::UnregisteredKiosk
+        )
+    }
+
     pub fn token(&self) -> &'static str {
         match self {
             CredentialRefusal::Unsigned(_) => "unsigned",
@@ -212,8 +233,10 @@ impl Credential {
     }
 }
 
-/// The deployment's registration, if the deployment is registered, not revoked and in its
-/// window, and `kiosk` is listed and not revoked; the refusal otherwise, in the protocol's order.
+/// The deployment's registration, if `kiosk` is listed in it, the deployment is not revoked and in
+/// its window, and the kiosk is not revoked; the refusal otherwise. Whether the kiosk is listed is
+/// decided first, so that only a registered kiosk (whose signature the caller has verified) learns
+/// anything more about the deployment than [`CredentialRefusal::is_told`] allows.
 pub fn admit_kiosk<'a>(
     credential: &Credential,
     state: Option<&'a DeploymentState>,
@@ -221,18 +244,18 @@ pub fn admit_kiosk<'a>(
 ) -> Result<&'a Registration, CredentialRefusal> {
     let id = || credential.deployment.to_hex();
     let state = state.ok_or_else(|| CredentialRefusal::UnknownDeployment(id()))?;
+    let registration = state.registration.as_ref().ok_or_else(|| CredentialRefusal::UnknownDeployment(id()))?;
+    if !registration.lists_kiosk(&credential.kiosk.0) {
+        return Err(CredentialRefusal::UnregisteredKiosk);
+    }
     if state.revoked {
         return Err(CredentialRefusal::RevokedDeployment(id()));
     }
-    let registration = state.registration.as_ref().ok_or_else(|| CredentialRefusal::UnknownDeployment(id()))?;
     if now_unix < registration.not_before || now_unix > registration.not_after {
         return Err(CredentialRefusal::ExpiredDeployment(id()));
     }
     if state.revoked_kiosks.contains(&credential.kiosk.0) {
         return Err(CredentialRefusal::RevokedKiosk);
-    }
-    if !registration.lists_kiosk(&credential.kiosk.0) {
-        return Err(CredentialRefusal::UnregisteredKiosk);
     }
     Ok(registration)
 }

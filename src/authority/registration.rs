@@ -42,6 +42,11 @@ pub const MAX_KIOSKS: usize = 1_000;
 pub const MAX_SEALED_BYTES: usize = 64 * 1024;
 /// Disclosures per kiosk per hour when the registration does not say.
 pub const DEFAULT_DISCLOSURES_PER_HOUR: u32 = 10;
+/// The deployment's caps on released reviewer materials over all its kiosks, per hour and per UTC
+/// day, when the registration does not set them: stolen kiosk credentials pooled cannot release
+/// more names than this, however many kiosks the deployment has.
+pub const DEFAULT_DEPLOYMENT_DISCLOSURES_PER_HOUR: u32 = 20;
+pub const DEFAULT_DEPLOYMENT_DISCLOSURES_PER_DAY: u32 = 100;
 
 /// Why a document was not accepted. The first two are the issuer's concern (403), the rest a
 /// document that is not one (400).
@@ -150,10 +155,24 @@ pub struct Budgets {
     /// Reviewer materials released per kiosk per hour.
     #[serde(default = "default_disclosures")]
     pub disclosures_per_hour: u32,
+    /// Reviewer materials released for the whole deployment per unix hour, over all its kiosks.
+    #[serde(default = "default_deployment_disclosures_per_hour")]
+    pub deployment_disclosures_per_hour: u32,
+    /// Reviewer materials released for the whole deployment per UTC day, over all its kiosks.
+    #[serde(default = "default_deployment_disclosures_per_day")]
+    pub deployment_disclosures_per_day: u32,
 }
 
 fn default_disclosures() -> u32 {
     DEFAULT_DISCLOSURES_PER_HOUR
+}
+
+fn default_deployment_disclosures_per_hour() -> u32 {
+    DEFAULT_DEPLOYMENT_DISCLOSURES_PER_HOUR
+}
+
+fn default_deployment_disclosures_per_day() -> u32 {
+    DEFAULT_DEPLOYMENT_DISCLOSURES_PER_DAY
 }
 
 /// The sealed reviewer material of one watchlist entry, and the verifier of its disclosure proofs.
@@ -329,6 +348,8 @@ mod tests {
                 faces_per_day: 1000,
                 faces_total: 100_000,
                 disclosures_per_hour: 10,
+                deployment_disclosures_per_hour: 20,
+                deployment_disclosures_per_day: 100,
             },
             kiosk_keys: vec![HexBytes(SigningKey::from_bytes(&[5; 32]).verifying_key().to_bytes())],
             materials: vec![Material {

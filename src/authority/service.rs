@@ -6,14 +6,21 @@
 //!   64-byte batched DLEQ proof the kiosk verifies against the key in the signed watchlist header.
 //!   The authority sees only blinded elements.
 //! - `POST /v1/key-check`: exactly one blinded element, answered the same way, at most 30 per
-//!   kiosk per hour.
+//!   kiosk per hour, each counted against the deployment's total like a face.
 //! - `POST /v1/disclose`: the sealed reviewer material of one handle, on proof of its record key.
-//! - `POST /v1/anchor`: a kiosk's signed audit-chain head (the credential's kiosk must be the head's).
-//! - `GET /v1/anchor/{kioskKey}` (public) and `GET /metrics` (Prometheus text).
+//! - `POST /v1/anchor`: a kiosk's signed audit-chain head (the credential's kiosk must be the head's),
+//!   appended to the kiosk's history; another hash at an anchored seq is 409 `anchor_conflict`.
+//! - `GET /v1/anchor/{kioskKey}[?since=SEQ]` (public): the history, one head a line.
+//! - `GET /v1/health`: 200 while the process serves, for load balancers' health checks.
+//!
+//! On the admin listener only ([`Routers::admin`]; loopback by default), because they carry
+//! per-kiosk counts or take tens of MB:
+//! - `GET /metrics` (Prometheus text).
 //! - `POST /issuer/documents`: a registration or revocation signed by the trusted issuer.
 //!
 //! Every `/v1/*` POST goes through [`admit`] first (the kiosk credential, [`super::credential`]);
-//! nothing is evaluated, disclosed or stored on a refusal. Refusals are 4xx/5xx with a plain-text
+//! nothing is evaluated, disclosed or stored on a refusal, and until a registered kiosk's
+//! signature has verified every refusal answers only `unauthorised`. Refusals are 4xx/5xx with a plain-text
 //! reason and the `Veilwatch-Refusal` token, counted by reason in `/metrics`. If the state store
 //! fails, the answer is 503 `state_store_unavailable` and nothing is evaluated (fail closed).
 //! Logs carry kiosk, deployment, endpoint and outcome; never an element.
@@ -22,7 +29,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -37,9 +44,9 @@ use super::anchor::{verified_head, AnchorError, MAX_HEAD_BYTES};
 use super::budget::{self, Charge};
 use super::credential::{self, admit_kiosk, Credential, CredentialRefusal};
 use super::disclosure::{self, DiscloseRequest, Disclosure};
+use super::evaluator::DeploymentEvaluator;
 use super::registration::{Document, DocumentError, Registration, MAX_DOCUMENT_BYTES};
 use super::store::{Applied, StateStore, StoreError};
-use super::evaluator::DeploymentEvaluator;
 use crate::blind::prf::{MasterSecret, ELEMENT_BYTES, PROOF_BYTES};
 use crate::time::now_unix;
 
@@ -47,11 +54,16 @@ use crate::time::now_unix;
 pub const MAX_ELEMENTS: usize = super::registration::MAX_TABLES as usize;
 pub const EVALUATE_PATH: &str = "/v1/evaluate";
 pub const KEY_CHECK_PATH: &str = "/v1/key-check";
+/// The largest `/v1/key-check` body read (one element is answered; a few more get a clear 400).
+const KEY_CHECK_BODY_BYTES: usize = 64 * ELEMENT_BYTES;
 /// The most bytes of an answer: [`MAX_ELEMENTS`] elements and the proof.
 pub const MAX_ANSWER_BYTES: usize = MAX_ELEMENTS * ELEMENT_BYTES + PROOF_BYTES;
 pub const DISCLOSE_PATH: &str = "/v1/disclose";
 pub const ANCHOR_PATH: &str = "/v1/anchor";
 pub const DOCUMENTS_PATH: &str = "/issuer/documents";
+pub const METRICS_PATH: &str = "/metrics";
+/// What a load balancer checks: 200 while the process serves (it says nothing else).
+pub const HEALTH_PATH: &str = "/v1/health";
 /// Metric names (`/metrics`).
 pub const REQUESTS: &str = "veilwatch_authority_requests_total";
 pub const REFUSALS: &str = "veilwatch_authority_refusals_total";
@@ -84,15 +96,22 @@ struct Service {
 /// token (the request's log line, written by the server, carries the status).
 pub fn refuse(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Response {
     metrics::counter!(REFUSALS, "reason" => reason).increment(1);
-    let mut message = message.into();
+    plain_refusal(status, reason, message.into())
+}
+
+fn plain_refusal(status: StatusCode, token: &'static str, mut message: String) -> Response {
     message.push('\n');
     (
         status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (HeaderName::from_static(credential::REFUSAL), reason)],
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (HeaderName::from_static(credential::REFUSAL), token)],
         message,
     )
         .into_response()
 }
+
+/// What every refusal before a registered kiosk's signature has verified says.
+const UNAUTHORISED_MESSAGE: &str =
+    "the request is not authorised: sign it with a kiosk key the issuer registered for the deployment";
 
 /// A refused request: status, token, the reason a person reads, and when to try again.
 #[derive(Debug)]
@@ -101,16 +120,23 @@ pub struct Refusal {
     pub token: &'static str,
     pub message: String,
     pub retry_after: Option<u64>,
+    /// Whether the requester is told `token` and `message`; if not, they go to the log and the
+    /// metrics only and the answer is [`credential::UNAUTHORISED`].
+    pub told: bool,
 }
 
 impl Refusal {
     fn new(status: StatusCode, token: &'static str, message: impl Into<String>) -> Refusal {
-        Refusal { status, token, message: message.into(), retry_after: None }
+        Refusal { status, token, message: message.into(), retry_after: None, told: true }
     }
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
+        if !self.told {
+            metrics::counter!(REFUSALS, "reason" => self.token).increment(1);
+            return plain_refusal(self.status, credential::UNAUTHORISED, UNAUTHORISED_MESSAGE.to_owned());
+        }
         let mut response = refuse(self.status, self.token, self.message);
         if let Some(wait) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
@@ -121,7 +147,10 @@ impl IntoResponse for Refusal {
 
 impl From<CredentialRefusal> for Refusal {
     fn from(refusal: CredentialRefusal) -> Refusal {
-        Refusal::new(StatusCode::UNAUTHORIZED, refusal.token(), refusal.to_string())
+        Refusal {
+            told: refusal.is_told(),
+            ..Refusal::new(StatusCode::UNAUTHORIZED, refusal.token(), refusal.to_string())
+        }
     }
 }
 
@@ -143,15 +172,48 @@ fn over_budget(charge: &Charge, now: i64) -> Refusal {
         token: charge.counter.token(),
         message: charge.counter.message(charge.limit),
         retry_after: charge.retry_after(now),
+        told: true,
     }
 }
 
-/// The authority's routes, with CORS for the configured origins. The caller adds the network
-/// limits (deadline, concurrency, body size).
-pub fn router(master: MasterSecret, config: ServiceConfig) -> Router {
+/// The largest body of a request to `path` on the kiosks' listener (0 for a path that takes none):
+/// the server reads a body in full, within this, before the request may take a slot.
+pub fn public_body_limit(path: &str) -> usize {
+    match path {
+        EVALUATE_PATH => MAX_ELEMENTS * ELEMENT_BYTES,
+        KEY_CHECK_PATH => KEY_CHECK_BODY_BYTES,
+        DISCLOSE_PATH => disclosure::MAX_REQUEST_BYTES,
+        ANCHOR_PATH => MAX_HEAD_BYTES,
+        _ => 0,
+    }
+}
+
+/// [`public_body_limit`] for the admin listener.
+pub fn admin_body_limit(path: &str) -> usize {
+    match path {
+        DOCUMENTS_PATH => MAX_DOCUMENT_BYTES,
+        _ => 0,
+    }
+}
+
+/// The authority's two sets of routes: what kiosks (and anyone) reach, and what only the operator
+/// reaches, on a listener of its own (`--admin-listen`, loopback by default).
+pub struct Routers {
+    /// `/v1/*`, with CORS for the configured origins.
+    pub public: Router,
+    /// `GET /metrics` (per-kiosk counts: foot traffic and alerts as they happen) and
+    /// `POST /issuer/documents`.
+    pub admin: Router,
+}
+
+/// The authority's routes. The caller adds the network limits (deadline, concurrency, body size).
+pub fn routers(master: MasterSecret, config: ServiceConfig) -> Routers {
     let service = Arc::new(Service {
         evaluator: DeploymentEvaluator::new(master),
-        issuer: config.issuer, store: config.store, metrics: config.metrics });
+        issuer: config.issuer,
+        store: config.store,
+        metrics: config.metrics,
+    });
     let documents_at_once = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(|_: BoxError| async {
             let mut busy =
@@ -162,18 +224,28 @@ pub fn router(master: MasterSecret, config: ServiceConfig) -> Router {
         .load_shed()
         .concurrency_limit(DOCUMENTS_AT_ONCE)
         .layer(RequestBodyLimitLayer::new(MAX_DOCUMENT_BYTES));
-    let router = Router::new()
+    let admin = Router::new()
+        .route(DOCUMENTS_PATH, post(documents).layer(documents_at_once))
+        .route(METRICS_PATH, get(render_metrics))
+        .fallback(admin_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(service.clone());
+    let public = Router::new()
         .route(EVALUATE_PATH, post(evaluate).layer(RequestBodyLimitLayer::new(MAX_ELEMENTS * ELEMENT_BYTES)))
-        .route(KEY_CHECK_PATH, post(key_check).layer(RequestBodyLimitLayer::new(64 * ELEMENT_BYTES)))
+        .route(KEY_CHECK_PATH, post(key_check).layer(RequestBodyLimitLayer::new(KEY_CHECK_BODY_BYTES)))
         .route(DISCLOSE_PATH, post(disclose).layer(RequestBodyLimitLayer::new(disclosure::MAX_REQUEST_BYTES)))
         .route(ANCHOR_PATH, post(anchor).layer(RequestBodyLimitLayer::new(MAX_HEAD_BYTES)))
         .route("/v1/anchor/{kiosk_key}", get(anchored))
-        .route(DOCUMENTS_PATH, post(documents).layer(documents_at_once))
-        .route("/metrics", get(render_metrics))
+        .route(HEALTH_PATH, get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(service);
-    if config.allow_origins.is_empty() {
+    Routers { public: with_cors(public, config.allow_origins), admin }
+}
+
+/// CORS for the kiosk origins: the credential headers allowed, the refusal headers exposed.
+fn with_cors(router: Router, allow_origins: Vec<HeaderValue>) -> Router {
+    if allow_origins.is_empty() {
         return router;
     }
     let credential_headers =
@@ -181,7 +253,7 @@ pub fn router(master: MasterSecret, config: ServiceConfig) -> Router {
             .map(HeaderName::from_static);
     router.layer(
         CorsLayer::new()
-            .allow_origin(AllowOrigin::list(config.allow_origins))
+            .allow_origin(AllowOrigin::list(allow_origins))
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([header::CONTENT_TYPE].into_iter().chain(credential_headers).collect::<Vec<_>>())
             .expose_headers([header::RETRY_AFTER, HeaderName::from_static(credential::REFUSAL)]),
@@ -193,7 +265,19 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         "not_found",
         "no such endpoint; the authority answers POST /v1/evaluate, /v1/key-check, /v1/disclose, /v1/anchor, \
-         /issuer/documents, GET /v1/anchor/{kioskKey}, /metrics",
+         GET /v1/anchor/{kioskKey}, /v1/health",
+    )
+}
+
+async fn health() -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], "ok\n").into_response()
+}
+
+async fn admin_not_found() -> Response {
+    refuse(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; the admin listener answers POST /issuer/documents, GET /metrics",
     )
 }
 
@@ -218,8 +302,11 @@ impl Admitted {
     }
 }
 
-/// The check every `/v1/*` POST goes through, in the protocol's order: credential headers, clock,
-/// deployment (known, not revoked, in its window), kiosk (listed, not revoked), signature, nonce.
+/// The check every `/v1/*` POST goes through, in this order: credential headers, the signature
+/// with the key the request names (before anything is looked up), the kiosk registered for the
+/// deployment, then the deployment (not revoked, in its window), the kiosk (not revoked), the
+/// clock and the nonce. Until the kiosk is known to be registered, a refusal says only
+/// `unauthorised` ([`CredentialRefusal::is_told`]).
 async fn admit(
     service: &Service,
     credential: Result<Credential, CredentialRefusal>,
@@ -228,10 +315,10 @@ async fn admit(
 ) -> Result<Admitted, Refusal> {
     let now = now_unix();
     let credential = credential?;
-    credential.check_fresh(now)?;
+    credential.verify_signature(Method::POST.as_str(), path, body)?;
     let state = service.store.deployment(&credential.deployment.0).await?;
     let registration = admit_kiosk(&credential, state.as_ref(), now)?.clone();
-    credential.verify_signature(Method::POST.as_str(), path, body)?;
+    credential.check_fresh(now)?;
     if !service.store.first_use_of_nonce(&credential.kiosk.0, &credential.nonce.0, now).await? {
         return Err(CredentialRefusal::Replayed.into());
     }
@@ -297,7 +384,8 @@ async fn evaluate(State(service): State<Arc<Service>>, headers: HeaderMap, body:
         let admitted = admit(&service, credential.clone(), EVALUATE_PATH, &body).await?;
         let (deployment, kiosk) = (admitted.deployment_hex(), admitted.kiosk_hex());
         let charges = budget::face(&admitted.registration.budgets, &deployment, &kiosk, admitted.now);
-        let answer = charge_and_evaluate(&service, &admitted, usize::from(admitted.registration.tables), &charges, body).await?;
+        let answer =
+            charge_and_evaluate(&service, &admitted, usize::from(admitted.registration.tables), &charges, body).await?;
         metrics::counter!(FACES, "deployment" => deployment, "kiosk" => kiosk).increment(1);
         Ok(octets(answer))
     }
@@ -309,7 +397,12 @@ async fn key_check(State(service): State<Arc<Service>>, headers: HeaderMap, body
     let credential = Credential::from_headers(&headers);
     let outcome = async {
         let admitted = admit(&service, credential.clone(), KEY_CHECK_PATH, &body).await?;
-        let charges = budget::key_check(&admitted.deployment_hex(), &admitted.kiosk_hex(), admitted.now);
+        let charges = budget::key_check(
+            &admitted.registration.budgets,
+            &admitted.deployment_hex(),
+            &admitted.kiosk_hex(),
+            admitted.now,
+        );
         charge_and_evaluate(&service, &admitted, 1, &charges, body).await.map(octets)
     }
     .await;
@@ -400,6 +493,14 @@ async fn anchor(State(service): State<Arc<Service>>, headers: HeaderMap, body: B
             Err(e @ AnchorError::Backwards { .. }) => {
                 Err(Refusal::new(StatusCode::CONFLICT, "anchor_backwards", e.to_string()))
             }
+            Err(e @ AnchorError::Conflict { .. }) => {
+                tracing::error!(
+                    kiosk = admitted.kiosk_hex(),
+                    seq,
+                    "anchor conflict, the kiosk's audit log was rewritten: {e}"
+                );
+                Err(Refusal::new(StatusCode::CONFLICT, "anchor_conflict", e.to_string()))
+            }
             Err(e) => Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_anchor", e.to_string())),
         }
     }
@@ -407,11 +508,28 @@ async fn anchor(State(service): State<Arc<Service>>, headers: HeaderMap, body: B
     finish("anchor", credential.as_ref().ok(), outcome)
 }
 
-async fn anchored(State(service): State<Arc<Service>>, Path(kiosk_key): Path<String>) -> Response {
+/// `GET /v1/anchor/{kioskKey}[?since=SEQ]`: the kiosk's anchor history (the heads above `SEQ`),
+/// one signed head a line, oldest first, as `veilwatch audit verify --anchors` reads it.
+async fn anchored(
+    State(service): State<Arc<Service>>,
+    Path(kiosk_key): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
     metrics::counter!(REQUESTS, "endpoint" => "anchor").increment(1);
-    match service.store.latest_anchor(&kiosk_key).await {
-        Ok(Some(head)) => ([(header::CACHE_CONTROL, "no-store")], axum::Json(head)).into_response(),
-        Ok(None) => refuse(StatusCode::NOT_FOUND, "no_anchor", "no audit head is anchored for this kiosk key"),
+    let since = match query.as_deref().map(|q| q.strip_prefix("since=").map(str::parse::<u64>)) {
+        None => 0,
+        Some(Some(Ok(seq))) => seq,
+        Some(_) => return refuse(StatusCode::BAD_REQUEST, "bad_query", "the only query is ?since=SEQ (a number)"),
+    };
+    match service.store.anchors(&kiosk_key, since).await {
+        Ok(heads) if heads.is_empty() => {
+            refuse(StatusCode::NOT_FOUND, "no_anchor", "no audit head is anchored for this kiosk key (above that seq)")
+        }
+        Ok(heads) => {
+            let lines: String = heads.iter().map(|h| h.to_json() + "\n").collect();
+            ([(header::CONTENT_TYPE, "application/x-ndjson"), (header::CACHE_CONTROL, "no-store")], lines)
+                .into_response()
+        }
         Err(e) => Refusal::from(e).into_response(),
     }
 }

@@ -26,7 +26,8 @@
 //! `{"kioskKey":"<64 hex>","seq":N,"head":"<64 hex>","time":"…Z","signature":"<128 hex>"}`, where
 //! `head` is `hash_seq` and the signature is Ed25519 by the kiosk key over the UTF-8 bytes of
 //! `"VEILWATCH-AUDIT-HEAD-V1\n" + kioskKey + "\n" + seq + "\n" + head + "\n" + time`
-//! ([`SignedHead::message`]). The authority's `/v1/anchor` stores the latest per kiosk. Against a set
+//! ([`SignedHead::message`]). The authority's `/v1/anchor` keeps every head, append-only per kiosk
+//! (one hash per `seq`). Against a set
 //! of anchors, [`verify_log`] detects a rewritten log (another hash at an anchored `seq`) and a
 //! truncated one (fewer lines than an anchored `seq`).
 
@@ -372,7 +373,7 @@ impl SignedHead {
 }
 
 /// Parses a file of signed heads: one JSON object a line (blank lines ignored), or a single
-/// object however it is laid out (as the authority's `GET /v1/anchor/<kioskKey>` answers).
+/// object however it is laid out (the authority's `GET /v1/anchor/<kioskKey>` answers one a line).
 pub fn parse_anchors(text: &str) -> Result<Vec<SignedHead>, AuditError> {
     if let Ok(one) = SignedHead::parse(text.trim()) {
         return Ok(vec![one]);

@@ -5,7 +5,7 @@
 //! library give anyone: the kiosk's own blinding ([`BlindedBatch`]), the tags, buckets and shares
 //! of `veilwatch::blind`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use veilwatch::blind::bucket;
 use veilwatch::blind::format::Watchlist;
@@ -28,6 +28,9 @@ pub struct Dump {
     next: usize,
     pooled: HashMap<u32, Vec<(u16, [u8; SHARE_BYTES])>>,
     pub opened: BTreeMap<u32, Opened>,
+    /// Per entry, the (table, code) pairs whose bucket held one of its shares: once every table
+    /// is there, the entry's whole code vector, an approximate template of the face.
+    codes: HashMap<u32, BTreeSet<(u16, u16)>>,
     /// Elements the authority answered, in total.
     pub elements_answered: usize,
 }
@@ -46,7 +49,14 @@ impl Query {
 
 impl Dump {
     pub fn new(watchlist: Watchlist) -> Dump {
-        Dump { watchlist, next: 0, pooled: HashMap::new(), opened: BTreeMap::new(), elements_answered: 0 }
+        Dump {
+            watchlist,
+            next: 0,
+            pooled: HashMap::new(),
+            opened: BTreeMap::new(),
+            codes: HashMap::new(),
+            elements_answered: 0,
+        }
     }
 
     pub fn code_space(&self) -> usize {
@@ -67,6 +77,17 @@ impl Dump {
         Some(Query { pairs, batch: BlindedBatch::blind(inputs).expect("inputs of the right length") })
     }
 
+    /// The opened (real) entries whose code is known in every table.
+    pub fn complete_code_vectors(&self) -> usize {
+        let tables = self.watchlist.header.tables as usize;
+        let complete = |entry: &u32| {
+            let codes =
+                self.codes.get(entry).map_or(0, |c| c.iter().map(|(table, _)| table).collect::<BTreeSet<_>>().len());
+            codes == tables
+        };
+        self.opened.keys().filter(|entry| complete(entry)).count()
+    }
+
     /// Pools the shares the authority's answer to `query` opens; then opens every record that now
     /// has m shares. Returns how many records opened with this answer.
     pub fn absorb(&mut self, query: &Query, answer: &[u8]) -> usize {
@@ -74,7 +95,7 @@ impl Dump {
         let outputs = query.batch.finish(answer, &public_key).expect("the authority's answer unblinds and verifies");
         self.elements_answered += outputs.len();
         let header = &self.watchlist.header;
-        for (&(table, _), y) in query.pairs.iter().zip(&outputs) {
+        for (&(table, code), y) in query.pairs.iter().zip(&outputs) {
             for slot in 0..=u16::MAX {
                 let derived = derive(y, slot);
                 let Some(found) = self.watchlist.find_bucket(&derived.tag) else { break };
@@ -82,6 +103,7 @@ impl Dump {
                 let Some(items) = bucket::open(&derived, &self.watchlist.header_hash, table, blob) else { break };
                 for item in items.iter().filter(|item| item.entry < header.entries) {
                     self.pooled.entry(item.entry).or_default().push((table, item.share));
+                    self.codes.entry(item.entry).or_default().insert((table, code));
                 }
             }
         }

@@ -337,33 +337,43 @@ impl Kiosk {
     }
 }
 
-/// One `veilwatch authority` replica on a free loopback port.
+/// One `veilwatch authority` replica on a free loopback port, its admin listener on another.
 pub struct Authority {
     pub port: u16,
+    pub admin_port: u16,
     pub process: Process,
 }
 
 impl Authority {
-    /// `veilwatch authority --keys KEYS --listen 127.0.0.1:PORT EXTRA…`, once it accepts connections.
+    /// `veilwatch authority --keys KEYS/authority --listen 127.0.0.1:PORT --admin-listen
+    /// 127.0.0.1:ADMIN EXTRA…` (KEYS: the issuer's folder from keygen), once it accepts connections.
     pub fn start(keys: &Path, extra: &[&str], log_dir: &Path) -> Authority {
-        let port = free_port();
+        let (port, admin_port) = (free_port(), free_port());
         let mut command = Command::new(BIN);
         command
-            .args(["authority", "--keys", keys.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .args(["authority", "--keys", keys.join("authority").to_str().unwrap()])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--admin-listen", &format!("127.0.0.1:{admin_port}")])
             .args(extra)
             .env("RUST_LOG", "info");
-        let mut process = Process::spawn("veilwatch authority", &mut command, log_dir.join(format!("authority-{port}.log")));
+        let mut process =
+            Process::spawn("veilwatch authority", &mut command, log_dir.join(format!("authority-{port}.log")));
         wait_for_port(port, "veilwatch authority", &mut process);
-        Authority { port, process }
+        Authority { port, admin_port, process }
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// The admin listener (`/metrics`, `/issuer/documents`).
+    pub fn admin_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.admin_port)
+    }
 }
 
 /// `haproxy` on a free loopback port, round-robin over `backends` with HTTP health checks every
-/// 200 ms (`GET /metrics`), retrying a connection a dead replica refused on the next one.
+/// 200 ms (`GET /v1/health`), retrying a connection a dead replica refused on the next one.
 pub struct Haproxy {
     pub port: u16,
     pub process: Process,
@@ -382,7 +392,7 @@ impl Haproxy {
             "global\n  maxconn 2000\n\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 60s\n  \
              timeout server 60s\n  retries 2\n  option redispatch\n  retry-on conn-failure empty-response\n\n\
              frontend authority\n  bind 127.0.0.1:{port}\n  default_backend replicas\n\n\
-             backend replicas\n  balance roundrobin\n  option httpchk GET /metrics\n  http-check expect status 200\n{servers}"
+             backend replicas\n  balance roundrobin\n  option httpchk GET /v1/health\n  http-check expect status 200\n{servers}"
         );
         let path = dir.join(format!("haproxy-{port}.cfg"));
         std::fs::write(&path, config).unwrap();

@@ -249,7 +249,7 @@ describe('audit anchors sent to the authority', { skip: !haveData }, () => {
       const registration = join(scratch, 'anchors.vwr');
       veilwatch('registration', 'deployment', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--kiosk-key', kioskKey,
         '--faces-per-minute', '600', '--faces-per-day', '10000', '--faces-total', '100000', '--out', registration);
-      authority = spawn(cli, ['authority', '--keys', keys, '--listen', authorityOrigin.slice('http://'.length), '--allow-origin', origin,
+      authority = spawn(cli, ['authority', '--admin-listen', '127.0.0.1:0', '--keys', join(keys, 'authority'), '--listen', authorityOrigin.slice('http://'.length), '--allow-origin', origin,
         '--register', registration], { stdio: 'ignore' });
       // The issuer signs the deployment for this authority and this kiosk.
       writeFileSync(join(scratch, 'authority.json'), JSON.stringify({

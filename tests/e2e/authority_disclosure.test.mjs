@@ -2,7 +2,7 @@
 // through the CLI: the watchlist holds only handles; its materials are registered with the authority
 // by the issuer; the kiosk signs every request with its non-extractable key, and an alert shows the
 // label once the authority disclosed the sealed material. An unsigned request is refused (401,
-// `unsigned`) and evaluates or discloses nothing; past the deployment's disclosure cap the alert says
+// `unauthorised`) and evaluates or discloses nothing; past the deployment's disclosure cap the alert says
 // "material not available" with the authority's reason (429 `disclosure_cap`).
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -24,12 +24,12 @@ const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models
 async function startAuthority(args, port) {
   port ??= await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const process = spawn(cli, ['authority', '--listen', `127.0.0.1:${port}`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const process = spawn(cli, ['authority', '--admin-listen', '127.0.0.1:0', '--listen', `127.0.0.1:${port}`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   process.stderr.on('data', (d) => { stderr += d; });
   for (let i = 0; i < 100; i++) {
     try {
-      await fetch(`${origin}/metrics`);
+      await fetch(`${origin}/v1/health`);
       return { origin, process };
     } catch {
       await new Promise((r) => setTimeout(r, 100));
@@ -89,7 +89,7 @@ describe('reviewer material disclosed by the authority', { skip: !haveData }, ()
   test('identify --authority --kiosk-key prints the label the authority disclosed; unsigned requests are refused', async () => {
     const kioskKeyFile = join(scratch, 'cli-kiosk.key');
     const kioskKey = veilwatch('kiosk-key', 'new', '--out', kioskKeyFile).trim();
-    const { origin, process } = await startAuthority(['--keys', keys, '--register', register('cli', [kioskKey], 10)]);
+    const { origin, process } = await startAuthority(['--keys', join(keys, 'authority'), '--register', register('cli', [kioskKey], 10)]);
     try {
       const out = veilwatch('identify', watchlist, '--issuer', issuer, '--authority', origin, '--kiosk-key', kioskKeyFile, '--json', photo(ENROLLED, 1));
       const alerts = JSON.parse(out)[0].faces.flatMap((f) => f.alerts);
@@ -100,7 +100,7 @@ describe('reviewer material disclosed by the authority', { skip: !haveData }, ()
       for (const [path, body] of [['/v1/disclose', JSON.stringify({ handle: materials[0].handle, proof: '00'.repeat(32) })], ['/v1/evaluate', new Uint8Array(32 * 1024)]]) {
         const response = await fetch(`${origin}${path}`, { method: 'POST', body });
         assert.equal(response.status, 401, path);
-        assert.equal(response.headers.get('veilwatch-refusal'), 'unsigned');
+        assert.equal(response.headers.get('veilwatch-refusal'), 'unauthorised');
         const bytes = Buffer.from(await response.arrayBuffer());
         assert.ok(!bytes.includes(Buffer.from(materials[0].sealed, 'base64').subarray(0, 32)), 'nothing disclosed');
       }
@@ -125,7 +125,7 @@ describe('reviewer material disclosed by the authority', { skip: !haveData }, ()
       await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
       const kioskKey = await createKioskKey(page);
       ({ process: authority } = await startAuthority(
-        ['--keys', keys, '--allow-origin', kioskOrigin, '--register', register(name, [kioskKey], disclosures)], authorityPort));
+        ['--keys', join(keys, 'authority'), '--allow-origin', kioskOrigin, '--register', register(name, [kioskKey], disclosures)], authorityPort));
       writeFileSync(join(scratch, `${name}.json`), JSON.stringify({ ...template, custody: { kind: 'authority', url: authorityOrigin } }));
       veilwatch('profile', 'sign', '--keys', keys, '--watchlist', watchlist, '--template', join(scratch, `${name}.json`),
         '--kiosk-key', kioskKey, '--out', join(scratch, `${name}.vwp`));

@@ -76,7 +76,7 @@ describe('authority custody with an authority that stops answering', { skip: !ha
     const registration = join(scratch, `${kioskKey.slice(0, 8)}.vwr`);
     veilwatch('registration', 'deployment', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--kiosk-key', kioskKey,
       '--faces-per-minute', '600', '--faces-per-day', '10000', '--faces-total', '100000', '--out', registration);
-    return spawn(cli, ['authority', '--keys', keys, '--listen', `127.0.0.1:${port}`, '--allow-origin', origin, '--register', registration],
+    return spawn(cli, ['authority', '--admin-listen', '127.0.0.1:0', '--keys', join(keys, 'authority'), '--listen', `127.0.0.1:${port}`, '--allow-origin', origin, '--register', registration],
       { stdio: 'ignore' });
   }
 

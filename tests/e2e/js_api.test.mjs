@@ -216,7 +216,7 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
       '--faces-per-minute', '600', '--faces-per-day', '10000', '--faces-total', '100000', '--out', file('oprf.vwr'));
     // An authority that knows the deployment but holds another OPRF key: the list's issuer, another key.
     cpSync(file('keys'), file('mixed-keys'), { recursive: true });
-    cpSync(join(file('other-keys'), 'secret/authority-master.key'), join(file('mixed-keys'), 'secret/authority-master.key'));
+    cpSync(join(file('other-keys'), 'authority/authority-master.key'), join(file('mixed-keys'), 'authority/authority-master.key'));
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     writeFileSync(file('authority.json'), JSON.stringify({
@@ -242,7 +242,7 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     const untilUp = async () => {
       for (let i = 0; i < 100; i++) {
         try {
-          return await fetch(`${url}/metrics`);
+          return await fetch(`${url}/v1/health`);
         } catch {
           await new Promise((ok) => setTimeout(ok, 100));
         }
@@ -270,7 +270,7 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     // An authority with another master secret (trusting the same issuer, the deployment registered)
     // answers: its proof fails under the watchlist's deployment key, the answer is refused, the
     // local list still runs.
-    const foreign = spawn(cli, ['authority', '--keys', file('mixed-keys'), '--listen', `127.0.0.1:${port}`, '--register', file('oprf.vwr')],
+    const foreign = spawn(cli, ['authority', '--admin-listen', '127.0.0.1:0', '--keys', join(file('mixed-keys'), 'authority'), '--listen', `127.0.0.1:${port}`, '--register', file('oprf.vwr')],
       { stdio: 'ignore' });
     try {
       await untilUp();
@@ -289,7 +289,7 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     assert.equal(configs(), 1, 'refused loads are not logged as loads');
 
     // The list's own authority: loaded, and only now logged.
-    const right = spawn(cli, ['authority', '--keys', file('keys'), '--listen', `127.0.0.1:${port}`, '--register', file('oprf.vwr')],
+    const right = spawn(cli, ['authority', '--admin-listen', '127.0.0.1:0', '--keys', join(file('keys'), 'authority'), '--listen', `127.0.0.1:${port}`, '--register', file('oprf.vwr')],
       { stdio: 'ignore' });
     try {
       await untilUp();

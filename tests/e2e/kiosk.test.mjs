@@ -129,6 +129,7 @@ describe('kiosk', { skip: !haveData }, () => {
     try {
       await loadWatchlist(page, join(scratch, 'list.vwl'), join(scratch, 'ok.vwp'));
       await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
+      assert.equal(await page.inputValue('#prf-key'), '', 'once the engine holds the PRF key, the form no longer does');
       assert.match(await page.textContent('#watchlist-status'), /up to 64 entries \(the file reveals only its size class\) · custody hmac-sha256-local/);
       assert.match(await page.textContent('#false-alerts'), /per 1 000 passers-by/);
       assert.match(await page.textContent('#false-alerts'), /tracks that alert: \d+\.\d%/);
@@ -258,7 +259,7 @@ describe('kiosk', { skip: !haveData }, () => {
       veilwatch('registration', 'deployment', '--keys', keysDir, '--watchlist', join(scratch, 'oprf.vwl'), '--materials',
         join(scratch, 'oprf.vwl.materials.json'), '--kiosk-key', kioskKey, '--faces-per-minute', '600', '--faces-per-day', '10000',
         '--faces-total', '100000', '--out', registration);
-      authority = spawn(cli, ['authority', '--keys', keysDir, '--listen', `127.0.0.1:${authorityPort}`, '--allow-origin', kioskOrigin,
+      authority = spawn(cli, ['authority', '--admin-listen', '127.0.0.1:0', '--keys', join(keysDir, 'authority'), '--listen', `127.0.0.1:${authorityPort}`, '--allow-origin', kioskOrigin,
         '--register', registration], { stdio: 'ignore' });
       writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
         ...JSON.parse(readFileSync(join(scratch, 'ok.json'), 'utf8')), custody: { kind: 'authority', url: authorityOrigin },

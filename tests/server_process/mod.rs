@@ -28,7 +28,7 @@ pub const DEPLOYMENT: (&str, &str) = ("Veilwatch-Deployment", "d1d1d1d1d1d1d1d1d
 /// Bytes of the batched proof that ends every evaluation answer.
 pub const PROOF: usize = 64;
 
-/// An issuer key folder from `veilwatch keygen` (the authority uses its authority-master.key).
+/// An issuer key folder from `veilwatch keygen` (the authority gets its `authority/` folder).
 pub fn keygen(scratch: &Path) -> PathBuf {
     let keys = scratch.join("keys");
     let out = Command::new(BIN).args(["keygen", "--out", keys.to_str().unwrap()]).output().unwrap();
@@ -46,23 +46,29 @@ pub fn elements(n: usize, seed: u64) -> Vec<u8> {
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    /// An authority's admin listener (`/metrics`, `/issuer/documents`).
+    pub admin: Option<SocketAddr>,
     pub log: PathBuf,
 }
 
+fn free_loopback_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
 impl Server {
-    /// `veilwatch ARGS --listen 127.0.0.1:PORT`, once it accepts connections.
+    /// `veilwatch ARGS --listen 127.0.0.1:PORT` (and for `authority`, `--admin-listen` on another
+    /// free port unless ARGS name one), once it accepts connections.
     pub fn start(args: &[&str], scratch: &Path) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let log = scratch.join(format!("server-{port}.log"));
-        let child = Command::new(BIN)
-            .args(args)
-            .args(["--listen", &addr.to_string()])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let server = Server { child, addr, log };
+        let addr = free_loopback_port();
+        let log = scratch.join(format!("server-{}.log", addr.port()));
+        let mut command = Command::new(BIN);
+        command.args(args).args(["--listen", &addr.to_string()]);
+        let admin = (args.first() == Some(&"authority") && !args.contains(&"--admin-listen")).then(free_loopback_port);
+        if let Some(admin) = admin {
+            command.args(["--admin-listen", &admin.to_string()]);
+        }
+        let child = command.stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
+        let server = Server { child, addr, admin, log };
         let start = Instant::now();
         while TcpStream::connect(addr).is_err() {
             assert!(start.elapsed() < Duration::from_secs(20), "the server did not come up: {}", server.log_text());
@@ -73,6 +79,11 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// A URL on the authority's admin listener.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin.expect("an authority started by Server::start"))
     }
 
     pub fn log_text(&self) -> String {
@@ -146,7 +157,14 @@ pub fn issuer_key(keys: &Path) -> SigningKey {
 
 /// Budgets that do not get in a test's way.
 pub fn generous() -> Budgets {
-    Budgets { faces_per_minute: 100_000, faces_per_day: 1_000_000, faces_total: 10_000_000, disclosures_per_hour: 10 }
+    Budgets {
+        faces_per_minute: 100_000,
+        faces_per_day: 1_000_000,
+        faces_total: 10_000_000,
+        disclosures_per_hour: 10,
+        deployment_disclosures_per_hour: 100,
+        deployment_disclosures_per_day: 1000,
+    }
 }
 
 pub fn now() -> i64 {
@@ -200,14 +218,16 @@ impl TestDeployment {
     }
 }
 
-/// `veilwatch authority --keys KEYS --register DOC ARGS…` for one deployment.
+/// `veilwatch authority --keys KEYS/authority --register DOC ARGS…` for one deployment.
 pub fn authority_for(keys: &Path, deployment: &TestDeployment, scratch: &Path, extra: &[&str]) -> Server {
     let document = deployment.document(
         keys,
         scratch,
         &format!("registration-{}.txt", deployment.registration.deployment.to_hex()),
     );
-    let mut args = vec!["authority", "--keys", keys.to_str().unwrap(), "--register", document.to_str().unwrap()];
+    let authority_keys = keys.join("authority");
+    let mut args =
+        vec!["authority", "--keys", authority_keys.to_str().unwrap(), "--register", document.to_str().unwrap()];
     args.extend_from_slice(extra);
     Server::start(&args, scratch)
 }

@@ -1,32 +1,39 @@
 //! The authority's state (protocol F): registrations and their materials, revocations, budgets,
 //! replay nonces, anchors and the disclosure log — everything a replica must share with the
-//! others, behind one trait so that a single node keeps it in memory and replicas in Redis.
+//! others, behind one trait so that a single node keeps it in a database file and replicas in Redis.
 //!
-//! - [`memory`]: [`MemoryStore`], in the process (the default; `make demo` needs nothing else).
+//! - [`sqlite`]: [`SqliteStore`], one SQLite file (the default, created on first start; kept
+//!   across restarts and a killed process), or in memory only when asked (`--state memory`).
 //! - [`redis`]: [`RedisStore`], shared by replicas; every multi-key decision is one Lua script, so
 //!   it is atomic across replicas.
+//!
+//! Both apply the same rules (one function decides where one exists, e.g.
+//! [`admit_to_history`](super::anchor::admit_to_history)), and the same tests run against both.
 //!
 //! Every method either answers or fails with [`StoreError`]; the service then refuses with 503
 //! `state_store_unavailable` and evaluates or discloses nothing (fail closed). A budget is never
 //! assumed when it cannot be read.
 
-pub mod memory;
 pub mod redis;
+pub mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
 
-pub use memory::MemoryStore;
 pub use redis::RedisStore;
+pub use sqlite::SqliteStore;
 
 use super::anchor::{AnchorError, SignedHead};
 use super::budget::Charge;
 use super::disclosure::Disclosure;
 use super::registration::{Document, Material, Registration};
 
-/// How long a request nonce is remembered: twice the allowed clock skew, so a request cannot be
-/// replayed while its timestamp is still acceptable.
-pub const NONCE_TTL_S: u64 = 240;
+/// How long a request nonce is remembered: longer than twice the allowed clock skew. A request
+/// stamped `MAX_SKEW_S` ahead and received at once stays fresh until `2 × MAX_SKEW_S` after it
+/// was received (its nonce remembered from then), and a replay then must still find its nonce;
+/// with a lifetime of exactly twice the skew it would not. A minute more covers the store's own
+/// second boundaries and clock steps.
+pub const NONCE_TTL_S: u64 = 2 * crate::authority::credential::MAX_SKEW_S as u64 + 60;
 
 /// The state store could not be reached or answered nonsense.
 #[derive(Debug, thiserror::Error)]
@@ -94,9 +101,12 @@ pub trait StateStore: Send + Sync {
     /// The deployment's disclosure log, oldest first.
     fn disclosures<'a>(&'a self, deployment: &'a [u8; 16]) -> StoreFuture<'a, Vec<Disclosure>>;
 
-    /// Keeps `head` as its kiosk's latest unless it goes backwards (the same seq again replaces it).
+    /// Appends `head` to its kiosk's anchor history as [`admit_to_history`] decides (atomically:
+    /// two replicas never both anchor one seq).
+    ///
+    /// [`admit_to_history`]: crate::authority::anchor::admit_to_history
     fn record_anchor(&self, head: SignedHead) -> StoreFuture<'_, Result<(), AnchorError>>;
 
-    /// The latest head of a kiosk key (lowercase hex).
-    fn latest_anchor<'a>(&'a self, kiosk_hex: &'a str) -> StoreFuture<'a, Option<SignedHead>>;
+    /// The anchor history of a kiosk key (lowercase hex): its heads with a seq above `after`, by seq.
+    fn anchors<'a>(&'a self, kiosk_hex: &'a str, after: u64) -> StoreFuture<'a, Vec<SignedHead>>;
 }

@@ -5,7 +5,8 @@
 //! `revoked`), `deployment:{id}:materials` (hash: handle → material JSON),
 //! `deployment:{id}:revoked-kiosks` (set of kiosk keys), `deployment:{id}:disclosures` (list of
 //! JSON), `nonce:{kiosk}:{nonce}` (`SET NX EX`), `budget:{counter}:{deployment}[:{kiosk}]:{window}`
-//! (counters that expire after their window) and `anchor:{kiosk}` (hash: `seq`, `head`).
+//! (counters that expire after their window), `anchors:{kiosk}` (hash: seq → head JSON, the
+//! append-only history) and `anchors:{kiosk}:latest` (the highest anchored seq).
 //!
 //! Every decision over several keys is one Lua script (Redis runs a script without interleaving
 //! another command), so two replicas can never both spend a kiosk's last face or both accept a
@@ -19,7 +20,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
 use super::{Applied, DeploymentState, DocumentRefused, StateStore, StoreError, StoreFuture, NONCE_TTL_S};
-use crate::authority::anchor::{AnchorError, SignedHead};
+use crate::authority::anchor::{admit_to_history, AnchorError, SignedHead};
 use crate::authority::budget::Charge;
 use crate::authority::disclosure::Disclosure;
 use crate::authority::registration::{Document, HexBytes, Material, Registration};
@@ -72,12 +73,17 @@ end
 return 0
 ";
 
+/// [`admit_to_history`] in one step: the head already at this seq, or the latest seq if it would
+/// go backwards, or the append.
 const ANCHOR: &str = r"
--- KEYS[1] anchor hash; ARGV[1] seq, ARGV[2] head JSON
-local stored = redis.call('HGET', KEYS[1], 'seq')
-if stored and tonumber(stored) > tonumber(ARGV[1]) then return stored end
-redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'head', ARGV[2])
-return false
+-- KEYS[1] history hash (seq → head JSON), KEYS[2] latest seq; ARGV[1] seq, ARGV[2] head JSON
+local at_seq = redis.call('HGET', KEYS[1], ARGV[1])
+if at_seq then return {'at_seq', at_seq} end
+local latest = redis.call('GET', KEYS[2])
+if latest and tonumber(latest) > tonumber(ARGV[1]) then return {'latest', latest} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[1])
+return {'appended'}
 ";
 
 pub struct RedisStore {
@@ -270,33 +276,50 @@ impl RedisStore {
     }
 
     async fn record_anchor_async(&self, head: SignedHead) -> Result<Result<(), AnchorError>, StoreError> {
-        let stored: Option<String> = self
+        let key = anchors_key(&head.kiosk_key);
+        let answer: Vec<String> = self
             .anchor
-            .key(format!("veilwatch:anchor:{}", head.kiosk_key))
+            .key(&key)
+            .key(format!("{key}:latest"))
             .arg(head.seq)
             .arg(head.to_json())
             .invoke_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
-        match stored {
-            None => Ok(Ok(())),
-            Some(seq) => {
-                let stored = seq.parse().map_err(|_| StoreError(format!("a stored anchor seq is `{seq}`")))?;
-                Ok(Err(AnchorError::Backwards { stored, offered: head.seq }))
+        let stored_head = |json: &str| {
+            SignedHead::parse(json).map_err(|e| StoreError(format!("a stored anchor does not parse: {e}")))
+        };
+        match (answer.first().map(String::as_str), answer.get(1)) {
+            (Some("appended"), _) => Ok(Ok(())),
+            (Some("at_seq"), Some(json)) => Ok(admit_to_history(&head, Some(&stored_head(json)?), None).map(|_| ())),
+            (Some("latest"), Some(seq)) => {
+                let latest = seq.parse().map_err(|_| StoreError(format!("a stored anchor seq is `{seq}`")))?;
+                Ok(admit_to_history(&head, None, Some(latest)).map(|_| ()))
             }
+            other => Err(StoreError(format!("unexpected answer from the anchor script: {other:?}"))),
         }
     }
 
-    async fn latest_anchor_async(&self, kiosk_hex: &str) -> Result<Option<SignedHead>, StoreError> {
-        let json: Option<String> = redis::cmd("HGET")
-            .arg(format!("veilwatch:anchor:{kiosk_hex}"))
-            .arg("head")
+    async fn anchors_async(&self, kiosk_hex: &str, after: u64) -> Result<Vec<SignedHead>, StoreError> {
+        let entries: HashMap<u64, String> = redis::cmd("HGETALL")
+            .arg(anchors_key(kiosk_hex))
             .query_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
-        json.map(|j| SignedHead::parse(&j).map_err(|e| StoreError(format!("a stored anchor does not parse: {e}"))))
-            .transpose()
+        let mut heads = entries
+            .into_iter()
+            .filter(|(seq, _)| *seq > after)
+            .map(|(_, json)| {
+                SignedHead::parse(&json).map_err(|e| StoreError(format!("a stored anchor does not parse: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        heads.sort_by_key(|h| h.seq);
+        Ok(heads)
     }
+}
+
+fn anchors_key(kiosk_hex: &str) -> String {
+    format!("veilwatch:anchors:{kiosk_hex}")
 }
 
 impl StateStore for RedisStore {
@@ -332,7 +355,7 @@ impl StateStore for RedisStore {
         Box::pin(self.record_anchor_async(head))
     }
 
-    fn latest_anchor<'a>(&'a self, kiosk_hex: &'a str) -> StoreFuture<'a, Option<SignedHead>> {
-        Box::pin(self.latest_anchor_async(kiosk_hex))
+    fn anchors<'a>(&'a self, kiosk_hex: &'a str, after: u64) -> StoreFuture<'a, Vec<SignedHead>> {
+        Box::pin(self.anchors_async(kiosk_hex, after))
     }
 }

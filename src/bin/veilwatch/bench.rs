@@ -182,15 +182,22 @@ fn watchlist_bench(sizes: &[usize], runs: usize) -> Result<Value> {
         built.push((n, enrolments, files));
     }
     let kiosk = SigningKey::generate(&mut OsRng);
-    let unlimited =
-        Budgets { faces_per_minute: u32::MAX, faces_per_day: u32::MAX, faces_total: u64::MAX, disclosures_per_hour: 1 };
+    let unlimited = Budgets {
+        faces_per_minute: u32::MAX,
+        faces_per_day: u32::MAX,
+        faces_total: u64::MAX,
+        disclosures_per_hour: 1,
+        deployment_disclosures_per_hour: 1,
+        deployment_disclosures_per_day: 1,
+    };
     let mut documents = Vec::new();
     for (_, _, files) in &built {
         let header = Watchlist::parse(files[1].0.clone(), &issuer.verifying_key())?.header;
         let kiosks = vec![HexBytes(kiosk.verifying_key().to_bytes())];
         documents.push(Document::RegisterDeployment(registration_for(&header, kiosks, unlimited, Vec::new(), now)));
     }
-    let authority = authority::spawn_on_loopback(MasterSecret::from_bytes(master.as_bytes())?, issuer.clone(), documents)?;
+    let authority =
+        authority::spawn_on_loopback(MasterSecret::from_bytes(master.as_bytes())?, issuer.clone(), documents)?;
     let mut out = serde_json::Map::new();
     println!("blind matching, L = {DEFAULT_TABLES}, m = {DEFAULT_THRESHOLD} (medians; ratio = blind ÷ plain cosine scan of the same templates):");
     for (n, enrolments, files) in built {

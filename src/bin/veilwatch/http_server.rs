@@ -5,14 +5,19 @@
 //! - hyper's header read timeout (a client must send its whole request head within the deadline,
 //!   so slowloris clients and idle connections are cut) and buffer limit (a header line without
 //!   end is refused with 431 at `MAX_HEAD_BYTES`, not buffered);
-//! - a whole-request deadline (`tower::timeout`, 408), a body limit (413), and a concurrency cap
-//!   that sheds load (503 with `Retry-After`) instead of queueing without bound;
+//! - the request body read in full, within its path's size limit (413; a declared length beyond it
+//!   is refused before a byte is read) and a body deadline (408), *before* the request takes a
+//!   concurrency slot, with at most `--max-uploads-per-address` bodies arriving at once from one
+//!   client address (429): a client trickling bodies holds connections, never the slots kiosks need;
+//! - a whole-request deadline (`tower::timeout`, 408) and a concurrency cap that sheds load (503
+//!   with `Retry-After`) instead of queueing without bound;
 //! - TLS with rustls (`--tls-cert`, `--tls-key`, PEM), through tokio-rustls, with a handshake deadline;
 //! - one log line per request (method, path, status, latency; never a query string or a body);
 //! - graceful shutdown on SIGTERM or Ctrl-C.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +29,7 @@ use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{BoxError, Router};
 use clap::Args;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -33,7 +39,6 @@ use tokio::sync::Semaphore;
 use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 use tower::{ServiceBuilder, ServiceExt};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use veilwatch::authority::service::refuse;
@@ -62,13 +67,36 @@ pub struct ServerArgs {
     /// Seconds a client has to send a request head, and a whole request to be answered in.
     #[arg(long, default_value_t = 10)]
     request_timeout: u64,
+    /// Seconds a client has to send a request body once its head arrived (before the request may
+    /// take one of the --max-concurrent slots).
+    #[arg(long, default_value_t = 5)]
+    body_timeout: u64,
+    /// Request bodies arriving at once from one client address at most; more are refused with 429.
+    #[arg(long, default_value_t = 16)]
+    max_uploads_per_address: usize,
 }
 
 impl Default for ServerArgs {
     /// The flags' defaults, without TLS.
     fn default() -> Self {
-        ServerArgs { tls_cert: None, tls_key: None, max_connections: 1024, max_concurrent: 64, request_timeout: 10 }
+        ServerArgs {
+            tls_cert: None,
+            tls_key: None,
+            max_connections: 1024,
+            max_concurrent: 64,
+            request_timeout: 10,
+            body_timeout: 5,
+            max_uploads_per_address: 16,
+        }
     }
+}
+
+/// The operator's listener of a server ([`Server::run_with_admin`]).
+pub struct Admin {
+    pub name: &'static str,
+    pub listen: SocketAddr,
+    /// The largest request body accepted there on a path (413 beyond).
+    pub body_limit: fn(&str) -> usize,
 }
 
 /// What one server needs besides its routes.
@@ -76,8 +104,8 @@ pub struct Server {
     pub name: &'static str,
     pub listen: SocketAddr,
     pub args: ServerArgs,
-    /// The largest request body accepted (413 beyond).
-    pub max_body: usize,
+    /// The largest request body accepted on a path (413 beyond).
+    pub body_limit: fn(&str) -> usize,
     /// Stop on SIGTERM / Ctrl-C (a server inside another command, such as `bench`'s, leaves the
     /// signals to that command).
     pub stop_on_signals: bool,
@@ -140,23 +168,33 @@ async fn shutdown_signal() {
 impl Server {
     /// Serves `routes` until SIGTERM or Ctrl-C, then lets open requests finish (at most the deadline).
     pub fn run(self, routes: Router) -> Result<()> {
-        self.start(None, async { Ok(routes) })
+        self.start(None, None, async { Ok((routes, None)) })
     }
 
     /// [`Server::run`] with routes built on the server's runtime first (for routes that hold
-    /// connections the runtime must drive, such as a Redis state store's).
-    pub fn run_built(self, routes: impl Future<Output = Result<Router>>) -> Result<()> {
-        self.start(None, routes)
+    /// connections the runtime must drive, such as a Redis state store's), and a second set of
+    /// routes on a listener of their own (plain HTTP, the same caps), for what only the operator
+    /// may reach: `routes` builds (public, admin).
+    pub fn run_with_admin(self, admin: Admin, routes: impl Future<Output = Result<(Router, Router)>>) -> Result<()> {
+        self.start(None, Some(admin), async { routes.await.map(|(public, admin)| (public, Some(admin))) })
     }
 
-    /// [`Server::run_built`] on a listener already bound (`listen` is then only named in the log).
+    /// [`Server::run`] with routes built on the server's runtime first, on a listener already bound
+    /// (`listen` is then only named in the log).
     pub fn run_on(self, listener: std::net::TcpListener, routes: impl Future<Output = Result<Router>>) -> Result<()> {
-        self.start(Some(listener), routes)
+        self.start(Some(listener), None, async { Ok((routes.await?, None)) })
     }
 
-    fn start(self, bound: Option<std::net::TcpListener>, routes: impl Future<Output = Result<Router>>) -> Result<()> {
+    fn start(
+        self,
+        bound: Option<std::net::TcpListener>,
+        admin: Option<Admin>,
+        routes: impl Future<Output = Result<(Router, Option<Router>)>>,
+    ) -> Result<()> {
         ensure!(self.args.max_connections > 0 && self.args.max_concurrent > 0, "the caps must be at least 1");
         ensure!(self.args.request_timeout > 0, "--request-timeout must be at least 1 second");
+        ensure!(self.args.body_timeout > 0, "--body-timeout must be at least 1 second");
+        ensure!(self.args.max_uploads_per_address > 0, "--max-uploads-per-address must be at least 1");
         let tls = match (&self.args.tls_cert, &self.args.tls_key) {
             (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
             (None, None) => None,
@@ -174,7 +212,31 @@ impl Server {
             .build()
             .context("cannot start the async runtime")?;
         runtime.block_on(async {
-            let routes = routes.await?;
+            let (routes, admin_routes) = routes.await?;
+            if let (Some(admin), Some(admin_routes)) = (admin, admin_routes) {
+                let server = Server {
+                    name: admin.name,
+                    listen: admin.listen,
+                    args: ServerArgs { tls_cert: None, tls_key: None, ..self.args.clone() },
+                    body_limit: admin.body_limit,
+                    stop_on_signals: self.stop_on_signals,
+                };
+                let listener =
+                    server.listen_socket().with_context(|| format!("cannot listen on {} (admin)", admin.listen))?;
+                let signals = self.stop_on_signals;
+                tokio::spawn(async move {
+                    let shutdown = async move {
+                        if signals {
+                            shutdown_signal().await
+                        } else {
+                            std::future::pending().await
+                        }
+                    };
+                    if let Err(e) = server.accept_loop(listener, admin_routes, None, shutdown).await {
+                        tracing::error!("{}: {e:#}", admin.name);
+                    }
+                });
+            }
             let listener = match bound {
                 Some(listener) => {
                     listener.set_nonblocking(true)?;
@@ -212,10 +274,10 @@ impl Server {
     ) -> Result<()> {
         let deadline = Duration::from_secs(self.args.request_timeout);
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let listening = listener.local_addr().unwrap_or(self.listen);
         tracing::info!(
-            "{}: listening on {scheme}://{} (at most {} connections, {} requests at once, {} s per request)",
+            "{}: listening on {scheme}://{listening} (at most {} connections, {} requests at once, {} s per request)",
             self.name,
-            self.listen,
             self.args.max_connections,
             self.args.max_concurrent,
             self.args.request_timeout
@@ -223,7 +285,7 @@ impl Server {
         let service = ServiceBuilder::new()
             .layer(
                 TraceLayer::new_for_http()
-                    .make_span_with(|request: &Request<Incoming>| {
+                    .make_span_with(|request: &Request<axum::body::Body>| {
                         tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
                     })
                     .on_response(DefaultOnResponse::new().level(Level::INFO))
@@ -234,8 +296,9 @@ impl Server {
             .load_shed()
             .concurrency_limit(self.args.max_concurrent)
             .timeout(deadline)
-            .layer(RequestBodyLimitLayer::new(self.max_body))
             .service(routes);
+        let uploads = Arc::new(Uploads::new(self.args.max_uploads_per_address));
+        let (body_limit, body_deadline) = (self.body_limit, Duration::from_secs(self.args.body_timeout));
         let connections = Arc::new(Semaphore::new(self.args.max_connections));
         let graceful = GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
@@ -261,9 +324,18 @@ impl Server {
             };
             let _ = tcp.set_nodelay(true);
             let service = service.clone();
-            let with_peer = tower::service_fn(move |mut request: Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                service.clone().oneshot(request)
+            let uploads = uploads.clone();
+            let with_peer = tower::service_fn(move |request: Request<Incoming>| {
+                let (service, uploads) = (service.clone(), uploads.clone());
+                async move {
+                    let limit = body_limit(request.uri().path());
+                    let mut request = match read_body(request, limit, body_deadline, &uploads, peer).await {
+                        Ok(request) => request,
+                        Err(refused) => return Ok(refused),
+                    };
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    service.oneshot(request).await.map(|response| response.map(axum::body::Body::new))
+                }
             });
             let (http, tls, watcher) = (http.clone(), tls.clone(), graceful.watcher());
             tokio::spawn(async move {
@@ -290,6 +362,104 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// The request bodies arriving now, per client address.
+struct Uploads {
+    per_address: usize,
+    arriving: std::sync::Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One body arriving from `address`, counted until dropped.
+struct Upload<'a> {
+    uploads: &'a Uploads,
+    address: IpAddr,
+}
+
+impl Uploads {
+    fn new(per_address: usize) -> Uploads {
+        Uploads { per_address, arriving: std::sync::Mutex::new(HashMap::new()) }
+    }
+
+    fn start(&self, address: IpAddr) -> Option<Upload<'_>> {
+        let mut arriving = self.arriving.lock().unwrap_or_else(|e| e.into_inner());
+        let count = arriving.entry(address).or_insert(0);
+        if *count >= self.per_address {
+            return None;
+        }
+        *count += 1;
+        Some(Upload { uploads: self, address })
+    }
+}
+
+impl Drop for Upload<'_> {
+    fn drop(&mut self) {
+        let mut arriving = self.uploads.arriving.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = arriving.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                arriving.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// The request with its body read in full: at most `limit` bytes (a larger declared length is
+/// refused before a byte is read), within `deadline`, one of at most the per-address cap of bodies
+/// arriving from `peer` at once. The refusal otherwise (413, 408, 429, 400).
+async fn read_body(
+    request: Request<Incoming>,
+    limit: usize,
+    deadline: Duration,
+    uploads: &Uploads,
+    peer: SocketAddr,
+) -> Result<Request<axum::body::Body>, Response> {
+    let (started, method, path) =
+        (std::time::Instant::now(), request.method().clone(), request.uri().path().to_owned());
+    // The request's one log line, as the trace layer writes it for the requests that reach it.
+    let refused = |response: Response, why: &str| {
+        let (status, latency) = (response.status().as_u16(), started.elapsed());
+        tracing::warn!(%peer, %method, path = %path, status, ?latency, "request body refused: {why}");
+        response
+    };
+    let too_large = || {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the request body is too large: at most {limit} bytes on this path (length limit exceeded)"),
+        )
+    };
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(refused(too_large(), "declared length above the limit"));
+    }
+    let Some(_upload) = uploads.start(peer.ip()) else {
+        let mut response = refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "address_cap",
+            "too many request bodies are arriving from this address at once; try again in a second",
+        );
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return Err(refused(response, "per-address cap"));
+    };
+    let (parts, body) = request.into_parts();
+    let bytes = match tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => return Err(refused(too_large(), "streamed past the limit")),
+        Ok(Err(e)) => {
+            let response = refuse(StatusCode::BAD_REQUEST, "bad_body", "the request body could not be read");
+            return Err(refused(response, &e.to_string()));
+        }
+        Err(_) => {
+            let response = refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_deadline",
+                format!("the request body did not arrive within {} s", deadline.as_secs()),
+            );
+            return Err(refused(response, "body deadline"));
+        }
+    };
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
 /// Answers `into_response` for a plain status with a reason (for the static file server).

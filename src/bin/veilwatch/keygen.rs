@@ -1,5 +1,6 @@
 //! `veilwatch keygen --out DIR [--force]`: a fresh issuer key folder, its public half in
-//! `DIR/public/` and its secrets in `DIR/secret/` (see [`crate::key_files`]).
+//! `DIR/public/`, its secrets in `DIR/secret/`, and the authority's folder in `DIR/authority/`
+//! (see [`crate::key_files`]).
 
 use std::path::PathBuf;
 
@@ -24,11 +25,13 @@ pub fn run(args: KeygenArgs) -> Result<()> {
     println!("{}", hex(&public.to_bytes()));
     let (public_dir, secret_dir) = (args.out.join(key_files::PUBLIC_DIR), args.out.join(key_files::SECRET_DIR));
     eprintln!(
-        "the line above is the issuer public key, also in {} (publishable); the secret keys are in {} (never \
-         publish them; only prf-local.key goes to a kiosk, and only for local custody; authority-master.key goes to \
-         the authority only)",
+        "the line above is the issuer public key, also in {} (publishable); the issuer's secret keys are in {} \
+         (never publish them; only prf-local.key goes to a kiosk, and only for local custody); the authority's \
+         folder is {} (copy it to the authority machine: `veilwatch authority --keys` takes it, and refuses a \
+         folder holding an issuer secret key)",
         public_dir.join(key_files::ISSUER_PUBLIC).display(),
-        secret_dir.display()
+        secret_dir.display(),
+        args.out.join(key_files::AUTHORITY_DIR).display()
     );
     Ok(())
 }

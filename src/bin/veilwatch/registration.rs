@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use veilwatch::authority::registration::{
     Budgets, DeploymentRevocation, Document, HexBytes, KioskRevocation, Material, Registration,
-    DEFAULT_DISCLOSURES_PER_HOUR,
+    DEFAULT_DEPLOYMENT_DISCLOSURES_PER_DAY, DEFAULT_DEPLOYMENT_DISCLOSURES_PER_HOUR, DEFAULT_DISCLOSURES_PER_HOUR,
 };
 use veilwatch::authority::service::DOCUMENTS_PATH;
 use veilwatch::blind::format::Header;
@@ -46,8 +46,15 @@ pub enum RegistrationCommand {
         /// Faces the whole deployment may have evaluated, ever.
         #[arg(long)]
         faces_total: u64,
+        /// Reviewer materials released per kiosk per hour.
         #[arg(long, default_value_t = DEFAULT_DISCLOSURES_PER_HOUR)]
         disclosures_per_hour: u32,
+        /// Reviewer materials released for the whole deployment (all its kiosks) per hour.
+        #[arg(long, default_value_t = DEFAULT_DEPLOYMENT_DISCLOSURES_PER_HOUR)]
+        deployment_disclosures_per_hour: u32,
+        /// Reviewer materials released for the whole deployment (all its kiosks) per UTC day.
+        #[arg(long, default_value_t = DEFAULT_DEPLOYMENT_DISCLOSURES_PER_DAY)]
+        deployment_disclosures_per_day: u32,
         #[arg(long)]
         out: PathBuf,
     },
@@ -72,9 +79,9 @@ pub enum RegistrationCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Deliver a document to an authority (POST /issuer/documents).
+    /// Deliver a document to an authority (POST /issuer/documents, on its admin listener).
     Send {
-        /// The authority's URL, e.g. https://authority.example or http://127.0.0.1:8787.
+        /// The authority's admin URL (--admin-listen), e.g. http://127.0.0.1:8788.
         #[arg(long)]
         authority: String,
         file: PathBuf,
@@ -98,6 +105,8 @@ pub fn run(args: RegistrationArgs) -> Result<()> {
             faces_per_day,
             faces_total,
             disclosures_per_hour,
+            deployment_disclosures_per_hour,
+            deployment_disclosures_per_day,
             out,
         } => {
             let issuer = key_files::issuer_secret(&keys)?;
@@ -111,7 +120,14 @@ pub fn run(args: RegistrationArgs) -> Result<()> {
                 .iter()
                 .map(|k| key_files::public_key(k).map(|k| HexBytes(k.to_bytes())).context("--kiosk-key"))
                 .collect::<Result<Vec<_>>>()?;
-            let budgets = Budgets { faces_per_minute, faces_per_day, faces_total, disclosures_per_hour };
+            let budgets = Budgets {
+                faces_per_minute,
+                faces_per_day,
+                faces_total,
+                disclosures_per_hour,
+                deployment_disclosures_per_hour,
+                deployment_disclosures_per_day,
+            };
             let registration = registration_for(&parsed.header, kiosk_keys, budgets, materials, now_unix());
             let document = Document::RegisterDeployment(registration);
             // Parse what was written, so a document the authority would refuse never leaves here.

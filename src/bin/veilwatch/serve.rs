@@ -152,5 +152,6 @@ pub fn run(args: ServeArgs) -> Result<()> {
         routes = routes.layer(SetResponseHeaderLayer::overriding(name, value));
     }
     init_logging();
-    Server { name: "serve", listen: args.listen, args: args.server, max_body: 4096, stop_on_signals: true }.run(routes)
+    Server { name: "serve", listen: args.listen, args: args.server, body_limit: |_| 4096, stop_on_signals: true }
+        .run(routes)
 }
