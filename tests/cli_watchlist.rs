@@ -146,7 +146,9 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     let materials_path = scratch.join("oprf.vwl.materials.json");
     let materials: Vec<Value> = serde_json::from_slice(&std::fs::read(&materials_path).unwrap()).unwrap();
     assert_eq!(materials.len(), PEOPLE.len());
-    assert!(materials.iter().all(|m| m["handle"].as_str().unwrap().len() == 32 && m["verifier"].as_str().unwrap().len() == 64));
+    assert!(materials
+        .iter()
+        .all(|m| m["handle"].as_str().unwrap().len() == 32 && m["verifier"].as_str().unwrap().len() == 64));
     {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&materials_path).unwrap().permissions().mode() & 0o777, 0o600);
@@ -171,13 +173,22 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
         "1/6000",
     ]);
     assert!(chosen.status.success(), "{}", String::from_utf8_lossy(&chosen.stderr));
-    let expected = veilwatch::eval::measured::calibration().threshold_for_fpir(veilwatch::blind::DEFAULT_TABLES, 4, 1.0 / 6000.0);
+    let expected =
+        veilwatch::eval::measured::calibration().threshold_for_fpir(veilwatch::blind::DEFAULT_TABLES, 4, 1.0 / 6000.0);
     let target_inspect: Value =
         serde_json::from_str(&ok(veilwatch(&["inspect", by_target.to_str().unwrap(), "--issuer", &public]))).unwrap();
     assert_eq!(target_inspect["threshold"].as_u64(), expected.map(u64::from), "{target_inspect}");
     assert!(String::from_utf8_lossy(&chosen.stderr).contains("false alerts per 1 000 passers-by"));
-    let refused = veilwatch(&["enroll", enrol.to_str().unwrap(), "--keys", keys.to_str().unwrap(), "--out",
-        scratch.join("bad.vwl").to_str().unwrap(), "--target-fpir", "one in six thousand"]);
+    let refused = veilwatch(&[
+        "enroll",
+        enrol.to_str().unwrap(),
+        "--keys",
+        keys.to_str().unwrap(),
+        "--out",
+        scratch.join("bad.vwl").to_str().unwrap(),
+        "--target-fpir",
+        "one in six thousand",
+    ]);
     assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("is not a rate"));
 
     let inspect: Value =
@@ -272,7 +283,14 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     let port = free_port();
     let _authority = Killed(
         Command::new(env!("CARGO_BIN_EXE_veilwatch"))
-            .args(["authority", "--keys", keys.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .args([
+                "authority",
+                "--keys",
+                keys.join("authority").to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(["--admin-listen", "127.0.0.1:0"])
             .args(["--register", registration.to_str().unwrap()])
             .stderr(Stdio::null())
             .spawn()
@@ -288,14 +306,20 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     let faces: usize =
         runs.iter().flat_map(|r| r.as_array().unwrap()).map(|img| img["faces"].as_array().unwrap().len()).sum();
     let requests = log.lock().unwrap().clone();
-    let path_of = |r: &Vec<u8>| String::from_utf8_lossy(&r[..r.iter().position(|&b| b == b'\r').unwrap()]).split(' ').nth(1).unwrap().to_owned();
+    let path_of = |r: &Vec<u8>| {
+        String::from_utf8_lossy(&r[..r.iter().position(|&b| b == b'\r').unwrap()]).split(' ').nth(1).unwrap().to_owned()
+    };
     let count = |path: &str| requests.iter().filter(|r| path_of(r) == path).count();
     // Each run: one key check at load, one batch per face, one disclosure per alert.
     assert_eq!((count("/v1/key-check"), count("/v1/evaluate"), count("/v1/disclose")), (2, faces, 2 * PEOPLE.len()));
     assert_eq!(requests.len(), 2 + faces + 2 * PEOPLE.len());
     for request in &requests {
-        let head = String::from_utf8_lossy(&request[..request.windows(4).position(|w| w == b"\r\n\r\n").unwrap()]).to_ascii_lowercase();
-        assert!(head.contains(&format!("veilwatch-kiosk: {kiosk_public}")) && head.contains("veilwatch-signature: "), "every request is signed");
+        let head = String::from_utf8_lossy(&request[..request.windows(4).position(|w| w == b"\r\n\r\n").unwrap()])
+            .to_ascii_lowercase();
+        assert!(
+            head.contains(&format!("veilwatch-kiosk: {kiosk_public}")) && head.contains("veilwatch-signature: "),
+            "every request is signed"
+        );
     }
     let bodies: Vec<&[u8]> = requests
         .iter()
@@ -342,11 +366,12 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     // same deployment registered): its answers carry proofs under another key, which the CLI refuses.
     let other_keys = scratch.join("other-keys");
     ok(veilwatch(&["keygen", "--out", other_keys.to_str().unwrap()]));
-    std::fs::copy(keys.join("public/issuer.pub"), other_keys.join("public/issuer.pub")).unwrap();
+    std::fs::copy(keys.join("public/issuer.pub"), other_keys.join("authority/issuer.pub")).unwrap();
     let other_port = free_port();
     let _other = Killed(
         Command::new(env!("CARGO_BIN_EXE_veilwatch"))
-            .args(["authority", "--keys", other_keys.to_str().unwrap(), "--listen", &format!("127.0.0.1:{other_port}")])
+            .args(["authority", "--keys", other_keys.join("authority").to_str().unwrap()])
+            .args(["--listen", &format!("127.0.0.1:{other_port}"), "--admin-listen", "127.0.0.1:0"])
             .args(["--register", registration.to_str().unwrap()])
             .stderr(Stdio::null())
             .spawn()
