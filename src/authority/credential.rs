@@ -266,6 +266,12 @@ mod tests {
     use ed25519_dalek::{Signature, Verifier};
 
     #[test]
+    fn a_nonce_is_remembered_longer_than_any_timestamp_stays_fresh() {
+        // Stamped MAX_SKEW_S ahead, a request is fresh for 2 × MAX_SKEW_S after it arrived.
+        assert!(crate::authority::store::NONCE_TTL_S as i64 > 2 * MAX_SKEW_S);
+    }
+
+    #[test]
     fn the_signature_covers_every_signed_field() {
         let key = SigningKey::from_bytes(&[7; 32]);
         let signer = RequestSigner::new(key.clone(), &[1; 16]);
