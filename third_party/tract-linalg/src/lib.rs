@@ -95,6 +95,16 @@ pub mod mmm_routines;
 pub mod mmm_tiers;
 
 pub use self::frame::mmm::MmmDispatch;
+
+/// Veilwatch patch (an upstream-friendly hook): zeroes every buffer that tract-linalg keeps per
+/// thread between runs — the matrix-multiplication scratch blob and the element-wise and unicast
+/// temporaries — so that nothing derived from a model's last input survives the run. The buffers
+/// stay allocated; the next run refills them as it would after a cold start.
+pub fn wipe_thread_scratch() {
+    frame::mmm::wipe_thread_scratch();
+    frame::element_wise_helper::wipe_thread_temp();
+    frame::unicast::wipe_thread_temp();
+}
 pub use self::frame::*;
 pub use self::routines::Func;
 

@@ -158,6 +158,21 @@ impl TempBuffer {
     }
 }
 
+impl TempBuffer {
+    /// Veilwatch patch: zeroes the whole buffer, keeping the allocation for the next call.
+    pub fn wipe(&mut self) {
+        if !self.buffer.is_null() {
+            unsafe { std::ptr::write_bytes(self.buffer, 0, self.layout.size()) };
+            std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+/// Veilwatch patch: zeroes this thread's element-wise temporary buffer.
+pub(crate) fn wipe_thread_temp() {
+    TMP.with(|buffer| buffer.borrow_mut().wipe());
+}
+
 impl Drop for TempBuffer {
     fn drop(&mut self) {
         unsafe {

@@ -157,6 +157,15 @@ std::thread_local! {
     static TMP: std::cell::RefCell<(TempBuffer, TempBuffer)> = std::cell::RefCell::new((TempBuffer::default(), TempBuffer::default()));
 }
 
+/// Veilwatch patch: zeroes this thread's two unicast temporary buffers.
+pub(crate) fn wipe_thread_temp() {
+    TMP.with(|buffers| {
+        let mut buffers = buffers.borrow_mut();
+        buffers.0.wipe();
+        buffers.1.wipe();
+    });
+}
+
 pub(crate) fn unicast_with_alignment<T>(
     a: &mut [T],
     b: &[T],

@@ -62,6 +62,21 @@ impl TLSScratch {
     }
 }
 
+/// Veilwatch patch: zeroes this thread's matrix-multiplication scratch blob (packed panels,
+/// per-tile operands: data derived from the last inputs) and forgets which panels it holds, so the
+/// next run packs afresh instead of trusting zeroed panel ids.
+pub(crate) fn wipe_thread_scratch() {
+    TLS.with_borrow_mut(|tls| {
+        tls.generation = 0;
+        let bytes = tls.blob.as_bytes_mut();
+        unsafe { std::ptr::write_bytes(bytes.as_mut_ptr(), 0, bytes.len()) };
+        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+        tls.ker_specs_16.clear();
+        tls.ker_specs_32.clear();
+        tls.ker_specs_64.clear();
+    });
+}
+
 pub trait ScratchSpace: Downcast + Send {}
 impl_downcast!(ScratchSpace);
 
