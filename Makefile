@@ -45,9 +45,10 @@ native:
 	cargo build --release --features cli --locked
 
 ## pkg/ (production: what the kiosk page loads) and pkg-bench/ (plus the `bench-api` test and
-## benchmark calls, for tests/e2e and make bench), each in a SIMD128 and a relaxed-SIMD build.
+## benchmark calls, for tests/e2e and make bench), each in a SIMD128 and a relaxed-SIMD build; and
+## pkg-unwiped/, the heap test's negative control (production without the wiping, SIMD128 only).
 wasm:
-	tools/build-wasm pkg pkg-bench
+	tools/build-wasm pkg pkg-bench pkg-unwiped
 
 ## rustfmt's check, and clippy with warnings as errors on every target, without and with the CLI.
 lint:
@@ -64,7 +65,7 @@ unit:
 ## Browser and wasm tests, inside a network namespace with loopback only (unshare -n), so that
 ## nothing the kiosk does could reach a network even if it tried. The wasm-versus-native test runs
 ## once per engine build (SIMD128, then relaxed SIMD).
-E2E_TESTS := node --test tests/e2e/ && VEILWATCH_WASM_VARIANT=relaxed-simd node --experimental-wasm-relaxed-simd --test tests/e2e/wasm_matches_native.test.mjs
+E2E_TESTS := node --test tests/e2e/ && VEILWATCH_WASM_VARIANT=relaxed-simd node --experimental-wasm-relaxed-simd --test tests/e2e/wasm_matches_native.test.mjs tests/e2e/wasm_heap.test.mjs
 e2e:
 	@if unshare -n true 2>/dev/null; then \
 	  unshare -n sh -c 'ip link set lo up && export VEILWATCH_EXPECT_NO_NETWORK=1 && $(E2E_TESTS)'; \
@@ -100,6 +101,7 @@ bench: setup native wasm
 	$(BIN) bench --frames-out $(CARGO_TARGET_DIR)/bench-frames
 	node tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames
 	VEILWATCH_WASM_VARIANT=relaxed-simd node --experimental-wasm-relaxed-simd tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames
+	node tests/bench/wipe_cost.mjs $(CARGO_TARGET_DIR)/bench-frames
 	node tests/bench/browser.mjs $(CARGO_TARGET_DIR)/bench-frames
 
 ## The authority's capacity at L = 1024 (faces/s, per core, p50/p99) on one replica, then two behind
@@ -108,4 +110,4 @@ bench-authority: setup native
 	tools/bench-authority
 
 clean:
-	rm -rf pkg pkg-bench bench.json
+	rm -rf pkg pkg-bench pkg-unwiped bench.json

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
+import { registerKioskOrigin, watchBrowser } from './egress.mjs';
+
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const targetDir = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, '.cache/veilwatch/target');
 export const cli = process.env.VEILWATCH_BIN ?? join(targetDir, 'release/veilwatch');
@@ -32,10 +34,16 @@ export const freePort = () => new Promise((ok) => {
 
 /** `veilwatch serve` for the kiosk (www/, pkg/, models/ and any `extraArgs`, such as more mounts) on a
  * free loopback port; resolves once it answers. */
-export async function serveKiosk(extraArgs = []) {
+export async function serveKiosk(extraArgs = [], { www = join(repo, 'www') } = {}) {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const process = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, ...extraArgs, '--mount', `/=${join(repo, 'www')}`,
+  const mounts = [['/', www], ['/pkg', join(repo, 'pkg')], ['/models', join(repo, 'models')]];
+  extraArgs.forEach((arg, i) => {
+    if (arg === '--mount') mounts.push(extraArgs[i + 1].split('='));
+  });
+  // What the egress check (tests/egress.mjs) lets a page GET from this origin: these files only.
+  registerKioskOrigin(origin, mounts);
+  const process = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, ...extraArgs, '--mount', `/=${www}`,
     '--mount', `/pkg=${join(repo, 'pkg')}`, '--mount', `/models=${join(repo, 'models')}`], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     try { if ((await fetch(origin)).ok) return { origin, process }; } catch { await new Promise((r) => setTimeout(r, 100)); }
@@ -54,13 +62,14 @@ export function fakeCamera(path, photos, seconds, fps = 10) {
 }
 
 /** Headless Chromium whose camera is `cameraFile` (none: the page is allowed a camera but gets the
- * browser's own fake pattern). */
-export const launchWithCamera = (cameraFile) => chromium.launch({
+ * browser's own fake pattern). Every request of every page, Worker and service worker in it is
+ * checked against the egress allowlist (tests/egress.mjs); `close()` throws if one broke it. */
+export const launchWithCamera = async (cameraFile) => watchBrowser(await chromium.launch({
   executablePath: chromiumPath,
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
     ...(cameraFile ? [`--use-file-for-fake-video-capture=${cameraFile}`] : [])],
-});
+}));
 
 /** Has the operator of the kiosk page at `page` create its kiosk key with the panel's "Create kiosk
  * key" button (a non-extractable WebCrypto Ed25519 key kept in the page's IndexedDB, so one per

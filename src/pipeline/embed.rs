@@ -26,20 +26,7 @@ impl Embedder {
 
     pub fn embed(&self, face: &AlignedFace) -> Result<Embedding> {
         let fail = |reason: String| Error::Inference { model: ModelKind::Recognizer, reason };
-        let n = CROP_SIDE * CROP_SIDE;
-        // SFace takes RGB 0–255 planes and normalises inside the graph.
-        // Filled in place, so that no unwiped copy of the crop is left behind.
-        let mut input = Tensor::zero::<f32>(&[1, 3, CROP_SIDE, CROP_SIDE]).map_err(|e| fail(format!("{e:#}")))?;
-        {
-            let mut view = input.try_as_plain_ram_mut().map_err(|e| fail(format!("{e:#}")))?;
-            let planes = view.as_slice_mut::<f32>().map_err(|e| fail(format!("{e:#}")))?;
-            for (i, px) in face.rgb().chunks_exact(3).enumerate() {
-                for c in 0..3 {
-                    planes[c * n + i] = px[c] as f32;
-                }
-            }
-        }
-        let mut outputs = run_and_wipe(&self.plan, input).map_err(|e| fail(format!("{e:#}")))?;
+        let mut outputs = run_and_wipe(&self.plan, input_tensor(face)?).map_err(|e| fail(format!("{e:#}")))?;
         let values: zeroize::Zeroizing<Vec<f32>> = outputs
             .first()
             .ok_or_else(|| fail("no output".into()))?
@@ -52,4 +39,22 @@ impl Embedder {
         outputs.iter_mut().for_each(wipe);
         Embedding::from_values(&values).ok_or_else(|| fail("the embedding is zero or not finite".into()))
     }
+}
+
+/// The recogniser's input for an aligned crop: SFace takes RGB 0–255 planes and normalises inside
+/// the graph. Filled in place, so that no unwiped copy of the crop is left behind.
+pub(crate) fn input_tensor(face: &AlignedFace) -> Result<Tensor> {
+    let fail = |e: TractError| Error::Inference { model: ModelKind::Recognizer, reason: format!("{e:#}") };
+    let n = CROP_SIDE * CROP_SIDE;
+    let mut input = Tensor::zero::<f32>(&[1, 3, CROP_SIDE, CROP_SIDE]).map_err(fail)?;
+    {
+        let mut view = input.try_as_plain_ram_mut().map_err(fail)?;
+        let planes = view.as_slice_mut::<f32>().map_err(fail)?;
+        for (i, px) in face.rgb().chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                planes[c * n + i] = px[c] as f32;
+            }
+        }
+    }
+    Ok(input)
 }

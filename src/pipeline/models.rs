@@ -55,15 +55,32 @@ pub fn spec(kind: ModelKind) -> &'static ModelSpec {
 
 pub(crate) type Plan = Arc<TypedRunnableModel>;
 
-/// Runs `plan` on one input tensor, then wipes the input (pixels) and hands back outputs as
-/// exclusive tensors the caller wipes once read (G2: nothing derived from a face outlives its use).
+/// Runs `plan` on one input tensor, then wipes the input (pixels) and tract's per-thread scratch,
+/// and hands back outputs as exclusive tensors the caller wipes once read (G2: nothing derived from
+/// a face outlives its use).
+///
+/// What tract holds during a run, and who wipes it: the run's state and every intermediate tensor
+/// (activations, padded copies of the input, im2col and packed buffers that are tensors) are freed
+/// when the run ends, and the zero-on-free global allocator (`zeroizing-alloc`, installed by the
+/// wasm engine and the CLI) zeroes them as they are freed; the buffers tract-linalg keeps per
+/// thread from run to run (the matrix-multiplication scratch blob with the last packed panels, and
+/// the element-wise and unicast temporaries) are never freed, so they are zeroed here, through the
+/// hook our patched tract-linalg adds (`third_party/tract-linalg/VEILWATCH.md`).
 pub(crate) fn run_and_wipe(plan: &Plan, input: Tensor) -> TractResult<TVec<Tensor>> {
     let input = Arc::new(input);
     let result = plan.run(tvec!(TValue::from_const(input.clone())));
     if let Ok(mut tensor) = Arc::try_unwrap(input) {
         wipe(&mut tensor);
     }
+    wipe_tract_scratch();
     Ok(result?.into_iter().map(|v| v.into_tensor()).collect())
+}
+
+/// Zeroes what tract-linalg keeps on this thread between runs (see [`run_and_wipe`]). Skipped only
+/// in the negative-control build of the heap test (feature `unwiped-heap-for-tests`).
+fn wipe_tract_scratch() {
+    #[cfg(not(feature = "unwiped-heap-for-tests"))]
+    tract_linalg::wipe_thread_scratch();
 }
 
 /// Overwrites an f32 tensor's values with zeros.
@@ -106,7 +123,14 @@ impl VerifiedModel {
 
     /// Builds an optimised plan for a fixed `[1, 3, height, width]` f32 input.
     pub(crate) fn plan(&self, height: usize, width: usize) -> Result<Plan> {
-        let fail = |e: TractError| Error::ModelInvalid { model: self.kind, reason: format!("{e:#}") };
+        self.optimised(height, width).and_then(|m| m.into_runnable()).map_err(|e| self.invalid(e))
+    }
+
+    fn invalid(&self, e: TractError) -> Error {
+        Error::ModelInvalid { model: self.kind, reason: format!("{e:#}") }
+    }
+
+    fn optimised(&self, height: usize, width: usize) -> TractResult<TypedModel> {
         // YuNet stores 640-based intermediate shapes; they must not constrain other sizes.
         let framework = tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
         framework
@@ -114,8 +138,27 @@ impl VerifiedModel {
             .and_then(|m| m.with_input_fact(0, f32::fact([1, 3, height, width]).into()))
             .and_then(|m| m.into_optimized())
             .and_then(super::accel::pool2x2::substitute)
-            .and_then(|m| m.into_runnable())
-            .map_err(fail)
+    }
+
+    /// For the wasm heap test only (`bench-api`): the same optimised graph as [`VerifiedModel::plan`],
+    /// run on `input`, with every node's output kept — each activation the production plan computes
+    /// for that input, by node name. Constants (weights) are left out: they are not the face's.
+    #[cfg(feature = "bench-api")]
+    pub(crate) fn every_activation(&self, input: Tensor) -> Result<Vec<(String, Tensor)>> {
+        let shape = input.shape().to_vec();
+        let (height, width) = (shape[2], shape[3]);
+        let mut model = self.optimised(height, width).map_err(|e| self.invalid(e))?;
+        let outlets: Vec<OutletId> = model
+            .nodes()
+            .iter()
+            .filter(|node| !node.op_is::<tract_onnx::tract_core::ops::konst::Const>())
+            .flat_map(|node| (0..node.outputs.len()).map(move |slot| OutletId::new(node.id, slot)))
+            .collect();
+        let names: Vec<String> = outlets.iter().map(|o| model.node(o.node).name.clone()).collect();
+        model.select_output_outlets(&outlets).map_err(|e| self.invalid(e))?;
+        let plan = model.into_runnable().map_err(|e| self.invalid(e))?;
+        let outputs = plan.run(tvec!(input.into_tvalue())).map_err(|e| self.invalid(e))?;
+        Ok(names.into_iter().zip(outputs.into_iter().map(|v| v.into_tensor())).collect())
     }
 }
 

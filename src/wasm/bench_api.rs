@@ -170,3 +170,168 @@ impl BlindBench {
         Ok(found.len())
     }
 }
+
+/// Runs of 4 consecutive f32 values (16 bytes: the width of a packed panel's row in tract's wasm
+/// kernels, so a packed copy holds them too) sampled from one tensor, for the heap test.
+#[derive(serde::Serialize)]
+struct SampledRuns {
+    model: &'static str,
+    node: String,
+    #[serde(with = "serde_bytes")]
+    runs: Vec<u8>,
+}
+
+/// Runs per tensor: enough to find any sizeable remnant of it, few enough to scan fast.
+const RUNS_PER_TENSOR: usize = 24;
+const RUN: usize = 4;
+
+/// Up to [`RUNS_PER_TENSOR`] runs spread over `values`, each aligned to 4 values, of 4 distinct,
+/// finite, non-zero values (a run of zeros or of one value is not the face's) and, when
+/// `background` (the same node's output for a frame without the face) is given, differing from it
+/// in at least 3 of the 4 places: what the face put there, not the grey wall behind it.
+fn sample_runs(values: &[f32], background: Option<&[f32]>) -> Vec<u8> {
+    let distinctive = |at: usize| {
+        let run = &values[at..at + RUN];
+        let distinct = (0..RUN).all(|i| (i + 1..RUN).all(|j| run[i].to_bits() != run[j].to_bits()));
+        let face_made = background.map_or(true, |bg| (0..RUN).filter(|&i| bg[at + i].to_bits() != run[i].to_bits()).count() >= 3);
+        distinct && face_made && run.iter().all(|v| v.is_finite() && *v != 0.0)
+    };
+    let starts = values.len() / RUN;
+    let mut runs = Vec::new();
+    let mut next_free = 0;
+    for k in 0..RUNS_PER_TENSOR {
+        let from = (k * starts / RUNS_PER_TENSOR).max(next_free);
+        let to = ((k + 1) * starts / RUNS_PER_TENSOR).min(starts);
+        if let Some(start) = (from..to).find(|&s| distinctive(s * RUN)) {
+            runs.extend(values[start * RUN..start * RUN + RUN].iter().flat_map(|v| v.to_le_bytes()));
+            next_free = start + 1;
+        }
+    }
+    runs
+}
+
+fn f32_values(tensor: &tract_onnx::prelude::Tensor) -> Option<Vec<f32>> {
+    tensor.to_plain_array_view::<f32>().ok().map(|view| view.iter().copied().collect())
+}
+
+fn pipeline_error(e: crate::pipeline::Error) -> JsValue {
+    js_error(e.into())
+}
+
+/// Every representation of a face that the two models compute, as byte runs the heap test looks
+/// for: the detector's input planes and each of its activations (optimised graph, as the
+/// production plan runs it) for `rgba`, where they differ from those of `background` (the same
+/// scene without the face); and the recogniser's input planes and each of its activations for the
+/// aligned crop of the face nearest the centre (the padded, normalised input and the
+/// un-normalised embedding among them). Returns `[{model, node, runs}]`.
+#[wasm_bindgen(js_name = activationRunsOf)]
+pub fn activation_runs_of(
+    detector: &[u8],
+    recognizer: &[u8],
+    rgba: &[u8],
+    background: &[u8],
+    width: u32,
+    height: u32,
+) -> Result<JsValue, JsValue> {
+    use crate::pipeline::frame::Letterbox;
+    use crate::pipeline::models::VerifiedModel;
+    use crate::pipeline::ModelKind;
+
+    let photo = frame(rgba, width, height)?;
+    let behind = frame(background, width, height)?;
+    let mut sampled = Vec::new();
+
+    let yunet = VerifiedModel::from_bytes(ModelKind::Detector, detector).map_err(pipeline_error)?;
+    let letterbox = Letterbox::fit(width, height, crate::pipeline::DetectorOptions::default().max_side);
+    let with_face = yunet.every_activation(letterbox.tensor(&photo)).map_err(pipeline_error)?;
+    let without = yunet.every_activation(letterbox.tensor(&behind)).map_err(pipeline_error)?;
+    let input = (f32_values(&letterbox.tensor(&photo)), f32_values(&letterbox.tensor(&behind)));
+    if let (Some(face), Some(bg)) = input {
+        sampled.push(SampledRuns { model: "detector", node: "input planes".into(), runs: sample_runs(&face, Some(&bg)) });
+    }
+    for ((node, tensor), (_, bg)) in with_face.iter().zip(&without) {
+        if let (Some(face), Some(bg)) = (f32_values(tensor), f32_values(bg)) {
+            if face.len() == bg.len() && face.len() >= RUN {
+                sampled.push(SampledRuns { model: "detector", node: node.clone(), runs: sample_runs(&face, Some(&bg)) });
+            }
+        }
+    }
+
+    let sface = VerifiedModel::from_bytes(ModelKind::Recognizer, recognizer).map_err(pipeline_error)?;
+    let faces = yunet_faces(detector, &photo)?;
+    let face = crate::pipeline::nearest_centre(&faces, width, height).ok_or_else(|| js_error(KioskError::NoFaceInView))?;
+    let crop = crate::pipeline::align::align(&photo, face).ok_or_else(|| pipeline_error(crate::pipeline::Error::DegenerateLandmarks))?;
+    let input = crate::pipeline::embed::input_tensor(&crop).map_err(pipeline_error)?;
+    if let Some(values) = f32_values(&input) {
+        sampled.push(SampledRuns { model: "recognizer", node: "input planes".into(), runs: sample_runs(&values, None) });
+    }
+    for (node, tensor) in sface.every_activation(input).map_err(pipeline_error)? {
+        if let Some(values) = f32_values(&tensor).filter(|v| v.len() >= RUN) {
+            sampled.push(SampledRuns { model: "recognizer", node, runs: sample_runs(&values, None) });
+        }
+    }
+    sampled.retain(|s| !s.runs.is_empty());
+    serde_wasm_bindgen::to_value(&sampled).map_err(|e| options_error(&format!("cannot pass the runs to JS: {e}")))
+}
+
+fn yunet_faces(detector: &[u8], photo: &crate::pipeline::Frame) -> Result<Vec<crate::pipeline::Face>, JsValue> {
+    let detector = crate::pipeline::detect::Detector::from_bytes(detector).map_err(pipeline_error)?;
+    detector.detect(photo).map_err(pipeline_error)
+}
+
+/// What one face's blind match computes under a local-custody watchlist, for the heap test: the
+/// L LSH codes of the face's embedding (u16, little-endian), the L PRF inputs, the L PRF outputs
+/// and each table's first bucket key, each array concatenated. The probe is the embedding of the
+/// face nearest the centre of `rgba`, as the kiosk's first match of a new track uses it.
+#[wasm_bindgen(js_name = blindTraceOf)]
+pub fn blind_trace_of(
+    engine: &Engine,
+    rgba: &[u8],
+    width: u32,
+    height: u32,
+    watchlist: &[u8],
+    #[wasm_bindgen(js_name = issuerKey)] issuer_key: &str,
+    #[wasm_bindgen(js_name = prfKey)] prf_key: &str,
+) -> Result<js_sys::Object, JsValue> {
+    use crate::blind::format::Watchlist;
+    use crate::blind::prf::{derive, Prf};
+
+    let issuer = crate::kiosk::deployment::issuer_key(issuer_key).map_err(js_error)?;
+    let key: [u8; 32] = crate::hex::from_hex(prf_key.trim())
+        .and_then(|k| k.try_into().ok())
+        .ok_or_else(|| options_error("the PRF key is 64 hex digits"))?;
+    let prf = LocalHmac::new(key);
+    let now = crate::time::now_unix();
+    let parsed = Watchlist::parse(watchlist.to_vec(), &issuer).map_err(|e| js_error(e.into()))?;
+    let matcher = Matcher::new(parsed, &prf, crate::pipeline::embed::MODEL_ID, now).map_err(|e| js_error(e.into()))?;
+    let analysed = engine.inner.analyse_still(&frame(rgba, width, height)?).map_err(pipeline_error)?;
+    let probe = analysed.ok_or_else(|| js_error(KioskError::NoFaceInView))?.embedding;
+    let inputs = matcher.prf_inputs(&probe, now).map_err(|e| js_error(e.into()))?;
+    let outputs = prf.evaluate(&inputs).map_err(|e| js_error(e.into()))?;
+    let codes: Vec<u8> = inputs.iter().flat_map(|x| x[x.len() - 2..].iter().rev().copied()).collect();
+    let trace = js_sys::Object::new();
+    let set = |name: &str, bytes: Vec<u8>| js_sys::Reflect::set(&trace, &name.into(), &js_sys::Uint8Array::from(&bytes[..]).into());
+    set("codes", codes)?;
+    set("prfInputs", inputs.concat())?;
+    set("prfOutputs", outputs.iter().flat_map(|y| y.iter().copied()).collect())?;
+    set("bucketKeys", outputs.iter().flat_map(|y| derive(y, 0).bucket_key.to_vec()).collect())?;
+    Ok(trace)
+}
+
+/// Whether `bytes` is a whole number of canonical ristretto255 encodings of non-identity group
+/// elements (what a blinded VOPRF query is made of): the egress check of the browser tests
+/// (tests/egress.mjs) requires it of every `/v1/evaluate` and `/v1/key-check` body. Frame or
+/// embedding bytes pass for one 32-byte chunk in about 16, so for none of a face's L chunks.
+#[wasm_bindgen(js_name = areGroupElements)]
+pub fn are_group_elements(bytes: &[u8]) -> bool {
+    use curve25519_dalek::ristretto::CompressedRistretto;
+    use curve25519_dalek::traits::IsIdentity;
+    !bytes.is_empty()
+        && bytes.len() % 32 == 0
+        && bytes.chunks_exact(32).all(|chunk| {
+            CompressedRistretto::from_slice(chunk)
+                .ok()
+                .and_then(|c| c.decompress())
+                .is_some_and(|point| !point.is_identity())
+        })
+}

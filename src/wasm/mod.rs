@@ -19,6 +19,13 @@ use wasm_bindgen::prelude::*;
 
 use crate::kiosk::KioskError;
 
+/// Every heap block is zeroed before it is freed or moved (G2): tract's activations, the JS glue's
+/// argument copies, every `Vec` a face passed through. Left out only in the negative-control build
+/// of the heap test (`unwiped-heap-for-tests`), which must then find the face.
+#[cfg(not(feature = "unwiped-heap-for-tests"))]
+#[global_allocator]
+static ZERO_ON_FREE: zeroizing_alloc::ZeroAlloc<std::alloc::System> = zeroizing_alloc::ZeroAlloc(std::alloc::System);
+
 /// How much of the wasm shadow stack [`with_stack_wiped`] zeroes below its caller, in 8-byte words:
 /// 128 KiB of the 1 MiB stack. The kiosk's deepest call (loading both models, or a frame through
 /// both models and the matcher) reaches about 35 KiB below the top (measured with the scan of

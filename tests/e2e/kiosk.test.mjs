@@ -16,6 +16,7 @@ import { chromium } from 'playwright-core';
 import {
   chromiumPath, cli, createKioskKey, fakeCamera as camera, freePort, haveLfw, launchWithCamera as launch, lfw, repo, serveKiosk,
 } from '../harness.mjs';
+import { watchBrowser } from '../egress.mjs';
 
 const artifacts = join(repo, 'tests/e2e/artifacts');
 const ENROLLED = 'Colin_Powell';
@@ -351,7 +352,7 @@ describe('kiosk', { skip: !haveData }, () => {
   });
 
   test('a refused camera is explained on the page', async () => {
-    const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    const browser = watchBrowser(await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] }));
     try {
       const page = await browser.newPage();
       await page.goto(origin);

@@ -1,13 +1,27 @@
-// G2 in the wasm heap: after the production kiosk (pkg/) has processed a real LFW frame — detection,
-// alignment, embedding, tracking, a blind match against a real watchlist — the whole
-// WebAssembly.Memory is scanned for what that face left: runs of the frame's pixels, of the aligned
-// 112×112 crop (RGB, and RGBA as the reviewer's probe), and of the embedding's f32 bytes. The native
-// allocator test (tests/zeroise.rs) cannot see this heap: here a buffer freed unwiped by JS glue or
-// by wasm-bindgen would keep the last passer-by's face for anyone who can read the memory.
+// G2 in the wasm heap: after a real LFW face has gone through the production engine (pkg/) — the
+// kiosk (detection, alignment, embedding, tracking, a blind match against a real watchlist, a
+// review) and the bare `Engine` (`analyse`, `detect`) — the whole WebAssembly.Memory is scanned for
+// every representation of that face the pipeline produces:
+//
+//   the frame (RGBA as the camera gives it, and packed RGB); the detector's input planes and every
+//   activation of its optimised graph; the aligned crop (RGB, and RGBA as the reviewer's probe); the
+//   recogniser's input planes and every activation (the padded, normalised input and the
+//   un-normalised embedding among them); the embedding and the track's running sums; the L LSH
+//   codes, PRF inputs, PRF outputs and bucket keys of its blind match.
 //
 // What to look for is computed by the bench package (pkg-bench/, a separate instance with its own
-// memory) from the same frame: the SIMD128 builds of both packages compute bit-identical crops and
-// embeddings. Each scan is shown to work first, on data the kiosk legitimately holds at that moment.
+// memory) from the same frame (`activationRunsOf`, `blindTraceOf`): the same build variant of both
+// packages computes bit-identical values. The scan runs after the track ended, after `stop()`, after
+// a match is reviewed, and after `Engine.analyse`/`detect` return.
+//
+// The negative control is in this file too: pkg-unwiped/ is the production engine built with the
+// test-only feature `unwiped-heap-for-tests` (no zero-on-free allocator, tract's scratch not wiped).
+// The same scenarios, scanned the same way, must find the face there, on every run; if they did not,
+// the scan would be blind and the production result would mean nothing.
+//
+// VEILWATCH_WASM_VARIANT=relaxed-simd (node --experimental-wasm-relaxed-simd) scans the relaxed-SIMD
+// build, the one Chromium loads, with patterns from the relaxed-SIMD bench build; the negative
+// control runs with the SIMD128 variant.
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -18,10 +32,19 @@ import { after, before, describe, test } from 'node:test';
 
 import { cli, haveLfw, lfw, repo } from '../harness.mjs';
 
-const production = await import(join(repo, 'pkg/veilwatch.js'));
-const { memory } = production.initSync({ module: readFileSync(join(repo, 'pkg/veilwatch_bg.wasm')) });
-const bench = await import(join(repo, 'pkg-bench/veilwatch.js'));
-bench.initSync({ module: readFileSync(join(repo, 'pkg-bench/veilwatch_bg.wasm')) });
+const relaxed = process.env.VEILWATCH_WASM_VARIANT === 'relaxed-simd';
+const wasmFile = relaxed ? 'veilwatch_relaxed_bg.wasm' : 'veilwatch_bg.wasm';
+
+/** One package's glue module, instantiated on its own memory. */
+async function instantiate(folder, file) {
+  const glue = await import(join(repo, folder, 'veilwatch.js'));
+  const { memory } = glue.initSync({ module: readFileSync(join(repo, folder, file)) });
+  return { glue, memory, name: `${folder}/${file}` };
+}
+
+const production = await instantiate('pkg', wasmFile);
+const bench = (await instantiate('pkg-bench', wasmFile)).glue;
+const unwiped = relaxed ? null : await instantiate('pkg-unwiped', 'veilwatch_bg.wasm');
 
 const detector = readFileSync(join(repo, 'models/face_detection_yunet_2023mar_int8bq.onnx'));
 const recognizer = readFileSync(join(repo, 'models/face_recognition_sface_2021dec_int8bq.onnx'));
@@ -30,31 +53,46 @@ const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models
 const photo = (name, i) => join(lfw, name, `${name}_${String(i).padStart(4, '0')}.jpg`);
 const [W, H] = [640, 480];
 
-/** An LFW photo centred on a grey 640×480 frame, as raw RGBA (what a camera frame looks like). */
+/** An LFW photo centred on a grey 640×480 frame, as raw RGBA (what a camera frame looks like);
+ * no photo: the grey scene alone. */
 function cameraFrame(path) {
   return new Uint8Array(execFileSync('python3', ['-c', `
 import sys
 from PIL import Image
 canvas = Image.new("RGB", (640, 480), (128, 128, 128))
-face = Image.open(sys.argv[1]).convert("RGB")
-canvas.paste(face, ((640 - face.width) // 2, (480 - face.height) // 2))
+if len(sys.argv) > 1:
+    face = Image.open(sys.argv[1]).convert("RGB")
+    canvas.paste(face, ((640 - face.width) // 2, (480 - face.height) // 2))
 sys.stdout.buffer.write(canvas.convert("RGBA").tobytes())
-`, path], { maxBuffer: 1 << 24 }));
+`, ...(path ? [path] : [])], { maxBuffer: 1 << 24 }));
 }
 
+const background = cameraFrame(null);
 const varied = (bytes) => new Set(bytes).size >= 10;
+const f32Bytes = (values) => new Uint8Array(Float32Array.from(values).buffer);
+const slices = (bytes, width, step = width) => {
+  const runs = [];
+  for (let at = 0; at + width <= bytes.length; at += step) runs.push(bytes.slice(at, at + width));
+  return runs;
+};
+const every = (runs, n) => runs.filter((_, i) => i % Math.max(1, Math.floor(runs.length / n)) === 0);
 
-/** What one face leaves behind, as byte patterns: runs of its frame's pixels through the face, of
- * its aligned crop (RGB and RGBA) and of its embedding's f32 bytes. */
-function patternsOf(frame) {
+/** Every representation of the face in `frame`, as byte patterns, grouped by kind. `bytes` kinds are
+ * found at any offset; `words` kinds (runs of f32 values) at 4-byte-aligned offsets. */
+function patternsOf(frame, deployment) {
   const engine = new bench.Engine(detector, recognizer);
   const crop = engine.alignedCropOf(frame, W, H);
   const embedding = engine.embeddingOf(frame, W, H);
+  const trace = deployment ? bench.blindTraceOf(engine, frame, W, H, deployment.watchlist, deployment.issuerKey, deployment.custody.prfKey) : null;
   engine.free();
+  const sampled = bench.activationRunsOf(detector, recognizer, frame, background, W, H);
+
   const pixels = [];
+  const rgb = [];
   for (let y = 160; y < 330; y += 17) {
     const at = (y * W + 280) * 4;
     pixels.push(frame.slice(at, at + 64));
+    rgb.push(Uint8Array.from({ length: 48 }, (_, i) => frame[at + 4 * Math.floor(i / 3) + (i % 3)]));
   }
   const cropRgb = [];
   const cropRgba = [];
@@ -65,21 +103,140 @@ function patternsOf(frame) {
     for (let i = 0; i < 16; i++) rgba.set([...crop.slice(at + 3 * i, at + 3 * i + 3), 255], 4 * i);
     cropRgba.push(rgba);
   }
-  const bytes = new Uint8Array(embedding.buffer);
-  const values = [];
-  for (let at = 0; at < bytes.length; at += 16) values.push(bytes.slice(at, at + 16));
-  for (const run of [...pixels, ...cropRgb]) assert.ok(varied(run), 'patterns are taken from textured parts of the face');
-  return { 'frame pixels': pixels, 'aligned crop (RGB)': cropRgb, 'probe crop (RGBA)': cropRgba, 'embedding values': values };
+  for (const run of [...pixels, ...rgb, ...cropRgb]) assert.ok(varied(run), 'patterns are taken from textured parts of the face');
+
+  // The track's fused embedding is the running sum of its frames' embeddings (src/track.rs).
+  const twice = embedding.map((v) => Math.fround(v + v));
+  const thrice = embedding.map((v, i) => Math.fround(twice[i] + v));
+  const activations = (model) => sampled.filter((s) => s.model === model).flatMap((s) => slices(s.runs, 16).map((run) => ({ run, node: s.node })));
+
+  const bytes = {
+    'frame (RGBA)': pixels,
+    'frame (RGB)': rgb,
+    'aligned crop (RGB)': cropRgb,
+    'probe crop (RGBA)': cropRgba,
+  };
+  if (trace) {
+    const L = trace.codes.length / 2;
+    const inputLength = trace.prfInputs.length / L;
+    bytes['LSH codes'] = slices(trace.codes, 64);
+    // The end of each PRF input: watchlist id, table, code (the constant domain prefix is not the face's).
+    bytes['PRF inputs'] = every(slices(trace.prfInputs, inputLength), 64).map((x) => x.slice(inputLength - 20));
+    bytes['PRF outputs'] = every(slices(trace.prfOutputs, 32), 64);
+    bytes['bucket keys'] = every(slices(trace.bucketKeys, 32), 64);
+  }
+  const words = {
+    'detector input and activations': activations('detector'),
+    'recogniser input and activations': activations('recognizer'),
+    'embedding': slices(f32Bytes(embedding), 16).map((run) => ({ run, node: 'embedding' })),
+    'embedding running sums': [...slices(f32Bytes(twice), 16), ...slices(f32Bytes(thrice), 16)].map((run) => ({ run, node: 'sum' })),
+  };
+  assert.ok(words['detector input and activations'].length > 100, 'the detector\'s activations were sampled');
+  assert.ok(words['recogniser input and activations'].length > 100, 'the recogniser\'s activations were sampled');
+  return { bytes, words };
 }
 
-/** How many of each kind of pattern occur anywhere in the wasm memory. */
-function scan(patterns) {
+/** How many of each kind of pattern occur anywhere in `memory`, and in which nodes. */
+function scan(memory, patterns) {
   const heap = Buffer.from(memory.buffer);
-  return Object.fromEntries(Object.entries(patterns).map(([kind, runs]) =>
-    [kind, runs.filter((run) => heap.indexOf(run) !== -1).length]));
+  const found = {};
+  const where = new Set();
+  for (const [kind, runs] of Object.entries(patterns.bytes)) found[kind] = runs.filter((run) => heap.indexOf(run) !== -1).length;
+  // Runs of f32 values: one pass over the aligned words, indexed by each run's first word.
+  const words = new Uint32Array(memory.buffer, 0, Math.floor(memory.buffer.byteLength / 4));
+  const index = new Map();
+  for (const [kind, runs] of Object.entries(patterns.words)) {
+    found[kind] = 0;
+    for (const { run, node } of runs) {
+      const w = new Uint32Array(run.buffer, run.byteOffset, 4);
+      if (!index.has(w[0])) index.set(w[0], []);
+      index.get(w[0]).push({ kind, node, w, seen: false });
+    }
+  }
+  for (let i = 0; i + 4 <= words.length; i++) {
+    const first = words[i];
+    if (first === 0) continue;
+    const candidates = index.get(first);
+    if (!candidates) continue;
+    for (const c of candidates) {
+      if (!c.seen && words[i + 1] === c.w[1] && words[i + 2] === c.w[2] && words[i + 3] === c.w[3]) {
+        c.seen = true;
+        found[c.kind]++;
+        where.add(`${c.kind}: ${c.node}`);
+      }
+    }
+  }
+  return { found, where: [...where] };
 }
 
-const none = (patterns) => Object.fromEntries(Object.keys(patterns).map((k) => [k, 0]));
+const nothing = (patterns) => Object.fromEntries([...Object.keys(patterns.bytes), ...Object.keys(patterns.words)].map((k) => [k, 0]));
+const total = (found) => Object.values(found).reduce((a, b) => a + b, 0);
+
+/** The scenarios, run on one build; each returns the scans taken at its checkpoints. */
+function scenarios(build, deployment) {
+  const { Kiosk, Engine } = build.glue;
+  const blank = new Uint8Array(W * H * 4).fill(128);
+  return {
+    /** A passer-by who is not on the list: three frames, then blank frames until the track ends, then stop(). */
+    stranger() {
+      const frame = cameraFrame(photo('Tony_Blair', 2));
+      const patterns = patternsOf(frame, deployment());
+      const kiosk = Kiosk.create({ detector, recognizer, ...deployment() });
+      const t0 = Date.now();
+      kiosk.frameBuffer(W, H).set(frame);
+      const waiting = scan(build.memory, patterns).found;
+      let result = kiosk.processFrame(W, H, t0);
+      assert.equal(result.faces.length, 1, 'the face was detected');
+      assert.ok(result.counters.matchAttempts >= 1, 'and matched against the watchlist');
+      assert.equal(result.alerts.length, 0, 'it is not on it');
+      const live = scan(build.memory, patterns).found;
+      for (let i = 1; i < 3; i++) {
+        kiosk.frameBuffer(W, H).set(frame);
+        result = kiosk.processFrame(W, H, t0 + 100 * i);
+      }
+      for (let i = 0; i < 3; i++) {
+        kiosk.frameBuffer(W, H).set(blank);
+        result = kiosk.processFrame(W, H, t0 + 3000 + 1000 * i);
+      }
+      assert.equal(result.counters.tracksActive, 0, 'the track ended');
+      assert.equal(result.counters.retained, 0);
+      const trackEnded = scan(build.memory, patterns);
+      kiosk.stop();
+      const stopped = scan(build.memory, patterns);
+      kiosk.free();
+      return { patterns, waiting, live, trackEnded, stopped };
+    },
+    /** A passer-by on the list: the alert is reviewed (rejected), then stop(). */
+    reviewed() {
+      const frame = cameraFrame(photo('Colin_Powell', 1));
+      const patterns = patternsOf(frame, deployment());
+      const kiosk = Kiosk.create({ detector, recognizer, ...deployment() });
+      kiosk.frameBuffer(W, H).set(frame);
+      const result = kiosk.processFrame(W, H, Date.now());
+      assert.equal(result.alerts.length, 1, 'the enrolled person raised an alert');
+      const [alert] = result.alerts;
+      const pending = scan(build.memory, patterns).found;
+      alert.probe.fill(0);
+      kiosk.reviewAlert(alert.id, 'reject', 'A. Reviewer');
+      kiosk.stop();
+      const afterReview = scan(build.memory, patterns);
+      kiosk.free();
+      return { patterns, pending, afterReview };
+    },
+    /** The bare engine: Engine.analyse, then Engine.detect, on the frame. */
+    bareEngine() {
+      const frame = cameraFrame(photo('Tony_Blair', 2));
+      const patterns = patternsOf(frame, null);
+      const engine = new Engine(detector, recognizer);
+      assert.equal(engine.analyse(frame, W, H).length, 1, 'analyse found the face');
+      const analysed = scan(build.memory, patterns);
+      assert.equal(engine.detect(frame, W, H).length, 1, 'detect found the face');
+      const detected = scan(build.memory, patterns);
+      engine.free();
+      return { patterns, analysed, detected };
+    },
+  };
+}
 
 describe('G2 in the wasm heap: nothing of a processed face stays in the WebAssembly.Memory', { skip: !haveData }, () => {
   let scratch;
@@ -105,63 +262,54 @@ describe('G2 in the wasm heap: nothing of a processed face stays in the WebAssem
   });
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
-  test('a passer-by who is not on the list: frame and crop gone after processFrame, embedding when the track ends', () => {
-    const frame = cameraFrame(photo('Tony_Blair', 2));
-    const patterns = patternsOf(frame);
-    const kiosk = production.Kiosk.create({ detector, recognizer, ...deployment() });
-    const t0 = Date.now();
-    kiosk.frameBuffer(W, H).set(frame);
-    assert.equal(scan(patterns)['frame pixels'], patterns['frame pixels'].length, 'the scan finds the frame while it waits in the frame buffer');
-    let result = kiosk.processFrame(W, H, t0);
-    assert.equal(result.faces.length, 1, 'the face was detected');
-    assert.ok(result.counters.matchAttempts >= 1, 'and matched against the watchlist');
-    assert.equal(result.alerts.length, 0, 'it is not on it');
-    const live = scan(patterns);
-    assert.ok(live['embedding values'] > 0, 'the scan finds the embedding while its track is live (the track holds it)');
-    assert.deepEqual({ ...live, 'embedding values': 0 }, none(patterns), 'no pixel or crop of the frame is left');
-    for (let i = 1; i < 3; i++) {
+  describe(`production engine (${production.name})`, () => {
+    test('a passer-by who is not on the list: nothing left once the track ends, nor after stop()', () => {
+      const { patterns, waiting, live, trackEnded, stopped } = scenarios(production, deployment).stranger();
+      assert.equal(waiting['frame (RGBA)'], patterns.bytes['frame (RGBA)'].length, 'the scan finds the frame while it waits in the frame buffer');
+      assert.ok(live.embedding > 0, 'the scan finds the embedding while its track is live (the track holds it)');
+      assert.deepEqual(trackEnded.found, nothing(patterns), `nothing of the passer-by is left after the track ended; found: ${trackEnded.where.join('; ')}`);
+      assert.deepEqual(stopped.found, nothing(patterns), `nor after stop(); found: ${stopped.where.join('; ')}`);
+    });
+
+    test('a passer-by on the list: the probe crop is held for the review only, then nothing is left', () => {
+      const { patterns, pending, afterReview } = scenarios(production, deployment).reviewed();
+      assert.ok(pending['probe crop (RGBA)'] > 0, 'the scan finds the probe crop while the alert waits for review');
+      assert.deepEqual(afterReview.found, nothing(patterns), `nothing is left once it is reviewed and stopped; found: ${afterReview.where.join('; ')}`);
+    });
+
+    test('the bare Engine: nothing left after analyse() or detect() returns', () => {
+      const { patterns, analysed, detected } = scenarios(production, deployment).bareEngine();
+      assert.deepEqual(analysed.found, nothing(patterns), `after analyse(); found: ${analysed.where.join('; ')}`);
+      assert.deepEqual(detected.found, nothing(patterns), `after detect(); found: ${detected.where.join('; ')}`);
+    });
+
+    test('enrolFromFrame (demo mode) leaves no frame pixels or crop behind', () => {
+      const frame = cameraFrame(photo('Colin_Powell', 1));
+      const patterns = patternsOf(frame, null);
+      const kiosk = production.glue.Kiosk.create({ detector, recognizer });
       kiosk.frameBuffer(W, H).set(frame);
-      result = kiosk.processFrame(W, H, t0 + 100 * i);
-    }
-    assert.deepEqual({ ...scan(patterns), 'embedding values': 0 }, none(patterns), 'nor after more frames of it');
-
-    // The face leaves: blank frames until its track ends.
-    const blank = new Uint8Array(W * H * 4).fill(128);
-    for (let i = 0; i < 3; i++) {
-      kiosk.frameBuffer(W, H).set(blank);
-      result = kiosk.processFrame(W, H, t0 + 3000 + 1000 * i);
-    }
-    assert.equal(result.counters.tracksActive, 0);
-    assert.equal(result.counters.retained, 0);
-    assert.deepEqual(scan(patterns), none(patterns), 'nothing of the passer-by is left in the wasm memory');
-    kiosk.free();
+      assert.equal(kiosk.enrollFromFrame(W, H, 'Visitor'), 1);
+      const { found, where } = scan(production.memory, patterns);
+      const transient = ['frame (RGBA)', 'frame (RGB)', 'aligned crop (RGB)', 'detector input and activations', 'recogniser input and activations'];
+      assert.deepEqual(transient.map((k) => found[k]), transient.map(() => 0), `found: ${where.join('; ')}`);
+      kiosk.free();
+    });
   });
 
-  test('a passer-by on the list: the probe crop is held for the review only, then nothing is left', () => {
-    const frame = cameraFrame(photo('Colin_Powell', 1));
-    const patterns = patternsOf(frame);
-    const kiosk = production.Kiosk.create({ detector, recognizer, ...deployment() });
-    kiosk.frameBuffer(W, H).set(frame);
-    const result = kiosk.processFrame(W, H, Date.now());
-    assert.equal(result.alerts.length, 1, 'the enrolled person raised an alert');
-    const [alert] = result.alerts;
-    assert.ok(scan(patterns)['probe crop (RGBA)'] > 0, 'the scan finds the probe crop while the alert waits for review');
-    alert.probe.fill(0);
-    kiosk.reviewAlert(alert.id, 'reject', 'A. Reviewer');
-    kiosk.stop();
-    assert.deepEqual(scan(patterns), none(patterns), 'nothing of the face is left once it is reviewed and gone');
-    kiosk.free();
-  });
+  describe('negative control: the same engine built without the wiping (pkg-unwiped/) leaves the face, and the scan finds it', { skip: relaxed && 'the negative control runs with the SIMD128 variant' }, () => {
+    test('a passer-by who is not on the list: the face is found after the track ended and after stop()', () => {
+      const { trackEnded, stopped } = scenarios(unwiped, deployment).stranger();
+      console.log(`negative control, stranger after stop(): ${JSON.stringify(stopped.found)}`);
+      assert.ok(trackEnded.found['recogniser input and activations'] > 0, 'the recogniser\'s activations are found after the track ended');
+      assert.ok(stopped.found['recogniser input and activations'] > 0, 'and after stop()');
+      assert.ok(stopped.found['detector input and activations'] > 0, 'so are the detector\'s');
+    });
 
-  test('enrolFromFrame (demo mode) leaves no frame pixels or crop behind', () => {
-    const frame = cameraFrame(photo('Colin_Powell', 1));
-    const patterns = patternsOf(frame);
-    const kiosk = production.Kiosk.create({ detector, recognizer });
-    kiosk.frameBuffer(W, H).set(frame);
-    assert.equal(kiosk.enrollFromFrame(W, H, 'Visitor'), 1);
-    const found = scan(patterns);
-    assert.equal(found['frame pixels'], 0, 'no frame pixels');
-    assert.equal(found['aligned crop (RGB)'], 0, 'no aligned crop');
-    kiosk.free();
+    test('the bare Engine: the face is found after analyse()', () => {
+      const { analysed } = scenarios(unwiped, deployment).bareEngine();
+      console.log(`negative control, after analyse(): ${JSON.stringify(analysed.found)}`);
+      assert.ok(total(analysed.found) > 0, 'something of the face is found');
+      assert.ok(analysed.found['recogniser input and activations'] > 0, 'the recogniser\'s activations are found');
+    });
   });
 });

@@ -28,6 +28,11 @@ mod profile;
 mod registration;
 mod serve;
 
+/// The CLI handles faces too (`identify`, `enroll`, `eval`): every heap block is zeroed before it is
+/// freed or moved, as in the wasm engine (G2).
+#[global_allocator]
+static ZERO_ON_FREE: zeroizing_alloc::ZeroAlloc<std::alloc::System> = zeroizing_alloc::ZeroAlloc(std::alloc::System);
+
 #[derive(Parser)]
 #[command(name = "veilwatch", version, about = "On-device face matching against a blinded watchlist")]
 struct Cli {
