@@ -9,7 +9,7 @@ export VEILWATCH_DATA
 PORT ?= 8080
 BIN := $(CARGO_TARGET_DIR)/release/veilwatch
 
-.PHONY: demo check-deployment test setup models native wasm unit e2e fuzz bench bench-authority clean
+.PHONY: demo check-deployment test setup models native wasm package dist unit e2e fuzz bench bench-authority clean
 
 ## Build everything and serve the kiosk demo on http://127.0.0.1:$(PORT)/
 ## DEPLOYMENT=DIR serves DIR/profile.vwp and DIR/issuer.pub for the public notice: a public folder
@@ -47,6 +47,17 @@ native:
 ## benchmark calls, for tests/e2e and make bench), each in a SIMD128 and a relaxed-SIMD build.
 wasm:
 	tools/build-wasm pkg pkg-bench
+
+## The npm package `veilwatch` (typed async API, <veilwatch-kiosk>, the Worker, both engine builds)
+## in dist/npm/veilwatch/ and its tarball dist/npm/veilwatch-VERSION.tgz (tools/build-package);
+## tests/e2e/npm_package.test.mjs packs, installs, bundles and runs it.
+package: wasm
+	tools/build-package
+
+## The kiosk as a static folder for any static web server: dist/static/ (app, both engine builds,
+## models, service worker, SHA256SUMS; tools/build-dist). Host it at the root of an HTTPS origin.
+dist: wasm models
+	tools/build-dist
 
 ## Native tests, then the wasm kernels' tests in node (wasm-bindgen-test-runner comes with wasm-bindgen-cli).
 unit:
@@ -101,4 +112,4 @@ bench-authority: setup native
 	tools/bench-authority
 
 clean:
-	rm -rf pkg pkg-bench bench.json
+	rm -rf pkg pkg-bench dist bench.json
