@@ -96,10 +96,19 @@ describe('the npm package', () => {
     copyFileSync(join(EXAMPLE, 'portal.js'), join(scratch, 'portal.js'));
     await build({ entryPoints: [join(scratch, 'portal.js')], bundle: true, format: 'esm', outfile: join(publicDir, 'portal.js'), absWorkingDir: scratch, logLevel: 'error' });
 
+    // Models from elsewhere: the right detector beside a recognizer with one byte changed.
+    const tampered = join(scratch, 'tampered-models');
+    mkdirSync(tampered);
+    copyFileSync(join(repo, 'models/face_detection_yunet_2023mar_int8bq.onnx'), join(tampered, 'face_detection_yunet_2023mar_int8bq.onnx'));
+    const recognizer = readFileSync(join(repo, 'models/face_recognition_sface_2021dec_int8bq.onnx'));
+    recognizer[recognizer.length >> 1] ^= 1;
+    writeFileSync(join(tampered, 'face_recognition_sface_2021dec_int8bq.onnx'), recognizer);
+
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
     const server = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, '--mount', `/=${publicDir}`,
-      '--mount', `/veilwatch=${installed}`, '--mount', `/models=${join(repo, 'models')}`], { stdio: 'ignore' });
+      '--mount', `/veilwatch=${installed}`, '--mount', `/models=${join(repo, 'models')}`, '--mount', `/tampered-models=${tampered}`],
+    { stdio: 'ignore' });
     t.after(() => server.kill());
     for (let i = 0; i < 100; i++) {
       try { if ((await fetch(origin)).ok) break; } catch { await new Promise((r) => setTimeout(r, 100)); }
@@ -139,6 +148,13 @@ describe('the npm package', () => {
     await page.waitForFunction(() => window.seen.alerts.length > 0, null, { timeout: 60_000 });
     assert.equal((await page.evaluate(() => window.seen.alerts))[0].label, 'Volunteer');
     assert.equal(await page.textContent('veilwatch-kiosk >> [part~="error"]'), '');
+
+    // A model that is not the pinned one is refused, whatever modelsUrl serves it.
+    const refusal = await page.evaluate(() => import('/veilwatch/api/create-kiosk.js')
+      .then(({ createKiosk }) => createKiosk({ baseUrl: '/veilwatch/', modelsUrl: '/tampered-models/' }))
+      .then(() => null, (error) => ({ code: error.code, message: error.message })));
+    assert.equal(refusal?.code, 'MODEL_DOWNLOAD_FAILED');
+    assert.match(refusal.message, /face_recognition_sface_2021dec_int8bq\.onnx is not the pinned model/);
 
     const foreign = requests.filter((r) => !r.startsWith(`GET ${origin}/`));
     assert.deepEqual(foreign, [], 'every request is a GET of the portal\'s own origin');
