@@ -9,7 +9,7 @@ export VEILWATCH_DATA
 PORT ?= 8080
 BIN := $(CARGO_TARGET_DIR)/release/veilwatch
 
-.PHONY: demo check-deployment test setup models native wasm package dist unit e2e fuzz bench bench-authority clean
+.PHONY: demo check-deployment test setup models native wasm package dist docs unit e2e fuzz bench bench-authority clean
 
 ## Build everything and serve the kiosk demo on http://127.0.0.1:$(PORT)/
 ## DEPLOYMENT=DIR serves DIR/profile.vwp and DIR/issuer.pub for the public notice: a public folder
@@ -53,6 +53,12 @@ wasm:
 ## tests/e2e/npm_package.test.mjs packs, installs, bundles and runs it.
 package: wasm
 	tools/build-package
+
+## The API reference: TypeDoc over the package's types (api/*.d.ts and the generated pkg/veilwatch.d.ts)
+## → dist/docs/index.html. Any warning (an undocumented type that a documented one uses) fails it.
+docs: package
+	node_modules/.bin/typedoc --tsconfig tools/docs-tsconfig.json --name veilwatch --out dist/docs --treatWarningsAsErrors \
+	  dist/npm/veilwatch/api/create-kiosk.d.ts dist/npm/veilwatch/api/veilwatch-kiosk-element.d.ts dist/npm/veilwatch/pkg/veilwatch.d.ts
 
 ## The kiosk as a static folder for any static web server: dist/static/ (app, both engine builds,
 ## models, service worker, SHA256SUMS; tools/build-dist). Host it at the root of an HTTPS origin.

@@ -76,6 +76,31 @@ describe('the npm package', () => {
     for (const name of [...Object.keys(api), ...methods, ...element]) assert.doesNotMatch(name, DENIED, name);
   });
 
+  test('a TypeScript portal type-checks against the installed package; a decision outside the union does not', () => {
+    const portal = (decision) => `import { createKiosk, isVeilwatchError, type ReviewDecision } from 'veilwatch';
+import { defineVeilwatchKiosk } from 'veilwatch/element';
+defineVeilwatchKiosk();
+const kiosk = await createKiosk({ baseUrl: '/veilwatch/', modelsUrl: '/models/', onProgress: ({ loaded, total }) => console.log(loaded / total) });
+kiosk.addEventListener('alert', ({ detail }) => {
+  const decision: ReviewDecision = ${JSON.stringify(decision)};
+  kiosk.review(detail.id, decision, 'A. Reviewer').catch((error: unknown) => { if (isVeilwatchError(error)) console.log(error.code); });
+});
+await kiosk.run('camera');
+`;
+    const tsc = (decision) => {
+      writeFileSync(join(scratch, 'portal.ts'), portal(decision));
+      try {
+        execFileSync(join(repo, 'node_modules/.bin/tsc'), ['--noEmit', '--strict', '--target', 'es2022', '--lib', 'esnext,dom',
+          '--module', 'nodenext', '--moduleResolution', 'nodenext', 'portal.ts'], { cwd: scratch, encoding: 'utf8' });
+        return '';
+      } catch (error) {
+        return error.stdout;
+      }
+    };
+    assert.equal(tsc('confirm'), '');
+    assert.match(tsc('maybe'), /'"maybe"' is not assignable to type 'ReviewDecision'/);
+  });
+
   test('the element speaks English and Welsh, every message in both', async () => {
     const { MESSAGES, messagesFor } = await import(join(installed, 'api/element-messages.js'));
     assert.deepEqual(Object.keys(MESSAGES).sort(), ['cy', 'en']);
