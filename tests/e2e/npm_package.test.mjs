@@ -172,7 +172,8 @@ await kiosk.run('camera');
     assert.equal(count, 1);
     await page.waitForFunction(() => window.seen.alerts.length > 0, null, { timeout: 60_000 });
     assert.equal((await page.evaluate(() => window.seen.alerts))[0].label, 'Volunteer');
-    assert.equal(await page.textContent('veilwatch-kiosk >> [part~="error"]'), '');
+    // The alert is announced in the assertive live region, in words.
+    assert.match(await page.textContent('veilwatch-kiosk >> [role="alert"]'), /^Alert on track \d+: waiting for a person to review it/);
 
     // A model that is not the pinned one is refused, whatever modelsUrl serves it.
     const refusal = await page.evaluate(() => import('/veilwatch/api/create-kiosk.js')

@@ -19,6 +19,7 @@ export const MESSAGES = {
     notStarted: 'The kiosk could not start.',
     insecure: 'This page is not served over HTTPS, so the browser offers it no camera. Open it over HTTPS.',
     noFaces: 'No faces yet.',
+    alert: (track) => `Alert on track ${track}: waiting for a person to review it. Nothing is done automatically.`,
   },
   cy: {
     start: 'Dechrau’r camera',
@@ -33,6 +34,7 @@ export const MESSAGES = {
     notStarted: 'Nid oedd modd cychwyn y ciosg.',
     insecure: 'Nid yw’r dudalen hon yn cael ei gweini dros HTTPS, felly nid yw’r porwr yn cynnig camera iddi. Agorwch hi dros HTTPS.',
     noFaces: 'Dim wynebau eto.',
+    alert: (track) => `Rhybudd ar drac ${track}: yn aros i berson ei adolygu. Ni wneir dim yn awtomatig.`,
   },
 };
 

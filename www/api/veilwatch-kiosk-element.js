@@ -3,9 +3,10 @@
 // mode="inline" (default): the kiosk runs in the page that embeds it, its engine in a Worker
 // through createKiosk (api/create-kiosk.js); for demonstrations and for pages that are themselves
 // the kiosk's origin. Everything it shows lives in its shadow root (no page-wide id, no page-wide
-// CSS; the page styles it through ::part(): start, stop, progress, status, error, stage, overlay,
-// summary). Attributes: `base-url` (where the package's files are served; default: beside this
-// module), `models-url` (the models' folder; default: models/ under base-url). Events (bubbling,
+// CSS; the page styles it through ::part(): start, stop, fullscreen, progress, status, announce
+// (errors and new alerts, an assertive live region), stage, overlay, summary). Attributes:
+// `base-url` (where the package's files are served; default: beside this module), `models-url`
+// (the models' folder; default: models/ under base-url), `lang` (en or cy). Events (bubbling,
 // composed): `progress` {loaded, total}, `ready` {status}, `faces` (FrameResult), `alert`
 // (AlertView), `status` (KioskStatus), `disclosure`, `error` (a VeilwatchError, with its `code`).
 //
@@ -34,8 +35,8 @@ const STYLE = `
 [part~="stage"] { position: relative; }
 video { display: none; }
 canvas { max-width: 100%; height: auto; background: #222; }
-[part~="error"]:empty { display: none; }
-[part~="error"] { color: #8b0000; font-weight: 600; }
+[part~="announce"]:empty { display: none; }
+[part~="announce"] { color: #8b0000; font-weight: 600; }
 button { font: inherit; padding: 0.5em 1em; }
 iframe { border: 0; width: 100%; min-height: 40rem; }
 `;
@@ -48,7 +49,7 @@ const PARTS = `
   <button part="fullscreen" type="button"></button>
   <progress part="progress" max="1" value="0"></progress>
   <p part="status" role="status" aria-live="polite"></p>
-  <p part="error" role="alert"></p>
+  <p part="announce" role="alert"></p>
 </div>
 <div part="stage">
   <video playsinline muted></video>
@@ -99,7 +100,7 @@ export class VeilwatchKioskElement extends HTMLElement {
   }
 
   #fail(error) {
-    const shown = this.#part('error');
+    const shown = this.#part('announce');
     if (shown) shown.textContent = isVeilwatchError(error) ? error.message : cameraProblem(error);
     this.#emit('error', error);
   }
@@ -174,6 +175,8 @@ export class VeilwatchKioskElement extends HTMLElement {
     });
     kiosk.addEventListener('alert', ({ detail }) => {
       this.#alertTracks.add(detail.track);
+      // Announced at once (role=alert): a new alert is what the reviewer must not miss.
+      this.#part('announce').textContent = this.#words.alert(detail.track);
       this.#emit('alert', detail);
     });
     for (const type of ['status', 'disclosure']) kiosk.addEventListener(type, ({ detail }) => this.#emit(type, detail));
@@ -186,7 +189,7 @@ export class VeilwatchKioskElement extends HTMLElement {
   async #run(video) {
     const [start, stop] = [this.#part('start'), this.#part('stop')];
     start.disabled = true;
-    this.#part('error').textContent = '';
+    this.#part('announce').textContent = '';
     if (!globalThis.isSecureContext) {
       start.disabled = false;
       return this.#fail(new EngineError({ request: 'frame', code: 'INSECURE_CONTEXT', message: this.#words.insecure }));
