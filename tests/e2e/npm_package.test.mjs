@@ -175,6 +175,10 @@ await kiosk.run('camera');
     // The alert is announced in the assertive live region, in words.
     assert.match(await page.textContent('veilwatch-kiosk >> [role="alert"]'), /^Alert on track \d+: waiting for a person to review it/);
 
+    // Kiosk mode for an unattended screen: the element, alone, full screen.
+    await page.click('veilwatch-kiosk >> [part~="fullscreen"]');
+    await page.waitForFunction(() => document.fullscreenElement?.localName === 'veilwatch-kiosk', null, { timeout: 10_000 });
+
     // A model that is not the pinned one is refused, whatever modelsUrl serves it.
     const refusal = await page.evaluate(() => import('/veilwatch/api/create-kiosk.js')
       .then(({ createKiosk }) => createKiosk({ baseUrl: '/veilwatch/', modelsUrl: '/tampered-models/' }))
