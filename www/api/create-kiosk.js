@@ -110,9 +110,6 @@ export class VeilwatchKiosk extends EventTarget {
       video.muted = true;
       video.playsInline = true;
       if (source === 'camera') {
-        if (!globalThis.isSecureContext) {
-          throw refusal('frame', 'INSECURE_CONTEXT', 'browsers open the camera only for pages served over HTTPS (or from localhost)');
-        }
         stream = await openCamera(video, () => this.#emit('error', refusal('frame', 'CAMERA_ENDED', 'the camera stopped')));
       } else if (typeof MediaStream !== 'undefined' && source instanceof MediaStream) {
         video.srcObject = source;
@@ -205,6 +202,10 @@ async function toBitmap(frame, request) {
  * VeilwatchError (e.g. MODEL_DOWNLOAD_FAILED, AUDIT_LOG_BROKEN).
  */
 export async function createKiosk({ baseUrl, modelsUrl, overseerPublicKey, deployment, onProgress } = {}) {
+  // The camera, WebCrypto (the models' SHA-256 check, the kiosk key) and so the kiosk need one.
+  if (globalThis.isSecureContext === false) {
+    throw refusal('start', 'INSECURE_CONTEXT', 'this page is not served over HTTPS, so the browser offers it no camera and no WebCrypto; serve it over HTTPS');
+  }
   const base = baseUrl ? folderUrl(baseUrl) : defaultBaseUrl();
   const models = modelsUrl ? folderUrl(modelsUrl) : new URL('models/', base);
   const engine = new EngineClient(new URL('kiosk-worker.js', base));

@@ -101,7 +101,10 @@ export class VeilwatchKioskElement extends HTMLElement {
 
   #fail(error) {
     const shown = this.#part('announce');
-    if (shown) shown.textContent = isVeilwatchError(error) ? error.message : cameraProblem(error);
+    if (shown) {
+      if (error?.code === 'INSECURE_CONTEXT') shown.textContent = this.#words.insecure;
+      else shown.textContent = isVeilwatchError(error) ? error.message : cameraProblem(error);
+    }
     this.#emit('error', error);
   }
 
@@ -190,10 +193,6 @@ export class VeilwatchKioskElement extends HTMLElement {
     const [start, stop] = [this.#part('start'), this.#part('stop')];
     start.disabled = true;
     this.#part('announce').textContent = '';
-    if (!globalThis.isSecureContext) {
-      start.disabled = false;
-      return this.#fail(new EngineError({ request: 'frame', code: 'INSECURE_CONTEXT', message: this.#words.insecure }));
-    }
     try {
       const stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
       video.srcObject = stream;
