@@ -9,7 +9,7 @@ export VEILWATCH_DATA
 PORT ?= 8080
 BIN := $(CARGO_TARGET_DIR)/release/veilwatch
 
-.PHONY: demo check-deployment test setup models native wasm lint unit e2e fuzz bench bench-authority clean
+.PHONY: demo check-deployment test setup models native wasm lint package dist docs unit e2e fuzz bench bench-authority clean
 
 ## Build everything and serve the kiosk demo on http://127.0.0.1:$(PORT)/
 ## DEPLOYMENT=DIR serves DIR/profile.vwp and DIR/issuer.pub for the public notice: a public folder
@@ -55,6 +55,23 @@ lint:
 	cargo fmt --check
 	cargo clippy --release --locked --all-targets -- -D warnings
 	cargo clippy --release --features cli --locked --all-targets -- -D warnings
+
+## The npm package `veilwatch` (typed async API, <veilwatch-kiosk>, the Worker, both engine builds)
+## in dist/npm/veilwatch/ and its tarball dist/npm/veilwatch-VERSION.tgz (tools/build-package);
+## tests/e2e/npm_package.test.mjs packs, installs, bundles and runs it.
+package: wasm
+	tools/build-package
+
+## The API reference: TypeDoc over the package's types (api/*.d.ts and the generated pkg/veilwatch.d.ts)
+## → dist/docs/index.html. Any warning (an undocumented type that a documented one uses) fails it.
+docs: package
+	node_modules/.bin/typedoc --tsconfig tools/docs-tsconfig.json --name veilwatch --out dist/docs --treatWarningsAsErrors \
+	  dist/npm/veilwatch/api/create-kiosk.d.ts dist/npm/veilwatch/api/veilwatch-kiosk-element.d.ts dist/npm/veilwatch/pkg/veilwatch.d.ts
+
+## The kiosk as a static folder for any static web server: dist/static/ (app, both engine builds,
+## models, service worker, SHA256SUMS; tools/build-dist). Host it at the root of an HTTPS origin.
+dist: wasm models
+	tools/build-dist
 
 ## Native tests, then the wasm kernels' tests in node (wasm-bindgen-test-runner comes with wasm-bindgen-cli).
 unit:
@@ -110,4 +127,4 @@ bench-authority: setup native
 	tools/bench-authority
 
 clean:
-	rm -rf pkg pkg-bench pkg-unwiped bench.json
+	rm -rf pkg pkg-bench pkg-unwiped dist bench.json

@@ -96,3 +96,35 @@ fn serve_keeps_to_its_mounts_and_sends_the_kiosk_headers() {
     assert!(log.contains("path=/app.js") && !log.contains("s3cr3t"), "{log}");
     std::fs::remove_dir_all(&scratch).ok();
 }
+
+/// `--frame-ancestors` lets the named portals (and only them) frame the kiosk for
+/// `<veilwatch-kiosk mode="isolated">`; anything that is not a plain http(s) origin, such as an
+/// attempt to smuggle another CSP directive or a wildcard in, is refused before serving.
+#[test]
+fn serve_lets_only_the_named_portals_frame_the_kiosk() {
+    let scratch = scratch("serve-frame-ancestors");
+    let www = scratch.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "<!doctype html><title>kiosk</title>").unwrap();
+    let mount = format!("/={}", www.display());
+    let server = Server::start(
+        &["serve", "--frame-ancestors", "http://127.0.0.1:8081", "https://portal.example/", "--mount", &mount],
+        &scratch,
+    );
+    let (status, headers, _) = call("GET", &server.url("/"), &[], &[]);
+    assert_eq!(status, 200);
+    let csp = header(&headers, "content-security-policy").expect("CSP");
+    assert!(csp.contains("frame-ancestors http://127.0.0.1:8081 https://portal.example"), "{csp}");
+    assert!(!csp.contains("frame-ancestors 'none'") && csp.contains("connect-src 'self';"), "{csp}");
+    drop(server);
+
+    for bad in ["https://portal.example; script-src *", "portal.example", "https://*", "'self'"] {
+        let output = std::process::Command::new(server_process::BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--frame-ancestors", bad, "--mount", &mount])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{bad} was accepted");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("is not an http(s) origin"), "{bad}");
+    }
+    std::fs::remove_dir_all(&scratch).ok();
+}

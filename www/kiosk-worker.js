@@ -27,16 +27,22 @@
 // (signed with the nonce the engine chose, to which the request's proof is bound) and the outcome
 // goes to the page unasked, as `{type: 'disclosed', alert, record?, material?, status}`.
 
-import init, { Kiosk, takePanicMessage } from '/pkg/veilwatch.js';
-import { engineWasmUrl } from '/pkg/engine-wasm.js';
-import { appendLines, storedLog } from '/kiosk/audit-store.js';
-import { signedFetch } from '/kiosk/authority-client.js';
-import { loadKioskKey } from '/kiosk/kiosk-key.js';
+// Every import and URL is relative to this file, so the same Worker runs in the app (www/) and in
+// the npm package (tools/build-package), wherever either is served from.
+import init, { Kiosk, takePanicMessage } from './pkg/veilwatch.js';
+import { engineWasmUrl } from './pkg/engine-wasm.js';
+import { appendLines, storedLog } from './kiosk/audit-store.js';
+import { signedFetch } from './kiosk/authority-client.js';
+import { loadKioskKey } from './kiosk/kiosk-key.js';
 
-const MODELS = {
-  detector: '/models/face_detection_yunet_2023mar_int8bq.onnx',
-  recognizer: '/models/face_recognition_sface_2021dec_int8bq.onnx',
-};
+/** The two model files, under the models folder (`modelsUrl`, by default ./models/ beside this
+ * file), with the SHA-256s models/fetch pins: a model from anywhere else is refused. */
+const MODEL_FILES = [
+  { name: 'face_detection_yunet_2023mar_int8bq.onnx', sha256: '49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10' },
+  { name: 'face_recognition_sface_2021dec_int8bq.onnx', sha256: 'fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee' },
+];
+
+const hex = (bytes) => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
 
 /** How long a blind match may wait for the authority (the request's deadline and the engine's). */
 const AUTHORITY_TIMEOUT_MS = 5_000;
@@ -55,10 +61,48 @@ let kioskKeyPair = null;
 
 const failure = (code, message) => Object.assign(new Error(message), { code });
 
-async function fetchBytes(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw failure('MODEL_DOWNLOAD_FAILED', `could not download ${url} (HTTP ${response.status})`);
-  return new Uint8Array(await response.arrayBuffer());
+// Downloads both models, streamed, and tells the page how far it got (`{type: 'progress', loaded,
+// total}`, bytes over both files; `total` is 0 while a server sends no Content-Length).
+async function fetchModels(modelsUrl) {
+  const urls = MODEL_FILES.map(({ name }) => new URL(name, modelsUrl));
+  let responses;
+  try {
+    responses = await Promise.all(urls.map((url) => fetch(url)));
+  } catch (error) {
+    throw failure('MODEL_DOWNLOAD_FAILED', `could not download the face models from ${modelsUrl}: ${error.message}`);
+  }
+  responses.forEach((response, i) => {
+    if (!response.ok) throw failure('MODEL_DOWNLOAD_FAILED', `could not download ${urls[i]} (HTTP ${response.status})`);
+  });
+  const sizes = responses.map((response) => Number(response.headers.get('content-length')) || 0);
+  const total = sizes.includes(0) ? 0 : sizes.reduce((a, b) => a + b, 0);
+  let loaded = 0;
+  const read = async (response) => {
+    const chunks = [];
+    const reader = response.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      loaded += value.length;
+      self.postMessage({ type: 'progress', loaded, total });
+    }
+    const bytes = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.length, 0));
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.length;
+    }
+    return bytes;
+  };
+  const [detector, recognizer] = await Promise.all(responses.map(read));
+  for (const [i, bytes] of [detector, recognizer].entries()) {
+    const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes));
+    if (sha256 !== MODEL_FILES[i].sha256) {
+      throw failure('MODEL_DOWNLOAD_FAILED', `${urls[i]} is not the pinned model (SHA-256 ${sha256}, expected ${MODEL_FILES[i].sha256})`);
+    }
+  }
+  return { detector, recognizer };
 }
 
 // Writes the bitmap's pixels into the engine's own frame buffer (wasm memory, wiped by the engine
@@ -176,10 +220,11 @@ async function askAuthority({ id, body }) {
 const handlers = {
   // `kioskKey`: the kiosk key's public hex, if it has one; `restartReason`: why the previous
   // Worker stopped, if it did; `overseerPublicKey`: the overseer's key, if the kiosk is configured
-  // with one (then every profile must be co-signed by it).
-  async start({ kioskKey, restartReason, overseerPublicKey }) {
-    await init({ module_or_path: engineWasmUrl(new URL('/pkg/', self.location.origin)) });
-    const [detector, recognizer] = await Promise.all([fetchBytes(MODELS.detector), fetchBytes(MODELS.recognizer)]);
+  // with one (then every profile must be co-signed by it); `modelsUrl`: the folder the two models
+  // are downloaded from (a URL ending in /; default: models/ beside this file).
+  async start({ kioskKey, restartReason, overseerPublicKey, modelsUrl }) {
+    await init({ module_or_path: engineWasmUrl(new URL('./pkg/', import.meta.url)) });
+    const { detector, recognizer } = await fetchModels(new URL(modelsUrl ?? './models/', import.meta.url));
     const created = Kiosk.create({ detector, recognizer, ...(overseerPublicKey ? { overseerPublicKey } : {}) });
     const stored = await storedLog();
     try {

@@ -47,6 +47,12 @@ export class EngineClient {
   onDisclosed = () => {};
 
   /**
+   * Called with `{loaded, total}` (bytes over both models; `total` 0 if unknown) while `start`
+   * downloads the models.
+   */
+  onProgress = () => {};
+
+  /**
    * Starts the Worker at `url`. If its script cannot run, the pending requests (the first is
    * always `start`) and every later one are rejected with code WORKER_FAILED. `onFatal(error)` is
    * called once if the engine stops (a fatal EngineError): the caller then starts a new client.
@@ -57,6 +63,7 @@ export class EngineClient {
     this.#worker.onmessage = ({ data }) => {
       if (data.type === 'matched') return this.onMatched(data);
       if (data.type === 'disclosed') return this.onDisclosed(data);
+      if (data.type === 'progress') return this.onProgress(data);
       const pending = this.#pending.get(data.id);
       if (!pending) return;
       this.#pending.delete(data.id);
@@ -89,11 +96,12 @@ export class EngineClient {
    * Loads the engine and both models with the kiosk's configuration (`{overseerPublicKey?}`, as
    * `Kiosk.create` takes it) and continues the audit log stored on this device under `kioskKey`
    * (public hex, if the kiosk has a key), with a `restart` line carrying `restartReason` if the
-   * previous engine stopped. Resolves with `{status, auditLines}`; rejects with AUDIT_LOG_BROKEN or
-   * AUDIT_LOG_FOREIGN if the stored log cannot be continued.
+   * previous engine stopped. The models come from `modelsUrl` (a folder URL ending in /; default:
+   * models/ beside the Worker). Resolves with `{status, auditLines}`; rejects with AUDIT_LOG_BROKEN
+   * or AUDIT_LOG_FOREIGN if the stored log cannot be continued.
    */
-  start({ kioskKey, restartReason, overseerPublicKey } = {}) {
-    return this.request('start', { kioskKey, restartReason, overseerPublicKey });
+  start({ kioskKey, restartReason, overseerPublicKey, modelsUrl } = {}) {
+    return this.request('start', { kioskKey, restartReason, overseerPublicKey, modelsUrl: modelsUrl?.toString() });
   }
 
   /** The audit chain's head to sign. Resolves with `{head: {seq, head} | undefined}`. */

@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// added to the CSP's connect-src.
     #[arg(long)]
     authority: Option<String>,
+    /// Portal origins allowed to frame these pages (`<veilwatch-kiosk mode="isolated">`), e.g.
+    /// https://portal.example; they replace the CSP's `frame-ancestors 'none'`. Default: none.
+    #[arg(long = "frame-ancestors", num_args = 1..)]
+    frame_ancestors: Vec<String>,
     /// `URL_PREFIX=FOLDER`, repeatable; the longest matching prefix wins. Default: `/=www`.
     #[arg(long = "mount", value_parser = parse_mount)]
     mounts: Vec<(String, PathBuf)>,
@@ -116,6 +120,18 @@ async fn serve_file(State(mounts): State<Arc<Mounts>>, request: Request) -> Resp
     }
 }
 
+/// `url` as an origin for the CSP: http(s), no trailing slash, nothing that could end the
+/// directive or add a source (`flag` names the option in the refusal).
+fn origin<'a>(flag: &str, url: &'a str) -> Result<&'a str> {
+    let origin = url.trim_end_matches('/');
+    if !(origin.starts_with("http://") || origin.starts_with("https://"))
+        || origin.contains([' ', ';', '\'', '"', ',', '*'])
+    {
+        bail!("{flag} {url} is not an http(s) origin");
+    }
+    Ok(origin)
+}
+
 pub fn run(args: ServeArgs) -> Result<()> {
     if !args.listen.ip().is_loopback() && !args.allow_remote {
         bail!("refusing to listen on {} (not loopback); pass --allow-remote to insist", args.listen);
@@ -126,19 +142,16 @@ pub fn run(args: ServeArgs) -> Result<()> {
         ensure!(dir.is_dir(), "mount {prefix}/ → {} is not a folder", dir.display());
         canonical.push((prefix, dir.canonicalize()?));
     }
-    let csp = match &args.authority {
-        Some(url) => {
-            let origin = url.trim_end_matches('/');
-            if !(origin.starts_with("http://") || origin.starts_with("https://"))
-                || origin.contains([' ', ';', '\'', '"', ','])
-            {
-                bail!("--authority {url} is not an http(s) origin");
-            }
-            CSP.replace("connect-src 'self'", &format!("connect-src 'self' {origin}"))
-        }
+    let mut csp = match &args.authority {
+        Some(url) => CSP.replace("connect-src 'self'", &format!("connect-src 'self' {}", origin("--authority", url)?)),
         None => CSP.to_owned(),
     };
-    let csp = HeaderValue::from_str(&csp).context("--authority does not fit in a header")?;
+    if !args.frame_ancestors.is_empty() {
+        let portals =
+            args.frame_ancestors.iter().map(|url| origin("--frame-ancestors", url)).collect::<Result<Vec<_>>>()?;
+        csp = csp.replace("frame-ancestors 'none'", &format!("frame-ancestors {}", portals.join(" ")));
+    }
+    let csp = HeaderValue::from_str(&csp).context("--authority or --frame-ancestors does not fit in a header")?;
     let headers = [
         (header::CONTENT_SECURITY_POLICY, csp),
         (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
