@@ -16,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { build } from 'esbuild';
 
 import { fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo, serveKiosk } from '../harness.mjs';
+import { registerKioskOrigin } from '../egress.mjs';
 
 const haveData = haveLfw('the isolated kiosk tests');
 const EXAMPLE = join(repo, 'examples/portal-isolated');
@@ -24,6 +25,7 @@ const EXAMPLE = join(repo, 'examples/portal-isolated');
 async function staticServer(dir) {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
+  registerKioskOrigin(origin, [['/', dir]]);
   const server = spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, String(port)], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     try { if ((await fetch(origin)).ok) return { origin, server }; } catch { await new Promise((r) => setTimeout(r, 100)); }
@@ -60,7 +62,8 @@ describe('isolated mode', { skip: !haveData }, () => {
     const kioskUrl = `${kiosk.origin}/api/isolated-kiosk.html`;
     await writePortal(join(scratch, 'portal'), kioskUrl);
     await writePortal(join(scratch, 'stranger'), kioskUrl);
-    // The portal's server on the port the kiosk allows.
+    // The portal's server on the port the kiosk allows; the egress check lets its page GET its files only.
+    registerKioskOrigin(portalOrigin, [['/', join(scratch, 'portal')]]);
     const server = spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', join(scratch, 'portal'), String(portalPort)], { stdio: 'ignore' });
     portal = { origin: portalOrigin, server };
     for (let i = 0; i < 100; i++) {

@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { build } from 'esbuild';
 
 import { cli, fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo } from '../harness.mjs';
+import { registerKioskOrigin } from '../egress.mjs';
 
 const haveData = haveLfw('the npm package tests');
 const EXAMPLE = join(repo, 'examples/portal-minimal');
@@ -131,6 +132,8 @@ await kiosk.run('camera');
 
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
+    // The egress check (tests/egress.mjs) lets the portal page GET these files only.
+    registerKioskOrigin(origin, [['/', publicDir], ['/veilwatch', installed], ['/models', join(repo, 'models')], ['/tampered-models', tampered]]);
     const server = spawn(cli, ['serve', '--listen', `127.0.0.1:${port}`, '--mount', `/=${publicDir}`,
       '--mount', `/veilwatch=${installed}`, '--mount', `/models=${join(repo, 'models')}`, '--mount', `/tampered-models=${tampered}`],
     { stdio: 'ignore' });

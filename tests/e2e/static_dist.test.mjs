@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo } from '../harness.mjs';
+import { registerKioskOrigin } from '../egress.mjs';
 
 const haveData = haveLfw('the static bundle tests');
 const dist = join(repo, 'dist/static');
@@ -21,6 +22,8 @@ const dist = join(repo, 'dist/static');
 async function staticServer(dir) {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
+  // The egress check (tests/egress.mjs) lets the page GET the folder's files only.
+  registerKioskOrigin(origin, [['/', dir]]);
   const server = spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, String(port)], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     try { if ((await fetch(origin)).ok) return { origin, server }; } catch { await new Promise((r) => setTimeout(r, 100)); }
