@@ -75,7 +75,7 @@ fn quantisation_costs_at_most_a_fifth_of_a_point_of_tar_at_fmr_1e_4_and_1e_5() {
     for fmr in ["1e-3", "1e-4", "1e-5"] {
         let (f, s) = (float.tar_at_fmr[fmr].unwrap(), sealed.tar_at_fmr[fmr].unwrap());
         figure(
-            &format!("TAR at FMR {fmr}, float cosine / quantised S = 32"),
+            &format!("TAR at FMR {fmr}, float cosine / quantised S = 64"),
             format!("{:.2}% / {:.2}% ({:+.2} pp)", 100.0 * f, 100.0 * s, 100.0 * (s - f)),
         );
         if fmr != "1e-3" {

@@ -8,7 +8,7 @@
 //! 3. assigns the N gallery rows, the dummy rows that pad them to whole blocks of 8 192, and the
 //!    decoys to slots by a fresh random permutation;
 //! 4. computes, per slot, v = r·x' + r' with x' = 2(⟨q, T⟩ − τ) + 1 (odd, never zero), r log-uniform
-//!    in [2^16, 2^32), r' uniform in [0, r) — the masks are folded into the diagonal plaintexts
+//!    in [2^14, 2^30), r' uniform in [0, r) — the masks are folded into the diagonal plaintexts
 //!    (2r·T) and a constant, so the answer costs one plaintext product per diagonal; a dummy row is
 //!    a zero template (x' = 1 − 2τ < 0); a decoy is a constant positive v drawn like a real
 //!    positive's;

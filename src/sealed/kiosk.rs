@@ -108,7 +108,7 @@ impl SealedKiosk {
 
     /// The positive slots of the answer's blocks, as (block, slot): what the kiosk must claim.
     /// An answer outside the honest range — more than [`MAX_POSITIVES`] positives, or a positive
-    /// below the smallest mask (an honest positive is ≥ r ≥ 2^16) — is refused, and the kiosk
+    /// below the smallest mask (an honest positive is ≥ r ≥ 2^14) — is refused, and the kiosk
     /// pauses and re-keys (DESIGN §3.4, decryption-oracle hygiene).
     pub fn positive_slots(&self, blocks: &[Vec<u8>]) -> Result<Vec<(usize, usize)>, SealedError> {
         let mut positives = Vec::new();

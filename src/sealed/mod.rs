@@ -4,7 +4,7 @@
 //! answer — without the HTTP protocol, the claims or the browser (issue 20, later steps).
 //!
 //! - [`params`]: the one parameter set, its security level and every noise term's bound.
-//! - [`quantise`]: templates as integers in [−15, 15].
+//! - [`quantise`]: templates as integers in [−31, 31] (S = 64).
 //! - [`wire`]: what crosses the wire, and the one parser for each piece.
 //! - [`kiosk`]: key generation, the query, reading an answer.
 //! - [`authority`]: the gallery and the answer (rotations, permutation, masks, decoys,

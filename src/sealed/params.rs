@@ -12,10 +12,11 @@
 //!
 //! Δ = ⌊q/t⌋ ≈ 2^168 before the switch, Δ' = ⌊q₀q₁/t⌋ ≈ 2^58 after it.
 //!
-//! **Plaintext range.** Quantised probe and template components are in [−15, 15] (S = 32, see
-//! `quantise`), so |⟨q, T⟩| ≤ 128·15² = 28 800 and the threshold τ ≤ 28 800: x' = 2(⟨q,T⟩ − τ) + 1
-//! has |x'| < 2^17. The mask v = r·x' + r' with r' < r must not wrap mod t (|v| < t/2 = 2^49), so
-//! r < 2^32: r is drawn log-uniform from [[`MASK_MIN`], [`MASK_MAX`]) = [2^16, 2^32).
+//! **Plaintext range.** Quantised probe and template components are in [−31, 31] (S = 64, see
+//! `quantise`; S = 32 cost 0.9 pp of TAR at FMR 1e-5, measured), so |⟨q, T⟩| ≤ 128·31² = 123 008
+//! and the threshold τ ≤ 123 008: x' = 2(⟨q,T⟩ − τ) + 1 has |x'| < 2^19. The mask v = r·x' + r'
+//! with r' < r must not wrap mod t (|v| < t/2 = 2^49), so r < 2^30: r is drawn log-uniform from
+//! [[`MASK_MIN`], [`MASK_MAX`]) = [2^14, 2^30).
 //!
 //! **Noise, worst case (∞-norm, in units of the full q; average case in brackets, √ of the counts):**
 //! 1. fresh symmetric encryption: |e| ≤ 2·variance = 20 (CBD with variance 10 is bounded by 20)
@@ -62,8 +63,8 @@ pub const VARIANCE: usize = 10;
 /// Level of an answer: two moduli dropped, q₀·q₁ left.
 pub const ANSWER_LEVEL: usize = 2;
 /// Smallest and largest mask factor r (log-uniform), see the module doc.
-pub const MASK_MIN: u64 = 1 << 16;
-pub const MASK_MAX: u64 = 1 << 32;
+pub const MASK_MIN: u64 = 1 << 14;
+pub const MASK_MAX: u64 = 1 << 30;
 
 /// The HE standard's (homomorphicencryption.org, 2018, Table 1, classical, error-distribution and
 /// ternary secrets alike) largest log₂ q at 128-bit security, per ring degree.
@@ -116,7 +117,8 @@ mod tests {
 
     #[test]
     fn the_largest_mask_cannot_wrap_the_largest_score() {
-        let largest_x = 2 * (128 * 15 * 15 + 128 * 15 * 15) + 1;
+        let largest = 128 * crate::sealed::quantise::MAX_COMPONENT * crate::sealed::quantise::MAX_COMPONENT;
+        let largest_x = 2 * (largest + largest) + 1;
         assert!((MASK_MAX as u128) * (largest_x as u128 + 1) < (PLAINTEXT_MODULUS / 2) as u128);
     }
 }

@@ -1,5 +1,5 @@
 //! Templates as small integers, which is what BFV computes on: each component of the unit vector is
-//! scaled by S = 32, rounded and clamped to [−15, 15], so the inner product of two quantised
+//! scaled by S = 64, rounded and clamped to [−31, 31], so the inner product of two quantised
 //! templates divided by S² approximates their cosine (the accuracy cost is measured on the dev
 //! split by `tests/sealed.rs`). The probe the kiosk encrypts and the gallery rows at the authority
 //! are quantised the same way.
@@ -9,9 +9,9 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::template::{Embedding, EMBEDDING_DIM};
 
 /// The scale S.
-pub const SCALE: f32 = 32.0;
+pub const SCALE: f32 = 64.0;
 /// The largest |component| after quantisation.
-pub const MAX_COMPONENT: i64 = 15;
+pub const MAX_COMPONENT: i64 = 31;
 
 /// A quantised template. Zeroised on drop, never printed.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -32,7 +32,7 @@ impl Quantised {
         Quantised(out)
     }
 
-    /// Components as they are; `None` unless 128 of them, each within [−15, 15].
+    /// Components as they are; `None` unless 128 of them, each within [−31, 31].
     pub fn from_components(components: &[i64]) -> Option<Quantised> {
         let array: [i64; EMBEDDING_DIM] = components.try_into().ok()?;
         array.iter().all(|c| c.abs() <= MAX_COMPONENT).then_some(Quantised(array))
@@ -68,7 +68,7 @@ mod tests {
         let q = Quantised::of(&e);
         assert!(q.components().iter().all(|c| c.abs() <= MAX_COMPONENT));
         assert!((q.similarity(&q) - 1.0).abs() < 0.05, "{}", q.similarity(&q));
-        assert!(Quantised::from_components(&[16; EMBEDDING_DIM]).is_none());
+        assert!(Quantised::from_components(&[MAX_COMPONENT + 1; EMBEDDING_DIM]).is_none());
         assert!(Quantised::from_components(&[1; 127]).is_none());
     }
 }
