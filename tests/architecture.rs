@@ -14,13 +14,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// DESIGN §6's layers, lowest first. `hex` and `time` are helpers every layer may use.
-const LAYERS: [(&str, u8); 11] = [
+const LAYERS: [(&str, u8); 12] = [
     ("hex", 0),
     ("time", 0),
     ("template", 1),
     ("pipeline", 2),
     ("track", 3),
     ("blind", 4),
+    ("sealed", 4),
     ("governance", 5),
     ("eval", 6),
     ("kiosk", 7),
@@ -29,7 +30,8 @@ const LAYERS: [(&str, u8); 11] = [
 ];
 
 /// Arrows the layer order alone would allow but DESIGN §6 forbids.
-const FORBIDDEN: [(&str, &str); 2] = [("blind", "pipeline"), ("blind", "track")];
+const FORBIDDEN: [(&str, &str); 4] =
+    [("blind", "pipeline"), ("blind", "track"), ("sealed", "pipeline"), ("sealed", "track")];
 
 type ModulePath = Vec<String>;
 

@@ -17,6 +17,7 @@
 #[path = "../common/cluster.rs"]
 mod cluster;
 mod dump;
+mod sealed;
 
 use std::time::Instant;
 
