@@ -89,7 +89,7 @@ fn a_matching_face_proves_its_entry_and_opens_the_material_the_authority_holds()
         let Opened::Handle { handle, keys } = &found[0].opened else { panic!("authority custody opened a record") };
         let registered = enrolled.materials.iter().find(|m| m.handle == hex(handle)).expect("the handle is registered");
         assert_eq!(registered.verifier, hex(&keys.verifier()));
-        let body = DisclosureBody::new(keys, &deployment, KIOSK, NONCE, handle);
+        let body = DisclosureBody::encode(keys, &deployment, KIOSK, NONCE, handle);
         let sealed = disclose(&enrolled.materials, &deployment, KIOSK, NONCE, &body).expect("the proof verifies");
         assert_eq!(keys.open(&sealed, &id, handle).as_ref(), Some(record));
         // The proof is bound to the request: another kiosk or nonce replaying it is refused.
@@ -120,7 +120,7 @@ fn a_wrong_record_key_neither_proves_nor_opens_and_a_material_opens_for_its_own_
     assert_eq!(k0.open(&m0, &id, h1), None, "a material is bound to its handle");
     assert!(k0.open(&m0, &id, h0).is_some());
     for keys in [&stranger, k1] {
-        let forged = DisclosureBody::new(keys, &deployment, KIOSK, NONCE, h0);
+        let forged = DisclosureBody::encode(keys, &deployment, KIOSK, NONCE, h0);
         assert!(disclose(&enrolled.materials, &deployment, KIOSK, NONCE, &forged).is_none(), "no proof without the key");
     }
 }

@@ -61,7 +61,7 @@ mod tests {
     fn what_the_kiosk_writes_the_authority_reads_and_verifies_for_that_request_only() {
         let keys = MaterialKeys::derive(&[7u8; 16]);
         let handle = [3u8; 16];
-        let body = DisclosureBody::new(&keys, "d", "k", "n", &handle);
+        let body = DisclosureBody::encode(&keys, "d", "k", "n", &handle);
         let request = DiscloseRequest::parse(&body).unwrap();
         assert_eq!(request.handle.0, handle);
         assert!(request.proves(&keys.verifier(), "d", "k", "n"));

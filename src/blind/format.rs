@@ -169,7 +169,7 @@ impl RecordClass {
         match photo {
             0 => Some(RecordClass::NoPhoto),
             1..=MAX_PHOTO_8K => Some(RecordClass::Photo8KiB),
-            ..=MAX_PHOTO_16K => Some(RecordClass::Photo16KiB),
+            _ if photo <= MAX_PHOTO_16K => Some(RecordClass::Photo16KiB),
             _ => None,
         }
     }

@@ -190,7 +190,7 @@ pub struct DisclosureBody {
 
 impl DisclosureBody {
     /// The JSON body for `handle`, proved by `keys` for the request that carries `nonce_hex`.
-    pub fn new(keys: &MaterialKeys, deployment_hex: &str, kiosk_hex: &str, nonce_hex: &str, handle: &Handle) -> Vec<u8> {
+    pub fn encode(keys: &MaterialKeys, deployment_hex: &str, kiosk_hex: &str, nonce_hex: &str, handle: &Handle) -> Vec<u8> {
         let body = DisclosureBody { handle: hex(handle), proof: hex(&keys.proof(deployment_hex, kiosk_hex, nonce_hex, handle)) };
         serde_json::to_vec(&body).expect("a disclosure body serialises")
     }

@@ -583,7 +583,7 @@ mod tests {
         let foreign = SignedHead::sign(&other, seq, head, T0 + 100);
         assert!(foreign.verify());
         assert!(matches!(
-            verify_log(log.export(), None, &[foreign.clone()]),
+            verify_log(log.export(), None, std::slice::from_ref(&foreign)),
             Err(AuditError::ForeignAnchor { index: 1, .. })
         ));
         // Another key's signature under this kiosk's key name.

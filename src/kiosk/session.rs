@@ -589,7 +589,7 @@ impl KioskSession {
         let mut nonce = [0u8; 16]; // a request nonce (protocol B)
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
         let nonce = crate::hex::hex(&nonce);
-        let body = DisclosureBody::new(&keys, &crate::hex::hex(&watchlist_id), &crate::hex::hex(kiosk), &nonce, &handle);
+        let body = DisclosureBody::encode(&keys, &crate::hex::hex(&watchlist_id), &crate::hex::hex(kiosk), &nonce, &handle);
         self.outgoing.push(DisclosureRequest { alert, nonce, body });
         self.disclosures.push(PendingDisclosure { alert, handle, keys, watchlist_id });
     }

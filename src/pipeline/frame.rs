@@ -207,7 +207,6 @@ impl Letterbox {
                 }
             }
         }
-        drop(view);
         tensor
     }
 }

@@ -168,7 +168,7 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
         let keys = MaterialKeys::derive(&opened.record_key);
         let mut nonce = [0u8; 16];
         OsRng.fill_bytes(&mut nonce);
-        let body = DisclosureBody::new(&keys, &deployment.id_hex, &k1.public_hex, &hex(&nonce), &opened.handle);
+        let body = DisclosureBody::encode(&keys, &deployment.id_hex, &k1.public_hex, &hex(&nonce), &opened.handle);
         let headers = k1.signer.headers_with_nonce("POST", DISCLOSE, &body, cluster::now_unix(), &nonce);
         let answer = signed_post_with(&agent, &url, DISCLOSE, &body, headers);
         match (answer.status, answer.refusal()) {

@@ -3,14 +3,14 @@
 //! path can never pass silently.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use veilwatch::blind::enroll::WatchlistParams;
 use veilwatch::governance::profile::{Custody, Profile};
 use veilwatch::pipeline::models::MANIFEST;
 use veilwatch::pipeline::{Engine, Frame, ModelKind};
 
-fn required_or_skip(what: &str, path: &PathBuf) -> bool {
+fn required_or_skip(what: &str, path: &Path) -> bool {
     if path.exists() {
         return true;
     }

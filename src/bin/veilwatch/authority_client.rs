@@ -67,7 +67,7 @@ impl SignedAuthority {
     pub fn disclose(&self, deployment: &[u8; 16], handle: &Handle, keys: &MaterialKeys) -> Result<Vec<u8>, BlindError> {
         let mut nonce = [0u8; NONCE_BYTES];
         OsRng.fill_bytes(&mut nonce);
-        let body = DisclosureBody::new(keys, &hex(deployment), self.kiosk_hex(), &hex(&nonce), handle);
+        let body = DisclosureBody::encode(keys, &hex(deployment), self.kiosk_hex(), &hex(&nonce), handle);
         self.post(DISCLOSE, "application/json", &body, &nonce)
     }
 }
