@@ -10,8 +10,8 @@
 // - data: and blob: URLs (they never leave the browser);
 // - to a kiosk origin (a `veilwatch serve` started by the harness): GET or HEAD of one of the app's
 //   own files (a regular file under one of that server's mounts, or one of the few deployment files
-//   the app asks for whether or not they are there), with no body, no query string and no custom
-//   header;
+//   the app asks for whether or not they are there), with no body, no custom header, and no query
+//   string but the portal's origin on the isolated kiosk's page;
 // - to any other origin (an authority): a CORS preflight (OPTIONS, no body) of an authority path;
 //   POST /v1/evaluate whose body is 1 to 4 096 canonical ristretto255 encodings of non-identity group
 //   elements (a blinded VOPRF query: frame or embedding bytes pass for one 32-byte chunk in ~16);
@@ -41,6 +41,13 @@ export function registerKioskOrigin(origin, mounts) {
 
 /** Paths the app requests whether or not the deployment provides them. */
 const OPTIONAL_APP_FILES = new Set(['/deployment/overseer.pub', '/deployment/profile.vwp', '/deployment/issuer.pub', '/favicon.ico']);
+
+/** The query strings the app puts on its own pages: the isolated kiosk's frame is told its portal's
+ * origin (`<veilwatch-kiosk mode="isolated">`), nothing else. */
+const APP_QUERIES = {
+  '/api/isolated-kiosk.html': (params) => [...params.keys()].join() === 'portal'
+    && /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(params.get('portal')),
+};
 
 /** Headers the browser adds itself; anything else must be a credential header below. */
 const BROWSER_HEADERS = new Set(['accept', 'accept-encoding', 'accept-language', 'cache-control', 'connection', 'content-length',
@@ -115,7 +122,7 @@ export function egressViolation({ url, method, headers, body }) {
   if (mounts) {
     if (method !== 'GET' && method !== 'HEAD') return `${method} to the kiosk's own origin (only GETs of its files)`;
     if (length > 0) return 'a body on a GET';
-    if (parsed.search) return 'a query string on a request for an app file';
+    if (parsed.search && !APP_QUERIES[parsed.pathname]?.(parsed.searchParams)) return 'a query string on a request for an app file';
     const custom = names.filter((h) => h.startsWith('x-') || h.startsWith('veilwatch-'));
     if (custom.length) return `custom headers ${custom.join(', ')} on a request for an app file`;
     if (!appFile(mounts, parsed.pathname) && !OPTIONAL_APP_FILES.has(parsed.pathname)) return `${parsed.pathname} is not one of the app's own files`;
