@@ -18,7 +18,7 @@ const BUILDS = ['veilwatch_bg.wasm', 'veilwatch_relaxed_bg.wasm'];
 // Name fragments of calls that hand out an embedding, a code, a score, a crop or a benchmark hook.
 // Matched against export and method names only (not types: `ErrorCode` and a face's detection
 // `score` field are part of the production API).
-const DENIED = /cosine|embedding|benchmark|bench|code|score|crop|template|similarity|lsh/i;
+const DENIED = /cosine|embedding|benchmark|bench|code|score|crop|template|similarity|lsh|activation|trace|groupelement/i;
 
 /** The callable names a `.d.ts` declares: classes, their methods and static functions, free
  * functions, and the raw wasm exports listed in `InitOutput`. */
