@@ -52,6 +52,22 @@ export async function serveKiosk(extraArgs = [], { www = join(repo, 'www') } = {
   throw new Error(`veilwatch serve did not come up at ${origin}`);
 }
 
+/** `python3 -m http.server` for `dir` on a loopback port (`port`, or a free one): plain static
+ * hosting, no CSP or headers of ours, as a campaigner's host or a portal's own would be. What the
+ * egress check lets a page GET from it is the folder's files. Resolves with `{origin, server}` once
+ * it answers. */
+export async function staticServer(dir, port) {
+  port ??= await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  registerKioskOrigin(origin, [['/', dir]]);
+  const server = spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, String(port)], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(origin)).ok) return { origin, server }; } catch { await new Promise((r) => setTimeout(r, 100)); }
+  }
+  server.kill();
+  throw new Error(`python3 -m http.server did not come up at ${origin}`);
+}
+
 /** A 640×480 fake camera (.y4m) at `fps`: each photo centred on grey for `seconds`. */
 export function fakeCamera(path, photos, seconds, fps = 10) {
   const inputs = photos.flatMap((p) => ['-loop', '1', '-t', String(seconds), '-i', p]);

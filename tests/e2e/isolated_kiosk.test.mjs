@@ -6,7 +6,6 @@
 // more than counts, ids, flags and codes, and every request goes to one of the two origins. A
 // third origin that is not named cannot frame the kiosk at all.
 
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,24 +14,11 @@ import { after, before, describe, test } from 'node:test';
 
 import { build } from 'esbuild';
 
-import { fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo, serveKiosk } from '../harness.mjs';
-import { registerKioskOrigin } from '../egress.mjs';
+import { fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo, serveKiosk, staticServer } from '../harness.mjs';
 
 const haveData = haveLfw('the isolated kiosk tests');
 const EXAMPLE = join(repo, 'examples/portal-isolated');
 
-/** python3 -m http.server for `dir` on a free loopback port (a portal's own static hosting). */
-async function staticServer(dir) {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  registerKioskOrigin(origin, [['/', dir]]);
-  const server = spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, String(port)], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(origin)).ok) return { origin, server }; } catch { await new Promise((r) => setTimeout(r, 100)); }
-  }
-  server.kill();
-  throw new Error(`python3 -m http.server did not come up at ${origin}`);
-}
 
 /** Writes the example portal, bundled, into `dir`, framing the kiosk page at `kioskUrl`. */
 async function writePortal(dir, kioskUrl) {
@@ -62,13 +48,8 @@ describe('isolated mode', { skip: !haveData }, () => {
     const kioskUrl = `${kiosk.origin}/api/isolated-kiosk.html`;
     await writePortal(join(scratch, 'portal'), kioskUrl);
     await writePortal(join(scratch, 'stranger'), kioskUrl);
-    // The portal's server on the port the kiosk allows; the egress check lets its page GET its files only.
-    registerKioskOrigin(portalOrigin, [['/', join(scratch, 'portal')]]);
-    const server = spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', join(scratch, 'portal'), String(portalPort)], { stdio: 'ignore' });
-    portal = { origin: portalOrigin, server };
-    for (let i = 0; i < 100; i++) {
-      try { if ((await fetch(portalOrigin)).ok) break; } catch { await new Promise((r) => setTimeout(r, 100)); }
-    }
+    // The portal's server on the port the kiosk allows.
+    portal = await staticServer(join(scratch, 'portal'), portalPort);
     stranger = await staticServer(join(scratch, 'stranger'));
     browser = await launchWithCamera(fakeCamera(join(scratch, 'camera.y4m'), [join(lfw, 'Colin_Powell/Colin_Powell_0001.jpg')], 60));
   });

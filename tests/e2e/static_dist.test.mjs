@@ -4,7 +4,7 @@
 // page's own CSP <meta> blocks a cross-origin fetch, and after the server is gone the kiosk loads
 // again from its service worker's cache. SHA256SUMS lists every file with its hash.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -12,25 +12,11 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo } from '../harness.mjs';
-import { registerKioskOrigin } from '../egress.mjs';
+import { fakeCamera, haveLfw, launchWithCamera, lfw, repo, staticServer } from '../harness.mjs';
 
 const haveData = haveLfw('the static bundle tests');
 const dist = join(repo, 'dist/static');
 
-/** python3 -m http.server on a free loopback port, serving `dir`; resolves once it answers. */
-async function staticServer(dir) {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  // The egress check (tests/egress.mjs) lets the page GET the folder's files only.
-  registerKioskOrigin(origin, [['/', dir]]);
-  const server = spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, String(port)], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(origin)).ok) return { origin, server }; } catch { await new Promise((r) => setTimeout(r, 100)); }
-  }
-  server.kill();
-  throw new Error(`python3 -m http.server did not come up at ${origin}`);
-}
 
 describe('make dist', () => {
   let scratch;
