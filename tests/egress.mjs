@@ -117,7 +117,8 @@ export function egressViolation({ url, method, headers, body }) {
   const parsed = new URL(url);
   if (parsed.protocol === 'data:' || parsed.protocol === 'blob:') return null;
   const length = body?.length ?? 0;
-  const names = Object.keys(headers).map((h) => h.toLowerCase());
+  const lowered = Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]);
+  const names = lowered.map(([name]) => name);
   const mounts = kioskOrigins.get(parsed.origin);
   if (mounts) {
     if (method !== 'GET' && method !== 'HEAD') return `${method} to the kiosk's own origin (only GETs of its files)`;
@@ -130,8 +131,7 @@ export function egressViolation({ url, method, headers, body }) {
   }
   const path = parsed.pathname.replace(/^.*?(\/v1\/)/, '$1');
   if (parsed.search) return 'a query string on an authority request';
-  for (const name of names) {
-    const value = headers[name] ?? headers[Object.keys(headers).find((h) => h.toLowerCase() === name)];
+  for (const [name, value] of lowered) {
     if (BROWSER_HEADERS.has(name) || name.startsWith('sec-')) continue;
     if (!CREDENTIAL_HEADERS[name]) return `header ${name} is not a credential header`;
     if (!CREDENTIAL_HEADERS[name].test(value)) return `header ${name} does not have its format`;
