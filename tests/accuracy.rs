@@ -84,7 +84,10 @@ fn lfw_verification_accuracy_and_report_shape() {
         if pairs < 20 || direct > 1e-3 {
             continue;
         }
-        eprintln!("calibration m = {m}: direct {direct:.3e} ({pairs} pairs), model {model:.3e}, ratio {:.2}", model / direct);
+        eprintln!(
+            "calibration m = {m}: direct {direct:.3e} ({pairs} pairs), model {model:.3e}, ratio {:.2}",
+            model / direct
+        );
         if !(0.5..=2.0).contains(&(model / direct)) {
             outside.push(m);
         }
@@ -125,7 +128,8 @@ fn operating_points_per_passer_by(points: &serde_json::Value) {
         let groups = p["by_group"]["groups"].as_array().unwrap();
         assert_eq!(groups.len(), 12, "{label}");
         for g in groups {
-            let (v, low, high) = (g["fpir"].as_f64().unwrap(), g["fpir_ci95"][0].as_f64().unwrap(), g["fpir_ci95"][1].as_f64().unwrap());
+            let (v, low, high) =
+                (g["fpir"].as_f64().unwrap(), g["fpir_ci95"][0].as_f64().unwrap(), g["fpir_ci95"][1].as_f64().unwrap());
             assert!(low <= v && v <= high, "{label} {}: {v} not in [{low}, {high}]", g["group"]);
         }
         eprintln!(

@@ -197,7 +197,10 @@ fn violations(files: &[(ModulePath, bool, String)]) -> Vec<String> {
         for path in referenced_paths(module, *is_mod_file, &code) {
             let target = resolve(&path, &modules);
             if target.is_empty() && !path.is_empty() && !module.is_empty() {
-                problems.push(format!("{name} uses `crate::{}`: inside the crate, name the module it lives in", path.join("::")));
+                problems.push(format!(
+                    "{name} uses `crate::{}`: inside the crate, name the module it lives in",
+                    path.join("::")
+                ));
                 continue;
             }
             let (Some(from_top), Some(to_top)) = (module.first(), target.first()) else { continue };
@@ -209,7 +212,10 @@ fn violations(files: &[(ModulePath, bool, String)]) -> Vec<String> {
                 if to_top == "wasm" {
                     problems.push(format!("{name} imports the wasm facade, an edge nothing may import"));
                 } else if to_rank > from_rank && to_rank != 0 {
-                    problems.push(format!("{name} → {}: {from_top} may not import {to_top}, which is built on it", target.join("::")));
+                    problems.push(format!(
+                        "{name} → {}: {from_top} may not import {to_top}, which is built on it",
+                        target.join("::")
+                    ));
                 } else if FORBIDDEN.contains(&(from_top.as_str(), to_top.as_str())) {
                     problems.push(format!("{name} → {}: {from_top} must not import {to_top}", target.join("::")));
                 }

@@ -10,8 +10,8 @@
 mod common;
 
 use ed25519_dalek::SigningKey;
-use veilwatch::blind::enroll::{build_with_materials, Enrolment};
 use veilwatch::authority::disclosure::DiscloseRequest;
+use veilwatch::blind::enroll::{build_with_materials, Enrolment};
 use veilwatch::blind::material::Material;
 use veilwatch::blind::prf::{DeploymentKey, InProcessAuthority, MasterSecret};
 use veilwatch::blind::record::EntryRecord;
@@ -40,11 +40,13 @@ fn setup() -> Option<Setup> {
     let load = |name: &str, i: usize| common::load(&root.join(name).join(format!("{name}_{i:04}.jpg")));
     let embed = |frame: &Frame| engine.analyse_still(frame).unwrap().unwrap().embedding;
     let templates: Vec<Embedding> = (2..=6).map(|i| embed(&load("Tony_Blair", i))).collect();
-    let record = EntryRecord::new("REF-000001".into(), LABEL.into(), "test".into(), "LFW".into(), NOW, Some(&[0xFF, 0xD8, 1]));
+    let record =
+        EntryRecord::new("REF-000001".into(), LABEL.into(), "test".into(), "LFW".into(), NOW, Some(&[0xFF, 0xD8, 1]));
     let issuer = SigningKey::from_bytes(&[3; 32]);
     let mut id = [0u8; 16];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
-    let key: &'static DeploymentKey = Box::leak(Box::new(DeploymentKey::derive(&MasterSecret::generate(), &id).unwrap()));
+    let key: &'static DeploymentKey =
+        Box::leak(Box::new(DeploymentKey::derive(&MasterSecret::generate(), &id).unwrap()));
     let params = common::watchlist_params(engine.model_id(), NOW);
     let template = Embedding::mean(&templates).unwrap();
     let enrolled = build_with_materials(vec![Enrolment { template, record }], &params, key, &issuer).unwrap();
@@ -68,9 +70,7 @@ fn setup() -> Option<Setup> {
     };
     let mut session = KioskSession::new(engine);
     session.restore_audit("", Some(kiosk_key.verifying_key().to_bytes()), Reopening::Resume, NOW).unwrap();
-    session
-        .load_deployment(deployment, |_| Box::new(InProcessAuthority(key)), NOW)
-        .unwrap();
+    session.load_deployment(deployment, |_| Box::new(InProcessAuthority(key)), NOW).unwrap();
     session.defer_authority_queries(5000.0);
     let deployment = session.deployment_id().unwrap();
     Some(Setup { session, key, materials: enrolled.materials, deployment, kiosk, enrolled: load("Tony_Blair", 8) })
@@ -157,7 +157,8 @@ fn a_refused_disclosure_leaves_the_alert_pending_review_without_material() {
 fn a_proof_is_bound_to_the_kiosk_and_nonce_and_a_foreign_answer_does_not_open() {
     let Some(mut s) = setup() else { return };
     let (alert, request) = alert(&mut s);
-    let mut other_kiosk = DisclosureRequest { alert: request.alert, nonce: request.nonce.clone(), body: request.body.clone() };
+    let mut other_kiosk =
+        DisclosureRequest { alert: request.alert, nonce: request.nonce.clone(), body: request.body.clone() };
     let honest_kiosk = std::mem::replace(&mut s.kiosk, hex(&[9; 32]));
     assert_eq!(answer(&s, &request), Err("bad_proof"), "another kiosk cannot use this proof");
     s.kiosk = honest_kiosk;

@@ -220,7 +220,10 @@ fn connections_beyond_the_cap_are_closed_and_service_resumes_when_idle_ones_are_
     std::thread::sleep(Duration::from_secs(1));
     let mut extra = TcpStream::connect(server.addr).unwrap();
     assert!(closed_by_server(&mut extra, Duration::from_secs(2)), "the 21st connection must be closed at once");
-    assert!(!held.iter_mut().any(|s| closed_by_server(s, Duration::from_millis(10))), "the held ones stay until the deadline");
+    assert!(
+        !held.iter_mut().any(|s| closed_by_server(s, Duration::from_millis(10))),
+        "the held ones stay until the deadline"
+    );
     // The held ones are idle: cut at the deadline, after which a kiosk is answered again.
     std::thread::sleep(Duration::from_secs(DEADLINE_S + 1));
     assert!(held.iter_mut().all(|s| closed_by_server(s, Duration::from_secs(2))));
@@ -256,7 +259,11 @@ fn requests_beyond_the_concurrency_cap_are_shed_with_503_and_retry_after() {
     let mut answers = Vec::new();
     while !long.is_finished() {
         let (status, headers, text) = call("GET", &probe, &[], &[]);
-        answers.push((status, header(&headers, "retry-after").map(str::to_owned), String::from_utf8_lossy(&text).into_owned()));
+        answers.push((
+            status,
+            header(&headers, "retry-after").map(str::to_owned),
+            String::from_utf8_lossy(&text).into_owned(),
+        ));
         std::thread::sleep(Duration::from_millis(5));
     }
     let (status, _, body) = long.join().unwrap();

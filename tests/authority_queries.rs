@@ -9,8 +9,8 @@
 mod common;
 
 use ed25519_dalek::SigningKey;
-use veilwatch::blind::enroll::{build, Enrolment};
 use veilwatch::authority::evaluator::DeploymentEvaluator;
+use veilwatch::blind::enroll::{build, Enrolment};
 use veilwatch::blind::prf::{DeploymentKey, InProcessAuthority, MasterSecret, PROOF_BYTES};
 use veilwatch::blind::record::EntryRecord;
 use veilwatch::governance::profile::Custody;
@@ -38,8 +38,7 @@ fn setup(rate_per_minute: u32, timeout_ms: f64) -> Option<Setup> {
     let load = |name: &str, i: usize| common::load(&root.join(name).join(format!("{name}_{i:04}.jpg")));
     let embed = |frame: &Frame| engine.analyse_still(frame).unwrap().unwrap().embedding;
     let templates: Vec<Embedding> = (2..=6).map(|i| embed(&load("Tony_Blair", i))).collect();
-    let record =
-        EntryRecord::new("REF-000001".into(), "Tony Blair".into(), "test".into(), "LFW".into(), NOW, None);
+    let record = EntryRecord::new("REF-000001".into(), "Tony Blair".into(), "test".into(), "LFW".into(), NOW, None);
     let issuer = SigningKey::from_bytes(&[3; 32]);
     let key: &'static DeploymentKey =
         Box::leak(Box::new(DeploymentKey::derive(&MasterSecret::from_bytes(&MASTER).unwrap(), &DEPLOYMENT).unwrap()));
@@ -185,7 +184,9 @@ fn the_rate_cap_is_counted_before_anything_is_sent() {
 
 /// Answers `body` as the authority's evaluator does, for `deployment` under the master secret.
 fn evaluator_answer(master: [u8; 32], deployment: &[u8; 16], body: &[u8]) -> Vec<u8> {
-    DeploymentEvaluator::new(MasterSecret::from_bytes(&master).unwrap()).evaluate_for_deployment(deployment, body).unwrap()
+    DeploymentEvaluator::new(MasterSecret::from_bytes(&master).unwrap())
+        .evaluate_for_deployment(deployment, body)
+        .unwrap()
 }
 
 #[test]
@@ -215,7 +216,10 @@ fn an_answer_that_fails_verification_pauses_matching_until_the_deployment_is_loa
         let status = s.session.status(NOW);
         assert!(!status.matching && status.paused.is_some(), "{case}: the status shows the pause");
         let audit = s.session.audit_log();
-        assert!(audit.contains("\"outcome\":\"unverified\"") && audit.contains("\"matching\":\"paused\""), "{case}: {audit}");
+        assert!(
+            audit.contains("\"outcome\":\"unverified\"") && audit.contains("\"matching\":\"paused\""),
+            "{case}: {audit}"
+        );
 
         // Paused: a new face (a new track) sends nothing, and says why.
         s.session.process_frame(&s.blank, ms(3000.0)).unwrap();

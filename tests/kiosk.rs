@@ -30,8 +30,7 @@ fn setup(rate_per_minute: u32, valid_until: i64) -> Option<Setup> {
     let load = |name: &str, i: usize| common::load(&root.join(name).join(format!("{name}_{i:04}.jpg")));
     let embed = |frame: &Frame| engine.analyse_still(frame).unwrap().unwrap().embedding;
     let templates: Vec<Embedding> = (2..=6).map(|i| embed(&load("Tony_Blair", i))).collect();
-    let record =
-        EntryRecord::new("REF-000001".into(), "Tony Blair".into(), "test".into(), "LFW".into(), NOW, None);
+    let record = EntryRecord::new("REF-000001".into(), "Tony Blair".into(), "test".into(), "LFW".into(), NOW, None);
     let issuer = SigningKey::from_bytes(&[3; 32]);
     let prf_key = [9; 32];
     let prf = veilwatch::blind::prf::LocalHmac::new(prf_key);
@@ -45,7 +44,8 @@ fn setup(rate_per_minute: u32, valid_until: i64) -> Option<Setup> {
     let file =
         build(vec![Enrolment { template: Embedding::mean(&templates).unwrap(), record }], &params, &prf, &issuer)
             .unwrap();
-    let profile = common::test_profile(&file, params.threshold, Custody::Local, rate_per_minute, (NOW, valid_until), Vec::new());
+    let profile =
+        common::test_profile(&file, params.threshold, Custody::Local, rate_per_minute, (NOW, valid_until), Vec::new());
     let deployment = DeploymentOptions {
         watchlist: file,
         issuer_key: hex(&issuer.verifying_key().to_bytes()),

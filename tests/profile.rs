@@ -16,7 +16,10 @@ fn profile() -> Profile {
         watchlist_sha256: "ab".repeat(32),
         threshold: 29,
         threshold_floor: 25,
-        custody: Custody::Authority { url: "http://127.0.0.1:8787".into(), authority_public_key: Some("e2".repeat(32)) },
+        custody: Custody::Authority {
+            url: "http://127.0.0.1:8787".into(),
+            authority_public_key: Some("e2".repeat(32)),
+        },
         query_rate_per_minute: 60,
         notice: "Faces that do not match are deleted at once.".into(),
         contact: "rights@example.org".into(),
@@ -89,7 +92,11 @@ fn an_authority_is_reached_over_https_and_names_the_kiosks_allowed() {
     plain_http.custody =
         Custody::Authority { url: "http://authority.example:8787".into(), authority_public_key: Some("e2".repeat(32)) };
     assert!(matches!(plain_http.sign(&issuer()), Err(ProfileError::InsecureAuthority(_))));
-    for (key, why) in [(None, "authorityPublicKey"), (Some("E2".repeat(32)), "64 lowercase hex"), (Some("e2".into()), "64 lowercase hex")] {
+    for (key, why) in [
+        (None, "authorityPublicKey"),
+        (Some("E2".repeat(32)), "64 lowercase hex"),
+        (Some("e2".into()), "64 lowercase hex"),
+    ] {
         let mut keyless = profile();
         keyless.custody = Custody::Authority { url: "http://127.0.0.1:8787".into(), authority_public_key: key };
         assert!(matches!(keyless.sign(&issuer()), Err(ProfileError::Malformed(m)) if m.contains(why)), "{why}");
@@ -101,7 +108,10 @@ fn an_authority_is_reached_over_https_and_names_the_kiosks_allowed() {
     assert!(file.contains(&format!("\"kioskKeys\":[\"{}\"]", "cd".repeat(32))), "{file}");
     let parsed = SignedProfile::parse(file.as_bytes(), &issuer().verifying_key(), None).unwrap();
     assert!(parsed.check_kiosk(Some(&"cd".repeat(32))).is_ok());
-    assert!(matches!(parsed.check_kiosk(Some(&"ce".repeat(32))), Err(ProfileError::KioskNotAllowed { allowed: 1, .. })));
+    assert!(matches!(
+        parsed.check_kiosk(Some(&"ce".repeat(32))),
+        Err(ProfileError::KioskNotAllowed { allowed: 1, .. })
+    ));
     assert!(matches!(parsed.check_kiosk(None), Err(ProfileError::KioskNotAllowed { .. })));
     // The profile's deployment key must be the watchlist header's.
     assert!(parsed.check_authority_key(Some(&[0xE2; 32])).is_ok());

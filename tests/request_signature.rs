@@ -43,8 +43,15 @@ fn the_rust_signer_produces_the_shared_vector() {
     // And the signature verifies over request_message's bytes (what the authority checks).
     let key = SigningKey::from_bytes(&SEED).verifying_key();
     let signature = Signature::from_slice(&from_hex(stored["headers"][SIGNATURE].as_str().unwrap()).unwrap()).unwrap();
-    let message =
-        request_message("POST", "/v1/disclose", &hex(&DEPLOYMENT), &hex(key.as_bytes()), TIMESTAMP, &hex(&NONCE), BODY.as_bytes());
+    let message = request_message(
+        "POST",
+        "/v1/disclose",
+        &hex(&DEPLOYMENT),
+        &hex(key.as_bytes()),
+        TIMESTAMP,
+        &hex(&NONCE),
+        BODY.as_bytes(),
+    );
     assert!(key.verify_strict(&message, &signature).is_ok());
     assert!(key.verify(&[message.as_slice(), b"x"].concat(), &signature).is_err());
 }

@@ -8,8 +8,8 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use veilwatch::blind::enroll::{build_with_materials, Enrolment, WatchlistParams};
 use veilwatch::blind::format::{RecordClass, Watchlist, HANDLE_BYTES};
-use veilwatch::blind::material::{verify_proof, DisclosureBody, Material, MaterialKeys};
 use veilwatch::blind::matcher::{Matcher, Opened};
+use veilwatch::blind::material::{verify_proof, DisclosureBody, Material, MaterialKeys};
 use veilwatch::blind::prf::{DeploymentKey, LocalHmac, MasterSecret};
 use veilwatch::blind::record::EntryRecord;
 use veilwatch::blind::BlindError;
@@ -43,7 +43,14 @@ fn people() -> (Vec<Embedding>, Vec<Enrolment>) {
         .enumerate()
         .map(|(i, t)| Enrolment {
             template: t.clone(),
-            record: EntryRecord::new(format!("REF-{i:03}"), label(i), "test".into(), "synthetic".into(), NOW, Some(&[0xD8, i as u8])),
+            record: EntryRecord::new(
+                format!("REF-{i:03}"),
+                label(i),
+                "test".into(),
+                "synthetic".into(),
+                NOW,
+                Some(&[0xD8, i as u8]),
+            ),
         })
         .collect();
     (templates, entries)
@@ -108,7 +115,9 @@ fn a_wrong_record_key_neither_proves_nor_opens_and_a_material_opens_for_its_own_
     let deployment = hex(&id);
     let matcher = Matcher::new(watchlist, &key, MODEL, NOW).unwrap();
     let opened: Vec<_> = templates.iter().map(|t| matcher.match_embedding(t, &key, NOW).unwrap().remove(0)).collect();
-    let (Opened::Handle { handle: h0, keys: k0 }, Opened::Handle { handle: h1, keys: k1 }) = (&opened[0].opened, &opened[1].opened) else {
+    let (Opened::Handle { handle: h0, keys: k0 }, Opened::Handle { handle: h1, keys: k1 }) =
+        (&opened[0].opened, &opened[1].opened)
+    else {
         panic!("authority custody opened a record");
     };
     let m0 = enrolled.materials.iter().find(|m| m.handle == hex(h0)).unwrap().decode().unwrap().2;
@@ -121,7 +130,10 @@ fn a_wrong_record_key_neither_proves_nor_opens_and_a_material_opens_for_its_own_
     assert!(k0.open(&m0, &id, h0).is_some());
     for keys in [&stranger, k1] {
         let forged = DisclosureBody::encode(keys, &deployment, KIOSK, NONCE, h0);
-        assert!(disclose(&enrolled.materials, &deployment, KIOSK, NONCE, &forged).is_none(), "no proof without the key");
+        assert!(
+            disclose(&enrolled.materials, &deployment, KIOSK, NONCE, &forged).is_none(),
+            "no proof without the key"
+        );
     }
 }
 
@@ -134,7 +146,10 @@ fn the_authority_custody_file_and_its_decrypted_records_hold_no_label() {
     assert!((0..watchlist.header.entries).all(|i| watchlist.record(i).unwrap().ciphertext.len() == HANDLE_BYTES + 16));
     let matcher = Matcher::new(watchlist, &key, MODEL, NOW).unwrap();
     for (i, template) in templates.iter().enumerate() {
-        assert!(!contains(&enrolled.file, label(i).as_bytes()) && !contains(&enrolled.file, format!("REF-{i:03}").as_bytes()));
+        assert!(
+            !contains(&enrolled.file, label(i).as_bytes())
+                && !contains(&enrolled.file, format!("REF-{i:03}").as_bytes())
+        );
         // What the record decrypts to with the rebuilt key is the 16-byte handle, nothing else.
         let found = matcher.match_embedding(template, &key, NOW).unwrap();
         let Opened::Handle { handle, .. } = &found[0].opened else { panic!("authority custody opened a record") };

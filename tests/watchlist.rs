@@ -165,19 +165,26 @@ fn voprf_custody_matches_like_local_custody_and_only_under_its_deployment_key() 
     assert_eq!(found.len(), 1);
     // Authority custody: the file yields the entry's handle, not its record (tests/reviewer_material.rs).
     assert!(matches!(found[0].opened, veilwatch::blind::matcher::Opened::Handle { .. }));
-    assert_eq!(found[0].entry, matcher.match_embedding(&Embedding::from_values(&templates[3]).unwrap(), &device, NOW).unwrap()[0].entry);
+    assert_eq!(
+        found[0].entry,
+        matcher.match_embedding(&Embedding::from_values(&templates[3]).unwrap(), &device, NOW).unwrap()[0].entry
+    );
 
     // An authority answering with another master secret's key for the same deployment: its
     // proofs fail against the header's key, so the key check is refused as unverified.
     let other = DeploymentKey::derive(&MasterSecret::generate(), &id).unwrap();
-    let foreign_authority = VoprfClientPrf { transport: InProcessAuthority(&other), deployment: id, public_key: key.public_key() };
+    let foreign_authority =
+        VoprfClientPrf { transport: InProcessAuthority(&other), deployment: id, public_key: key.public_key() };
     let err = Matcher::new(matcher.watchlist, &foreign_authority, MODEL, NOW).err().unwrap();
     assert!(matches!(err, BlindError::AuthorityUnverified(_)), "{err}");
     // The same once loaded: a match through it is an error, never a silent non-match.
     let probe = Embedding::from_values(&templates[3]).unwrap();
     let file = build(synthetic(5, 4).1, &params(64, 16), &key, &issuer()).unwrap();
     let matcher = load(file, &device, NOW).unwrap();
-    assert!(matches!(matcher.match_embedding(&probe, &foreign_authority, NOW), Err(BlindError::AuthorityUnverified(_))));
+    assert!(matches!(
+        matcher.match_embedding(&probe, &foreign_authority, NOW),
+        Err(BlindError::AuthorityUnverified(_))
+    ));
 }
 
 #[test]

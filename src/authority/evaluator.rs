@@ -72,11 +72,18 @@ mod tests {
         let batch = BlindedBatch::blind(inputs.clone()).unwrap();
         let answer = evaluator.evaluate_for_deployment(&a, batch.request()).unwrap();
         let outputs = batch.finish(&answer, &issuer_key.public_key()).unwrap();
-        assert_eq!(*outputs[1], *issuer_key.evaluate(&inputs).unwrap()[1], "the issuer's enrolment key is the authority's");
+        assert_eq!(
+            *outputs[1],
+            *issuer_key.evaluate(&inputs).unwrap()[1],
+            "the issuer's enrolment key is the authority's"
+        );
         assert_eq!(evaluator.key(&a).unwrap().public_key(), issuer_key.public_key(), "cached, not re-drawn");
 
         let answer_for_b = evaluator.evaluate_for_deployment(&b, batch.request()).unwrap();
-        assert!(matches!(batch.finish(&answer_for_b, &issuer_key.public_key()), Err(BlindError::AuthorityUnverified(_))));
+        assert!(matches!(
+            batch.finish(&answer_for_b, &issuer_key.public_key()),
+            Err(BlindError::AuthorityUnverified(_))
+        ));
 
         assert!(evaluator.key_check_for_deployment(&a, batch.request()).is_err(), "two elements are not a key check");
         assert!(evaluator.key_check_for_deployment(&a, &batch.request()[..ELEMENT_BYTES]).is_ok());

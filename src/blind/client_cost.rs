@@ -70,7 +70,11 @@ impl ClientCost {
     }
 
     /// Device, plain OPRF: unblind; the number of PRF outputs.
-    pub fn oprf_finish(&self, batch: &PlainBatch, answer: &[EvaluationElement<Ristretto255>]) -> Result<usize, BlindError> {
+    pub fn oprf_finish(
+        &self,
+        batch: &PlainBatch,
+        answer: &[EvaluationElement<Ristretto255>],
+    ) -> Result<usize, BlindError> {
         let mut outputs = 0;
         for ((state, x), element) in batch.states.iter().zip(&self.inputs).zip(answer) {
             state.finalize(x, element).map_err(|_| failed("an element could not be unblinded"))?;

@@ -19,8 +19,8 @@ use zeroize::Zeroizing;
 
 use super::format::{self, BucketItem, BucketRef, Header, RecordClass, RecordRef, FILLER_ENTRY};
 use super::lsh::CrossPolytope;
-use super::material::{random_handle, Material, MaterialKeys};
 use super::matcher::Matcher;
+use super::material::{random_handle, Material, MaterialKeys};
 use super::prf::{code_input, derive, key_check_input, LocalHmac, Prf, PrfSuite, TAG_BYTES};
 use super::record::{self, random_record_key, EntryRecord, RecordKey, SealedRecord};
 use super::shares::{Dealer, MAX_TABLES, MIN_THRESHOLD, SHARE_BYTES};
@@ -210,9 +210,10 @@ fn new_header(
     OsRng.fill_bytes(&mut rotation_seed);
     let authority_key = match prf.suite() {
         PrfSuite::HmacSha256Local => None,
-        PrfSuite::VoprfRistretto255Sha512 => Some(prf.public_key().ok_or_else(|| {
-            BlindError::Enrolment("a VOPRF watchlist needs its deployment's public key".into())
-        })?),
+        PrfSuite::VoprfRistretto255Sha512 => Some(
+            prf.public_key()
+                .ok_or_else(|| BlindError::Enrolment("a VOPRF watchlist needs its deployment's public key".into()))?,
+        ),
     };
     let check = prf.evaluate(&[key_check_input(&watchlist_id)])?;
     let code_space = CrossPolytope::code_space_for(EMBEDDING_DIM) as u16;

@@ -406,7 +406,9 @@ impl Header {
             PrfSuite::VoprfRistretto255Sha512 => {
                 let key = r.array("deployment public key")?;
                 if !check_public_key(&key) {
-                    return Err(BlindError::Malformed("the deployment public key is not a valid ristretto255 element".into()));
+                    return Err(BlindError::Malformed(
+                        "the deployment public key is not a valid ristretto255 element".into(),
+                    ));
                 }
                 Some(key)
             }
@@ -781,7 +783,11 @@ mod tests {
         let not_a_point = with_suite_bytes(&voprf, &[[3].as_slice(), &[0xFF; 32]].concat());
         let refused = Header::read(&mut Reader { bytes: &not_a_point, at: 0 }).unwrap_err();
         assert!(refused.to_string().contains("deployment public key"), "{refused}");
-        assert!(Header::read(&mut Reader { bytes: &with_suite_bytes(&voprf, &[[3].as_slice(), &key].concat()), at: 0 }).is_ok());
+        assert!(Header::read(&mut Reader {
+            bytes: &with_suite_bytes(&voprf, &[[3].as_slice(), &key].concat()),
+            at: 0
+        })
+        .is_ok());
     }
 
     #[test]

@@ -17,8 +17,8 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::format::{RecordClass, Watchlist};
-use super::material::{Handle, MaterialKeys};
 use super::lsh::{implied_cosine, CrossPolytope};
+use super::material::{Handle, MaterialKeys};
 use super::prf::{code_input, derive, key_check_input, Prf};
 use super::record::{self, EntryRecord};
 use super::shares::{combine, KEY_BYTES, SHARE_BYTES};

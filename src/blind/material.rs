@@ -118,7 +118,9 @@ impl MaterialKeys {
         let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
         let cipher = ChaCha20Poly1305::new((&*self.material).into());
         let plaintext = Zeroizing::new(
-            cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad(watchlist_id, handle) }).ok()?,
+            cipher
+                .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad(watchlist_id, handle) })
+                .ok()?,
         );
         if !RecordClass::ALL.iter().any(|c| c.plaintext_len() == plaintext.len()) {
             return None;
@@ -190,8 +192,17 @@ pub struct DisclosureBody {
 
 impl DisclosureBody {
     /// The JSON body for `handle`, proved by `keys` for the request that carries `nonce_hex`.
-    pub fn encode(keys: &MaterialKeys, deployment_hex: &str, kiosk_hex: &str, nonce_hex: &str, handle: &Handle) -> Vec<u8> {
-        let body = DisclosureBody { handle: hex(handle), proof: hex(&keys.proof(deployment_hex, kiosk_hex, nonce_hex, handle)) };
+    pub fn encode(
+        keys: &MaterialKeys,
+        deployment_hex: &str,
+        kiosk_hex: &str,
+        nonce_hex: &str,
+        handle: &Handle,
+    ) -> Vec<u8> {
+        let body = DisclosureBody {
+            handle: hex(handle),
+            proof: hex(&keys.proof(deployment_hex, kiosk_hex, nonce_hex, handle)),
+        };
         serde_json::to_vec(&body).expect("a disclosure body serialises")
     }
 }
@@ -201,7 +212,14 @@ mod tests {
     use super::*;
 
     fn record() -> EntryRecord {
-        EntryRecord::new("REF-9".into(), "Jane Example".into(), "c".into(), "s".into(), 1_800_000_000, Some(&[0xFF, 0xD8]))
+        EntryRecord::new(
+            "REF-9".into(),
+            "Jane Example".into(),
+            "c".into(),
+            "s".into(),
+            1_800_000_000,
+            Some(&[0xFF, 0xD8]),
+        )
     }
 
     #[test]
@@ -225,7 +243,9 @@ mod tests {
         let handle = [9u8; 16];
         let proof = keys.proof("d", "k", "n", &handle);
         assert!(verify_proof(&keys.verifier(), "d", "k", "n", &handle, &proof));
-        for (d, k, n, h) in [("e", "k", "n", handle), ("d", "l", "n", handle), ("d", "k", "o", handle), ("d", "k", "n", [8; 16])] {
+        for (d, k, n, h) in
+            [("e", "k", "n", handle), ("d", "l", "n", handle), ("d", "k", "o", handle), ("d", "k", "n", [8; 16])]
+        {
             assert!(!verify_proof(&keys.verifier(), d, k, n, &h, &proof));
         }
         let other = MaterialKeys::derive(&[6u8; 16]);

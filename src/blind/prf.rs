@@ -22,14 +22,14 @@
 //! number of elements, malformed elements, a proof that fails, or under another key (another
 //! deployment's, another authority's) is an error, never a silent non-match.
 
-use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
-use rand_core::{OsRng, RngCore};
-use sha2::Sha256;
 use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::{Identity, VartimeMultiscalarMul};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use rand_core::{OsRng, RngCore};
 use sha2::Digest as _;
+use sha2::Sha256;
 use voprf::{BlindedElement, Group, Proof, Ristretto255, VoprfClient, VoprfServer};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -187,7 +187,10 @@ impl MasterSecret {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<MasterSecret, BlindError> {
         let bytes: [u8; MASTER_SECRET_BYTES] = bytes.try_into().map_err(|_| {
-            BlindError::KeyFile(format!("the authority master secret must be {MASTER_SECRET_BYTES} bytes, not {}", bytes.len()))
+            BlindError::KeyFile(format!(
+                "the authority master secret must be {MASTER_SECRET_BYTES} bytes, not {}",
+                bytes.len()
+            ))
         })?;
         Ok(MasterSecret(Zeroizing::new(bytes)))
     }
@@ -214,8 +217,9 @@ pub struct DeploymentKey {
 
 impl DeploymentKey {
     pub fn derive(master: &MasterSecret, deployment: &[u8; 16]) -> Result<DeploymentKey, BlindError> {
-        let server = VoprfServer::<Ristretto255>::new_from_seed(master.as_bytes(), deployment)
-            .map_err(|_| BlindError::KeyFile("the deployment key could not be derived from the master secret".into()))?;
+        let server = VoprfServer::<Ristretto255>::new_from_seed(master.as_bytes(), deployment).map_err(|_| {
+            BlindError::KeyFile("the deployment key could not be derived from the master secret".into())
+        })?;
         let public_key = Ristretto255::serialize_elem(server.get_public_key()).into();
         Ok(DeploymentKey { server, deployment: *deployment, public_key })
     }
@@ -325,7 +329,11 @@ pub struct VoprfClientPrf<T: OprfTransport> {
 }
 
 impl<T: OprfTransport> VoprfClientPrf<T> {
-    fn round_trip(&self, endpoint: AuthorityEndpoint, inputs: Vec<Vec<u8>>) -> Result<Vec<Zeroizing<Vec<u8>>>, BlindError> {
+    fn round_trip(
+        &self,
+        endpoint: AuthorityEndpoint,
+        inputs: Vec<Vec<u8>>,
+    ) -> Result<Vec<Zeroizing<Vec<u8>>>, BlindError> {
         let batch = BlindedBatch::blind(inputs)?;
         let answer = self.transport.send(endpoint, &self.deployment, batch.request())?;
         batch.finish(&answer, &self.public_key)
@@ -398,7 +406,11 @@ impl BlindedBatch {
     /// from the signed watchlist header. An answer of the wrong length is `AuthorityAnswer`; one
     /// whose elements or proof do not decode, or whose proof fails (a tampered element or proof,
     /// another deployment's or another authority's key) is `AuthorityUnverified`.
-    pub fn finish(&self, answer: &[u8], public_key: &[u8; PUBLIC_KEY_BYTES]) -> Result<Vec<Zeroizing<Vec<u8>>>, BlindError> {
+    pub fn finish(
+        &self,
+        answer: &[u8],
+        public_key: &[u8; PUBLIC_KEY_BYTES],
+    ) -> Result<Vec<Zeroizing<Vec<u8>>>, BlindError> {
         let expected = self.states.len() * ELEMENT_BYTES + PROOF_BYTES;
         if answer.len() != expected {
             return Err(BlindError::AuthorityAnswer(format!(
@@ -507,7 +519,9 @@ fn verify_batch_proof(
     let seed_len = (seed.len() as u16).to_be_bytes();
     let scalar_dst: [&[u8]; 2] = [b"HashToScalar-", VOPRF_CONTEXT];
     let mut weights = Vec::with_capacity(n);
-    for (i, (ci, di)) in blinded_bytes.chunks_exact(ELEMENT_BYTES).zip(evaluated_bytes.chunks_exact(ELEMENT_BYTES)).enumerate() {
+    for (i, (ci, di)) in
+        blinded_bytes.chunks_exact(ELEMENT_BYTES).zip(evaluated_bytes.chunks_exact(ELEMENT_BYTES)).enumerate()
+    {
         let index = (i as u16).to_be_bytes();
         let input: [&[u8]; 8] = [&seed_len, &seed, &index, &element_len, ci, &element_len, di, b"Composite"];
         match Ristretto255::hash_to_scalar::<Sha512>(&input, &scalar_dst) {
@@ -520,8 +534,19 @@ fn verify_batch_proof(
     let t2 = RistrettoPoint::vartime_multiscalar_mul([s, c], [Ristretto255::base_elem(), *public_key]);
     let t3 = RistrettoPoint::vartime_multiscalar_mul([s, c], [m, z]);
     let [a0, a1, a2, a3] = [m, z, t2, t3].map(|p| p.compress().to_bytes());
-    let transcript: [&[u8]; 11] =
-        [&element_len, &pk_bytes, &element_len, &a0, &element_len, &a1, &element_len, &a2, &element_len, &a3, b"Challenge"];
+    let transcript: [&[u8]; 11] = [
+        &element_len,
+        &pk_bytes,
+        &element_len,
+        &a0,
+        &element_len,
+        &a1,
+        &element_len,
+        &a2,
+        &element_len,
+        &a3,
+        b"Challenge",
+    ];
     match Ristretto255::hash_to_scalar::<Sha512>(&transcript, &scalar_dst) {
         Ok(expected) => expected == c,
         Err(_) => false,
@@ -561,7 +586,11 @@ mod tests {
     }
 
     fn client(key: &DeploymentKey) -> VoprfClientPrf<InProcessAuthority<'_>> {
-        VoprfClientPrf { transport: InProcessAuthority(key), deployment: *key.deployment(), public_key: key.public_key() }
+        VoprfClientPrf {
+            transport: InProcessAuthority(key),
+            deployment: *key.deployment(),
+            public_key: key.public_key(),
+        }
     }
 
     #[test]
@@ -599,8 +628,11 @@ mod tests {
             }
         }
         let key = key(3, 3);
-        let client =
-            VoprfClientPrf { transport: Recorder(&key, Default::default()), deployment: [3; 16], public_key: key.public_key() };
+        let client = VoprfClientPrf {
+            transport: Recorder(&key, Default::default()),
+            deployment: [3; 16],
+            public_key: key.public_key(),
+        };
         let input = vec![code_input(&[9; 16], 3, 77)];
         let (a, b) = (client.evaluate(&input).unwrap(), client.evaluate(&input).unwrap());
         assert_eq!(*a[0], *b[0], "same PRF output");
@@ -619,7 +651,11 @@ mod tests {
         }
     }
 
-    fn evaluate_through(key: &DeploymentKey, public_key: [u8; 32], tamper: impl Fn(&mut Vec<u8>)) -> Result<(), BlindError> {
+    fn evaluate_through(
+        key: &DeploymentKey,
+        public_key: [u8; 32],
+        tamper: impl Fn(&mut Vec<u8>),
+    ) -> Result<(), BlindError> {
         let client = VoprfClientPrf { transport: Tampering(key, tamper), deployment: *key.deployment(), public_key };
         client.evaluate(&[b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]).map(drop)
     }
@@ -697,14 +733,19 @@ mod tests {
             bad_proof[last] ^= 0x01; // s stays canonical: the equation, not the decoding, refuses it
             for (case, answer) in [("honest", &honest), ("swapped", &swapped), ("bad proof", &bad_proof)] {
                 let (elements, proof) = answer.split_at(size * ELEMENT_BYTES);
-                let messages: Vec<_> =
-                    elements.chunks_exact(ELEMENT_BYTES).map(|e| EvaluationElement::<Ristretto255>::deserialize(e).unwrap()).collect();
+                let messages: Vec<_> = elements
+                    .chunks_exact(ELEMENT_BYTES)
+                    .map(|e| EvaluationElement::<Ristretto255>::deserialize(e).unwrap())
+                    .collect();
                 let theirs = Proof::<Ristretto255>::deserialize(proof).ok().and_then(|proof| {
                     VoprfClient::batch_finalize(&inputs, &batch.states, &messages, &proof, pk)
                         .ok()
                         .map(|outputs| outputs.map(|o| o.unwrap().to_vec()).collect::<Vec<_>>())
                 });
-                let ours = batch.finish(answer, &key.public_key()).ok().map(|o| o.iter().map(|v| v.to_vec()).collect::<Vec<_>>());
+                let ours = batch
+                    .finish(answer, &key.public_key())
+                    .ok()
+                    .map(|o| o.iter().map(|v| v.to_vec()).collect::<Vec<_>>());
                 // A one-element batch whose element is swapped for itself is the honest answer.
                 let expect_ok = case == "honest" || (case == "swapped" && size == 1);
                 assert_eq!(ours.is_some(), expect_ok, "size {size}, {case}");
@@ -745,7 +786,11 @@ mod tests {
         let seed = hex("a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3");
         let server = VoprfServer::<Ristretto255>::new_from_seed(&seed, &hex("74657374206b6579")).unwrap();
         let serialized = server.serialize().to_vec();
-        assert_eq!(serialized[..32], hex("e6f73f344b79b379f1a0dd37e07ff62e38d9f71345ce62ae3a9bc60b04ccd909")[..], "skSm");
+        assert_eq!(
+            serialized[..32],
+            hex("e6f73f344b79b379f1a0dd37e07ff62e38d9f71345ce62ae3a9bc60b04ccd909")[..],
+            "skSm"
+        );
         let pk = hex("c803e2cc6b05fc15064549b5920659ca4a77b2cca6f04f6b357009335476ad4e");
         assert_eq!(serialized[32..], pk[..], "pkSm");
         // Our derivation is this one, with the master secret as seed and the watchlist id as info.
@@ -788,20 +833,31 @@ mod tests {
             let mut rng = FixedScalar(hex(proof_scalar).try_into().unwrap());
             let answer = server.batch_blind_evaluate(&mut rng, &messages).unwrap();
             let answered: Vec<Vec<u8>> = answer.messages.iter().map(|m| m.serialize().to_vec()).collect();
-            assert_eq!(answered, evaluated.iter().map(|e| hex(e)).collect::<Vec<_>>(), "vector {n}: evaluated elements");
+            assert_eq!(
+                answered,
+                evaluated.iter().map(|e| hex(e)).collect::<Vec<_>>(),
+                "vector {n}: evaluated elements"
+            );
             assert_eq!(answer.proof.serialize().to_vec(), hex(proof), "vector {n}: proof");
             // Our multiscalar verifier accepts the vector's proof, and not a changed one.
             let request: Vec<u8> = blinded.iter().flat_map(|b| hex(b)).collect();
             let response: Vec<u8> = evaluated.iter().flat_map(|e| hex(e)).collect();
             let (c_points, d_points) = (points(&request).unwrap(), points(&response).unwrap());
             let proof_bytes: [u8; PROOF_BYTES] = hex(proof).try_into().unwrap();
-            assert!(verify_batch_proof(&pk_elem, (&request, &c_points), (&response, &d_points), &proof_bytes), "vector {n}");
+            assert!(
+                verify_batch_proof(&pk_elem, (&request, &c_points), (&response, &d_points), &proof_bytes),
+                "vector {n}"
+            );
             for flip in [0, 31, 32, 63] {
                 let mut changed = proof_bytes;
                 changed[flip] ^= 1;
-                assert!(!verify_batch_proof(&pk_elem, (&request, &c_points), (&response, &d_points), &changed), "vector {n}, byte {flip}");
+                assert!(
+                    !verify_batch_proof(&pk_elem, (&request, &c_points), (&response, &d_points), &changed),
+                    "vector {n}, byte {flip}"
+                );
             }
-            let finalized = VoprfClient::batch_finalize(&inputs, &states, &answer.messages, &answer.proof, pk_elem).unwrap();
+            let finalized =
+                VoprfClient::batch_finalize(&inputs, &states, &answer.messages, &answer.proof, pk_elem).unwrap();
             let finalized: Vec<Vec<u8>> = finalized.map(|o| o.unwrap().to_vec()).collect();
             assert_eq!(finalized, outputs.iter().map(|o| hex(o)).collect::<Vec<_>>(), "vector {n}: outputs");
             for (input, output) in inputs.iter().zip(outputs) {

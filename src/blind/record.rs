@@ -18,7 +18,8 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::format::{
-    read_record_plaintext, record_aad, write_record_plaintext, RecordClass, RecordRef, HANDLE_BYTES, MAX_RECORD_METADATA,
+    read_record_plaintext, record_aad, write_record_plaintext, RecordClass, RecordRef, HANDLE_BYTES,
+    MAX_RECORD_METADATA,
 };
 use super::shares::KEY_BYTES;
 use super::BlindError;
@@ -155,12 +156,22 @@ pub fn read_padded_plaintext(plaintext: &[u8]) -> Option<EntryRecord> {
 
 /// Seals entry `index`'s handle as its record under authority custody (class
 /// [`RecordClass::Handle`]).
-pub fn seal_handle(handle: &[u8; HANDLE_BYTES], key: &[u8; KEY_BYTES], header_hash: &[u8; 32], index: u32) -> SealedRecord {
+pub fn seal_handle(
+    handle: &[u8; HANDLE_BYTES],
+    key: &[u8; KEY_BYTES],
+    header_hash: &[u8; 32],
+    index: u32,
+) -> SealedRecord {
     seal_plaintext(handle, key, header_hash, index)
 }
 
 /// Opens entry `index`'s handle with a rebuilt record key; `None` if the key is not the entry's.
-pub fn open_handle(sealed: RecordRef, key: &[u8; KEY_BYTES], header_hash: &[u8; 32], index: u32) -> Option<[u8; HANDLE_BYTES]> {
+pub fn open_handle(
+    sealed: RecordRef,
+    key: &[u8; KEY_BYTES],
+    header_hash: &[u8; 32],
+    index: u32,
+) -> Option<[u8; HANDLE_BYTES]> {
     let plaintext = open_plaintext(sealed, key, header_hash, index)?;
     (*plaintext).as_slice().try_into().ok()
 }

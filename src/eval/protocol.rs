@@ -184,8 +184,7 @@ pub fn evaluate(engine: &Engine, options: &EvalOptions, progress: &dyn EvalProgr
             .into_iter()
             .filter_map(|(identity, group)| index.get(identity.as_str()).map(|&i| (i, group)))
             .collect();
-        let threshold =
-            cosine.threshold_at_fmr.get("1e-4").copied().flatten().ok_or(EvalError::TooFewImpostors)?;
+        let threshold = cosine.threshold_at_fmr.get("1e-4").copied().flatten().ok_or(EvalError::TooFewImpostors)?;
         cosine.by_group = Some(metrics::by_group(&ids, cosine_of, &group_of, &not_impostors, threshold as f32));
         if let Some(t) = blind.threshold_at_fmr.get("1e-4").copied().flatten() {
             blind.by_group = Some(metrics::by_group(&ids, collisions_of, &group_of, &not_impostors, t as f32));
@@ -205,7 +204,8 @@ pub fn evaluate(engine: &Engine, options: &EvalOptions, progress: &dyn EvalProgr
             }
             let fillers = embed_fillers(engine, fillers, progress)?;
             let photos: Vec<Vec<Embedding>> = people.iter().map(|(_, photos)| photos.clone()).collect();
-            let mut points = operating_points::measure(&operating_points::watchlist_of(people), &fillers, options.tables);
+            let mut points =
+                operating_points::measure(&operating_points::watchlist_of(people), &fillers, options.tables);
             points.calibration.model_id = engine.model_id().to_owned();
             points.levers = operating_points::measure_levers(&photos, &fillers, options.tables);
             Some(points)

@@ -46,7 +46,9 @@ pub enum ProfileError {
     MissingOverseer,
     #[error("the deployment profile is co-signed by an overseer, or requires one, but this kiosk has no overseer key configured; configure the overseer's public key (overseerPublicKey, or --overseer-key)")]
     NoOverseerKey,
-    #[error("the deployment profile is co-signed by an overseer whose key is not the one this kiosk is configured with")]
+    #[error(
+        "the deployment profile is co-signed by an overseer whose key is not the one this kiosk is configured with"
+    )]
     ForeignOverseer,
     #[error("the deployment is not valid before {0}; check the device clock or wait")]
     NotYetValid(String),
@@ -56,11 +58,15 @@ pub enum ProfileError {
     WatchlistMismatch { expected: String, actual: String },
     #[error("threshold {threshold} is below the profile's floor of {floor}; the kiosk will not go lower")]
     BelowFloor { threshold: u16, floor: u16 },
-    #[error("the watchlist's threshold is {watchlist}, but the profile says {profile}; ask the issuer for a matching pair")]
+    #[error(
+        "the watchlist's threshold is {watchlist}, but the profile says {profile}; ask the issuer for a matching pair"
+    )]
     ThresholdMismatch { profile: u16, watchlist: u16 },
     #[error("the profile names {profile} custody, but the kiosk was told to use {kiosk}; ask the issuer for a matching pair")]
     CustodyMismatch { profile: String, kiosk: String },
-    #[error("the authority URL `{0}` is refused: an authority is reached over https:// (plain http:// only on loopback)")]
+    #[error(
+        "the authority URL `{0}` is refused: an authority is reached over https:// (plain http:// only on loopback)"
+    )]
     InsecureAuthority(String),
     #[error(
         "the profile names the authority key {profile}, but the watchlist's header names {watchlist}: they are \
@@ -197,7 +203,9 @@ impl Profile {
         }
         if let Some(target) = &self.target_fpir {
             if parse_rate(target).is_none() {
-                return Err(ProfileError::Malformed(format!("targetFpir `{target}` is not a rate like 1/6000 or 0.0001")));
+                return Err(ProfileError::Malformed(format!(
+                    "targetFpir `{target}` is not a rate like 1/6000 or 0.0001"
+                )));
             }
         }
         if self.query_rate_per_minute == 0 {
@@ -348,10 +356,16 @@ impl SignedProfile {
     /// The watchlist runs at the profile's threshold, never below its floor.
     pub fn check_threshold(&self, watchlist_threshold: u16) -> Result<(), ProfileError> {
         if watchlist_threshold < self.profile.threshold_floor {
-            return Err(ProfileError::BelowFloor { threshold: watchlist_threshold, floor: self.profile.threshold_floor });
+            return Err(ProfileError::BelowFloor {
+                threshold: watchlist_threshold,
+                floor: self.profile.threshold_floor,
+            });
         }
         if watchlist_threshold != self.profile.threshold {
-            return Err(ProfileError::ThresholdMismatch { profile: self.profile.threshold, watchlist: watchlist_threshold });
+            return Err(ProfileError::ThresholdMismatch {
+                profile: self.profile.threshold,
+                watchlist: watchlist_threshold,
+            });
         }
         Ok(())
     }
@@ -369,7 +383,9 @@ impl SignedProfile {
     pub fn check_custody(&self, kiosk: &Custody) -> Result<(), ProfileError> {
         match (&self.profile.custody, kiosk) {
             (Custody::Local, Custody::Local) => return Ok(()),
-            (Custody::Authority { url: ours, .. }, Custody::Authority { url: theirs, .. }) if ours == theirs => return Ok(()),
+            (Custody::Authority { url: ours, .. }, Custody::Authority { url: theirs, .. }) if ours == theirs => {
+                return Ok(())
+            }
             _ => {}
         }
         let describe = |c: &Custody| match c {

@@ -33,7 +33,13 @@ fn largest(faces: &[Face]) -> Option<&Face> {
 impl DemoRoster {
     /// Enrols the volunteer in `frame` under `label` and returns the deployment of everyone
     /// enrolled so far. Nothing changes if the face or the label is refused.
-    pub fn enrol(&mut self, engine: &Engine, frame: &Frame, label: &str, now_unix: i64) -> Result<Deployment, KioskError> {
+    pub fn enrol(
+        &mut self,
+        engine: &Engine,
+        frame: &Frame,
+        label: &str,
+        now_unix: i64,
+    ) -> Result<Deployment, KioskError> {
         let label = label.trim();
         if label.is_empty() || label.len() > MAX_LABEL_BYTES {
             return Err(KioskError::BadLabel);

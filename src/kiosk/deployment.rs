@@ -12,8 +12,8 @@ use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
 
 use super::KioskError;
-use crate::blind::matcher::Matcher;
 use crate::blind::format::Watchlist;
+use crate::blind::matcher::Matcher;
 use crate::blind::prf::{BlindedBatch, LocalHmac, OprfTransport, Prf, PrfSuite, VoprfClientPrf, PUBLIC_KEY_BYTES};
 use crate::blind::BlindError;
 use crate::governance::profile::{Custody, SignedProfile};
@@ -124,7 +124,11 @@ impl Deployment {
         profile.check_threshold(matcher.watchlist.header.threshold)?;
         let batch = BlindedBatch::blind(vec![matcher.key_check_input()])?;
         let prf: Box<dyn Prf> = Box::new(ReachedThroughQueries { url });
-        Ok(Verified::KeyCheck(KeyCheck { deployment: Deployment { matcher, prf, profile: Some(profile) }, batch, public_key }))
+        Ok(Verified::KeyCheck(KeyCheck {
+            deployment: Deployment { matcher, prf, profile: Some(profile) },
+            batch,
+            public_key,
+        }))
     }
 
     /// Whether this is the in-browser demo roster rather than an issuer's deployment.
@@ -161,7 +165,10 @@ fn authority_key(watchlist: &Watchlist, profile: &SignedProfile) -> Result<[u8; 
 
 /// The issuer key and the profile of `options`, checked against the watchlist file, the custody
 /// and this kiosk's key.
-fn verify_profile(options: &DeploymentOptions, overseer: Option<&VerifyingKey>) -> Result<(VerifyingKey, SignedProfile), KioskError> {
+fn verify_profile(
+    options: &DeploymentOptions,
+    overseer: Option<&VerifyingKey>,
+) -> Result<(VerifyingKey, SignedProfile), KioskError> {
     let issuer = issuer_key(&options.issuer_key)?;
     let text = options.profile.as_deref().ok_or(KioskError::ProfileRequired)?;
     let profile = SignedProfile::parse(text.as_bytes(), &issuer, overseer)?;
@@ -239,7 +246,8 @@ pub fn issuer_key(hex_text: &str) -> Result<VerifyingKey, KioskError> {
 
 /// An overseer's public key from its hex form (`Kiosk.create({overseerPublicKey})`).
 pub fn overseer_key(hex_text: &str) -> Result<VerifyingKey, KioskError> {
-    VerifyingKey::from_bytes(&key_32(hex_text, "overseer key")?).map_err(|_| KioskError::KeyFormat { what: "overseer key" })
+    VerifyingKey::from_bytes(&key_32(hex_text, "overseer key")?)
+        .map_err(|_| KioskError::KeyFormat { what: "overseer key" })
 }
 
 fn key_32(hex_text: &str, what: &'static str) -> Result<[u8; 32], KioskError> {
@@ -340,13 +348,21 @@ mod tests {
         let for_other = profile(&other, NOW + 3600);
         assert_eq!(code(verify(options(file.clone(), Some(for_other), [5; 32]))), ErrorCode::ProfileWatchlistMismatch);
         assert_eq!(code(verify(options(file.clone(), Some(signed.clone()), [6; 32]))), ErrorCode::WatchlistWrongKey);
-        let result =
-            Deployment::verify(options(file.clone(), Some(signed.clone()), [5; 32]), None, |_| unreachable!(), "other-model", NOW);
+        let result = Deployment::verify(
+            options(file.clone(), Some(signed.clone()), [5; 32]),
+            None,
+            |_| unreachable!(),
+            "other-model",
+            NOW,
+        );
         assert_eq!(code(result), ErrorCode::WatchlistInvalid);
 
         // The watchlist (m = 8) runs at the profile's threshold and never below its floor.
         let other_threshold = profile_at(&file, NOW + 3600, 9, 8);
-        assert_eq!(code(verify(options(file.clone(), Some(other_threshold), [5; 32]))), ErrorCode::ProfileWatchlistMismatch);
+        assert_eq!(
+            code(verify(options(file.clone(), Some(other_threshold), [5; 32]))),
+            ErrorCode::ProfileWatchlistMismatch
+        );
         let above_floor = profile_at(&file, NOW + 3600, 9, 9);
         assert_eq!(code(verify(options(file.clone(), Some(above_floor), [5; 32]))), ErrorCode::ProfileBelowFloor);
 
@@ -401,9 +417,13 @@ mod tests {
         assert!(authority_profile("http://127.0.0.1:8787").is_ok());
         assert!(authority_profile("http://localhost:8787/").is_ok());
         assert!(authority_profile("http://[::1]:8787").is_ok());
-        for insecure in ["http://authority.example", "http://127.0.0.1.evil.example", "http://localhost@evil.example",
-            "ftp://127.0.0.1", "not a url"]
-        {
+        for insecure in [
+            "http://authority.example",
+            "http://127.0.0.1.evil.example",
+            "http://localhost@evil.example",
+            "ftp://127.0.0.1",
+            "not a url",
+        ] {
             let err = authority_profile(insecure).unwrap_err();
             assert_eq!(KioskError::from(err).code(), ErrorCode::AuthorityInsecure, "{insecure}");
         }
@@ -424,8 +444,13 @@ mod tests {
     fn an_authority_profile_must_name_the_watchlists_deployment_key() {
         let master = MasterSecret::from_bytes(&[11; 32]).unwrap();
         let key = DeploymentKey::derive(&master, &[12; 16]).unwrap();
-        let params =
-            WatchlistParams { model_id: MODEL.into(), tables: 32, threshold: 8, valid_from: NOW - 60, valid_until: NOW + 3600 };
+        let params = WatchlistParams {
+            model_id: MODEL.into(),
+            tables: 32,
+            threshold: 8,
+            valid_from: NOW - 60,
+            valid_until: NOW + 3600,
+        };
         let file = build(synthetic_enrolments(3), &params, &key, &issuer()).unwrap();
         let kiosk = SigningKey::from_bytes(&[7; 32]);
         let url = "https://authority.example";
@@ -449,9 +474,10 @@ mod tests {
         assert_eq!(loaded.matcher.watchlist.header.authority_key, Some(key.public_key()));
 
         let other = DeploymentKey::derive(&master, &[13; 16]).unwrap().public_key();
-        let refused = Deployment::verify(with_key(other), None, |_| unreachable!("refused before connecting"), MODEL, NOW)
-            .err()
-            .unwrap();
+        let refused =
+            Deployment::verify(with_key(other), None, |_| unreachable!("refused before connecting"), MODEL, NOW)
+                .err()
+                .unwrap();
         assert_eq!(refused.code(), ErrorCode::ProfileAuthorityKey);
         assert!(refused.to_string().contains(&hex(&other)), "{refused}");
         let deferred = Deployment::verify_deferred(with_key(other), None, MODEL, NOW).err().unwrap();
@@ -462,10 +488,17 @@ mod tests {
     fn only_the_kiosks_a_profile_lists_may_run_it() {
         let file = watchlist(NOW + 3600);
         let (allowed, other) = (SigningKey::from_bytes(&[7; 32]), SigningKey::from_bytes(&[8; 32]));
-        let signed = Profile { kiosk_keys: vec![public(&allowed)], ..profile_for(&file, NOW + 3600) }.sign(&issuer()).unwrap();
-        let with_key = |key: Option<String>| DeploymentOptions { kiosk_public_key: key, ..options(file.clone(), Some(signed.clone()), [5; 32]) };
+        let signed =
+            Profile { kiosk_keys: vec![public(&allowed)], ..profile_for(&file, NOW + 3600) }.sign(&issuer()).unwrap();
+        let with_key = |key: Option<String>| DeploymentOptions {
+            kiosk_public_key: key,
+            ..options(file.clone(), Some(signed.clone()), [5; 32])
+        };
         assert!(verify(with_key(Some(public(&allowed)))).is_ok());
-        assert!(verify(with_key(Some(public(&allowed).to_uppercase()))).is_ok(), "hex of either case names the same key");
+        assert!(
+            verify(with_key(Some(public(&allowed).to_uppercase()))).is_ok(),
+            "hex of either case names the same key"
+        );
         let refused = verify(with_key(Some(public(&other)))).err().unwrap();
         assert_eq!(refused.code(), ErrorCode::KioskNotAllowed);
         assert!(refused.to_string().contains("not allowed to run the deployment"), "{refused}");
@@ -488,7 +521,13 @@ mod tests {
         let plain = profile(&file, NOW + 3600);
         let cosigned = cosign(&plain, &overseer).unwrap();
         let verify_with = |text: &str, key: Option<&VerifyingKey>| {
-            Deployment::verify(options(file.clone(), Some(text.to_owned()), [5; 32]), key, |_| unreachable!(), MODEL, NOW)
+            Deployment::verify(
+                options(file.clone(), Some(text.to_owned()), [5; 32]),
+                key,
+                |_| unreachable!(),
+                MODEL,
+                NOW,
+            )
         };
         assert!(verify_with(&cosigned, Some(&o)).is_ok());
         assert_eq!(code(verify_with(&plain, Some(&o))), ErrorCode::OverseerMissing);

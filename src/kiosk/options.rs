@@ -49,7 +49,11 @@ impl KioskOptions {
     /// is an error, not a kiosk that silently matches nothing.
     pub fn take_deployment(&mut self) -> Result<Option<DeploymentOptions>, KioskError> {
         let Some(watchlist) = self.watchlist.take() else {
-            if self.issuer_key.is_some() || self.custody.is_some() || self.profile.is_some() || self.kiosk_public_key.is_some() {
+            if self.issuer_key.is_some()
+                || self.custody.is_some()
+                || self.profile.is_some()
+                || self.kiosk_public_key.is_some()
+            {
                 return Err(KioskError::Options(
                     "options.watchlist is missing: issuerKey, profile, custody and kioskPublicKey need it".into(),
                 ));
@@ -105,9 +109,14 @@ mod tests {
         assert_eq!(deployment.custody, CustodyOptions::Authority { url: "https://a.example".into() });
 
         assert!(options(serde_json::json!({"detector": [1], "recognizer": [2], "prfkey": "00"})).is_err());
-        let overseer = options(serde_json::json!({"detector": [1], "recognizer": [2], "overseerPublicKey": "12"})).unwrap();
+        let overseer =
+            options(serde_json::json!({"detector": [1], "recognizer": [2], "overseerPublicKey": "12"})).unwrap();
         assert_eq!(overseer.overseer_key().unwrap_err().code(), crate::kiosk::ErrorCode::KeyInvalid);
-        assert!(options(serde_json::json!({"detector": [1], "recognizer": [2], "watchlist": [3], "issuerKey": "ab",
-            "custody": {"kind": "local"}})).is_err(), "local custody needs its key");
+        assert!(
+            options(serde_json::json!({"detector": [1], "recognizer": [2], "watchlist": [3], "issuerKey": "ab",
+            "custody": {"kind": "local"}}))
+            .is_err(),
+            "local custody needs its key"
+        );
     }
 }

@@ -175,7 +175,10 @@ mod tests {
         assert!(matches!(reviews.decide(id, "confirm", "  "), Err(KioskError::NoReviewer)));
         assert!(matches!(reviews.decide(id + 1, "confirm", "A"), Err(KioskError::UnknownAlert(_))));
         let done = reviews.decide(id, "reject", " A. Reviewer ").unwrap();
-        assert_eq!((done.decision, done.reviewer.as_str(), done.reference_id.as_deref()), (Decision::Rejected, "A. Reviewer", Some("REF-1")));
+        assert_eq!(
+            (done.decision, done.reviewer.as_str(), done.reference_id.as_deref()),
+            (Decision::Rejected, "A. Reviewer", Some("REF-1"))
+        );
         assert_eq!((reviews.len(), reviews.probe_bytes()), (0, 0));
         assert!(matches!(reviews.decide(id, "confirm", "A"), Err(KioskError::UnknownAlert(_))));
         assert_eq!(reviews.raise(None, ProbeCrop::default()), id + 1, "ids are never reused");

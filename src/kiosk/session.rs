@@ -42,8 +42,8 @@ use super::minute::MinuteCounts;
 use super::review::{AlertView, Decision, ProbeCrop, Reviews};
 use super::status::{ExpectedRates, KioskStatus};
 use super::KioskError;
-use crate::blind::material::{DisclosureBody, Handle, MaterialKeys};
 use crate::blind::matcher::{BlindMatch, Matcher, Opened};
+use crate::blind::material::{DisclosureBody, Handle, MaterialKeys};
 use crate::blind::prf::{BlindedBatch, OprfTransport, PrfSuite};
 use crate::blind::record::EntryRecord;
 use crate::blind::BlindError;
@@ -283,7 +283,11 @@ impl KioskSession {
     /// [`KioskSession::complete_key_check`] or [`KioskSession::fail_key_check`] ends it. The
     /// current deployment, if any, stays as it is until then. Refused (`KEY_CHECK_PENDING`) while
     /// an earlier check is open.
-    pub fn begin_load_deployment(&mut self, options: DeploymentOptions, now_unix: i64) -> Result<Option<Vec<u8>>, KioskError> {
+    pub fn begin_load_deployment(
+        &mut self,
+        options: DeploymentOptions,
+        now_unix: i64,
+    ) -> Result<Option<Vec<u8>>, KioskError> {
         if self.key_check.is_some() {
             return Err(KioskError::KeyCheck(
                 "the authority is still checking the previous watchlist's key: wait for that load to finish",
@@ -305,14 +309,21 @@ impl KioskSession {
     /// (`WATCHLIST_WRONG_KEY`, `AUTHORITY_BAD_ANSWER`, `AUTHORITY_ANSWER_UNVERIFIED`, the last
     /// also written to the audit log) and the kiosk stays as it was.
     pub fn complete_key_check(&mut self, answer: &[u8], now_unix: i64) -> Result<(), KioskError> {
-        let check = self.key_check.take().ok_or(KioskError::KeyCheck("no watchlist is waiting for the authority's key check"))?;
+        let check = self
+            .key_check
+            .take()
+            .ok_or(KioskError::KeyCheck("no watchlist is waiting for the authority's key check"))?;
         let now_unix = self.observe_unix(now_unix);
         let deployment = match check.finish(answer) {
             Ok(deployment) => deployment,
             Err(e) => {
                 if matches!(e, KioskError::Watchlist(BlindError::AuthorityUnverified(_))) {
-                    self.audit.append(now_unix, "authority", json!({"endpoint": "key-check", "outcome": "unverified",
-                        "error": e.to_string(), "watchlist_loaded": false}));
+                    self.audit.append(
+                        now_unix,
+                        "authority",
+                        json!({"endpoint": "key-check", "outcome": "unverified",
+                        "error": e.to_string(), "watchlist_loaded": false}),
+                    );
                 }
                 return Err(e);
             }
@@ -340,8 +351,12 @@ impl KioskSession {
     fn pause_matching(&mut self, error: &BlindError, endpoint: &str, now_unix: i64) {
         self.pending.clear();
         if self.paused.is_none() {
-            self.audit.append(now_unix, "authority", json!({"endpoint": endpoint, "outcome": "unverified",
-                "error": error.to_string(), "matching": "paused"}));
+            self.audit.append(
+                now_unix,
+                "authority",
+                json!({"endpoint": endpoint, "outcome": "unverified",
+                "error": error.to_string(), "matching": "paused"}),
+            );
         }
         self.paused = Some(error.to_string());
     }
@@ -473,7 +488,9 @@ impl KioskSession {
     /// says; the session never lets its time go back, see [`super::clock`]).
     pub fn process_frame(&mut self, frame: &Frame, now_ms: f64) -> Result<FrameResult, KioskError> {
         if !now_ms.is_finite() {
-            return Err(KioskError::Options("the frame's time must be a finite number of milliseconds since 1970".into()));
+            return Err(KioskError::Options(
+                "the frame's time must be a finite number of milliseconds since 1970".into(),
+            ));
         }
         let (now_ms, event) = self.clock.observe_ms(now_ms);
         let now_unix = (now_ms / 1000.0).floor() as i64;
@@ -537,7 +554,12 @@ impl KioskSession {
                 }
             }
         }
-        Ok(QueryResult { alerts, counters: self.counters, matching_error, disclosures: std::mem::take(&mut self.outgoing) })
+        Ok(QueryResult {
+            alerts,
+            counters: self.counters,
+            matching_error,
+            disclosures: std::mem::take(&mut self.outgoing),
+        })
     }
 
     /// Records that pending query `id` could not be answered (`reason`: network error, HTTP
@@ -579,17 +601,26 @@ impl KioskSession {
     }
 
     fn take_disclosure(&mut self, alert: u32) -> Result<PendingDisclosure, KioskError> {
-        let index = self.disclosures.iter().position(|d| d.alert == alert).ok_or(KioskError::UnknownDisclosure(alert))?;
+        let index =
+            self.disclosures.iter().position(|d| d.alert == alert).ok_or(KioskError::UnknownDisclosure(alert))?;
         Ok(self.disclosures.remove(index))
     }
 
     /// The request for the reviewer material of `alert` (an entry whose handle opened): its
     /// handle and proof under a fresh nonce for kiosk key `kiosk`. Kept pending until answered.
-    fn request_disclosure(&mut self, alert: u32, handle: Handle, keys: MaterialKeys, watchlist_id: [u8; 16], kiosk: &[u8; 32]) {
+    fn request_disclosure(
+        &mut self,
+        alert: u32,
+        handle: Handle,
+        keys: MaterialKeys,
+        watchlist_id: [u8; 16],
+        kiosk: &[u8; 32],
+    ) {
         let mut nonce = [0u8; 16]; // a request nonce (protocol B)
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
         let nonce = crate::hex::hex(&nonce);
-        let body = DisclosureBody::encode(&keys, &crate::hex::hex(&watchlist_id), &crate::hex::hex(kiosk), &nonce, &handle);
+        let body =
+            DisclosureBody::encode(&keys, &crate::hex::hex(&watchlist_id), &crate::hex::hex(kiosk), &nonce, &handle);
         self.outgoing.push(DisclosureRequest { alert, nonce, body });
         self.disclosures.push(PendingDisclosure { alert, handle, keys, watchlist_id });
     }
@@ -652,7 +683,9 @@ impl KioskSession {
         // `requests` zeroises each one where it is when it is dropped.
         for request in &requests {
             let Some(deployment) = &self.deployment else { break };
-            let cap = u64::from(deployment.profile.as_ref().map_or(DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute));
+            let cap = u64::from(
+                deployment.profile.as_ref().map_or(DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute),
+            );
             if !self.minute.try_attempt(cap) {
                 self.counters.rate_limited += 1;
                 continue;
@@ -790,9 +823,17 @@ impl KioskSession {
     /// Continues the log stored on the device (`stored`, empty for a first start) under the
     /// kiosk's key, with a `resume` or `restart` line; before anything else was logged. A broken or
     /// foreign stored log is refused, and this session's log stays empty.
-    pub fn restore_audit(&mut self, stored: &str, kiosk_key: Option<[u8; 32]>, how: Reopening, now_unix: i64) -> Result<(), KioskError> {
+    pub fn restore_audit(
+        &mut self,
+        stored: &str,
+        kiosk_key: Option<[u8; 32]>,
+        how: Reopening,
+        now_unix: i64,
+    ) -> Result<(), KioskError> {
         if !self.audit.is_empty() {
-            return Err(KioskError::Options("the audit log is restored before anything is logged (right after create)".into()));
+            return Err(KioskError::Options(
+                "the audit log is restored before anything is logged (right after create)".into(),
+            ));
         }
         self.audit = if stored.is_empty() {
             let mut fresh = AuditLog::new(kiosk_key);
@@ -819,8 +860,13 @@ impl KioskSession {
     /// What the status panel shows at `now_unix` (read on the session's clock).
     pub fn status(&self, now_unix: i64) -> KioskStatus {
         let header = self.matcher().map(|m| &m.watchlist.header);
-        let mut status =
-            KioskStatus::new(header, self.profile(), self.expected.as_ref(), self.reviews.len(), self.clock.unix_at(now_unix));
+        let mut status = KioskStatus::new(
+            header,
+            self.profile(),
+            self.expected.as_ref(),
+            self.reviews.len(),
+            self.clock.unix_at(now_unix),
+        );
         status.demo_enrolment_refused = self.demo_refusal().map(|e| e.to_string());
         if self.key_check.is_some() {
             status.loading = Some("checking the authority holds the new watchlist's key…".into());

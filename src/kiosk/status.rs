@@ -116,7 +116,8 @@ impl KioskStatus {
                 (Some(_), None) => Mode::Demo,
                 (Some(_), Some(_)) => Mode::Deployment,
             },
-            query_rate_per_minute: profile.map_or(super::demo::DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute),
+            query_rate_per_minute: profile
+                .map_or(super::demo::DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute),
             demo_enrolment_refused: None,
             entries: header.map_or(0, |h| h.entries),
             custody: header.map(|h| h.suite.name()),
@@ -150,7 +151,8 @@ mod tests {
         let rates = status.group_rates.clone().expect("every setting has calibrated rates");
         let groups: Vec<&str> = rates.iter().map(|r| r.group.as_str()).collect();
         assert!(groups.contains(&"Black-female") && groups.contains(&"female"), "{groups:?}");
-        let (false_alerts, true_matches) = (status.expected_false_alerts_per_1000.unwrap(), status.estimated_true_match_rate.unwrap());
+        let (false_alerts, true_matches) =
+            (status.expected_false_alerts_per_1000.unwrap(), status.estimated_true_match_rate.unwrap());
         // Two entries pad to the class of 64: the rate is that of 64 entries at m = 53 (~1.4).
         assert_eq!(status.entries, 64);
         assert!(false_alerts > 0.5 && false_alerts < 3.0, "64 entries at m = 53: {false_alerts}");

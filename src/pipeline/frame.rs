@@ -148,8 +148,11 @@ impl FrameBuffer {
     /// for); the buffer is wiped before this returns, also when it fails.
     pub fn take_frame(&mut self, width: u32, height: u32) -> Result<Frame> {
         let frame = if self.rgba.is_empty() || (width, height) != (self.width, self.height) {
-            check_size(width, height)
-                .and(Err(Error::FrameBufferNotPrepared { width, height, prepared: (self.width, self.height) }))
+            check_size(width, height).and(Err(Error::FrameBufferNotPrepared {
+                width,
+                height,
+                prepared: (self.width, self.height),
+            }))
         } else {
             Frame::from_rgba(width, height, &self.rgba)
         };

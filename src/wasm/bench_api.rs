@@ -10,8 +10,8 @@ use wasm_bindgen::prelude::*;
 
 use super::engine::{frame, Engine};
 use super::js_error;
-use crate::blind::enroll::{ephemeral_local, synthetic_enrolments};
 use crate::blind::client_cost::{ClientCost, PlainBatch};
+use crate::blind::enroll::{ephemeral_local, synthetic_enrolments};
 use crate::blind::matcher::Matcher;
 use crate::blind::prf::{BlindedBatch, LocalHmac};
 use crate::kiosk::KioskError;
@@ -28,7 +28,13 @@ impl Engine {
     /// native build's embedding of the same image): proves wasm and native agree without letting
     /// an embedding out. Throws if the frame shows no face.
     #[wasm_bindgen(js_name = cosineWithReference)]
-    pub fn cosine_with_reference(&self, rgba: &[u8], width: u32, height: u32, reference: &[f32]) -> Result<f32, JsValue> {
+    pub fn cosine_with_reference(
+        &self,
+        rgba: &[u8],
+        width: u32,
+        height: u32,
+        reference: &[f32],
+    ) -> Result<f32, JsValue> {
         let reference = Embedding::from_values(reference)
             .ok_or_else(|| options_error("the reference must be 128 finite numbers, not all zero"))?;
         let analysed = self.inner.analyse_still(&frame(rgba, width, height)?).map_err(|e| js_error(e.into()))?;
@@ -41,7 +47,8 @@ impl Engine {
     pub fn aligned_crop_of(&self, rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, JsValue> {
         let photo = frame(rgba, width, height)?;
         let faces = self.inner.detect(&photo).map_err(|e| js_error(e.into()))?;
-        let face = crate::pipeline::nearest_centre(&faces, width, height).ok_or_else(|| js_error(KioskError::NoFaceInView))?;
+        let face =
+            crate::pipeline::nearest_centre(&faces, width, height).ok_or_else(|| js_error(KioskError::NoFaceInView))?;
         let crop = crate::pipeline::align::align(&photo, face)
             .ok_or_else(|| js_error(crate::pipeline::Error::DegenerateLandmarks.into()))?;
         Ok(crop.rgb().to_vec())
@@ -193,7 +200,8 @@ fn sample_runs(values: &[f32], background: Option<&[f32]>) -> Vec<u8> {
     let distinctive = |at: usize| {
         let run = &values[at..at + RUN];
         let distinct = (0..RUN).all(|i| (i + 1..RUN).all(|j| run[i].to_bits() != run[j].to_bits()));
-        let face_made = background.map_or(true, |bg| (0..RUN).filter(|&i| bg[at + i].to_bits() != run[i].to_bits()).count() >= 3);
+        let face_made =
+            background.map_or(true, |bg| (0..RUN).filter(|&i| bg[at + i].to_bits() != run[i].to_bits()).count() >= 3);
         distinct && face_made && run.iter().all(|v| v.is_finite() && *v != 0.0)
     };
     let starts = values.len() / RUN;
@@ -247,23 +255,37 @@ pub fn activation_runs_of(
     let without = yunet.every_activation(letterbox.tensor(&behind)).map_err(pipeline_error)?;
     let input = (f32_values(&letterbox.tensor(&photo)), f32_values(&letterbox.tensor(&behind)));
     if let (Some(face), Some(bg)) = input {
-        sampled.push(SampledRuns { model: "detector", node: "input planes".into(), runs: sample_runs(&face, Some(&bg)) });
+        sampled.push(SampledRuns {
+            model: "detector",
+            node: "input planes".into(),
+            runs: sample_runs(&face, Some(&bg)),
+        });
     }
     for ((node, tensor), (_, bg)) in with_face.iter().zip(&without) {
         if let (Some(face), Some(bg)) = (f32_values(tensor), f32_values(bg)) {
             if face.len() == bg.len() && face.len() >= RUN {
-                sampled.push(SampledRuns { model: "detector", node: node.clone(), runs: sample_runs(&face, Some(&bg)) });
+                sampled.push(SampledRuns {
+                    model: "detector",
+                    node: node.clone(),
+                    runs: sample_runs(&face, Some(&bg)),
+                });
             }
         }
     }
 
     let sface = VerifiedModel::from_bytes(ModelKind::Recognizer, recognizer).map_err(pipeline_error)?;
     let faces = yunet_faces(detector, &photo)?;
-    let face = crate::pipeline::nearest_centre(&faces, width, height).ok_or_else(|| js_error(KioskError::NoFaceInView))?;
-    let crop = crate::pipeline::align::align(&photo, face).ok_or_else(|| pipeline_error(crate::pipeline::Error::DegenerateLandmarks))?;
+    let face =
+        crate::pipeline::nearest_centre(&faces, width, height).ok_or_else(|| js_error(KioskError::NoFaceInView))?;
+    let crop = crate::pipeline::align::align(&photo, face)
+        .ok_or_else(|| pipeline_error(crate::pipeline::Error::DegenerateLandmarks))?;
     let input = crate::pipeline::embed::input_tensor(&crop).map_err(pipeline_error)?;
     if let Some(values) = f32_values(&input) {
-        sampled.push(SampledRuns { model: "recognizer", node: "input planes".into(), runs: sample_runs(&values, None) });
+        sampled.push(SampledRuns {
+            model: "recognizer",
+            node: "input planes".into(),
+            runs: sample_runs(&values, None),
+        });
     }
     for (node, tensor) in sface.every_activation(input).map_err(pipeline_error)? {
         if let Some(values) = f32_values(&tensor).filter(|v| v.len() >= RUN) {
@@ -310,7 +332,9 @@ pub fn blind_trace_of(
     let outputs = prf.evaluate(&inputs).map_err(|e| js_error(e.into()))?;
     let codes: Vec<u8> = inputs.iter().flat_map(|x| x[x.len() - 2..].iter().rev().copied()).collect();
     let trace = js_sys::Object::new();
-    let set = |name: &str, bytes: Vec<u8>| js_sys::Reflect::set(&trace, &name.into(), &js_sys::Uint8Array::from(&bytes[..]).into());
+    let set = |name: &str, bytes: Vec<u8>| {
+        js_sys::Reflect::set(&trace, &name.into(), &js_sys::Uint8Array::from(&bytes[..]).into())
+    };
     set("codes", codes)?;
     set("prfInputs", inputs.concat())?;
     set("prfOutputs", outputs.iter().flat_map(|y| y.iter().copied()).collect())?;

@@ -64,7 +64,12 @@ impl Engine {
             let analysed = self.inner.analyse(&frame(rgba, width, height)?).map_err(|e| js_error(e.into()))?;
             let faces = analysed
                 .into_iter()
-                .map(|a| AnalysedFace { bbox: a.face.bbox, landmarks: a.face.landmarks, score: a.face.score, quality: a.quality })
+                .map(|a| AnalysedFace {
+                    bbox: a.face.bbox,
+                    landmarks: a.face.landmarks,
+                    score: a.face.score,
+                    quality: a.quality,
+                })
                 .collect();
             to_ts(&AnalysedFaces(faces))
         })

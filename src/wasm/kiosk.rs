@@ -57,8 +57,8 @@ impl Kiosk {
         let mut options = from_ts(options, "Kiosk.create options")?;
         let deployment = options.take_deployment().map_err(js_error)?;
         let overseer = options.overseer_key().map_err(js_error)?;
-        let engine =
-            crate::pipeline::Engine::from_bytes(&options.detector, &options.recognizer).map_err(|e| js_error(e.into()))?;
+        let engine = crate::pipeline::Engine::from_bytes(&options.detector, &options.recognizer)
+            .map_err(|e| js_error(e.into()))?;
         let mut session = KioskSession::new(engine).with_overseer_key(overseer);
         session.defer_authority_queries(f64::from(DEFAULT_AUTHORITY_TIMEOUT_MS));
         let mut kiosk = Kiosk { session, frame_buffer: FrameBuffer::default() };

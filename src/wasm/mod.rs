@@ -97,7 +97,10 @@ impl<'de> serde::Deserializer<'de> for EveryKey {
 /// Verifies a signed deployment profile against the issuer's key (hex) and returns what the public
 /// notice shows. Throws if it is foreign, altered or outside its window.
 #[wasm_bindgen(js_name = verifyProfile)]
-pub fn verify_profile(text: &str, #[wasm_bindgen(js_name = issuerKey)] issuer_hex: &str) -> Result<Ts<crate::governance::profile::Profile>, JsValue> {
+pub fn verify_profile(
+    text: &str,
+    #[wasm_bindgen(js_name = issuerKey)] issuer_hex: &str,
+) -> Result<Ts<crate::governance::profile::Profile>, JsValue> {
     let notice = crate::kiosk::status::verified_notice(text, issuer_hex, crate::time::now_unix()).map_err(js_error)?;
     to_ts(&notice)
 }

@@ -47,7 +47,13 @@ impl SignedAuthority {
     }
 
     /// POSTs `body` to `path`, signed now with `nonce`; the answer's bytes, or the refusal.
-    fn post(&self, path: &str, content_type: &str, body: &[u8], nonce: &[u8; NONCE_BYTES]) -> Result<Vec<u8>, BlindError> {
+    fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+        nonce: &[u8; NONCE_BYTES],
+    ) -> Result<Vec<u8>, BlindError> {
         let mut request = self.agent.post(&format!("{}{path}", self.base)).set("Content-Type", content_type);
         for (name, value) in self.signer.headers_with_nonce("POST", path, body, veilwatch::time::now_unix(), nonce) {
             request = request.set(name, &value);

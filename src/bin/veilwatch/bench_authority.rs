@@ -80,7 +80,8 @@ fn cpu_seconds(pid: u32) -> Result<f64> {
 }
 
 fn kiosk_signer(path: &PathBuf, deployment: &[u8; 16]) -> Result<RequestSigner> {
-    let text = Zeroizing::new(std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?);
+    let text =
+        Zeroizing::new(std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?);
     let bytes = Zeroizing::new(from_hex(text.trim()).with_context(|| format!("{} is not hex", path.display()))?);
     let seed: [u8; 32] =
         bytes[..].try_into().ok().with_context(|| format!("{} must hold a 32-byte kiosk key", path.display()))?;

@@ -102,9 +102,9 @@ fn enrol_person(
 fn threshold_for_target(target: &str, tables: u16, entries: u64) -> Result<u16> {
     let rate = parse_rate(target).with_context(|| format!("--target-fpir `{target}` is not a rate like 1/6000"))?;
     let calibration = measured::calibration();
-    let m = calibration
-        .threshold_for_fpir(tables, entries, rate)
-        .with_context(|| format!("no threshold of {tables} tables keeps {entries} entries within {target} false alerts"))?;
+    let m = calibration.threshold_for_fpir(tables, entries, rate).with_context(|| {
+        format!("no threshold of {tables} tables keeps {entries} entries within {target} false alerts")
+    })?;
     eprintln!(
         "--target-fpir {target} with {entries} entries: m = {m} of {tables} (FMR {:.2e} per comparison, {:.3} expected \
          false alerts per 1 000 passers-by, estimated true-match rate of a track {:.3})",
@@ -180,7 +180,11 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
         let path = materials_path(&args.out);
         let json = serde_json::to_vec_pretty(&enrolled_list.materials)?;
         replace_secret(&path, &json)?;
-        eprintln!("{}: reviewer materials of {} people, for the authority's registration", path.display(), enrolled_list.materials.len());
+        eprintln!(
+            "{}: reviewer materials of {} people, for the authority's registration",
+            path.display(),
+            enrolled_list.materials.len()
+        );
     }
     write_atomically(&args.out, &file)?;
     eprintln!(

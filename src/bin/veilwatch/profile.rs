@@ -78,7 +78,8 @@ pub fn run(args: ProfileArgs) -> Result<()> {
 
 fn sign(keys: PathBuf, watchlist: PathBuf, template: PathBuf, kiosk_keys: &[String], out: PathBuf) -> Result<()> {
     let file = read(&watchlist)?;
-    let mut profile = Profile::from_template(&read(&template)?, &file).with_context(|| template.display().to_string())?;
+    let mut profile =
+        Profile::from_template(&read(&template)?, &file).with_context(|| template.display().to_string())?;
     let issuer = key_files::issuer_secret(&keys)?;
     if let Custody::Authority { authority_public_key, .. } = &mut profile.custody {
         let parsed = Watchlist::parse(file, &issuer.verifying_key())
