@@ -97,3 +97,22 @@ export async function createKioskKey(page) {
   await page.waitForFunction(() => /^[0-9a-f]{64}$/.test(document.getElementById('kiosk-key').textContent), null, { timeout: 10_000 });
   return page.textContent('#kiosk-key');
 }
+
+/** What the kiosk page at `page` shows now: its status lines and counters, for a failure message. */
+export async function kioskSnapshot(page) {
+  return page.evaluate(() => ['status', 'watchlist-status', 'frames', 'faces-processed', 'rejected', 'attempts', 'alert-count']
+    .map((id) => `#${id}: ${JSON.stringify(document.getElementById(id)?.textContent?.trim() ?? null)}`).join('; '));
+}
+
+/** Waits until the kiosk's `#status` line says something that matches `pattern`. When it does not
+ * within `timeout` ms the error says what the kiosk showed instead (and `context()`, what the test
+ * knows besides), so that a failure on a loaded machine explains itself. */
+export async function waitForStatus(page, pattern, { timeout = 60_000, context = () => '' } = {}) {
+  try {
+    await page.waitForFunction(([source, flags]) => new RegExp(source, flags).test(document.getElementById('status').textContent),
+      [pattern.source, pattern.flags], { timeout });
+  } catch (error) {
+    const shown = await kioskSnapshot(page).catch((e) => `(the page could not be read: ${e.message})`);
+    throw new Error(`#status did not match ${pattern} within ${timeout} ms. The kiosk showed ${shown}. ${context()}`, { cause: error });
+  }
+}

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { cli, createKioskKey, fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo, serveKiosk } from '../harness.mjs';
+import { cli, createKioskKey, fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo, serveKiosk, waitForStatus } from '../harness.mjs';
 
 const haveData = haveLfw('the authority timeout test');
 const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models'), ...args], { encoding: 'utf8' });
@@ -25,13 +25,15 @@ const isQuery = (url) => url.startsWith('/v1/evaluate') || url.startsWith('/v1/k
  * (`held` counts the held key checks and queries to /v1/evaluate and /v1/key-check, not audit anchors); while `tamper` is set it
  * flips one bit of each answer to /v1/evaluate (`tampered` counts them). */
 async function hangingProxy(target) {
-  const state = { hang: false, held: 0, tamper: false, tampered: 0 };
+  const state = { hang: false, held: 0, tamper: false, tampered: 0, log: [] };
   const server = createServer((req, res) => {
     if (state.hang && req.method === 'POST') {
+      state.log.push(`${req.method} ${req.url} held`);
       if (isQuery(req.url)) state.held += 1;
       return; // never answered
     }
     const upstream = request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+      state.log.push(`${req.method} ${req.url} ${answer.statusCode}${state.tamper ? ' (tampering on)' : ''}`);
       if (state.tamper && req.method === 'POST' && req.url.startsWith('/v1/evaluate') && answer.statusCode === 200) {
         const chunks = [];
         answer.on('data', (c) => chunks.push(c));
@@ -47,7 +49,10 @@ async function hangingProxy(target) {
       res.writeHead(answer.statusCode, answer.headers);
       answer.pipe(res);
     });
-    upstream.on('error', () => res.destroy());
+    upstream.on('error', (error) => {
+      state.log.push(`${req.method} ${req.url} failed: ${error.message}`);
+      res.destroy();
+    });
     req.pipe(upstream);
   });
   const port = await freePort();
@@ -76,8 +81,13 @@ describe('authority custody with an authority that stops answering', { skip: !ha
     const registration = join(scratch, `${kioskKey.slice(0, 8)}.vwr`);
     veilwatch('registration', 'deployment', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--kiosk-key', kioskKey,
       '--faces-per-minute', '600', '--faces-per-day', '10000', '--faces-total', '100000', '--out', registration);
-    return spawn(cli, ['authority', '--admin-listen', '127.0.0.1:0', '--keys', join(keys, 'authority'), '--listen', `127.0.0.1:${port}`, '--allow-origin', origin, '--register', registration],
-      { stdio: 'ignore' });
+    // Its own state database: each test's authority starts from nothing, as in a fresh deployment.
+    const authority = spawn(cli, ['authority', '--admin-listen', '127.0.0.1:0', '--keys', join(keys, 'authority'), '--listen', `127.0.0.1:${port}`,
+      '--state', join(scratch, `${kioskKey.slice(0, 8)}.sqlite3`), '--allow-origin', origin, '--register', registration],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    authority.said = '';
+    authority.stderr.on('data', (chunk) => { authority.said = (authority.said + chunk).slice(-2000); });
+    return authority;
   }
 
   /** Runs `run({page, proxy})` on a kiosk page that reaches the authority through a
@@ -108,7 +118,8 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await page.setInputFiles('#profile-file', join(scratch, 'oprf.vwp'));
       await page.fill('#issuer-key', issuer);
       await page.fill('#authority-url', proxy.origin);
-      await run({ page, proxy });
+      const said = () => `The proxy saw: ${proxy.state.log.slice(-20).join('; ') || 'nothing'}. The authority said: ${authority.said.trim() || 'nothing'}`;
+      await run({ page, proxy, said });
     } finally {
       await browser.close();
       server.kill();
@@ -118,14 +129,13 @@ describe('authority custody with an authority that stops answering', { skip: !ha
   }
 
   test('the round trip times out: matching is paused with a reason, no alert, detection goes on', async () =>
-    withDeployment('Browser test of an authority timeout', async ({ page, proxy }) => {
+    withDeployment('Browser test of an authority timeout', async ({ page, proxy, said }) => {
       await page.click('#load');
       // The key check went through (the authority answered it); from now on it answers nothing.
-      await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
+      await waitForStatus(page, /Matching is on/, { context: said });
       proxy.state.hang = true;
       await page.click('#start');
-      await page.waitForFunction(() => /Matching is paused: .*did not answer within 5 s/.test(document.getElementById('status').textContent),
-        null, { timeout: 60_000 });
+      await waitForStatus(page, /Matching is paused: .*did not answer within 5 s/, { context: said });
       assert.ok(proxy.state.held >= 1, 'the kiosk asked the authority, which held the request');
       const frames = Number(await page.textContent('#frames'));
       await page.waitForFunction((n) => Number(document.getElementById('frames').textContent) > n + 2, frames, { timeout: 60_000 });
@@ -134,14 +144,13 @@ describe('authority custody with an authority that stops answering', { skip: !ha
     }));
 
   test('an answer tampered on its way fails its proof: matching is paused until the deployment is loaded again', async () =>
-    withDeployment('Browser test of a tampered answer', async ({ page, proxy }) => {
+    withDeployment('Browser test of a tampered answer', async ({ page, proxy, said }) => {
       await page.click('#load');
-      await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
+      await waitForStatus(page, /Matching is on/, { context: said });
       // From now on one bit of every evaluation answer is flipped on its way to the kiosk.
       proxy.state.tamper = true;
       await page.click('#start');
-      await page.waitForFunction(() => /failed verification; matching is paused/.test(document.getElementById('status').textContent),
-        null, { timeout: 60_000 });
+      await waitForStatus(page, /failed verification; matching is paused/, { context: said });
       assert.ok(proxy.state.tampered >= 1, 'an answer was tampered with');
       assert.match(await page.textContent('#watchlist-status'), /Matching is paused: .*failed verification/);
       // Paused: frames go on, no alert is raised, and the status stays paused.
@@ -152,12 +161,12 @@ describe('authority custody with an authority that stops answering', { skip: !ha
     }));
 
   test('a key check the authority never answers refuses the load after 5 s; nothing is matched', async () =>
-    withDeployment('Browser test of an authority timeout', async ({ page, proxy }) => {
+    withDeployment('Browser test of an authority timeout', async ({ page, proxy, said }) => {
       // The authority answers nothing from the start: the key check of the load is held open.
       proxy.state.hang = true;
       const asked = Date.now();
       await page.click('#load');
-      await page.waitForFunction(() => /did not answer within 5 s/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
+      await waitForStatus(page, /did not answer within 5 s/, { context: said });
       assert.ok(Date.now() - asked >= 4_500, 'refused at the deadline, not before');
       assert.equal(proxy.state.held, 1, 'the one key check went to the authority, asynchronously');
       assert.doesNotMatch(await page.textContent('#status'), /Matching is on/);
