@@ -251,9 +251,10 @@ pub fn activation_runs_of(
 
     let yunet = VerifiedModel::from_bytes(ModelKind::Detector, detector).map_err(pipeline_error)?;
     let letterbox = Letterbox::fit(width, height, crate::pipeline::DetectorOptions::default().max_side);
-    let with_face = yunet.every_activation(letterbox.tensor(&photo)).map_err(pipeline_error)?;
-    let without = yunet.every_activation(letterbox.tensor(&behind)).map_err(pipeline_error)?;
-    let input = (f32_values(&letterbox.tensor(&photo)), f32_values(&letterbox.tensor(&behind)));
+    let (photo_input, behind_input) = (letterbox.tensor(&photo), letterbox.tensor(&behind));
+    let input = (f32_values(&photo_input), f32_values(&behind_input));
+    let with_face = yunet.every_activation(photo_input).map_err(pipeline_error)?;
+    let without = yunet.every_activation(behind_input).map_err(pipeline_error)?;
     if let (Some(face), Some(bg)) = input {
         sampled.push(SampledRuns {
             model: "detector",
