@@ -131,18 +131,17 @@ export class VeilwatchKioskElement extends HTMLElement {
   }
 
   connectedCallback() {
+    this.#label();
     if (this.getAttribute('mode') === 'isolated') this.#starting ??= this.#frame();
-    else {
-      this.#label();
-      this.#starting ??= this.#start();
-    }
+    else this.#starting ??= this.#start();
   }
 
   // Isolated mode: the kiosk in a cross-origin frame; only its well-formed messages get through.
   async #frame() {
-    let kioskUrl;
+    // No attribute is an error, not this page's own URL (which '' would resolve to).
+    let kioskUrl = null;
     try {
-      kioskUrl = new URL(this.getAttribute('kiosk-url') ?? '', location.href);
+      if (this.getAttribute('kiosk-url')) kioskUrl = new URL(this.getAttribute('kiosk-url'), location.href);
     } catch {
       kioskUrl = null;
     }
