@@ -9,6 +9,7 @@
 // one (kiosk/status-line.js); while the camera runs the screen is kept on (kiosk/screen.js), and
 // "Full-screen kiosk mode" shows the public view alone on an unattended screen.
 
+import { messagesFor } from './api/element-messages.js';
 import { errorMessage } from './api/error-messages.js';
 import { alertsPanel } from './kiosk/alerts-panel.js';
 import { auditAnchors } from './kiosk/audit-anchors.js';
@@ -59,6 +60,8 @@ const workerUrl = new URL('kiosk-worker.js', import.meta.url);
 let engine = null;
 const notice = publishNotice();
 const screen = screenKeeper();
+/** The words the page shares with <veilwatch-kiosk> (model download progress), in the page's language. */
+const words = messagesFor(document.documentElement.lang);
 
 /** Shows a new kiosk status everywhere it matters. */
 function showStatus(status) {
@@ -104,6 +107,10 @@ function showKioskKey() {
 function startEngine(restartReason) {
   state.engineReady = false;
   engine = new EngineClient(workerUrl, { onFatal: restartEngine });
+  engine.onProgress = ({ loaded, total }) => {
+    if (total > 0) $('model-progress').value = loaded / total;
+    say(words.progress(loaded, total));
+  };
   engine.onMatched = (result) => {
     showMatches(result, true);
     showStatus(result.status);
@@ -117,6 +124,7 @@ function startEngine(restartReason) {
     // A key created while the engine was starting is bound now (binding the same key again is a no-op).
     if (state.kioskKey) await engine.bindKioskKey(state.kioskKey.publicHex);
     state.engineReady = true;
+    $('model-progress').value = 1;
     showStatus(reply.status);
     anchors.anchor();
     return reply;

@@ -234,6 +234,10 @@ describe('kiosk', { skip: !haveData }, () => {
       assert.match(await page.textContent('#watchlist-status'), /up to 64 entries \(the file reveals only its size class\) · custody hmac-sha256-local \(local key: weaker/);
       await page.waitForSelector('li.alert', { timeout: 60_000 });
       assert.match(await page.textContent('li.alert'), /Demo Visitor/);
+      // Announced in the assertive region and focused: the reviewer's keyboard is on its decisions.
+      assert.match(await page.textContent('#alert-announce'), /^New alert \d+: waiting for a person to review it/);
+      assert.equal(await page.getAttribute('#alert-announce', 'role'), 'alert');
+      assert.ok(await page.evaluate(() => document.activeElement?.matches('li.alert')), 'the new alert has the focus');
       await page.screenshot({ path: join(artifacts, 'kiosk-demo-alert.png'), fullPage: true });
     } finally {
       await browser.close();
