@@ -276,7 +276,8 @@ describe('kiosk', { skip: !haveData }, () => {
       assert.match(await page.textContent('#watchlist-status'), /custody voprf-ristretto255-sha512 \(authority key/);
       await page.click('#start');
       await page.waitForSelector('li.alert', { timeout: 60_000 });
-      assert.match(await page.textContent('li.alert'), /Colin Powell/);
+      // The reviewer material comes from the authority after the alert is listed (a second round trip).
+      await page.waitForFunction(() => /Colin Powell/.test(document.querySelector('li.alert').textContent), null, { timeout: 30_000 });
       // The authority goes down mid-run: the kiosk says so and keeps detecting.
       authority.kill();
       const framesBefore = Number(await page.textContent('#frames'));
