@@ -302,7 +302,7 @@ const handlers = {
 async function storeNewAuditLines() {
   const seq = kiosk?.auditHead()?.seq ?? 0;
   if (seq <= storedLines) return null;
-  const lines = kiosk.auditLinesAfter(BigInt(storedLines));
+  const lines = kiosk.auditLinesAfter(storedLines);
   try {
     await appendLines(storedLines + 1, lines);
   } catch (error) {

@@ -5,8 +5,12 @@
 // The audit log is durable (IndexedDB, written by the Worker) and its head is signed with the kiosk
 // key (kiosk/kiosk-key.js) and anchored (kiosk/audit-anchors.js). If the engine stops on an
 // internal error, a new Worker is started; it continues the stored log with a `restart` line and
-// the page loads the deployment again.
+// the page loads the deployment again. Problems go to an assertive live region, news to a polite
+// one (kiosk/status-line.js); while the camera runs the screen is kept on (kiosk/screen.js), and
+// "Full-screen kiosk mode" shows the public view alone on an unattended screen.
 
+import { messagesFor } from './api/element-messages.js';
+import { errorMessage } from './api/error-messages.js';
 import { alertsPanel } from './kiosk/alerts-panel.js';
 import { auditAnchors } from './kiosk/audit-anchors.js';
 import { clearLog, storedHeads, storedLog } from './kiosk/audit-store.js';
@@ -19,6 +23,7 @@ import {
 } from './kiosk/operator-panel.js';
 import { drawFaces } from './kiosk/overlay.js';
 import { explain } from './kiosk/problems.js';
+import { screenKeeper, toggleFullscreen } from './kiosk/screen.js';
 import { statusLine } from './kiosk/status-line.js';
 import { showChart, showCounters, showWatchlist } from './kiosk/status-panel.js';
 
@@ -54,6 +59,9 @@ const state = {
 const workerUrl = new URL('kiosk-worker.js', import.meta.url);
 let engine = null;
 const notice = publishNotice();
+const screen = screenKeeper();
+/** The words the page shares with <veilwatch-kiosk> (model download progress), in the page's language. */
+const words = messagesFor(document.documentElement.lang);
 
 /** Shows a new kiosk status everywhere it matters. */
 function showStatus(status) {
@@ -99,6 +107,10 @@ function showKioskKey() {
 function startEngine(restartReason) {
   state.engineReady = false;
   engine = new EngineClient(workerUrl, { onFatal: restartEngine });
+  engine.onProgress = ({ loaded, total }) => {
+    if (total > 0) $('model-progress').value = loaded / total;
+    say(words.progress(loaded, total));
+  };
   engine.onMatched = (result) => {
     showMatches(result, true);
     showStatus(result.status);
@@ -112,6 +124,7 @@ function startEngine(restartReason) {
     // A key created while the engine was starting is bound now (binding the same key again is a no-op).
     if (state.kioskKey) await engine.bindKioskKey(state.kioskKey.publicHex);
     state.engineReady = true;
+    $('model-progress').value = 1;
     showStatus(reply.status);
     anchors.anchor();
     return reply;
@@ -173,6 +186,7 @@ async function startCamera() {
   $('stop').disabled = false;
   showEnrolment(state.status, true);
   say('Camera running. Faces are processed on this device only.');
+  screen.keepOn();
   pumpFrames(video, state, (bitmap) => {
     if (!state.engineReady) return bitmap.close();
     return engine.processFrame(bitmap, Date.now()).then(showFrame, refused);
@@ -185,11 +199,19 @@ function stopCamera() {
   state.stream = null;
   $('start').disabled = false;
   $('stop').disabled = true;
+  screen.release();
   showEnrolment(state.status, false);
   if (state.engineReady) engine.stop().then((reply) => showStatus(reply.status), refused);
 }
 
 $('start').addEventListener('click', startCamera);
+$('kiosk-mode').addEventListener('click', () => toggleFullscreen(document.documentElement)
+  .catch((error) => say(`Full-screen kiosk mode is not available here: ${error.message}`, true)));
+document.addEventListener('fullscreenchange', () => {
+  const on = document.fullscreenElement !== null;
+  document.body.classList.toggle('kiosk-mode', on);
+  $('kiosk-mode').setAttribute('aria-pressed', String(on));
+});
 $('stop').addEventListener('click', () => {
   stopCamera();
   say('Camera stopped. Tracks ended and their data wiped.');
@@ -270,24 +292,31 @@ $('archive-audit').addEventListener('click', async () => {
 });
 setInterval(() => anchors.anchor(), 60_000);
 
-Promise.all([readKioskConfig(), loadKioskKey().catch((error) => {
-  say(`The kiosk key could not be read from this browser's storage: ${error.message}`, true);
-  return null;
-})]).then(([config, key]) => {
-  state.config = config;
-  state.kioskKey = key;
-  showKioskKey();
-  return startEngine();
-}).then(() => {
-  say('Models loaded. Press Start camera.');
-  $('start').disabled = false;
-}, (error) => {
-  refused(error);
-  if (error.code === 'AUDIT_LOG_BROKEN' || error.code === 'AUDIT_LOG_FOREIGN') {
-    state.auditRefusal = error.message;
-    $('archive-audit').hidden = false;
-  }
-});
+// Outside a secure context the browser offers no camera and no WebCrypto (the models' SHA-256
+// check, the kiosk key): the kiosk says so and does not start, instead of "No camera was found"
+// or a failed model check.
+if (!window.isSecureContext) {
+  say(errorMessage('INSECURE_CONTEXT', document.documentElement.lang), true);
+} else {
+  Promise.all([readKioskConfig(), loadKioskKey().catch((error) => {
+    say(`The kiosk key could not be read from this browser's storage: ${error.message}`, true);
+    return null;
+  })]).then(([config, key]) => {
+    state.config = config;
+    state.kioskKey = key;
+    showKioskKey();
+    return startEngine();
+  }).then(() => {
+    say('Models loaded. Press Start camera.');
+    $('start').disabled = false;
+  }, (error) => {
+    refused(error);
+    if (error.code === 'AUDIT_LOG_BROKEN' || error.code === 'AUDIT_LOG_FOREIGN') {
+      state.auditRefusal = error.message;
+      $('archive-audit').hidden = false;
+    }
+  });
+}
 // Cache the application so the kiosk keeps working if its server or the network goes away.
 navigator.serviceWorker?.register('/sw.js').catch((error) => {
   console.warn(`offline cache unavailable: ${error.message}`);

@@ -256,10 +256,19 @@ impl Kiosk {
             .transpose()
     }
 
-    /// The audit log's lines after line `seq` (what is new since the page last stored it).
+    /// The audit log's lines after line `seq` (what is new since the page last stored it). `seq`
+    /// is a JS number, as [`AuditHead::seq`] is: one type for a line number on the JS side. A
+    /// negative, fractional or unsafe (above 2^53 − 1) number is refused with OPTIONS_INVALID.
     #[wasm_bindgen(js_name = auditLinesAfter)]
-    pub fn audit_lines_after(&self, seq: u64) -> String {
-        self.session.audit().lines_after(seq)
+    pub fn audit_lines_after(&self, seq: f64) -> Result<String, JsValue> {
+        const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+        if !(0.0..=MAX_SAFE_INTEGER).contains(&seq) || seq.fract() != 0.0 {
+            return Err(js_error(KioskError::Options(format!(
+                "auditLinesAfter: seq must be a line number (an integer from 0 to 2^53 - 1), not {seq}"
+            ))));
+        }
+        // Exact: an integer within the safe range.
+        Ok(self.session.audit().lines_after(seq as u64))
     }
 
     /// What the status panel shows.

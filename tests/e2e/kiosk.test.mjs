@@ -234,6 +234,10 @@ describe('kiosk', { skip: !haveData }, () => {
       assert.match(await page.textContent('#watchlist-status'), /up to 64 entries \(the file reveals only its size class\) · custody hmac-sha256-local \(local key: weaker/);
       await page.waitForSelector('li.alert', { timeout: 60_000 });
       assert.match(await page.textContent('li.alert'), /Demo Visitor/);
+      // Announced in the assertive region and focused: the reviewer's keyboard is on its decisions.
+      assert.match(await page.textContent('#alert-announce'), /^New alert \d+: waiting for a person to review it/);
+      assert.equal(await page.getAttribute('#alert-announce', 'role'), 'alert');
+      assert.ok(await page.evaluate(() => document.activeElement?.matches('li.alert')), 'the new alert has the focus');
       await page.screenshot({ path: join(artifacts, 'kiosk-demo-alert.png'), fullPage: true });
     } finally {
       await browser.close();
@@ -272,7 +276,8 @@ describe('kiosk', { skip: !haveData }, () => {
       assert.match(await page.textContent('#watchlist-status'), /custody voprf-ristretto255-sha512 \(authority key/);
       await page.click('#start');
       await page.waitForSelector('li.alert', { timeout: 60_000 });
-      assert.match(await page.textContent('li.alert'), /Colin Powell/);
+      // The reviewer material comes from the authority after the alert is listed (a second round trip).
+      await page.waitForFunction(() => /Colin Powell/.test(document.querySelector('li.alert').textContent), null, { timeout: 30_000 });
       // The authority goes down mid-run: the kiosk says so and keeps detecting.
       authority.kill();
       const framesBefore = Number(await page.textContent('#frames'));

@@ -1,6 +1,7 @@
 // <veilwatch-kiosk> on a page served over plain HTTP from a host name (not a secure context, as a
 // portal would be without TLS): the kiosk does not start, and says why (INSECURE_CONTEXT, in the
 // assertive live region) instead of "No camera was found"; with lang="cy" it says so in Welsh.
+// The kiosk page itself says so too, in its own assertive region, and offers no Start camera.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -47,6 +48,15 @@ describe('<veilwatch-kiosk> outside a secure context', () => {
     assert.deepEqual(await page.evaluate(() => window.codes), ['INSECURE_CONTEXT', 'INSECURE_CONTEXT']);
     assert.match(await page.textContent('veilwatch-kiosk[lang="cy"] >> [role="alert"]'), /^Nid yw’r dudalen hon yn cael ei gweini dros HTTPS/);
     assert.equal(await page.textContent('veilwatch-kiosk[lang="cy"] >> [part~="start"]'), 'Dechrau’r camera');
+    await page.close();
+  });
+
+  test('the kiosk page refuses to start and says why, in its assertive region', async () => {
+    const page = await browser.newPage();
+    await page.goto(`http://kiosk.invalid:${new URL(kiosk.origin).port}/`);
+    await page.waitForFunction(() => document.querySelector('#status [role="alert"]').textContent !== '', null, { timeout: 30_000 });
+    assert.match(await page.textContent('#status [role="alert"]'), /^This page is not served over HTTPS, so the browser offers it no camera\. Open it over HTTPS\.$/);
+    assert.equal(await page.isDisabled('#start'), true);
     await page.close();
   });
 });

@@ -70,7 +70,7 @@ describe('the npm package', () => {
 
   test('its exports contain no embedding, code or score call', async () => {
     const api = await import(join(installed, 'api/create-kiosk.js'));
-    assert.deepEqual(Object.keys(api).sort(), ['VeilwatchError', 'VeilwatchKiosk', 'createKiosk', 'isVeilwatchError']);
+    assert.deepEqual(Object.keys(api).sort(), ['VeilwatchError', 'VeilwatchKiosk', 'createKiosk', 'errorMessage', 'isVeilwatchError']);
     const methods = Object.getOwnPropertyNames(api.VeilwatchKiosk.prototype);
     const element = exportedNames(readFileSync(join(installed, 'api/veilwatch-kiosk-element.js'), 'utf8'));
     assert.deepEqual(element.sort(), ['VeilwatchKioskElement', 'defineVeilwatchKiosk']);

@@ -90,4 +90,14 @@ describe('the production package pkg/ has no embedding, code or score oracle', (
     }
     for (const file of BUILDS) assert.ok(production[file].has('kiosk_processFrame'), `${file} exports kiosk_processFrame`);
   });
+
+  // An audit line number was a number in AuditHead.seq and a bigint in auditLinesAfter(seq): a page
+  // had to convert between the two, and mixing them throws a TypeError. One type now: number.
+  test('the production API speaks one number type: no bigint anywhere a page passes or reads a value', () => {
+    const dts = readFileSync(join(repo, 'pkg/veilwatch.d.ts'), 'utf8');
+    const api = dts.slice(0, dts.indexOf('export type InitInput'));
+    assert.match(api, /auditLinesAfter\(seq: number\): string;/);
+    assert.match(api, /seq: number;/);
+    assert.doesNotMatch(api, /\bbigint\b/i);
+  });
 });

@@ -9,7 +9,19 @@ export type { AlertView, DeploymentOptions, DisclosureResult, ErrorCode, FrameRe
 /** The codes this JavaScript layer adds to the engine's ErrorCode. */
 export type ApiErrorCode =
   | 'WORKER_FAILED' | 'NOT_READY' | 'ENGINE_STOPPED' | 'MODEL_DOWNLOAD_FAILED' | 'INSECURE_CONTEXT'
-  | 'SOURCE_INVALID' | 'CAMERA_ENDED' | 'INTERNAL';
+  | 'SOURCE_INVALID' | 'CAMERA_ENDED' | 'INTERNAL' | 'AUTHORITY_REFUSED' | 'KIOSK_KEY_MISSING'
+  | 'CAMERA_DENIED' | 'CAMERA_MISSING' | 'CAMERA_BUSY' | 'CAMERA_FAILED';
+
+/** The languages of the message catalogue: English, and Welsh for UK deployments. */
+export type MessageLanguage = 'en' | 'cy';
+
+/**
+ * The sentence for an error's `code`, for the people at the kiosk (what happened and what to do),
+ * in `lang` (a BCP 47 tag: "cy", "cy-GB"; English for a language the catalogue does not have).
+ * Every ErrorCode and ApiErrorCode has one in every MessageLanguage; an unknown code gets INTERNAL's.
+ * The error's own `message` (English) keeps the specifics; show it as the detail.
+ */
+export declare function errorMessage(code: ErrorCode | ApiErrorCode | string, lang?: MessageLanguage | string): string;
 
 /** A request the kiosk refused or could not carry out. Decide by `code`, never by `message`. */
 export declare class VeilwatchError extends Error {

@@ -9,14 +9,15 @@
 // this file's parent is in, which is right when the files are served as they are; a bundler that
 // moves this code elsewhere needs `baseUrl` set to where the package's files are served).
 
-import { closeCamera, hasFrame, openCamera, pumpFrames } from '../kiosk/camera.js';
+import { cameraErrorCode, cameraProblem, closeCamera, hasFrame, openCamera, pumpFrames } from '../kiosk/camera.js';
 import { EngineClient, EngineError } from '../kiosk/engine-client.js';
 import { createKioskKey, loadKioskKey } from '../kiosk/kiosk-key.js';
 
-/** A request the kiosk refused or could not carry out; `code` is stable (an ErrorCode, or one of
- * WORKER_FAILED, NOT_READY, ENGINE_STOPPED, MODEL_DOWNLOAD_FAILED, INSECURE_CONTEXT, SOURCE_INVALID,
- * INTERNAL). */
+/** A request the kiosk refused or could not carry out; `code` is stable (an ErrorCode, or an
+ * ApiErrorCode: see api/create-kiosk.d.ts); `errorMessage(code, lang)` says it in words. */
 export { EngineError as VeilwatchError };
+
+export { errorMessage } from './error-messages.js';
 
 /** Whether `error` is a VeilwatchError (and so carries a stable `code`). */
 export const isVeilwatchError = (error) => error instanceof EngineError;
@@ -110,7 +111,9 @@ export class VeilwatchKiosk extends EventTarget {
       video.muted = true;
       video.playsInline = true;
       if (source === 'camera') {
-        stream = await openCamera(video, () => this.#emit('error', refusal('frame', 'CAMERA_ENDED', 'the camera stopped')));
+        stream = await openCamera(video, () => this.#emit('error', refusal('frame', 'CAMERA_ENDED', 'the camera stopped'))).catch((error) => {
+          throw refusal('frame', cameraErrorCode(error), cameraProblem(error));
+        });
       } else if (typeof MediaStream !== 'undefined' && source instanceof MediaStream) {
         video.srcObject = source;
         await video.play();

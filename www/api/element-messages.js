@@ -1,7 +1,6 @@
 // The words <veilwatch-kiosk> shows, per language (the element's `lang` attribute, else the
-// document's; English when neither names one of these). Welsh, for UK deployments. The engine's
-// own refusals keep their English message; a page that shows them in another language chooses
-// its words by the error's `code`.
+// document's; English when neither names one of these). Welsh, for UK deployments. Errors are
+// not here: their sentences are the message catalogue's (api/error-messages.js), keyed by code.
 
 const MB = (bytes) => Math.round(bytes / 1e6);
 
@@ -17,7 +16,6 @@ export const MESSAGES = {
     running: 'Camera running. Faces are processed on this device only.',
     stopped: 'Camera stopped. Tracks ended and their data wiped.',
     notStarted: 'The kiosk could not start.',
-    insecure: 'This page is not served over HTTPS, so the browser offers it no camera. Open it over HTTPS.',
     noFaces: 'No faces yet.',
     alert: (track) => `Alert on track ${track}: waiting for a person to review it. Nothing is done automatically.`,
   },
@@ -32,7 +30,6 @@ export const MESSAGES = {
     running: 'Mae’r camera’n rhedeg. Caiff wynebau eu prosesu ar y ddyfais hon yn unig.',
     stopped: 'Mae’r camera wedi stopio. Daeth y tracio i ben a chafodd eu data ei ddileu.',
     notStarted: 'Nid oedd modd cychwyn y ciosg.',
-    insecure: 'Nid yw’r dudalen hon yn cael ei gweini dros HTTPS, felly nid yw’r porwr yn cynnig camera iddi. Agorwch hi dros HTTPS.',
     noFaces: 'Dim wynebau eto.',
     alert: (track) => `Rhybudd ar drac ${track}: yn aros i berson ei adolygu. Ni wneir dim yn awtomatig.`,
   },

@@ -6,7 +6,10 @@
 // CSS; the page styles it through ::part(): start, stop, fullscreen, progress, status, announce
 // (errors and new alerts, an assertive live region), stage, overlay, summary). Attributes:
 // `base-url` (where the package's files are served; default: beside this module), `models-url`
-// (the models' folder; default: models/ under base-url), `lang` (en or cy). Events (bubbling,
+// (the models' folder; default: models/ under base-url), `lang` (en or cy: its words, and every
+// error in the message catalogue's sentence for its code, api/error-messages.js; the engine's
+// English specifics follow as a detail marked lang="en"). While the camera runs the screen is kept
+// on (Wake Lock); "Full screen" shows the element alone, for an unattended screen. Events (bubbling,
 // composed): `progress` {loaded, total}, `ready` {status}, `faces` (FrameResult), `alert`
 // (AlertView), `status` (KioskStatus), `disclosure`, `error` (a VeilwatchError, with its `code`).
 //
@@ -20,11 +23,13 @@
 
 import { ISOLATED_PROTOCOL } from './isolated-protocol.js';
 
-import { cameraProblem } from '../kiosk/camera.js';
+import { cameraErrorCode } from '../kiosk/camera.js';
 import { EngineError } from '../kiosk/engine-client.js';
 import { drawFaces } from '../kiosk/overlay.js';
+import { screenKeeper, toggleFullscreen } from '../kiosk/screen.js';
 import { createKiosk, isVeilwatchError } from './create-kiosk.js';
 import { MESSAGES, messagesFor } from './element-messages.js';
+import { errorMessage } from './error-messages.js';
 
 /** The events an isolated kiosk may send. */
 const ISOLATED_EVENTS = new Set(['progress', 'ready', 'faces', 'alert', 'status', 'error']);
@@ -37,6 +42,9 @@ video { display: none; }
 canvas { max-width: 100%; height: auto; background: #222; }
 [part~="announce"]:empty { display: none; }
 [part~="announce"] { color: #8b0000; font-weight: 600; }
+[part~="detail"] { display: block; font-weight: normal; }
+:host(:fullscreen) { background: Canvas; color: CanvasText; padding: 1rem; font-size: 1.5rem; }
+:host(:fullscreen) canvas { width: 100%; }
 button { font: inherit; padding: 0.5em 1em; }
 iframe { border: 0; width: 100%; min-height: 40rem; }
 `;
@@ -61,9 +69,10 @@ export class VeilwatchKioskElement extends HTMLElement {
   #kiosk = null;
   #alertTracks = new Set();
   #starting = null;
-  /** The screen wake lock while the camera runs (an unattended kiosk must not go dark). */
-  #wakeLock = null;
+  /** Keeps the screen on while the camera runs (an unattended kiosk must not go dark). */
+  #screen = screenKeeper();
   #words = MESSAGES.en;
+  #lang = 'en';
 
   constructor() {
     super();
@@ -75,12 +84,13 @@ export class VeilwatchKioskElement extends HTMLElement {
     const video = root.querySelector('video');
     this.#part('start').addEventListener('click', () => this.#run(video));
     this.#part('stop').addEventListener('click', () => this.#halt(video));
-    this.#part('fullscreen').addEventListener('click', () => this.requestFullscreen?.().catch((error) => this.#fail(error)));
+    this.#part('fullscreen').addEventListener('click', () => toggleFullscreen(this).catch((error) => this.#say(error.message)));
   }
 
   // The element's words in its language (`lang`, else the document's).
   #label() {
-    this.#words = messagesFor(this.closest('[lang]')?.lang || document.documentElement.lang);
+    this.#lang = this.closest('[lang]')?.lang || document.documentElement.lang;
+    this.#words = messagesFor(this.#lang);
     for (const name of ['start', 'stop', 'fullscreen']) this.#part(name).textContent = this.#words[name];
     this.#part('progress').setAttribute('aria-label', this.#words.modelsLabel);
     this.#part('summary').textContent = this.#words.noFaces;
@@ -99,11 +109,18 @@ export class VeilwatchKioskElement extends HTMLElement {
     this.#part('status').textContent = text;
   }
 
+  // In the assertive region: the catalogue's sentence for the error's code in the element's
+  // language, then the engine's own (English) message, which has the specifics.
   #fail(error) {
     const shown = this.#part('announce');
     if (shown) {
-      if (error?.code === 'INSECURE_CONTEXT') shown.textContent = this.#words.insecure;
-      else shown.textContent = isVeilwatchError(error) ? error.message : cameraProblem(error);
+      const code = typeof error?.code === 'string' ? error.code : cameraErrorCode(error);
+      shown.replaceChildren(errorMessage(code, this.#lang));
+      if (isVeilwatchError(error) && error.message) {
+        const detail = Object.assign(document.createElement('span'), { lang: 'en', textContent: error.message });
+        detail.setAttribute('part', 'detail');
+        shown.append(' ', detail);
+      }
     }
     this.#emit('error', error);
   }
@@ -114,18 +131,17 @@ export class VeilwatchKioskElement extends HTMLElement {
   }
 
   connectedCallback() {
+    this.#label();
     if (this.getAttribute('mode') === 'isolated') this.#starting ??= this.#frame();
-    else {
-      this.#label();
-      this.#starting ??= this.#start();
-    }
+    else this.#starting ??= this.#start();
   }
 
   // Isolated mode: the kiosk in a cross-origin frame; only its well-formed messages get through.
   async #frame() {
-    let kioskUrl;
+    // No attribute is an error, not this page's own URL (which '' would resolve to).
+    let kioskUrl = null;
     try {
-      kioskUrl = new URL(this.getAttribute('kiosk-url') ?? '', location.href);
+      if (this.getAttribute('kiosk-url')) kioskUrl = new URL(this.getAttribute('kiosk-url'), location.href);
     } catch {
       kioskUrl = null;
     }
@@ -204,7 +220,7 @@ export class VeilwatchKioskElement extends HTMLElement {
     }
     stop.disabled = false;
     this.#say(this.#words.running);
-    this.#wakeLock = await navigator.wakeLock?.request('screen').catch(() => null);
+    await this.#screen.keepOn();
   }
 
   async #halt(video) {
@@ -214,8 +230,7 @@ export class VeilwatchKioskElement extends HTMLElement {
     await this.#kiosk?.stop();
     this.#kiosk = null;
     this.#part('stop').disabled = true;
-    this.#wakeLock?.release();
-    this.#wakeLock = null;
+    this.#screen.release();
     this.#say(this.#words.stopped);
     this.#starting = this.#start();
   }

@@ -44,7 +44,8 @@ function describe(item, alert) {
 }
 
 /**
- * The alert list (#alert-list, with #no-alerts and the #reviewer field). `onDecide(id, decision,
+ * The alert list (#alert-list, with #no-alerts, the #reviewer field and #alert-announce, where a
+ * new alert is announced). `onDecide(id, decision,
  * reviewer)` is called when a reviewer who gave their name picks confirm, reject or unsure; `say`
  * (the status line's) reports a missing reviewer name.
  */
@@ -98,6 +99,13 @@ export function alertsPanel({ onDecide, say }) {
       }
       item.append(buttons);
       list.append(item);
+      // A new alert is what the reviewer must not miss: announced at once (#alert-announce is an
+      // assertive live region) and focused, so that the keyboard is on its decisions. Not while
+      // someone types in a field (the reviewer's name, the operator's form): the announcement
+      // alone then, rather than a caret that jumps away mid-word.
+      $('alert-announce').textContent = `New alert ${id}: waiting for a person to review it. Nothing is done automatically.`;
+      item.tabIndex = -1;
+      if (!document.activeElement?.matches('input, textarea, select')) item.focus();
     },
 
     /**
@@ -119,6 +127,7 @@ export function alertsPanel({ onDecide, say }) {
       if (item.dataset.photoUrl) URL.revokeObjectURL(item.dataset.photoUrl);
       item.remove();
       $('no-alerts').hidden = list.children.length > 0;
+      if ($('alert-announce').textContent.startsWith(`New alert ${id}:`)) $('alert-announce').textContent = '';
       return true;
     },
   };

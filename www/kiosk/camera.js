@@ -1,6 +1,22 @@
 // The camera: opening it, explaining in words why it could not be opened, closing it, and taking
 // one frame as a transferable ImageBitmap.
 
+/** The error code (an ApiErrorCode) for a getUserMedia error. */
+export function cameraErrorCode(error) {
+  switch (error?.name) {
+    case 'NotAllowedError':
+    case 'SecurityError':
+      return 'CAMERA_DENIED';
+    case 'NotFoundError':
+    case 'OverconstrainedError':
+      return 'CAMERA_MISSING';
+    case 'NotReadableError':
+      return 'CAMERA_BUSY';
+    default:
+      return 'CAMERA_FAILED';
+  }
+}
+
 /** Why the camera could not be started, and what to do, for a getUserMedia error. */
 export function cameraProblem(error) {
   switch (error?.name) {
