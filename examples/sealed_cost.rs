@@ -1,16 +1,20 @@
-//! What sealed custody (DESIGN §3.4) costs per face, natively, on one thread: kiosk key generation,
-//! encryption and decryption, the authority's answer at N = 1 000 and N = 10 000 gallery rows, and
+//! What sealed custody (DESIGN §3.4) costs per face, natively: kiosk key generation, encryption and
+//! decryption, the authority's answer at N = 1 000 and N = 10 000 gallery rows — on a pool of one
+//! thread (faces/s per core, the reference), on the whole pool (latency per face), and with several
+//! faces at once (faces/s per machine), as ratios to the one-thread run of the same process — and
 //! the bytes each way. Medians of a few runs; the gallery rows are random unit vectors (the cost
-//! does not depend on the values).
+//! does not depend on the values). `RAYON_NUM_THREADS` sets the pool.
 //!
 //! `cargo run --release --features cli --example sealed_cost`
 
 use std::time::{Duration, Instant};
 
 use rand_chacha09::rand_core::RngCore;
+use rayon::prelude::*;
 use veilwatch::sealed::authority::{answer, AnswerOptions, RegisteredKiosk, SealedGallery};
 use veilwatch::sealed::kiosk::{system_rng, SealedKiosk};
 use veilwatch::sealed::quantise::Quantised;
+use veilwatch::sealed::wire::Seed;
 use veilwatch::Embedding;
 
 fn median(mut times: Vec<Duration>) -> f64 {
@@ -46,9 +50,12 @@ fn main() {
 
     let probe = random_face(&mut rng);
     let options = AnswerOptions { threshold: 0.36, decoy_probability: 0.5 };
+    // The reference: the same answer on a pool of one thread, in this process (faces/s per core).
+    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a pool of one thread");
+    let threads = rayon::current_num_threads();
     for rows in [1_000usize, 10_000] {
         let gallery = SealedGallery::new((0..rows).map(|_| random_face(&mut rng)).collect());
-        let (mut encrypt, mut authority, mut decrypt) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut encrypt, mut serial, mut parallel, mut decrypt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut up, mut down) = (0, 0);
         for run in 0..runs {
             let seed = [run as u8; 32];
@@ -56,21 +63,42 @@ fn main() {
             let query = kiosk.encrypt(&probe, &seed).unwrap();
             encrypt.push(started.elapsed());
             let started = Instant::now();
+            one_thread.install(|| answer(&gallery, &registered, &seed, &query, options, &mut rng).unwrap());
+            serial.push(started.elapsed());
+            let started = Instant::now();
             let (blocks, _) = answer(&gallery, &registered, &seed, &query, options, &mut rng).unwrap();
-            authority.push(started.elapsed());
+            parallel.push(started.elapsed());
             let started = Instant::now();
             kiosk.positive_slots(&blocks).unwrap();
             decrypt.push(started.elapsed());
             up = query.len();
             down = blocks.iter().map(Vec::len).sum();
         }
-        let answer_ms = median(authority);
+        // Per machine: 2 faces per thread answered at once on the whole pool.
+        let faces = 2 * threads;
+        let queries: Vec<(Seed, Vec<u8>)> = (0..faces)
+            .map(|f| {
+                let seed = [100 + f as u8; 32];
+                (seed, kiosk.encrypt(&probe, &seed).unwrap())
+            })
+            .collect();
+        let started = Instant::now();
+        queries.par_iter().for_each(|(seed, query)| {
+            answer(&gallery, &registered, seed, query, options, &mut system_rng()).unwrap();
+        });
+        let machine = faces as f64 / started.elapsed().as_secs_f64();
+        let (serial_ms, parallel_ms) = (median(serial), median(parallel));
         println!(
-            "sealed N = {rows}: kiosk encrypt {:.1} ms, authority answer {answer_ms:.0} ms ({:.2} faces/s per core), kiosk decrypt {:.1} ms, up {up} B, down {down} B ({} blocks)",
+            "sealed N = {rows}: kiosk encrypt {:.1} ms, kiosk decrypt {:.1} ms, up {up} B, down {down} B ({} blocks)",
             median(encrypt),
-            1e3 / answer_ms,
             median(decrypt),
             gallery.blocks()
+        );
+        println!(
+            "sealed N = {rows}: authority answer on 1 thread {serial_ms:.0} ms ({:.2} faces/s per core); on {threads} threads {parallel_ms:.0} ms per face (latency ×{:.2} of 1 thread); {faces} faces at once: {machine:.2} faces/s per machine (×{:.2} of 1 thread)",
+            1e3 / serial_ms,
+            parallel_ms / serial_ms,
+            machine * serial_ms / 1e3,
         );
     }
 }

@@ -18,10 +18,10 @@ use veilwatch::eval::dataset::list_identities;
 use veilwatch::eval::metrics::{report, score_pairs};
 use veilwatch::sealed::authority::{answer, AnswerOptions, RegisteredKiosk, SealedGallery, SlotContent};
 use veilwatch::sealed::kiosk::{system_rng, SealedKiosk};
-use veilwatch::sealed::params::PLAINTEXT_MODULUS;
+use veilwatch::sealed::params::{DEGREE, PLAINTEXT_MODULUS};
 use veilwatch::sealed::quantise::{threshold, Quantised};
 use veilwatch::sealed::SealedError;
-use veilwatch::{Embedding, Engine, Frame};
+use veilwatch::{Embedding, Engine, Frame, EMBEDDING_DIM};
 
 fn figure(name: &str, value: impl std::fmt::Display) {
     println!("SEALED {name}: {value}");
@@ -105,8 +105,13 @@ fn one_face_through_the_scheme_decrypts_to_exactly_the_masked_scores_and_finds_i
     let expected_positive: Vec<usize> =
         (0..gallery_rows.len()).filter(|&r| probe.dot(&gallery_rows[r]) >= tau).collect();
     assert!(expected_positive.contains(&0), "the genuine pair is above the threshold in the clear");
+    // Zero rows (never positive) past 8 192, so that the answer has two blocks, which the authority
+    // computes side by side.
+    let faces = gallery_rows.len();
+    gallery_rows.resize(DEGREE + 8, Quantised::from_components(&[0; EMBEDDING_DIM]).unwrap());
     let dots: Vec<i64> = gallery_rows.iter().map(|t| probe.dot(t)).collect();
     let gallery = SealedGallery::new(gallery_rows);
+    assert_eq!(gallery.blocks(), 2);
 
     let mut rng = system_rng();
     let key_seed = [7u8; 32];
@@ -124,21 +129,23 @@ fn one_face_through_the_scheme_decrypts_to_exactly_the_masked_scores_and_finds_i
         registration.public_key.len() + registration.rotation_key.len(),
     );
 
-    let values = kiosk.decrypt(&blocks[0]).unwrap();
     let mut decoys = 0;
-    for (s, slot) in opening.slots[0].iter().enumerate() {
-        let x = match slot.content {
-            SlotContent::Row(row) => 2 * (dots[row] - tau) + 1,
-            SlotContent::Dummy => 1 - 2 * tau,
-            SlotContent::Decoy => {
-                decoys += 1;
-                assert!(values[s] >= slot.r as i64, "a decoy decrypts positive");
-                continue;
-            }
-        };
-        let expected = slot.r as i128 * x as i128 + slot.r_prime as i128;
-        assert!(expected.abs() < (PLAINTEXT_MODULUS / 2) as i128);
-        assert_eq!(values[s] as i128, expected, "slot {s} ({:?})", slot.content);
+    for (b, block) in blocks.iter().enumerate() {
+        let values = kiosk.decrypt(block).unwrap();
+        for (s, slot) in opening.slots[b].iter().enumerate() {
+            let x = match slot.content {
+                SlotContent::Row(row) => 2 * (dots[row] - tau) + 1,
+                SlotContent::Dummy => 1 - 2 * tau,
+                SlotContent::Decoy => {
+                    decoys += 1;
+                    assert!(values[s] >= slot.r as i64, "a decoy decrypts positive");
+                    continue;
+                }
+            };
+            let expected = slot.r as i128 * x as i128 + slot.r_prime as i128;
+            assert!(expected.abs() < (PLAINTEXT_MODULUS / 2) as i128);
+            assert_eq!(values[s] as i128, expected, "block {b} slot {s} ({:?})", slot.content);
+        }
     }
     assert_eq!(decoys, 1);
     let positives = kiosk.positive_slots(&blocks).unwrap();
@@ -152,7 +159,10 @@ fn one_face_through_the_scheme_decrypts_to_exactly_the_masked_scores_and_finds_i
     real.sort_unstable();
     assert_eq!(real, expected_positive, "the positive rows are exactly the rows at or above τ");
     assert_eq!(positives.len(), expected_positive.len() + decoys);
-    figure("gallery rows / positives claimed (real + decoy)", format!("{} / {} + {decoys}", gallery.len(), real.len()));
+    figure(
+        "gallery rows (faces + zero rows) / positives claimed (real + decoy)",
+        format!("{faces} + {} / {} + {decoys}", gallery.len() - faces, real.len()),
+    );
 }
 
 #[test]

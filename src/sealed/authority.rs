@@ -22,7 +22,9 @@ use fhe::bfv::{dot_product_scalar, Ciphertext, Encoding, EvaluationKey, Plaintex
 use fhe_math::rq::{traits::TryConvertFrom, Poly, Representation};
 use fhe_traits::{FheEncoder, FheEncrypter};
 use num_bigint::BigUint;
-use rand_chacha09::rand_core::{CryptoRng, RngCore};
+use rand_chacha09::rand_core::{CryptoRng, RngCore, SeedableRng};
+use rand_chacha09::ChaCha20Rng;
+use rayon::prelude::*;
 
 use super::params::{self, ANSWER_LEVEL, DEGREE, MASK_MAX, MASK_MIN, PLAINTEXT_MODULUS, ROW_SLOTS};
 use super::quantise::{Quantised, SCALE};
@@ -146,7 +148,21 @@ fn flooding<R: RngCore>(rng: &mut R, bound: &BigUint) -> Result<Poly, SealedErro
     Ok(poly)
 }
 
+/// One answer block as drawn, before any ciphertext work: its slots' secrets, the constant
+/// plaintext's values, and the seed of the block's own generator for re-randomisation and flooding.
+struct BlockPlan {
+    slots: Vec<SlotOpening>,
+    constant: Vec<u64>,
+    seed: [u8; 32],
+}
+
 /// The authority's answer to one query: one ciphertext per block of 8 192 slots.
+///
+/// Everything random is drawn from `rng` first, in one sequence (permutation, masks, decoys, and a
+/// seed per block for a ChaCha20 generator of its own); the ciphertext work then runs on rayon's
+/// pool: the 127 rotations (a chain: each turns the previous one) alongside the first block's 128
+/// diagonal plaintexts, then the blocks side by side. On a pool of one thread this is the
+/// sequential computation; the answer's distribution does not depend on the pool.
 pub fn answer<R: RngCore + CryptoRng>(
     gallery: &SealedGallery,
     kiosk: &RegisteredKiosk,
@@ -155,20 +171,40 @@ pub fn answer<R: RngCore + CryptoRng>(
     options: AnswerOptions,
     rng: &mut R,
 ) -> Result<(Vec<Vec<u8>>, QueryOpening), SealedError> {
-    let par = params::bfv();
     let query = wire::seeded_ciphertext(query_c0, query_seed)?;
+    let plans = draw_blocks(gallery, options, rng);
 
-    // Baby steps on the kiosk's own ciphertext: rotations[k] holds the probe turned by k.
-    let mut rotations: Vec<Ciphertext> = Vec::with_capacity(EMBEDDING_DIM);
-    rotations.push(query);
-    for k in 1..EMBEDDING_DIM {
-        let next = kiosk.rotations.rotates_columns_by(&rotations[k - 1], 1)?;
-        rotations.push(next);
-    }
+    // Baby steps on the kiosk's own ciphertext (rotations[k] holds the probe turned by k), while
+    // the first block's diagonals are encoded.
+    let (rotations, first) = rayon::join(
+        || -> Result<Vec<Ciphertext>, SealedError> {
+            let mut rotations: Vec<Ciphertext> = Vec::with_capacity(EMBEDDING_DIM);
+            rotations.push(query);
+            for k in 1..EMBEDDING_DIM {
+                let next = kiosk.rotations.rotates_columns_by(&rotations[k - 1], 1)?;
+                rotations.push(next);
+            }
+            Ok(rotations)
+        },
+        || diagonal_plaintexts(gallery, &plans[0]),
+    );
+    let rotations = rotations?;
+    let first = finish_block(kiosk, &rotations, &plans[0], first?)?;
+    let rest: Vec<Vec<u8>> = plans[1..]
+        .par_iter()
+        .map(|plan| finish_block(kiosk, &rotations, plan, diagonal_plaintexts(gallery, plan)?))
+        .collect::<Result<_, _>>()?;
+    let mut answers = Vec::with_capacity(plans.len());
+    answers.push(first);
+    answers.extend(rest);
+    let opening = QueryOpening { slots: plans.into_iter().map(|plan| plan.slots).collect() };
+    Ok((answers, opening))
+}
 
-    // The fresh permutation: rows, then one decoy (sometimes), then dummies, shuffled.
-    let blocks = gallery.blocks();
-    let total = blocks * DEGREE;
+/// The fresh permutation (rows, then one decoy sometimes, then dummies, shuffled), every slot's
+/// masks, the constant plaintext's values and each block's generator seed.
+fn draw_blocks<R: RngCore + CryptoRng>(gallery: &SealedGallery, options: AnswerOptions, rng: &mut R) -> Vec<BlockPlan> {
+    let total = gallery.blocks() * DEGREE;
     let mut contents: Vec<SlotContent> = (0..gallery.len()).map(SlotContent::Row).collect();
     let unit = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     if unit < options.decoy_probability {
@@ -181,52 +217,83 @@ pub fn answer<R: RngCore + CryptoRng>(
 
     let tau = (options.threshold * SCALE * SCALE).round() as i128;
     let largest_decoy = (2.0 * 0.2 * SCALE * SCALE) as u64;
-    let flood = params::flooding_bound();
-    let mut answers = Vec::with_capacity(blocks);
-    let mut opening = QueryOpening { slots: Vec::with_capacity(blocks) };
-    for block in contents.chunks(DEGREE) {
-        let slots: Vec<SlotOpening> = block
-            .iter()
-            .map(|&content| {
-                let r = mask_factor(rng);
-                SlotOpening { content, r, r_prime: below(rng, r) }
-            })
-            .collect();
-        // diagonals[k][s] = 2r·T[(s + k) mod 128] for the row at slot s; constant[s] = r(1 − 2τ) + r'.
-        let mut diagonals = vec![vec![0u64; DEGREE]; EMBEDDING_DIM];
-        let mut constant = vec![0u64; DEGREE];
-        for (s, slot) in slots.iter().enumerate() {
-            let (r, r_prime) = (slot.r as i128, slot.r_prime as i128);
-            match slot.content {
-                SlotContent::Row(row) => {
-                    let template = gallery.rows[row].components();
-                    let column = s % ROW_SLOTS;
-                    for (k, diagonal) in diagonals.iter_mut().enumerate() {
-                        diagonal[s] = mod_t(2 * r * template[(column + k) % EMBEDDING_DIM] as i128);
+    contents
+        .chunks(DEGREE)
+        .map(|block| {
+            let slots: Vec<SlotOpening> = block
+                .iter()
+                .map(|&content| {
+                    let r = mask_factor(rng);
+                    SlotOpening { content, r, r_prime: below(rng, r) }
+                })
+                .collect();
+            // constant[s] = r(1 − 2τ) + r' for a row or a dummy; r·x + r' for a decoy.
+            let constant = slots
+                .iter()
+                .map(|slot| {
+                    let (r, r_prime) = (slot.r as i128, slot.r_prime as i128);
+                    match slot.content {
+                        SlotContent::Row(_) | SlotContent::Dummy => mod_t(r * (1 - 2 * tau) + r_prime),
+                        SlotContent::Decoy => {
+                            let x = 2 * below(rng, largest_decoy / 2) as i128 + 1;
+                            mod_t(r * x + r_prime)
+                        }
                     }
-                    constant[s] = mod_t(r * (1 - 2 * tau) + r_prime);
-                }
-                SlotContent::Dummy => constant[s] = mod_t(r * (1 - 2 * tau) + r_prime),
-                SlotContent::Decoy => {
-                    let x = 2 * below(rng, largest_decoy / 2) as i128 + 1;
-                    constant[s] = mod_t(r * x + r_prime);
-                }
-            }
-        }
-        let plaintexts: Vec<Plaintext> = diagonals
-            .iter()
-            .map(|d| Plaintext::try_encode(d.as_slice(), Encoding::simd(), par))
-            .collect::<Result<_, _>>()?;
-        let mut sum = dot_product_scalar(rotations.iter(), plaintexts.iter())?;
-        sum += &Plaintext::try_encode(constant.as_slice(), Encoding::simd(), par)?;
+                })
+                .collect();
+            let mut seed = [0u8; 32];
+            rng.fill_bytes(&mut seed);
+            BlockPlan { slots, constant, seed }
+        })
+        .collect()
+}
 
-        // Re-randomise with the authority's own randomness, flood, switch down.
-        let zero = Plaintext::zero(Encoding::simd(), par)?;
-        sum += &kiosk.public_key.try_encrypt(&zero, rng)?;
-        sum[0] += &flooding(rng, &flood)?;
-        sum.switch_to_level(ANSWER_LEVEL)?;
-        answers.push(wire::answer_bytes(&sum));
-        opening.slots.push(slots);
-    }
-    Ok((answers, opening))
+/// The block's 128 diagonal plaintexts, encoded in parallel: diagonals[k][s] = 2r·T[(s + k) mod
+/// 128] for the row at slot s (the mask folded in), zero for dummies and decoys.
+fn diagonal_plaintexts(gallery: &SealedGallery, plan: &BlockPlan) -> Result<Vec<Plaintext>, SealedError> {
+    let par = params::bfv();
+    (0..EMBEDDING_DIM)
+        .into_par_iter()
+        .map(|k| {
+            let diagonal: Vec<u64> = plan
+                .slots
+                .iter()
+                .enumerate()
+                .map(|(s, slot)| match slot.content {
+                    SlotContent::Row(row) => {
+                        // |2r·c| < 2^31·31 < t: one conditional addition reduces it (no division).
+                        let component = gallery.rows[row].components()[(s % ROW_SLOTS + k) % EMBEDDING_DIM];
+                        let product = 2 * slot.r as i64 * component;
+                        if product < 0 {
+                            (product + PLAINTEXT_MODULUS as i64) as u64
+                        } else {
+                            product as u64
+                        }
+                    }
+                    SlotContent::Dummy | SlotContent::Decoy => 0,
+                })
+                .collect();
+            Ok(Plaintext::try_encode(diagonal.as_slice(), Encoding::simd(), par)?)
+        })
+        .collect()
+}
+
+/// One block's answer: the diagonal products summed, the constant added, re-randomised with an
+/// encryption of zero under the kiosk's public key and the authority's own randomness, flooded,
+/// switched down, serialised.
+fn finish_block(
+    kiosk: &RegisteredKiosk,
+    rotations: &[Ciphertext],
+    plan: &BlockPlan,
+    diagonals: Vec<Plaintext>,
+) -> Result<Vec<u8>, SealedError> {
+    let par = params::bfv();
+    let mut rng = ChaCha20Rng::from_seed(plan.seed);
+    let mut sum = dot_product_scalar(rotations.iter(), diagonals.iter())?;
+    sum += &Plaintext::try_encode(plan.constant.as_slice(), Encoding::simd(), par)?;
+    let zero = Plaintext::zero(Encoding::simd(), par)?;
+    sum += &kiosk.public_key.try_encrypt(&zero, &mut rng)?;
+    sum[0] += &flooding(&mut rng, &params::flooding_bound())?;
+    sum.switch_to_level(ANSWER_LEVEL)?;
+    Ok(wire::answer_bytes(&sum))
 }

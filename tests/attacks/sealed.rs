@@ -12,6 +12,9 @@
 //! - **Bisection on the probe's scale**: for one face, the kiosk learns its best similarity to
 //!   anyone on the list to within 0.02 — far more than the one bit per face §3.4
 //!   promises — in a few tens of queries, decoys notwithstanding.
+//! - **Repeated queries against decoys**: the same face sent ten times; a real positive recurs in
+//!   every answer and a decoy (one answer in two) does not, so the kiosk learns each face's match
+//!   bit from its own decryptions, without claiming anything: decoys hide nothing from repeats.
 //! - **Kiosk-chosen `a`-part**: a query encrypted against an `a`-part the kiosk picked (its own
 //!   seed, or the seed of an earlier query) is combined with the authority's fresh seed and
 //!   decrypts to nothing the kiosk can use.
@@ -218,4 +221,48 @@ fn sealed_a_query_against_a_kiosk_chosen_a_part_yields_nothing() {
     figure("kiosk-chosen a-part: the listed person's own probe found", values[listed_row] > 0 && positives == 1);
     assert!(positives > 1000, "the answer decrypts to noise, not to the masked scores");
     assert!(deployment.kiosk.positive_slots(&blocks).is_err(), "the kiosk's range check pauses it");
+}
+
+#[test]
+fn sealed_repeated_queries_separate_real_positives_from_decoys() {
+    let Some((listed, strangers)) = list_and_strangers(20) else { return };
+    let far: Vec<&Embedding> =
+        strangers.iter().filter(|s| best_similarity(s, &listed) < THRESHOLD - 0.05).take(2).collect();
+    assert_eq!(far.len(), 2, "two of 20 strangers are well below the threshold");
+    // Two listed people (their own enrolled photo) and two strangers, each sent honestly (a
+    // quantised unit vector: a per-query proof would let it through) `REPEATS` times.
+    const REPEATS: usize = 10;
+    let faces = [(&listed[0], true), (&listed[1], true), (far[0], false), (far[1], false)];
+    let mut deployment = Deployment::new(&listed);
+    let (mut answers_with_a_positive, mut decoy_only) = (0, 0);
+    let (mut listed_found, mut strangers_cleared) = (0, 0);
+    for (face, is_listed) in faces {
+        let mut fewest_positives = usize::MAX;
+        for _ in 0..REPEATS {
+            let (positives, real) = deployment.ask(Quantised::of(face).components());
+            answers_with_a_positive += usize::from(positives > 0);
+            decoy_only += usize::from(positives > 0 && real == 0);
+            fewest_positives = fewest_positives.min(positives);
+        }
+        // The attacker's rule, from its own decryptions alone (no claim sent): a real positive
+        // recurs in every answer, a decoy (fresh each answer, with probability 1/2) does not.
+        let decided_listed = fewest_positives > 0;
+        listed_found += usize::from(is_listed && decided_listed);
+        strangers_cleared += usize::from(!is_listed && !decided_listed);
+    }
+    figure(
+        "answers with a positive slot that was only a decoy (one answer alone cannot tell)",
+        format!("{decoy_only} of {answers_with_a_positive}"),
+    );
+    figure(
+        &format!("faces whose match bit the kiosk learned from {REPEATS} repeats, without a claim"),
+        format!(
+            "{} of {} (listed found {listed_found} of 2, strangers cleared {strangers_cleared} of 2)",
+            listed_found + strangers_cleared,
+            faces.len()
+        ),
+    );
+    assert!(decoy_only > 0, "decoys made some stranger's answer positive (each of 20 answers: 1/2)");
+    assert_eq!(listed_found, 2, "a listed person's real positive recurs in every answer");
+    assert!(strangers_cleared >= 1, "a stranger's answers are not all decoy-positive (each: 2^-10)");
 }
