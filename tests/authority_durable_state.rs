@@ -30,7 +30,7 @@ fn disclose(
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
     let proof = keys.proof(&veilwatch::hex(id), signer.kiosk_hex(), &veilwatch::hex(&nonce), handle);
     let body = format!("{{\"handle\":\"{}\",\"proof\":\"{}\"}}", veilwatch::hex(handle), veilwatch::hex(&proof));
-    let headers = signer.headers_with_nonce("POST", "/v1/disclose", body.as_bytes(), now(), &nonce);
+    let headers = signer.headers_with_nonce(&server.origin, "POST", "/v1/disclose", body.as_bytes(), now(), &nonce);
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     refusal(&call("POST", &server.url("/v1/disclose"), &headers, body.as_bytes()))
 }

@@ -42,7 +42,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use super::anchor::{verified_head, AnchorError, MAX_HEAD_BYTES};
 use super::budget::{self, Charge};
-use super::credential::{self, admit_kiosk, Credential, CredentialRefusal};
+use super::credential::{self, admit_kiosk, AuthorityOrigin, Credential, CredentialRefusal};
 use super::disclosure::{self, DiscloseRequest, Disclosure};
 use super::evaluator::DeploymentEvaluator;
 use super::registration::{Document, DocumentError, Registration, MAX_DOCUMENT_BYTES};
@@ -77,6 +77,9 @@ const DOCUMENTS_AT_ONCE: usize = 2;
 pub struct ServiceConfig {
     /// The issuer whose registration and revocation documents the authority accepts.
     pub issuer: VerifyingKey,
+    /// The origins kiosks reach this authority at (its public names, behind any proxy): a request
+    /// must be signed for one of them, so that one signed for another authority is refused.
+    pub origins: Vec<AuthorityOrigin>,
     /// Where registrations, budgets, nonces, anchors and the disclosure log live.
     pub store: Arc<dyn StateStore>,
     /// Kiosk origins allowed to call the authority from a browser (CORS); none → no CORS headers.
@@ -88,6 +91,7 @@ pub struct ServiceConfig {
 struct Service {
     evaluator: DeploymentEvaluator,
     issuer: VerifyingKey,
+    origins: Vec<AuthorityOrigin>,
     store: Arc<dyn StateStore>,
     metrics: Option<PrometheusHandle>,
 }
@@ -211,6 +215,7 @@ pub fn routers(master: MasterSecret, config: ServiceConfig) -> Routers {
     let service = Arc::new(Service {
         evaluator: DeploymentEvaluator::new(master),
         issuer: config.issuer,
+        origins: config.origins,
         store: config.store,
         metrics: config.metrics,
     });
@@ -303,7 +308,8 @@ impl Admitted {
 }
 
 /// The check every `/v1/*` POST goes through, in this order: credential headers, the signature
-/// with the key the request names (before anything is looked up), the kiosk registered for the
+/// with the key the request names, for one of this authority's origins (before anything is looked
+/// up), the kiosk registered for the
 /// deployment, then the deployment (not revoked, in its window), the kiosk (not revoked), the
 /// clock and the nonce. Until the kiosk is known to be registered, a refusal says only
 /// `unauthorised` ([`CredentialRefusal::is_told`]).
@@ -315,7 +321,7 @@ async fn admit(
 ) -> Result<Admitted, Refusal> {
     let now = now_unix();
     let credential = credential?;
-    credential.verify_signature(Method::POST.as_str(), path, body)?;
+    credential.verify_signature(&service.origins, Method::POST.as_str(), path, body)?;
     let state = service.store.deployment(&credential.deployment.0).await?;
     let registration = admit_kiosk(&credential, state.as_ref(), now)?.clone();
     credential.check_fresh(now)?;

@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
-use veilwatch::authority::credential::{RequestSigner, REFUSAL};
+use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner, REFUSAL};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_veilwatch");
 
@@ -372,7 +372,7 @@ impl Authority {
     }
 }
 
-/// `haproxy` on a free loopback port, round-robin over `backends` with HTTP health checks every
+/// `haproxy` on loopback `port`, round-robin over `backends` with HTTP health checks every
 /// 200 ms (`GET /v1/health`), retrying a connection a dead replica refused on the next one.
 pub struct Haproxy {
     pub port: u16,
@@ -380,9 +380,8 @@ pub struct Haproxy {
 }
 
 impl Haproxy {
-    pub fn start(backends: &[u16], dir: &Path) -> Option<Haproxy> {
+    pub fn start(port: u16, backends: &[u16], dir: &Path) -> Option<Haproxy> {
         let haproxy = tool_or_skip("haproxy")?;
-        let port = free_port();
         let servers: String = backends
             .iter()
             .enumerate()
@@ -466,9 +465,22 @@ pub fn now_unix() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-/// `POST base+path` signed by `signer` (fresh nonce, now).
+/// `POST base+path` signed by `signer` for `base`'s origin (fresh nonce, now).
 pub fn signed_post(agent: &ureq::Agent, base: &str, path: &str, body: &[u8], signer: &RequestSigner) -> Answer {
-    let headers = signer.headers("POST", path, body, now_unix());
+    signed_post_for(agent, base, base, path, body, signer)
+}
+
+/// `POST base+path` signed by `signer` for the authority known as `origin` (a replica reached
+/// directly is signed for as its balancer's origin, the one kiosks know).
+pub fn signed_post_for(
+    agent: &ureq::Agent,
+    base: &str,
+    origin: &str,
+    path: &str,
+    body: &[u8],
+    signer: &RequestSigner,
+) -> Answer {
+    let headers = signer.headers(&AuthorityOrigin::of_url(origin).unwrap(), "POST", path, body, now_unix());
     signed_post_with(agent, base, path, body, headers)
 }
 

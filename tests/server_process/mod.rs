@@ -46,6 +46,9 @@ pub fn elements(n: usize, seed: u64) -> Vec<u8> {
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The origin requests to it are signed for: its first `--public-origin`, else its listen
+    /// address (`https://` with `--tls-cert`), as the authority defaults.
+    pub origin: AuthorityOrigin,
     /// An authority's admin listener (`/metrics`, `/issuer/documents`).
     pub admin: Option<SocketAddr>,
     pub log: PathBuf,
@@ -68,7 +71,10 @@ impl Server {
             command.args(["--admin-listen", &admin.to_string()]);
         }
         let child = command.stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
-        let server = Server { child, addr, admin, log };
+        let public = args.iter().position(|a| *a == "--public-origin").map(|i| args[i + 1].to_owned());
+        let scheme = if args.contains(&"--tls-cert") { "https" } else { "http" };
+        let origin = AuthorityOrigin::of_url(&public.unwrap_or_else(|| format!("{scheme}://{addr}"))).unwrap();
+        let server = Server { child, addr, origin, admin, log };
         let start = Instant::now();
         while TcpStream::connect(addr).is_err() {
             assert!(start.elapsed() < Duration::from_secs(20), "the server did not come up: {}", server.log_text());
@@ -146,7 +152,7 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
 // ---- Deployments, kiosk credentials and Redis, for the authority's tests ----
 
 use ed25519_dalek::SigningKey;
-use veilwatch::authority::credential::RequestSigner;
+use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner};
 use veilwatch::authority::registration::{Budgets, Document, HexBytes, Registration};
 
 /// The issuer's signing key of a key folder (what `veilwatch registration` signs with).
@@ -250,7 +256,7 @@ pub fn signed_at(
     body: &[u8],
     timestamp: i64,
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let headers = signer.headers("POST", path, body, timestamp);
+    let headers = signer.headers(&server.origin, "POST", path, body, timestamp);
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     call("POST", &server.url(path), &headers, body)
 }
