@@ -12,8 +12,8 @@ use std::process::Command;
 
 use ed25519_dalek::SigningKey;
 use server_process::{
-    authority_for, call, generous, header, issuer_key, keygen, now, refusal, scratch, signed, signed_at, Server,
-    TestDeployment, BIN,
+    authority_for, bin, call, generous, header, issuer_key, keygen, now, refusal, scratch, signed, signed_at, Server,
+    TestDeployment,
 };
 use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner};
 use veilwatch::authority::registration::{Base64Bytes, Budgets, DeploymentRevocation, Document, HexBytes, Material};
@@ -33,7 +33,7 @@ fn post_document(server: &Server, text: &str) -> (u16, String) {
 }
 
 fn veilwatch(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).output().unwrap()
+    Command::new(bin()).args(args).output().unwrap()
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod server_process;
 
 use ed25519_dalek::SigningKey;
 use server_process::{
-    authority_for, call, issuer_key, keygen, now, refusal, scratch, signed, Server, TestDeployment, BIN,
+    authority_for, bin, call, issuer_key, keygen, now, refusal, scratch, signed, Server, TestDeployment,
 };
 use veilwatch::authority::credential::RequestSigner;
 use veilwatch::authority::registration::{Base64Bytes, Budgets, Document, HexBytes, KioskRevocation, Material};
@@ -130,7 +130,7 @@ fn state_in_memory_only_is_asked_for_and_warned_about() {
     assert_eq!(signed(&server, &deployment.signer(), "/v1/evaluate", &deployment.face(1)).0, 200);
     assert!(server.log_text().contains("WARNING: --state memory"), "{}", server.log_text());
     assert!(!keys.join("authority/state.sqlite3").exists(), "no file with --state memory");
-    let foreign = std::process::Command::new(BIN)
+    let foreign = std::process::Command::new(bin())
         .args(["authority", "--keys", keys.join("authority").to_str().unwrap(), "--state", "postgres://db/"])
         .output()
         .unwrap();

@@ -121,7 +121,7 @@ fn a_browser_page_may_call_the_authority_only_from_a_configured_kiosk_origin() {
     let (_, headers, _) = call("POST", &open.url("/v1/evaluate"), &[("Origin", kiosk)], &face);
     assert_eq!(header(&headers, "access-control-allow-origin"), None);
     // A bad origin on the command line is refused up front.
-    let bad = std::process::Command::new(server_process::BIN)
+    let bad = std::process::Command::new(server_process::bin())
         .args(["authority", "--keys", keys.join("authority").to_str().unwrap(), "--allow-origin", "*"])
         .output()
         .unwrap();
@@ -148,7 +148,7 @@ fn the_authority_anchors_signed_audit_heads_and_refuses_forged_or_backward_ones(
     let kiosk_hex = veilwatch::hex(kiosk.verifying_key().as_bytes());
     let signer = deployment.signer();
     let post = |head: &Value| signed(&server, &signer, "/v1/anchor", head.to_string().as_bytes());
-    let get = || call("GET", &server.url(&format!("/v1/anchor/{kiosk_hex}")), &[], &[]);
+    let get = || call("GET", &server.admin_url(&format!("/v1/anchor/{kiosk_hex}")), &[], &[]);
     // The history answers one head a line; the latest is the last.
     let latest = || {
         let (_, _, body) = get();

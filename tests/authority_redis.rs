@@ -150,7 +150,7 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     let head = SignedHead::sign(&deployment.kiosk, 3, [0x55; 32], now());
     let body = head.to_json();
     assert_eq!(signed(&a, &kiosk, "/v1/anchor", body.as_bytes()).0, 204);
-    let read = call("GET", &b.url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]);
+    let read = call("GET", &b.admin_url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]);
     assert_eq!(read.0, 200);
     assert_eq!(SignedHead::parse(&String::from_utf8(read.2).unwrap()).unwrap(), head);
     let backwards = SignedHead::sign(&deployment.kiosk, 2, [0x56; 32], now());
@@ -169,7 +169,7 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     let later = SignedHead::sign(&deployment.kiosk, 4, [0x58; 32], now());
     assert_eq!(signed(&b, &kiosk, "/v1/anchor", later.to_json().as_bytes()).0, 204);
     for replica in [&a, &b] {
-        let history = call("GET", &replica.url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]);
+        let history = call("GET", &replica.admin_url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]);
         let heads: Vec<SignedHead> =
             String::from_utf8(history.2).unwrap().lines().map(|l| SignedHead::parse(l).unwrap()).collect();
         assert_eq!(heads, [head.clone(), later.clone()]);
@@ -214,7 +214,7 @@ fn when_redis_stops_the_authority_refuses_with_503_and_evaluates_nothing_then_re
         assert_eq!(refusal(&signed(&server, &kiosk, "/v1/evaluate", &face)).0, 503);
     }
     assert_eq!(refusal(&signed(&server, &kiosk, "/v1/key-check", &server_process::elements(1, 5))).0, 503);
-    assert_eq!(call("GET", &server.url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]).0, 503);
+    assert_eq!(call("GET", &server.admin_url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]).0, 503);
     let document_text = std::fs::read(&document).unwrap();
     assert_eq!(call("POST", &server.admin_url("/issuer/documents"), &[], &document_text).0, 503);
     assert_eq!(

@@ -10,12 +10,14 @@
 //! - `POST /v1/disclose`: the sealed reviewer material of one handle, on proof of its record key.
 //! - `POST /v1/anchor`: a kiosk's signed audit-chain head (the credential's kiosk must be the head's),
 //!   appended to the kiosk's history; another hash at an anchored seq is 409 `anchor_conflict`.
-//! - `GET /v1/anchor/{kioskKey}[?since=SEQ]` (public): the history, one head a line.
 //! - `GET /v1/health`: 200 while the process serves, for load balancers' health checks.
 //!
 //! On the admin listener only ([`Routers::admin`]; loopback by default), because they carry
 //! per-kiosk counts or take tens of MB:
 //! - `GET /metrics` (Prometheus text).
+//! - `GET /v1/anchor/{kioskKey}[?since=SEQ]`: a kiosk's anchor history, one head a line, for the
+//!   auditor's `audit verify --anchors` (its length is the kiosk's audit line count, and its times
+//!   when the kiosk was at work: not for strangers who know a kiosk's public key).
 //! - `POST /issuer/documents`: a registration or revocation signed by the trusted issuer.
 //!
 //! Every `/v1/*` POST goes through [`admit`] first (the kiosk credential, [`super::credential`]);
@@ -60,6 +62,8 @@ const KEY_CHECK_BODY_BYTES: usize = 64 * ELEMENT_BYTES;
 pub const MAX_ANSWER_BYTES: usize = MAX_ELEMENTS * ELEMENT_BYTES + PROOF_BYTES;
 pub const DISCLOSE_PATH: &str = "/v1/disclose";
 pub const ANCHOR_PATH: &str = "/v1/anchor";
+/// A kiosk's anchor history, on the admin listener.
+pub const ANCHOR_HISTORY_PATH: &str = "/v1/anchor/{kiosk_key}";
 pub const DOCUMENTS_PATH: &str = "/issuer/documents";
 pub const METRICS_PATH: &str = "/metrics";
 /// What a load balancer checks: 200 while the process serves (it says nothing else).
@@ -205,8 +209,8 @@ pub fn admin_body_limit(path: &str) -> usize {
 pub struct Routers {
     /// `/v1/*`, with CORS for the configured origins.
     pub public: Router,
-    /// `GET /metrics` (per-kiosk counts: foot traffic and alerts as they happen) and
-    /// `POST /issuer/documents`.
+    /// `GET /metrics` (per-kiosk counts: foot traffic and alerts as they happen),
+    /// `GET /v1/anchor/{kioskKey}` (a kiosk's audit line count) and `POST /issuer/documents`.
     pub admin: Router,
 }
 
@@ -232,6 +236,7 @@ pub fn routers(master: MasterSecret, config: ServiceConfig) -> Routers {
     let admin = Router::new()
         .route(DOCUMENTS_PATH, post(documents).layer(documents_at_once))
         .route(METRICS_PATH, get(render_metrics))
+        .route(ANCHOR_HISTORY_PATH, get(anchored))
         .fallback(admin_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(service.clone());
@@ -240,7 +245,6 @@ pub fn routers(master: MasterSecret, config: ServiceConfig) -> Routers {
         .route(KEY_CHECK_PATH, post(key_check).layer(RequestBodyLimitLayer::new(KEY_CHECK_BODY_BYTES)))
         .route(DISCLOSE_PATH, post(disclose).layer(RequestBodyLimitLayer::new(disclosure::MAX_REQUEST_BYTES)))
         .route(ANCHOR_PATH, post(anchor).layer(RequestBodyLimitLayer::new(MAX_HEAD_BYTES)))
-        .route("/v1/anchor/{kiosk_key}", get(anchored))
         .route(HEALTH_PATH, get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -270,7 +274,7 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         "not_found",
         "no such endpoint; the authority answers POST /v1/evaluate, /v1/key-check, /v1/disclose, /v1/anchor, \
-         GET /v1/anchor/{kioskKey}, /v1/health",
+         GET /v1/health",
     )
 }
 
@@ -282,7 +286,7 @@ async fn admin_not_found() -> Response {
     refuse(
         StatusCode::NOT_FOUND,
         "not_found",
-        "no such endpoint; the admin listener answers POST /issuer/documents, GET /metrics",
+        "no such endpoint; the admin listener answers POST /issuer/documents, GET /metrics, GET /v1/anchor/{kioskKey}",
     )
 }
 
@@ -514,8 +518,8 @@ async fn anchor(State(service): State<Arc<Service>>, headers: HeaderMap, body: B
     finish("anchor", credential.as_ref().ok(), outcome)
 }
 
-/// `GET /v1/anchor/{kioskKey}[?since=SEQ]`: the kiosk's anchor history (the heads above `SEQ`),
-/// one signed head a line, oldest first, as `veilwatch audit verify --anchors` reads it.
+/// `GET /v1/anchor/{kioskKey}[?since=SEQ]` (admin listener): the kiosk's anchor history (the heads
+/// above `SEQ`), one signed head a line, oldest first, as `veilwatch audit verify --anchors` reads it.
 async fn anchored(
     State(service): State<Arc<Service>>,
     Path(kiosk_key): Path<String>,

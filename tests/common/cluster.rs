@@ -21,7 +21,13 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::SigningKey;
 use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner, REFUSAL};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_veilwatch");
+/// The `veilwatch` binary under test: `VEILWATCH_BIN` if set (a copy of this checkout's build,
+/// which another checkout sharing the cargo target dir cannot overwrite mid-run, as in
+/// tests/harness.mjs), else cargo's.
+pub fn bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| std::env::var("VEILWATCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_veilwatch").to_owned()))
+}
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -219,7 +225,7 @@ pub struct Deployment {
 
 /// Runs `veilwatch ARGS`, panicking with its stderr if it fails; its stdout.
 pub fn veilwatch(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().unwrap();
+    let out = Command::new(bin()).args(args).output().unwrap();
     assert!(
         out.status.success(),
         "veilwatch {}: {}{}",
@@ -349,7 +355,7 @@ impl Authority {
     /// 127.0.0.1:ADMIN EXTRA…` (KEYS: the issuer's folder from keygen), once it accepts connections.
     pub fn start(keys: &Path, extra: &[&str], log_dir: &Path) -> Authority {
         let (port, admin_port) = (free_port(), free_port());
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(bin());
         command
             .args(["authority", "--keys", keys.join("authority").to_str().unwrap()])
             .args(["--listen", &format!("127.0.0.1:{port}")])

@@ -12,7 +12,13 @@ use std::time::{Duration, Instant};
 
 use curve25519_dalek::{RistrettoPoint, Scalar};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_veilwatch");
+/// The `veilwatch` binary under test: `VEILWATCH_BIN` if set (a copy of this checkout's build,
+/// which another checkout sharing the cargo target dir cannot overwrite mid-run, as in
+/// tests/harness.mjs), else cargo's.
+pub fn bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| std::env::var("VEILWATCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_veilwatch").to_owned()))
+}
 
 /// A fresh scratch folder for one test.
 pub fn scratch(name: &str) -> PathBuf {
@@ -31,7 +37,7 @@ pub const PROOF: usize = 64;
 /// An issuer key folder from `veilwatch keygen` (the authority gets its `authority/` folder).
 pub fn keygen(scratch: &Path) -> PathBuf {
     let keys = scratch.join("keys");
-    let out = Command::new(BIN).args(["keygen", "--out", keys.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(bin()).args(["keygen", "--out", keys.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     keys
 }
@@ -64,7 +70,7 @@ impl Server {
     pub fn start(args: &[&str], scratch: &Path) -> Server {
         let addr = free_loopback_port();
         let log = scratch.join(format!("server-{}.log", addr.port()));
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(bin());
         command.args(args).args(["--listen", &addr.to_string()]);
         let admin = (args.first() == Some(&"authority") && !args.contains(&"--admin-listen")).then(free_loopback_port);
         if let Some(admin) = admin {
