@@ -405,7 +405,7 @@ mod tests {
             .collect();
         let credential = Credential::from_headers(&header_map).unwrap();
         let elsewhere = AuthorityOrigin::of_url("https://staging.authority.example").unwrap();
-        assert_eq!(credential.verify_signature(&[here.clone()], "POST", "/v1/evaluate", b"body"), Ok(()));
+        assert_eq!(credential.verify_signature(std::slice::from_ref(&here), "POST", "/v1/evaluate", b"body"), Ok(()));
         assert_eq!(
             credential.verify_signature(&[elsewhere.clone(), here.clone()], "POST", "/v1/evaluate", b"body"),
             Ok(())
@@ -415,7 +415,7 @@ mod tests {
             Err(CredentialRefusal::BadSignature)
         );
         assert_eq!(
-            credential.verify_signature(&[here.clone()], "POST", "/v1/evaluate", b"bodz"),
+            credential.verify_signature(std::slice::from_ref(&here), "POST", "/v1/evaluate", b"bodz"),
             Err(CredentialRefusal::BadSignature)
         );
         assert_eq!(credential.check_fresh(1_700_000_120), Ok(()));
