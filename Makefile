@@ -30,9 +30,9 @@ check-deployment:
 	  exit 1; \
 	fi
 
-## Everything: Rust unit and integration tests (incl. onnxruntime reference and LFW accuracy), wasm tests.
-## (`lint` joins these once the whole tree is formatted and clippy-clean.)
-test: setup native wasm unit e2e fuzz
+## Everything: formatting and clippy (lint, first: it fails fastest), Rust unit and integration tests
+## (incl. onnxruntime reference and LFW accuracy), wasm tests.
+test: setup lint native wasm unit e2e fuzz
 
 ## Installs what a fresh machine lacks; skips what is present.
 setup:

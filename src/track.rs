@@ -118,7 +118,7 @@ impl Tracker {
                     });
                     track.fused += 1;
                 }
-                let due = track.last_attempt_ms.map_or(true, |t| now_ms - t >= self.options.retry_ms);
+                let due = track.last_attempt_ms.is_none_or(|t| now_ms - t >= self.options.retry_ms);
                 if due && !track.alerted {
                     if let Some(fused) = track.sum.as_ref().and_then(|s| Embedding::mean([s])) {
                         track.last_attempt_ms = Some(now_ms);

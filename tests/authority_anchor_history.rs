@@ -10,7 +10,7 @@ mod server_process;
 use std::process::Command;
 
 use serde_json::json;
-use server_process::{authority_for, call, generous, keygen, refusal, scratch, signed, TestDeployment, BIN};
+use server_process::{authority_for, bin, call, generous, keygen, refusal, scratch, signed, TestDeployment};
 use veilwatch::blind::DEFAULT_TABLES;
 use veilwatch::governance::audit::{AuditLog, SignedHead};
 
@@ -69,16 +69,22 @@ fn a_rewritten_log_signed_at_an_anchored_seq_is_refused_and_audit_verify_finds_t
     assert_eq!(post(&forged, T0 + 181).0, 204);
 
     // The history keeps every head, the real ones included; `?since` answers the later ones.
-    let (status, _, body) = call("GET", &server.url(&format!("/v1/anchor/{kiosk_hex}")), &[], &[]);
+    let (status, _, body) = call("GET", &server.admin_url(&format!("/v1/anchor/{kiosk_hex}")), &[], &[]);
     assert_eq!(status, 200);
     let history = String::from_utf8(body).unwrap();
     let seqs: Vec<u64> = history.lines().map(|l| SignedHead::parse(l).unwrap().seq).collect();
     assert_eq!(seqs, [4, 5, 7]);
     let honest_head_5 = veilwatch::hex(&log_with_review(kiosk_public, "confirmed").head().unwrap().1);
     assert_eq!(SignedHead::parse(history.lines().nth(1).unwrap()).unwrap().head, honest_head_5);
-    let (_, _, since) = call("GET", &server.url(&format!("/v1/anchor/{kiosk_hex}?since=4")), &[], &[]);
+    let (_, _, since) = call("GET", &server.admin_url(&format!("/v1/anchor/{kiosk_hex}?since=4")), &[], &[]);
     assert_eq!(String::from_utf8(since).unwrap().lines().count(), 2);
-    assert_eq!(refusal(&call("GET", &server.url(&format!("/v1/anchor/{kiosk_hex}?since=x")), &[], &[])).1, "bad_query");
+    let bad_query = call("GET", &server.admin_url(&format!("/v1/anchor/{kiosk_hex}?since=x")), &[], &[]);
+    assert_eq!(refusal(&bad_query).1, "bad_query");
+    // A stranger who knows the kiosk's public key asks the kiosks' listener: the history (its
+    // length is the kiosk's audit line count) is not there, only on the operator's admin listener.
+    let stranger = call("GET", &server.url(&format!("/v1/anchor/{kiosk_hex}")), &[], &[]);
+    assert_eq!(refusal(&stranger), (404, "not_found".into()));
+    assert!(!String::from_utf8_lossy(&stranger.2).contains(&kiosk_hex));
 
     // The auditor checks the exported (forged) log against the authority's history: the rewrite
     // shows at the anchored seq 5, although the forged chain itself is intact.
@@ -86,7 +92,7 @@ fn a_rewritten_log_signed_at_an_anchored_seq_is_refused_and_audit_verify_finds_t
     std::fs::write(&forged_file, forged.export()).unwrap();
     std::fs::write(&anchors_file, &history).unwrap();
     let verify = |anchors: bool| {
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(bin());
         command.args(["audit", "verify", forged_file.to_str().unwrap(), "--kiosk-key", &kiosk_hex]);
         if anchors {
             command.args(["--anchors", anchors_file.to_str().unwrap()]);

@@ -12,10 +12,10 @@ use std::process::Command;
 
 use ed25519_dalek::SigningKey;
 use server_process::{
-    authority_for, call, generous, header, issuer_key, keygen, now, refusal, scratch, signed, signed_at, Server,
-    TestDeployment, BIN,
+    authority_for, bin, call, generous, header, issuer_key, keygen, now, refusal, scratch, signed, signed_at, Server,
+    TestDeployment,
 };
-use veilwatch::authority::credential::RequestSigner;
+use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner};
 use veilwatch::authority::registration::{Base64Bytes, Budgets, DeploymentRevocation, Document, HexBytes, Material};
 use veilwatch::blind::material::{random_handle, MaterialKeys};
 use veilwatch::blind::record::{self, EntryRecord};
@@ -33,7 +33,7 @@ fn post_document(server: &Server, text: &str) -> (u16, String) {
 }
 
 fn veilwatch(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).output().unwrap()
+    Command::new(bin()).args(args).output().unwrap()
 }
 
 #[test]
@@ -72,7 +72,7 @@ fn every_credential_refusal_is_a_401_with_its_reason_and_evaluates_nothing() {
     assert_eq!(refusal(&unsigned), (401, "unauthorised".to_owned()));
     assert!(String::from_utf8_lossy(&unsigned.2).contains("not authorised"));
     // Malformed: an upper-case key (a second spelling of the signed bytes).
-    let mut headers = kiosk.headers("POST", "/v1/evaluate", &face, now());
+    let mut headers = kiosk.headers(&server.origin, "POST", "/v1/evaluate", &face, now());
     headers[0].1 = headers[0].1.to_uppercase();
     let as_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     assert_eq!(refusal(&call("POST", &server.url("/v1/evaluate"), &as_refs, &face)), (401, "unauthorised".into()));
@@ -93,15 +93,15 @@ fn every_credential_refusal_is_a_401_with_its_reason_and_evaluates_nothing() {
     let stranger = RequestSigner::new(SigningKey::generate(&mut rand_core::OsRng), &main.id());
     assert_eq!(refusal(&signed(&server, &stranger, "/v1/evaluate", &face)), (401, "unauthorised".into()));
     // Bad signatures: the body changed after signing; a stranger's signature under the kiosk's name.
-    let headers = kiosk.headers("POST", "/v1/evaluate", &main.face(2), now());
+    let headers = kiosk.headers(&server.origin, "POST", "/v1/evaluate", &main.face(2), now());
     let as_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     assert_eq!(refusal(&call("POST", &server.url("/v1/evaluate"), &as_refs, &face)), (401, "unauthorised".into()));
-    let mut forged = stranger.headers("POST", "/v1/evaluate", &face, now());
+    let mut forged = stranger.headers(&server.origin, "POST", "/v1/evaluate", &face, now());
     forged[0].1 = kiosk.kiosk_hex().to_owned();
     let as_refs: Vec<(&str, &str)> = forged.iter().map(|(n, v)| (*n, v.as_str())).collect();
     assert_eq!(refusal(&call("POST", &server.url("/v1/evaluate"), &as_refs, &face)), (401, "unauthorised".into()));
     // A replayed request: the very same bytes again.
-    let headers = kiosk.headers_with_nonce("POST", "/v1/evaluate", &face, now(), &[7; 16]);
+    let headers = kiosk.headers_with_nonce(&server.origin, "POST", "/v1/evaluate", &face, now(), &[7; 16]);
     let as_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     ok(call("POST", &server.url("/v1/evaluate"), &as_refs, &face));
     assert_eq!(refusal(&call("POST", &server.url("/v1/evaluate"), &as_refs, &face)), (401, "replayed".into()));
@@ -172,6 +172,58 @@ fn every_credential_refusal_is_a_401_with_its_reason_and_evaluates_nothing() {
     let element = veilwatch::hex(&face[..32]);
     assert!(!log.contains(&element[..16]), "an element reached the log");
     std::fs::remove_dir_all(&scratch).ok();
+}
+
+/// Issue 16 item 6: a signed request names the authority it is for. Production and staging serve
+/// the same deployment (same master secret, same registration, same kiosk), each with its own
+/// state and so its own nonces. A request production answered, replayed at staging, is refused
+/// (401 `unauthorised`; `bad_signature` in staging's metrics) and evaluates nothing there, while
+/// the kiosk's own request to staging is served. An authority behind a proxy (`--public-origin`)
+/// refuses a request signed for its listen address, which is not the origin kiosks know.
+#[test]
+fn a_request_signed_for_one_authority_is_refused_by_another() {
+    let scratch = scratch("authority-origin");
+    let keys = keygen(&scratch);
+    let deployment = TestDeployment::new(L, generous());
+    let state = |name: &str| scratch.join(name).to_str().unwrap().to_owned();
+    let (production_state, staging_state) = (state("production.sqlite3"), state("staging.sqlite3"));
+    let production = authority_for(
+        &keys,
+        &deployment,
+        &scratch,
+        &["--state", &production_state, "--public-origin", "https://authority.example"],
+    );
+    let staging = authority_for(
+        &keys,
+        &deployment,
+        &scratch,
+        &["--state", &staging_state, "--public-origin", "https://staging.authority.example:8443"],
+    );
+    let (kiosk, face) = (deployment.signer(), deployment.face(1));
+    let send = |server: &Server, headers: &[(&'static str, String)]| {
+        let as_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        call("POST", &server.url("/v1/evaluate"), &as_refs, &face)
+    };
+
+    let for_production = kiosk.headers(&production.origin, "POST", "/v1/evaluate", &face, now());
+    assert_eq!(send(&production, &for_production).0, 200);
+    // The attacker replays production's request at staging (its own nonces never saw it).
+    assert_eq!(refusal(&send(&staging, &for_production)), (401, "unauthorised".into()));
+    assert_eq!(metric(&staging, "veilwatch_authority_refusals_total{reason=\"bad_signature\"}"), 1.0);
+    assert_eq!(metric(&staging, "veilwatch_authority_elements_evaluated_total"), 0.0);
+    // And the other way round, with a fresh request for staging.
+    let for_staging = kiosk.headers(&staging.origin, "POST", "/v1/evaluate", &face, now());
+    assert_eq!(refusal(&send(&production, &for_staging)), (401, "unauthorised".into()));
+    assert_eq!(send(&staging, &for_staging).0, 200, "{}", staging.log_text());
+    assert_eq!(metric(&staging, "veilwatch_authority_elements_evaluated_total"), L as f64);
+
+    // Behind a proxy the origin kiosks know is not the listen address: a request signed for the
+    // address the process listens on is for another authority.
+    let listen_address = AuthorityOrigin::of_url(&production.url("")).unwrap();
+    assert_ne!(listen_address, production.origin);
+    let for_listen_address = kiosk.headers(&listen_address, "POST", "/v1/evaluate", &face, now());
+    assert_eq!(refusal(&send(&production, &for_listen_address)), (401, "unauthorised".into()));
+    assert_eq!(metric(&production, "veilwatch_authority_elements_evaluated_total"), L as f64);
 }
 
 #[test]
@@ -286,7 +338,7 @@ fn disclose(
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let p = keys.proof(&veilwatch::hex(deployment), signer.kiosk_hex(), &veilwatch::hex(&proof_nonce), handle);
     let body = format!("{{\"handle\":\"{}\",\"proof\":\"{}\"}}", veilwatch::hex(handle), veilwatch::hex(&p));
-    let headers = signer.headers_with_nonce("POST", "/v1/disclose", body.as_bytes(), now(), &nonce);
+    let headers = signer.headers_with_nonce(&server.origin, "POST", "/v1/disclose", body.as_bytes(), now(), &nonce);
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     call("POST", &server.url("/v1/disclose"), &headers, body.as_bytes())
 }

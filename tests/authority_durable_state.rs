@@ -8,7 +8,7 @@ mod server_process;
 
 use ed25519_dalek::SigningKey;
 use server_process::{
-    authority_for, call, issuer_key, keygen, now, refusal, scratch, signed, Server, TestDeployment, BIN,
+    authority_for, bin, call, issuer_key, keygen, now, refusal, scratch, signed, Server, TestDeployment,
 };
 use veilwatch::authority::credential::RequestSigner;
 use veilwatch::authority::registration::{Base64Bytes, Budgets, Document, HexBytes, KioskRevocation, Material};
@@ -30,7 +30,7 @@ fn disclose(
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
     let proof = keys.proof(&veilwatch::hex(id), signer.kiosk_hex(), &veilwatch::hex(&nonce), handle);
     let body = format!("{{\"handle\":\"{}\",\"proof\":\"{}\"}}", veilwatch::hex(handle), veilwatch::hex(&proof));
-    let headers = signer.headers_with_nonce("POST", "/v1/disclose", body.as_bytes(), now(), &nonce);
+    let headers = signer.headers_with_nonce(&server.origin, "POST", "/v1/disclose", body.as_bytes(), now(), &nonce);
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     refusal(&call("POST", &server.url("/v1/disclose"), &headers, body.as_bytes()))
 }
@@ -130,7 +130,7 @@ fn state_in_memory_only_is_asked_for_and_warned_about() {
     assert_eq!(signed(&server, &deployment.signer(), "/v1/evaluate", &deployment.face(1)).0, 200);
     assert!(server.log_text().contains("WARNING: --state memory"), "{}", server.log_text());
     assert!(!keys.join("authority/state.sqlite3").exists(), "no file with --state memory");
-    let foreign = std::process::Command::new(BIN)
+    let foreign = std::process::Command::new(bin())
         .args(["authority", "--keys", keys.join("authority").to_str().unwrap(), "--state", "postgres://db/"])
         .output()
         .unwrap();

@@ -255,6 +255,7 @@ fn requests_beyond_the_concurrency_cap_are_shed_with_503_and_retry_after() {
             }
         })
     };
+    // A GET without a body (no such path on the kiosks' listener: 404 when it gets the slot).
     let probe = server.url(&format!("/v1/anchor/{}", "ab".repeat(32)));
     let mut answers = Vec::new();
     while !long.is_finished() {

@@ -46,7 +46,7 @@ fn the_authority_evaluates_over_https_with_its_certificate_and_refuses_plain_htt
     let face = deployment.face(1);
     let answer = |agent: &ureq::Agent| {
         let mut request = agent.post(&url).set("Content-Type", "application/octet-stream");
-        for (name, value) in signer.headers("POST", "/v1/evaluate", &face, server_process::now()) {
+        for (name, value) in signer.headers(&server.origin, "POST", "/v1/evaluate", &face, server_process::now()) {
             request = request.set(name, &value);
         }
         let response = request.send_bytes(&face).unwrap();
@@ -104,7 +104,8 @@ fn a_browser_page_may_call_the_authority_only_from_a_configured_kiosk_origin() {
     let (_, headers, _) = preflight(&restricted, "http://evil.example");
     assert_eq!(header(&headers, "access-control-allow-origin"), None, "another origin gets no CORS grant");
     let face = deployment.face(2);
-    let credential = deployment.signer().headers("POST", "/v1/evaluate", &face, server_process::now());
+    let credential =
+        deployment.signer().headers(&restricted.origin, "POST", "/v1/evaluate", &face, server_process::now());
     let mut with_origin: Vec<(&str, &str)> = credential.iter().map(|(n, v)| (*n, v.as_str())).collect();
     with_origin.push(("Origin", kiosk));
     let (status, headers, _) = call("POST", &restricted.url("/v1/evaluate"), &with_origin, &face);
@@ -120,7 +121,7 @@ fn a_browser_page_may_call_the_authority_only_from_a_configured_kiosk_origin() {
     let (_, headers, _) = call("POST", &open.url("/v1/evaluate"), &[("Origin", kiosk)], &face);
     assert_eq!(header(&headers, "access-control-allow-origin"), None);
     // A bad origin on the command line is refused up front.
-    let bad = std::process::Command::new(server_process::BIN)
+    let bad = std::process::Command::new(server_process::bin())
         .args(["authority", "--keys", keys.join("authority").to_str().unwrap(), "--allow-origin", "*"])
         .output()
         .unwrap();
@@ -147,7 +148,7 @@ fn the_authority_anchors_signed_audit_heads_and_refuses_forged_or_backward_ones(
     let kiosk_hex = veilwatch::hex(kiosk.verifying_key().as_bytes());
     let signer = deployment.signer();
     let post = |head: &Value| signed(&server, &signer, "/v1/anchor", head.to_string().as_bytes());
-    let get = || call("GET", &server.url(&format!("/v1/anchor/{kiosk_hex}")), &[], &[]);
+    let get = || call("GET", &server.admin_url(&format!("/v1/anchor/{kiosk_hex}")), &[], &[]);
     // The history answers one head a line; the latest is the last.
     let latest = || {
         let (_, _, body) = get();

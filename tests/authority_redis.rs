@@ -24,6 +24,27 @@ use veilwatch::governance::audit::SignedHead;
 
 const L: u16 = 16;
 
+/// The one public origin of the replicas (the load balancer's, which kiosks sign their requests
+/// for): a request accepted by one replica is the same request at the other.
+const BALANCER: &str = "https://authority.example";
+
+/// `veilwatch authority` with its state in `redis`, known to kiosks as [`BALANCER`], applying
+/// `register` (a registration document) at start if given.
+fn replica(
+    keys: &std::path::Path,
+    redis: &str,
+    register: Option<&std::path::Path>,
+    scratch: &std::path::Path,
+) -> Server {
+    let authority_keys = keys.join("authority");
+    let mut args = vec!["authority", "--keys", authority_keys.to_str().unwrap(), "--state", redis];
+    args.extend(["--public-origin", BALANCER]);
+    if let Some(document) = register {
+        args.extend(["--register", document.to_str().unwrap()]);
+    }
+    Server::start(&args, scratch)
+}
+
 fn metric(server: &Server, series: &str) -> f64 {
     let text = String::from_utf8(call("GET", &server.admin_url("/metrics"), &[], &[]).2).unwrap();
     text.lines().find(|l| l.starts_with(series)).map_or(0.0, |line| line.rsplit(' ').next().unwrap().parse().unwrap())
@@ -57,26 +78,14 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     let document = deployment.document(&keys, &scratch, "registration.txt");
     let state = redis.url();
     // Replica A registers the deployment at start; replica B only shares the store.
-    let a = Server::start(
-        &[
-            "authority",
-            "--keys",
-            keys.join("authority").to_str().unwrap(),
-            "--state",
-            &state,
-            "--register",
-            document.to_str().unwrap(),
-        ],
-        &scratch,
-    );
-    let b =
-        Server::start(&["authority", "--keys", keys.join("authority").to_str().unwrap(), "--state", &state], &scratch);
+    let a = replica(&keys, &state, Some(&document), &scratch);
+    let b = replica(&keys, &state, None, &scratch);
     let kiosk = deployment.signer();
     let face = deployment.face(1);
     away_from_a_minute_boundary();
 
     // A request accepted by A is a replay at B.
-    let headers = kiosk.headers("POST", "/v1/evaluate", &face, now());
+    let headers = kiosk.headers(&a.origin, "POST", "/v1/evaluate", &face, now());
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     assert_eq!(call("POST", &a.url("/v1/evaluate"), &headers, &face).0, 200, "{}", a.log_text());
     assert_eq!(refusal(&call("POST", &b.url("/v1/evaluate"), &headers, &face)), (401, "replayed".into()));
@@ -122,7 +131,7 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     let nonce = [0x44; 16];
     let p = material_keys.proof(&veilwatch::hex(&id), kiosk.kiosk_hex(), &veilwatch::hex(&nonce), &handle);
     let body = format!("{{\"handle\":\"{}\",\"proof\":\"{}\"}}", veilwatch::hex(&handle), veilwatch::hex(&p));
-    let headers = kiosk.headers_with_nonce("POST", "/v1/disclose", body.as_bytes(), now(), &nonce);
+    let headers = kiosk.headers_with_nonce(&a.origin, "POST", "/v1/disclose", body.as_bytes(), now(), &nonce);
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let disclosed = call("POST", &a.url("/v1/disclose"), &headers, body.as_bytes());
     assert_eq!((disclosed.0, &disclosed.2), (200, &sealed));
@@ -141,7 +150,7 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     let head = SignedHead::sign(&deployment.kiosk, 3, [0x55; 32], now());
     let body = head.to_json();
     assert_eq!(signed(&a, &kiosk, "/v1/anchor", body.as_bytes()).0, 204);
-    let read = call("GET", &b.url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]);
+    let read = call("GET", &b.admin_url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]);
     assert_eq!(read.0, 200);
     assert_eq!(SignedHead::parse(&String::from_utf8(read.2).unwrap()).unwrap(), head);
     let backwards = SignedHead::sign(&deployment.kiosk, 2, [0x56; 32], now());
@@ -160,7 +169,7 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     let later = SignedHead::sign(&deployment.kiosk, 4, [0x58; 32], now());
     assert_eq!(signed(&b, &kiosk, "/v1/anchor", later.to_json().as_bytes()).0, 204);
     for replica in [&a, &b] {
-        let history = call("GET", &replica.url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]);
+        let history = call("GET", &replica.admin_url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]);
         let heads: Vec<SignedHead> =
             String::from_utf8(history.2).unwrap().lines().map(|l| SignedHead::parse(l).unwrap()).collect();
         assert_eq!(heads, [head.clone(), later.clone()]);
@@ -173,18 +182,7 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     newer.budgets.faces_per_day = 100;
     let newer = Document::RegisterDeployment(newer).sign(&issuer_key(&keys));
     assert_eq!(call("POST", &a.admin_url("/issuer/documents"), &[], newer.as_bytes()).0, 204);
-    let c = Server::start(
-        &[
-            "authority",
-            "--keys",
-            keys.join("authority").to_str().unwrap(),
-            "--state",
-            &state,
-            "--register",
-            burst_path.to_str().unwrap(),
-        ],
-        &scratch,
-    );
+    let c = replica(&keys, &state, Some(&burst_path), &scratch);
     assert_eq!(signed(&c, &burst.signer(), "/v1/evaluate", &burst.face(1)).0, 200, "the newer budget of 100 a day");
     assert!(c.log_text().contains("stale_document"), "{}", c.log_text());
     drop(redis);
@@ -198,18 +196,7 @@ fn when_redis_stops_the_authority_refuses_with_503_and_evaluates_nothing_then_re
     let keys = keygen(&scratch);
     let deployment = TestDeployment::new(L, Budgets { faces_per_day: 3, ..generous() });
     let document = deployment.document(&keys, &scratch, "registration.txt");
-    let server = Server::start(
-        &[
-            "authority",
-            "--keys",
-            keys.join("authority").to_str().unwrap(),
-            "--state",
-            &redis.url(),
-            "--register",
-            document.to_str().unwrap(),
-        ],
-        &scratch,
-    );
+    let server = replica(&keys, &redis.url(), Some(&document), &scratch);
     let kiosk = deployment.signer();
     let face = deployment.face(1);
     for _ in 0..2 {
@@ -227,7 +214,7 @@ fn when_redis_stops_the_authority_refuses_with_503_and_evaluates_nothing_then_re
         assert_eq!(refusal(&signed(&server, &kiosk, "/v1/evaluate", &face)).0, 503);
     }
     assert_eq!(refusal(&signed(&server, &kiosk, "/v1/key-check", &server_process::elements(1, 5))).0, 503);
-    assert_eq!(call("GET", &server.url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]).0, 503);
+    assert_eq!(call("GET", &server.admin_url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]).0, 503);
     let document_text = std::fs::read(&document).unwrap();
     assert_eq!(call("POST", &server.admin_url("/issuer/documents"), &[], &document_text).0, 503);
     assert_eq!(

@@ -21,10 +21,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cluster::{
-    agent, send_document, signed_post, signed_post_with, Answer, Authority, Budgets, Deployment, Haproxy, Kiosk, Redis,
+    agent, send_document, signed_post, signed_post_for, signed_post_with, Answer, Authority, Budgets, Deployment,
+    Haproxy, Kiosk, Redis,
 };
 use curve25519_dalek::{RistrettoPoint, Scalar};
 use rand_core::{OsRng, RngCore};
+use veilwatch::authority::credential::AuthorityOrigin;
 
 const EVALUATE: &str = "/v1/evaluate";
 
@@ -52,10 +54,14 @@ impl Replicas {
         let registration =
             deployment.registration(&kiosks.iter().collect::<Vec<_>>(), budgets, &dir.join("registration.vwr"));
         let state = redis.url();
-        let a = Authority::start(&deployment.keys, &["--state", &state], &dir);
-        let b = Authority::start(&deployment.keys, &["--state", &state], &dir);
+        // Kiosks know the balancer's origin and sign their requests for it; so do the replicas.
+        let balancer_port = cluster::free_port();
+        let public_origin = format!("http://127.0.0.1:{balancer_port}");
+        let replica =
+            || Authority::start(&deployment.keys, &["--state", &state, "--public-origin", &public_origin], &dir);
+        let (a, b) = (replica(), replica());
         send_document(&a.admin_url(), &registration);
-        let balancer = Haproxy::start(&[a.port, b.port], &dir)?;
+        let balancer = Haproxy::start(balancer_port, &[a.port, b.port], &dir)?;
         cluster::wait_for_200(&format!("{}/v1/health", balancer.url()), Duration::from_secs(15));
         // Both replicas up in haproxy's view (two passing checks each).
         std::thread::sleep(Duration::from_millis(600));
@@ -100,7 +106,7 @@ fn a_kiosk_spraying_both_replicas_gets_its_budget_once_and_a_nonce_is_seen_by_bo
     let mut refusals = Vec::new();
     for i in 0..15 {
         let target = &targets[i % targets.len()];
-        let answer = signed_post(&agent, target, EVALUATE, &face, &r.kiosks[0].signer);
+        let answer = signed_post_for(&agent, target, &r.balancer.url(), EVALUATE, &face, &r.kiosks[0].signer);
         if evaluated(&answer, r.deployment.tables) {
             answered_by.push(target.clone());
         } else {
@@ -119,7 +125,8 @@ fn a_kiosk_spraying_both_replicas_gets_its_budget_once_and_a_nonce_is_seen_by_bo
     let signer = &r.kiosks[1].signer;
     let mut nonce = [0u8; 16];
     OsRng.fill_bytes(&mut nonce);
-    let headers = signer.headers_with_nonce("POST", EVALUATE, &face, cluster::now_unix(), &nonce);
+    let balancer = AuthorityOrigin::of_url(&r.balancer.url()).unwrap();
+    let headers = signer.headers_with_nonce(&balancer, "POST", EVALUATE, &face, cluster::now_unix(), &nonce);
     let first = signed_post_with(&agent, &r.a.url(), EVALUATE, &face, headers.clone());
     assert!(evaluated(&first, r.deployment.tables), "{} {}", first.status, first.text());
     for replay_at in [r.b.url(), r.balancer.url(), r.a.url()] {
@@ -195,8 +202,8 @@ fn a_replica_killed_under_load_loses_no_accepted_request_and_the_other_keeps_ser
     assert!(answered_after_kill.load(Ordering::SeqCst) > 0, "replica B kept serving through haproxy");
     // The store reached the budget exactly: B refuses, and so does the balancer.
     let agent = agent();
-    for at in [r.b.url(), url] {
-        let answer = signed_post(&agent, &at, EVALUATE, &face, &signer.signer);
+    for at in [r.b.url(), url.clone()] {
+        let answer = signed_post_for(&agent, &at, &url, EVALUATE, &face, &signer.signer);
         assert_eq!((answer.status, answer.refusal()), (429, "budget_total"), "{at}: {}", answer.text());
     }
 }
@@ -216,7 +223,7 @@ fn without_its_store_each_replica_refuses_and_with_it_back_the_budgets_are_kept(
 
     r.redis.stop();
     for replica in [r.a.url(), r.b.url(), r.a.url(), r.b.url()] {
-        let answer = signed_post(&agent, &replica, EVALUATE, &face, signer);
+        let answer = signed_post_for(&agent, &replica, &r.balancer.url(), EVALUATE, &face, signer);
         assert_eq!((answer.status, answer.refusal()), (503, "state_store_unavailable"), "{replica}: {}", answer.text());
         assert!(answer.body.len() < face.len(), "nothing evaluated: {} bytes came back", answer.body.len());
     }

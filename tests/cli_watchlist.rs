@@ -281,6 +281,9 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     assert!(registered.contains(&format!("\"tables\":{}", oprf_inspect["tables"])), "{registered}");
     assert!(registered.contains(&kiosk_public));
     let port = free_port();
+    // The kiosk reaches the authority through a recording proxy, whose origin it signs for.
+    let (proxy, log) = recording_proxy(port);
+    let url = format!("http://127.0.0.1:{proxy}");
     let _authority = Killed(
         Command::new(env!("CARGO_BIN_EXE_veilwatch"))
             .args([
@@ -290,6 +293,7 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
                 "--listen",
                 &format!("127.0.0.1:{port}"),
             ])
+            .args(["--public-origin", &url])
             .args(["--admin-listen", "127.0.0.1:0"])
             .args(["--register", registration.to_str().unwrap()])
             .stderr(Stdio::null())
@@ -297,8 +301,6 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
             .unwrap(),
     );
     wait_for(port);
-    let (proxy, log) = recording_proxy(port);
-    let url = format!("http://127.0.0.1:{proxy}");
     let signed_by_kiosk = ["--authority", url.as_str(), "--kiosk-key", kiosk_key.to_str().unwrap()];
     // The labels come from the materials the authority disclosed, opened here.
     let runs = [identify(&signed_by_kiosk, &oprf), identify(&signed_by_kiosk, &oprf)];

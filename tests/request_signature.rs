@@ -7,10 +7,12 @@
 
 use ed25519_dalek::{Signature, SigningKey, Verifier};
 use serde_json::{json, Value};
-use veilwatch::authority::credential::{request_message, RequestSigner, SIGNATURE};
+use veilwatch::authority::credential::{request_message, AuthorityOrigin, RequestSigner, SIGNATURE};
 use veilwatch::hex::{from_hex, hex};
 
 const SEED: [u8; 32] = [7; 32];
+/// The authority the request is for: its origin, as the browser spells `new URL(url).origin`.
+const AUTHORITY: &str = "https://authority.example:8787";
 const DEPLOYMENT: [u8; 16] = [0xA1; 16];
 const NONCE: [u8; 16] = [0x5E; 16];
 const TIMESTAMP: i64 = 1_800_000_123;
@@ -18,9 +20,11 @@ const BODY: &str = r#"{"handle":"00112233445566778899aabbccddeeff","proof":"ab"}
 
 fn vector() -> Value {
     let signer = RequestSigner::new(SigningKey::from_bytes(&SEED), &DEPLOYMENT);
-    let headers = signer.headers_with_nonce("post", "/v1/disclose", BODY.as_bytes(), TIMESTAMP, &NONCE);
+    let authority = AuthorityOrigin::of_url(AUTHORITY).unwrap();
+    let headers = signer.headers_with_nonce(&authority, "post", "/v1/disclose", BODY.as_bytes(), TIMESTAMP, &NONCE);
     json!({
         "seedHex": hex(&SEED),
+        "authority": AUTHORITY,
         "method": "POST",
         "path": "/v1/disclose",
         "deploymentHex": hex(&DEPLOYMENT),
@@ -44,6 +48,7 @@ fn the_rust_signer_produces_the_shared_vector() {
     let key = SigningKey::from_bytes(&SEED).verifying_key();
     let signature = Signature::from_slice(&from_hex(stored["headers"][SIGNATURE].as_str().unwrap()).unwrap()).unwrap();
     let message = request_message(
+        AUTHORITY,
         "POST",
         "/v1/disclose",
         &hex(&DEPLOYMENT),
@@ -54,4 +59,16 @@ fn the_rust_signer_produces_the_shared_vector() {
     );
     assert!(key.verify_strict(&message, &signature).is_ok());
     assert!(key.verify(&[message.as_slice(), b"x"].concat(), &signature).is_err());
+    // Signed for this authority, it does not verify as a request for another one.
+    let elsewhere = request_message(
+        "https://staging.authority.example:8787",
+        "POST",
+        "/v1/disclose",
+        &hex(&DEPLOYMENT),
+        &hex(key.as_bytes()),
+        TIMESTAMP,
+        &hex(&NONCE),
+        BODY.as_bytes(),
+    );
+    assert!(key.verify(&elsewhere, &signature).is_err());
 }

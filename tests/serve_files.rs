@@ -119,7 +119,7 @@ fn serve_lets_only_the_named_portals_frame_the_kiosk() {
     drop(server);
 
     for bad in ["https://portal.example; script-src *", "portal.example", "https://*", "'self'"] {
-        let output = std::process::Command::new(server_process::BIN)
+        let output = std::process::Command::new(server_process::bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--frame-ancestors", bad, "--mount", &mount])
             .output()
             .unwrap();

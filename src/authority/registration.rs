@@ -142,24 +142,32 @@ impl<'de> Deserialize<'de> for Base64Bytes {
     }
 }
 
-/// A deployment's budgets (protocol D).
+/// A deployment's budgets (protocol D). With the `cli` feature, also the flags of
+/// `veilwatch registration deployment` (`--faces-per-minute`, …), each documented by its field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Budgets {
     /// Faces per kiosk per unix minute.
+    #[cfg_attr(feature = "cli", arg(long))]
     pub faces_per_minute: u32,
     /// Faces per kiosk per UTC day.
+    #[cfg_attr(feature = "cli", arg(long))]
     pub faces_per_day: u32,
     /// Faces of the whole deployment, ever.
+    #[cfg_attr(feature = "cli", arg(long))]
     pub faces_total: u64,
     /// Reviewer materials released per kiosk per hour.
     #[serde(default = "default_disclosures")]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = DEFAULT_DISCLOSURES_PER_HOUR))]
     pub disclosures_per_hour: u32,
     /// Reviewer materials released for the whole deployment per unix hour, over all its kiosks.
     #[serde(default = "default_deployment_disclosures_per_hour")]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = DEFAULT_DEPLOYMENT_DISCLOSURES_PER_HOUR))]
     pub deployment_disclosures_per_hour: u32,
     /// Reviewer materials released for the whole deployment per UTC day, over all its kiosks.
     #[serde(default = "default_deployment_disclosures_per_day")]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = DEFAULT_DEPLOYMENT_DISCLOSURES_PER_DAY))]
     pub deployment_disclosures_per_day: u32,
 }
 

@@ -10,12 +10,14 @@
 //! - `POST /v1/disclose`: the sealed reviewer material of one handle, on proof of its record key.
 //! - `POST /v1/anchor`: a kiosk's signed audit-chain head (the credential's kiosk must be the head's),
 //!   appended to the kiosk's history; another hash at an anchored seq is 409 `anchor_conflict`.
-//! - `GET /v1/anchor/{kioskKey}[?since=SEQ]` (public): the history, one head a line.
 //! - `GET /v1/health`: 200 while the process serves, for load balancers' health checks.
 //!
 //! On the admin listener only ([`Routers::admin`]; loopback by default), because they carry
 //! per-kiosk counts or take tens of MB:
 //! - `GET /metrics` (Prometheus text).
+//! - `GET /v1/anchor/{kioskKey}[?since=SEQ]`: a kiosk's anchor history, one head a line, for the
+//!   auditor's `audit verify --anchors` (its length is the kiosk's audit line count, and its times
+//!   when the kiosk was at work: not for strangers who know a kiosk's public key).
 //! - `POST /issuer/documents`: a registration or revocation signed by the trusted issuer.
 //!
 //! Every `/v1/*` POST goes through [`admit`] first (the kiosk credential, [`super::credential`]);
@@ -42,7 +44,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use super::anchor::{verified_head, AnchorError, MAX_HEAD_BYTES};
 use super::budget::{self, Charge};
-use super::credential::{self, admit_kiosk, Credential, CredentialRefusal};
+use super::credential::{self, admit_kiosk, AuthorityOrigin, Credential, CredentialRefusal};
 use super::disclosure::{self, DiscloseRequest, Disclosure};
 use super::evaluator::DeploymentEvaluator;
 use super::registration::{Document, DocumentError, Registration, MAX_DOCUMENT_BYTES};
@@ -60,6 +62,8 @@ const KEY_CHECK_BODY_BYTES: usize = 64 * ELEMENT_BYTES;
 pub const MAX_ANSWER_BYTES: usize = MAX_ELEMENTS * ELEMENT_BYTES + PROOF_BYTES;
 pub const DISCLOSE_PATH: &str = "/v1/disclose";
 pub const ANCHOR_PATH: &str = "/v1/anchor";
+/// A kiosk's anchor history, on the admin listener.
+pub const ANCHOR_HISTORY_PATH: &str = "/v1/anchor/{kiosk_key}";
 pub const DOCUMENTS_PATH: &str = "/issuer/documents";
 pub const METRICS_PATH: &str = "/metrics";
 /// What a load balancer checks: 200 while the process serves (it says nothing else).
@@ -77,6 +81,9 @@ const DOCUMENTS_AT_ONCE: usize = 2;
 pub struct ServiceConfig {
     /// The issuer whose registration and revocation documents the authority accepts.
     pub issuer: VerifyingKey,
+    /// The origins kiosks reach this authority at (its public names, behind any proxy): a request
+    /// must be signed for one of them, so that one signed for another authority is refused.
+    pub origins: Vec<AuthorityOrigin>,
     /// Where registrations, budgets, nonces, anchors and the disclosure log live.
     pub store: Arc<dyn StateStore>,
     /// Kiosk origins allowed to call the authority from a browser (CORS); none → no CORS headers.
@@ -88,6 +95,7 @@ pub struct ServiceConfig {
 struct Service {
     evaluator: DeploymentEvaluator,
     issuer: VerifyingKey,
+    origins: Vec<AuthorityOrigin>,
     store: Arc<dyn StateStore>,
     metrics: Option<PrometheusHandle>,
 }
@@ -201,8 +209,8 @@ pub fn admin_body_limit(path: &str) -> usize {
 pub struct Routers {
     /// `/v1/*`, with CORS for the configured origins.
     pub public: Router,
-    /// `GET /metrics` (per-kiosk counts: foot traffic and alerts as they happen) and
-    /// `POST /issuer/documents`.
+    /// `GET /metrics` (per-kiosk counts: foot traffic and alerts as they happen),
+    /// `GET /v1/anchor/{kioskKey}` (a kiosk's audit line count) and `POST /issuer/documents`.
     pub admin: Router,
 }
 
@@ -211,6 +219,7 @@ pub fn routers(master: MasterSecret, config: ServiceConfig) -> Routers {
     let service = Arc::new(Service {
         evaluator: DeploymentEvaluator::new(master),
         issuer: config.issuer,
+        origins: config.origins,
         store: config.store,
         metrics: config.metrics,
     });
@@ -227,6 +236,7 @@ pub fn routers(master: MasterSecret, config: ServiceConfig) -> Routers {
     let admin = Router::new()
         .route(DOCUMENTS_PATH, post(documents).layer(documents_at_once))
         .route(METRICS_PATH, get(render_metrics))
+        .route(ANCHOR_HISTORY_PATH, get(anchored))
         .fallback(admin_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(service.clone());
@@ -235,7 +245,6 @@ pub fn routers(master: MasterSecret, config: ServiceConfig) -> Routers {
         .route(KEY_CHECK_PATH, post(key_check).layer(RequestBodyLimitLayer::new(KEY_CHECK_BODY_BYTES)))
         .route(DISCLOSE_PATH, post(disclose).layer(RequestBodyLimitLayer::new(disclosure::MAX_REQUEST_BYTES)))
         .route(ANCHOR_PATH, post(anchor).layer(RequestBodyLimitLayer::new(MAX_HEAD_BYTES)))
-        .route("/v1/anchor/{kiosk_key}", get(anchored))
         .route(HEALTH_PATH, get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -265,7 +274,7 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         "not_found",
         "no such endpoint; the authority answers POST /v1/evaluate, /v1/key-check, /v1/disclose, /v1/anchor, \
-         GET /v1/anchor/{kioskKey}, /v1/health",
+         GET /v1/health",
     )
 }
 
@@ -277,7 +286,7 @@ async fn admin_not_found() -> Response {
     refuse(
         StatusCode::NOT_FOUND,
         "not_found",
-        "no such endpoint; the admin listener answers POST /issuer/documents, GET /metrics",
+        "no such endpoint; the admin listener answers POST /issuer/documents, GET /metrics, GET /v1/anchor/{kioskKey}",
     )
 }
 
@@ -303,7 +312,8 @@ impl Admitted {
 }
 
 /// The check every `/v1/*` POST goes through, in this order: credential headers, the signature
-/// with the key the request names (before anything is looked up), the kiosk registered for the
+/// with the key the request names, for one of this authority's origins (before anything is looked
+/// up), the kiosk registered for the
 /// deployment, then the deployment (not revoked, in its window), the kiosk (not revoked), the
 /// clock and the nonce. Until the kiosk is known to be registered, a refusal says only
 /// `unauthorised` ([`CredentialRefusal::is_told`]).
@@ -315,7 +325,7 @@ async fn admit(
 ) -> Result<Admitted, Refusal> {
     let now = now_unix();
     let credential = credential?;
-    credential.verify_signature(Method::POST.as_str(), path, body)?;
+    credential.verify_signature(&service.origins, Method::POST.as_str(), path, body)?;
     let state = service.store.deployment(&credential.deployment.0).await?;
     let registration = admit_kiosk(&credential, state.as_ref(), now)?.clone();
     credential.check_fresh(now)?;
@@ -508,8 +518,8 @@ async fn anchor(State(service): State<Arc<Service>>, headers: HeaderMap, body: B
     finish("anchor", credential.as_ref().ok(), outcome)
 }
 
-/// `GET /v1/anchor/{kioskKey}[?since=SEQ]`: the kiosk's anchor history (the heads above `SEQ`),
-/// one signed head a line, oldest first, as `veilwatch audit verify --anchors` reads it.
+/// `GET /v1/anchor/{kioskKey}[?since=SEQ]` (admin listener): the kiosk's anchor history (the heads
+/// above `SEQ`), one signed head a line, oldest first, as `veilwatch audit verify --anchors` reads it.
 async fn anchored(
     State(service): State<Arc<Service>>,
     Path(kiosk_key): Path<String>,

@@ -237,7 +237,7 @@ impl DeploymentKey {
     /// is the evaluated elements in the same order followed by one batched DLEQ proof
     /// (`PROOF_BYTES`). Malformed elements are refused as a whole.
     pub fn evaluate_blinded(&self, body: &[u8]) -> Result<Vec<u8>, BlindError> {
-        if body.is_empty() || body.len() % ELEMENT_BYTES != 0 {
+        if body.is_empty() || !body.len().is_multiple_of(ELEMENT_BYTES) {
             return Err(BlindError::Authority(format!("request of {} bytes is not a list of elements", body.len())));
         }
         let blinded = body

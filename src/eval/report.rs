@@ -147,7 +147,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('\u{202f}');
         }
         out.push(c);
@@ -424,7 +424,7 @@ where
     ))?;
     let every = (series.points.len() / 7).max(1);
     for (i, p) in series.points.iter().enumerate() {
-        if (i + phase * every / 3) % every == 0 {
+        if (i + phase * every / 3).is_multiple_of(every) {
             draw_marker(root, chart.backend_coord(p), series.look, 5)?;
         }
     }

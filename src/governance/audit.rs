@@ -373,7 +373,7 @@ impl SignedHead {
 }
 
 /// Parses a file of signed heads: one JSON object a line (blank lines ignored), or a single
-/// object however it is laid out (the authority's `GET /v1/anchor/<kioskKey>` answers one a line).
+/// object however it is laid out (the authority's admin listener answers `GET /v1/anchor/<kioskKey>` one a line).
 pub fn parse_anchors(text: &str) -> Result<Vec<SignedHead>, AuditError> {
     if let Ok(one) = SignedHead::parse(text.trim()) {
         return Ok(vec![one]);

@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(sharpness(&flat), 0.0);
         let checker: Vec<u8> = (0..CROP_SIDE * CROP_SIDE)
             .flat_map(|i| {
-                let v = if (i % CROP_SIDE + i / CROP_SIDE) % 2 == 0 { 0 } else { 255 };
+                let v = if (i % CROP_SIDE + i / CROP_SIDE).is_multiple_of(2) { 0 } else { 255 };
                 [v, v, v]
             })
             .collect();

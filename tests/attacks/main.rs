@@ -25,7 +25,7 @@ use cluster::{agent, signed_post, signed_post_with, Authority, Budgets, Deployme
 use dump::Dump;
 use ed25519_dalek::SigningKey;
 use rand_core::{OsRng, RngCore};
-use veilwatch::authority::credential::RequestSigner;
+use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner};
 use veilwatch::blind::format::Watchlist;
 use veilwatch::blind::material::{DisclosureBody, MaterialKeys};
 use veilwatch::hex::hex;
@@ -56,6 +56,7 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
     let registration = deployment.registration(&[&k1, &k2], BUDGETS, &scratch.path().join("registration.vwr"));
     let authority = Authority::start(&deployment.keys, &["--register", registration.to_str().unwrap()], scratch.path());
     let url = authority.url();
+    let origin = AuthorityOrigin::of_url(&url).unwrap();
     let agent = agent();
 
     let issuer = cluster::read_public_key(&deployment.issuer_public);
@@ -90,7 +91,7 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
                 &url,
                 EVALUATE,
                 body,
-                k1.signer.headers("POST", EVALUATE, b"another body", cluster::now_unix()),
+                k1.signer.headers(&origin, "POST", EVALUATE, b"another body", cluster::now_unix()),
             ),
         ];
         // Unsigned, a stranger's key, a kiosk's headers over another body: each is refused with the
@@ -169,7 +170,7 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
         let mut nonce = [0u8; 16];
         OsRng.fill_bytes(&mut nonce);
         let body = DisclosureBody::encode(&keys, &deployment.id_hex, &k1.public_hex, &hex(&nonce), &opened.handle);
-        let headers = k1.signer.headers_with_nonce("POST", DISCLOSE, &body, cluster::now_unix(), &nonce);
+        let headers = k1.signer.headers_with_nonce(&origin, "POST", DISCLOSE, &body, cluster::now_unix(), &nonce);
         let answer = signed_post_with(&agent, &url, DISCLOSE, &body, headers);
         match (answer.status, answer.refusal()) {
             (200, _) => {

@@ -19,9 +19,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
-use veilwatch::authority::credential::{RequestSigner, REFUSAL};
+use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner, REFUSAL};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_veilwatch");
+/// The `veilwatch` binary under test: `VEILWATCH_BIN` if set (a copy of this checkout's build,
+/// which another checkout sharing the cargo target dir cannot overwrite mid-run, as in
+/// tests/harness.mjs), else cargo's.
+pub fn bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| std::env::var("VEILWATCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_veilwatch").to_owned()))
+}
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -219,7 +225,7 @@ pub struct Deployment {
 
 /// Runs `veilwatch ARGS`, panicking with its stderr if it fails; its stdout.
 pub fn veilwatch(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().unwrap();
+    let out = Command::new(bin()).args(args).output().unwrap();
     assert!(
         out.status.success(),
         "veilwatch {}: {}{}",
@@ -349,7 +355,7 @@ impl Authority {
     /// 127.0.0.1:ADMIN EXTRA…` (KEYS: the issuer's folder from keygen), once it accepts connections.
     pub fn start(keys: &Path, extra: &[&str], log_dir: &Path) -> Authority {
         let (port, admin_port) = (free_port(), free_port());
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(bin());
         command
             .args(["authority", "--keys", keys.join("authority").to_str().unwrap()])
             .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -372,7 +378,7 @@ impl Authority {
     }
 }
 
-/// `haproxy` on a free loopback port, round-robin over `backends` with HTTP health checks every
+/// `haproxy` on loopback `port`, round-robin over `backends` with HTTP health checks every
 /// 200 ms (`GET /v1/health`), retrying a connection a dead replica refused on the next one.
 pub struct Haproxy {
     pub port: u16,
@@ -380,9 +386,8 @@ pub struct Haproxy {
 }
 
 impl Haproxy {
-    pub fn start(backends: &[u16], dir: &Path) -> Option<Haproxy> {
+    pub fn start(port: u16, backends: &[u16], dir: &Path) -> Option<Haproxy> {
         let haproxy = tool_or_skip("haproxy")?;
-        let port = free_port();
         let servers: String = backends
             .iter()
             .enumerate()
@@ -466,9 +471,22 @@ pub fn now_unix() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-/// `POST base+path` signed by `signer` (fresh nonce, now).
+/// `POST base+path` signed by `signer` for `base`'s origin (fresh nonce, now).
 pub fn signed_post(agent: &ureq::Agent, base: &str, path: &str, body: &[u8], signer: &RequestSigner) -> Answer {
-    let headers = signer.headers("POST", path, body, now_unix());
+    signed_post_for(agent, base, base, path, body, signer)
+}
+
+/// `POST base+path` signed by `signer` for the authority known as `origin` (a replica reached
+/// directly is signed for as its balancer's origin, the one kiosks know).
+pub fn signed_post_for(
+    agent: &ureq::Agent,
+    base: &str,
+    origin: &str,
+    path: &str,
+    body: &[u8],
+    signer: &RequestSigner,
+) -> Answer {
+    let headers = signer.headers(&AuthorityOrigin::of_url(origin).unwrap(), "POST", path, body, now_unix());
     signed_post_with(agent, base, path, body, headers)
 }
 

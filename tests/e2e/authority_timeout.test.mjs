@@ -76,14 +76,15 @@ describe('authority custody with an authority that stops answering', { skip: !ha
   });
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
-  /** `veilwatch authority` on `port` with the deployment registered for `kioskKey`. */
-  function startAuthority(port, origin, kioskKey) {
+  /** `veilwatch authority` on `port` with the deployment registered for `kioskKey`, known to
+   * kiosks as `publicOrigin` (the proxy in front of it, whose origin the kiosk signs for). */
+  function startAuthority(port, origin, kioskKey, publicOrigin) {
     const registration = join(scratch, `${kioskKey.slice(0, 8)}.vwr`);
     veilwatch('registration', 'deployment', '--keys', keys, '--watchlist', join(scratch, 'oprf.vwl'), '--kiosk-key', kioskKey,
       '--faces-per-minute', '600', '--faces-per-day', '10000', '--faces-total', '100000', '--out', registration);
     // Its own state database: each test's authority starts from nothing, as in a fresh deployment.
     const authority = spawn(cli, ['authority', '--admin-listen', '127.0.0.1:0', '--keys', join(keys, 'authority'), '--listen', `127.0.0.1:${port}`,
-      '--state', join(scratch, `${kioskKey.slice(0, 8)}.sqlite3`), '--allow-origin', origin, '--register', registration],
+      '--public-origin', publicOrigin, '--state', join(scratch, `${kioskKey.slice(0, 8)}.sqlite3`), '--allow-origin', origin, '--register', registration],
       { stdio: ['ignore', 'ignore', 'pipe'] });
     authority.said = '';
     authority.stderr.on('data', (chunk) => { authority.said = (authority.said + chunk).slice(-2000); });
@@ -106,7 +107,7 @@ describe('authority custody with an authority that stops answering', { skip: !ha
       await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 120_000 });
       const kioskKey = await createKioskKey(page);
       // The authority knows the deployment and this kiosk, and grants CORS to the kiosk's origin only.
-      authority = startAuthority(authorityPort, origin, kioskKey);
+      authority = startAuthority(authorityPort, origin, kioskKey, proxy.origin);
       writeFileSync(join(scratch, 'authority.json'), JSON.stringify({
         purpose, legalBasis: 'Test data (LFW)', operator: 'Veilwatch CI', location: 'Headless chromium',
         validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', threshold: 53, thresholdFloor: 50,

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { repo } from '../harness.mjs';
-import { signedFetch, signedHeaders } from '../../www/kiosk/authority-client.js';
+import { authorityOrigin, signedFetch, signedHeaders } from '../../www/kiosk/authority-client.js';
 
 const vector = JSON.parse(readFileSync(`${repo}/tests/vectors/request-signature.json`, 'utf8'));
 
@@ -30,6 +30,7 @@ test('WebCrypto signs the same bytes as the Rust RequestSigner', async () => {
   assert.equal(kioskKey.pair.privateKey.extractable, false);
   assert.equal(kioskKey.publicHex, vector.headers['veilwatch-kiosk']);
   const headers = await signedHeaders({
+    authority: vector.authority,
     method: 'post',
     path: vector.path,
     body: vector.body,
@@ -42,6 +43,15 @@ test('WebCrypto signs the same bytes as the Rust RequestSigner', async () => {
   // A byte more of body is another signature.
   const altered = await signedHeaders({ ...vector, method: 'POST', body: `${vector.body} `, kioskKey });
   assert.notEqual(altered['veilwatch-signature'], vector.headers['veilwatch-signature']);
+  // The same request for another authority (staging rather than production) is another signature.
+  const elsewhere = await signedHeaders({ ...vector, method: 'POST', authority: 'https://staging.authority.example:8787', kioskKey });
+  assert.notEqual(elsewhere['veilwatch-signature'], vector.headers['veilwatch-signature']);
+});
+
+test('a request is signed for the origin of the authority URL, as the Rust side spells it', () => {
+  assert.equal(authorityOrigin('HTTPS://Authority.Example:443/'), 'https://authority.example');
+  assert.equal(authorityOrigin('http://127.0.0.1:8787'), 'http://127.0.0.1:8787');
+  assert.equal(authorityOrigin('http://authority.example:80/v1'), 'http://authority.example');
 });
 
 test('without a kiosk key nothing is sent and the operator is told to create one', async () => {

@@ -12,7 +12,13 @@ use std::time::{Duration, Instant};
 
 use curve25519_dalek::{RistrettoPoint, Scalar};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_veilwatch");
+/// The `veilwatch` binary under test: `VEILWATCH_BIN` if set (a copy of this checkout's build,
+/// which another checkout sharing the cargo target dir cannot overwrite mid-run, as in
+/// tests/harness.mjs), else cargo's.
+pub fn bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| std::env::var("VEILWATCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_veilwatch").to_owned()))
+}
 
 /// A fresh scratch folder for one test.
 pub fn scratch(name: &str) -> PathBuf {
@@ -31,7 +37,7 @@ pub const PROOF: usize = 64;
 /// An issuer key folder from `veilwatch keygen` (the authority gets its `authority/` folder).
 pub fn keygen(scratch: &Path) -> PathBuf {
     let keys = scratch.join("keys");
-    let out = Command::new(BIN).args(["keygen", "--out", keys.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(bin()).args(["keygen", "--out", keys.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     keys
 }
@@ -46,6 +52,9 @@ pub fn elements(n: usize, seed: u64) -> Vec<u8> {
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The origin requests to it are signed for: its first `--public-origin`, else its listen
+    /// address (`https://` with `--tls-cert`), as the authority defaults.
+    pub origin: AuthorityOrigin,
     /// An authority's admin listener (`/metrics`, `/issuer/documents`).
     pub admin: Option<SocketAddr>,
     pub log: PathBuf,
@@ -61,14 +70,17 @@ impl Server {
     pub fn start(args: &[&str], scratch: &Path) -> Server {
         let addr = free_loopback_port();
         let log = scratch.join(format!("server-{}.log", addr.port()));
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(bin());
         command.args(args).args(["--listen", &addr.to_string()]);
         let admin = (args.first() == Some(&"authority") && !args.contains(&"--admin-listen")).then(free_loopback_port);
         if let Some(admin) = admin {
             command.args(["--admin-listen", &admin.to_string()]);
         }
         let child = command.stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
-        let server = Server { child, addr, admin, log };
+        let public = args.iter().position(|a| *a == "--public-origin").map(|i| args[i + 1].to_owned());
+        let scheme = if args.contains(&"--tls-cert") { "https" } else { "http" };
+        let origin = AuthorityOrigin::of_url(&public.unwrap_or_else(|| format!("{scheme}://{addr}"))).unwrap();
+        let server = Server { child, addr, origin, admin, log };
         let start = Instant::now();
         while TcpStream::connect(addr).is_err() {
             assert!(start.elapsed() < Duration::from_secs(20), "the server did not come up: {}", server.log_text());
@@ -146,7 +158,7 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
 // ---- Deployments, kiosk credentials and Redis, for the authority's tests ----
 
 use ed25519_dalek::SigningKey;
-use veilwatch::authority::credential::RequestSigner;
+use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner};
 use veilwatch::authority::registration::{Budgets, Document, HexBytes, Registration};
 
 /// The issuer's signing key of a key folder (what `veilwatch registration` signs with).
@@ -250,7 +262,7 @@ pub fn signed_at(
     body: &[u8],
     timestamp: i64,
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let headers = signer.headers("POST", path, body, timestamp);
+    let headers = signer.headers(&server.origin, "POST", path, body, timestamp);
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     call("POST", &server.url(path), &headers, body)
 }

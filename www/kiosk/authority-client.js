@@ -2,9 +2,11 @@
 // the request is signed with the kiosk's non-extractable WebCrypto Ed25519 key (kiosk-key.js) over
 // exactly the bytes of `request_message` in src/authority/credential.rs,
 //
-//   VEILWATCH-REQUEST-V1\n{METHOD}\n{path}\n{deployment}\n{kiosk}\n{timestamp}\n{nonce}\n{sha256(body) hex}
+//   VEILWATCH-REQUEST-V2\n{authority}\n{METHOD}\n{path}\n{deployment}\n{kiosk}\n{timestamp}\n{nonce}\n{sha256(body) hex}
 //
-// and sent with the five credential headers and a deadline. Without a kiosk key nothing is sent:
+// where {authority} is the origin of the authority's URL (`new URL(url).origin`, the profile's
+// custody.url), so that a request signed for one authority (staging) is refused by another
+// (production); and sent with the five credential headers and a deadline. Without a kiosk key nothing is sent:
 // the call is refused here, telling the operator to create one. A refusal from the authority
 // (401, 403, 429, 503, …) comes back as an `AuthorityRefusal` whose message carries the
 // authority's reason, its `Veilwatch-Refusal` token and `Retry-After`, for the operator to read.
@@ -50,23 +52,31 @@ const asBytes = (body) => (body === undefined || body === null ? new Uint8Array(
 export const newNonce = () => hex(crypto.getRandomValues(new Uint8Array(16)));
 
 /** The bytes a kiosk signs for one request (the same bytes as `request_message` in Rust). */
-export async function requestMessage({ method, path, deploymentHex, kioskHex, timestamp, nonceHex, body }) {
+export async function requestMessage({ authority, method, path, deploymentHex, kioskHex, timestamp, nonceHex, body }) {
   const digest = hex(await crypto.subtle.digest('SHA-256', asBytes(body)));
   return new TextEncoder().encode(
-    `VEILWATCH-REQUEST-V1\n${method.toUpperCase()}\n${path}\n${deploymentHex}\n${kioskHex}\n${timestamp}\n${nonceHex}\n${digest}`,
+    `VEILWATCH-REQUEST-V2\n${authority}\n${method.toUpperCase()}\n${path}\n${deploymentHex}\n${kioskHex}\n${timestamp}\n${nonceHex}\n${digest}`,
   );
 }
 
+/** The origin a request to the authority at `url` is signed for (what `--public-origin` names). */
+export const authorityOrigin = (url) => new URL(url).origin;
+
 /**
- * The five credential headers for one request, signed with `kioskKey` (`{pair, publicHex}` from
- * kiosk-key.js). `timestamp` (unix seconds) defaults to now, `nonceHex` to a fresh nonce.
+ * The five credential headers for one request to the authority at `authority` (its origin, see
+ * `authorityOrigin`), signed with `kioskKey` (`{pair, publicHex}` from kiosk-key.js). `timestamp`
+ * (unix seconds) defaults to now, `nonceHex` to a fresh nonce.
  */
-export async function signedHeaders({ method = 'POST', path, body, deploymentHex, kioskKey, timestamp, nonceHex }) {
+export async function signedHeaders({ authority, method = 'POST', path, body, deploymentHex, kioskKey, timestamp, nonceHex }) {
   if (!kioskKey) throw new AuthorityRefusal(NO_KEY, { code: 'KIOSK_KEY_MISSING' });
   if (!/^[0-9a-f]{32}$/.test(deploymentHex ?? '')) {
     throw new AuthorityRefusal('no deployment is loaded, so there is no authority to ask', { code: 'NOT_READY' });
   }
+  if (typeof authority !== 'string' || authority !== authorityOrigin(authority)) {
+    throw new AuthorityRefusal(`${authority} is not an authority origin (scheme://host[:port])`, { code: 'NOT_READY' });
+  }
   const fields = {
+    authority,
     method,
     path,
     deploymentHex,
@@ -94,8 +104,14 @@ export async function signedHeaders({ method = 'POST', path, body, deploymentHex
  */
 export async function signedFetch(url, { method = 'POST', path, body, deploymentHex, kioskKey, nonceHex, contentType = 'application/octet-stream', timeoutMs = DEFAULT_TIMEOUT_MS }) {
   const bytes = asBytes(body);
-  const headers = await signedHeaders({ method, path, body: bytes, deploymentHex, kioskKey, nonceHex });
   const base = url.replace(/\/+$/, '');
+  let authority;
+  try {
+    authority = authorityOrigin(base);
+  } catch {
+    throw new AuthorityRefusal(`${url} is not the URL of an authority`, { code: 'NOT_READY' });
+  }
+  const headers = await signedHeaders({ authority, method, path, body: bytes, deploymentHex, kioskKey, nonceHex });
   let response;
   try {
     response = await fetch(`${base}${path}`, {

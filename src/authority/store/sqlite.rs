@@ -202,7 +202,7 @@ fn first_use_now(
             |row| row.get(0),
         )
         .optional()?;
-    let first = seen.map_or(true, |expires| expires <= now);
+    let first = seen.is_none_or(|expires| expires <= now);
     if first {
         transaction.execute(
             "INSERT OR REPLACE INTO nonces (kiosk, nonce, expires) VALUES (?1, ?2, ?3)",
@@ -222,7 +222,7 @@ fn charge_now(connection: &mut Connection, charges: &[Charge], now: i64) -> Resu
                 Ok((row.get(0)?, row.get(1)?))
             })
             .optional()?;
-        let used = row.filter(|(_, expires)| expires.map_or(true, |e| e > now)).map(|(count, _)| count);
+        let used = row.filter(|(_, expires)| expires.is_none_or(|e| e > now)).map(|(count, _)| count);
         if used.unwrap_or(0) as u64 >= charge.limit {
             return Ok(Some(charge.clone()));
         }

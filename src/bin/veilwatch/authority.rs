@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use axum::http::HeaderValue;
 use clap::Args;
 use ed25519_dalek::{SigningKey, VerifyingKey};
+use veilwatch::authority::credential::AuthorityOrigin;
 use veilwatch::authority::registration::Document;
 use veilwatch::authority::service::{self, ServiceConfig};
 use veilwatch::authority::store::{RedisStore, SqliteStore, StateStore};
@@ -49,6 +50,12 @@ pub struct AuthorityArgs {
     /// http://127.0.0.1:8080; repeatable. None: no CORS headers, so no browser page may call it.
     #[arg(long = "allow-origin", value_parser = parse_origin)]
     allow_origins: Vec<HeaderValue>,
+    /// The origin kiosks reach this authority at (their profile's custody.url, or the CLI's
+    /// --authority), e.g. https://authority.example: every request is signed for it, and one
+    /// signed for another authority (staging, say) is refused. Repeatable (several public names);
+    /// default: http(s)://--listen. Set it behind a proxy or a load balancer (the balancer's origin).
+    #[arg(long = "public-origin", value_parser = parse_public_origin)]
+    public_origins: Vec<AuthorityOrigin>,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -63,6 +70,15 @@ fn parse_origin(s: &str) -> Result<HeaderValue> {
         Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ', '*']) => Ok(HeaderValue::from_str(s)?),
         _ => bail!("{s} is not an origin (scheme://host[:port], e.g. http://127.0.0.1:8080)"),
     }
+}
+
+fn parse_public_origin(s: &str) -> Result<AuthorityOrigin> {
+    Ok(AuthorityOrigin::parse_exact(s)?)
+}
+
+/// `http://ADDR` (or `https://`): the origin of a listener when no `--public-origin` is given.
+pub fn listen_origin(listen: SocketAddr, tls: bool) -> Result<AuthorityOrigin> {
+    Ok(AuthorityOrigin::of_url(&format!("{}://{listen}", if tls { "https" } else { "http" }))?)
 }
 
 /// What `--state memory` prints, on stderr and in the log.
@@ -126,16 +142,22 @@ pub fn run(args: AuthorityArgs) -> Result<()> {
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     let state = args.state.unwrap_or_else(|| args.keys.join(STATE_FILE).display().to_string());
+    let origins = match args.public_origins {
+        origins if origins.is_empty() => vec![listen_origin(args.listen, args.server.serves_tls())?],
+        origins => origins,
+    };
     tracing::info!(
-        "authority: state in {}; CORS for {}",
+        "authority: state in {}; requests signed for {}; CORS for {}",
         if state == "memory" { "this process's memory" } else { &state },
+        origins.iter().map(AuthorityOrigin::as_str).collect::<Vec<_>>().join(", "),
         if args.allow_origins.is_empty() { "no origin".to_owned() } else { format!("{:?}", args.allow_origins) }
     );
     let (register, allow_origins) = (args.register, args.allow_origins);
     let routes = async move {
         let store = open_store(&state).await?;
         register_files(store.as_ref(), &issuer, &register).await?;
-        let routers = service::routers(master, ServiceConfig { issuer, store, allow_origins, metrics: Some(metrics) });
+        let config = ServiceConfig { issuer, origins, store, allow_origins, metrics: Some(metrics) };
+        let routers = service::routers(master, config);
         Ok((routers.public, routers.admin))
     };
     let admin = Admin { name: "authority-admin", listen: args.admin_listen, body_limit: service::admin_body_limit };
@@ -155,6 +177,7 @@ pub fn spawn_on_loopback(master: MasterSecret, issuer: SigningKey, documents: Ve
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot listen on loopback for the authority")?;
     let listen = listener.local_addr()?;
     let issuer_public = issuer.verifying_key();
+    let origins = vec![listen_origin(listen, false)?];
     let routes = async move {
         let store: Arc<dyn StateStore> = Arc::new(SqliteStore::in_memory()?);
         for document in &documents {
@@ -164,7 +187,7 @@ pub fn spawn_on_loopback(master: MasterSecret, issuer: SigningKey, documents: Ve
         }
         Ok(service::routers(
             master,
-            ServiceConfig { issuer: issuer_public, store, allow_origins: Vec::new(), metrics: None },
+            ServiceConfig { issuer: issuer_public, origins, store, allow_origins: Vec::new(), metrics: None },
         )
         .public)
     };

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use ed25519_dalek::SigningKey;
 use rand_core::{OsRng, RngCore};
-use veilwatch::authority::credential::{RequestSigner, NONCE_BYTES, REFUSAL};
+use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner, NONCE_BYTES, REFUSAL};
 use veilwatch::blind::material::{DisclosureBody, Handle, MaterialKeys};
 use veilwatch::blind::prf::{AuthorityEndpoint, OprfTransport, ELEMENT_BYTES, PROOF_BYTES};
 use veilwatch::blind::BlindError;
@@ -21,9 +21,10 @@ const DISCLOSE: &str = "/v1/disclose";
 const MAX_ANSWER: u64 = (16_384 * ELEMENT_BYTES + PROOF_BYTES) as u64;
 
 /// An authority at `base` (`http://` or `https://`, no path), reached as one registered kiosk of
-/// one deployment.
+/// one deployment; every request is signed for `base`'s origin.
 pub struct SignedAuthority {
     base: String,
+    origin: AuthorityOrigin,
     signer: RequestSigner,
     agent: ureq::Agent,
 }
@@ -37,8 +38,9 @@ impl SignedAuthority {
         if rest.is_empty() || rest.contains('/') {
             bail!("{url}: give the authority's base URL, without a path (e.g. https://authority.example:8787)");
         }
+        let origin = AuthorityOrigin::of_url(base)?;
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
-        Ok(SignedAuthority { base: base.to_owned(), signer: RequestSigner::new(key, deployment), agent })
+        Ok(SignedAuthority { base: base.to_owned(), origin, signer: RequestSigner::new(key, deployment), agent })
     }
 
     /// The kiosk's public key, 64 hex digits.
@@ -55,7 +57,8 @@ impl SignedAuthority {
         nonce: &[u8; NONCE_BYTES],
     ) -> Result<Vec<u8>, BlindError> {
         let mut request = self.agent.post(&format!("{}{path}", self.base)).set("Content-Type", content_type);
-        for (name, value) in self.signer.headers_with_nonce("POST", path, body, veilwatch::time::now_unix(), nonce) {
+        let now = veilwatch::time::now_unix();
+        for (name, value) in self.signer.headers_with_nonce(&self.origin, "POST", path, body, now, nonce) {
             request = request.set(name, &value);
         }
         let response = match request.send_bytes(body) {

@@ -21,7 +21,7 @@ use clap::Args;
 use ed25519_dalek::SigningKey;
 use rand_core::{OsRng, RngCore};
 use serde_json::{json, Value};
-use veilwatch::authority::credential::{RequestSigner, REFUSAL};
+use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner, REFUSAL};
 use veilwatch::blind::format::Watchlist;
 use veilwatch::blind::prf::{code_input, BlindedBatch};
 use veilwatch::hex::from_hex;
@@ -103,9 +103,15 @@ struct Outcome {
     errors: Vec<String>,
 }
 
-fn post(agent: &ureq::Agent, url: &str, signer: &RequestSigner, body: &[u8]) -> std::result::Result<Vec<u8>, String> {
+fn post(
+    agent: &ureq::Agent,
+    url: &str,
+    origin: &AuthorityOrigin,
+    signer: &RequestSigner,
+    body: &[u8],
+) -> std::result::Result<Vec<u8>, String> {
     let mut request = agent.post(&format!("{url}{EVALUATE}")).set("Content-Type", "application/octet-stream");
-    for (name, value) in signer.headers("POST", EVALUATE, body, veilwatch::time::now_unix()) {
+    for (name, value) in signer.headers(origin, "POST", EVALUATE, body, veilwatch::time::now_unix()) {
         request = request.set(name, &value);
     }
     match request.send_bytes(body) {
@@ -140,11 +146,12 @@ pub fn run(args: BenchAuthorityArgs) -> Result<()> {
     let signers: Vec<RequestSigner> =
         args.kiosk_keys.iter().map(|path| kiosk_signer(path, &deployment)).collect::<Result<_>>()?;
     let url = args.url.trim_end_matches('/').to_owned();
+    let origin = AuthorityOrigin::of_url(&url)?;
 
     // The first face is checked end to end, as a kiosk checks it.
     let first = random_face(&watchlist)?;
     let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
-    let answer = post(&agent, &url, &signers[0], first.request())
+    let answer = post(&agent, &url, &origin, &signers[0], first.request())
         .map_err(|e| anyhow::anyhow!("the authority at {url} refused a signed request: {e}"))?;
     let public_key = watchlist.header.authority_key.context("the watchlist is not in authority custody")?;
     first.finish(&answer, &public_key).context("the authority's answer does not verify")?;
@@ -159,7 +166,8 @@ pub fn run(args: BenchAuthorityArgs) -> Result<()> {
     let started = Instant::now();
     let workers: Vec<_> = (0..args.concurrency)
         .map(|worker| {
-            let (stop, signers, bodies, url) = (stop.clone(), signers.clone(), bodies.clone(), url.clone());
+            let (stop, signers, bodies) = (stop.clone(), signers.clone(), bodies.clone());
+            let (url, origin) = (url.clone(), origin.clone());
             std::thread::spawn(move || {
                 let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
                 let signer = &signers[worker % signers.len()];
@@ -169,7 +177,7 @@ pub fn run(args: BenchAuthorityArgs) -> Result<()> {
                     let body = &bodies[i % bodies.len()];
                     i += 1;
                     let sent = Instant::now();
-                    match post(&agent, &url, signer, body) {
+                    match post(&agent, &url, &origin, signer, body) {
                         Ok(answer) if answer.len() >= tables * 32 => {
                             outcome.latencies_ms.push(sent.elapsed().as_secs_f64() * 1000.0)
                         }

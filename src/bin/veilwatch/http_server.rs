@@ -76,6 +76,13 @@ pub struct ServerArgs {
     max_uploads_per_address: usize,
 }
 
+impl ServerArgs {
+    /// Whether the server speaks HTTPS (it was given a certificate).
+    pub fn serves_tls(&self) -> bool {
+        self.tls_cert.is_some()
+    }
+}
+
 impl Default for ServerArgs {
     /// The flags' defaults, without TLS.
     fn default() -> Self {

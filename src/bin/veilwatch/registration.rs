@@ -12,7 +12,6 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use veilwatch::authority::registration::{
     Budgets, DeploymentRevocation, Document, HexBytes, KioskRevocation, Material, Registration,
-    DEFAULT_DEPLOYMENT_DISCLOSURES_PER_DAY, DEFAULT_DEPLOYMENT_DISCLOSURES_PER_HOUR, DEFAULT_DISCLOSURES_PER_HOUR,
 };
 use veilwatch::authority::service::DOCUMENTS_PATH;
 use veilwatch::blind::format::Header;
@@ -39,22 +38,8 @@ pub enum RegistrationCommand {
         /// them, as `veilwatch kiosk-key new` prints). Repeat for each kiosk.
         #[arg(long = "kiosk-key", value_name = "KEY", required = true)]
         kiosk_keys: Vec<String>,
-        #[arg(long)]
-        faces_per_minute: u32,
-        #[arg(long)]
-        faces_per_day: u32,
-        /// Faces the whole deployment may have evaluated, ever.
-        #[arg(long)]
-        faces_total: u64,
-        /// Reviewer materials released per kiosk per hour.
-        #[arg(long, default_value_t = DEFAULT_DISCLOSURES_PER_HOUR)]
-        disclosures_per_hour: u32,
-        /// Reviewer materials released for the whole deployment (all its kiosks) per hour.
-        #[arg(long, default_value_t = DEFAULT_DEPLOYMENT_DISCLOSURES_PER_HOUR)]
-        deployment_disclosures_per_hour: u32,
-        /// Reviewer materials released for the whole deployment (all its kiosks) per UTC day.
-        #[arg(long, default_value_t = DEFAULT_DEPLOYMENT_DISCLOSURES_PER_DAY)]
-        deployment_disclosures_per_day: u32,
+        #[command(flatten)]
+        budgets: Budgets,
         #[arg(long)]
         out: PathBuf,
     },
@@ -96,19 +81,7 @@ pub struct RegistrationArgs {
 
 pub fn run(args: RegistrationArgs) -> Result<()> {
     match args.command {
-        RegistrationCommand::Deployment {
-            keys,
-            watchlist,
-            materials,
-            kiosk_keys,
-            faces_per_minute,
-            faces_per_day,
-            faces_total,
-            disclosures_per_hour,
-            deployment_disclosures_per_hour,
-            deployment_disclosures_per_day,
-            out,
-        } => {
+        RegistrationCommand::Deployment { keys, watchlist, materials, kiosk_keys, budgets, out } => {
             let issuer = key_files::issuer_secret(&keys)?;
             let parsed = Watchlist::parse(read(&watchlist)?, &issuer.verifying_key())
                 .with_context(|| format!("cannot use the watchlist {}", watchlist.display()))?;
@@ -120,14 +93,6 @@ pub fn run(args: RegistrationArgs) -> Result<()> {
                 .iter()
                 .map(|k| key_files::public_key(k).map(|k| HexBytes(k.to_bytes())).context("--kiosk-key"))
                 .collect::<Result<Vec<_>>>()?;
-            let budgets = Budgets {
-                faces_per_minute,
-                faces_per_day,
-                faces_total,
-                disclosures_per_hour,
-                deployment_disclosures_per_hour,
-                deployment_disclosures_per_day,
-            };
             let registration = registration_for(&parsed.header, kiosk_keys, budgets, materials, now_unix());
             let document = Document::RegisterDeployment(registration);
             // Parse what was written, so a document the authority would refuse never leaves here.

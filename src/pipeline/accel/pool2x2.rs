@@ -116,7 +116,7 @@ pub(crate) fn substitute(mut model: TypedModel) -> TractResult<TypedModel> {
         .filter(|node| {
             node.op_as::<OptMaxPool>().is_some_and(|pool| {
                 let spec = &pool.pool_spec;
-                let ones = |v: &Option<TVec<usize>>| v.as_ref().map_or(true, |v| v.iter().all(|&d| d == 1));
+                let ones = |v: &Option<TVec<usize>>| v.as_ref().is_none_or(|v| v.iter().all(|&d| d == 1));
                 let twos = |v: &Option<TVec<usize>>| v.as_ref().is_some_and(|v| v[..] == [2, 2]);
                 let unpadded = match &spec.padding {
                     PaddingSpec::Valid => true,
