@@ -17,8 +17,9 @@
 //   elements (a blinded VOPRF query: frame or embedding bytes pass for one 32-byte chunk in ~16);
 //   POST /v1/key-check with exactly one such element; POST /v1/anchor with a signed audit head
 //   (exactly kioskKey, seq, head, time, signature, each of its format); POST /v1/disclose with
-//   exactly {handle: 32 hex digits, proof: 64 hex digits}; GET /v1/anchor/<kiosk key>; and only the
-//   credential headers, each of its format, besides the browser's own.
+//   exactly {handle: 32 hex digits, proof: 64 hex digits}; nothing else (no GET: an anchor history
+//   is read on the authority's admin listener, never by a kiosk); and only the credential headers,
+//   each of its format, besides the browser's own.
 
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -137,11 +138,9 @@ export function egressViolation({ url, method, headers, body }) {
     if (!CREDENTIAL_HEADERS[name].test(value)) return `header ${name} does not have its format`;
   }
   if (method === 'OPTIONS') {
-    return length === 0 && (AUTHORITY_PATHS.includes(path) || path.startsWith('/v1/anchor/')) ? null : 'a preflight of a path the kiosk does not use';
+    return length === 0 && AUTHORITY_PATHS.includes(path) ? null : 'a preflight of a path the kiosk does not use';
   }
-  if (method === 'GET') {
-    return length === 0 && /^\/v1\/anchor\/[0-9a-f]{64}$/.test(path) ? null : `GET ${path} at an authority`;
-  }
+  // The kiosk only POSTs to an authority (an anchor history is read on the admin listener, not by kiosks).
   if (method !== 'POST') return `${method} at an authority`;
   return authorityBody(path, body ?? Buffer.alloc(0));
 }
