@@ -28,16 +28,17 @@ const STRANGERS = ['Tony_Blair', 'Aaron_Sorkin', 'Hugo_Chavez', 'Akhmed_Zakayev'
   'Benjamin_McKenzie', 'Carly_Fiorina', 'Arye_Mekel'];
 const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models'), ...args], { encoding: 'utf8' });
 
-/** An 8 s, 30 frames/s .y4m of `count` faces (125 px tiles of LFW photos, the first the watchlisted
- * person's) in up to two rows of five, walking 12.5 px/s to the right across a grey 640×480 scene. */
+/** An 8 s, 30 frames/s .y4m of `count` faces (160 px tiles of LFW photos, faces about 65 px wide,
+ * the first the watchlisted person's) in up to three rows of four, walking 12.5 px/s to the right across a grey 640×480 scene. */
 function crowdCamera(path, count) {
   const people = [photo(WATCHLISTED, 1), ...STRANGERS.map((p) => photo(p, 1))].slice(0, count);
   const inputs = people.flatMap((p) => ['-loop', '1', '-t', '8', '-i', p]);
   const chains = [`color=c=gray:s=640x480:r=30:d=8[bg]`];
   let last = 'bg';
   people.forEach((_, i) => {
-    const [x0, y0] = [10 + 100 * (i % 5), count > 5 ? 40 + 220 * Math.floor(i / 5) : 170];
-    chains.push(`[${i}:v]scale=125:125,setsar=1[p${i}]`);
+    const row = Math.floor(i / 4);
+    const [x0, y0] = [10 + 120 * (i % 4), count > 8 ? 160 * row : count > 4 ? 80 + 160 * row : 160];
+    chains.push(`[${i}:v]scale=160:160,setsar=1[p${i}]`);
     chains.push(`[${last}][p${i}]overlay=x='${x0}+12.5*t':y=${y0}:shortest=1[o${i}]`);
     last = `o${i}`;
   });
@@ -112,6 +113,7 @@ async function runCrowd(origin, camera, deploymentArgs) {
         fps: (frames - start.frames) / elapsed,
         faces_per_frame: (counters.facesProcessed - start.counters.facesProcessed) / (frames - start.frames),
         faces_processed_per_s: delta('facesProcessed'),
+        faces_rejected_per_s: delta('facesRejected'),
         // (An engine from before embedding on need has no such counter: it embedded every face.)
         faces_embedded_per_s: counters.facesEmbedded === undefined ? null : delta('facesEmbedded'),
         match_attempts_per_s: delta('matchAttempts'),
@@ -134,7 +136,7 @@ try {
     crowd.faces[count] = result;
     const alert = result.first_frame_to_alert_ms;
     console.log(`  crowd of ${String(count).padStart(2)}: ${result.fps.toFixed(1)} frames/s, ${result.faces_per_frame.toFixed(1)} faces a frame, `
-      + `${result.faces_embedded_per_s?.toFixed(1) ?? 'all'} embedded/s of ${result.faces_processed_per_s.toFixed(1)} processed/s; `
+      + `${result.faces_embedded_per_s?.toFixed(1) ?? 'all'} embedded/s of ${result.faces_processed_per_s.toFixed(1)} processed/s (${result.faces_rejected_per_s.toFixed(1)}/s rejected by the quality gate); `
       + `first frame to alert (local custody, ${result.alerts} alerts) ${alert ? `median ${alert.median.toFixed(0)} ms, max ${alert.max.toFixed(0)} ms` : 'none'}`);
   }
   const benchPath = join(repo, 'bench.json');
