@@ -120,6 +120,7 @@ bench: setup native wasm
 	VEILWATCH_WASM_VARIANT=relaxed-simd node --experimental-wasm-relaxed-simd tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames
 	node tests/bench/wipe_cost.mjs $(CARGO_TARGET_DIR)/bench-frames
 	node tests/bench/browser.mjs $(CARGO_TARGET_DIR)/bench-frames
+	node tests/bench/crowd.mjs
 
 ## The authority's capacity at L = 1024 (faces/s, per core, p50/p99) on one replica, then two behind
 ## haproxy sharing Redis, from a load generator of valid signed requests → bench.json "authority".

@@ -35,12 +35,6 @@ impl Embedding {
         Some(Embedding(out))
     }
 
-    /// Wraps values as they are (not normalised): running sums for fusion.
-    #[cfg(feature = "pipeline")]
-    pub(crate) fn from_raw(values: [f32; EMBEDDING_DIM]) -> Embedding {
-        Embedding(values)
-    }
-
     pub fn values(&self) -> &[f32; EMBEDDING_DIM] {
         &self.0
     }

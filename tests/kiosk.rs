@@ -201,3 +201,41 @@ fn stepping_back_into_a_spent_minute_does_not_reopen_its_cap() {
     assert_eq!(stepped_back.match_attempts, 2, "a backward step must not reset the per-minute cap");
     assert!(stepped_back.rate_limited > spent.rate_limited);
 }
+
+/// Two frames side by side, as one wider frame (both the same height).
+fn side_by_side(left: &Frame, right: &Frame) -> Frame {
+    assert_eq!(left.height(), right.height());
+    let (lw, rw, h) = (left.width() as usize, right.width() as usize, left.height() as usize);
+    let mut rgb = Vec::with_capacity((lw + rw) * h * 3);
+    for y in 0..h {
+        rgb.extend_from_slice(&left.rgb()[y * lw * 3..(y + 1) * lw * 3]);
+        rgb.extend_from_slice(&right.rgb()[y * rw * 3..(y + 1) * rw * 3]);
+    }
+    Frame::from_rgb((lw + rw) as u32, h as u32, rgb).unwrap()
+}
+
+#[test]
+fn a_group_is_embedded_on_need_and_the_watchlisted_face_still_alerts_at_once() {
+    let Some(mut s) = setup(600, NOW + 3600) else { return };
+    let group = side_by_side(&s.stranger, &s.enrolled);
+    let mut alerts = Vec::new();
+    let mut counters = None;
+    for i in 0..30 {
+        let result = s.session.process_frame(&group, ms(NOW, i as f64 * 100.0)).unwrap();
+        assert_eq!(result.faces.len(), 2, "frame {i}: both faces are tracked, embedded or not");
+        if i == 0 {
+            assert_eq!(result.alerts.len(), 1, "the watchlisted face alerts on its first frame");
+        }
+        alerts.extend(result.alerts);
+        counters = Some(result.counters);
+    }
+    let c = counters.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].record.as_ref().unwrap().label, "Tony Blair");
+    assert_eq!((c.faces_processed, c.tracks_active, c.faces_rejected), (60, 2, 0));
+    // The stranger's track fuses its budget of 10 good frames and is then carried by its box; the
+    // alerted track needs no embedding after its first. Before embedding on need: 60.
+    assert_eq!(c.faces_embedded, 10 + 1, "{c:?}");
+    // Matched once a second all the same: the stranger at 0, 1 and 2 s, Blair once.
+    assert_eq!(c.match_attempts, 3 + 1, "{c:?}");
+}

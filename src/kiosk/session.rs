@@ -50,8 +50,7 @@ use crate::blind::BlindError;
 use crate::governance::audit::{AuditLog, Reopening};
 use crate::governance::profile::SignedProfile;
 use crate::pipeline::{align, Engine, Face, Frame, Quality};
-use crate::template::Embedding;
-use crate::track::{MatchRequest, TrackedFace, Tracker, TrackerOptions};
+use crate::track::{MatchRequest, Sighting, TrackedFace, Tracker, TrackerOptions};
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
@@ -60,8 +59,11 @@ pub struct Counters {
     pub frames: u64,
     /// Faces detected and processed (every one of them wiped after its frame).
     pub faces_processed: u64,
-    /// Faces that failed a quality gate (counted, never matched).
+    /// Faces that failed a quality gate (counted, never embedded nor matched).
     pub faces_rejected: u64,
+    /// Faces embedded: only those their track needed (a new or still-fusing track's good faces,
+    /// and clearly better ones); the others are tracked by their box alone.
+    pub faces_embedded: u64,
     pub match_attempts: u64,
     /// Attempts skipped because the profile's query-rate cap was reached.
     pub rate_limited: u64,
@@ -184,11 +186,12 @@ struct PendingQuery {
     expires_ms: f64,
 }
 
-/// Faces of one frame after analysis: each face's quality, and its embedding if it passed.
+/// Faces of one frame after analysis: each face's quality, and what the tracker is given of it
+/// (its embedding, when it was needed).
 struct AnalysedFrame {
     faces: Vec<Face>,
     qualities: Vec<Quality>,
-    embeddings: Vec<Option<Embedding>>,
+    sightings: Vec<Sighting>,
 }
 
 pub struct KioskSession {
@@ -498,7 +501,7 @@ impl KioskSession {
         self.roll_minute(now_unix);
         self.stop_matching_outside_the_window(now_unix)?;
         let analysed = self.analyse_faces(frame)?;
-        let (tracked, requests) = self.tracker.update(&analysed.faces, analysed.embeddings, now_ms);
+        let (tracked, requests) = self.tracker.update(&analysed.faces, analysed.sightings, now_ms);
         let expired = self.drop_stale_queries(now_ms);
         let (alerts, queries, matching_error) = self.match_tracks(frame, &tracked, requests, now_ms);
         self.update_track_counters(now_ms);
@@ -646,22 +649,32 @@ impl KioskSession {
         Ok(())
     }
 
-    /// Detects, aligns, assesses and embeds every face, counting each; faces that fail a quality
-    /// gate keep no embedding.
+    /// Detects, aligns and assesses every face, counting each, and embeds only the faces their
+    /// tracks need (see [`crate::track`]): a good face that starts a track or whose track is still
+    /// fusing, or a clearly better one. Faces that fail a quality gate are never embedded. Every
+    /// crop is wiped as soon as its face is done.
     fn analyse_faces(&mut self, frame: &Frame) -> Result<AnalysedFrame, KioskError> {
         let faces = self.engine.detect(frame)?;
+        let needs = self.tracker.embed_when(&faces);
         let mut qualities = Vec::with_capacity(faces.len());
-        let mut embeddings = Vec::with_capacity(faces.len());
-        for face in &faces {
-            let analysed = self.engine.analyse_face(frame, face)?;
-            let passed = analysed.quality.passed();
+        let mut sightings = Vec::with_capacity(faces.len());
+        for (face, need) in faces.iter().zip(needs) {
+            let (crop, quality) = self.engine.align_and_assess(frame, face)?;
+            let passed = quality.passed();
             self.counters.faces_processed += 1;
             self.counters.faces_rejected += u64::from(!passed);
             self.minute.face(passed);
-            embeddings.push(passed.then_some(analysed.embedding));
-            qualities.push(analysed.quality);
+            let embedding = if need.wants(&quality) {
+                self.counters.faces_embedded += 1;
+                Some(self.engine.embed_crop(&crop)?)
+            } else {
+                None
+            };
+            drop(crop);
+            sightings.push(Sighting { quality: quality.clone(), embedding });
+            qualities.push(quality);
         }
-        Ok(AnalysedFrame { faces, qualities, embeddings })
+        Ok(AnalysedFrame { faces, qualities, sightings })
     }
 
     /// One blind match per due track, within the profile's per-minute cap; each record that opens

@@ -71,10 +71,17 @@ impl Engine {
 
     /// Aligns and embeds one detected face, and assesses its quality (without gating on it).
     pub fn analyse_face(&self, frame: &Frame, face: &Face) -> Result<AnalysedFace> {
-        let crop = align::align(frame, face).ok_or(Error::DegenerateLandmarks)?;
-        let quality = quality::assess(face, &crop, &self.gates);
+        let (crop, quality) = self.align_and_assess(frame, face)?;
         let embedding = self.embed_crop(&crop)?;
         Ok(AnalysedFace { face: *face, quality, embedding })
+    }
+
+    /// Aligns one detected face and assesses its quality, without embedding it: what the kiosk
+    /// needs to decide whether the face is worth an embedding at all. The crop wipes itself on drop.
+    pub fn align_and_assess(&self, frame: &Frame, face: &Face) -> Result<(AlignedFace, Quality)> {
+        let crop = align::align(frame, face).ok_or(Error::DegenerateLandmarks)?;
+        let quality = quality::assess(face, &crop, &self.gates);
+        Ok((crop, quality))
     }
 
     /// Detects, aligns, assesses and embeds every face in the frame.

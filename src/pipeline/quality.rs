@@ -52,6 +52,14 @@ impl Quality {
     pub fn passed(&self) -> bool {
         self.rejections.is_empty()
     }
+
+    /// How much of a frontal face the detector saw, in pixels: the box's smaller side,
+    /// foreshortened by the estimated yaw and pitch. A track's later face is "clearly better"
+    /// when this grows (the person came closer or turned to the camera); sharpness only gates,
+    /// as it varies from frame to frame more than the face does.
+    pub fn frontal_px(&self) -> f32 {
+        self.face_px * self.yaw_deg.to_radians().cos() * self.pitch_deg.to_radians().cos()
+    }
 }
 
 /// Where the nose sits between the eye line and the mouth line on a frontal face (the template).

@@ -115,7 +115,8 @@ function computePatterns(frame, deployment) {
   }
   for (const run of [...pixels, ...rgb, ...cropRgb]) assert.ok(varied(run), 'patterns are taken from textured parts of the face');
 
-  // The track's fused embedding is the running sum of its frames' embeddings (src/track.rs).
+  // A track holds its fused frames' embeddings (src/track.rs); their mean is taken through running
+  // sums (Embedding::mean), which must not be left behind either.
   const twice = embedding.map((v) => Math.fround(v + v));
   const thrice = embedding.map((v, i) => Math.fround(twice[i] + v));
   const activations = (model) => sampled.filter((s) => s.model === model).flatMap((s) => slices(s.runs, 16).map((run) => ({ run, node: s.node })));
