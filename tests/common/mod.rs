@@ -42,6 +42,13 @@ pub fn utkface() -> Option<PathBuf> {
     required_or_skip("UTKFace fillers (set VEILWATCH_DATA)", &dir.join("images")).then_some(dir)
 }
 
+/// Where tests keep the embeddings of the development photos between runs (the accuracy test and
+/// the false-alert test share it): a build folder, never the repository.
+pub fn embedding_cache() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_dir().join("target"));
+    target.join("veilwatch-eval/embeddings.json")
+}
+
 pub fn lfw_labels() -> Option<PathBuf> {
     lfw_images().map(|i| i.parent().expect("images has a parent").join("labels"))
 }
