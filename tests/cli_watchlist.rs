@@ -173,12 +173,18 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
         "1/6000",
     ]);
     assert!(chosen.status.success(), "{}", String::from_utf8_lossy(&chosen.stderr));
-    let expected =
-        veilwatch::eval::measured::calibration().threshold_for_fpir(veilwatch::blind::DEFAULT_TABLES, 4, 1.0 / 6000.0);
+    // Four people, five photos each (every one shows a face): four 5-photo templates.
+    let expected = veilwatch::eval::measured::calibration().threshold_for_recipes(
+        &[5; 4],
+        veilwatch::blind::DEFAULT_TABLES,
+        1.0 / 6000.0,
+    );
     let target_inspect: Value =
         serde_json::from_str(&ok(veilwatch(&["inspect", by_target.to_str().unwrap(), "--issuer", &public]))).unwrap();
     assert_eq!(target_inspect["threshold"].as_u64(), expected.map(u64::from), "{target_inspect}");
-    assert!(String::from_utf8_lossy(&chosen.stderr).contains("false alerts per 1 000 passers-by"));
+    let said = String::from_utf8_lossy(&chosen.stderr);
+    assert!(said.contains("false alerts per 1 000") && said.contains("95% interval"), "{said}");
+    assert!(said.contains("5-photo templates against"), "the calibration it comes from is named: {said}");
     let refused = veilwatch(&[
         "enroll",
         enrol.to_str().unwrap(),

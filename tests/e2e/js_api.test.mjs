@@ -120,6 +120,9 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     assert.equal(status.notice.legalBasis, 'Test data (LFW)');
     assert.deepEqual(status.notice.custody, { kind: 'local' });
     assert.ok(status.expectedFalseAlertsPer1000 > 0 && status.estimatedTrueMatchRate > 0.5, 'calibrated figures for this watchlist');
+    const [low, high] = status.expectedFalseAlertsCi95;
+    assert.ok(low <= status.expectedFalseAlertsPer1000 && status.expectedFalseAlertsPer1000 <= high, 'an interval around it');
+    assert.match(status.falseAlertsCalibration, /-photo templates against \w+ strangers/);
     assert.ok(status.groupRates.length >= 10, 'strangers by race and gender, watchlisted people by gender');
     for (const g of status.groupRates) {
       const rate = g.falseAlertsPer1000 === undefined ? 'trueMatchRate' : 'falseAlertsPer1000';

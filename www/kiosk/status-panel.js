@@ -25,7 +25,8 @@ export function showWatchlist(status) {
   const target = status.targetFpir ? ` (chosen for ${status.targetFpir} per passer-by)` : '';
   $('false-alerts').textContent =
     `Expected false alerts per 1 000 passers-by at most, for this size class and threshold${target}: ` +
-    `${perThousand(status.expectedFalseAlertsPer1000)} · estimated share of watchlisted people's tracks that alert: ` +
+    `${perThousand(status.expectedFalseAlertsPer1000)} (95% interval ${perThousand(status.expectedFalseAlertsCi95[0])}–` +
+    `${perThousand(status.expectedFalseAlertsCi95[1])}; from ${status.falseAlertsCalibration}) · estimated share of watchlisted people's tracks that alert: ` +
     `${percent(status.estimatedTrueMatchRate)}`;
   const groups = status.groupRates ?? [];
   const strangers = groups.filter((g) => g.falseAlertsPer1000 !== undefined);
