@@ -2,31 +2,49 @@
 //! `enroll --target-fpir 1/1000` enrols them (templates the mean of up to k photos, m chosen from
 //! the shipped calibration of each entry's recipe), of people the calibration never saw (the
 //! held-out half of the LFW development identities), met by thousands of strangers it never saw
-//! either (the held-out LFW identities not enrolled, look-alikes included, and the held-out
-//! UTKFace fillers), one quality-gated photo each, through the real blind matcher. The number of
-//! strangers alerted must lie in the 95% range of what the displayed estimate predicts. Embeddings
-//! come from the cache the accuracy test fills (`common::embedding_cache`). Run in release.
+//! either (every held-out LFW identity not enrolled, look-alikes included, and a fixed sample of
+//! the held-out UTKFace fillers), one quality-gated photo each, through the real blind matcher.
+//! The number of strangers alerted must lie in the 95% range of what the displayed estimate
+//! predicts.
+//!
+//! Cost: only the held-out people (up to 5 photos each) and the sampled fillers are embedded, once:
+//! the embeddings are kept in `common::embedding_cache`, which the accuracy test fills as well;
+//! the 6 watchlists match their strangers on every core. Run in release.
 
 mod common;
 
 use ed25519_dalek::SigningKey;
 use rand_core::{OsRng, RngCore};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
 use veilwatch::blind::matcher::Matcher;
 use veilwatch::blind::prf::LocalHmac;
 use veilwatch::blind::record::EntryRecord;
 use veilwatch::blind::DEFAULT_TABLES;
-use veilwatch::eval::calibration::{fpir, threshold_for_fpir};
-use veilwatch::eval::dataset::read_pairs_csv;
+use veilwatch::eval::calibration::{fpir, threshold_for_fpir, MAX_TEMPLATE_PHOTOS};
+use veilwatch::eval::dataset::{list_identities, read_pairs_csv, Identity};
 use veilwatch::eval::embedding_cache::EmbeddingCache;
 use veilwatch::eval::measured;
-use veilwatch::eval::protocol::embed_people;
+use veilwatch::eval::protocol::embed_identities;
 use veilwatch::eval::recipes::{calibration_half, Person};
 use veilwatch::Embedding;
 
 const TARGET_FPIR: f64 = 1.0 / 1000.0;
 const NOW: i64 = 1_800_000_000;
+/// Held-out UTKFace fillers met by each watchlist (a fixed sample of ~4 700): with the ~1 300
+/// held-out LFW strangers, over 3 000 strangers per watchlist (issue 17 asks for ≥ 2 000), at
+/// less than half the fillers' embedding cost.
+const FILLERS: usize = 2000;
+
+/// The held-out identities of a folder (not in the calibration half), in a fixed order that is
+/// not alphabetical (SHA-256 of the name), with up to `photos` photos each.
+fn held_out(folder: &std::path::Path, photos: usize) -> Vec<Identity> {
+    let mut identities: Vec<Identity> =
+        list_identities(folder, photos).unwrap().into_iter().filter(|id| !calibration_half(&id.name)).collect();
+    identities.sort_by_key(|id| Sha256::digest(id.name.as_bytes()));
+    identities
+}
 
 /// The smallest x with P[Poisson(λ) ≤ x] ≥ q.
 fn poisson_quantile(lambda: f64, q: f64) -> u64 {
@@ -77,7 +95,7 @@ fn alerted_strangers<'a>(
     };
     let file = build(list, &params, &prf, &issuer).unwrap();
     let matcher = Matcher::load(file, &issuer.verifying_key(), &prf, model_id, NOW).unwrap();
-    strangers.iter().copied().filter(|s| !matcher.match_embedding(s.probe, &prf, NOW).unwrap().is_empty()).collect()
+    strangers.par_iter().copied().filter(|s| !matcher.match_embedding(s.probe, &prf, NOW).unwrap().is_empty()).collect()
 }
 
 #[test]
@@ -88,19 +106,17 @@ fn strangers_raise_the_false_alerts_the_calibration_displays() {
         return;
     };
     let cache = EmbeddingCache::open(Some(&common::embedding_cache()), &engine);
-    // Ten photos per person, as the accuracy test embeds them: the cache serves both.
-    let (lfw, _) = embed_people(&engine, &images, 10, &cache, &()).unwrap();
-    let (fillers, _) = embed_people(&engine, &utkface.join("images"), 1, &cache, &()).unwrap();
+    let people = held_out(&images, MAX_TEMPLATE_PHOTOS);
+    let fillers = &held_out(&utkface.join("images"), 1)[..FILLERS];
+    let (lfw, _) = embed_identities(&engine, &people, &cache, &()).unwrap();
+    let (fillers, _) = embed_identities(&engine, fillers, &cache, &()).unwrap();
     cache.save().unwrap();
     let noise: Vec<(String, String)> = read_pairs_csv(&labels.join("lfw_label_noise_pairs.csv")).unwrap();
     let linked = |a: &str, b: &str| noise.iter().any(|(x, y)| (x == a && y == b) || (x == b && y == a));
 
-    // The held-out people, in a fixed order that is not alphabetical.
-    let mut held_out: Vec<&Person> = lfw.iter().filter(|p| !calibration_half(&p.name) && !p.faces.is_empty()).collect();
-    held_out.sort_by_key(|p| Sha256::digest(p.name.as_bytes()));
+    let held_out: Vec<&Person> = lfw.iter().filter(|p| !p.faces.is_empty()).collect();
     let held_out_fillers: Vec<Stranger> = fillers
         .iter()
-        .filter(|p| !calibration_half(&p.name))
         .filter_map(|p| Some(Stranger { population: "utkface", name: &p.name, probe: p.probes().next()? }))
         .collect();
 
@@ -125,12 +141,12 @@ fn strangers_raise_the_false_alerts_the_calibration_displays() {
                 enrolled.iter().map(|p| (p.name.clone(), p.template(k).unwrap())).collect();
             let alerted = alerted_strangers(&templates, m, &strangers, engine.model_id());
 
-            // Before: m from the fillers alone against the evaluation's 5-photo templates.
+            // Before issue 17: m from the fillers alone against the evaluation's 5-photo templates
+            // (what it displayed; observed 9-17x that at k = 5, see the README).
             let before_m =
                 threshold_for_fpir(&calibration.strangers, DEFAULT_TABLES, entries as u64, TARGET_FPIR).unwrap();
             let before_displayed =
                 1000.0 * fpir(calibration.strangers.rate_at(DEFAULT_TABLES, before_m), entries as u64);
-            let before = alerted_strangers(&templates, before_m, &strangers, engine.model_id()).len();
             let from_lfw = alerted.iter().filter(|s| s.population == "lfw").count();
 
             let (_, [low, high]) = estimate.fpir();
@@ -139,7 +155,7 @@ fn strangers_raise_the_false_alerts_the_calibration_displays() {
             let observed = alerted.len() as u64;
             eprintln!(
                 "{entries:>7} {k:>2} {m:>3} {:>10}  {:.3} [{:.3}, {:.3}]  →  {:.3} per 1 000: {observed} ({from_lfw} + {})  [{}, {}]  {}\n\
-                 {:>22}  before: m = {before_m}, displayed {before_displayed:.3} per 1 000, observed {:.3} ({before})",
+                 {:>22}  before issue 17: m = {before_m}, displayed {before_displayed:.3} per 1 000",
                 strangers.len(),
                 estimate.per_1000,
                 estimate.per_1000_ci95[0],
@@ -150,7 +166,6 @@ fn strangers_raise_the_false_alerts_the_calibration_displays() {
                 range[1],
                 estimate.calibration,
                 "",
-                1000.0 * before as f64 / n,
             );
             if observed > range[1] || observed < range[0] {
                 let who: Vec<&str> = alerted.iter().map(|s| s.name).collect();

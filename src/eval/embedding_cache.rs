@@ -2,19 +2,21 @@
 //! the false-alert validation test embed each development photo once per pipeline, not once per
 //! run (embedding ~15 000 photos costs minutes on a small machine).
 //!
-//! The cache is a development aid for datasets on the developer's disk and belongs in a build
-//! folder (e.g. under `$CARGO_TARGET_DIR`), never in the repository. An entry is reused only when
-//! everything its result depends on is unchanged: the cache file's key names the embedding model
-//! (whose weights are pinned by SHA-256), [`PIPELINE_VERSION`], the quality gates and the flip
-//! augmentation; each entry names the photo's path, size and modification time. A cache whose key
+//! The cache is a development aid for datasets on the developer's disk and belongs in a cache
+//! folder outside the clone (the tests use `$HOME/.cache/veilwatch/`), never in the repository.
+//! Entries are found by the SHA-256 of the photo's bytes, not by its path or time stamp, so that a
+//! copy of the data anywhere (another checkout, CI's `VEILWATCH_DATA`) hits the same entries, and
+//! an edited photo misses. An entry is reused only when everything its result depends on is
+//! unchanged: the cache file's key names the embedding model (whose weights are pinned by
+//! SHA-256), [`PIPELINE_VERSION`], the quality gates and the flip augmentation. A cache whose key
 //! differs, or that cannot be read, is ignored and rewritten.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::pipeline::Engine;
 use crate::template::Embedding;
@@ -37,9 +39,8 @@ struct CacheFile {
 
 #[derive(Clone, Serialize, Deserialize)]
 struct CacheEntry {
-    path: String,
-    bytes: u64,
-    modified_ns: u128,
+    /// SHA-256 of the photo's bytes, in hex.
+    photo_sha256: String,
     /// `None`: no face was found in the photo.
     face: Option<CachedFace>,
 }
@@ -58,10 +59,9 @@ pub struct EmbeddingCache {
     added: Mutex<usize>,
 }
 
-fn stamp(photo: &Path) -> Option<(u64, u128)> {
-    let meta = std::fs::metadata(photo).ok()?;
-    let modified = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?.as_nanos();
-    Some((meta.len(), modified))
+/// The name a photo's entry goes by: the SHA-256 of its bytes, in hex.
+fn content_key(photo_bytes: &[u8]) -> String {
+    crate::hex::hex(&Sha256::digest(photo_bytes))
 }
 
 impl EmbeddingCache {
@@ -78,19 +78,15 @@ impl EmbeddingCache {
             .and_then(|p| std::fs::read(p).ok())
             .and_then(|bytes| serde_json::from_slice::<CacheFile>(&bytes).ok())
             .filter(|file| file.key == key)
-            .map(|file| file.entries.into_iter().map(|e| (e.path.clone(), e)).collect())
+            .map(|file| file.entries.into_iter().map(|e| (e.photo_sha256.clone(), e)).collect())
             .unwrap_or_default();
         EmbeddingCache { path: path.map(Path::to_owned), key, entries: Mutex::new(entries), added: Mutex::new(0) }
     }
 
-    /// The cached result for `photo`, if its file is unchanged since it was cached.
-    pub fn get(&self, photo: &Path) -> Option<Option<StillFace>> {
-        let (bytes, modified_ns) = stamp(photo)?;
+    /// The cached result for the photo whose file holds `photo_bytes`.
+    pub fn get(&self, photo_bytes: &[u8]) -> Option<Option<StillFace>> {
         let entries = self.entries.lock().expect("cache lock");
-        let entry = entries.get(photo.to_string_lossy().as_ref())?;
-        if entry.bytes != bytes || entry.modified_ns != modified_ns {
-            return None;
-        }
+        let entry = entries.get(&content_key(photo_bytes))?;
         Some(match &entry.face {
             None => None,
             Some(face) => {
@@ -99,12 +95,11 @@ impl EmbeddingCache {
         })
     }
 
-    /// Remembers `photo`'s result.
-    pub fn put(&self, photo: &Path, face: Option<&StillFace>) {
-        let Some((bytes, modified_ns)) = stamp(photo) else { return };
-        let path = photo.to_string_lossy().into_owned();
+    /// Remembers the result for the photo whose file holds `photo_bytes`.
+    pub fn put(&self, photo_bytes: &[u8], face: Option<&StillFace>) {
+        let photo_sha256 = content_key(photo_bytes);
         let face = face.map(|f| CachedFace { embedding: f.embedding.values().to_vec(), passed_gates: f.passed_gates });
-        self.entries.lock().expect("cache lock").insert(path.clone(), CacheEntry { path, bytes, modified_ns, face });
+        self.entries.lock().expect("cache lock").insert(photo_sha256.clone(), CacheEntry { photo_sha256, face });
         *self.added.lock().expect("cache lock") += 1;
     }
 
@@ -115,7 +110,7 @@ impl EmbeddingCache {
             return Ok(());
         }
         let mut entries: Vec<CacheEntry> = self.entries.lock().expect("cache lock").values().cloned().collect();
-        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        entries.sort_by(|a, b| a.photo_sha256.cmp(&b.photo_sha256));
         let json = serde_json::to_vec(&CacheFile { key: self.key.clone(), entries }).map_err(std::io::Error::other)?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;

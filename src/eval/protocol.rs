@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::calibration::ScoreHistogram;
-use super::dataset::{list_identities, read_pairs_csv, DatasetError};
+use super::dataset::{list_identities, read_pairs_csv, DatasetError, Identity};
 use super::embedding_cache::{EmbeddingCache, StillFace};
 use super::metrics::{self, IdentificationReport, ScoreReport};
 use super::operating_points::{self, Filler, OperatingPoints};
@@ -44,7 +44,7 @@ pub struct EvalOptions {
     /// per enrolment recipe ([`super::recipes`]).
     pub fillers: Option<Fillers>,
     /// A file of embeddings computed before ([`EmbeddingCache`]): read, and written back with what
-    /// this run adds. Keep it in a build folder, never in the repository.
+    /// this run adds. Keep it in a cache folder outside the clone, never in the repository.
     pub embedding_cache: Option<PathBuf>,
 }
 
@@ -126,17 +126,17 @@ fn as_count_thresholds(report: &mut ScoreReport) {
 
 /// The face a still photo is about, from the cache or embedded now (and then cached).
 fn embed_still(engine: &Engine, cache: &EmbeddingCache, path: &Path) -> Result<Option<StillFace>, EvalError> {
-    if let Some(cached) = cache.get(path) {
+    let bytes = std::fs::read(path).map_err(|source| DatasetError::Io { path: path.to_owned(), source })?;
+    if let Some(cached) = cache.get(&bytes) {
         return Ok(cached);
     }
     let image = |source| EvalError::Image { path: path.to_owned(), source };
-    let bytes = std::fs::read(path).map_err(|source| DatasetError::Io { path: path.to_owned(), source })?;
     let photo = Frame::decode(&bytes).map_err(image)?;
     let face = engine
         .analyse_still(&photo)
         .map_err(image)?
         .map(|analysed| StillFace { passed_gates: analysed.quality.passed(), embedding: analysed.embedding });
-    cache.put(path, face.as_ref());
+    cache.put(&bytes, face.as_ref());
     Ok(face)
 }
 
@@ -150,7 +150,16 @@ pub fn embed_people(
     cache: &EmbeddingCache,
     progress: &dyn EvalProgress,
 ) -> Result<(Vec<Person>, usize), EvalError> {
-    let identities = list_identities(dataset, per_identity)?;
+    embed_identities(engine, &list_identities(dataset, per_identity)?, cache, progress)
+}
+
+/// [`embed_people`] for identities already listed (a subset of a folder, say).
+pub fn embed_identities(
+    engine: &Engine,
+    identities: &[Identity],
+    cache: &EmbeddingCache,
+    progress: &dyn EvalProgress,
+) -> Result<(Vec<Person>, usize), EvalError> {
     progress.start(identities.iter().map(|id| id.images.len()).sum());
     let people: Vec<Result<(Person, usize), EvalError>> = identities
         .par_iter()

@@ -49,8 +49,9 @@ pub struct EvalArgs {
     /// With --fillers: also write the calibration data the kiosk and `enroll --target-fpir` read.
     #[arg(long, requires = "fillers")]
     calibration_out: Option<PathBuf>,
-    /// Reuse (and extend) the embeddings of earlier runs kept in this file; put it in a build
-    /// folder (e.g. $CARGO_TARGET_DIR/veilwatch-eval/embeddings.json), never in the repository.
+    /// Reuse (and extend) the embeddings of earlier runs kept in this file (found by each photo's
+    /// SHA-256, wherever the data lives); put it outside the clone (the tests use
+    /// ~/.cache/veilwatch/eval-embeddings.json), never in the repository.
     #[arg(long)]
     embedding_cache: Option<PathBuf>,
 }
