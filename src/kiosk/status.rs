@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::blind::format::Header;
 use crate::blind::prf::PrfSuite;
 use crate::eval::calibration::FalseAlertEstimate;
-use crate::eval::measured::{calibration, GroupRate};
+use crate::eval::measured::{calibration, GroupRate, GROUP_CALIBRATION};
 use crate::governance::profile::{Profile, SignedProfile};
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,9 +52,12 @@ pub struct KioskStatus {
     pub pending_reviews: usize,
     /// The profile the kiosk loaded, for the public notice.
     pub notice: Option<Profile>,
-    /// Per demographic group: strangers' expected false alerts and watchlisted people's
-    /// estimated true-match rate at this threshold (they are unequal, and shown as such).
+    /// Per demographic group: strangers' expected false alerts with their 95% intervals, and
+    /// watchlisted people's estimated true-match rate at this threshold (they are unequal, and
+    /// shown as such).
     pub group_rates: Option<Vec<GroupRate>>,
+    /// Where the groups' false-alert estimates come from, in words.
+    pub group_rates_calibration: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -143,6 +146,7 @@ impl KioskStatus {
             pending_reviews,
             notice: profile.map(|p| p.profile.clone()),
             group_rates: expected.map(|e| e.group_rates.clone()),
+            group_rates_calibration: expected.map(|_| GROUP_CALIBRATION),
         }
     }
 }
@@ -171,6 +175,23 @@ mod tests {
         assert!(false_alerts > 0.5 && low <= false_alerts && false_alerts <= high, "{false_alerts} [{low}, {high}]");
         assert!(status.false_alerts_calibration.as_deref().unwrap().contains("-photo templates against"));
         assert!(true_matches > 0.9, "{true_matches}");
+        // Each stranger group's estimate has its interval; the groups differ, and weighted by their
+        // strangers they average back to about the overall estimate (they share its level).
+        let strangers: Vec<&GroupRate> = rates.iter().filter(|r| r.false_alerts_per_1000.is_some()).collect();
+        assert_eq!(strangers.len(), 10, "race × gender");
+        let (mut weighted, mut people) = (0.0, 0.0);
+        for r in &strangers {
+            let (rate, [low, high]) = (r.false_alerts_per_1000.unwrap(), r.false_alerts_ci95.unwrap());
+            assert!(low <= rate && rate <= high && low < high, "{r:?}");
+            weighted += rate * r.people as f64;
+            people += r.people as f64;
+        }
+        let mean = weighted / people;
+        assert!((mean / false_alerts - 1.0).abs() < 0.1, "groups average {mean}, overall {false_alerts}");
+        let spread = strangers.iter().map(|r| r.false_alerts_per_1000.unwrap());
+        let (min, max) = spread.fold((f64::MAX, 0f64), |(a, b), x| (a.min(x), b.max(x)));
+        assert!(max > 1.2 * min, "the groups' rates differ: {min} – {max}");
+        assert!(status.group_rates_calibration.unwrap().contains("relative to all UTKFace fillers"));
         assert_eq!(status.seconds_left, Some(86_400), "an ephemeral watchlist lasts a day");
         assert!(status.notice.is_none());
 

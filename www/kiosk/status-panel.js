@@ -33,8 +33,11 @@ export function showWatchlist(status) {
   const watchlisted = groups.filter((g) => g.trueMatchRate !== undefined);
   $('group-rates').textContent =
     'Estimated at this threshold, per group (unequal, and shown as such). False alerts per 1 000 passers-by: ' +
-    strangers.map((g) => `${g.group} ${perThousand(g.falseAlertsPer1000)} (${g.people} strangers)`).join(' · ') +
-    '. Tracks of watchlisted people that alert: ' +
+    strangers
+      .map((g) => `${g.group} ${perThousand(g.falseAlertsPer1000)} (95% interval ${perThousand(g.falseAlertsCi95[0])}–` +
+        `${perThousand(g.falseAlertsCi95[1])}; ${g.people} strangers)`)
+      .join(' · ') +
+    ` (from ${status.groupRatesCalibration}). Tracks of watchlisted people that alert: ' +
     watchlisted.map((g) => `${g.group} ${percent(g.trueMatchRate)} (${g.people} people)`).join(' · ') + '.';
 }
 
