@@ -184,7 +184,8 @@ fn strangers_raise_the_false_alerts_the_calibration_displays() {
                     "{entries} entries, k = {k}: {observed} strangers alerted, 95% range {range:?} ({who:?})"
                 ));
             }
-            assert!(strangers.len() >= 2000, "{} strangers", strangers.len());
+            // Issue 17 asks for ≥ 2 000; the README says over 3 000.
+            assert!(strangers.len() > 3000, "{} strangers", strangers.len());
 
             // Per group of the labelled fillers: what the kiosk displays for the group, against the
             // group's held-out fillers alerted. The fillers are the milder population (the level
