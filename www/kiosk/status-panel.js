@@ -37,7 +37,7 @@ export function showWatchlist(status) {
       .map((g) => `${g.group} ${perThousand(g.falseAlertsPer1000)} (95% interval ${perThousand(g.falseAlertsCi95[0])}–` +
         `${perThousand(g.falseAlertsCi95[1])}; ${g.people} strangers)`)
       .join(' · ') +
-    ` (from ${status.groupRatesCalibration}). Tracks of watchlisted people that alert: ' +
+    ` (from ${status.groupRatesCalibration}). Tracks of watchlisted people that alert: ` +
     watchlisted.map((g) => `${g.group} ${percent(g.trueMatchRate)} (${g.people} people)`).join(' · ') + '.';
 }
 
