@@ -6,7 +6,7 @@
 mod common;
 
 use veilwatch::blind::{DEFAULT_TABLES, DEFAULT_THRESHOLD};
-use veilwatch::eval::calibration::{fpir, CalibrationData};
+use veilwatch::eval::calibration::{CalibrationData, MAX_TEMPLATE_PHOTOS};
 use veilwatch::eval::measured;
 use veilwatch::eval::protocol::{evaluate, EvalOptions, Fillers};
 
@@ -27,6 +27,7 @@ fn lfw_verification_accuracy_and_report_shape() {
             dataset: utkface.join("images"),
             groups: utkface.join("labels/groups_race_gender.csv"),
         }),
+        embedding_cache: Some(common::embedding_cache()),
     };
     let evaluated = evaluate(&engine, &options, &()).unwrap();
     let html = veilwatch::eval::report::render_html(&evaluated);
@@ -110,6 +111,19 @@ fn operating_points_per_passer_by(points: &serde_json::Value) {
         let (a, b) = (fresh.true_match_rate(DEFAULT_TABLES, m), shipped.true_match_rate(DEFAULT_TABLES, m));
         assert!((a - b).abs() < 0.005, "m = {m}: shipped true-match rate {b:.4}, measured now {a:.4}");
     }
+    for photos in 1..=MAX_TEMPLATE_PHOTOS {
+        for m in [41, 53, 80, 120] {
+            let (a, b) = (
+                fresh.recipe_rate(photos, DEFAULT_TABLES, m).unwrap(),
+                shipped.recipe_rate(photos, DEFAULT_TABLES, m).unwrap(),
+            );
+            assert!(
+                (a.fmr / b.fmr - 1.0).abs() < 0.05 && a.population == b.population,
+                "{photos} photos, m = {m}: shipped {b:?}, measured now {a:?}: regenerate the shipped calibration"
+            );
+        }
+    }
+    assert_eq!(fresh.recipes.len(), 2 * MAX_TEMPLATE_PHOTOS, "every recipe against LFW strangers and the fillers");
     assert_eq!(fresh.stranger_groups.len(), 10, "race × gender groups of the fillers");
     assert_eq!(fresh.genuine_track_groups.len(), 2, "gender of the watchlisted people");
 
@@ -119,9 +133,12 @@ fn operating_points_per_passer_by(points: &serde_json::Value) {
         let label = format!("{} N={} {}", p["fpir"], p["watchlist_size"], p["protocol"]);
         let target = veilwatch::governance::profile::parse_rate(p["fpir"].as_str().unwrap()).unwrap();
         let (n, m) = (p["watchlist_size"].as_u64().unwrap(), p["m"].as_u64().unwrap() as u16);
-        // m is the smallest threshold whose FPIR for N entries meets the target.
-        assert!(fpir(fresh.fmr(DEFAULT_TABLES, m), n) <= target, "{label}");
-        assert!(fpir(fresh.fmr(DEFAULT_TABLES, m - 1), n) > target, "{label}: m - 1 would do");
+        // m is the smallest threshold whose FPIR for N entries of 5-photo templates meets the
+        // target, by the calibration per recipe (what `enroll` would choose).
+        let photos = vec![MAX_TEMPLATE_PHOTOS; n as usize];
+        let fpir_at = |m: u16| fresh.estimate(&photos, DEFAULT_TABLES, m).unwrap().per_1000 / 1000.0;
+        assert!(fpir_at(m) <= target, "{label}");
+        assert!(fpir_at(m - 1) > target, "{label}: m - 1 would do");
         let tpir = p["tpir_blind"].as_f64().unwrap();
         let [low, high] = [p["tpir_blind_ci95"][0].as_f64().unwrap(), p["tpir_blind_ci95"][1].as_f64().unwrap()];
         assert!(low <= tpir && tpir <= high && high - low < 0.1, "{label}: TPIR {tpir} in [{low}, {high}]");

@@ -15,6 +15,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 const PEOPLE: [&str; 4] = ["Colin_Powell", "Tony_Blair", "Laura_Bush", "Hugo_Chavez"];
+/// Each person's probe, in `PEOPLE`'s order: not enrolled (photos 2-6 are) and passing the gates.
+const PROBES: [&str; 4] =
+    ["Colin_Powell_0001.jpg", "Tony_Blair_0007.jpg", "Laura_Bush_0001.jpg", "Hugo_Chavez_0001.jpg"];
+/// A photo of an enrolled person whose face fails the quality gates (too turned or blurred).
+const GATED_OUT: &str = "Tony_Blair_0001.jpg";
 
 fn veilwatch(args: &[&str]) -> Output {
     let models = common::models_dir().unwrap();
@@ -173,12 +178,18 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
         "1/6000",
     ]);
     assert!(chosen.status.success(), "{}", String::from_utf8_lossy(&chosen.stderr));
-    let expected =
-        veilwatch::eval::measured::calibration().threshold_for_fpir(veilwatch::blind::DEFAULT_TABLES, 4, 1.0 / 6000.0);
+    // Four people, five photos each (every one shows a face): four 5-photo templates.
+    let expected = veilwatch::eval::measured::calibration().threshold_for_recipes(
+        &[5; 4],
+        veilwatch::blind::DEFAULT_TABLES,
+        1.0 / 6000.0,
+    );
     let target_inspect: Value =
         serde_json::from_str(&ok(veilwatch(&["inspect", by_target.to_str().unwrap(), "--issuer", &public]))).unwrap();
     assert_eq!(target_inspect["threshold"].as_u64(), expected.map(u64::from), "{target_inspect}");
-    assert!(String::from_utf8_lossy(&chosen.stderr).contains("false alerts per 1 000 passers-by"));
+    let said = String::from_utf8_lossy(&chosen.stderr);
+    assert!(said.contains("false alerts per 1 000") && said.contains("95% interval"), "{said}");
+    assert!(said.contains("5-photo templates against"), "the calibration it comes from is named: {said}");
     let refused = veilwatch(&[
         "enroll",
         enrol.to_str().unwrap(),
@@ -218,8 +229,10 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
         );
     }
 
+    // One photo each that was not enrolled and that passes the kiosk's quality gates (identify
+    // matches only those, as the kiosk does).
     let probes: Vec<String> =
-        PEOPLE.iter().map(|n| root.join(n).join(format!("{n}_0001.jpg")).display().to_string()).collect();
+        PROBES.iter().map(|p| root.join(&p[..p.len() - 9]).join(p).display().to_string()).collect();
     let stranger = root.join("Aaron_Sorkin/Aaron_Sorkin_0001.jpg").display().to_string();
     let identify = |extra: &[&str], watchlist: &Path| -> Value {
         let mut args = vec!["identify", watchlist.to_str().unwrap(), "--issuer", &public, "--json"];
@@ -247,6 +260,27 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     };
     let prf_key = keys.join("secret/prf-local.key");
     check(&identify(&["--prf-key", prf_key.to_str().unwrap()], &local));
+    // A face that fails the gates is listed, with why, and not matched, even though it is an
+    // enrolled person's: a poor photo's generic embedding would collide with everyone.
+    let gated = root.join("Tony_Blair").join(GATED_OUT).display().to_string();
+    let gated_out: Value = serde_json::from_str(&ok(veilwatch(&[
+        "identify",
+        local.to_str().unwrap(),
+        "--issuer",
+        &public,
+        "--json",
+        "--prf-key",
+        prf_key.to_str().unwrap(),
+        &gated,
+    ])))
+    .unwrap();
+    let faces = gated_out[0]["faces"].as_array().unwrap();
+    assert!(!faces.is_empty(), "{gated_out}");
+    for face in faces {
+        assert_eq!(face["matched"], false, "{face}");
+        assert!(face["alerts"].as_array().unwrap().is_empty(), "{face}");
+        assert!(!face["quality"]["rejections"].as_array().unwrap().is_empty(), "{face}");
+    }
 
     // Authority custody: a kiosk key, the deployment registered for it (id, L and window from the
     // watchlist, and its sealed reviewer materials), the authority started with that registration, reached through a proxy that

@@ -169,7 +169,7 @@ impl ScoreHistogram {
 }
 
 /// The histograms, measured by `veilwatch eval --fillers`, that the kiosk and `enroll --target-fpir` compute rates from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CalibrationData {
     /// The embedding model the cosines come from (the caller fills it in).
     pub model_id: String,
@@ -183,12 +183,158 @@ pub struct CalibrationData {
     pub stranger_groups: BTreeMap<String, ScoreHistogram>,
     /// Per watchlisted group (LFW gender): mated `track` probes.
     pub genuine_track_groups: BTreeMap<String, ScoreHistogram>,
+    /// Strangers against templates built as `enroll` builds them, per number of photos averaged
+    /// and per stranger population ([`RecipeCalibration`]); the false-alert rates come from these
+    /// when present (the most pessimistic population that applies), else from `strangers`.
+    #[serde(default)]
+    pub recipes: Vec<RecipeCalibration>,
+}
+
+/// Most photos `enroll` averages into one template; the calibration covers every count up to it.
+pub const MAX_TEMPLATE_PHOTOS: usize = 5;
+
+/// Impostor cosines of one enrolment recipe against one stranger population: templates that are
+/// the mean of `photos` photos of a person, probes that are single photos of other people that
+/// pass the kiosk's quality gates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecipeCalibration {
+    /// Photos averaged into each template.
+    pub photos: usize,
+    /// `lfw` (development identities other than the template's, look-alikes included) or
+    /// `utkface` (the demographically labelled fillers: another photographic domain).
+    pub population: String,
+    pub templates: u64,
+    /// Stranger photos (each one passer-by's face).
+    pub strangers: u64,
+    pub impostors: ScoreHistogram,
+}
+
+/// A per-comparison false-match rate with its 95% interval and the calibration it comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecipeRate {
+    pub fmr: f64,
+    pub fmr_ci95: [f64; 2],
+    pub photos: usize,
+    pub population: String,
+}
+
+/// What a watchlist's issuer and its kiosk show: expected false alerts per 1 000 passers-by, its
+/// 95% interval, and which calibrations it comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FalseAlertEstimate {
+    pub per_1000: f64,
+    pub per_1000_ci95: [f64; 2],
+    /// E.g. "5-photo templates against lfw strangers".
+    pub calibration: String,
+}
+
+impl FalseAlertEstimate {
+    /// The per-passer-by rate (FPIR) and its interval.
+    pub fn fpir(&self) -> (f64, [f64; 2]) {
+        (self.per_1000 / 1000.0, [self.per_1000_ci95[0] / 1000.0, self.per_1000_ci95[1] / 1000.0])
+    }
+}
+
+/// A 95% interval for a rate from an (expected) count of `events` in `trials`: Garwood's Poisson
+/// bounds in the Wilson–Hilferty approximation. With few events the lower bound is 0 and the
+/// upper one about 3.7 events: below that, no amount of modelling makes a rate measured.
+pub fn poisson_interval(events: f64, trials: f64) -> [f64; 2] {
+    let z = 1.96;
+    let lower = if events < 1e-9 {
+        0.0
+    } else {
+        (events * (1.0 - 1.0 / (9.0 * events) - z / (3.0 * events.sqrt())).powi(3)).max(0.0)
+    };
+    let e = events + 1.0;
+    let upper = e * (1.0 - 1.0 / (9.0 * e) + z / (3.0 * e.sqrt())).powi(3);
+    [lower / trials, upper / trials]
 }
 
 impl CalibrationData {
-    /// The per-comparison false-match rate at m of L (strangers against templates).
+    /// The per-comparison false-match rate at m of L for a template of unknown recipe: the most
+    /// pessimistic recipe and population calibrated (or, for a calibration without recipes, the
+    /// fillers against the evaluation's templates; 0 for an empty calibration).
     pub fn fmr(&self, tables: u16, m: u16) -> f64 {
-        self.strangers.rate_at(tables, m)
+        self.worst_rate(tables, m, 1..=MAX_TEMPLATE_PHOTOS).map_or(0.0, |rate| rate.fmr)
+    }
+
+    /// The most pessimistic calibrated rate at m of L over templates of `photos` photos (clamped
+    /// to what is calibrated), with its interval; `None` for an empty calibration.
+    pub fn recipe_rate(&self, photos: usize, tables: u16, m: u16) -> Option<RecipeRate> {
+        let photos = photos.clamp(1, MAX_TEMPLATE_PHOTOS);
+        self.worst_rate(tables, m, photos..=photos)
+    }
+
+    fn worst_rate(&self, tables: u16, m: u16, photos: std::ops::RangeInclusive<usize>) -> Option<RecipeRate> {
+        if self.recipes.is_empty() {
+            // A calibration from before recipes: the fillers against the evaluation's templates.
+            let (hits, pairs) = BinTails::covering(tables, m, &[&self.strangers]).hits(&self.strangers);
+            return (pairs > 0.0).then(|| RecipeRate {
+                fmr: hits / pairs,
+                fmr_ci95: poisson_interval(hits, pairs),
+                photos: MAX_TEMPLATE_PHOTOS,
+                population: "utkface".to_owned(),
+            });
+        }
+        let tails = BinTails::covering(
+            tables,
+            m,
+            &self.recipes.iter().filter(|r| photos.contains(&r.photos)).map(|r| &r.impostors).collect::<Vec<_>>(),
+        );
+        self.recipes
+            .iter()
+            .filter(|r| photos.contains(&r.photos) && r.impostors.total() > 0)
+            .map(|r| {
+                let (hits, pairs) = tails.hits(&r.impostors);
+                RecipeRate {
+                    fmr: hits / pairs,
+                    fmr_ci95: poisson_interval(hits, pairs),
+                    photos: r.photos,
+                    population: r.population.clone(),
+                }
+            })
+            .max_by(|a, b| a.fmr.total_cmp(&b.fmr))
+    }
+
+    /// Expected false alerts per 1 000 passers-by of a watchlist whose entries' templates average
+    /// `photos_per_entry[i]` photos each: FPIR = 1 − Π(1 − FMR_i), each FMR_i from the most
+    /// pessimistic population calibrated for its recipe; the interval combines the entries'
+    /// lower bounds, and their upper bounds. `None` for an empty calibration.
+    pub fn estimate(&self, photos_per_entry: &[usize], tables: u16, m: u16) -> Option<FalseAlertEstimate> {
+        let mut counts = [0u64; MAX_TEMPLATE_PHOTOS + 1];
+        for &k in photos_per_entry {
+            counts[k.clamp(1, MAX_TEMPLATE_PHOTOS)] += 1;
+        }
+        let (mut log_pass, mut log_pass_low, mut log_pass_high) = (0.0, 0.0, 0.0);
+        let mut sources = Vec::new();
+        for (k, &n) in counts.iter().enumerate().filter(|(_, &n)| n > 0) {
+            let rate = self.recipe_rate(k, tables, m)?;
+            log_pass += n as f64 * (-rate.fmr).ln_1p();
+            log_pass_low += n as f64 * (-rate.fmr_ci95[0]).ln_1p();
+            log_pass_high += n as f64 * (-rate.fmr_ci95[1].min(1.0)).ln_1p();
+            sources.push(format!("{k}-photo templates against {} strangers", rate.population));
+        }
+        let per_1000 = |log_pass: f64| -1000.0 * f64::exp_m1(log_pass);
+        Some(FalseAlertEstimate {
+            per_1000: per_1000(log_pass),
+            per_1000_ci95: [per_1000(log_pass_low), per_1000(log_pass_high)],
+            calibration: sources.join("; "),
+        })
+    }
+
+    /// The estimate for a watchlist of `entries` templates of unknown recipe (what a kiosk knows):
+    /// every entry at the most pessimistic recipe calibrated.
+    pub fn estimate_any_recipe(&self, entries: u64, tables: u16, m: u16) -> Option<FalseAlertEstimate> {
+        let worst = self.worst_rate(tables, m, 1..=MAX_TEMPLATE_PHOTOS)?;
+        self.estimate(&vec![worst.photos; entries as usize], tables, m)
+    }
+
+    /// The smallest m whose estimated FPIR for entries of `photos_per_entry` photos meets `target`.
+    pub fn threshold_for_recipes(&self, photos_per_entry: &[usize], tables: u16, target: f64) -> Option<u16> {
+        smallest_m(tables, |m| {
+            self.estimate(photos_per_entry, tables, m).is_some_and(|e| e.per_1000 / 1000.0 <= target)
+        })
     }
 
     /// Expected false alerts per 1 000 passers-by for a watchlist of `entries` at m of L.
@@ -203,7 +349,7 @@ impl CalibrationData {
 
     /// The smallest m meeting `target` false alerts per passer-by for `entries`.
     pub fn threshold_for_fpir(&self, tables: u16, entries: u64, target: f64) -> Option<u16> {
-        threshold_for_fpir(&self.strangers, tables, entries, target)
+        smallest_m(tables, |m| fpir(self.fmr(tables, m), entries) <= target)
     }
 }
 
@@ -222,8 +368,12 @@ pub fn fmr_for_fpir(fpir: f64, entries: u64) -> f64 {
 /// The smallest m (collision threshold) whose FPIR for a watchlist of `entries` is at most
 /// `target`, from the impostor histogram; `None` when even m = L does not get there.
 pub fn threshold_for_fpir(impostors: &ScoreHistogram, tables: u16, entries: u64, target: f64) -> Option<u16> {
-    // FMR(m) falls as m grows: bisect.
-    let fits = |m: u16| fpir(impostors.rate_at(tables, m), entries) <= target;
+    smallest_m(tables, |m| fpir(impostors.rate_at(tables, m), entries) <= target)
+}
+
+/// The smallest m in 1..=tables that `fits`, which holds from some m on (rates fall as m grows):
+/// bisection; `None` when even m = tables does not fit.
+fn smallest_m(tables: u16, fits: impl Fn(u16) -> bool) -> Option<u16> {
     let (mut low, mut high) = (1u16, tables);
     if !fits(high) {
         return None;

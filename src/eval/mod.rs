@@ -4,10 +4,14 @@
 
 pub mod calibration;
 pub mod dataset;
+#[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
+pub mod embedding_cache;
 pub mod measured;
 pub mod metrics;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod operating_points;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod protocol;
+#[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
+pub mod recipes;
 pub mod report;

@@ -4,12 +4,12 @@
 //!
 //! - Templates: the mean of up to [`TEMPLATE_PHOTOS`] photos of each identity that has a photo
 //!   left over for probing.
-//! - Probes, two protocols: `single` (each remaining photo on its own) and `track` (the mean of up
+//! - Probes (only photos that pass the kiosk's quality gates), two protocols: `single` (each remaining photo on its own) and `track` (the mean of up
 //!   to [`TRACK_PHOTOS`] remaining photos, as a track fuses frames).
-//! - False alerts: every filler against every template gives the per-comparison false-match rate
-//!   FMR(m) through the calibration model ([`super::calibration`]); a watchlist of N entries alerts
-//!   on a stranger with FPIR = 1 − (1 − FMR)^N. The threshold m for a target FPIR is the smallest
-//!   that meets it; the plain-cosine threshold is counted directly (and is `None` where the
+//! - False alerts: the threshold m for a target FPIR is the smallest that meets it for N
+//!   templates of [`TEMPLATE_PHOTOS`] photos by the calibration per recipe and stranger population
+//!   ([`super::recipes`], the most pessimistic population), FPIR = 1 − (1 − FMR)^N; every filler
+//!   against every template gives the per-group rates at that m; the plain-cosine threshold is counted directly (and is `None` where the
 //!   target is below what the pairs can measure).
 //! - True alerts: TPIR = the share of mated probes whose collisions reach m (blind, expected over
 //!   the LSH family: P[Binom(L, p(cos)) ≥ m]) or whose cosine exceeds the cosine threshold.
@@ -23,9 +23,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::calibration::{
-    binomial_tail, collision_probability, fmr_for_fpir, fpir, threshold_for_fpir, BinTails, CalibrationData,
-    ScoreHistogram,
+    binomial_tail, collision_probability, fmr_for_fpir, fpir, poisson_interval, threshold_for_fpir, BinTails,
+    CalibrationData, RecipeCalibration, ScoreHistogram,
 };
+use super::embedding_cache::StillFace;
 use super::metrics::threshold_at;
 use crate::template::Embedding;
 
@@ -61,20 +62,22 @@ pub struct Filler {
     pub embedding: Embedding,
 }
 
-/// Splits each identity's photos (in file order) into a template and probes; identities with a
-/// single photo have nothing to probe with and are left out.
-pub fn watchlist_of(identities: Vec<(Option<String>, Vec<Embedding>)>) -> Vec<Watchlisted> {
+/// Splits each identity's photos (in file order) into a template (every photo showing a face
+/// counts, as in `enroll`) and probes (only those passing the kiosk's quality gates, as a kiosk
+/// matches); identities left without a probe are left out.
+pub fn watchlist_of(identities: Vec<(Option<String>, Vec<StillFace>)>) -> Vec<Watchlisted> {
     identities
         .into_iter()
         .filter(|(_, photos)| photos.len() >= 2)
         .filter_map(|(group, photos)| {
             let enrolled = TEMPLATE_PHOTOS.min(photos.len() - 1);
             let (enrol, probe) = photos.split_at(enrolled);
+            let probe: Vec<Embedding> = probe.iter().filter(|f| f.passed_gates).map(|f| f.embedding.clone()).collect();
             Some(Watchlisted {
-                template: Embedding::mean(enrol)?,
+                template: Embedding::mean(enrol.iter().map(|f| &f.embedding))?,
                 group,
-                single: probe.to_vec(),
                 track: Embedding::mean(&probe[..TRACK_PHOTOS.min(probe.len())])?,
+                single: probe,
             })
         })
         .collect()
@@ -118,21 +121,6 @@ fn interval(mut values: Vec<f64>) -> [f64; 2] {
     values.sort_by(f64::total_cmp);
     let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
     [at(0.025), at(0.975)]
-}
-
-/// A 95% interval for a rate from an (expected) count of `events` in `trials`: Garwood's Poisson
-/// bounds, in the Wilson–Hilferty approximation. With few events the lower bound is 0: no data
-/// can tell such rates apart, however far apart the model puts them.
-fn poisson_interval(events: f64, trials: f64) -> [f64; 2] {
-    let z = 1.96;
-    let lower = if events < 1e-9 {
-        0.0
-    } else {
-        (events * (1.0 - 1.0 / (9.0 * events) - z / (3.0 * events.sqrt())).powi(3)).max(0.0)
-    };
-    let e = events + 1.0;
-    let upper = e * (1.0 - 1.0 / (9.0 * e) + z / (3.0 * e.sqrt())).powi(3);
-    [lower / trials, upper / trials]
 }
 
 /// The wider of the bootstrap interval (variation between people) and the Poisson interval
@@ -216,8 +204,17 @@ pub struct OperatingPoints {
     pub levers: Vec<Lever>,
 }
 
-/// Measures every operating point. `groups` labels the watchlisted identities (LFW gender).
-pub fn measure(watchlist: &[Watchlisted], fillers: &[Filler], tables: u16) -> OperatingPoints {
+/// Measures every operating point. `groups` labels the watchlisted identities (LFW gender). The
+/// threshold for each target is the one `enroll` would choose for N templates of
+/// [`TEMPLATE_PHOTOS`] photos: from `recipes`, the calibration per enrolment recipe and stranger
+/// population (the most pessimistic population), not from these fillers alone.
+pub fn measure(
+    watchlist: &[Watchlisted],
+    fillers: &[Filler],
+    tables: u16,
+    recipes: Vec<RecipeCalibration>,
+) -> OperatingPoints {
+    let honest = CalibrationData { recipes, ..CalibrationData::default() };
     let templates: Vec<&Embedding> = watchlist.iter().map(|w| &w.template).collect();
     let against_templates = |probe: &Embedding| {
         let mut h = ScoreHistogram::default();
@@ -310,7 +307,7 @@ pub fn measure(watchlist: &[Watchlisted], fillers: &[Filler], tables: u16) -> Op
     let mut points = Vec::new();
     for &entries in &WATCHLIST_SIZES {
         for (label, target) in FPIR_TARGETS {
-            let m = threshold_for_fpir(&all_strangers, tables, entries, target);
+            let m = honest.threshold_for_recipes(&vec![TEMPLATE_PHOTOS; entries as usize], tables, target);
             // The per-comparison rate the target allows: 1 − (1 − target)^(1/N).
             let allowed = fmr_for_fpir(target, entries);
             let cosine_threshold = threshold_at(&stranger_cosines, allowed).map(f64::from);
@@ -336,7 +333,7 @@ pub fn measure(watchlist: &[Watchlisted], fillers: &[Filler], tables: u16) -> Op
                     protocol,
                     m,
                     cosine_threshold,
-                    fmr_per_comparison: tails.as_ref().map(|t| t.rate(&all_strangers)),
+                    fmr_per_comparison: m.and_then(|m| honest.recipe_rate(TEMPLATE_PHOTOS, tables, m)).map(|r| r.fmr),
                     tpir_blind: m.map(|_| tpir_blind_of(&identities)),
                     tpir_cosine,
                     tpir_blind_ci95: m.map(|m| bootstrap(&identities, 7 + m as u64, tpir_blind_of)),
@@ -363,6 +360,7 @@ pub fn measure(watchlist: &[Watchlisted], fillers: &[Filler], tables: u16) -> Op
             .iter()
             .map(|(name, units)| (name.to_string(), histogram_of(&genuine_track, &mut units.iter().copied())))
             .collect(),
+        recipes: honest.recipes,
     };
     OperatingPoints {
         tables,

@@ -14,9 +14,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::calibration::ScoreHistogram;
-use super::dataset::{list_identities, read_pairs_csv, DatasetError};
+use super::dataset::{list_identities, read_pairs_csv, DatasetError, Identity};
+use super::embedding_cache::{EmbeddingCache, StillFace};
 use super::metrics::{self, IdentificationReport, ScoreReport};
 use super::operating_points::{self, Filler, OperatingPoints};
+use super::recipes::{self, NotImpostors, Person};
 use crate::blind::lsh::CrossPolytope;
 use crate::pipeline::{Engine, Frame};
 use crate::template::{Embedding, EMBEDDING_DIM};
@@ -38,8 +40,12 @@ pub struct EvalOptions {
     /// LSH tables L for the blind (collision-count) scores.
     pub tables: u16,
     /// Strangers on no watchlist (one photo per folder) and their `identity,group` labels: with
-    /// them the report adds the operating points per passer-by (DESIGN §7).
+    /// them the report adds the operating points per passer-by (DESIGN §7) and the calibration
+    /// per enrolment recipe ([`super::recipes`]).
     pub fillers: Option<Fillers>,
+    /// A file of embeddings computed before ([`EmbeddingCache`]): read, and written back with what
+    /// this run adds. Keep it in a cache folder outside the clone, never in the repository.
+    pub embedding_cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,11 +124,66 @@ fn as_count_thresholds(report: &mut ScoreReport) {
     }
 }
 
-fn embed_still(engine: &Engine, path: &Path) -> Result<Option<Embedding>, EvalError> {
-    let image = |source| EvalError::Image { path: path.to_owned(), source };
+/// The face a still photo is about, from the cache or embedded now (and then cached).
+fn embed_still(engine: &Engine, cache: &EmbeddingCache, path: &Path) -> Result<Option<StillFace>, EvalError> {
     let bytes = std::fs::read(path).map_err(|source| DatasetError::Io { path: path.to_owned(), source })?;
+    if let Some(cached) = cache.get(&bytes) {
+        return Ok(cached);
+    }
+    let image = |source| EvalError::Image { path: path.to_owned(), source };
     let photo = Frame::decode(&bytes).map_err(image)?;
-    Ok(engine.analyse_still(&photo).map_err(image)?.map(|analysed| analysed.embedding))
+    let face = engine
+        .analyse_still(&photo)
+        .map_err(image)?
+        .map(|analysed| StillFace { passed_gates: analysed.quality.passed(), embedding: analysed.embedding });
+    cache.put(&bytes, face.as_ref());
+    Ok(face)
+}
+
+/// Every person of a folder in LFW layout with the faces of up to `per_identity` photos (photos
+/// without a face left out, people without any kept, with none), and the number of photos
+/// without a face.
+pub fn embed_people(
+    engine: &Engine,
+    dataset: &Path,
+    per_identity: usize,
+    cache: &EmbeddingCache,
+    progress: &dyn EvalProgress,
+) -> Result<(Vec<Person>, usize), EvalError> {
+    embed_identities(engine, &list_identities(dataset, per_identity)?, cache, progress)
+}
+
+/// [`embed_people`] for identities already listed (a subset of a folder, say).
+pub fn embed_identities(
+    engine: &Engine,
+    identities: &[Identity],
+    cache: &EmbeddingCache,
+    progress: &dyn EvalProgress,
+) -> Result<(Vec<Person>, usize), EvalError> {
+    progress.start(identities.iter().map(|id| id.images.len()).sum());
+    let people: Vec<Result<(Person, usize), EvalError>> = identities
+        .par_iter()
+        .map(|id| {
+            let mut faces = Vec::new();
+            let mut failures = 0;
+            for path in &id.images {
+                match embed_still(engine, cache, path)? {
+                    Some(face) => faces.push(face),
+                    None => failures += 1,
+                }
+                progress.image_done();
+            }
+            Ok((Person { name: id.name.clone(), faces }, failures))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(people.len());
+    let mut failures = 0;
+    for person in people {
+        let (person, failed) = person?;
+        out.push(person);
+        failures += failed;
+    }
+    Ok((out, failures))
 }
 
 /// What a long evaluation tells its caller as it goes (a progress bar, or nothing: `&()`).
@@ -137,28 +198,19 @@ impl EvalProgress for () {}
 
 /// Runs the protocol.
 pub fn evaluate(engine: &Engine, options: &EvalOptions, progress: &dyn EvalProgress) -> Result<EvalReport, EvalError> {
-    let identities = list_identities(&options.dataset, options.per_identity)?;
-    let index: HashMap<&str, usize> = identities.iter().enumerate().map(|(i, id)| (id.name.as_str(), i)).collect();
-    let jobs: Vec<(usize, &PathBuf)> =
-        identities.iter().enumerate().flat_map(|(i, id)| id.images.iter().map(move |p| (i, p))).collect();
-    progress.start(jobs.len());
-
-    let embedded: Vec<Result<Option<(usize, Embedding)>, EvalError>> = jobs
-        .par_iter()
-        .map(|&(identity, path)| {
-            let embedding = embed_still(engine, path);
-            progress.image_done();
-            Ok(embedding?.map(|e| (identity, e)))
-        })
-        .collect();
-    let mut samples = Vec::with_capacity(embedded.len());
-    let mut detection_failures = 0;
-    for result in embedded {
-        match result? {
-            Some(sample) => samples.push(sample),
-            None => detection_failures += 1,
-        }
-    }
+    let cache = EmbeddingCache::open(options.embedding_cache.as_deref(), engine);
+    let (people, detection_failures) = embed_people(engine, &options.dataset, options.per_identity, &cache, progress)?;
+    let fillers = match &options.fillers {
+        Some(fillers) => Some(embed_fillers(engine, fillers, &cache, progress)?),
+        None => None,
+    };
+    cache
+        .save()
+        .map_err(|source| DatasetError::Io { path: options.embedding_cache.clone().unwrap_or_default(), source })?;
+    let images = people.iter().map(|p| p.faces.len()).sum::<usize>() + detection_failures;
+    let index: HashMap<&str, usize> = people.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
+    let samples: Vec<(usize, Embedding)> =
+        people.iter().enumerate().flat_map(|(i, p)| p.faces.iter().map(move |f| (i, f.embedding.clone()))).collect();
 
     let mut not_impostors = HashSet::new();
     if let Some(path) = &options.label_noise {
@@ -191,23 +243,27 @@ pub fn evaluate(engine: &Engine, options: &EvalOptions, progress: &dyn EvalProgr
         }
     }
     as_count_thresholds(&mut blind);
-    let operating_points = match &options.fillers {
-        Some(fillers) => {
+    let operating_points = match &fillers {
+        Some((fillers, filler_people)) => {
             let group_of = match &options.groups {
                 Some(path) => read_pairs_csv(path)?.into_iter().collect::<HashMap<String, String>>(),
                 None => HashMap::new(),
             };
-            let mut people: Vec<(Option<String>, Vec<Embedding>)> =
-                identities.iter().map(|id| (group_of.get(&id.name).cloned(), Vec::new())).collect();
-            for (identity, embedding) in &samples {
-                people[*identity].1.push(embedding.clone());
-            }
-            let fillers = embed_fillers(engine, fillers, progress)?;
-            let photos: Vec<Vec<Embedding>> = people.iter().map(|(_, photos)| photos.clone()).collect();
-            let mut points =
-                operating_points::measure(&operating_points::watchlist_of(people), &fillers, options.tables);
+            let photos: Vec<Vec<Embedding>> =
+                people.iter().map(|p| p.faces.iter().map(|f| f.embedding.clone()).collect()).collect();
+            let grouped = people.iter().map(|p| (group_of.get(&p.name).cloned(), p.faces.clone()));
+            let noise_names: NotImpostors = not_impostors
+                .iter()
+                .flat_map(|&(a, b)| {
+                    let (a, b) = (people[a].name.clone(), people[b].name.clone());
+                    [(a.clone(), b.clone()), (b, a)]
+                })
+                .collect();
+            let recipes = recipes::fit(&people, filler_people, &noise_names);
+            let watchlist = operating_points::watchlist_of(grouped.collect());
+            let mut points = operating_points::measure(&watchlist, fillers, options.tables, recipes);
             points.calibration.model_id = engine.model_id().to_owned();
-            points.levers = operating_points::measure_levers(&photos, &fillers, options.tables);
+            points.levers = operating_points::measure_levers(&photos, fillers, options.tables);
             Some(points)
         }
         None => None,
@@ -219,8 +275,8 @@ pub fn evaluate(engine: &Engine, options: &EvalOptions, progress: &dyn EvalProgr
 
     Ok(EvalReport {
         dataset: options.dataset.display().to_string(),
-        images: jobs.len(),
-        identities: identities.len(),
+        images,
+        identities: people.len(),
         detection_failures,
         genuine_pairs: scores.genuine.len(),
         impostor_pairs: scores.impostor.len(),
@@ -233,24 +289,22 @@ pub fn evaluate(engine: &Engine, options: &EvalOptions, progress: &dyn EvalProgr
     })
 }
 
-/// The fillers' embeddings with their groups; photos without a face (or without a label) are
-/// left out.
-fn embed_fillers(engine: &Engine, fillers: &Fillers, progress: &dyn EvalProgress) -> Result<Vec<Filler>, EvalError> {
+/// The fillers with their groups (photos without a face, failing the quality gates, or without a
+/// label, are left out), and
+/// every filler as a [`Person`] for the calibration per recipe.
+fn embed_fillers(
+    engine: &Engine,
+    fillers: &Fillers,
+    cache: &EmbeddingCache,
+    progress: &dyn EvalProgress,
+) -> Result<(Vec<Filler>, Vec<Person>), EvalError> {
     let group_of: HashMap<String, String> = read_pairs_csv(&fillers.groups)?.into_iter().collect();
-    let people = list_identities(&fillers.dataset, 1)?;
-    progress.start(people.len());
-    let embedded: Vec<Result<Option<Filler>, EvalError>> = people
-        .par_iter()
-        .map(|person| {
-            let embedding = embed_still(engine, &person.images[0]);
-            progress.image_done();
-            Ok(match (embedding?, group_of.get(&person.name)) {
-                (Some(embedding), Some(group)) => Some(Filler { group: group.clone(), embedding }),
-                _ => None,
-            })
-        })
+    let (people, _) = embed_people(engine, &fillers.dataset, 1, cache, progress)?;
+    let labelled = people
+        .iter()
+        .filter_map(|p| Some(Filler { group: group_of.get(&p.name)?.clone(), embedding: p.probes().next()?.clone() }))
         .collect();
-    embedded.into_iter().filter_map(Result::transpose).collect()
+    Ok((labelled, people))
 }
 
 fn calibration_check(cosines: &metrics::PairScores, counts: &metrics::PairScores, tables: u16) -> CalibrationCheck {

@@ -952,6 +952,7 @@ code { font-size: .95em; }
         );
 
         operating_points_table(page, points, chosen);
+        recipes_section(page, points, chosen);
         if let Some(p) = chosen {
             if let Some(groups) = &p.by_group {
                 groups_section(page, p, groups);
@@ -960,6 +961,50 @@ code { font-size: .95em; }
         differential_section(page, points, chosen);
         levers_section(page, points);
         charts_section(page, points);
+    }
+
+    /// Which calibration set the thresholds: every enrolment recipe against both stranger
+    /// populations, at the chosen m, the population that sets it marked.
+    fn recipes_section(page: &mut String, points: &OperatingPoints, chosen: Option<&OperatingPoint>) {
+        let recipes = &points.calibration.recipes;
+        let Some(m) = chosen.and_then(|p| p.m).filter(|_| !recipes.is_empty()) else { return };
+        let tables = points.tables;
+        let _ = writeln!(
+            page,
+            "<h2 id=\"recipes\">Which strangers set the threshold</h2>\n<p>Thresholds come from the most pessimistic \
+             calibration that applies: templates built as <code>enroll</code> builds them (the mean of k photos) against \
+             single photos that pass the kiosk’s quality gates, of two stranger populations — LFW development people \
+             other than the template’s (same domain, look-alikes included) and the UTKFace fillers — fitted on half of \
+             the people and checked by counting alerts on the other half (<code>tests/false_alerts.rs</code>). Until \
+             2026-12-07 they came from the fillers alone against 5-photo templates, which promised several times fewer \
+             false alerts than held-out strangers raise (that test prints both): a mean of several photos attracts strangers more than \
+             one photo does, and look-alikes from the same domain are the tail that makes false alerts.</p>\n\
+             <div class=\"table-wrap\"><table>\n<caption>False-match rate per comparison at m = {m} of {tables}, 95&#8239;% \
+             interval</caption>\n<thead><tr><th scope=\"col\">Photos per template</th><th scope=\"col\">Strangers</th>\
+             <th scope=\"col\">Templates</th><th scope=\"col\">Stranger photos</th><th scope=\"col\">FMR</th>\
+             <th scope=\"col\">95&#8239;% interval</th></tr></thead>\n<tbody>"
+        );
+        for k in 1..=crate::eval::calibration::MAX_TEMPLATE_PHOTOS {
+            let worst = points.calibration.recipe_rate(k, tables, m);
+            for r in recipes.iter().filter(|r| r.photos == k) {
+                let (hits, pairs) = BinTails::new(tables, m).hits(&r.impostors);
+                let sets = worst.as_ref().is_some_and(|w| w.population == r.population);
+                let _ = writeln!(
+                    page,
+                    "<tr><td>{k}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(&r.population),
+                    if sets { " (the more pessimistic)" } else { "" },
+                    grouped(r.templates),
+                    grouped(r.strangers),
+                    sci(hits / pairs.max(1.0)),
+                    {
+                        let [low, high] = crate::eval::calibration::poisson_interval(hits, pairs.max(1.0));
+                        format!("{} – {}", sci(low), sci(high))
+                    },
+                );
+            }
+        }
+        page.push_str("</tbody></table></div>\n");
     }
 
     fn operating_points_table(page: &mut String, points: &OperatingPoints, chosen: Option<&OperatingPoint>) {
@@ -1300,6 +1345,7 @@ mod tests {
             genuine_track: histogram(0.62, 0.3, 400),
             stranger_groups: Default::default(),
             genuine_track_groups: Default::default(),
+            recipes: Vec::new(),
         };
         c.stranger_groups.insert("A-female".into(), histogram(0.17, 0.35, 2000));
         c.stranger_groups.insert("B-male".into(), histogram(0.13, 0.35, 2000));
@@ -1448,6 +1494,7 @@ mod tests {
             genuine_track: ScoreHistogram::default(),
             stranger_groups: Default::default(),
             genuine_track_groups: Default::default(),
+            recipes: Vec::new(),
         };
         assert_well_formed(&operating_point_svg(&empty, 1024, 1000, 100));
         assert_well_formed(&det_svg(&empty, 1024));
@@ -1683,6 +1730,7 @@ mod wasm_tests {
             genuine_track: ScoreHistogram::from_scores((0..200).map(|i| 0.6 + (i % 40) as f32 / 200.0)),
             stranger_groups: Default::default(),
             genuine_track_groups: Default::default(),
+            recipes: Vec::new(),
         };
         c.stranger_groups.insert("A".into(), c.strangers.clone());
         c.genuine_track_groups.insert("B".into(), c.genuine_track.clone());

@@ -2,13 +2,16 @@
 //! it matches, against how many entries, under which custody (and how strong that is), until when
 //! (the earlier of the watchlist's and the profile's windows), and — from the model's shipped
 //! calibration (DESIGN §7), for this watchlist's size and threshold — the expected false alerts per
-//! 1 000 passers-by and the estimated true-match rate, overall and per demographic group.
+//! 1 000 passers-by with its 95% interval and the calibration it comes from (the most pessimistic
+//! enrolment recipe and stranger population: the kiosk does not know how the entries were
+//! enrolled), and the estimated true-match rate, overall and per demographic group.
 
 use serde::Serialize;
 
 use crate::blind::format::Header;
 use crate::blind::prf::PrfSuite;
-use crate::eval::measured::{calibration, GroupRate};
+use crate::eval::calibration::FalseAlertEstimate;
+use crate::eval::measured::{calibration, GroupRate, GROUP_CALIBRATION};
 use crate::governance::profile::{Profile, SignedProfile};
 
 #[derive(Debug, Clone, Serialize)]
@@ -38,6 +41,10 @@ pub struct KioskStatus {
     pub valid_until: Option<String>,
     pub seconds_left: Option<i64>,
     pub expected_false_alerts_per_1000: Option<f64>,
+    /// The 95% interval of `expected_false_alerts_per_1000`.
+    pub expected_false_alerts_ci95: Option<[f64; 2]>,
+    /// Which calibration the expected false alerts come from (recipe and stranger population).
+    pub false_alerts_calibration: Option<String>,
     /// The estimated share of watchlisted people's tracks that would alert.
     pub estimated_true_match_rate: Option<f64>,
     /// The false-alert rate per passer-by the deployment's threshold was chosen for.
@@ -45,9 +52,12 @@ pub struct KioskStatus {
     pub pending_reviews: usize,
     /// The profile the kiosk loaded, for the public notice.
     pub notice: Option<Profile>,
-    /// Per demographic group: strangers' expected false alerts and watchlisted people's
-    /// estimated true-match rate at this threshold (they are unequal, and shown as such).
+    /// Per demographic group: strangers' expected false alerts with their 95% intervals, and
+    /// watchlisted people's estimated true-match rate at this threshold (they are unequal, and
+    /// shown as such).
     pub group_rates: Option<Vec<GroupRate>>,
+    /// Where the groups' false-alert estimates come from, in words.
+    pub group_rates_calibration: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,7 +90,7 @@ pub fn custody_note(suite: PrfSuite) -> &'static str {
 /// loads (the status is asked for on every frame).
 #[derive(Debug, Clone)]
 pub struct ExpectedRates {
-    pub false_alerts_per_1000: f64,
+    pub false_alerts: FalseAlertEstimate,
     pub true_match_rate: f64,
     pub group_rates: Vec<GroupRate>,
 }
@@ -89,7 +99,9 @@ impl ExpectedRates {
     pub fn of(header: &Header) -> ExpectedRates {
         let (entries, c) = (header.entries as u64, calibration());
         ExpectedRates {
-            false_alerts_per_1000: c.false_alerts_per_1000(entries, header.tables, header.threshold),
+            false_alerts: c
+                .estimate_any_recipe(entries, header.tables, header.threshold)
+                .expect("the shipped calibration is not empty (checked by a test)"),
             true_match_rate: c.true_match_rate(header.tables, header.threshold),
             group_rates: c.group_rates(entries, header.tables, header.threshold),
         }
@@ -126,12 +138,15 @@ impl KioskStatus {
             tables: header.map_or(0, |h| h.tables),
             valid_until: valid_until.map(crate::time::format_utc),
             seconds_left: valid_until.map(|until| until - now_unix),
-            expected_false_alerts_per_1000: expected.map(|e| e.false_alerts_per_1000),
+            expected_false_alerts_per_1000: expected.map(|e| e.false_alerts.per_1000),
+            expected_false_alerts_ci95: expected.map(|e| e.false_alerts.per_1000_ci95),
+            false_alerts_calibration: expected.map(|e| e.false_alerts.calibration.clone()),
             estimated_true_match_rate: expected.map(|e| e.true_match_rate),
             target_fpir: profile.and_then(|p| p.profile.target_fpir.clone()),
             pending_reviews,
             notice: profile.map(|p| p.profile.clone()),
             group_rates: expected.map(|e| e.group_rates.clone()),
+            group_rates_calibration: expected.map(|_| GROUP_CALIBRATION),
         }
     }
 }
@@ -153,10 +168,30 @@ mod tests {
         assert!(groups.contains(&"Black-female") && groups.contains(&"female"), "{groups:?}");
         let (false_alerts, true_matches) =
             (status.expected_false_alerts_per_1000.unwrap(), status.estimated_true_match_rate.unwrap());
-        // Two entries pad to the class of 64: the rate is that of 64 entries at m = 53 (~1.4).
+        // Two entries pad to the class of 64: the rate is that of 64 entries at m = 53, from the
+        // most pessimistic calibration, with an interval around it.
         assert_eq!(status.entries, 64);
-        assert!(false_alerts > 0.5 && false_alerts < 3.0, "64 entries at m = 53: {false_alerts}");
+        let [low, high] = status.expected_false_alerts_ci95.unwrap();
+        assert!(false_alerts > 0.5 && low <= false_alerts && false_alerts <= high, "{false_alerts} [{low}, {high}]");
+        assert!(status.false_alerts_calibration.as_deref().unwrap().contains("-photo templates against"));
         assert!(true_matches > 0.9, "{true_matches}");
+        // Each stranger group's estimate has its interval; the groups differ, and weighted by their
+        // strangers they average back to about the overall estimate (they share its level).
+        let strangers: Vec<&GroupRate> = rates.iter().filter(|r| r.false_alerts_per_1000.is_some()).collect();
+        assert_eq!(strangers.len(), 10, "race × gender");
+        let (mut weighted, mut people) = (0.0, 0.0);
+        for r in &strangers {
+            let (rate, [low, high]) = (r.false_alerts_per_1000.unwrap(), r.false_alerts_ci95.unwrap());
+            assert!(low <= rate && rate <= high && low < high, "{r:?}");
+            weighted += rate * r.people as f64;
+            people += r.people as f64;
+        }
+        let mean = weighted / people;
+        assert!((mean / false_alerts - 1.0).abs() < 0.1, "groups average {mean}, overall {false_alerts}");
+        let spread = strangers.iter().map(|r| r.false_alerts_per_1000.unwrap());
+        let (min, max) = spread.fold((f64::MAX, 0f64), |(a, b), x| (a.min(x), b.max(x)));
+        assert!(max > 1.2 * min, "the groups' rates differ: {min} – {max}");
+        assert!(status.group_rates_calibration.unwrap().contains("relative to all UTKFace fillers"));
         assert_eq!(status.seconds_left, Some(86_400), "an ephemeral watchlist lasts a day");
         assert!(status.notice.is_none());
 

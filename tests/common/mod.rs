@@ -42,6 +42,21 @@ pub fn utkface() -> Option<PathBuf> {
     required_or_skip("UTKFace fillers (set VEILWATCH_DATA)", &dir.join("images")).then_some(dir)
 }
 
+/// Where tests keep the embeddings of the development photos between runs (the accuracy test and
+/// the false-alert test share it): `$VEILWATCH_EMBEDDING_CACHE` if set, else
+/// `$XDG_CACHE_HOME/veilwatch/eval-embeddings.json` (`~/.cache` by default), outside any clone.
+/// Entries are found by each photo's content, so every checkout and data location shares them.
+pub fn embedding_cache() -> PathBuf {
+    if let Some(file) = std::env::var_os("VEILWATCH_EMBEDDING_CACHE") {
+        return PathBuf::from(file);
+    }
+    let cache_home = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache_home.join("veilwatch/eval-embeddings.json")
+}
+
 pub fn lfw_labels() -> Option<PathBuf> {
     lfw_images().map(|i| i.parent().expect("images has a parent").join("labels"))
 }

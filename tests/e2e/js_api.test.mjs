@@ -120,11 +120,19 @@ open(sys.argv[2], "wb").write(canvas.convert("RGBA").tobytes())
     assert.equal(status.notice.legalBasis, 'Test data (LFW)');
     assert.deepEqual(status.notice.custody, { kind: 'local' });
     assert.ok(status.expectedFalseAlertsPer1000 > 0 && status.estimatedTrueMatchRate > 0.5, 'calibrated figures for this watchlist');
+    const [low, high] = status.expectedFalseAlertsCi95;
+    assert.ok(low <= status.expectedFalseAlertsPer1000 && status.expectedFalseAlertsPer1000 <= high, 'an interval around it');
+    assert.match(status.falseAlertsCalibration, /-photo templates against \w+ strangers/);
     assert.ok(status.groupRates.length >= 10, 'strangers by race and gender, watchlisted people by gender');
     for (const g of status.groupRates) {
-      const rate = g.falseAlertsPer1000 === undefined ? 'trueMatchRate' : 'falseAlertsPer1000';
-      assert.deepEqual(Object.keys(g).sort(), [rate, 'group', 'people'].sort());
+      const rates = g.falseAlertsPer1000 === undefined ? ['trueMatchRate'] : ['falseAlertsPer1000', 'falseAlertsCi95'];
+      assert.deepEqual(Object.keys(g).sort(), [...rates, 'group', 'people'].sort());
+      if (g.falseAlertsCi95) {
+        const [low, high] = g.falseAlertsCi95;
+        assert.ok(low <= g.falseAlertsPer1000 && g.falseAlertsPer1000 <= high, `${g.group}: an interval around it`);
+      }
     }
+    assert.match(status.groupRatesCalibration, /relative to all UTKFace fillers/);
     assert.deepEqual(Object.keys(status).filter((k) => k.includes('_')), [], 'no snake_case key');
     const idle = Kiosk.create({ detector, recognizer }).status();
     assert.equal(idle.matching, false);

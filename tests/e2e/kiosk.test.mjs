@@ -134,7 +134,9 @@ describe('kiosk', { skip: !haveData }, () => {
       assert.match(await page.textContent('#watchlist-status'), /up to 64 entries \(the file reveals only its size class\) · custody hmac-sha256-local/);
       assert.match(await page.textContent('#false-alerts'), /per 1 000 passers-by/);
       assert.match(await page.textContent('#false-alerts'), /tracks that alert: \d+\.\d%/);
-      assert.match(await page.textContent('#group-rates'), /Black-female [\d.e+-]+ \(\d+ strangers\) .* White-male [\d.e+-]+ \(\d+ strangers\)/);
+      const interval = String.raw`\(95% interval [\d.e+-]+–[\d.e+-]+; \d+ strangers\)`;
+      assert.match(await page.textContent('#group-rates'), new RegExp(String.raw`Black-female [\d.e+-]+ ${interval} .* White-male [\d.e+-]+ ${interval}`));
+      assert.match(await page.textContent('#group-rates'), /\(from .*relative to all UTKFace fillers/);
       assert.match(await page.textContent('#group-rates'), /female \d+\.\d% \(\d+ people\) · male \d+\.\d% \(\d+ people\)/);
       // The plot for this watchlist's size and threshold, marked at its m (53 for this list).
       await page.click('#operating-point summary');

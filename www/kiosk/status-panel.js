@@ -25,15 +25,19 @@ export function showWatchlist(status) {
   const target = status.targetFpir ? ` (chosen for ${status.targetFpir} per passer-by)` : '';
   $('false-alerts').textContent =
     `Expected false alerts per 1 000 passers-by at most, for this size class and threshold${target}: ` +
-    `${perThousand(status.expectedFalseAlertsPer1000)} · estimated share of watchlisted people's tracks that alert: ` +
+    `${perThousand(status.expectedFalseAlertsPer1000)} (95% interval ${perThousand(status.expectedFalseAlertsCi95[0])}–` +
+    `${perThousand(status.expectedFalseAlertsCi95[1])}; from ${status.falseAlertsCalibration}) · estimated share of watchlisted people's tracks that alert: ` +
     `${percent(status.estimatedTrueMatchRate)}`;
   const groups = status.groupRates ?? [];
   const strangers = groups.filter((g) => g.falseAlertsPer1000 !== undefined);
   const watchlisted = groups.filter((g) => g.trueMatchRate !== undefined);
   $('group-rates').textContent =
     'Estimated at this threshold, per group (unequal, and shown as such). False alerts per 1 000 passers-by: ' +
-    strangers.map((g) => `${g.group} ${perThousand(g.falseAlertsPer1000)} (${g.people} strangers)`).join(' · ') +
-    '. Tracks of watchlisted people that alert: ' +
+    strangers
+      .map((g) => `${g.group} ${perThousand(g.falseAlertsPer1000)} (95% interval ${perThousand(g.falseAlertsCi95[0])}–` +
+        `${perThousand(g.falseAlertsCi95[1])}; ${g.people} strangers)`)
+      .join(' · ') +
+    ` (from ${status.groupRatesCalibration}). Tracks of watchlisted people that alert: ` +
     watchlisted.map((g) => `${g.group} ${percent(g.trueMatchRate)} (${g.people} people)`).join(' · ') + '.';
 }
 

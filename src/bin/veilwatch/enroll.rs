@@ -1,19 +1,23 @@
 //! `veilwatch enroll DATASET --keys DIR --out FILE`: a signed, blinded watchlist with one entry per
 //! person folder. Each person's template is the mean embedding of the faces their photos are about
-//! (the first `--per-identity` photos by file name); their first such face, aligned, is the
-//! reference photo sealed into their record. Under `--custody authority` the file holds handles,
+//! (the first `--per-identity` photos by file name, at most 5: the recipes the calibration covers);
+//! their first such face, aligned, is the reference photo sealed into their record. With
+//! `--target-fpir`, m comes from the calibration of each entry's recipe (DESIGN §7), and the
+//! expected false alerts per 1 000 passers-by are printed with their interval and source. Under `--custody authority` the file holds handles,
 //! and the records go, sealed, to `FILE.materials.json` (`[{handle, verifier, sealed}, …]`, mode
 //! 0600) for `veilwatch registration deployment --materials` to hand to the authority.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use clap::builder::TypedValueParser;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use veilwatch::blind::enroll::{build_with_materials, Enrolment, WatchlistParams};
 use veilwatch::blind::prf::Prf;
 use veilwatch::blind::record::EntryRecord;
+use veilwatch::eval::calibration::MAX_TEMPLATE_PHOTOS;
 use veilwatch::eval::dataset::{list_identities, Identity};
 use veilwatch::eval::measured;
 use veilwatch::governance::profile::parse_rate;
@@ -56,8 +60,10 @@ pub struct EnrollArgs {
     target_fpir: Option<String>,
     #[arg(long, value_enum, default_value_t = CustodyArg::Local)]
     custody: CustodyArg,
-    /// Photos per person averaged into their template (the first ones by file name).
-    #[arg(long, default_value_t = 10)]
+    /// Photos per person averaged into their template (the first ones by file name), 1 to 5: the
+    /// false-alert calibration covers templates of up to 5 photos.
+    #[arg(long, default_value_t = MAX_TEMPLATE_PHOTOS,
+          value_parser = clap::value_parser!(u8).range(1..=MAX_TEMPLATE_PHOTOS as i64).map(usize::from))]
     per_identity: usize,
     /// Category written into each sealed record.
     #[arg(long, default_value = "watchlist")]
@@ -71,14 +77,15 @@ fn time_arg(flag: &str, value: &str) -> Result<i64> {
     parse_utc(value).with_context(|| format!("{flag} `{value}` is not YYYY-MM-DD[THH:MM:SSZ]"))
 }
 
-/// One person's entry, or `None` when none of their photos shows a face.
+/// One person's entry and the number of photos averaged into its template, or `None` when none of
+/// their photos shows a face.
 fn enrol_person(
     engine: &Engine,
     person: &Identity,
     reference_id: String,
     args: &EnrollArgs,
     now: i64,
-) -> Result<Option<Enrolment>> {
+) -> Result<Option<(Enrolment, usize)>> {
     let mut embeddings = Vec::new();
     let mut photo = None;
     for path in &person.images {
@@ -95,21 +102,26 @@ fn enrol_person(
     let label = person.name.replace('_', " ");
     let record =
         EntryRecord::new(reference_id, label, args.category.clone(), args.source.clone(), now, photo.as_deref());
-    Ok(Some(Enrolment { template, record }))
+    Ok(Some((Enrolment { template, record }, embeddings.len())))
 }
 
-/// The threshold for `--target-fpir`, with what it means printed for the issuer.
-fn threshold_for_target(target: &str, tables: u16, entries: u64) -> Result<u16> {
+/// The threshold for `--target-fpir`, with what it means printed for the issuer: the smallest m
+/// whose expected false alerts, from the calibration of each entry's recipe, meet the target.
+fn threshold_for_target(target: &str, tables: u16, photos_per_entry: &[usize]) -> Result<u16> {
     let rate = parse_rate(target).with_context(|| format!("--target-fpir `{target}` is not a rate like 1/6000"))?;
     let calibration = measured::calibration();
-    let m = calibration.threshold_for_fpir(tables, entries, rate).with_context(|| {
+    let entries = photos_per_entry.len();
+    let m = calibration.threshold_for_recipes(photos_per_entry, tables, rate).with_context(|| {
         format!("no threshold of {tables} tables keeps {entries} entries within {target} false alerts")
     })?;
+    let estimate = calibration.estimate(photos_per_entry, tables, m).expect("a threshold was found from it");
     eprintln!(
-        "--target-fpir {target} with {entries} entries: m = {m} of {tables} (FMR {:.2e} per comparison, {:.3} expected \
-         false alerts per 1 000 passers-by, estimated true-match rate of a track {:.3})",
-        calibration.fmr(tables, m),
-        calibration.false_alerts_per_1000(entries, tables, m),
+        "--target-fpir {target} with {entries} entries: m = {m} of {tables}: {:.3} expected false alerts per 1 000 \
+         passers-by (95% interval {:.3} – {:.3}; from {}), estimated true-match rate of a track {:.3}",
+        estimate.per_1000,
+        estimate.per_1000_ci95[0],
+        estimate.per_1000_ci95[1],
+        estimate.calibration,
         calibration.true_match_rate(tables, m),
     );
     Ok(m)
@@ -145,7 +157,7 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
     let bar = ProgressBar::new(people.len() as u64).with_style(
         ProgressStyle::with_template("enrolling {bar:40} {pos}/{len} people, {eta} left").expect("valid template"),
     );
-    let results: Vec<Result<Option<Enrolment>>> = people
+    let results: Vec<Result<Option<(Enrolment, usize)>>> = people
         .par_iter()
         .enumerate()
         .map(|(i, person)| {
@@ -155,15 +167,16 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
         })
         .collect();
     bar.finish();
-    let mut entries = Vec::new();
-    for result in results {
-        entries.extend(result?);
+    let (mut entries, mut photos_per_entry) = (Vec::new(), Vec::new());
+    for (entry, photos) in results.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten() {
+        entries.push(entry);
+        photos_per_entry.push(photos);
     }
     let skipped = people.len() - entries.len();
     let enrolled = entries.len();
 
     let threshold = match &args.target_fpir {
-        Some(target) => threshold_for_target(target, args.tables, enrolled as u64)?,
+        Some(target) => threshold_for_target(target, args.tables, &photos_per_entry)?,
         None => args.threshold,
     };
     let params = WatchlistParams {

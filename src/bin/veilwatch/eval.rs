@@ -49,6 +49,11 @@ pub struct EvalArgs {
     /// With --fillers: also write the calibration data the kiosk and `enroll --target-fpir` read.
     #[arg(long, requires = "fillers")]
     calibration_out: Option<PathBuf>,
+    /// Reuse (and extend) the embeddings of earlier runs kept in this file (found by each photo's
+    /// SHA-256, wherever the data lives); put it outside the clone (the tests use
+    /// ~/.cache/veilwatch/eval-embeddings.json), never in the repository.
+    #[arg(long)]
+    embedding_cache: Option<PathBuf>,
 }
 
 pub fn run(models: &Path, args: EvalArgs) -> Result<()> {
@@ -64,6 +69,7 @@ pub fn run(models: &Path, args: EvalArgs) -> Result<()> {
         per_identity: args.per_identity,
         tables: args.tables,
         fillers: args.fillers.zip(args.fillers_groups).map(|(dataset, groups)| Fillers { dataset, groups }),
+        embedding_cache: args.embedding_cache,
     };
     let report = evaluate(&engine, &options, &bar)?;
     bar.0.finish();

@@ -1,5 +1,7 @@
 //! `veilwatch identify FILE --issuer KEY (--prf-key FILE | --authority URL --kiosk-key FILE)
-//! IMAGE…`: every face in the images, matched against a verified, loaded watchlist; text or JSON.
+//! IMAGE…`: every face in the images that passes the kiosk's quality gates, matched against a
+//! verified, loaded watchlist (a face that fails them is listed, with why, and not matched, as a
+//! kiosk would: a poor photo's generic embedding collides with everyone); text or JSON.
 //! Under authority custody every request is signed with the kiosk key, and each alert's reviewer
 //! material is fetched from the authority (`/v1/disclose`) and opened here.
 
@@ -58,6 +60,8 @@ struct Alert {
 struct FaceResult {
     face: Face,
     quality: Quality,
+    /// False when the face failed a quality gate (see `quality.rejections`) and was not matched.
+    matched: bool,
     alerts: Vec<Alert>,
 }
 
@@ -97,13 +101,18 @@ pub fn run(models: &Path, args: IdentifyArgs) -> Result<()> {
         let frame = load_image(path)?;
         let mut faces = Vec::new();
         for analysed in engine.analyse(&frame).with_context(|| path.display().to_string())? {
-            let alerts = matcher
-                .match_embedding(&analysed.embedding, prf.as_ref(), now_unix())
-                .with_context(|| path.display().to_string())?
-                .into_iter()
-                .map(|found| alert(found, authority, &deployment))
-                .collect();
-            faces.push(FaceResult { face: analysed.face, quality: analysed.quality, alerts });
+            let matched = analysed.quality.passed();
+            let alerts = if matched {
+                matcher
+                    .match_embedding(&analysed.embedding, prf.as_ref(), now_unix())
+                    .with_context(|| path.display().to_string())?
+                    .into_iter()
+                    .map(|found| alert(found, authority, &deployment))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            faces.push(FaceResult { face: analysed.face, quality: analysed.quality, matched, alerts });
         }
         results.push(ImageResult { image: path.display().to_string(), faces });
     }
@@ -113,6 +122,9 @@ pub fn run(models: &Path, args: IdentifyArgs) -> Result<()> {
     }
     for r in &results {
         println!("{}: {} face(s)", r.image, r.faces.len());
+        for f in r.faces.iter().filter(|f| !f.matched) {
+            println!("  not matched (quality gates: {:?}): face at {:?}", f.quality.rejections, f.face.bbox);
+        }
         for a in r.faces.iter().flat_map(|f| &f.alerts) {
             let what = match (&a.record, &a.material) {
                 (Some(record), _) => format!("{} {} ({})", record.reference_id, record.label, record.category),

@@ -1,0 +1,213 @@
+//! The false-alert rate a kiosk shows is the one it has (DESIGN §7): watchlists enrolled the way
+//! `enroll --target-fpir 1/1000` enrols them (templates the mean of up to k photos, m chosen from
+//! the shipped calibration of each entry's recipe), of people the calibration never saw (the
+//! held-out half of the LFW development identities), met by thousands of strangers it never saw
+//! either (every held-out LFW identity not enrolled, look-alikes included, and a fixed sample of
+//! the held-out UTKFace fillers), one quality-gated photo each, through the real blind matcher.
+//! The number of strangers alerted must lie in the 95% range of what the displayed estimate
+//! predicts.
+//!
+//! Cost: only the held-out people (up to 5 photos each) and the sampled fillers are embedded, once:
+//! the embeddings are kept in `common::embedding_cache`, which the accuracy test fills as well;
+//! the 6 watchlists match their strangers on every core. Run in release.
+
+mod common;
+
+use std::collections::HashMap;
+
+use ed25519_dalek::SigningKey;
+use rand_core::{OsRng, RngCore};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use veilwatch::blind::enroll::{build, Enrolment, WatchlistParams};
+use veilwatch::blind::matcher::Matcher;
+use veilwatch::blind::prf::LocalHmac;
+use veilwatch::blind::record::EntryRecord;
+use veilwatch::blind::DEFAULT_TABLES;
+use veilwatch::eval::calibration::{fpir, threshold_for_fpir, MAX_TEMPLATE_PHOTOS};
+use veilwatch::eval::dataset::{list_identities, read_pairs_csv, Identity};
+use veilwatch::eval::embedding_cache::EmbeddingCache;
+use veilwatch::eval::measured;
+use veilwatch::eval::protocol::embed_identities;
+use veilwatch::eval::recipes::{calibration_half, Person};
+use veilwatch::Embedding;
+
+const TARGET_FPIR: f64 = 1.0 / 1000.0;
+const NOW: i64 = 1_800_000_000;
+/// Held-out UTKFace fillers met by each watchlist (a fixed sample of ~4 700): with the ~1 300
+/// held-out LFW strangers, over 3 000 strangers per watchlist (issue 17 asks for ≥ 2 000), at
+/// less than half the fillers' embedding cost.
+const FILLERS: usize = 2000;
+/// Checks of a group's count against its displayed upper bound: 6 watchlists × 10 groups.
+const GROUP_CHECKS: f64 = 60.0;
+
+/// The held-out identities of a folder (not in the calibration half), in a fixed order that is
+/// not alphabetical (SHA-256 of the name), with up to `photos` photos each.
+fn held_out(folder: &std::path::Path, photos: usize) -> Vec<Identity> {
+    let mut identities: Vec<Identity> =
+        list_identities(folder, photos).unwrap().into_iter().filter(|id| !calibration_half(&id.name)).collect();
+    identities.sort_by_key(|id| Sha256::digest(id.name.as_bytes()));
+    identities
+}
+
+/// The smallest x with P[Poisson(λ) ≤ x] ≥ q.
+fn poisson_quantile(lambda: f64, q: f64) -> u64 {
+    let (mut x, mut term) = (0u64, (-lambda).exp());
+    let mut cdf = term;
+    while cdf < q {
+        x += 1;
+        term *= lambda / x as f64;
+        cdf += term;
+    }
+    x
+}
+
+/// A stranger: which population (and demographic group, for the labelled fillers), and the one
+/// photo of theirs a kiosk would match.
+#[derive(Clone, Copy)]
+struct Stranger<'a> {
+    population: &'static str,
+    group: Option<&'a str>,
+    name: &'a str,
+    probe: &'a Embedding,
+}
+
+/// The strangers a watchlist of `templates` at threshold m alerts on, through the real blind
+/// matcher (a fresh issuer key and local PRF key each time).
+fn alerted_strangers<'a>(
+    templates: &[(String, Embedding)],
+    m: u16,
+    strangers: &[Stranger<'a>],
+    model_id: &str,
+) -> Vec<Stranger<'a>> {
+    let issuer = SigningKey::generate(&mut OsRng);
+    let mut key = [0u8; 32];
+    OsRng.fill_bytes(&mut key);
+    let prf = LocalHmac::new(key);
+    let list: Vec<Enrolment> = templates
+        .iter()
+        .enumerate()
+        .map(|(i, (name, template))| Enrolment {
+            template: template.clone(),
+            record: EntryRecord::new(format!("REF-{i:06}"), name.clone(), "test".into(), "LFW".into(), NOW, None),
+        })
+        .collect();
+    let params = WatchlistParams {
+        model_id: model_id.into(),
+        tables: DEFAULT_TABLES,
+        threshold: m,
+        valid_from: NOW - 3600,
+        valid_until: NOW + 3600,
+    };
+    let file = build(list, &params, &prf, &issuer).unwrap();
+    let matcher = Matcher::load(file, &issuer.verifying_key(), &prf, model_id, NOW).unwrap();
+    strangers.par_iter().copied().filter(|s| !matcher.match_embedding(s.probe, &prf, NOW).unwrap().is_empty()).collect()
+}
+
+#[test]
+fn strangers_raise_the_false_alerts_the_calibration_displays() {
+    let (Some(engine), Some(images), Some(labels), Some(utkface)) =
+        (common::engine(), common::lfw_images(), common::lfw_labels(), common::utkface())
+    else {
+        return;
+    };
+    let cache = EmbeddingCache::open(Some(&common::embedding_cache()), &engine);
+    let people = held_out(&images, MAX_TEMPLATE_PHOTOS);
+    let fillers = &held_out(&utkface.join("images"), 1)[..FILLERS];
+    let (lfw, _) = embed_identities(&engine, &people, &cache, &()).unwrap();
+    let (fillers, _) = embed_identities(&engine, fillers, &cache, &()).unwrap();
+    cache.save().unwrap();
+    let noise: Vec<(String, String)> = read_pairs_csv(&labels.join("lfw_label_noise_pairs.csv")).unwrap();
+    let linked = |a: &str, b: &str| noise.iter().any(|(x, y)| (x == a && y == b) || (x == b && y == a));
+
+    let group_of: HashMap<String, String> =
+        read_pairs_csv(&utkface.join("labels/groups_race_gender.csv")).unwrap().into_iter().collect();
+    let held_out: Vec<&Person> = lfw.iter().filter(|p| !p.faces.is_empty()).collect();
+    let held_out_fillers: Vec<Stranger> = fillers
+        .iter()
+        .filter_map(|p| {
+            let group = group_of.get(&p.name).map(String::as_str);
+            Some(Stranger { population: "utkface", group, name: &p.name, probe: p.probes().next()? })
+        })
+        .collect();
+
+    let calibration = measured::calibration();
+    let mut failures = Vec::new();
+    eprintln!(
+        "entries  k   m  strangers  expected per 1 000 [95%]      observed (lfw + utkface)  95% range of the count"
+    );
+    for k in [5, 3, 1] {
+        for entries in [30, 300] {
+            let enrolled = &held_out[..entries];
+            let photos: Vec<usize> = enrolled.iter().map(|p| p.faces.len().min(k)).collect();
+            let m = calibration.threshold_for_recipes(&photos, DEFAULT_TABLES, TARGET_FPIR).unwrap();
+            let estimate = calibration.estimate(&photos, DEFAULT_TABLES, m).unwrap();
+
+            let lfw_strangers =
+                held_out[entries..].iter().filter(|s| !enrolled.iter().any(|e| linked(&s.name, &e.name))).filter_map(
+                    |p| Some(Stranger { population: "lfw", group: None, name: &p.name, probe: p.probes().next()? }),
+                );
+            let strangers: Vec<Stranger> = lfw_strangers.chain(held_out_fillers.iter().copied()).collect();
+            let templates: Vec<(String, Embedding)> =
+                enrolled.iter().map(|p| (p.name.clone(), p.template(k).unwrap())).collect();
+            let alerted = alerted_strangers(&templates, m, &strangers, engine.model_id());
+
+            // Before issue 17: m from the fillers alone against the evaluation's 5-photo templates
+            // (what it displayed; observed 9-17x that at k = 5, see the README).
+            let before_m =
+                threshold_for_fpir(&calibration.strangers, DEFAULT_TABLES, entries as u64, TARGET_FPIR).unwrap();
+            let before_displayed =
+                1000.0 * fpir(calibration.strangers.rate_at(DEFAULT_TABLES, before_m), entries as u64);
+            let from_lfw = alerted.iter().filter(|s| s.population == "lfw").count();
+
+            let (_, [low, high]) = estimate.fpir();
+            let n = strangers.len() as f64;
+            let range = [poisson_quantile(n * low, 0.025), poisson_quantile(n * high, 0.975)];
+            let observed = alerted.len() as u64;
+            eprintln!(
+                "{entries:>7} {k:>2} {m:>3} {:>10}  {:.3} [{:.3}, {:.3}]  →  {:.3} per 1 000: {observed} ({from_lfw} + {})  [{}, {}]  {}\n\
+                 {:>22}  before issue 17: m = {before_m}, displayed {before_displayed:.3} per 1 000",
+                strangers.len(),
+                estimate.per_1000,
+                estimate.per_1000_ci95[0],
+                estimate.per_1000_ci95[1],
+                1000.0 * observed as f64 / n,
+                observed as usize - from_lfw,
+                range[0],
+                range[1],
+                estimate.calibration,
+                "",
+            );
+            if observed > range[1] || observed < range[0] {
+                let who: Vec<&str> = alerted.iter().map(|s| s.name).collect();
+                failures.push(format!(
+                    "{entries} entries, k = {k}: {observed} strangers alerted, 95% range {range:?} ({who:?})"
+                ));
+            }
+            // Issue 17 asks for ≥ 2 000; the README says over 3 000.
+            assert!(strangers.len() > 3000, "{} strangers", strangers.len());
+
+            // Per group of the labelled fillers: what the kiosk displays for the group, against the
+            // group's held-out fillers alerted. The fillers are the milder population (the level
+            // comes from the more pessimistic one), so only the upper bound is checked, at a
+            // family-wise 5% over every group and case (Bonferroni).
+            let mut line = String::new();
+            for (group, _, shown) in calibration.stranger_group_estimates(&estimate, DEFAULT_TABLES, m) {
+                let met = strangers.iter().filter(|s| s.group == Some(group.as_str())).count() as f64;
+                let seen = alerted.iter().filter(|s| s.group == Some(group.as_str())).count() as u64;
+                let most = poisson_quantile(met * shown.per_1000_ci95[1] / 1000.0, 1.0 - 0.05 / GROUP_CHECKS);
+                line.push_str(&format!(
+                    " {group} {seen}/{met} ({:.2} [{:.2}, {:.2}])",
+                    shown.per_1000, shown.per_1000_ci95[0], shown.per_1000_ci95[1]
+                ));
+                if seen > most {
+                    failures.push(format!(
+                        "{entries} entries, k = {k}, {group}: {seen} of {met} fillers alerted, at most {most} expected"
+                    ));
+                }
+            }
+            eprintln!("{:>22}  per group, alerted/met (displayed per 1 000 [95%]):{line}", "");
+        }
+    }
+    assert!(failures.is_empty(), "the displayed false-alert rate is not the one the kiosk has: {failures:#?}");
+}
