@@ -5,12 +5,14 @@
 //! `anchor_conflict`, logged), the history keeps every real head, and `veilwatch audit verify
 //! --anchors` over the history the authority answers reports the rewrite.
 
-mod server_process;
+mod common;
 
 use std::process::Command;
 
+use common::http::{call, refusal, signed};
+use common::kiosk::{authority_for, generous, keygen, TestDeployment};
+use common::process::{bin, scratch};
 use serde_json::json;
-use server_process::{authority_for, bin, call, generous, keygen, refusal, scratch, signed, TestDeployment};
 use veilwatch::blind::DEFAULT_TABLES;
 use veilwatch::governance::audit::{AuditLog, SignedHead};
 

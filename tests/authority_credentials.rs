@@ -5,16 +5,15 @@
 //! CLI) take effect on the next request; budgets refuse with 429 and `Retry-After`; reviewer
 //! material is released only on proof of the record key, capped and logged.
 
-mod server_process;
+mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
+use common::http::{call, header, now, refusal, signed, signed_at};
+use common::kiosk::{authority_for, generous, issuer_key, keygen, TestDeployment};
+use common::process::{bin, scratch, Server};
 use ed25519_dalek::SigningKey;
-use server_process::{
-    authority_for, bin, call, generous, header, issuer_key, keygen, now, refusal, scratch, signed, signed_at, Server,
-    TestDeployment,
-};
 use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner};
 use veilwatch::authority::registration::{Base64Bytes, Budgets, DeploymentRevocation, Document, HexBytes, Material};
 use veilwatch::blind::material::{random_handle, MaterialKeys};
@@ -252,7 +251,7 @@ fn budgets_refuse_with_429_and_retry_after_and_count_only_whole_faces() {
     let kiosk = per_minute.signer();
     // A request is one face: exactly L elements, else 400, and a wrong one is not charged.
     for n in [L as usize - 1, L as usize + 1, 0] {
-        let wrong = signed(&server, &kiosk, "/v1/evaluate", &server_process::elements(n, 3));
+        let wrong = signed(&server, &kiosk, "/v1/evaluate", &common::kiosk::elements(n, 3));
         assert_eq!(refusal(&wrong), (400, "wrong_element_count".into()), "{n} elements");
     }
     for _ in 0..3 {
@@ -280,7 +279,7 @@ fn budgets_refuse_with_429_and_retry_after_and_count_only_whole_faces() {
 
     // The deployment's total, across its kiosks and its key checks (a key check evaluates a chosen
     // element, so it is charged like a face): refused without Retry-After (it never resets).
-    assert_eq!(signed(&server, &total.signer(), "/v1/key-check", &server_process::elements(1, 5)).0, 200);
+    assert_eq!(signed(&server, &total.signer(), "/v1/key-check", &common::kiosk::elements(1, 5)).0, 200);
     assert_eq!(signed(&server, &total.signer(), "/v1/evaluate", &total.face(1)).0, 200);
     let other = RequestSigner::new(other_kiosk, &total.id());
     assert_eq!(signed(&server, &other, "/v1/evaluate", &total.face(1)).0, 200);
@@ -288,7 +287,7 @@ fn budgets_refuse_with_429_and_retry_after_and_count_only_whole_faces() {
     assert_eq!(refusal(&refused), (429, "budget_total".into()));
     assert_eq!(header(&refused.1, "retry-after"), None);
     assert_eq!(
-        refusal(&signed(&server, &total.signer(), "/v1/key-check", &server_process::elements(1, 5))),
+        refusal(&signed(&server, &total.signer(), "/v1/key-check", &common::kiosk::elements(1, 5))),
         (429, "budget_total".into()),
         "no key check once the total is spent"
     );
@@ -296,15 +295,15 @@ fn budgets_refuse_with_429_and_retry_after_and_count_only_whole_faces() {
     // Key checks: one element each, at most 30 per kiosk per hour.
     let check_kiosk = per_day.signer();
     assert_eq!(
-        refusal(&signed(&server, &check_kiosk, "/v1/key-check", &server_process::elements(2, 4))),
+        refusal(&signed(&server, &check_kiosk, "/v1/key-check", &common::kiosk::elements(2, 4))),
         (400, "wrong_element_count".into())
     );
     for i in 0..30 {
-        let answer = signed(&server, &check_kiosk, "/v1/key-check", &server_process::elements(1, 4));
+        let answer = signed(&server, &check_kiosk, "/v1/key-check", &common::kiosk::elements(1, 4));
         assert_eq!(answer.0, 200, "key check {i}: {}", String::from_utf8_lossy(&answer.2));
         assert!(answer.2.len() >= 32);
     }
-    let refused = signed(&server, &check_kiosk, "/v1/key-check", &server_process::elements(1, 4));
+    let refused = signed(&server, &check_kiosk, "/v1/key-check", &common::kiosk::elements(1, 4));
     assert_eq!(refusal(&refused), (429, "key_check_cap".into()));
     assert!(header(&refused.1, "retry-after").is_some());
     assert_eq!(metric(&server, "veilwatch_authority_refusals_total{reason=\"budget_minute\"}"), 1.0);

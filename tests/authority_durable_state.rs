@@ -4,12 +4,12 @@
 //! the disclosure log and its hourly cap are as they were. `--state memory` says at start that
 //! it forgets all of that.
 
-mod server_process;
+mod common;
 
+use common::http::{call, now, refusal, signed};
+use common::kiosk::{authority_for, issuer_key, keygen, TestDeployment};
+use common::process::{bin, scratch, Server};
 use ed25519_dalek::SigningKey;
-use server_process::{
-    authority_for, bin, call, issuer_key, keygen, now, refusal, scratch, signed, Server, TestDeployment,
-};
 use veilwatch::authority::credential::RequestSigner;
 use veilwatch::authority::registration::{Base64Bytes, Budgets, Document, HexBytes, KioskRevocation, Material};
 use veilwatch::authority::store::{SqliteStore, StateStore};
@@ -37,8 +37,7 @@ fn disclose(
 
 /// Kills the authority with SIGKILL (no chance to flush anything) and waits for it.
 fn kill_9(mut server: Server) {
-    server.child.kill().unwrap();
-    let status = server.child.wait().unwrap();
+    let status = server.process.kill().expect("the authority was running");
     assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9));
 }
 
@@ -53,7 +52,7 @@ fn a_revocation_the_budgets_and_the_disclosure_log_survive_kill_9() {
             faces_per_day: 2,
             faces_total: 4,
             disclosures_per_hour: 1,
-            ..server_process::generous()
+            ..common::kiosk::generous()
         },
     );
     let id = deployment.id();
@@ -125,7 +124,7 @@ fn a_revocation_the_budgets_and_the_disclosure_log_survive_kill_9() {
 fn state_in_memory_only_is_asked_for_and_warned_about() {
     let scratch = scratch("memory-state");
     let keys = keygen(&scratch);
-    let deployment = TestDeployment::new(L, server_process::generous());
+    let deployment = TestDeployment::new(L, common::kiosk::generous());
     let server = authority_for(&keys, &deployment, &scratch, &["--state", "memory"]);
     assert_eq!(signed(&server, &deployment.signer(), "/v1/evaluate", &deployment.face(1)).0, 200);
     assert!(server.log_text().contains("WARNING: --state memory"), "{}", server.log_text());

@@ -10,7 +10,7 @@
 //! unauthenticated client can send is bounded by these caps, and costs the authority a header
 //! parse and at most one signature check and one state read per request.)
 
-mod server_process;
+mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use server_process::{authority_for, call, generous, header, keygen, raw, scratch, signed, TestDeployment, PROOF};
+use common::http::{call, header, signed};
+use common::kiosk::{authority_for, generous, keygen, TestDeployment, PROOF};
+use common::process::{raw, scratch};
 use veilwatch::blind::DEFAULT_TABLES;
 
 const IDLE_CONNECTIONS: usize = 1000;

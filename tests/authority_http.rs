@@ -5,17 +5,17 @@
 //! backwards refused, only a kiosk's own head), refusals with reasons, and `/metrics` in the
 //! Prometheus text format on the admin listener only.
 
-mod server_process;
+mod common;
 
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::http::{call, header, refusal, signed};
+use common::kiosk::{authority_for, generous, keygen, TestDeployment, PROOF};
+use common::process::{raw, scratch, Server};
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{json, Value};
-use server_process::{
-    authority_for, call, generous, header, keygen, raw, refusal, scratch, signed, Server, TestDeployment, PROOF,
-};
 use veilwatch::blind::DEFAULT_TABLES;
 
 #[test]
@@ -46,7 +46,7 @@ fn the_authority_evaluates_over_https_with_its_certificate_and_refuses_plain_htt
     let face = deployment.face(1);
     let answer = |agent: &ureq::Agent| {
         let mut request = agent.post(&url).set("Content-Type", "application/octet-stream");
-        for (name, value) in signer.headers(&server.origin, "POST", "/v1/evaluate", &face, server_process::now()) {
+        for (name, value) in signer.headers(&server.origin, "POST", "/v1/evaluate", &face, common::http::now()) {
             request = request.set(name, &value);
         }
         let response = request.send_bytes(&face).unwrap();
@@ -105,7 +105,7 @@ fn a_browser_page_may_call_the_authority_only_from_a_configured_kiosk_origin() {
     assert_eq!(header(&headers, "access-control-allow-origin"), None, "another origin gets no CORS grant");
     let face = deployment.face(2);
     let credential =
-        deployment.signer().headers(&restricted.origin, "POST", "/v1/evaluate", &face, server_process::now());
+        deployment.signer().headers(&restricted.origin, "POST", "/v1/evaluate", &face, common::http::now());
     let mut with_origin: Vec<(&str, &str)> = credential.iter().map(|(n, v)| (*n, v.as_str())).collect();
     with_origin.push(("Origin", kiosk));
     let (status, headers, _) = call("POST", &restricted.url("/v1/evaluate"), &with_origin, &face);
@@ -121,7 +121,7 @@ fn a_browser_page_may_call_the_authority_only_from_a_configured_kiosk_origin() {
     let (_, headers, _) = call("POST", &open.url("/v1/evaluate"), &[("Origin", kiosk)], &face);
     assert_eq!(header(&headers, "access-control-allow-origin"), None);
     // A bad origin on the command line is refused up front.
-    let bad = std::process::Command::new(server_process::bin())
+    let bad = std::process::Command::new(common::process::bin())
         .args(["authority", "--keys", keys.join("authority").to_str().unwrap(), "--allow-origin", "*"])
         .output()
         .unwrap();

@@ -4,16 +4,14 @@
 //! they refuse with 503 and evaluate nothing, then serve again once it is back, budgets kept.
 //! (Without `redis-server` the tests say so loudly and skip; under `CI=true` they fail.)
 
-#[path = "common/cluster.rs"]
-mod cluster;
-mod server_process;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use cluster::Redis;
-use server_process::{
-    call, generous, header, issuer_key, keygen, now, refusal, scratch, signed, Server, TestDeployment,
-};
+use common::cluster::Redis;
+use common::http::{call, header, now, refusal, signed};
+use common::kiosk::{generous, issuer_key, keygen, TestDeployment};
+use common::process::{scratch, Server};
 use veilwatch::authority::credential::RequestSigner;
 use veilwatch::authority::registration::{Base64Bytes, Budgets, Document, HexBytes, KioskRevocation, Material};
 use veilwatch::authority::store::{RedisStore, StateStore};
@@ -123,7 +121,7 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     .sign(&issuer_key(&keys));
     assert_eq!(call("POST", &b.admin_url("/issuer/documents"), &[], revoke.as_bytes()).0, 204);
     assert_eq!(
-        refusal(&signed(&a, &second, "/v1/key-check", &server_process::elements(1, 2))),
+        refusal(&signed(&a, &second, "/v1/key-check", &common::kiosk::elements(1, 2))),
         (401, "revoked_kiosk".into())
     );
 
@@ -213,7 +211,7 @@ fn when_redis_stops_the_authority_refuses_with_503_and_evaluates_nothing_then_re
     for _ in 0..3 {
         assert_eq!(refusal(&signed(&server, &kiosk, "/v1/evaluate", &face)).0, 503);
     }
-    assert_eq!(refusal(&signed(&server, &kiosk, "/v1/key-check", &server_process::elements(1, 5))).0, 503);
+    assert_eq!(refusal(&signed(&server, &kiosk, "/v1/key-check", &common::kiosk::elements(1, 5))).0, 503);
     assert_eq!(call("GET", &server.admin_url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]).0, 503);
     let document_text = std::fs::read(&document).unwrap();
     assert_eq!(call("POST", &server.admin_url("/issuer/documents"), &[], &document_text).0, 503);

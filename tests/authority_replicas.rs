@@ -13,17 +13,15 @@
 //!
 //! Without `redis-server` or `haproxy` the tests say so loudly and skip; under `CI=true` they fail.
 
-#[path = "common/cluster.rs"]
-mod cluster;
+mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cluster::{
-    agent, send_document, signed_post, signed_post_for, signed_post_with, Answer, Authority, Budgets, Deployment,
-    Haproxy, Kiosk, Redis,
-};
+use common::cluster::{authority, Budgets, Deployment, Haproxy, Kiosk, Redis};
+use common::http::{agent, send_document, signed_post, signed_post_for, signed_post_with, Answer};
+use common::process::Server;
 use curve25519_dalek::{RistrettoPoint, Scalar};
 use rand_core::{OsRng, RngCore};
 use veilwatch::authority::credential::AuthorityOrigin;
@@ -33,8 +31,8 @@ const EVALUATE: &str = "/v1/evaluate";
 struct Replicas {
     _scratch: tempfile::TempDir,
     redis: Redis,
-    a: Authority,
-    b: Authority,
+    a: Server,
+    b: Server,
     balancer: Haproxy,
     deployment: Deployment,
     kiosks: Vec<Kiosk>,
@@ -44,25 +42,24 @@ impl Replicas {
     /// Redis, two replicas, haproxy; a one-person deployment registered (through replica A only)
     /// for `kiosks` kiosks with `budgets`.
     fn start(budgets: Budgets, kiosks: usize) -> Option<Replicas> {
-        cluster::tool_or_skip("haproxy")?;
+        common::process::tool_or_skip("haproxy")?;
         let scratch = tempfile::tempdir().unwrap();
         let dir = scratch.path().to_owned();
         let redis = Redis::start(&dir.join("redis"))?;
-        let dataset = cluster::lfw_people(&dir, 1)?;
+        let dataset = common::cluster::lfw_people(&dir, 1)?;
         let deployment = Deployment::enrol(&dir, &dataset, 1);
         let kiosks: Vec<Kiosk> = (0..kiosks).map(|i| Kiosk::new(&dir, &format!("kiosk-{i}"), &deployment.id)).collect();
         let registration =
             deployment.registration(&kiosks.iter().collect::<Vec<_>>(), budgets, &dir.join("registration.vwr"));
         let state = redis.url();
         // Kiosks know the balancer's origin and sign their requests for it; so do the replicas.
-        let balancer_port = cluster::free_port();
+        let balancer_port = common::process::free_port();
         let public_origin = format!("http://127.0.0.1:{balancer_port}");
-        let replica =
-            || Authority::start(&deployment.keys, &["--state", &state, "--public-origin", &public_origin], &dir);
+        let replica = || authority(&deployment.keys, &["--state", &state, "--public-origin", &public_origin], &dir);
         let (a, b) = (replica(), replica());
-        send_document(&a.admin_url(), &registration);
-        let balancer = Haproxy::start(balancer_port, &[a.port, b.port], &dir)?;
-        cluster::wait_for_200(&format!("{}/v1/health", balancer.url()), Duration::from_secs(15));
+        send_document(&a.admin_url(""), &registration);
+        let balancer = Haproxy::start(balancer_port, &[a.port(), b.port()], &dir)?;
+        common::http::wait_for_200(&format!("{}/v1/health", balancer.url()), Duration::from_secs(15));
         // Both replicas up in haproxy's view (two passing checks each).
         std::thread::sleep(Duration::from_millis(600));
         Some(Replicas { _scratch: scratch, redis, a, b, balancer, deployment, kiosks })
@@ -83,7 +80,7 @@ impl Replicas {
 /// Sleeps until at least `margin` seconds remain in the current unix minute, so that a test
 /// counting a per-minute budget stays inside one window.
 fn inside_one_minute(margin: i64) {
-    let second = cluster::now_unix() % 60;
+    let second = common::http::now() % 60;
     if second > 60 - margin {
         std::thread::sleep(Duration::from_secs((61 - second) as u64));
     }
@@ -98,7 +95,7 @@ fn a_kiosk_spraying_both_replicas_gets_its_budget_once_and_a_nonce_is_seen_by_bo
     let budgets = Budgets { faces_per_minute: 6, faces_per_day: 1000, faces_total: 1000, disclosures_per_hour: 10 };
     let Some(r) = Replicas::start(budgets, 2) else { return };
     let agent = agent();
-    let targets = [r.balancer.url(), r.a.url(), r.b.url()];
+    let targets = [r.balancer.url(), r.a.url(""), r.b.url("")];
     let face = r.face();
 
     inside_one_minute(20);
@@ -126,10 +123,10 @@ fn a_kiosk_spraying_both_replicas_gets_its_budget_once_and_a_nonce_is_seen_by_bo
     let mut nonce = [0u8; 16];
     OsRng.fill_bytes(&mut nonce);
     let balancer = AuthorityOrigin::of_url(&r.balancer.url()).unwrap();
-    let headers = signer.headers_with_nonce(&balancer, "POST", EVALUATE, &face, cluster::now_unix(), &nonce);
-    let first = signed_post_with(&agent, &r.a.url(), EVALUATE, &face, headers.clone());
+    let headers = signer.headers_with_nonce(&balancer, "POST", EVALUATE, &face, common::http::now(), &nonce);
+    let first = signed_post_with(&agent, &r.a.url(""), EVALUATE, &face, headers.clone());
     assert!(evaluated(&first, r.deployment.tables), "{} {}", first.status, first.text());
-    for replay_at in [r.b.url(), r.balancer.url(), r.a.url()] {
+    for replay_at in [r.b.url(""), r.balancer.url(), r.a.url("")] {
         let replay = signed_post_with(&agent, &replay_at, EVALUATE, &face, headers.clone());
         assert_eq!((replay.status, replay.refusal()), (401, "replayed"), "at {replay_at}: {}", replay.text());
     }
@@ -202,7 +199,7 @@ fn a_replica_killed_under_load_loses_no_accepted_request_and_the_other_keeps_ser
     assert!(answered_after_kill.load(Ordering::SeqCst) > 0, "replica B kept serving through haproxy");
     // The store reached the budget exactly: B refuses, and so does the balancer.
     let agent = agent();
-    for at in [r.b.url(), url.clone()] {
+    for at in [r.b.url(""), url.clone()] {
         let answer = signed_post_for(&agent, &at, &url, EVALUATE, &face, &signer.signer);
         assert_eq!((answer.status, answer.refusal()), (429, "budget_total"), "{at}: {}", answer.text());
     }
@@ -222,7 +219,7 @@ fn without_its_store_each_replica_refuses_and_with_it_back_the_budgets_are_kept(
     }
 
     r.redis.stop();
-    for replica in [r.a.url(), r.b.url(), r.a.url(), r.b.url()] {
+    for replica in [r.a.url(""), r.b.url(""), r.a.url(""), r.b.url("")] {
         let answer = signed_post_for(&agent, &replica, &r.balancer.url(), EVALUATE, &face, signer);
         assert_eq!((answer.status, answer.refusal()), (503, "state_store_unavailable"), "{replica}: {}", answer.text());
         assert!(answer.body.len() < face.len(), "nothing evaluated: {} bytes came back", answer.body.len());

@@ -7,14 +7,16 @@
 //! on 127.0.0.1 is served within 1 s every time, and the issuer's revocation is delivered and
 //! takes effect.
 
-mod server_process;
+mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use common::http::{call, now, signed};
+use common::kiosk::{authority_for, generous, issuer_key, keygen, TestDeployment, PROOF};
+use common::process::scratch;
 use ed25519_dalek::SigningKey;
-use server_process::{authority_for, call, generous, issuer_key, keygen, now, scratch, signed, TestDeployment, PROOF};
 use veilwatch::authority::credential::RequestSigner;
 use veilwatch::authority::registration::{Document, HexBytes, KioskRevocation};
 

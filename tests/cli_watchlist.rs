@@ -8,10 +8,11 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::process::{bin, free_port, Process};
 use serde_json::Value;
 
 const PEOPLE: [&str; 4] = ["Colin_Powell", "Tony_Blair", "Laura_Bush", "Hugo_Chavez"];
@@ -23,38 +24,12 @@ const GATED_OUT: &str = "Tony_Blair_0001.jpg";
 
 fn veilwatch(args: &[&str]) -> Output {
     let models = common::models_dir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_veilwatch"))
-        .arg("--models")
-        .arg(models)
-        .args(args)
-        .output()
-        .expect("veilwatch runs")
+    Command::new(bin()).arg("--models").arg(models).args(args).output().expect("veilwatch runs")
 }
 
 fn ok(output: Output) -> String {
     assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).unwrap()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
-}
-
-fn wait_for(port: u16) {
-    for _ in 0..100 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("nothing listens on {port}");
 }
 
 /// Reads one HTTP request: headers, then the body its Content-Length announces.
@@ -318,8 +293,9 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     // The kiosk reaches the authority through a recording proxy, whose origin it signs for.
     let (proxy, log) = recording_proxy(port);
     let url = format!("http://127.0.0.1:{proxy}");
-    let _authority = Killed(
-        Command::new(env!("CARGO_BIN_EXE_veilwatch"))
+    let mut authority = Process::spawn(
+        "veilwatch authority",
+        Command::new(bin())
             .args([
                 "authority",
                 "--keys",
@@ -329,12 +305,10 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
             ])
             .args(["--public-origin", &url])
             .args(["--admin-listen", "127.0.0.1:0"])
-            .args(["--register", registration.to_str().unwrap()])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .args(["--register", registration.to_str().unwrap()]),
+        scratch.join("authority.log"),
     );
-    wait_for(port);
+    authority.wait_for_port(port, Duration::from_secs(5));
     let signed_by_kiosk = ["--authority", url.as_str(), "--kiosk-key", kiosk_key.to_str().unwrap()];
     // The labels come from the materials the authority disclosed, opened here.
     let runs = [identify(&signed_by_kiosk, &oprf), identify(&signed_by_kiosk, &oprf)];
@@ -404,16 +378,15 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     ok(veilwatch(&["keygen", "--out", other_keys.to_str().unwrap()]));
     std::fs::copy(keys.join("public/issuer.pub"), other_keys.join("authority/issuer.pub")).unwrap();
     let other_port = free_port();
-    let _other = Killed(
-        Command::new(env!("CARGO_BIN_EXE_veilwatch"))
+    let mut other = Process::spawn(
+        "the other veilwatch authority",
+        Command::new(bin())
             .args(["authority", "--keys", other_keys.join("authority").to_str().unwrap()])
             .args(["--listen", &format!("127.0.0.1:{other_port}"), "--admin-listen", "127.0.0.1:0"])
-            .args(["--register", registration.to_str().unwrap()])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .args(["--register", registration.to_str().unwrap()]),
+        scratch.join("other-authority.log"),
     );
-    wait_for(other_port);
+    other.wait_for_port(other_port, Duration::from_secs(5));
     let foreign_authority = veilwatch(&[
         "identify",
         oprf.to_str().unwrap(),

@@ -3,12 +3,13 @@
 //! `..` (plain or percent-encoded) and symlinks that lead out of the mount, while a symlink that
 //! stays inside is served.
 
-mod server_process;
+mod common;
 
 use std::os::unix::fs::symlink;
 use std::time::Duration;
 
-use server_process::{call, header, raw, scratch, Server};
+use common::http::{call, header};
+use common::process::{raw, scratch, Server};
 
 #[test]
 fn serve_keeps_to_its_mounts_and_sends_the_kiosk_headers() {
@@ -119,7 +120,7 @@ fn serve_lets_only_the_named_portals_frame_the_kiosk() {
     drop(server);
 
     for bad in ["https://portal.example; script-src *", "portal.example", "https://*", "'self'"] {
-        let output = std::process::Command::new(server_process::bin())
+        let output = std::process::Command::new(common::process::bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--frame-ancestors", bad, "--mount", &mount])
             .output()
             .unwrap();

@@ -14,14 +14,15 @@
 //! The figures are printed one per line (`ATTACK <name>: <value>`) for the README's threat-model
 //! table: `cargo test --release --features cli --locked --test attacks -- --nocapture`.
 
-#[path = "../common/cluster.rs"]
-mod cluster;
+#[path = "../common/mod.rs"]
+mod common;
 mod dump;
 mod sealed;
 
 use std::time::Instant;
 
-use cluster::{agent, signed_post, signed_post_with, Authority, Budgets, Deployment, Kiosk};
+use common::cluster::{authority, Budgets, Deployment, Kiosk};
+use common::http::{agent, signed_post, signed_post_with};
 use dump::Dump;
 use ed25519_dalek::SigningKey;
 use rand_core::{OsRng, RngCore};
@@ -49,17 +50,17 @@ fn figure(name: &str, value: impl std::fmt::Display) {
 #[test]
 fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_identities() {
     let scratch = tempfile::tempdir().unwrap();
-    let Some(dataset) = cluster::lfw_people(scratch.path(), PEOPLE) else { return };
+    let Some(dataset) = common::cluster::lfw_people(scratch.path(), PEOPLE) else { return };
     let deployment = Deployment::enrol(scratch.path(), &dataset, 1);
     let (k1, k2) =
         (Kiosk::new(scratch.path(), "kiosk-1", &deployment.id), Kiosk::new(scratch.path(), "kiosk-2", &deployment.id));
     let registration = deployment.registration(&[&k1, &k2], BUDGETS, &scratch.path().join("registration.vwr"));
-    let authority = Authority::start(&deployment.keys, &["--register", registration.to_str().unwrap()], scratch.path());
-    let url = authority.url();
+    let authority = authority(&deployment.keys, &["--register", registration.to_str().unwrap()], scratch.path());
+    let url = authority.url("");
     let origin = AuthorityOrigin::of_url(&url).unwrap();
     let agent = agent();
 
-    let issuer = cluster::read_public_key(&deployment.issuer_public);
+    let issuer = common::cluster::read_public_key(&deployment.issuer_public);
     let file = std::fs::read(&deployment.watchlist).unwrap();
     let mut dump = Dump::new(Watchlist::parse(file, &issuer).unwrap());
     let header = dump.watchlist.header.clone();
@@ -91,7 +92,7 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
                 &url,
                 EVALUATE,
                 body,
-                k1.signer.headers(&origin, "POST", EVALUATE, b"another body", cluster::now_unix()),
+                k1.signer.headers(&origin, "POST", EVALUATE, b"another body", common::http::now()),
             ),
         ];
         // Unsigned, a stranger's key, a kiosk's headers over another body: each is refused with the
@@ -117,7 +118,7 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
     let mut answered = 0usize;
     let mut first_open_at = None;
     let mut all_open_at = None;
-    let mut run = |kiosk: &Kiosk, dump: &mut Dump| -> (usize, cluster::Answer) {
+    let mut run = |kiosk: &Kiosk, dump: &mut Dump| -> (usize, common::http::Answer) {
         let mut by_this_kiosk = 0;
         loop {
             let query = dump.next_query(l).expect("the budget stops the dump before it runs out of codes");
@@ -170,7 +171,7 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
         let mut nonce = [0u8; 16];
         OsRng.fill_bytes(&mut nonce);
         let body = DisclosureBody::encode(&keys, &deployment.id_hex, &k1.public_hex, &hex(&nonce), &opened.handle);
-        let headers = k1.signer.headers_with_nonce(&origin, "POST", DISCLOSE, &body, cluster::now_unix(), &nonce);
+        let headers = k1.signer.headers_with_nonce(&origin, "POST", DISCLOSE, &body, common::http::now(), &nonce);
         let answer = signed_post_with(&agent, &url, DISCLOSE, &body, headers);
         match (answer.status, answer.refusal()) {
             (200, _) => {
@@ -195,13 +196,13 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
 #[test]
 fn at_the_readme_example_budgets_one_stolen_kiosk_opens_every_handle_in_its_first_minute() {
     let scratch = tempfile::tempdir().unwrap();
-    let Some(dataset) = cluster::lfw_people(scratch.path(), PEOPLE) else { return };
+    let Some(dataset) = common::cluster::lfw_people(scratch.path(), PEOPLE) else { return };
     let deployment = Deployment::enrol(scratch.path(), &dataset, 1);
     let kiosk = Kiosk::new(scratch.path(), "kiosk", &deployment.id);
     let registration = deployment.registration(&[&kiosk], EXAMPLE, &scratch.path().join("example.vwr"));
-    let authority = Authority::start(&deployment.keys, &["--register", registration.to_str().unwrap()], scratch.path());
-    let (url, agent) = (authority.url(), agent());
-    let issuer = cluster::read_public_key(&deployment.issuer_public);
+    let authority = authority(&deployment.keys, &["--register", registration.to_str().unwrap()], scratch.path());
+    let (url, agent) = (authority.url(""), agent());
+    let issuer = common::cluster::read_public_key(&deployment.issuer_public);
     let mut dump = Dump::new(Watchlist::parse(std::fs::read(&deployment.watchlist).unwrap(), &issuer).unwrap());
     let header = dump.watchlist.header.clone();
     let (l, c) = (header.tables as usize, header.code_space as usize);
@@ -210,7 +211,7 @@ fn at_the_readme_example_budgets_one_stolen_kiosk_opens_every_handle_in_its_firs
 
     // One kiosk's credential, the dump from table 0, until the authority refuses; started early in
     // a minute, so that the minute's 60 are all in one window (the run takes a few seconds).
-    let second = cluster::now_unix() % 60;
+    let second = common::http::now() % 60;
     if second > 20 {
         std::thread::sleep(std::time::Duration::from_secs(61 - second as u64));
     }
@@ -247,7 +248,7 @@ fn at_the_readme_example_budgets_one_stolen_kiosk_opens_every_handle_in_its_firs
     // (A newer registration must be issued at a later second than the one in force.)
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let newer = deployment.registration(&[&kiosk], lifted, &scratch.path().join("lifted.vwr"));
-    cluster::send_document(&authority.admin_url(), &newer);
+    common::http::send_document(&authority.admin_url(""), &newer);
     // The refused request's codes first: nothing was answered for them.
     let mut refused_query = Some(unanswered);
     while let Some(query) = refused_query.take().or_else(|| dump.next_query(l)) {

@@ -19,8 +19,7 @@
 //!   seed, or the seed of an earlier query) is combined with the authority's fresh seed and
 //!   decrypts to nothing the kiosk can use.
 
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
 
 use veilwatch::eval::dataset::list_identities;
 use veilwatch::sealed::authority::{answer, AnswerOptions, RegisteredKiosk, SealedGallery, SlotContent};

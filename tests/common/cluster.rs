@@ -8,122 +8,19 @@
 //! leaves nothing running. A missing `redis-server` or `haproxy` is a loud skip, and a failure
 //! under `CI=true` (`tools/setup` installs both).
 //!
-//! Include it with `#[path = "common/cluster.rs"] mod cluster;` (it does not depend on
-//! `tests/common/mod.rs`).
+//! The processes are `tests/common/process.rs`'s, reached with `tests/common/http.rs`'s client.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
-use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner, REFUSAL};
+use veilwatch::authority::credential::RequestSigner;
 
-/// The `veilwatch` binary under test: `VEILWATCH_BIN` if set (a copy of this checkout's build,
-/// which another checkout sharing the cargo target dir cannot overwrite mid-run, as in
-/// tests/harness.mjs), else cargo's.
-pub fn bin() -> &'static str {
-    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| std::env::var("VEILWATCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_veilwatch").to_owned()))
-}
-
-/// A loopback port nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The path of an installed program, or `None` after a loud skip notice (a panic under `CI=true`).
-pub fn tool_or_skip(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
-            .map(|dir| dir.join(name))
-            .find(|path| path.is_file())
-    });
-    if found.is_none() {
-        let message = format!("{name} is not installed (tools/setup installs it) — ");
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{message}CI=true requires it");
-        }
-        eprintln!("\n!!! SKIPPED: {message}this test did not run !!!\n");
-    }
-    found
-}
-
-/// A child process, killed and reaped on drop; its stderr (and stdout) go to `log`.
-pub struct Process {
-    pub name: String,
-    child: Option<Child>,
-    pub log: PathBuf,
-}
-
-impl Process {
-    pub fn spawn(name: &str, command: &mut Command, log: PathBuf) -> Process {
-        let out = std::fs::File::create(&log).unwrap();
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Process { name: name.to_owned(), child: Some(child), log }
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL and reap: the process gets no chance to finish anything.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// SIGTERM, then wait (SIGKILL after 10 s): an orderly stop.
-    pub fn terminate(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-            let start = Instant::now();
-            while child.try_wait().ok().flatten().is_none() {
-                if start.elapsed() > Duration::from_secs(10) {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-
-    /// Whether it still runs (it did not exit by itself).
-    pub fn running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Waits until something accepts connections on `port`, or panics with `log`.
-fn wait_for_port(port: u16, what: &str, process: &mut Process) {
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(process.running(), "{what} exited at start:\n{}", process.log_text());
-        assert!(start.elapsed() < Duration::from_secs(30), "{what} did not come up:\n{}", process.log_text());
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
+use super::process::{free_port, tool_or_skip, veilwatch, Process, Server};
 
 /// A `redis-server` on a free loopback port with its files in `dir`: no RDB snapshots, an
 /// append-only file synced on every write, so that a restart in the same folder keeps every
@@ -168,7 +65,7 @@ impl Redis {
             "no",
         ]);
         let mut process = Process::spawn("redis-server", &mut command, self.dir.join("redis.log"));
-        wait_for_port(self.port, "redis-server", &mut process);
+        process.wait_for_port(self.port, Duration::from_secs(30));
         // Loading the append-only file happens before PING answers PONG.
         let start = Instant::now();
         while self.command(&["PING"]).as_deref() != Some("+PONG") {
@@ -221,19 +118,6 @@ pub struct Deployment {
     pub id_hex: String,
     pub id: [u8; 16],
     pub tables: usize,
-}
-
-/// Runs `veilwatch ARGS`, panicking with its stderr if it fails; its stdout.
-pub fn veilwatch(args: &[&str]) -> String {
-    let out = Command::new(bin()).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "veilwatch {}: {}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Budgets of a registration (protocol D/E).
@@ -343,39 +227,14 @@ impl Kiosk {
     }
 }
 
-/// One `veilwatch authority` replica on a free loopback port, its admin listener on another.
-pub struct Authority {
-    pub port: u16,
-    pub admin_port: u16,
-    pub process: Process,
-}
-
-impl Authority {
-    /// `veilwatch authority --keys KEYS/authority --listen 127.0.0.1:PORT --admin-listen
-    /// 127.0.0.1:ADMIN EXTRA…` (KEYS: the issuer's folder from keygen), once it accepts connections.
-    pub fn start(keys: &Path, extra: &[&str], log_dir: &Path) -> Authority {
-        let (port, admin_port) = (free_port(), free_port());
-        let mut command = Command::new(bin());
-        command
-            .args(["authority", "--keys", keys.join("authority").to_str().unwrap()])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--admin-listen", &format!("127.0.0.1:{admin_port}")])
-            .args(extra)
-            .env("RUST_LOG", "info");
-        let mut process =
-            Process::spawn("veilwatch authority", &mut command, log_dir.join(format!("authority-{port}.log")));
-        wait_for_port(port, "veilwatch authority", &mut process);
-        Authority { port, admin_port, process }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The admin listener (`/metrics`, `/issuer/documents`).
-    pub fn admin_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.admin_port)
-    }
+/// One `veilwatch authority` replica: `veilwatch authority --keys KEYS/authority EXTRA…` on a free
+/// loopback port, its admin listener on another (KEYS: the issuer's folder from keygen), with its
+/// stdout and stderr in a log in `log_dir`, once it accepts connections.
+pub fn authority(keys: &Path, extra: &[&str], log_dir: &Path) -> Server {
+    let authority_keys = keys.join("authority");
+    let mut args = vec!["authority", "--keys", authority_keys.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Server::start_logged(&args, log_dir)
 }
 
 /// `haproxy` on loopback `port`, round-robin over `backends` with HTTP health checks every
@@ -406,123 +265,13 @@ impl Haproxy {
         let mut command = Command::new(&haproxy);
         command.args(["-db", "-f", path.to_str().unwrap()]);
         let mut process = Process::spawn("haproxy", &mut command, dir.join(format!("haproxy-{port}.log")));
-        wait_for_port(port, "haproxy", &mut process);
+        process.wait_for_port(port, Duration::from_secs(30));
         Some(Haproxy { port, process })
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
-}
-
-/// An HTTP answer: status, headers (names lowercase), body. `status` 0: no answer (connection
-/// refused, reset or timed out).
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Answer {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    /// The `Veilwatch-Refusal` token, or "" if none.
-    pub fn refusal(&self) -> &str {
-        self.header(REFUSAL).unwrap_or("")
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-pub fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build()
-}
-
-/// A request with the given headers; 4xx/5xx are answers, not errors.
-pub fn call(agent: &ureq::Agent, method: &str, url: &str, headers: &[(&str, String)], body: &[u8]) -> Answer {
-    let mut request = agent.request(method, url);
-    for (name, value) in headers {
-        request = request.set(name, value);
-    }
-    let response = match if method == "GET" { request.call() } else { request.send_bytes(body) } {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => return Answer { status: 0, headers: Vec::new(), body: e.to_string().into_bytes() },
-    };
-    let status = response.status();
-    let headers = response
-        .headers_names()
-        .iter()
-        .map(|n| (n.to_ascii_lowercase(), response.header(n).unwrap_or("").to_owned()))
-        .collect();
-    let mut body = Vec::new();
-    if response.into_reader().take(64 << 20).read_to_end(&mut body).is_err() {
-        return Answer { status: 0, headers, body: b"the answer broke off".to_vec() };
-    }
-    Answer { status, headers, body }
-}
-
-pub fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-/// `POST base+path` signed by `signer` for `base`'s origin (fresh nonce, now).
-pub fn signed_post(agent: &ureq::Agent, base: &str, path: &str, body: &[u8], signer: &RequestSigner) -> Answer {
-    signed_post_for(agent, base, base, path, body, signer)
-}
-
-/// `POST base+path` signed by `signer` for the authority known as `origin` (a replica reached
-/// directly is signed for as its balancer's origin, the one kiosks know).
-pub fn signed_post_for(
-    agent: &ureq::Agent,
-    base: &str,
-    origin: &str,
-    path: &str,
-    body: &[u8],
-    signer: &RequestSigner,
-) -> Answer {
-    let headers = signer.headers(&AuthorityOrigin::of_url(origin).unwrap(), "POST", path, body, now_unix());
-    signed_post_with(agent, base, path, body, headers)
-}
-
-/// `POST base+path` with these credential headers.
-pub fn signed_post_with(
-    agent: &ureq::Agent,
-    base: &str,
-    path: &str,
-    body: &[u8],
-    credential: Vec<(&'static str, String)>,
-) -> Answer {
-    let mut headers: Vec<(&str, String)> = credential;
-    headers.push(("content-type", "application/octet-stream".into()));
-    call(agent, "POST", &format!("{base}{path}"), &headers, body)
-}
-
-/// `POST /issuer/documents` with a document file; panics unless 204.
-pub fn send_document(base: &str, document: &Path) {
-    let body = std::fs::read(document).unwrap();
-    let answer = call(&agent(), "POST", &format!("{base}/issuer/documents"), &[], &body);
-    assert_eq!(answer.status, 204, "registering {}: {}", document.display(), answer.text());
-}
-
-/// Waits until `url` answers `GET` with 200 (e.g. haproxy once its health checks found a replica).
-pub fn wait_for_200(url: &str, within: Duration) {
-    let start = Instant::now();
-    let agent = agent();
-    while call(&agent, "GET", url, &[], &[]).status != 200 {
-        assert!(start.elapsed() < within, "{url} did not answer 200 within {within:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A local socket address string.
-pub fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// `n` people of `$VEILWATCH_DATA/lfw/images` (the first in name order with at least one photo),

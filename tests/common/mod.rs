@@ -1,7 +1,21 @@
 //! Where tests find the shared face data and the models, and what they do when those are absent:
 //! say so loudly and skip, except under `CI=true`, where absence is a failure so that a broken
 //! path can never pass silently.
+//!
+//! With the CLI (the tests that start `veilwatch` processes), the one harness for them:
+//! `process` (the binary, a child process, a server on loopback), `http` (the client and signed
+//! requests), `kiosk` (an in-process deployment and its kiosk) and `cluster` (Redis, haproxy and
+//! deployments made through the CLI, built on those).
 #![allow(dead_code)]
+
+#[cfg(feature = "cli")]
+pub mod cluster;
+#[cfg(feature = "cli")]
+pub mod http;
+#[cfg(feature = "cli")]
+pub mod kiosk;
+#[cfg(feature = "cli")]
+pub mod process;
 
 use std::path::{Path, PathBuf};
 
