@@ -35,7 +35,7 @@ fn a_rewritten_log_signed_at_an_anchored_seq_is_refused_and_audit_verify_finds_t
     let keys = keygen(&scratch);
     let deployment = TestDeployment::new(DEFAULT_TABLES, generous());
     let server = authority_for(&keys, &deployment, &scratch, &[]);
-    let (kiosk, signer) = (deployment.kiosk.clone(), deployment.signer());
+    let (kiosk, signer) = (deployment.kiosk.key.clone(), deployment.signer());
     let kiosk_public = kiosk.verifying_key().to_bytes();
     let kiosk_hex = veilwatch::hex(&kiosk_public);
     let post = |log: &AuditLog, at: i64| {

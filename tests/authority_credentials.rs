@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use common::http::{call, header, now, refusal, signed, signed_at};
-use common::kiosk::{authority_for, generous, issuer_key, keygen, TestDeployment};
+use common::kiosk::{authority_for, generous, issuer_key, keygen, Kiosk, TestDeployment};
 use common::process::{bin, scratch, Server};
 use ed25519_dalek::SigningKey;
 use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner};
@@ -40,8 +40,7 @@ fn every_credential_refusal_is_a_401_with_its_reason_and_evaluates_nothing() {
     let scratch = scratch("credentials");
     let keys = keygen(&scratch);
     let mut main = TestDeployment::new(L, generous());
-    let second_kiosk = SigningKey::generate(&mut rand_core::OsRng);
-    main.registration.kiosk_keys.push(HexBytes(second_kiosk.verifying_key().to_bytes()));
+    let second_kiosk = main.add_kiosk();
     let mut expired = TestDeployment::new(L, generous());
     (expired.registration.not_before, expired.registration.not_after) = (now() - 7200, now() - 3600);
     let doomed = TestDeployment::new(L, generous());
@@ -82,14 +81,14 @@ fn every_credential_refusal_is_a_401_with_its_reason_and_evaluates_nothing() {
     }
     ok(signed_at(&server, &kiosk, "/v1/evaluate", &face, now() - 100));
     // Deployments: unknown, outside its window.
-    let unknown = RequestSigner::new(main.kiosk.clone(), &[0x5a; 16]);
+    let unknown = main.kiosk.signer(&[0x5a; 16]);
     assert_eq!(refusal(&signed(&server, &unknown, "/v1/evaluate", &face)), (401, "unauthorised".into()));
     assert_eq!(
         refusal(&signed(&server, &expired.signer(), "/v1/evaluate", &expired.face(1))),
         (401, "expired_deployment".into())
     );
     // A kiosk key nobody registered.
-    let stranger = RequestSigner::new(SigningKey::generate(&mut rand_core::OsRng), &main.id());
+    let stranger = Kiosk::generate().signer(&main.id());
     assert_eq!(refusal(&signed(&server, &stranger, "/v1/evaluate", &face)), (401, "unauthorised".into()));
     // Bad signatures: the body changed after signing; a stranger's signature under the kiosk's name.
     let headers = kiosk.headers(&server.origin, "POST", "/v1/evaluate", &main.face(2), now());
@@ -121,7 +120,7 @@ fn every_credential_refusal_is_a_401_with_its_reason_and_evaluates_nothing() {
     assert_eq!(post_document(&server, &again), (400, "revoked_deployment".into()));
 
     // Revoking a kiosk with the CLI: the other kiosk of the deployment goes on.
-    let second = RequestSigner::new(second_kiosk.clone(), &main.id());
+    let second = second_kiosk.signer(&main.id());
     ok(signed(&server, &second, "/v1/evaluate", &face));
     let revocation = scratch.join("revoke-kiosk.txt");
     let made = veilwatch(&[
@@ -232,10 +231,10 @@ fn budgets_refuse_with_429_and_retry_after_and_count_only_whole_faces() {
     let per_minute = TestDeployment::new(L, Budgets { faces_per_minute: 3, ..generous() });
     let mut per_day = TestDeployment::new(L, Budgets { faces_per_minute: 100, faces_per_day: 2, ..generous() });
     let total = TestDeployment::new(L, Budgets { faces_total: 3, ..generous() });
-    let other_kiosk = SigningKey::generate(&mut rand_core::OsRng);
+    let other_kiosk = Kiosk::generate();
     let mut total = total;
-    total.registration.kiosk_keys.push(HexBytes(other_kiosk.verifying_key().to_bytes()));
-    per_day.registration.kiosk_keys.push(HexBytes(other_kiosk.verifying_key().to_bytes()));
+    total.registration.kiosk_keys.push(HexBytes(other_kiosk.key.verifying_key().to_bytes()));
+    per_day.registration.kiosk_keys.push(HexBytes(other_kiosk.key.verifying_key().to_bytes()));
     let day_doc = per_day.document(&keys, &scratch, "day.txt");
     let total_doc = total.document(&keys, &scratch, "total.txt");
     let server = authority_for(
@@ -274,14 +273,14 @@ fn budgets_refuse_with_429_and_retry_after_and_count_only_whole_faces() {
     assert_eq!(refusal(&refused), (429, "budget_day".into()));
     let wait: i64 = header(&refused.1, "retry-after").unwrap().parse().unwrap();
     assert!((wait - (86_400 - at % 86_400)).abs() <= 1, "Retry-After {wait}: seconds to midnight UTC");
-    let other = RequestSigner::new(other_kiosk.clone(), &per_day.id());
+    let other = other_kiosk.signer(&per_day.id());
     assert_eq!(signed(&server, &other, "/v1/evaluate", &per_day.face(1)).0, 200);
 
     // The deployment's total, across its kiosks and its key checks (a key check evaluates a chosen
     // element, so it is charged like a face): refused without Retry-After (it never resets).
     assert_eq!(signed(&server, &total.signer(), "/v1/key-check", &common::kiosk::elements(1, 5)).0, 200);
     assert_eq!(signed(&server, &total.signer(), "/v1/evaluate", &total.face(1)).0, 200);
-    let other = RequestSigner::new(other_kiosk, &total.id());
+    let other = other_kiosk.signer(&total.id());
     assert_eq!(signed(&server, &other, "/v1/evaluate", &total.face(1)).0, 200);
     let refused = signed(&server, &total.signer(), "/v1/evaluate", &total.face(1));
     assert_eq!(refusal(&refused), (429, "budget_total".into()));
@@ -354,10 +353,9 @@ fn reviewer_material_is_released_on_proof_of_the_record_key_capped_and_logged() 
     let keys = keygen(&scratch);
     let mut deployment =
         TestDeployment::new(L, Budgets { disclosures_per_hour: 2, deployment_disclosures_per_hour: 3, ..generous() });
-    let second = SigningKey::generate(&mut rand_core::OsRng);
-    deployment.registration.kiosk_keys.push(HexBytes(second.verifying_key().to_bytes()));
+    let second = deployment.add_kiosk();
     let id = deployment.id();
-    let second = RequestSigner::new(second, &id);
+    let second = second.signer(&id);
     let (entry_a, entry_b) = (entry("ref-001", "Jane Example"), entry("ref-002", "John Example"));
     let (key_a, material_a) = material(&id, &entry_a);
     let (key_b, material_b) = material(&id, &entry_b);
@@ -449,14 +447,14 @@ fn the_issuer_endpoint_accepts_only_the_trusted_issuers_documents_and_only_newer
     // A newer registration with another kiosk: the old kiosk is no longer listed.
     let mut newer = deployment.registration.clone();
     newer.issued += 1;
-    let replacement = SigningKey::generate(&mut rand_core::OsRng);
-    newer.kiosk_keys = vec![HexBytes(replacement.verifying_key().to_bytes())];
+    let replacement = Kiosk::generate();
+    newer.kiosk_keys = vec![HexBytes(replacement.key.verifying_key().to_bytes())];
     assert_eq!(post_document(&server, &Document::RegisterDeployment(newer).sign(&issuer)).0, 204);
     assert_eq!(
         refusal(&signed(&server, &deployment.signer(), "/v1/evaluate", &deployment.face(1))),
         (401, "unauthorised".into())
     );
-    let replacement = RequestSigner::new(replacement, &deployment.id());
+    let replacement = replacement.signer(&deployment.id());
     assert_eq!(signed(&server, &replacement, "/v1/evaluate", &deployment.face(1)).0, 200);
 
     // A bad --register file stops the start-up with the reason.

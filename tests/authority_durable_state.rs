@@ -9,7 +9,6 @@ mod common;
 use common::http::{call, now, refusal, signed};
 use common::kiosk::{authority_for, issuer_key, keygen, TestDeployment};
 use common::process::{bin, scratch, Server};
-use ed25519_dalek::SigningKey;
 use veilwatch::authority::credential::RequestSigner;
 use veilwatch::authority::registration::{Base64Bytes, Budgets, Document, HexBytes, KioskRevocation, Material};
 use veilwatch::authority::store::{SqliteStore, StateStore};
@@ -56,10 +55,8 @@ fn a_revocation_the_budgets_and_the_disclosure_log_survive_kill_9() {
         },
     );
     let id = deployment.id();
-    let (revoked, third) = (SigningKey::generate(&mut rand_core::OsRng), SigningKey::generate(&mut rand_core::OsRng));
-    let revoked_public = revoked.verifying_key().to_bytes();
-    deployment.registration.kiosk_keys.push(HexBytes(revoked_public));
-    deployment.registration.kiosk_keys.push(HexBytes(third.verifying_key().to_bytes()));
+    let (revoked, third) = (deployment.add_kiosk(), deployment.add_kiosk());
+    let revoked_public = revoked.key.verifying_key().to_bytes();
     let entry = EntryRecord::new("ref-1".into(), "Jane Example".into(), "c".into(), "s".into(), now(), None);
     let material_keys = MaterialKeys::derive(&record::random_record_key());
     let handle = random_handle();
@@ -69,8 +66,7 @@ fn a_revocation_the_budgets_and_the_disclosure_log_survive_kill_9() {
         verifier: HexBytes(material_keys.verifier()),
         sealed: Base64Bytes(sealed),
     }];
-    let (kiosk, revoked, third) =
-        (deployment.signer(), RequestSigner::new(revoked, &id), RequestSigner::new(third, &id));
+    let (kiosk, revoked, third) = (deployment.signer(), revoked.signer(&id), third.signer(&id));
 
     let server = authority_for(&keys, &deployment, &scratch, &[]);
     let state = keys.join("authority/state.sqlite3");

@@ -144,7 +144,7 @@ fn the_authority_anchors_signed_audit_heads_and_refuses_forged_or_backward_ones(
     let keys = keygen(&scratch);
     let deployment = TestDeployment::new(DEFAULT_TABLES, generous());
     let server = authority_for(&keys, &deployment, &scratch, &[]);
-    let kiosk = deployment.kiosk.clone();
+    let kiosk = deployment.kiosk.key.clone();
     let kiosk_hex = veilwatch::hex(kiosk.verifying_key().as_bytes());
     let signer = deployment.signer();
     let post = |head: &Value| signed(&server, &signer, "/v1/anchor", head.to_string().as_bytes());

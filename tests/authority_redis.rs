@@ -12,7 +12,6 @@ use common::cluster::Redis;
 use common::http::{call, header, now, refusal, signed};
 use common::kiosk::{generous, issuer_key, keygen, TestDeployment};
 use common::process::{scratch, Server};
-use veilwatch::authority::credential::RequestSigner;
 use veilwatch::authority::registration::{Base64Bytes, Budgets, Document, HexBytes, KioskRevocation, Material};
 use veilwatch::authority::store::{RedisStore, StateStore};
 use veilwatch::blind::material::MaterialKeys;
@@ -71,8 +70,7 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
         verifier: HexBytes(material_keys.verifier()),
         sealed: Base64Bytes(sealed.clone()),
     }];
-    let second_kiosk = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
-    deployment.registration.kiosk_keys.push(HexBytes(second_kiosk.verifying_key().to_bytes()));
+    let second_kiosk = deployment.add_kiosk();
     let document = deployment.document(&keys, &scratch, "registration.txt");
     let state = redis.url();
     // Replica A registers the deployment at start; replica B only shares the store.
@@ -112,10 +110,10 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     assert_eq!(statuses, [[200; 7].as_slice(), &[429; 9]].concat(), "the day's 7 faces, not one more");
 
     // A kiosk revoked through B is refused by A on the next request.
-    let second = RequestSigner::new(second_kiosk.clone(), &id);
+    let second = second_kiosk.signer(&id);
     let revoke = Document::RevokeKiosk(KioskRevocation {
         deployment: HexBytes(id),
-        kiosk_key: HexBytes(second_kiosk.verifying_key().to_bytes()),
+        kiosk_key: HexBytes(second_kiosk.key.verifying_key().to_bytes()),
         issued: now(),
     })
     .sign(&issuer_key(&keys));
@@ -145,26 +143,26 @@ fn two_replicas_sharing_redis_hold_one_budget_one_nonce_set_one_revocation_state
     assert!((log[0].time - now()).abs() < 30);
 
     // An anchor posted to A is read from B.
-    let head = SignedHead::sign(&deployment.kiosk, 3, [0x55; 32], now());
+    let head = SignedHead::sign(&deployment.kiosk.key, 3, [0x55; 32], now());
     let body = head.to_json();
     assert_eq!(signed(&a, &kiosk, "/v1/anchor", body.as_bytes()).0, 204);
     let read = call("GET", &b.admin_url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]);
     assert_eq!(read.0, 200);
     assert_eq!(SignedHead::parse(&String::from_utf8(read.2).unwrap()).unwrap(), head);
-    let backwards = SignedHead::sign(&deployment.kiosk, 2, [0x56; 32], now());
+    let backwards = SignedHead::sign(&deployment.kiosk.key, 2, [0x56; 32], now());
     assert_eq!(
         refusal(&signed(&b, &kiosk, "/v1/anchor", backwards.to_json().as_bytes())),
         (409, "anchor_backwards".into())
     );
     // The history is append-only across replicas: another hash at seq 3, sent to B, is refused;
     // the same head again and a later one are kept, and both replicas answer the whole history.
-    let rewritten = SignedHead::sign(&deployment.kiosk, 3, [0x57; 32], now());
+    let rewritten = SignedHead::sign(&deployment.kiosk.key, 3, [0x57; 32], now());
     assert_eq!(
         refusal(&signed(&b, &kiosk, "/v1/anchor", rewritten.to_json().as_bytes())),
         (409, "anchor_conflict".into())
     );
     assert_eq!(signed(&b, &kiosk, "/v1/anchor", body.as_bytes()).0, 204, "the same head again");
-    let later = SignedHead::sign(&deployment.kiosk, 4, [0x58; 32], now());
+    let later = SignedHead::sign(&deployment.kiosk.key, 4, [0x58; 32], now());
     assert_eq!(signed(&b, &kiosk, "/v1/anchor", later.to_json().as_bytes()).0, 204);
     for replica in [&a, &b] {
         let history = call("GET", &replica.admin_url(&format!("/v1/anchor/{}", kiosk.kiosk_hex())), &[], &[]);

@@ -19,12 +19,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::cluster::{authority, Budgets, Deployment, Haproxy, Kiosk, Redis};
+use common::cluster::{Haproxy, Redis};
 use common::http::{agent, send_document, signed_post, signed_post_for, signed_post_with, Answer};
+use common::kiosk::{authority, EnrolledDeployment, Kiosk, DEFAULT_CAPS};
 use common::process::Server;
 use curve25519_dalek::{RistrettoPoint, Scalar};
 use rand_core::{OsRng, RngCore};
 use veilwatch::authority::credential::AuthorityOrigin;
+use veilwatch::authority::registration::Budgets;
 
 const EVALUATE: &str = "/v1/evaluate";
 
@@ -34,7 +36,7 @@ struct Replicas {
     a: Server,
     b: Server,
     balancer: Haproxy,
-    deployment: Deployment,
+    deployment: EnrolledDeployment,
     kiosks: Vec<Kiosk>,
 }
 
@@ -47,8 +49,8 @@ impl Replicas {
         let dir = scratch.path().to_owned();
         let redis = Redis::start(&dir.join("redis"))?;
         let dataset = common::cluster::lfw_people(&dir, 1)?;
-        let deployment = Deployment::enrol(&dir, &dataset, 1);
-        let kiosks: Vec<Kiosk> = (0..kiosks).map(|i| Kiosk::new(&dir, &format!("kiosk-{i}"), &deployment.id)).collect();
+        let deployment = EnrolledDeployment::enrol(&dir, &dataset, 1);
+        let kiosks: Vec<Kiosk> = (0..kiosks).map(|i| Kiosk::from_cli(&dir, &format!("kiosk-{i}"))).collect();
         let registration =
             deployment.registration(&kiosks.iter().collect::<Vec<_>>(), budgets, &dir.join("registration.vwr"));
         let state = redis.url();
@@ -92,7 +94,7 @@ fn evaluated(answer: &Answer, tables: usize) -> bool {
 
 #[test]
 fn a_kiosk_spraying_both_replicas_gets_its_budget_once_and_a_nonce_is_seen_by_both() {
-    let budgets = Budgets { faces_per_minute: 6, faces_per_day: 1000, faces_total: 1000, disclosures_per_hour: 10 };
+    let budgets = Budgets { faces_per_minute: 6, faces_per_day: 1000, faces_total: 1000, ..DEFAULT_CAPS };
     let Some(r) = Replicas::start(budgets, 2) else { return };
     let agent = agent();
     let targets = [r.balancer.url(), r.a.url(""), r.b.url("")];
@@ -103,7 +105,8 @@ fn a_kiosk_spraying_both_replicas_gets_its_budget_once_and_a_nonce_is_seen_by_bo
     let mut refusals = Vec::new();
     for i in 0..15 {
         let target = &targets[i % targets.len()];
-        let answer = signed_post_for(&agent, target, &r.balancer.url(), EVALUATE, &face, &r.kiosks[0].signer);
+        let answer =
+            signed_post_for(&agent, target, &r.balancer.url(), EVALUATE, &face, &r.kiosks[0].signer(&r.deployment.id));
         if evaluated(&answer, r.deployment.tables) {
             answered_by.push(target.clone());
         } else {
@@ -114,12 +117,12 @@ fn a_kiosk_spraying_both_replicas_gets_its_budget_once_and_a_nonce_is_seen_by_bo
         }
     }
     println!("REPLICAS per-minute budget 6, 15 requests sprayed over haproxy, A, B: {} answered", answered_by.len());
-    assert_eq!(answered_by.len() as u64, budgets.faces_per_minute, "answered by {answered_by:?}");
+    assert_eq!(answered_by.len() as u64, budgets.faces_per_minute as u64, "answered by {answered_by:?}");
     assert!(targets.iter().all(|t| answered_by.contains(t)), "each path answered some: {answered_by:?}");
     assert_eq!(refusals, (6..15).collect::<Vec<_>>(), "every request after the budget is refused");
 
     // The other kiosk's nonce: accepted by A, then refused by B and by the balancer.
-    let signer = &r.kiosks[1].signer;
+    let signer = &r.kiosks[1].signer(&r.deployment.id);
     let mut nonce = [0u8; 16];
     OsRng.fill_bytes(&mut nonce);
     let balancer = AuthorityOrigin::of_url(&r.balancer.url()).unwrap();
@@ -134,8 +137,7 @@ fn a_kiosk_spraying_both_replicas_gets_its_budget_once_and_a_nonce_is_seen_by_bo
 
 #[test]
 fn a_replica_killed_under_load_loses_no_accepted_request_and_the_other_keeps_serving() {
-    let budgets =
-        Budgets { faces_per_minute: 100_000, faces_per_day: 100_000, faces_total: 40, disclosures_per_hour: 10 };
+    let budgets = Budgets { faces_per_minute: 100_000, faces_per_day: 100_000, faces_total: 40, ..DEFAULT_CAPS };
     let Some(mut r) = Replicas::start(budgets, 1) else { return };
     let face = Arc::new(r.face());
     let url = r.balancer.url();
@@ -143,7 +145,7 @@ fn a_replica_killed_under_load_loses_no_accepted_request_and_the_other_keeps_ser
     let answered_after_kill = Arc::new(AtomicUsize::new(0));
     let killed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let lost = Arc::new(Mutex::new(Vec::<String>::new()));
-    let signer = Arc::new(std::mem::take(&mut r.kiosks).remove(0));
+    let signer = Arc::new(r.kiosks[0].signer(&r.deployment.id));
     let tables = r.deployment.tables;
     let workers: Vec<_> = (0..4)
         .map(|_| {
@@ -161,7 +163,7 @@ fn a_replica_killed_under_load_loses_no_accepted_request_and_the_other_keeps_ser
                 let start = Instant::now();
                 loop {
                     assert!(start.elapsed() < Duration::from_secs(90), "the budget was never exhausted");
-                    let answer = signed_post(&agent, &url, EVALUATE, &face, &signer.signer);
+                    let answer = signed_post(&agent, &url, EVALUATE, &face, &signer);
                     if evaluated(&answer, tables) {
                         answered.fetch_add(1, Ordering::SeqCst);
                         if killed.load(Ordering::SeqCst) {
@@ -200,19 +202,18 @@ fn a_replica_killed_under_load_loses_no_accepted_request_and_the_other_keeps_ser
     // The store reached the budget exactly: B refuses, and so does the balancer.
     let agent = agent();
     for at in [r.b.url(""), url.clone()] {
-        let answer = signed_post_for(&agent, &at, &url, EVALUATE, &face, &signer.signer);
+        let answer = signed_post_for(&agent, &at, &url, EVALUATE, &face, &signer);
         assert_eq!((answer.status, answer.refusal()), (429, "budget_total"), "{at}: {}", answer.text());
     }
 }
 
 #[test]
 fn without_its_store_each_replica_refuses_and_with_it_back_the_budgets_are_kept() {
-    let budgets =
-        Budgets { faces_per_minute: 100_000, faces_per_day: 100_000, faces_total: 8, disclosures_per_hour: 10 };
+    let budgets = Budgets { faces_per_minute: 100_000, faces_per_day: 100_000, faces_total: 8, ..DEFAULT_CAPS };
     let Some(mut r) = Replicas::start(budgets, 1) else { return };
     let agent = agent();
     let face = r.face();
-    let signer = &r.kiosks[0].signer;
+    let signer = &r.kiosks[0].signer(&r.deployment.id);
     for i in 0..5 {
         let answer = signed_post(&agent, &r.balancer.url(), EVALUATE, &face, signer);
         assert!(evaluated(&answer, r.deployment.tables), "request {i}: {} {}", answer.status, answer.text());

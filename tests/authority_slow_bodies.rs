@@ -16,8 +16,6 @@ use std::time::{Duration, Instant};
 use common::http::{call, now, signed};
 use common::kiosk::{authority_for, generous, issuer_key, keygen, TestDeployment, PROOF};
 use common::process::scratch;
-use ed25519_dalek::SigningKey;
-use veilwatch::authority::credential::RequestSigner;
 use veilwatch::authority::registration::{Document, HexBytes, KioskRevocation};
 
 const EVALUATE_TRICKLES: usize = 64;
@@ -80,10 +78,9 @@ fn trickled_bodies_hold_no_slot_so_kiosks_are_served_and_revocations_delivered()
     let scratch = scratch("slow-bodies");
     let keys = keygen(&scratch);
     let mut deployment = TestDeployment::new(64, generous());
-    let doomed = SigningKey::generate(&mut rand_core::OsRng);
-    deployment.registration.kiosk_keys.push(HexBytes(doomed.verifying_key().to_bytes()));
-    let doomed_public = doomed.verifying_key().to_bytes();
-    let doomed = RequestSigner::new(doomed, &deployment.id());
+    let doomed = deployment.add_kiosk();
+    let doomed_public = doomed.key.verifying_key().to_bytes();
+    let doomed = doomed.signer(&deployment.id());
     let body_timeout = BODY_TIMEOUT_S.to_string();
     let server =
         authority_for(&keys, &deployment, &scratch, &["--max-concurrent", "4", "--body-timeout", &body_timeout]);

@@ -260,8 +260,8 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     // Authority custody: a kiosk key, the deployment registered for it (id, L and window from the
     // watchlist, and its sealed reviewer materials), the authority started with that registration, reached through a proxy that
     // records every request body.
-    let kiosk_key = scratch.join("kiosk.key");
-    let kiosk_public = ok(veilwatch(&["kiosk-key", "new", "--out", kiosk_key.to_str().unwrap()])).trim().to_owned();
+    let kiosk = common::kiosk::Kiosk::from_cli(&scratch, "kiosk");
+    let (kiosk_key, kiosk_public) = (kiosk.file.clone().expect("a key file"), kiosk.public_hex());
     let registration = scratch.join("registration.txt");
     let deployment = ok(veilwatch(&[
         "registration",

@@ -21,12 +21,13 @@ mod sealed;
 
 use std::time::Instant;
 
-use common::cluster::{authority, Budgets, Deployment, Kiosk};
 use common::http::{agent, signed_post, signed_post_with};
+use common::kiosk::{authority, EnrolledDeployment, Kiosk, DEFAULT_CAPS};
 use dump::Dump;
 use ed25519_dalek::SigningKey;
 use rand_core::{OsRng, RngCore};
 use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner};
+use veilwatch::authority::registration::Budgets;
 use veilwatch::blind::format::Watchlist;
 use veilwatch::blind::material::{DisclosureBody, MaterialKeys};
 use veilwatch::hex::hex;
@@ -36,12 +37,11 @@ const EVALUATE: &str = "/v1/evaluate";
 const DISCLOSE: &str = "/v1/disclose";
 /// The registered budgets: a kiosk's day budget below the dump's ⌈m·C/L⌉, a deployment total
 /// above it (so that two kiosks pooling their answers do open records), the default disclosure cap.
-const BUDGETS: Budgets = Budgets { faces_per_minute: 30, faces_per_day: 10, faces_total: 18, disclosures_per_hour: 10 };
+const BUDGETS: Budgets = Budgets { faces_per_minute: 30, faces_per_day: 10, faces_total: 18, ..DEFAULT_CAPS };
 
 /// The README's example budgets (60 faces a minute, 5 000 a day), the ones a deployment would
 /// really set: what one stolen kiosk credential yields there.
-const EXAMPLE: Budgets =
-    Budgets { faces_per_minute: 60, faces_per_day: 5000, faces_total: 1_000_000, disclosures_per_hour: 10 };
+const EXAMPLE: Budgets = Budgets { faces_per_minute: 60, faces_per_day: 5000, faces_total: 1_000_000, ..DEFAULT_CAPS };
 
 fn figure(name: &str, value: impl std::fmt::Display) {
     println!("ATTACK {name}: {value}");
@@ -51,16 +51,15 @@ fn figure(name: &str, value: impl std::fmt::Display) {
 fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_identities() {
     let scratch = tempfile::tempdir().unwrap();
     let Some(dataset) = common::cluster::lfw_people(scratch.path(), PEOPLE) else { return };
-    let deployment = Deployment::enrol(scratch.path(), &dataset, 1);
-    let (k1, k2) =
-        (Kiosk::new(scratch.path(), "kiosk-1", &deployment.id), Kiosk::new(scratch.path(), "kiosk-2", &deployment.id));
+    let deployment = EnrolledDeployment::enrol(scratch.path(), &dataset, 1);
+    let (k1, k2) = (Kiosk::from_cli(scratch.path(), "kiosk-1"), Kiosk::from_cli(scratch.path(), "kiosk-2"));
     let registration = deployment.registration(&[&k1, &k2], BUDGETS, &scratch.path().join("registration.vwr"));
     let authority = authority(&deployment.keys, &["--register", registration.to_str().unwrap()], scratch.path());
     let url = authority.url("");
     let origin = AuthorityOrigin::of_url(&url).unwrap();
     let agent = agent();
 
-    let issuer = common::cluster::read_public_key(&deployment.issuer_public);
+    let issuer = common::kiosk::read_public_key(&deployment.issuer_public);
     let file = std::fs::read(&deployment.watchlist).unwrap();
     let mut dump = Dump::new(Watchlist::parse(file, &issuer).unwrap());
     let header = dump.watchlist.header.clone();
@@ -92,7 +91,7 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
                 &url,
                 EVALUATE,
                 body,
-                k1.signer.headers(&origin, "POST", EVALUATE, b"another body", common::http::now()),
+                k1.signer(&deployment.id).headers(&origin, "POST", EVALUATE, b"another body", common::http::now()),
             ),
         ];
         // Unsigned, a stranger's key, a kiosk's headers over another body: each is refused with the
@@ -122,7 +121,7 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
         let mut by_this_kiosk = 0;
         loop {
             let query = dump.next_query(l).expect("the budget stops the dump before it runs out of codes");
-            let answer = signed_post(&agent, &url, EVALUATE, query.body(), &kiosk.signer);
+            let answer = signed_post(&agent, &url, EVALUATE, query.body(), &kiosk.signer(&deployment.id));
             if answer.status != 200 {
                 return (by_this_kiosk, answer);
             }
@@ -137,7 +136,7 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
         }
     };
     let (by_k1, stop_k1) = run(&k1, &mut dump);
-    assert_eq!(by_k1 as u64, BUDGETS.faces_per_day, "one kiosk gets exactly its day budget");
+    assert_eq!(by_k1 as u64, BUDGETS.faces_per_day as u64, "one kiosk gets exactly its day budget");
     assert_eq!((stop_k1.status, stop_k1.refusal()), (429, "budget_day"), "{}", stop_k1.text());
     let retry: u64 = stop_k1.header("retry-after").expect("a day budget refusal says when to retry").parse().unwrap();
     assert!((1..=86_400).contains(&retry));
@@ -170,8 +169,9 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
         let keys = MaterialKeys::derive(&opened.record_key);
         let mut nonce = [0u8; 16];
         OsRng.fill_bytes(&mut nonce);
-        let body = DisclosureBody::encode(&keys, &deployment.id_hex, &k1.public_hex, &hex(&nonce), &opened.handle);
-        let headers = k1.signer.headers_with_nonce(&origin, "POST", DISCLOSE, &body, common::http::now(), &nonce);
+        let body = DisclosureBody::encode(&keys, &deployment.id_hex, &k1.public_hex(), &hex(&nonce), &opened.handle);
+        let headers =
+            k1.signer(&deployment.id).headers_with_nonce(&origin, "POST", DISCLOSE, &body, common::http::now(), &nonce);
         let answer = signed_post_with(&agent, &url, DISCLOSE, &body, headers);
         match (answer.status, answer.refusal()) {
             (200, _) => {
@@ -183,7 +183,7 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
             other => panic!("disclosure of {}: {other:?} {}", hex(&opened.handle), answer.text()),
         }
     }
-    assert_eq!(disclosed.len() as u64, BUDGETS.disclosures_per_hour, "the cap releases exactly its allowance");
+    assert_eq!(disclosed.len() as u64, BUDGETS.disclosures_per_hour as u64, "the cap releases exactly its allowance");
     assert_eq!(disclosed.len() + capped, dump.opened.len());
     figure("T3 what an opened record holds", "a 16-byte handle (no name, no photo)");
     figure(
@@ -197,12 +197,12 @@ fn the_oracle_dump_needs_a_kiosk_is_stopped_by_budgets_and_yields_handles_not_id
 fn at_the_readme_example_budgets_one_stolen_kiosk_opens_every_handle_in_its_first_minute() {
     let scratch = tempfile::tempdir().unwrap();
     let Some(dataset) = common::cluster::lfw_people(scratch.path(), PEOPLE) else { return };
-    let deployment = Deployment::enrol(scratch.path(), &dataset, 1);
-    let kiosk = Kiosk::new(scratch.path(), "kiosk", &deployment.id);
+    let deployment = EnrolledDeployment::enrol(scratch.path(), &dataset, 1);
+    let kiosk = Kiosk::from_cli(scratch.path(), "kiosk");
     let registration = deployment.registration(&[&kiosk], EXAMPLE, &scratch.path().join("example.vwr"));
     let authority = authority(&deployment.keys, &["--register", registration.to_str().unwrap()], scratch.path());
     let (url, agent) = (authority.url(""), agent());
-    let issuer = common::cluster::read_public_key(&deployment.issuer_public);
+    let issuer = common::kiosk::read_public_key(&deployment.issuer_public);
     let mut dump = Dump::new(Watchlist::parse(std::fs::read(&deployment.watchlist).unwrap(), &issuer).unwrap());
     let header = dump.watchlist.header.clone();
     let (l, c) = (header.tables as usize, header.code_space as usize);
@@ -219,7 +219,7 @@ fn at_the_readme_example_budgets_one_stolen_kiosk_opens_every_handle_in_its_firs
     let (mut answered, mut all_handles_at) = (0usize, None);
     let (refused, unanswered) = loop {
         let query = dump.next_query(l).expect("the minute's budget stops the dump first");
-        let answer = signed_post(&agent, &url, EVALUATE, query.body(), &kiosk.signer);
+        let answer = signed_post(&agent, &url, EVALUATE, query.body(), &kiosk.signer(&deployment.id));
         if answer.status != 200 {
             break (answer, query);
         }
@@ -231,7 +231,7 @@ fn at_the_readme_example_budgets_one_stolen_kiosk_opens_every_handle_in_its_firs
     };
     let (handles_at, handles_took) = all_handles_at.expect("every handle opens within the minute's 60 faces");
     assert_eq!((refused.status, refused.refusal()), (429, "budget_minute"), "{}", refused.text());
-    assert_eq!(answered as u64, EXAMPLE.faces_per_minute, "the minute's budget, not the day's, stops it");
+    assert_eq!(answered as u64, EXAMPLE.faces_per_minute as u64, "the minute's budget, not the day's, stops it");
     assert!(handles_at < answered, "every handle opened before the minute's budget was spent");
     figure("T3 at the README's example budgets (60/min, 5 000/day): requests until every handle opened", handles_at);
     figure(
@@ -252,13 +252,13 @@ fn at_the_readme_example_budgets_one_stolen_kiosk_opens_every_handle_in_its_firs
     // The refused request's codes first: nothing was answered for them.
     let mut refused_query = Some(unanswered);
     while let Some(query) = refused_query.take().or_else(|| dump.next_query(l)) {
-        let answer = signed_post(&agent, &url, EVALUATE, query.body(), &kiosk.signer);
+        let answer = signed_post(&agent, &url, EVALUATE, query.body(), &kiosk.signer(&deployment.id));
         assert_eq!(answer.status, 200, "{}", answer.text());
         answered += 1;
         dump.absorb(&query, &answer.body);
     }
     assert_eq!(answered, every_code);
-    assert!((answered as u64) < EXAMPLE.faces_per_day, "within one day's budget");
+    assert!((answered as u64) < EXAMPLE.faces_per_day as u64, "within one day's budget");
     assert_eq!(dump.complete_code_vectors(), enrolled, "every entry's code in every table");
     let minutes = every_code as f64 / EXAMPLE.faces_per_minute as f64;
     figure(

@@ -4,8 +4,8 @@
 //!
 //! With the CLI (the tests that start `veilwatch` processes), the one harness for them:
 //! `process` (the binary, a child process, a server on loopback), `http` (the client and signed
-//! requests), `kiosk` (an in-process deployment and its kiosk) and `cluster` (Redis, haproxy and
-//! deployments made through the CLI, built on those).
+//! requests), `kiosk` (the one kiosk fixture: kiosks, their deployments made in-process or through
+//! the CLI, an authority for them) and `cluster` (Redis, haproxy, an LFW enrolment dataset).
 #![allow(dead_code)]
 
 #[cfg(feature = "cli")]
