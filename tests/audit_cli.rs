@@ -5,8 +5,8 @@
 
 mod common;
 
+use common::process::{failed, run, succeeded};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
@@ -15,20 +15,6 @@ use veilwatch::hex::hex;
 use veilwatch::kiosk::KioskSession;
 
 const NOW: i64 = 1_800_000_000;
-
-fn veilwatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_veilwatch")).args(args).output().expect("veilwatch runs")
-}
-
-fn stdout_ok(output: Output) -> String {
-    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn stderr_failed(output: Output) -> String {
-    assert!(!output.status.success(), "succeeded: {}", String::from_utf8_lossy(&output.stdout));
-    String::from_utf8(output.stderr).unwrap()
-}
 
 struct Exported {
     dir: tempfile::TempDir,
@@ -105,21 +91,14 @@ fn a_real_kiosk_log_verifies_against_its_kiosk_key_and_anchors() {
     assert!(!e.log.contains("Volunteer"), "the audit log names no one");
     let log = e.write("audit.jsonl", &e.log);
     let anchors = e.anchors_file(&e.anchors);
-    let out = stdout_ok(veilwatch(&[
-        "audit",
-        "verify",
-        path(&log),
-        "--kiosk-key",
-        &e.key_hex(),
-        "--anchors",
-        path(&anchors),
-    ]));
+    let out =
+        succeeded(run(&["audit", "verify", path(&log), "--kiosk-key", &e.key_hex(), "--anchors", path(&anchors)]));
     assert!(out.contains("chain intact"), "{out}");
     assert!(out.contains(&format!("kiosk key {}", e.key_hex())), "{out}");
     assert!(out.contains("anchors: 4 signed heads verified"), "{out}");
     // The key may be given as a file, as the issuer keeps it.
     let key_file = e.write("kiosk.pub", &format!("{}\n", e.key_hex()));
-    stdout_ok(veilwatch(&["audit", "verify", path(&log), "--kiosk-key", path(&key_file), "--anchors", path(&anchors)]));
+    succeeded(run(&["audit", "verify", path(&log), "--kiosk-key", path(&key_file), "--anchors", path(&anchors)]));
 }
 
 #[test]
@@ -129,9 +108,8 @@ fn a_log_cut_short_after_its_last_anchor_is_detected() {
     let cut: String = e.log.split_inclusive('\n').take(last - 2).collect();
     let log = e.write("cut.jsonl", &cut);
     // Alone, the shorter log is a valid chain: only the anchors reveal the cut.
-    stdout_ok(veilwatch(&["audit", "verify", path(&log)]));
-    let err =
-        stderr_failed(veilwatch(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&e.anchors))]));
+    succeeded(run(&["audit", "verify", path(&log)]));
+    let err = failed(run(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&e.anchors))]));
     assert!(
         err.contains(&format!("truncated: it has {} lines, but the kiosk signed its head at line {last}", last - 2)),
         "{err}"
@@ -158,9 +136,8 @@ fn a_rewritten_log_with_a_recomputed_chain_is_detected() {
     let forged = rechain(&e.log, |l| l.replace("\"decision\":\"confirmed\"", "\"decision\":\"rejected\""));
     assert_ne!(forged, e.log);
     let log = e.write("forged.jsonl", &forged);
-    stdout_ok(veilwatch(&["audit", "verify", path(&log)]));
-    let err =
-        stderr_failed(veilwatch(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&e.anchors))]));
+    succeeded(run(&["audit", "verify", path(&log)]));
+    let err = failed(run(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&e.anchors))]));
     assert!(err.contains("rewritten: line"), "{err}");
 }
 
@@ -169,13 +146,7 @@ fn a_log_or_anchors_of_another_kiosk_are_refused() {
     let Some(e) = real_session() else { return };
     let log = e.write("audit.jsonl", &e.log);
     let other = SigningKey::from_bytes(&[8; 32]);
-    let err = stderr_failed(veilwatch(&[
-        "audit",
-        "verify",
-        path(&log),
-        "--kiosk-key",
-        &hex(other.verifying_key().as_bytes()),
-    ]));
+    let err = failed(run(&["audit", "verify", path(&log), "--kiosk-key", &hex(other.verifying_key().as_bytes())]));
     assert!(err.contains("moved from another kiosk"), "{err}");
     let foreign: Vec<SignedHead> = e
         .anchors
@@ -185,11 +156,10 @@ fn a_log_or_anchors_of_another_kiosk_are_refused() {
             SignedHead::sign(&other, a.seq, head, NOW + 300)
         })
         .collect();
-    let err = stderr_failed(veilwatch(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&foreign))]));
+    let err = failed(run(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&foreign))]));
     assert!(err.contains("is signed for kiosk key"), "{err}");
     // Another key's signature relabelled with this kiosk's key.
     let relabelled: Vec<SignedHead> = foreign.into_iter().map(|a| SignedHead { kiosk_key: e.key_hex(), ..a }).collect();
-    let err =
-        stderr_failed(veilwatch(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&relabelled))]));
+    let err = failed(run(&["audit", "verify", path(&log), "--anchors", path(&e.anchors_file(&relabelled))]));
     assert!(err.contains("does not carry a valid signature"), "{err}");
 }

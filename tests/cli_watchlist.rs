@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::process::{bin, free_port, Process};
+use common::process::{bin, free_port, run, succeeded, Process};
 use serde_json::Value;
 
 const PEOPLE: [&str; 4] = ["Colin_Powell", "Tony_Blair", "Laura_Bush", "Hugo_Chavez"];
@@ -22,14 +22,10 @@ const PROBES: [&str; 4] =
 /// A photo of an enrolled person whose face fails the quality gates (too turned or blurred).
 const GATED_OUT: &str = "Tony_Blair_0001.jpg";
 
+/// `veilwatch --models MODELS ARGS…`, run to its end.
 fn veilwatch(args: &[&str]) -> Output {
     let models = common::models_dir().unwrap();
-    Command::new(bin()).arg("--models").arg(models).args(args).output().expect("veilwatch runs")
-}
-
-fn ok(output: Output) -> String {
-    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
+    run(&[&["--models", models.to_str().unwrap()], args].concat())
 }
 
 /// Reads one HTTP request: headers, then the body its Content-Length announces.
@@ -99,7 +95,7 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     let scratch = std::env::temp_dir().join(format!("veilwatch-cli-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
     let keys = scratch.join("keys");
-    let public = ok(veilwatch(&["keygen", "--out", keys.to_str().unwrap()])).trim().to_owned();
+    let public = succeeded(veilwatch(&["keygen", "--out", keys.to_str().unwrap()])).trim().to_owned();
     assert_eq!(public.len(), 64);
     assert!(!veilwatch(&["keygen", "--out", keys.to_str().unwrap()]).status.success(), "keys are never overwritten");
 
@@ -107,7 +103,7 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     let local = scratch.join("local.vwl");
     let oprf = scratch.join("oprf.vwl");
     for (out, custody) in [(&local, "local"), (&oprf, "authority")] {
-        ok(veilwatch(&[
+        succeeded(veilwatch(&[
             "enroll",
             enrol.to_str().unwrap(),
             "--keys",
@@ -160,7 +156,8 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
         1.0 / 6000.0,
     );
     let target_inspect: Value =
-        serde_json::from_str(&ok(veilwatch(&["inspect", by_target.to_str().unwrap(), "--issuer", &public]))).unwrap();
+        serde_json::from_str(&succeeded(veilwatch(&["inspect", by_target.to_str().unwrap(), "--issuer", &public])))
+            .unwrap();
     assert_eq!(target_inspect["threshold"].as_u64(), expected.map(u64::from), "{target_inspect}");
     let said = String::from_utf8_lossy(&chosen.stderr);
     assert!(said.contains("false alerts per 1 000") && said.contains("95% interval"), "{said}");
@@ -178,7 +175,8 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("is not a rate"));
 
     let inspect: Value =
-        serde_json::from_str(&ok(veilwatch(&["inspect", local.to_str().unwrap(), "--issuer", &public]))).unwrap();
+        serde_json::from_str(&succeeded(veilwatch(&["inspect", local.to_str().unwrap(), "--issuer", &public])))
+            .unwrap();
     // Four people: the file shows their size class and nothing that gives the count.
     assert_eq!(inspect["entry_size_class"], 64);
     assert!(inspect.get("entries").is_none(), "{inspect}");
@@ -187,7 +185,7 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     assert_eq!(inspect["prf_suite"], "hmac-sha256-local");
     assert!(inspect.get("authority_public_key").is_none(), "local custody has no deployment key");
     let authority_inspect: Value =
-        serde_json::from_str(&ok(veilwatch(&["inspect", oprf.to_str().unwrap(), "--issuer", &public]))).unwrap();
+        serde_json::from_str(&succeeded(veilwatch(&["inspect", oprf.to_str().unwrap(), "--issuer", &public]))).unwrap();
     assert_eq!(authority_inspect["prf_suite"], "voprf-ristretto255-sha512");
     let deployment_id = authority_inspect["deployment_id"].as_str().unwrap().to_owned();
     assert_eq!(deployment_id.len(), 32);
@@ -214,7 +212,7 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
         args.extend_from_slice(extra);
         args.extend(probes.iter().map(String::as_str));
         args.push(&stranger);
-        serde_json::from_str(&ok(veilwatch(&args))).unwrap()
+        serde_json::from_str(&succeeded(veilwatch(&args))).unwrap()
     };
     let check = |result: &Value| {
         for (i, name) in PEOPLE.iter().enumerate() {
@@ -238,7 +236,7 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     // A face that fails the gates is listed, with why, and not matched, even though it is an
     // enrolled person's: a poor photo's generic embedding would collide with everyone.
     let gated = root.join("Tony_Blair").join(GATED_OUT).display().to_string();
-    let gated_out: Value = serde_json::from_str(&ok(veilwatch(&[
+    let gated_out: Value = serde_json::from_str(&succeeded(veilwatch(&[
         "identify",
         local.to_str().unwrap(),
         "--issuer",
@@ -263,7 +261,7 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     let kiosk = common::kiosk::Kiosk::from_cli(&scratch, "kiosk");
     let (kiosk_key, kiosk_public) = (kiosk.file.clone().expect("a key file"), kiosk.public_hex());
     let registration = scratch.join("registration.txt");
-    let deployment = ok(veilwatch(&[
+    let deployment = succeeded(veilwatch(&[
         "registration",
         "deployment",
         "--keys",
@@ -285,7 +283,7 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     ]));
     let registered = std::fs::read_to_string(&registration).unwrap();
     let oprf_inspect: Value =
-        serde_json::from_str(&ok(veilwatch(&["inspect", oprf.to_str().unwrap(), "--issuer", &public]))).unwrap();
+        serde_json::from_str(&succeeded(veilwatch(&["inspect", oprf.to_str().unwrap(), "--issuer", &public]))).unwrap();
     assert!(registered.contains(&format!("\"deployment\":\"{}\"", deployment.trim())), "{registered}");
     assert!(registered.contains(&format!("\"tables\":{}", oprf_inspect["tables"])), "{registered}");
     assert!(registered.contains(&kiosk_public));
@@ -375,7 +373,7 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     // An authority with another master secret (another key folder, trusting the same issuer, the
     // same deployment registered): its answers carry proofs under another key, which the CLI refuses.
     let other_keys = scratch.join("other-keys");
-    ok(veilwatch(&["keygen", "--out", other_keys.to_str().unwrap()]));
+    succeeded(veilwatch(&["keygen", "--out", other_keys.to_str().unwrap()]));
     std::fs::copy(keys.join("public/issuer.pub"), other_keys.join("authority/issuer.pub")).unwrap();
     let other_port = free_port();
     let mut other = Process::spawn(

@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use veilwatch::authority::credential::AuthorityOrigin;
@@ -22,7 +22,7 @@ pub fn bin() -> &'static str {
 
 /// Runs `veilwatch ARGS`, panicking with its output if it fails; its stdout.
 pub fn veilwatch(args: &[&str]) -> String {
-    let out = Command::new(bin()).args(args).output().unwrap();
+    let out = run(args);
     assert!(
         out.status.success(),
         "veilwatch {}: {}{}",
@@ -31,6 +31,24 @@ pub fn veilwatch(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `veilwatch ARGS` to its end: what it printed and how it exited (for a test that expects
+/// it to fail, or reads its stderr).
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().expect("veilwatch runs")
+}
+
+/// The stdout of a run that must have succeeded (else a panic with its stderr).
+pub fn succeeded(output: Output) -> String {
+    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The stderr of a run that must have failed (else a panic with its stdout).
+pub fn failed(output: Output) -> String {
+    assert!(!output.status.success(), "succeeded: {}", String::from_utf8_lossy(&output.stdout));
+    String::from_utf8(output.stderr).unwrap()
 }
 
 /// A fresh scratch folder for one test.
