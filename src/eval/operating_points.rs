@@ -23,11 +23,12 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::calibration::{
-    binomial_tail, collision_probability, fmr_for_fpir, fpir, poisson_interval, threshold_for_fpir, BinTails,
-    CalibrationData, RecipeCalibration, ScoreHistogram,
+    binomial_tail, collision_probability, fmr_for_fpir, fpir, poisson_interval, smallest_m, BinTails, CalibrationData,
+    RecipeCalibration, ScoreHistogram,
 };
 use super::embedding_cache::StillFace;
 use super::metrics::threshold_at;
+use super::recipes::{calibration_half, NotImpostors, Person};
 use crate::template::Embedding;
 
 /// Photos averaged into a template, at most.
@@ -399,79 +400,233 @@ fn differential(strangers: &PerUnit, groups: &BTreeMap<&str, Vec<usize>>, tables
     }
 }
 
-/// One lever of DESIGN §7 / the operating-point issue, measured at FPIR 1/6000 with 10 000
-/// entries on the watchlisted people with enough photos for every variant.
+/// One lever of DESIGN §7 / issue 17, measured at FPIR 1/6000 with 10 000 entries on the same
+/// watchlisted people as the operating points ([`watchlist_of`]), at an honest threshold: its own m,
+/// fitted on impostor pairs of its own templates against the more pessimistic of the two stranger
+/// populations (LFW strangers, fillers) on the calibration half of the people, and its FPIR
+/// measured on the other half.
 #[derive(Debug, Clone, Serialize)]
 pub struct Lever {
     pub lever: String,
-    /// Photos averaged into each template, photos fused into each track probe.
+    /// How each template is built, in words.
+    pub template: String,
+    /// Photos considered for each template, photos fused into each track probe (at most: as many
+    /// as the person has).
     pub template_photos: usize,
     pub track_photos: usize,
     /// The threshold (for per-entry thresholds: the mean of the entries' thresholds).
     pub m: f64,
-    /// The FPIR the setting actually gives (per-entry thresholds: on strangers not used to set them).
+    /// The FPIR the setting gives on the held-out half of the strangers (the more pessimistic
+    /// population), and on the half its threshold was fitted on.
     pub fpir: f64,
+    pub fpir_fitted: f64,
     pub tpir_blind: f64,
     pub tpir_blind_ci95: [f64; 2],
     /// What it costs the kiosk per face, in words (the milliseconds come from `veilwatch bench`).
     pub kiosk_cost: &'static str,
 }
 
-/// Identities need this many photos: up to 5 for the template, 4 more for the probes.
-pub const LEVER_PHOTOS: usize = 9;
+/// How a lever builds a template from the photos a person is enrolled from (the first
+/// [`TEMPLATE_PHOTOS`], or all but one if fewer: as [`watchlist_of`] splits them).
+#[derive(Debug, Clone, Copy)]
+pub enum TemplateRecipe {
+    /// The mean of the first k photos showing a face (what `enroll` does).
+    Mean(usize),
+    /// The mean of those that pass the kiosk's quality gates (all of them if none does): a
+    /// quality-weighted mean with weights 0 and 1.
+    GatePassing,
+    /// The mean of the five with the one least like the other four left out.
+    DropOutlier,
+}
 
-/// Measures the levers that need no new embeddings: more enrolment photos, more frames per track,
-/// and per-entry thresholds calibrated at enrolment against a cohort of strangers (half the
-/// fillers; the other half measures the FPIR they give).
-pub fn measure_levers(people: &[Vec<Embedding>], fillers: &[Filler], tables: u16) -> Vec<Lever> {
+impl TemplateRecipe {
+    pub fn build(self, enrol: &[StillFace]) -> Option<Embedding> {
+        match self {
+            TemplateRecipe::Mean(k) => Embedding::mean(enrol.iter().take(k).map(|f| &f.embedding)),
+            TemplateRecipe::GatePassing => {
+                let passing: Vec<&Embedding> = enrol.iter().filter(|f| f.passed_gates).map(|f| &f.embedding).collect();
+                if passing.is_empty() {
+                    Embedding::mean(enrol.iter().map(|f| &f.embedding))
+                } else {
+                    Embedding::mean(passing)
+                }
+            }
+            TemplateRecipe::DropOutlier if enrol.len() < 3 => Embedding::mean(enrol.iter().map(|f| &f.embedding)),
+            TemplateRecipe::DropOutlier => {
+                let likeness = |i: usize| {
+                    let others =
+                        Embedding::mean(enrol.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, f)| &f.embedding));
+                    others.map_or(f32::MIN, |o| o.cosine(&enrol[i].embedding))
+                };
+                let outlier = (0..enrol.len()).min_by(|&a, &b| likeness(a).total_cmp(&likeness(b)))?;
+                Embedding::mean(enrol.iter().enumerate().filter(|(j, _)| *j != outlier).map(|(_, f)| &f.embedding))
+            }
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            TemplateRecipe::Mean(1) => "1 photo".into(),
+            TemplateRecipe::Mean(k) => format!("mean of up to {k} photos"),
+            TemplateRecipe::GatePassing => "mean of those (of up to 5) that pass the gates".into(),
+            TemplateRecipe::DropOutlier => "mean of up to 5, the least alike left out (of 3 or more)".into(),
+        }
+    }
+}
+
+/// Stranger probes for the levers: single gate-passing photos, by population, each with the
+/// person it shows and whether that person is in the calibration half.
+struct LeverStrangers<'a> {
+    /// (stranger's name, fitted half?, probe) of LFW people.
+    lfw: Vec<(&'a str, bool, &'a Embedding)>,
+    /// (fitted half?, probe) of the fillers.
+    fillers: Vec<(bool, &'a Embedding)>,
+}
+
+/// Impostor histograms of a set of templates: [population][fitted half, held-out half].
+type HalfHistograms = [[ScoreHistogram; 2]; 2];
+
+impl LeverStrangers<'_> {
+    fn impostors(&self, templates: &[(&str, Embedding)], not_impostors: &NotImpostors) -> HalfHistograms {
+        let half = |fitted: bool| usize::from(!fitted);
+        let lfw = self
+            .lfw
+            .par_iter()
+            .fold(
+                || [ScoreHistogram::default(), ScoreHistogram::default()],
+                |mut h, &(stranger, fitted, probe)| {
+                    for (name, template) in templates {
+                        if *name != stranger && !not_impostors.contains(&(stranger.to_owned(), name.to_string())) {
+                            h[half(fitted)].add(probe.cosine(template));
+                        }
+                    }
+                    h
+                },
+            )
+            .reduce(|| [ScoreHistogram::default(), ScoreHistogram::default()], merge_halves);
+        let fillers = self
+            .fillers
+            .par_iter()
+            .fold(
+                || [ScoreHistogram::default(), ScoreHistogram::default()],
+                |mut h, &(fitted, probe)| {
+                    for (_, template) in templates {
+                        h[half(fitted)].add(probe.cosine(template));
+                    }
+                    h
+                },
+            )
+            .reduce(|| [ScoreHistogram::default(), ScoreHistogram::default()], merge_halves);
+        [lfw, fillers]
+    }
+}
+
+fn merge_halves(mut a: [ScoreHistogram; 2], b: [ScoreHistogram; 2]) -> [ScoreHistogram; 2] {
+    for (x, y) in a.iter_mut().zip(&b) {
+        for (c, d) in x.counts.iter_mut().zip(&y.counts) {
+            *c += d;
+        }
+    }
+    a
+}
+
+/// The more pessimistic population's rate at m on one half (0: fitted, 1: held out).
+fn worse_rate(histograms: &HalfHistograms, half: usize, tables: u16, m: u16) -> f64 {
+    histograms.iter().map(|population| population[half].rate_at(tables, m)).fold(0.0, f64::max)
+}
+
+/// Measures the levers at an honest FPIR (issue 17, item 6): more or fewer enrolment photos (their
+/// FPIR cost shows as their own threshold), templates from the photos that pass the quality gates,
+/// templates with their least typical photo left out, more or fewer frames per track, and
+/// per-entry thresholds set against a cohort of strangers. Each template setting gets its own m,
+/// fitted on its own impostor pairs from the calibration half of both stranger populations (the
+/// more pessimistic one), as `enroll`'s recipe calibration is; its FPIR is then measured on the
+/// held-out half.
+pub fn measure_levers(
+    people: &[Person],
+    filler_people: &[Person],
+    not_impostors: &NotImpostors,
+    tables: u16,
+) -> Vec<Lever> {
     let (target, entries) = (1.0 / 6000.0, 10_000u64);
-    let rich: Vec<&Vec<Embedding>> = people.iter().filter(|p| p.len() >= LEVER_PHOTOS).collect();
+    // The watchlisted people of the operating points: enrolled from their first photos (up to 5,
+    // one left over at least), probed with the gate-passing photos after those.
+    let rich: Vec<(&Person, &[StillFace], Vec<&Embedding>)> = people
+        .iter()
+        .filter(|p| p.faces.len() >= 2)
+        .map(|p| {
+            let (enrol, rest) = p.faces.split_at(TEMPLATE_PHOTOS.min(p.faces.len() - 1));
+            (p, enrol, rest.iter().filter(|f| f.passed_gates).map(|f| &f.embedding).collect())
+        })
+        .filter(|(_, _, probes): &(&Person, &[StillFace], Vec<&Embedding>)| !probes.is_empty())
+        .collect();
     let identities: Vec<usize> = (0..rich.len()).collect();
-    let setting = |k: usize, j: usize| -> Option<(Vec<Embedding>, Vec<Embedding>)> {
-        let templates = rich.iter().map(|p| Embedding::mean(&p[..k])).collect::<Option<Vec<_>>>()?;
-        let probes = rich
+    let strangers = LeverStrangers {
+        lfw: people
             .iter()
-            .map(|p| Embedding::mean(&p[TEMPLATE_PHOTOS..TEMPLATE_PHOTOS + j]))
-            .collect::<Option<Vec<_>>>()?;
-        Some((templates, probes))
+            .flat_map(|p| p.probes().map(move |probe| (p.name.as_str(), calibration_half(&p.name), probe)))
+            .collect(),
+        fillers: filler_people
+            .iter()
+            .flat_map(|p| p.probes().take(1).map(move |probe| (calibration_half(&p.name), probe)))
+            .collect(),
     };
-    let tpir_with = |probes: &[Embedding], templates: &[Embedding], m_of: &dyn Fn(usize) -> u16| {
-        let hit = |i: usize| {
-            binomial_tail(tables as u32, collision_probability(probes[i].cosine(&templates[i]) as f64), m_of(i) as u32)
-        };
-        let hits: Vec<f64> = (0..probes.len()).map(hit).collect();
+    let templates_of = |recipe: TemplateRecipe| -> Option<Vec<(&str, Embedding)>> {
+        rich.iter().map(|(p, enrol, _)| Some((p.name.as_str(), recipe.build(enrol)?))).collect()
+    };
+    let track_probes = |j: usize| -> Option<Vec<Embedding>> {
+        rich.iter().map(|(_, _, probes)| Embedding::mean(probes[..j.min(probes.len())].iter().copied())).collect()
+    };
+    let tpir_with = |probes: &[Embedding], templates: &[(&str, Embedding)], m_of: &dyn Fn(usize) -> u16| {
+        let hits: Vec<f64> = (0..probes.len())
+            .map(|i| {
+                let cosine = probes[i].cosine(&templates[i].1) as f64;
+                binomial_tail(tables as u32, collision_probability(cosine), m_of(i) as u32)
+            })
+            .collect();
         let mean = |sample: &[usize]| sample.iter().map(|&i| hits[i]).sum::<f64>() / sample.len().max(1) as f64;
         (mean(&identities), bootstrap(&identities, 11, mean))
     };
-    let strangers_of = |templates: &[Embedding], which: &dyn Fn(usize) -> bool| {
-        ScoreHistogram::from_scores(
-            fillers
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| which(*i))
-                .flat_map(|(_, f)| templates.iter().map(|t| f.embedding.cosine(t))),
-        )
-    };
 
     let mut levers = Vec::new();
-    for (lever, k, j, kiosk_cost) in [
-        ("baseline", TEMPLATE_PHOTOS, TRACK_PHOTOS, "none"),
-        ("enrolment photos", 1, TRACK_PHOTOS, "none (issuer side)"),
-        ("enrolment photos", 3, TRACK_PHOTOS, "none (issuer side)"),
-        ("frames per track", TEMPLATE_PHOTOS, 1, "none"),
-        ("frames per track", TEMPLATE_PHOTOS, 2, "none"),
-        ("frames per track", TEMPLATE_PHOTOS, 4, "none: the person stays in view for more good frames"),
-    ] {
-        let Some((templates, probes)) = setting(k, j) else { continue };
-        let strangers = strangers_of(&templates, &|_| true);
-        let Some(m) = threshold_for_fpir(&strangers, tables, entries, target) else { continue };
+    let settings = [
+        ("baseline (what enroll and the kiosk do)", TemplateRecipe::Mean(TEMPLATE_PHOTOS), TRACK_PHOTOS, "none"),
+        ("enrolment photos", TemplateRecipe::Mean(1), TRACK_PHOTOS, "none (issuer side)"),
+        ("enrolment photos", TemplateRecipe::Mean(3), TRACK_PHOTOS, "none (issuer side)"),
+        ("template: quality-gated photos", TemplateRecipe::GatePassing, TRACK_PHOTOS, "none (issuer side)"),
+        ("template: least alike left out", TemplateRecipe::DropOutlier, TRACK_PHOTOS, "none (issuer side)"),
+        ("frames per track", TemplateRecipe::Mean(TEMPLATE_PHOTOS), 1, "none"),
+        ("frames per track", TemplateRecipe::Mean(TEMPLATE_PHOTOS), 2, "none"),
+        (
+            "frames per track",
+            TemplateRecipe::Mean(TEMPLATE_PHOTOS),
+            4,
+            "none: the person stays in view for more good frames",
+        ),
+    ];
+    let mut impostors_of: Vec<(String, HalfHistograms)> = Vec::new();
+    for (lever, recipe, j, kiosk_cost) in settings {
+        let (Some(templates), Some(probes)) = (templates_of(recipe), track_probes(j)) else { continue };
+        let key = recipe.describe();
+        if !impostors_of.iter().any(|(k, _)| *k == key) {
+            impostors_of.push((key.clone(), strangers.impostors(&templates, not_impostors)));
+        }
+        let histograms = &impostors_of.iter().find(|(k, _)| *k == key).expect("just added").1;
+        let Some(m) = smallest_m(tables, |m| fpir(worse_rate(histograms, 0, tables, m), entries) <= target) else {
+            continue;
+        };
         let (tpir_blind, tpir_blind_ci95) = tpir_with(&probes, &templates, &|_| m);
         levers.push(Lever {
             lever: lever.into(),
-            template_photos: k,
+            template: key,
+            template_photos: match recipe {
+                TemplateRecipe::Mean(k) => k,
+                _ => TEMPLATE_PHOTOS,
+            },
             track_photos: j,
             m: m as f64,
-            fpir: fpir(strangers.rate_at(tables, m), entries),
+            fpir: fpir(worse_rate(histograms, 1, tables, m), entries),
+            fpir_fitted: fpir(worse_rate(histograms, 0, tables, m), entries),
             tpir_blind,
             tpir_blind_ci95,
             kiosk_cost,
@@ -479,38 +634,33 @@ pub fn measure_levers(people: &[Vec<Embedding>], fillers: &[Filler], tables: u16
     }
 
     // Per-entry thresholds: each entry's m_i is the smallest whose false-match rate against the
-    // cohort meets the per-comparison rate the target allows (Shamir allows m_i per entry).
-    if let Some((templates, probes)) = setting(TEMPLATE_PHOTOS, TRACK_PHOTOS) {
+    // cohort (the calibration half of both populations, the worse one) meets the per-comparison
+    // rate the target allows; their FPIR is 1 − Π(1 − FMR_i) on the held-out half.
+    if let (Some(templates), Some(probes)) =
+        (templates_of(TemplateRecipe::Mean(TEMPLATE_PHOTOS)), track_probes(TRACK_PHOTOS))
+    {
         let allowed = fmr_for_fpir(target, entries);
-        let m_i: Vec<u16> = templates
+        let per_entry: Vec<HalfHistograms> =
+            templates.iter().map(|t| strangers.impostors(std::slice::from_ref(t), not_impostors)).collect();
+        let m_i: Vec<u16> = per_entry
             .par_iter()
-            .map(|t| {
-                let cohort = strangers_of(std::slice::from_ref(t), &|i| i % 2 == 0);
-                let (mut low, mut high) = (1u16, tables);
-                while low < high {
-                    let mid = low + (high - low) / 2;
-                    if cohort.rate_at(tables, mid) <= allowed {
-                        high = mid;
-                    } else {
-                        low = mid + 1;
-                    }
-                }
-                low
-            })
+            .map(|h| smallest_m(tables, |m| worse_rate(h, 0, tables, m) <= allowed).unwrap_or(tables))
             .collect();
-        let held_out: f64 = templates
-            .iter()
-            .zip(&m_i)
-            .map(|(t, &m)| strangers_of(std::slice::from_ref(t), &|i| i % 2 == 1).rate_at(tables, m))
-            .sum::<f64>()
-            / templates.len() as f64;
+        let fpir_of = |half: usize| {
+            let log_pass: f64 =
+                per_entry.iter().zip(&m_i).map(|(h, &m)| (-worse_rate(h, half, tables, m)).ln_1p()).sum();
+            // The 10 000 entries are these templates' rates repeated.
+            -f64::exp_m1(log_pass * entries as f64 / templates.len() as f64)
+        };
         let (tpir_blind, tpir_blind_ci95) = tpir_with(&probes, &templates, &|i| m_i[i]);
         levers.push(Lever {
             lever: "per-entry thresholds".into(),
+            template: TemplateRecipe::Mean(TEMPLATE_PHOTOS).describe(),
             template_photos: TEMPLATE_PHOTOS,
             track_photos: TRACK_PHOTOS,
-            m: m_i.iter().map(|&m| m as f64).sum::<f64>() / m_i.len() as f64,
-            fpir: fpir(held_out, entries),
+            m: m_i.iter().map(|&m| m as f64).sum::<f64>() / m_i.len().max(1) as f64,
+            fpir: fpir_of(1),
+            fpir_fitted: fpir_of(0),
             tpir_blind,
             tpir_blind_ci95,
             kiosk_cost: "none (thresholds are set at enrolment; the file stores m_i per entry)",

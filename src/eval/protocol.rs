@@ -52,6 +52,10 @@ pub struct EvalOptions {
 pub struct Fillers {
     pub dataset: PathBuf,
     pub groups: PathBuf,
+    /// CSV `filler,lfw_identity,…` of fillers who are people of the LFW set (UTKFace was collected
+    /// from the web and has celebrities in it): left out, since they are no strangers to the
+    /// watchlist. The repository's reviewed list is `labels/utkface_same_person_as_lfw.csv`.
+    pub same_person: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -249,8 +253,6 @@ pub fn evaluate(engine: &Engine, options: &EvalOptions, progress: &dyn EvalProgr
                 Some(path) => read_pairs_csv(path)?.into_iter().collect::<HashMap<String, String>>(),
                 None => HashMap::new(),
             };
-            let photos: Vec<Vec<Embedding>> =
-                people.iter().map(|p| p.faces.iter().map(|f| f.embedding.clone()).collect()).collect();
             let grouped = people.iter().map(|p| (group_of.get(&p.name).cloned(), p.faces.clone()));
             let noise_names: NotImpostors = not_impostors
                 .iter()
@@ -263,7 +265,7 @@ pub fn evaluate(engine: &Engine, options: &EvalOptions, progress: &dyn EvalProgr
             let watchlist = operating_points::watchlist_of(grouped.collect());
             let mut points = operating_points::measure(&watchlist, fillers, options.tables, recipes);
             points.calibration.model_id = engine.model_id().to_owned();
-            points.levers = operating_points::measure_levers(&photos, fillers, options.tables);
+            points.levers = operating_points::measure_levers(&people, filler_people, &noise_names, options.tables);
             Some(points)
         }
         None => None,
@@ -299,7 +301,12 @@ fn embed_fillers(
     progress: &dyn EvalProgress,
 ) -> Result<(Vec<Filler>, Vec<Person>), EvalError> {
     let group_of: HashMap<String, String> = read_pairs_csv(&fillers.groups)?.into_iter().collect();
-    let (people, _) = embed_people(engine, &fillers.dataset, 1, cache, progress)?;
+    let known: HashSet<String> = match &fillers.same_person {
+        Some(path) => read_pairs_csv(path)?.into_iter().map(|(filler, _)| filler).collect(),
+        None => HashSet::new(),
+    };
+    let (mut people, _) = embed_people(engine, &fillers.dataset, 1, cache, progress)?;
+    people.retain(|p| !known.contains(&p.name));
     let labelled = people
         .iter()
         .filter_map(|p| Some(Filler { group: group_of.get(&p.name)?.clone(), embedding: p.probes().next()?.clone() }))

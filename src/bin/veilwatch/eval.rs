@@ -40,6 +40,10 @@ pub struct EvalArgs {
     /// CSV `identity,group` labelling the fillers (e.g. utkface/labels/groups_race_gender.csv).
     #[arg(long, requires = "fillers")]
     fillers_groups: Option<PathBuf>,
+    /// CSV `filler,lfw_identity,…` of fillers who are LFW people, left out of the strangers
+    /// (this repository's reviewed list: labels/utkface_same_person_as_lfw.csv).
+    #[arg(long, requires = "fillers")]
+    fillers_same_person: Option<PathBuf>,
     /// Embed each face's mirrored crop too and average (a lever measured at the operating point).
     #[arg(long)]
     flip_augmentation: bool,
@@ -68,7 +72,11 @@ pub fn run(models: &Path, args: EvalArgs) -> Result<()> {
         label_noise: args.label_noise,
         per_identity: args.per_identity,
         tables: args.tables,
-        fillers: args.fillers.zip(args.fillers_groups).map(|(dataset, groups)| Fillers { dataset, groups }),
+        fillers: args.fillers.zip(args.fillers_groups).map(|(dataset, groups)| Fillers {
+            dataset,
+            groups,
+            same_person: args.fillers_same_person,
+        }),
         embedding_cache: args.embedding_cache,
     };
     let report = evaluate(&engine, &options, &bar)?;
