@@ -7,7 +7,8 @@
 //! - Probes (only photos that pass the kiosk's quality gates), two protocols: `single` (each remaining photo on its own) and `track` (the mean of up
 //!   to [`TRACK_PHOTOS`] remaining photos, as a track fuses frames).
 //! - False alerts: the threshold m for a target FPIR is the smallest that meets it for N
-//!   templates of [`TEMPLATE_PHOTOS`] photos by the calibration per recipe and stranger population
+//!   templates with the evaluated watchlist's mix of recipes (most people have one or two photos
+//!   to enrol from) by the calibration per recipe and stranger population
 //!   ([`super::recipes`], the most pessimistic population), FPIR = 1 − (1 − FMR)^N; every filler
 //!   against every template gives the per-group rates at that m; the plain-cosine threshold is counted directly (and is `None` where the
 //!   target is below what the pairs can measure).
@@ -52,6 +53,8 @@ pub enum Protocol {
 /// One watchlisted identity: its template, its group (if labelled), its mated probes by protocol.
 pub struct Watchlisted {
     pub template: Embedding,
+    /// Photos averaged into the template (its enrolment recipe).
+    pub photos: usize,
     pub group: Option<String>,
     pub single: Vec<Embedding>,
     pub track: Embedding,
@@ -76,6 +79,7 @@ pub fn watchlist_of(identities: Vec<(Option<String>, Vec<StillFace>)>) -> Vec<Wa
             let probe: Vec<Embedding> = probe.iter().filter(|f| f.passed_gates).map(|f| f.embedding.clone()).collect();
             Some(Watchlisted {
                 template: Embedding::mean(enrol.iter().map(|f| &f.embedding))?,
+                photos: enrol.len(),
                 group,
                 track: Embedding::mean(&probe[..TRACK_PHOTOS.min(probe.len())])?,
                 single: probe,
@@ -197,6 +201,9 @@ pub struct OperatingPoints {
     pub fillers: usize,
     pub single_probes: usize,
     pub track_probes: usize,
+    /// Photos averaged into each watchlisted template, in order: the mix of enrolment recipes
+    /// whose thresholds the points use (repeated to N entries).
+    pub template_photos: Vec<usize>,
     pub points: Vec<OperatingPoint>,
     pub no_significant_differential: Differential,
     /// What the kiosk and the issuer tool read (shipped as data, DESIGN §7).
@@ -206,9 +213,9 @@ pub struct OperatingPoints {
 }
 
 /// Measures every operating point. `groups` labels the watchlisted identities (LFW gender). The
-/// threshold for each target is the one `enroll` would choose for N templates of
-/// [`TEMPLATE_PHOTOS`] photos: from `recipes`, the calibration per enrolment recipe and stranger
-/// population (the most pessimistic population), not from these fillers alone.
+/// threshold for each target is the one `enroll` would choose for N templates made as these were
+/// (their mix of enrolment recipes, repeated to N): from `recipes`, the calibration per enrolment
+/// recipe and stranger population (the most pessimistic population), not from these fillers alone.
 pub fn measure(
     watchlist: &[Watchlisted],
     fillers: &[Filler],
@@ -308,7 +315,9 @@ pub fn measure(
     let mut points = Vec::new();
     for &entries in &WATCHLIST_SIZES {
         for (label, target) in FPIR_TARGETS {
-            let m = honest.threshold_for_recipes(&vec![TEMPLATE_PHOTOS; entries as usize], tables, target);
+            // A watchlist of `entries` templates made as these were: the same mix of recipes.
+            let recipes: Vec<usize> = watchlist.iter().map(|w| w.photos).cycle().take(entries as usize).collect();
+            let m = honest.threshold_for_recipes(&recipes, tables, target);
             // The per-comparison rate the target allows: 1 − (1 − target)^(1/N).
             let allowed = fmr_for_fpir(target, entries);
             let cosine_threshold = threshold_at(&stranger_cosines, allowed).map(f64::from);
@@ -334,7 +343,10 @@ pub fn measure(
                     protocol,
                     m,
                     cosine_threshold,
-                    fmr_per_comparison: m.and_then(|m| honest.recipe_rate(TEMPLATE_PHOTOS, tables, m)).map(|r| r.fmr),
+                    // The mean per-comparison rate of the mix: the one that gives its FPIR.
+                    fmr_per_comparison: m
+                        .and_then(|m| honest.estimate(&recipes, tables, m))
+                        .map(|e| fmr_for_fpir(e.per_1000 / 1000.0, entries)),
                     tpir_blind: m.map(|_| tpir_blind_of(&identities)),
                     tpir_cosine,
                     tpir_blind_ci95: m.map(|m| bootstrap(&identities, 7 + m as u64, tpir_blind_of)),
@@ -369,6 +381,7 @@ pub fn measure(
         fillers: fillers.len(),
         single_probes: genuine_single.iter().map(Vec::len).sum(),
         track_probes: watchlist.len(),
+        template_photos: watchlist.iter().map(|w| w.photos).collect(),
         points,
         no_significant_differential,
         calibration,

@@ -761,6 +761,7 @@ mod html {
     use std::fmt::Write;
 
     use super::*;
+    use crate::eval::measured::GROUP_CALIBRATION;
     use crate::eval::operating_points::{
         GroupBreakdown, GroupRate, OperatingPoint, OperatingPoints, Protocol, MIN_GROUP_STRANGERS,
     };
@@ -957,6 +958,7 @@ code { font-size: .95em; }
             if let Some(groups) = &p.by_group {
                 groups_section(page, p, groups);
             }
+            kiosk_groups_section(page, points, p);
         }
         differential_section(page, points, chosen);
         levers_section(page, points);
@@ -1099,6 +1101,57 @@ code { font-size: .95em; }
             }
         };
         let _ = writeln!(page, "<p class=\"verdict\">{verdict}</p>");
+    }
+
+    /// What a kiosk with a watchlist of the chosen point's size and m displays per group (its status
+    /// panel's figures, from the shipped calibration method), so that the report and the screen say
+    /// the same thing.
+    fn kiosk_groups_section(page: &mut String, points: &OperatingPoints, point: &OperatingPoint) {
+        let Some(m) = point.m else { return };
+        let calibration = &points.calibration;
+        let Some(overall) = calibration.estimate_any_recipe(point.watchlist_size, points.tables, m) else { return };
+        let groups = calibration.stranger_group_estimates(&overall, points.tables, m);
+        let _ = writeln!(
+            page,
+            "<h3 id=\"kiosk-groups\">What a kiosk shows for this watchlist</h3>\n<p>Expected false alerts per \
+             1&#8239;000 passers-by with {} entries at m = {m}, as the kiosk's status panel shows them: {} \
+             ({}&#8239;–&#8239;{}) overall, from {}; per group, {}.</p>",
+            grouped(point.watchlist_size),
+            per_1000(overall.per_1000),
+            per_1000(overall.per_1000_ci95[0]),
+            per_1000(overall.per_1000_ci95[1]),
+            escape(&overall.calibration),
+            escape(GROUP_CALIBRATION),
+        );
+        page.push_str(
+            "<div class=\"table-wrap\"><table>\n<caption>Expected false alerts per 1&#8239;000 passers-by, per group, \
+             as the kiosk shows them</caption>\n<thead><tr><th scope=\"col\">Group</th>\
+             <th scope=\"col\">Strangers measured</th><th scope=\"col\">Per 1&#8239;000</th>\
+             <th scope=\"col\">95&#8239;% interval</th></tr></thead>\n<tbody>\n",
+        );
+        for (group, people, estimate) in &groups {
+            let _ = writeln!(
+                page,
+                "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{} – {}</td></tr>",
+                escape(group),
+                grouped(*people),
+                per_1000(estimate.per_1000),
+                per_1000(estimate.per_1000_ci95[0]),
+                per_1000(estimate.per_1000_ci95[1]),
+            );
+        }
+        page.push_str("</tbody></table></div>\n");
+    }
+
+    /// A count per 1 000 in three significant figures (or scientific notation when tiny).
+    fn per_1000(x: f64) -> String {
+        if x == 0.0 {
+            "0".into()
+        } else if x < 0.001 {
+            sci(x)
+        } else {
+            format!("{x:.3}")
+        }
     }
 
     fn in_ratio(g: &GroupRate) -> bool {
@@ -1642,6 +1695,7 @@ mod tests {
                     fillers: 9438,
                     single_probes: 1204,
                     track_probes: 800,
+                    template_photos: vec![5; 800],
                     points,
                     no_significant_differential: Differential {
                         lowest_m,
