@@ -186,29 +186,29 @@ fn describe(e: &FalseAlertEstimate) -> String {
 
 /// Names the entries the per-entry estimate found unusually close to the crowd, and what to do.
 fn report_outliers(estimate: &PerEntryEstimate, names: &[String], dataset: &Path, dropping: bool) {
+    let total: f64 = estimate.entries.iter().map(|e| e.fmr).sum();
+    let mean_of_others = |i: usize| (total - estimate.entries[i].fmr) / (estimate.entries.len() - 1) as f64;
     if estimate.outliers.is_empty() {
         eprintln!(
-            "no entry is unusually close to the crowd (none above {OUTLIER_FACTOR}× the median false-match rate, {:.2e})",
-            estimate.median_fmr
+            "no entry is unusually close to the crowd (none has a false-match rate above {OUTLIER_FACTOR}× the mean of the others)"
         );
         return;
     }
-    let total: f64 = estimate.entries.iter().map(|e| e.fmr).sum();
     eprintln!(
-        "{} entries are unusually close to the crowd (false-match rate above {OUTLIER_FACTOR}× the list's median, {:.2e}, at m = {}):",
+        "{} entries are unusually close to the crowd (a false-match rate at m = {} above {OUTLIER_FACTOR}× the mean of the \
+         other entries'; a generic face, a poor photo, photos of more than one person, or a look-alike among the strangers):",
         estimate.outliers.len(),
-        estimate.median_fmr,
         estimate.m
     );
     for &i in &estimate.outliers {
         let e = estimate.entries[i];
         eprintln!(
-            "  {}: {:.2e} (95% interval {:.2e} – {:.2e}), {:.0}× the median, {:.0}% of the list's expected false alerts",
+            "  {}: {:.2e} (95% interval {:.2e} – {:.2e}), {:.0}× the others' mean, {:.0}% of the list's expected false alerts",
             names[i],
             e.fmr,
             e.fmr_ci95[0],
             e.fmr_ci95[1],
-            e.fmr / estimate.median_fmr,
+            e.fmr / mean_of_others(i),
             100.0 * e.fmr / total
         );
     }
