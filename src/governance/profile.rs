@@ -73,6 +73,8 @@ pub enum ProfileError {
          not for the same deployment; ask the issuer for a matching pair"
     )]
     AuthorityKeyMismatch { profile: String, watchlist: String },
+    #[error("the false-alert estimate was written for {0}; run `veilwatch enroll --stranger-cohort` again for this watchlist and threshold")]
+    EstimateForAnotherList(String),
     #[error("this kiosk is not allowed to run the deployment: the profile lists {allowed} kiosk key(s) and {kiosk}")]
     KioskNotAllowed { allowed: usize, kiosk: String },
 }
@@ -197,13 +199,16 @@ impl EstimateFile {
     /// The estimate, if this file was written for `profile`'s watchlist and threshold.
     pub fn estimate_for(&self, profile: &Profile) -> Result<RecordedEstimate, ProfileError> {
         if self.watchlist_sha256 != profile.watchlist_sha256 {
-            return Err(ProfileError::WatchlistMismatch {
-                expected: profile.watchlist_sha256.clone(),
-                actual: self.watchlist_sha256.clone(),
-            });
+            return Err(ProfileError::EstimateForAnotherList(format!(
+                "the watchlist with SHA-256 {}, not this one ({})",
+                self.watchlist_sha256, profile.watchlist_sha256
+            )));
         }
         if self.threshold != profile.threshold {
-            return Err(ProfileError::ThresholdMismatch { profile: profile.threshold, watchlist: self.threshold });
+            return Err(ProfileError::EstimateForAnotherList(format!(
+                "threshold {}, but the profile's is {}",
+                self.threshold, profile.threshold
+            )));
         }
         self.false_alert_estimate.validate()?;
         Ok(self.false_alert_estimate.clone())

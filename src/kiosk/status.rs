@@ -201,6 +201,40 @@ mod tests {
         assert_eq!(status.seconds_left, Some(86_400), "an ephemeral watchlist lasts a day");
         assert!(status.notice.is_none());
 
+        // A profile recording the issuer's per-entry estimate: shown beside the kiosk's own.
+        let estimate = RecordedEstimate {
+            per_1000: 0.34,
+            per_1000_ci95: [0.01, 1.74],
+            calibration: "per-entry, cohort of 3335 strangers".into(),
+        };
+        let profile = Profile {
+            purpose: "p".into(),
+            legal_basis: "l".into(),
+            operator: "o".into(),
+            location: "here".into(),
+            valid_from: "2026-01-01T00:00:00Z".into(),
+            valid_until: "2027-01-01T00:00:00Z".into(),
+            watchlist_sha256: "ab".repeat(32),
+            threshold: header.threshold,
+            threshold_floor: header.threshold,
+            custody: crate::governance::profile::Custody::Local,
+            target_fpir: Some("1/1000".into()),
+            false_alert_estimate: Some(estimate.clone()),
+            query_rate_per_minute: 60,
+            notice: "n".into(),
+            contact: "c".into(),
+            requires_overseer: false,
+            kiosk_keys: Vec::new(),
+        };
+        let signed = SignedProfile { profile, valid_from: 0, valid_until: i64::MAX, overseer: None };
+        let deployed =
+            KioskStatus::new(Some(header), Some(&signed), Some(&ExpectedRates::of(header)), 0, 1_800_000_000);
+        assert_eq!(deployed.issuer_false_alerts, Some(estimate));
+        assert_eq!(deployed.expected_false_alerts_per_1000, status.expected_false_alerts_per_1000);
+        let json = serde_json::to_value(&deployed).unwrap();
+        assert_eq!(json["issuerFalseAlerts"]["per1000Ci95"][1], 1.74, "{json}");
+        assert!(status.issuer_false_alerts.is_none());
+
         let idle = KioskStatus::new(None, None, None, 0, 0);
         assert!(!idle.matching && idle.custody.is_none() && idle.group_rates.is_none());
         assert!(idle.expected_false_alerts_per_1000.is_none());
