@@ -26,11 +26,11 @@ use crate::template::Embedding;
 
 /// An entry is named as unusually close to the crowd when its FMR at m is more than this many times
 /// the mean FMR of the list's other entries: on its own it raises the false alerts of ten ordinary
-/// entries. The per-entry rates are heavy-tailed (measured on held-out LFW templates against a cohort
-/// of 3 335 strangers: five orders of magnitude between entries, a few entries with a look-alike
-/// in the cohort making half the list's expected alerts), so the rule compares with the mean, which
-/// those few dominate, not the median, which ten times a quarter of ordinary entries exceed. A
-/// list of one entry has no such entry.
+/// entries. The per-entry rates are heavy-tailed (30 held-out LFW templates against a cohort of
+/// 3 335 strangers: five orders of magnitude between entries, two of them — each with one stranger
+/// unusually close — making three quarters of the list's expected alerts), so the rule compares
+/// with the mean, which those few dominate, not the median, ten times which a quarter of ordinary
+/// entries exceeded. A list of one entry has no such entry.
 pub const OUTLIER_FACTOR: f64 = 10.0;
 
 /// Cosine steps of [`TailTable`]'s grid.
