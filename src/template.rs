@@ -35,6 +35,18 @@ impl Embedding {
         Some(Embedding(out))
     }
 
+    /// `values` exactly as they are, when they already have unit length (within 1e-3, as a stored
+    /// template has): a file read back holds the very embedding written. `None` otherwise.
+    pub fn from_unit_values(values: &[f32]) -> Option<Embedding> {
+        let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if values.len() != EMBEDDING_DIM || !norm.is_finite() || (norm - 1.0).abs() >= 1e-3 {
+            return None;
+        }
+        let mut out = [0f32; EMBEDDING_DIM];
+        out.copy_from_slice(values);
+        Some(Embedding(out))
+    }
+
     pub fn values(&self) -> &[f32; EMBEDDING_DIM] {
         &self.0
     }

@@ -2,7 +2,7 @@
 //! a foreign signer, a missing co-signature, a closed window or the wrong watchlist is refused.
 
 use ed25519_dalek::SigningKey;
-use veilwatch::governance::profile::{cosign, Custody, Profile, ProfileError, SignedProfile};
+use veilwatch::governance::profile::{cosign, Custody, Profile, ProfileError, RecordedEstimate, SignedProfile};
 use veilwatch::time::parse_utc;
 
 fn profile() -> Profile {
@@ -25,6 +25,7 @@ fn profile() -> Profile {
         contact: "rights@example.org".into(),
         requires_overseer: false,
         target_fpir: None,
+        false_alert_estimate: None,
         kiosk_keys: vec!["cd".repeat(32)],
     }
 }
@@ -139,5 +140,33 @@ fn garbage_is_not_a_profile() {
     let key = issuer().verifying_key();
     for bad in [&b""[..], b"{}", b"VEILWATCH-PROFILE-V1\n{}\n", &[0xFF; 10][..], &vec![b'a'; 70_000][..]] {
         assert!(SignedProfile::parse(bad, &key, None).is_err());
+    }
+}
+
+#[test]
+fn a_recorded_false_alert_estimate_is_signed_and_profiles_without_one_still_parse() {
+    let key = issuer().verifying_key();
+    // A profile signed before the field existed: its JSON has no falseAlertEstimate.
+    let old = profile().sign(&issuer()).unwrap();
+    assert!(!old.contains("falseAlertEstimate"));
+    assert_eq!(SignedProfile::parse(old.as_bytes(), &key, None).unwrap().profile.false_alert_estimate, None);
+
+    let mut with = profile();
+    with.false_alert_estimate = Some(RecordedEstimate {
+        per_1000: 0.8,
+        per_1000_ci95: [0.4, 1.5],
+        calibration: "per-entry, cohort of 2000 strangers".into(),
+    });
+    let file = with.sign(&issuer()).unwrap();
+    assert!(file.contains(r#""falseAlertEstimate":{"per1000":0.8,"per1000Ci95":[0.4,1.5],"calibration":"#), "{file}");
+    assert_eq!(SignedProfile::parse(file.as_bytes(), &key, None).unwrap().profile, with);
+
+    // An estimate outside its own interval, or not a rate per 1 000, or without a source: refused.
+    for (per_1000, ci, source) in
+        [(2.0, [0.4, 1.5], "x"), (0.8, [0.4, 1500.0], "x"), (f64::NAN, [0.4, 1.5], "x"), (0.8, [0.4, 1.5], "")]
+    {
+        let mut bad = profile();
+        bad.false_alert_estimate = Some(RecordedEstimate { per_1000, per_1000_ci95: ci, calibration: source.into() });
+        assert!(matches!(bad.sign(&issuer()), Err(ProfileError::Malformed(_))), "{per_1000} {ci:?} {source:?}");
     }
 }

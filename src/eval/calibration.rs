@@ -373,7 +373,7 @@ pub fn threshold_for_fpir(impostors: &ScoreHistogram, tables: u16, entries: u64,
 
 /// The smallest m in 1..=tables that `fits`, which holds from some m on (rates fall as m grows):
 /// bisection; `None` when even m = tables does not fit.
-pub(crate) fn smallest_m(tables: u16, fits: impl Fn(u16) -> bool) -> Option<u16> {
+pub fn smallest_m(tables: u16, fits: impl Fn(u16) -> bool) -> Option<u16> {
     let (mut low, mut high) = (1u16, tables);
     if !fits(high) {
         return None;

@@ -64,16 +64,23 @@ fn content_key(photo_bytes: &[u8]) -> String {
     crate::hex::hex(&Sha256::digest(photo_bytes))
 }
 
+/// What a still photo's [`StillFace`] depends on besides the photo: the embedding model, the
+/// [`PIPELINE_VERSION`], the quality gates and the flip augmentation. Two engines with the same key
+/// give the same face for the same photo (the cache and the stranger cohort check it).
+pub fn pipeline_key(engine: &Engine) -> String {
+    format!(
+        "model={} pipeline={PIPELINE_VERSION} gates={:?} flip={}",
+        engine.model_id(),
+        engine.gates,
+        engine.flip_augmentation
+    )
+}
+
 impl EmbeddingCache {
     /// The cache at `path` for `engine`'s pipeline (empty if absent, stale or unreadable); `None`
     /// keeps nothing.
     pub fn open(path: Option<&Path>, engine: &Engine) -> EmbeddingCache {
-        let key = format!(
-            "model={} pipeline={PIPELINE_VERSION} gates={:?} flip={}",
-            engine.model_id(),
-            engine.gates,
-            engine.flip_augmentation
-        );
+        let key = pipeline_key(engine);
         let entries = path
             .and_then(|p| std::fs::read(p).ok())
             .and_then(|bytes| serde_json::from_slice::<CacheFile>(&bytes).ok())

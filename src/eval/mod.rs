@@ -1,8 +1,11 @@
 //! Measuring the system: verification and identification [`metrics`], the folder layout datasets
 //! come in ([`dataset`]), the evaluation [`protocol`] that `veilwatch eval` and the accuracy test
-//! run, and the [`measured`] operating points the kiosk displays.
+//! run, the [`measured`] operating points the kiosk displays, and the issuer's [`per_entry`]
+//! estimates against a stranger [`cohort`].
 
 pub mod calibration;
+#[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
+pub mod cohort;
 pub mod dataset;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod embedding_cache;
@@ -10,6 +13,8 @@ pub mod measured;
 pub mod metrics;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod operating_points;
+#[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
+pub mod per_entry;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod protocol;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]

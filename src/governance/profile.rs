@@ -73,6 +73,8 @@ pub enum ProfileError {
          not for the same deployment; ask the issuer for a matching pair"
     )]
     AuthorityKeyMismatch { profile: String, watchlist: String },
+    #[error("the false-alert estimate was written for {0}; run `veilwatch enroll --stranger-cohort` again for this watchlist and threshold")]
+    EstimateForAnotherList(String),
     #[error("this kiosk is not allowed to run the deployment: the profile lists {allowed} kiosk key(s) and {kiosk}")]
     KioskNotAllowed { allowed: usize, kiosk: String },
 }
@@ -117,6 +119,12 @@ pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub target_fpir: Option<String>,
+    /// The issuer's estimate of this watchlist's false alerts, from its own entries (`enroll
+    /// --stranger-cohort` writes it beside the watchlist; `profile sign --false-alerts` copies it
+    /// in). Absent in profiles from before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub false_alert_estimate: Option<RecordedEstimate>,
     /// Most blind-match queries per minute the device may make.
     pub query_rate_per_minute: u32,
     pub notice: String,
@@ -131,6 +139,80 @@ pub struct Profile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub kiosk_keys: Vec<String>,
+}
+
+/// Expected false alerts per 1 000 passers-by, with the 95% interval and where the estimate comes
+/// from (e.g. "per-entry, cohort of 2000 strangers"): the same fields, in the same JSON, as the
+/// estimates `enroll` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecordedEstimate {
+    pub per_1000: f64,
+    pub per_1000_ci95: [f64; 2],
+    pub calibration: String,
+}
+
+/// Longest `calibration` text of a [`RecordedEstimate`].
+const MAX_ESTIMATE_SOURCE: usize = 200;
+
+impl RecordedEstimate {
+    fn validate(&self) -> Result<(), ProfileError> {
+        let [low, high] = self.per_1000_ci95;
+        let in_range = |x: f64| x.is_finite() && (0.0..=1000.0).contains(&x);
+        if !(in_range(low)
+            && in_range(self.per_1000)
+            && in_range(high)
+            && low <= self.per_1000
+            && self.per_1000 <= high)
+        {
+            return Err(ProfileError::Malformed(format!(
+                "falseAlertEstimate {} [{low}, {high}] is not a rate per 1 000 inside its interval",
+                self.per_1000
+            )));
+        }
+        if self.calibration.is_empty() || self.calibration.len() > MAX_ESTIMATE_SOURCE {
+            return Err(ProfileError::Malformed(format!(
+                "falseAlertEstimate.calibration must name the estimate's source in 1 to {MAX_ESTIMATE_SOURCE} bytes"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `WATCHLIST.false-alerts.json`, which `enroll --stranger-cohort` writes beside the watchlist and
+/// `profile sign --false-alerts` reads: the estimate, bound to the watchlist (its SHA-256) and the
+/// threshold it was computed at, so that it cannot be signed into the profile of another list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EstimateFile {
+    pub watchlist_sha256: String,
+    pub threshold: u16,
+    pub false_alert_estimate: RecordedEstimate,
+}
+
+impl EstimateFile {
+    pub fn new(watchlist: &[u8], threshold: u16, estimate: RecordedEstimate) -> EstimateFile {
+        EstimateFile { watchlist_sha256: hex(&Sha256::digest(watchlist)), threshold, false_alert_estimate: estimate }
+    }
+
+    /// The estimate, if this file was written for `profile`'s watchlist and threshold.
+    pub fn estimate_for(&self, profile: &Profile) -> Result<RecordedEstimate, ProfileError> {
+        if self.watchlist_sha256 != profile.watchlist_sha256 {
+            return Err(ProfileError::EstimateForAnotherList(format!(
+                "the watchlist with SHA-256 {}, not this one ({})",
+                self.watchlist_sha256, profile.watchlist_sha256
+            )));
+        }
+        if self.threshold != profile.threshold {
+            return Err(ProfileError::EstimateForAnotherList(format!(
+                "threshold {}, but the profile's is {}",
+                self.threshold, profile.threshold
+            )));
+        }
+        self.false_alert_estimate.validate()?;
+        Ok(self.false_alert_estimate.clone())
+    }
 }
 
 /// A profile whose signatures verified.
@@ -207,6 +289,9 @@ impl Profile {
                     "targetFpir `{target}` is not a rate like 1/6000 or 0.0001"
                 )));
             }
+        }
+        if let Some(estimate) = &self.false_alert_estimate {
+            estimate.validate()?;
         }
         if self.query_rate_per_minute == 0 {
             return Err(ProfileError::Malformed("query_rate_per_minute must be at least 1".into()));

@@ -301,6 +301,7 @@ mod tests {
             contact: "c".into(),
             requires_overseer: false,
             target_fpir: None,
+            false_alert_estimate: None,
             kiosk_keys: Vec::new(),
         }
     }

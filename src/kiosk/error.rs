@@ -217,7 +217,10 @@ impl KioskError {
                 BlindError::AuthorityUnverified(_) => C::AuthorityAnswerUnverified,
             },
             KioskError::Profile(e) => match e {
-                ProfileError::NotAProfile | ProfileError::Malformed(_) | ProfileError::TooLarge => C::ProfileInvalid,
+                ProfileError::NotAProfile
+                | ProfileError::Malformed(_)
+                | ProfileError::TooLarge
+                | ProfileError::EstimateForAnotherList(_) => C::ProfileInvalid,
                 ProfileError::ForeignIssuer(_) | ProfileError::ForeignOverseer => C::ProfileForeign,
                 ProfileError::BadSignature(_) => C::ProfileTampered,
                 ProfileError::MissingOverseer => C::OverseerMissing,

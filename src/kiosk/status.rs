@@ -4,7 +4,8 @@
 //! calibration (DESIGN §7), for this watchlist's size and threshold — the expected false alerts per
 //! 1 000 passers-by with its 95% interval and the calibration it comes from (the most pessimistic
 //! enrolment recipe and stranger population: the kiosk does not know how the entries were
-//! enrolled), and the estimated true-match rate, overall and per demographic group.
+//! enrolled), and the estimated true-match rate, overall and per demographic group; and beside it
+//! the issuer's own per-entry estimate for the list when the profile records one.
 
 use serde::Serialize;
 
@@ -12,7 +13,7 @@ use crate::blind::format::Header;
 use crate::blind::prf::PrfSuite;
 use crate::eval::calibration::FalseAlertEstimate;
 use crate::eval::measured::{calibration, GroupRate, GROUP_CALIBRATION};
-use crate::governance::profile::{Profile, SignedProfile};
+use crate::governance::profile::{Profile, RecordedEstimate, SignedProfile};
 
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
@@ -49,6 +50,10 @@ pub struct KioskStatus {
     pub estimated_true_match_rate: Option<f64>,
     /// The false-alert rate per passer-by the deployment's threshold was chosen for.
     pub target_fpir: Option<String>,
+    /// The issuer's estimate for this very list, from its own entries against a stranger cohort
+    /// (the profile's `falseAlertEstimate`), shown beside the kiosk's own: the kiosk knows only the
+    /// list's size class, the issuer knew its templates.
+    pub issuer_false_alerts: Option<RecordedEstimate>,
     pub pending_reviews: usize,
     /// The profile the kiosk loaded, for the public notice.
     pub notice: Option<Profile>,
@@ -143,6 +148,7 @@ impl KioskStatus {
             false_alerts_calibration: expected.map(|e| e.false_alerts.calibration.clone()),
             estimated_true_match_rate: expected.map(|e| e.true_match_rate),
             target_fpir: profile.and_then(|p| p.profile.target_fpir.clone()),
+            issuer_false_alerts: profile.and_then(|p| p.profile.false_alert_estimate.clone()),
             pending_reviews,
             notice: profile.map(|p| p.profile.clone()),
             group_rates: expected.map(|e| e.group_rates.clone()),
@@ -194,6 +200,40 @@ mod tests {
         assert!(status.group_rates_calibration.unwrap().contains("relative to all UTKFace fillers"));
         assert_eq!(status.seconds_left, Some(86_400), "an ephemeral watchlist lasts a day");
         assert!(status.notice.is_none());
+
+        // A profile recording the issuer's per-entry estimate: shown beside the kiosk's own.
+        let estimate = RecordedEstimate {
+            per_1000: 0.34,
+            per_1000_ci95: [0.01, 1.74],
+            calibration: "per-entry, cohort of 3335 strangers".into(),
+        };
+        let profile = Profile {
+            purpose: "p".into(),
+            legal_basis: "l".into(),
+            operator: "o".into(),
+            location: "here".into(),
+            valid_from: "2026-01-01T00:00:00Z".into(),
+            valid_until: "2027-01-01T00:00:00Z".into(),
+            watchlist_sha256: "ab".repeat(32),
+            threshold: header.threshold,
+            threshold_floor: header.threshold,
+            custody: crate::governance::profile::Custody::Local,
+            target_fpir: Some("1/1000".into()),
+            false_alert_estimate: Some(estimate.clone()),
+            query_rate_per_minute: 60,
+            notice: "n".into(),
+            contact: "c".into(),
+            requires_overseer: false,
+            kiosk_keys: Vec::new(),
+        };
+        let signed = SignedProfile { profile, valid_from: 0, valid_until: i64::MAX, overseer: None };
+        let deployed =
+            KioskStatus::new(Some(header), Some(&signed), Some(&ExpectedRates::of(header)), 0, 1_800_000_000);
+        assert_eq!(deployed.issuer_false_alerts, Some(estimate));
+        assert_eq!(deployed.expected_false_alerts_per_1000, status.expected_false_alerts_per_1000);
+        let json = serde_json::to_value(&deployed).unwrap();
+        assert_eq!(json["issuerFalseAlerts"]["per1000Ci95"][1], 1.74, "{json}");
+        assert!(status.issuer_false_alerts.is_none());
 
         let idle = KioskStatus::new(None, None, None, 0, 0);
         assert!(!idle.matching && idle.custody.is_none() && idle.group_rates.is_none());

@@ -141,6 +141,7 @@ pub fn test_profile(
         contact: "test".into(),
         requires_overseer: false,
         target_fpir: None,
+        false_alert_estimate: None,
         kiosk_keys,
     }
 }

@@ -28,6 +28,12 @@ export function showWatchlist(status) {
     `${perThousand(status.expectedFalseAlertsPer1000)} (95% interval ${perThousand(status.expectedFalseAlertsCi95[0])}–` +
     `${perThousand(status.expectedFalseAlertsCi95[1])}; from ${status.falseAlertsCalibration}) · estimated share of watchlisted people's tracks that alert: ` +
     `${percent(status.estimatedTrueMatchRate)}`;
+  const issuer = status.issuerFalseAlerts;
+  if (issuer) {
+    $('false-alerts').textContent +=
+      ` · the issuer's estimate for this list's own entries: ${perThousand(issuer.per1000)} (95% interval ` +
+      `${perThousand(issuer.per1000Ci95[0])}–${perThousand(issuer.per1000Ci95[1])}; ${issuer.calibration})`;
+  }
   const groups = status.groupRates ?? [];
   const strangers = groups.filter((g) => g.falseAlertsPer1000 !== undefined);
   const watchlisted = groups.filter((g) => g.trueMatchRate !== undefined);

@@ -3,7 +3,13 @@
 //! (the first `--per-identity` photos by file name, at most 5: the recipes the calibration covers);
 //! their first such face, aligned, is the reference photo sealed into their record. With
 //! `--target-fpir`, m comes from the calibration of each entry's recipe (DESIGN §7), and the
-//! expected false alerts per 1 000 passers-by are printed with their interval and source. Under `--custody authority` the file holds handles,
+//! expected false alerts per 1 000 passers-by are printed with their interval and source. With
+//! `--stranger-cohort` (a file from `veilwatch cohort`), every template is measured against the
+//! cohort ([`veilwatch::eval::per_entry`]): the list's own estimate is printed beside the recipe
+//! calibration's, written to `FILE.false-alerts.json` for `profile sign --false-alerts`, and the
+//! entries unusually close to the crowd are named (`--drop-outliers` leaves them out); with
+//! `--target-fpir` as well, m is the larger of the two thresholds, the one that meets the target by
+//! both estimates. Under `--custody authority` the file holds handles,
 //! and the records go, sealed, to `FILE.materials.json` (`[{handle, verifier, sealed}, …]`, mode
 //! 0600) for `veilwatch registration deployment --materials` to hand to the authority.
 
@@ -17,15 +23,17 @@ use rayon::prelude::*;
 use veilwatch::blind::enroll::{build_with_materials, Enrolment, WatchlistParams};
 use veilwatch::blind::prf::Prf;
 use veilwatch::blind::record::EntryRecord;
-use veilwatch::eval::calibration::MAX_TEMPLATE_PHOTOS;
+use veilwatch::eval::calibration::{FalseAlertEstimate, MAX_TEMPLATE_PHOTOS};
+use veilwatch::eval::cohort::{Cohort, PipelineIdentity};
 use veilwatch::eval::dataset::{list_identities, Identity};
 use veilwatch::eval::measured;
-use veilwatch::governance::profile::parse_rate;
+use veilwatch::eval::per_entry::{CohortCosines, PerEntryEstimate, OUTLIER_FACTOR};
+use veilwatch::governance::profile::{parse_rate, EstimateFile, RecordedEstimate};
 use veilwatch::pipeline::{reference_photo, Engine};
 use veilwatch::time::{format_utc, now_unix, parse_utc};
 use veilwatch::Embedding;
 
-use crate::files::{load_engine, load_image, replace_secret, write_atomically};
+use crate::files::{load_engine, load_image, read, replace_secret, write_atomically};
 use crate::key_files;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -71,6 +79,14 @@ pub struct EnrollArgs {
     /// Source and legal basis written into each sealed record.
     #[arg(long, default_value = "enrolled by the issuer")]
     source: String,
+    /// A stranger cohort built by `veilwatch cohort`: estimate each entry's false-match rate
+    /// against it, and the list's from them, and name the entries unusually close to the crowd.
+    #[arg(long)]
+    stranger_cohort: Option<PathBuf>,
+    /// Leave out of the watchlist the entries the stranger cohort names as unusually close to the
+    /// crowd (instead of only naming them).
+    #[arg(long, requires = "stranger_cohort")]
+    drop_outliers: bool,
 }
 
 fn time_arg(flag: &str, value: &str) -> Result<i64> {
@@ -105,32 +121,121 @@ fn enrol_person(
     Ok(Some((Enrolment { template, record }, embeddings.len())))
 }
 
-/// The threshold for `--target-fpir`, with what it means printed for the issuer: the smallest m
-/// whose expected false alerts, from the calibration of each entry's recipe, meet the target.
-fn threshold_for_target(target: &str, tables: u16, photos_per_entry: &[usize]) -> Result<u16> {
-    let rate = parse_rate(target).with_context(|| format!("--target-fpir `{target}` is not a rate like 1/6000"))?;
+/// The threshold m: `--threshold`, or for `--target-fpir` the smallest m whose expected false
+/// alerts meet the target by the calibration of each entry's recipe and, with a stranger cohort, by
+/// the per-entry estimate too (the larger of the two: the most pessimistic estimate that applies).
+/// Prints what m means by each estimate; returns the per-entry estimate at m.
+fn choose_threshold(
+    args: &EnrollArgs,
+    photos_per_entry: &[usize],
+    cohort: Option<&CohortCosines>,
+) -> Result<(u16, Option<PerEntryEstimate>)> {
+    let (tables, entries) = (args.tables, photos_per_entry.len());
     let calibration = measured::calibration();
-    let entries = photos_per_entry.len();
-    let m = calibration.threshold_for_recipes(photos_per_entry, tables, rate).with_context(|| {
-        format!("no threshold of {tables} tables keeps {entries} entries within {target} false alerts")
-    })?;
-    let estimate = calibration.estimate(photos_per_entry, tables, m).expect("a threshold was found from it");
+    let m = match &args.target_fpir {
+        None => args.threshold,
+        Some(target) => {
+            let rate =
+                parse_rate(target).with_context(|| format!("--target-fpir `{target}` is not a rate like 1/6000"))?;
+            let by_recipe = calibration.threshold_for_recipes(photos_per_entry, tables, rate).with_context(|| {
+                format!("no threshold of {tables} tables keeps {entries} entries within {target} false alerts")
+            })?;
+            match cohort {
+                None => {
+                    eprintln!("--target-fpir {target} with {entries} entries: m = {by_recipe} of {tables}");
+                    by_recipe
+                }
+                Some(cohort) => {
+                    let by_cohort = cohort.threshold_for_fpir(tables, rate).with_context(|| {
+                        format!("no threshold of {tables} tables keeps these {entries} entries within {target} false alerts against the stranger cohort")
+                    })?;
+                    let m = by_recipe.max(by_cohort);
+                    eprintln!(
+                        "--target-fpir {target} with {entries} entries: m = {m} of {tables} (the recipe calibration \
+                         needs {by_recipe}, the per-entry estimate {by_cohort}: the larger meets both)"
+                    );
+                    m
+                }
+            }
+        }
+    };
+    let per_entry = cohort.map(|c| c.estimate(tables, m));
+    if args.target_fpir.is_some() || per_entry.is_some() {
+        let estimate = calibration.estimate(photos_per_entry, tables, m).expect("the shipped calibration is not empty");
+        eprintln!("expected false alerts per 1 000 passers-by at m = {m}:");
+        eprintln!("  recipe calibration: {}", describe(&estimate));
+        if let Some(p) = &per_entry {
+            eprintln!("  per-entry:          {}", describe(&p.list));
+        }
+        eprintln!("  estimated true-match rate of a track: {:.3}", calibration.true_match_rate(tables, m));
+    }
+    Ok((m, per_entry))
+}
+
+/// `items` without those at the positions `left_out`.
+fn without<T>(items: Vec<T>, left_out: &[usize]) -> Vec<T> {
+    items.into_iter().enumerate().filter(|(i, _)| !left_out.contains(i)).map(|(_, x)| x).collect()
+}
+
+fn describe(e: &FalseAlertEstimate) -> String {
+    format!(
+        "{:.3} (95% interval {:.3} – {:.3}; from {})",
+        e.per_1000, e.per_1000_ci95[0], e.per_1000_ci95[1], e.calibration
+    )
+}
+
+/// Names the entries the per-entry estimate found unusually close to the crowd, and what to do.
+fn report_outliers(estimate: &PerEntryEstimate, names: &[String], dataset: &Path, dropping: bool) {
+    let total: f64 = estimate.entries.iter().map(|e| e.fmr).sum();
+    let mean_of_others = |i: usize| (total - estimate.entries[i].fmr) / (estimate.entries.len() - 1) as f64;
+    if estimate.outliers.is_empty() {
+        eprintln!(
+            "no entry is unusually close to the crowd (none has a false-match rate above {OUTLIER_FACTOR}× the mean of the others)"
+        );
+        return;
+    }
     eprintln!(
-        "--target-fpir {target} with {entries} entries: m = {m} of {tables}: {:.3} expected false alerts per 1 000 \
-         passers-by (95% interval {:.3} – {:.3}; from {}), estimated true-match rate of a track {:.3}",
-        estimate.per_1000,
-        estimate.per_1000_ci95[0],
-        estimate.per_1000_ci95[1],
-        estimate.calibration,
-        calibration.true_match_rate(tables, m),
+        "{} entries are unusually close to the crowd (a false-match rate at m = {} above {OUTLIER_FACTOR}× the mean of the \
+         other entries'; a generic face, a poor photo, photos of more than one person, or a look-alike among the strangers):",
+        estimate.outliers.len(),
+        estimate.m
     );
-    Ok(m)
+    for &i in &estimate.outliers {
+        let e = estimate.entries[i];
+        eprintln!(
+            "  {}: {:.2e} (95% interval {:.2e} – {:.2e}), {:.0}× the others' mean, {:.0}% of the list's expected false alerts",
+            names[i],
+            e.fmr,
+            e.fmr_ci95[0],
+            e.fmr_ci95[1],
+            e.fmr / mean_of_others(i),
+            100.0 * e.fmr / total
+        );
+    }
+    if dropping {
+        eprintln!("--drop-outliers: they are left out of the watchlist");
+    } else {
+        eprintln!(
+            "re-photograph them (replace the photos in {}/NAME/ with sharp, frontal, well-lit photos of that person alone) \
+             or drop them (move their folders out of {0}, or enrol again with --drop-outliers)",
+            dataset.display()
+        );
+    }
 }
 
 /// `FILE.materials.json` beside the watchlist `FILE`.
 pub fn materials_path(watchlist: &Path) -> PathBuf {
+    beside(watchlist, ".materials.json")
+}
+
+/// `FILE.false-alerts.json` beside the watchlist `FILE`: the per-entry estimate for `profile sign`.
+pub fn false_alerts_path(watchlist: &Path) -> PathBuf {
+    beside(watchlist, ".false-alerts.json")
+}
+
+fn beside(watchlist: &Path, suffix: &str) -> PathBuf {
     let mut name = watchlist.as_os_str().to_owned();
-    name.push(".materials.json");
+    name.push(suffix);
     PathBuf::from(name)
 }
 
@@ -151,6 +256,12 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
     let valid_from = args.valid_from.as_deref().map_or(Ok(now), |t| time_arg("--valid-from", t))?;
     let valid_until =
         args.valid_until.as_deref().map_or(Ok(valid_from + 30 * 86_400), |t| time_arg("--valid-until", t))?;
+    let cohort = match &args.stranger_cohort {
+        Some(path) => Some(
+            Cohort::parse(&read(path)?, &PipelineIdentity::of(&engine)).with_context(|| path.display().to_string())?,
+        ),
+        None => None,
+    };
     let people = list_identities(&args.dataset, args.per_identity)?;
     let photos: usize = people.iter().map(|p| p.images.len()).sum();
 
@@ -167,18 +278,34 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
         })
         .collect();
     bar.finish();
-    let (mut entries, mut photos_per_entry) = (Vec::new(), Vec::new());
-    for (entry, photos) in results.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten() {
-        entries.push(entry);
-        photos_per_entry.push(photos);
+    let (mut entries, mut photos_per_entry, mut names) = (Vec::new(), Vec::new(), Vec::new());
+    for (person, result) in people.iter().zip(results) {
+        if let Some((entry, photos)) = result? {
+            entries.push(entry);
+            photos_per_entry.push(photos);
+            names.push(person.name.clone());
+        }
     }
     let skipped = people.len() - entries.len();
-    let enrolled = entries.len();
 
-    let threshold = match &args.target_fpir {
-        Some(target) => threshold_for_target(target, args.tables, &photos_per_entry)?,
-        None => args.threshold,
+    let cosines = |entries: &[Enrolment]| {
+        let templates: Vec<Embedding> = entries.iter().map(|e| e.template.clone()).collect();
+        cohort.as_ref().map(|c| CohortCosines::new(&templates, c.strangers()))
     };
+    let mut chosen = choose_threshold(&args, &photos_per_entry, cosines(&entries).as_ref())?;
+    let outliers = chosen.1.as_ref().map(|e| e.outliers.clone()).unwrap_or_default();
+    if let Some(estimate) = &chosen.1 {
+        report_outliers(estimate, &names, &args.dataset, args.drop_outliers);
+    }
+    let dropped = if args.drop_outliers { outliers.len() } else { 0 };
+    if dropped > 0 {
+        entries = without(entries, &outliers);
+        photos_per_entry = without(photos_per_entry, &outliers);
+        eprintln!("without them, {} entries:", entries.len());
+        chosen = choose_threshold(&args, &photos_per_entry, cosines(&entries).as_ref())?;
+    }
+    let (threshold, per_entry) = chosen;
+    let enrolled = entries.len();
     let params = WatchlistParams {
         model_id: engine.model_id().to_owned(),
         tables: args.tables,
@@ -200,8 +327,21 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
         );
     }
     write_atomically(&args.out, &file)?;
+    if let Some(estimate) = &per_entry {
+        let path = false_alerts_path(&args.out);
+        let list = &estimate.list;
+        let recorded = RecordedEstimate {
+            per_1000: list.per_1000,
+            per_1000_ci95: list.per_1000_ci95,
+            calibration: list.calibration.clone(),
+        };
+        let json = serde_json::to_vec_pretty(&EstimateFile::new(&file, threshold, recorded))?;
+        write_atomically(&path, &json)?;
+        eprintln!("{}: the per-entry estimate, for `profile sign --false-alerts`", path.display());
+    }
     eprintln!(
-        "{}: {enrolled} people from {photos} photos ({skipped} without a usable face), {} bytes, valid {} – {}",
+        "{}: {enrolled} people from {photos} photos ({skipped} without a usable face, {dropped} dropped as close to \
+         the crowd), {} bytes, valid {} – {}",
         args.out.display(),
         file.len(),
         format_utc(valid_from),

@@ -13,6 +13,7 @@ mod authority;
 mod authority_client;
 mod bench;
 mod bench_authority;
+mod cohort;
 mod detect;
 mod embed;
 mod enroll;
@@ -59,6 +60,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Create an issuer key folder: the public key in DIR/public, the signing and PRF keys in DIR/secret.
     Keygen(keygen::KeygenArgs),
+    /// Build the stranger cohort `enroll --stranger-cohort` measures each entry against.
+    Cohort(cohort::CohortArgs),
     /// Build a signed, blinded watchlist: one entry per person folder.
     Enroll(enroll::EnrollArgs),
     /// Show a watchlist's header (never identities) after checking its signature.
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&models, args),
         Command::Serve(args) => serve::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Cohort(args) => cohort::run(&models, args),
         Command::Enroll(args) => enroll::run(&models, args),
         Command::Inspect(args) => inspect::run(args),
         Command::Identify(args) => identify::run(&models, args),

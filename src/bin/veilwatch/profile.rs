@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use veilwatch::blind::format::Watchlist;
-use veilwatch::governance::profile::{cosign, Custody, Profile, SignedProfile};
+use veilwatch::governance::profile::{cosign, Custody, EstimateFile, Profile, SignedProfile};
 use veilwatch::hex::hex;
 use veilwatch::time::now_unix;
 
@@ -32,6 +32,11 @@ pub enum ProfileCommand {
         /// or in the template) for authority custody.
         #[arg(long = "kiosk-key", value_name = "KEY")]
         kiosk_keys: Vec<String>,
+        /// The per-entry false-alert estimate `enroll --stranger-cohort` wrote beside the watchlist
+        /// (WATCHLIST.false-alerts.json), recorded as the profile's falseAlertEstimate; refused if
+        /// it was written for another watchlist or threshold.
+        #[arg(long)]
+        false_alerts: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -66,8 +71,8 @@ pub struct ProfileArgs {
 
 pub fn run(args: ProfileArgs) -> Result<()> {
     match args.command {
-        ProfileCommand::Sign { keys, watchlist, template, kiosk_keys, out } => {
-            sign(keys, watchlist, template, &kiosk_keys, out)
+        ProfileCommand::Sign { keys, watchlist, template, kiosk_keys, false_alerts, out } => {
+            sign(keys, watchlist, template, &kiosk_keys, false_alerts, out)
         }
         ProfileCommand::Cosign { profile, keys, out } => cosign_as_overseer(profile, keys, out),
         ProfileCommand::Verify { profile, issuer, overseer_key, watchlist } => {
@@ -76,7 +81,14 @@ pub fn run(args: ProfileArgs) -> Result<()> {
     }
 }
 
-fn sign(keys: PathBuf, watchlist: PathBuf, template: PathBuf, kiosk_keys: &[String], out: PathBuf) -> Result<()> {
+fn sign(
+    keys: PathBuf,
+    watchlist: PathBuf,
+    template: PathBuf,
+    kiosk_keys: &[String],
+    false_alerts: Option<PathBuf>,
+    out: PathBuf,
+) -> Result<()> {
     let file = read(&watchlist)?;
     let mut profile =
         Profile::from_template(&read(&template)?, &file).with_context(|| template.display().to_string())?;
@@ -100,6 +112,11 @@ fn sign(keys: PathBuf, watchlist: PathBuf, template: PathBuf, kiosk_keys: &[Stri
         if !profile.kiosk_keys.contains(&key) {
             profile.kiosk_keys.push(key);
         }
+    }
+    if let Some(path) = &false_alerts {
+        let file: EstimateFile = serde_json::from_slice(&read(path)?)
+            .with_context(|| format!("{} is not an estimate written by enroll --stranger-cohort", path.display()))?;
+        profile.false_alert_estimate = Some(file.estimate_for(&profile).with_context(|| path.display().to_string())?);
     }
     let signed = profile.sign(&issuer).with_context(|| template.display().to_string())?;
     write_atomically(&out, signed.as_bytes())
