@@ -1,9 +1,12 @@
 //! Measuring the system: verification and identification [`metrics`], the folder layout datasets
 //! come in ([`dataset`]), the evaluation [`protocol`] that `veilwatch eval` and the accuracy test
-//! run, and the [`measured`] operating points the kiosk displays.
+//! run, the [`measured`] operating points the kiosk displays, and how small the detector's input
+//! can be ([`detection_scale`]).
 
 pub mod calibration;
 pub mod dataset;
+#[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
+pub mod detection_scale;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod embedding_cache;
 pub mod measured;
