@@ -115,11 +115,13 @@ pub struct Tracker {
     tracks: Vec<Track>,
     next_id: u32,
     ended: u64,
+    /// The time of the last [`Tracker::update`].
+    last_update_ms: Option<f64>,
 }
 
 impl Tracker {
     pub fn new(options: TrackerOptions) -> Tracker {
-        Tracker { options, tracks: Vec::new(), next_id: 1, ended: 0 }
+        Tracker { options, tracks: Vec::new(), next_id: 1, ended: 0, last_update_ms: None }
     }
 
     /// The track each face continues (an index into `tracks`), or `None` for a new track: each
@@ -216,6 +218,7 @@ impl Tracker {
             }
             tracked.push(TrackedFace { track: track.id, face: *face });
         }
+        self.last_update_ms = Some(now_ms);
         let gap = self.options.max_gap_ms;
         let before = self.tracks.len();
         // Dropping a Track drops its embeddings, which zeroise themselves.
@@ -229,6 +232,12 @@ impl Tracker {
         if let Some(t) = self.tracks.iter_mut().find(|t| t.id == track) {
             t.alerted = true;
         }
+    }
+
+    /// The faces of the tracks seen in the last frame (given to the last [`Tracker::update`]): where
+    /// the next frame should find them again.
+    pub fn seen_last_frame(&self) -> Vec<Face> {
+        self.tracks.iter().filter(|t| Some(t.last_seen_ms) == self.last_update_ms).map(|t| t.face).collect()
     }
 
     /// Whether track `id` has not ended yet.
