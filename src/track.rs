@@ -313,6 +313,19 @@ mod tests {
     }
 
     #[test]
+    fn only_the_faces_of_the_last_frame_are_looked_for_in_the_next() {
+        let mut tracker = Tracker::new(TrackerOptions::default());
+        assert!(tracker.seen_last_frame().is_empty());
+        frame(&mut tracker, &[face(0.0), face(200.0)], &[50.0, 50.0], unit, 0.0);
+        assert_eq!(tracker.seen_last_frame().len(), 2);
+        // The second face is gone: its track lives on (within max_gap_ms) but is not looked for.
+        frame(&mut tracker, &[face(4.0)], &[50.0], unit, 40.0);
+        assert_eq!((tracker.active(), tracker.seen_last_frame()), (2, vec![face(4.0)]));
+        frame(&mut tracker, &[], &[], unit, 80.0);
+        assert!(tracker.seen_last_frame().is_empty());
+    }
+
+    #[test]
     fn a_moving_face_keeps_its_track_and_is_matched_once_per_second() {
         let mut tracker = Tracker::new(TrackerOptions::default());
         let mut attempts = 0;
