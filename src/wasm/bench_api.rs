@@ -280,32 +280,38 @@ pub fn activation_runs_of(
         }
     }
 
+    // The kiosk aligns a face from the landmarks of whichever input found it on that frame (the
+    // full one on a track's first frame, the reduced one on most others), and the two crops differ
+    // by a pixel or so: the recogniser's input and activations of both are the face's.
     let sface = VerifiedModel::from_bytes(ModelKind::Recognizer, recognizer).map_err(pipeline_error)?;
-    let faces = yunet_faces(detector, &photo)?;
-    let face =
-        crate::pipeline::nearest_centre(&faces, width, height).ok_or_else(|| js_error(KioskError::NoFaceInView))?;
-    let crop = crate::pipeline::align::align(&photo, face)
-        .ok_or_else(|| pipeline_error(crate::pipeline::Error::DegenerateLandmarks))?;
-    let input = crate::pipeline::embed::input_tensor(&crop).map_err(pipeline_error)?;
-    if let Some(values) = f32_values(&input) {
-        sampled.push(SampledRuns {
-            model: "recognizer",
-            node: "input planes".into(),
-            runs: sample_runs(&values, None),
-        });
-    }
-    for (node, tensor) in sface.every_activation(input).map_err(pipeline_error)? {
-        if let Some(values) = f32_values(&tensor).filter(|v| v.len() >= RUN) {
-            sampled.push(SampledRuns { model: "recognizer", node, runs: sample_runs(&values, None) });
+    let finder = crate::pipeline::detect::Detector::from_bytes(detector).map_err(pipeline_error)?;
+    for max_side in [policy.full_side, policy.reduced_side] {
+        let faces = finder.detect_at(&photo, max_side).map_err(pipeline_error)?;
+        let face =
+            crate::pipeline::nearest_centre(&faces, width, height).ok_or_else(|| js_error(KioskError::NoFaceInView))?;
+        let crop = crate::pipeline::align::align(&photo, face)
+            .ok_or_else(|| pipeline_error(crate::pipeline::Error::DegenerateLandmarks))?;
+        let input = crate::pipeline::embed::input_tensor(&crop).map_err(pipeline_error)?;
+        let aligned = format!("aligned from the {max_side}-side detection:");
+        if let Some(values) = f32_values(&input) {
+            sampled.push(SampledRuns {
+                model: "recognizer",
+                node: format!("{aligned} input planes"),
+                runs: sample_runs(&values, None),
+            });
+        }
+        for (node, tensor) in sface.every_activation(input).map_err(pipeline_error)? {
+            if let Some(values) = f32_values(&tensor).filter(|v| v.len() >= RUN) {
+                sampled.push(SampledRuns {
+                    model: "recognizer",
+                    node: format!("{aligned} {node}"),
+                    runs: sample_runs(&values, None),
+                });
+            }
         }
     }
     sampled.retain(|s| !s.runs.is_empty());
     serde_wasm_bindgen::to_value(&sampled).map_err(|e| options_error(&format!("cannot pass the runs to JS: {e}")))
-}
-
-fn yunet_faces(detector: &[u8], photo: &crate::pipeline::Frame) -> Result<Vec<crate::pipeline::Face>, JsValue> {
-    let detector = crate::pipeline::detect::Detector::from_bytes(detector).map_err(pipeline_error)?;
-    detector.detect(photo).map_err(pipeline_error)
 }
 
 /// What one face's blind match computes under a local-custody watchlist, for the heap test: the
