@@ -115,11 +115,13 @@ pub struct Tracker {
     tracks: Vec<Track>,
     next_id: u32,
     ended: u64,
+    /// The time of the last [`Tracker::update`].
+    last_update_ms: Option<f64>,
 }
 
 impl Tracker {
     pub fn new(options: TrackerOptions) -> Tracker {
-        Tracker { options, tracks: Vec::new(), next_id: 1, ended: 0 }
+        Tracker { options, tracks: Vec::new(), next_id: 1, ended: 0, last_update_ms: None }
     }
 
     /// The track each face continues (an index into `tracks`), or `None` for a new track: each
@@ -216,6 +218,7 @@ impl Tracker {
             }
             tracked.push(TrackedFace { track: track.id, face: *face });
         }
+        self.last_update_ms = Some(now_ms);
         let gap = self.options.max_gap_ms;
         let before = self.tracks.len();
         // Dropping a Track drops its embeddings, which zeroise themselves.
@@ -229,6 +232,12 @@ impl Tracker {
         if let Some(t) = self.tracks.iter_mut().find(|t| t.id == track) {
             t.alerted = true;
         }
+    }
+
+    /// The faces of the tracks seen in the last frame (given to the last [`Tracker::update`]): where
+    /// the next frame should find them again.
+    pub fn seen_last_frame(&self) -> Vec<Face> {
+        self.tracks.iter().filter(|t| Some(t.last_seen_ms) == self.last_update_ms).map(|t| t.face).collect()
     }
 
     /// Whether track `id` has not ended yet.
@@ -301,6 +310,19 @@ mod tests {
         let embedded = sightings.iter().filter(|s| s.embedding.is_some()).count();
         let (tracked, requests) = tracker.update(faces, sightings, now_ms);
         (tracked, requests, embedded)
+    }
+
+    #[test]
+    fn only_the_faces_of_the_last_frame_are_looked_for_in_the_next() {
+        let mut tracker = Tracker::new(TrackerOptions::default());
+        assert!(tracker.seen_last_frame().is_empty());
+        frame(&mut tracker, &[face(0.0), face(200.0)], &[50.0, 50.0], unit, 0.0);
+        assert_eq!(tracker.seen_last_frame().len(), 2);
+        // The second face is gone: its track lives on (within max_gap_ms) but is not looked for.
+        frame(&mut tracker, &[face(4.0)], &[50.0], unit, 40.0);
+        assert_eq!((tracker.active(), tracker.seen_last_frame()), (2, vec![face(4.0)]));
+        frame(&mut tracker, &[], &[], unit, 80.0);
+        assert!(tracker.seen_last_frame().is_empty());
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! Measuring the system: verification and identification [`metrics`], the folder layout datasets
 //! come in ([`dataset`]), the evaluation [`protocol`] that `veilwatch eval` and the accuracy test
-//! run, the [`measured`] operating points the kiosk displays, and the issuer's [`per_entry`]
-//! estimates against a stranger [`cohort`].
+//! run, the [`measured`] operating points the kiosk displays, the issuer's [`per_entry`]
+//! estimates against a stranger [`cohort`], and how small the detector's input can be
+//! ([`detection_scale`]).
 
 pub mod calibration;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod cohort;
 pub mod dataset;
+#[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
+pub mod detection_scale;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod embedding_cache;
 pub mod measured;

@@ -3,6 +3,7 @@
 //! runs under `cargo test`; the wasm facade only converts types.
 //!
 //! - [`session`]: [`KioskSession`], one frame at a time.
+//! - [`detection`]: which detector input each frame runs (reduced, full only when needed).
 //! - [`deployment`]: loading a watchlist with its issuer, profile and custody, in a fixed order.
 //! - [`options`]: the options of `Kiosk.create`.
 //! - [`minute`]: the per-minute counts and the query-rate cap.
@@ -15,6 +16,7 @@
 pub mod clock;
 pub mod demo;
 pub mod deployment;
+pub mod detection;
 pub mod error;
 pub mod minute;
 pub mod options;
@@ -23,6 +25,7 @@ pub mod session;
 pub mod status;
 
 pub use deployment::{CustodyOptions, Deployment, DeploymentOptions};
+pub use detection::{DetectionPolicy, DetectionSchedule, Pass};
 pub use error::{ErrorCode, KioskError};
 pub use options::KioskOptions;
 pub use review::{AlertView, Decision, ProbeCrop};

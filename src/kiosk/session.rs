@@ -38,6 +38,7 @@ use serde_json::json;
 use super::clock::{ClockEvent, SessionClock};
 use super::demo::{DemoRoster, DEMO_QUERY_RATE_PER_MINUTE};
 use super::deployment::{Deployment, DeploymentOptions, KeyCheck, Verified};
+use super::detection::{DetectionPolicy, DetectionSchedule, Pass};
 use super::minute::MinuteCounts;
 use super::review::{AlertView, Decision, ProbeCrop, Reviews};
 use super::status::{ExpectedRates, KioskStatus};
@@ -64,6 +65,9 @@ pub struct Counters {
     /// Faces embedded: only those their track needed (a new or still-fusing track's good faces,
     /// and clearly better ones); the others are tracked by their box alone.
     pub faces_embedded: u64,
+    /// Frames detected at the full input; the others were detected at the reduced one (see
+    /// [`super::detection`]).
+    pub full_detections: u64,
     pub match_attempts: u64,
     /// Attempts skipped because the profile's query-rate cap was reached.
     pub rate_limited: u64,
@@ -196,6 +200,7 @@ struct AnalysedFrame {
 
 pub struct KioskSession {
     engine: Engine,
+    detection: DetectionSchedule,
     deployment: Option<Deployment>,
     /// What the calibration expects of the loaded watchlist (set with it).
     expected: Option<ExpectedRates>,
@@ -228,6 +233,7 @@ impl KioskSession {
     pub fn new(engine: Engine) -> KioskSession {
         KioskSession {
             engine,
+            detection: DetectionSchedule::default(),
             deployment: None,
             expected: None,
             demo: DemoRoster::default(),
@@ -246,6 +252,12 @@ impl KioskSession {
             disclosures: Vec::new(),
             outgoing: Vec::new(),
         }
+    }
+
+    /// The same session, detecting with `policy` instead of the default (see [`super::detection`]).
+    pub fn with_detection_policy(mut self, policy: DetectionPolicy) -> KioskSession {
+        self.detection = DetectionSchedule::new(policy);
+        self
     }
 
     /// The same session, accepting only profiles co-signed by `overseer` (DESIGN §4).
@@ -649,12 +661,14 @@ impl KioskSession {
         Ok(())
     }
 
-    /// Detects, aligns and assesses every face, counting each, and embeds only the faces their
-    /// tracks need (see [`crate::track`]): a good face that starts a track or whose track is still
-    /// fusing, or a clearly better one. Faces that fail a quality gate are never embedded. Every
-    /// crop is wiped as soon as its face is done.
+    /// Detects (at the reduced input, or the full one when needed: [`super::detection`]), aligns
+    /// and assesses every face, counting each, and embeds only the faces their tracks need (see
+    /// [`crate::track`]): a good face that starts a track or whose track is still fusing, or a
+    /// clearly better one. Faces that fail a quality gate are never embedded. Every crop is wiped as
+    /// soon as its face is done.
     fn analyse_faces(&mut self, frame: &Frame) -> Result<AnalysedFrame, KioskError> {
-        let faces = self.engine.detect(frame)?;
+        let (faces, pass) = self.detection.detect(&self.engine, frame, &self.tracker.seen_last_frame())?;
+        self.counters.full_detections += u64::from(pass != Pass::Reduced);
         let needs = self.tracker.embed_when(&faces);
         let mut qualities = Vec::with_capacity(faces.len());
         let mut sightings = Vec::with_capacity(faces.len());
@@ -906,6 +920,7 @@ impl KioskSession {
     /// Ends all tracks and wipes their buffers (camera stopped).
     pub fn stop(&mut self) {
         self.tracker.clear();
+        self.detection = DetectionSchedule::new(self.detection.policy);
         self.pending.clear();
         self.counters.tracks_active = 0;
         self.counters.tracks_ended = self.tracker.ended();

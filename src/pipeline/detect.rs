@@ -87,6 +87,18 @@ impl Detector {
         Ok(detector)
     }
 
+    /// How many input sizes have a plan built (a kiosk should hold one per size it uses).
+    pub fn plans_built(&self) -> usize {
+        self.plans.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Builds the plan for a `width`×`height` frame scaled to fit `max_side` now, so that the first
+    /// frame at that size does not pay for it (and a size tract cannot run fails here).
+    pub fn prepare(&self, width: u32, height: u32, max_side: u32) -> Result<()> {
+        let letterbox = Letterbox::fit(width, height, max_side);
+        self.plan(letterbox.input_width, letterbox.input_height).map(drop)
+    }
+
     fn plan(&self, width: u32, height: u32) -> Result<Plan> {
         let cached = self.plans.lock().unwrap_or_else(|e| e.into_inner()).get(&(width, height)).cloned();
         if let Some(plan) = cached {
@@ -103,7 +115,14 @@ impl Detector {
 
     /// All faces in the frame, best score first.
     pub fn detect(&self, frame: &Frame) -> Result<Vec<Face>> {
-        let letterbox = Letterbox::fit(frame.width(), frame.height(), self.options.max_side);
+        self.detect_at(frame, self.options.max_side)
+    }
+
+    /// As [`Detector::detect`], with the frame scaled to fit `max_side` instead of the options'.
+    /// Boxes and landmarks are in frame coordinates whatever the input size, so alignment and crops
+    /// always use the frame's own pixels. Each input size's plan is built on its first use and kept.
+    pub fn detect_at(&self, frame: &Frame, max_side: u32) -> Result<Vec<Face>> {
+        let letterbox = Letterbox::fit(frame.width(), frame.height(), max_side);
         let plan = self.plan(letterbox.input_width, letterbox.input_height)?;
         let mut outputs = run_and_wipe(&plan, letterbox.tensor(frame))
             .map_err(|e| Error::Inference { model: ModelKind::Detector, reason: format!("{e:#}") })?;

@@ -166,6 +166,29 @@ impl FrameBuffer {
     }
 }
 
+/// One output column's (or row's) bilinear taps: the two source pixels (`None` outside the frame,
+/// which reads as black) and the second one's weight.
+struct Tap {
+    first: Option<usize>,
+    second: Option<usize>,
+    weight: f32,
+}
+
+impl Tap {
+    /// The taps of `outputs` pixels scaled by `scale` from a side of `inputs` pixels.
+    fn along(outputs: usize, inputs: u32, scale: f32) -> Vec<Tap> {
+        let inside = |i: usize| (i < inputs as usize).then_some(i);
+        (0..outputs)
+            .map(|o| {
+                let s = ((o as f32 + 0.5) / scale - 0.5).max(0.0);
+                let floor = s.floor();
+                let i = floor as usize;
+                Tap { first: inside(i), second: inside(i + 1), weight: s - floor }
+            })
+            .collect()
+    }
+}
+
 /// How a frame was fitted into the detector input: frame coordinates = input coordinates / scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Letterbox {
@@ -196,17 +219,31 @@ impl Letterbox {
         let mut tensor = Tensor::zero::<f32>(&[1, 3, h, w]).expect("f32 tensors can be zeroed");
         let mut view = tensor.try_as_plain_ram_mut().expect("a fresh tensor is plain");
         let data = view.as_slice_mut::<f32>().expect("an f32 tensor");
-        for y in 0..sh {
-            for x in 0..sw {
+        if self.scale == 1.0 {
+            for y in 0..sh {
+                for x in 0..sw {
+                    for (plane, c) in [2usize, 1, 0].into_iter().enumerate() {
+                        data[plane * w * h + y * w + x] = frame.rgb[(y * frame.width as usize + x) * 3 + c] as f32;
+                    }
+                }
+            }
+            return tensor;
+        }
+        // Bilinear, as [`Frame::sample`] computes it (the same operations in the same order, so the
+        // same values), with each column's and row's taps worked out once instead of per pixel and
+        // channel: the reduced input the kiosk runs on most frames is resampled every frame.
+        let (columns, rows) = (Tap::along(sw, frame.width, self.scale), Tap::along(sh, frame.height, self.scale));
+        let width = frame.width as usize;
+        for (y, ty) in rows.iter().enumerate() {
+            for (x, tx) in columns.iter().enumerate() {
                 for (plane, c) in [2usize, 1, 0].into_iter().enumerate() {
-                    let v = if self.scale == 1.0 {
-                        frame.rgb[(y * frame.width as usize + x) * 3 + c] as f32
-                    } else {
-                        let sx = (x as f32 + 0.5) / self.scale - 0.5;
-                        let sy = (y as f32 + 0.5) / self.scale - 0.5;
-                        frame.sample(sx.max(0.0), sy.max(0.0), c)
+                    let at = |xi: Option<usize>, yi: Option<usize>| match (xi, yi) {
+                        (Some(xi), Some(yi)) => frame.rgb[(yi * width + xi) * 3 + c] as f32,
+                        _ => 0.0,
                     };
-                    data[plane * w * h + y * w + x] = v;
+                    let top = at(tx.first, ty.first) * (1.0 - tx.weight) + at(tx.second, ty.first) * tx.weight;
+                    let bottom = at(tx.first, ty.second) * (1.0 - tx.weight) + at(tx.second, ty.second) * tx.weight;
+                    data[plane * w * h + y * w + x] = top * (1.0 - ty.weight) + bottom * ty.weight;
                 }
             }
         }
@@ -262,6 +299,33 @@ mod tests {
         assert_eq!((hd.input_width, hd.input_height), (640, 384));
         let odd = Letterbox::fit(333, 17, 640);
         assert_eq!((odd.input_width, odd.input_height), (352, 32));
+    }
+
+    #[test]
+    fn a_downscaled_tensor_holds_exactly_the_bilinear_samples_of_the_frame() {
+        let (width, height) = (97u32, 61u32);
+        let rgba: Vec<u8> = (0..width * height * 4).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let frame = Frame::from_rgba(width, height, &rgba).unwrap();
+        let letterbox = Letterbox::fit(width, height, 40);
+        assert!(letterbox.scale < 1.0);
+        let t = letterbox.tensor(&frame);
+        let v = t.to_plain_array_view::<f32>().unwrap();
+        let (sw, sh) =
+            ((width as f32 * letterbox.scale).round() as usize, (height as f32 * letterbox.scale).round() as usize);
+        for y in 0..letterbox.input_height as usize {
+            for x in 0..letterbox.input_width as usize {
+                for (plane, c) in [2usize, 1, 0].into_iter().enumerate() {
+                    let expected = if x < sw && y < sh {
+                        let sx = (x as f32 + 0.5) / letterbox.scale - 0.5;
+                        let sy = (y as f32 + 0.5) / letterbox.scale - 0.5;
+                        frame.sample(sx.max(0.0), sy.max(0.0), c)
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(v[[0, plane, y, x]].to_bits(), expected.to_bits(), "({x}, {y}) channel {c}");
+                }
+            }
+        }
     }
 
     #[test]

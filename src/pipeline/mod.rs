@@ -69,6 +69,17 @@ impl Engine {
         self.detector.detect(frame)
     }
 
+    /// All faces in the frame, detected with its longer side scaled to `max_side` (never up);
+    /// boxes and landmarks in frame coordinates (see [`detect::Detector::detect_at`]).
+    pub fn detect_at(&self, frame: &Frame, max_side: u32) -> Result<Vec<Face>> {
+        self.detector.detect_at(frame, max_side)
+    }
+
+    /// The detector, for what [`Engine`] does not wrap (plans built, plan preparation).
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
     /// Aligns and embeds one detected face, and assesses its quality (without gating on it).
     pub fn analyse_face(&self, frame: &Frame, face: &Face) -> Result<AnalysedFace> {
         let (crop, quality) = self.align_and_assess(frame, face)?;

@@ -228,7 +228,7 @@ fn pipeline_error(e: crate::pipeline::Error) -> JsValue {
 
 /// Every representation of a face that the two models compute, as byte runs the heap test looks
 /// for: the detector's input planes and each of its activations (optimised graph, as the
-/// production plan runs it) for `rgba`, where they differ from those of `background` (the same
+/// production plan runs it) for `rgba`, at the kiosk's full and reduced input sizes, where they differ from those of `background` (the same
 /// scene without the face); and the recogniser's input planes and each of its activations for the
 /// aligned crop of the face nearest the centre (the padded, normalised input and the
 /// un-normalised embedding among them). Returns `[{model, node, runs}]`.
@@ -250,56 +250,68 @@ pub fn activation_runs_of(
     let mut sampled = Vec::new();
 
     let yunet = VerifiedModel::from_bytes(ModelKind::Detector, detector).map_err(pipeline_error)?;
-    let letterbox = Letterbox::fit(width, height, crate::pipeline::DetectorOptions::default().max_side);
-    let (photo_input, behind_input) = (letterbox.tensor(&photo), letterbox.tensor(&behind));
-    let input = (f32_values(&photo_input), f32_values(&behind_input));
-    let with_face = yunet.every_activation(photo_input).map_err(pipeline_error)?;
-    let without = yunet.every_activation(behind_input).map_err(pipeline_error)?;
-    if let (Some(face), Some(bg)) = input {
-        sampled.push(SampledRuns {
-            model: "detector",
-            node: "input planes".into(),
-            runs: sample_runs(&face, Some(&bg)),
-        });
-    }
-    for ((node, tensor), (_, bg)) in with_face.iter().zip(&without) {
-        if let (Some(face), Some(bg)) = (f32_values(tensor), f32_values(bg)) {
-            if face.len() == bg.len() && face.len() >= RUN {
-                sampled.push(SampledRuns {
-                    model: "detector",
-                    node: node.clone(),
-                    runs: sample_runs(&face, Some(&bg)),
-                });
+    // The kiosk detects most frames at its reduced input and some at the full one: both inputs'
+    // planes and activations are the face's.
+    let policy = crate::kiosk::DetectionPolicy::default();
+    for max_side in [policy.full_side, policy.reduced_side] {
+        let letterbox = Letterbox::fit(width, height, max_side);
+        let size = format!("{}×{}", letterbox.input_width, letterbox.input_height);
+        let (photo_input, behind_input) = (letterbox.tensor(&photo), letterbox.tensor(&behind));
+        let input = (f32_values(&photo_input), f32_values(&behind_input));
+        let with_face = yunet.every_activation(photo_input).map_err(pipeline_error)?;
+        let without = yunet.every_activation(behind_input).map_err(pipeline_error)?;
+        if let (Some(face), Some(bg)) = input {
+            sampled.push(SampledRuns {
+                model: "detector",
+                node: format!("{size} input planes"),
+                runs: sample_runs(&face, Some(&bg)),
+            });
+        }
+        for ((node, tensor), (_, bg)) in with_face.iter().zip(&without) {
+            if let (Some(face), Some(bg)) = (f32_values(tensor), f32_values(bg)) {
+                if face.len() == bg.len() && face.len() >= RUN {
+                    sampled.push(SampledRuns {
+                        model: "detector",
+                        node: format!("{size} {node}"),
+                        runs: sample_runs(&face, Some(&bg)),
+                    });
+                }
             }
         }
     }
 
+    // The kiosk aligns a face from the landmarks of whichever input found it on that frame (the
+    // full one on a track's first frame, the reduced one on most others), and the two crops differ
+    // by a pixel or so: the recogniser's input and activations of both are the face's.
     let sface = VerifiedModel::from_bytes(ModelKind::Recognizer, recognizer).map_err(pipeline_error)?;
-    let faces = yunet_faces(detector, &photo)?;
-    let face =
-        crate::pipeline::nearest_centre(&faces, width, height).ok_or_else(|| js_error(KioskError::NoFaceInView))?;
-    let crop = crate::pipeline::align::align(&photo, face)
-        .ok_or_else(|| pipeline_error(crate::pipeline::Error::DegenerateLandmarks))?;
-    let input = crate::pipeline::embed::input_tensor(&crop).map_err(pipeline_error)?;
-    if let Some(values) = f32_values(&input) {
-        sampled.push(SampledRuns {
-            model: "recognizer",
-            node: "input planes".into(),
-            runs: sample_runs(&values, None),
-        });
-    }
-    for (node, tensor) in sface.every_activation(input).map_err(pipeline_error)? {
-        if let Some(values) = f32_values(&tensor).filter(|v| v.len() >= RUN) {
-            sampled.push(SampledRuns { model: "recognizer", node, runs: sample_runs(&values, None) });
+    let finder = crate::pipeline::detect::Detector::from_bytes(detector).map_err(pipeline_error)?;
+    for max_side in [policy.full_side, policy.reduced_side] {
+        let faces = finder.detect_at(&photo, max_side).map_err(pipeline_error)?;
+        let face =
+            crate::pipeline::nearest_centre(&faces, width, height).ok_or_else(|| js_error(KioskError::NoFaceInView))?;
+        let crop = crate::pipeline::align::align(&photo, face)
+            .ok_or_else(|| pipeline_error(crate::pipeline::Error::DegenerateLandmarks))?;
+        let input = crate::pipeline::embed::input_tensor(&crop).map_err(pipeline_error)?;
+        let aligned = format!("aligned from the {max_side}-side detection:");
+        if let Some(values) = f32_values(&input) {
+            sampled.push(SampledRuns {
+                model: "recognizer",
+                node: format!("{aligned} input planes"),
+                runs: sample_runs(&values, None),
+            });
+        }
+        for (node, tensor) in sface.every_activation(input).map_err(pipeline_error)? {
+            if let Some(values) = f32_values(&tensor).filter(|v| v.len() >= RUN) {
+                sampled.push(SampledRuns {
+                    model: "recognizer",
+                    node: format!("{aligned} {node}"),
+                    runs: sample_runs(&values, None),
+                });
+            }
         }
     }
     sampled.retain(|s| !s.runs.is_empty());
     serde_wasm_bindgen::to_value(&sampled).map_err(|e| options_error(&format!("cannot pass the runs to JS: {e}")))
-}
-
-fn yunet_faces(detector: &[u8], photo: &crate::pipeline::Frame) -> Result<Vec<crate::pipeline::Face>, JsValue> {
-    let detector = crate::pipeline::detect::Detector::from_bytes(detector).map_err(pipeline_error)?;
-    detector.detect(photo).map_err(pipeline_error)
 }
 
 /// What one face's blind match computes under a local-custody watchlist, for the heap test: the

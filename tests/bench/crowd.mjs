@@ -122,6 +122,10 @@ async function runCrowd(origin, camera, deploymentArgs) {
         // (An engine from before embedding on need has no such counter: it embedded every face.)
         faces_embedded_per_s: counters.facesEmbedded === undefined ? null : delta('facesEmbedded'),
         match_attempts_per_s: delta('matchAttempts'),
+        // Frames detected at the full input (src/kiosk/detection.rs); an engine from before the
+        // reduced input has no such counter: it detected every frame at the full input.
+        full_detection_share: counters.fullDetections === undefined ? 1
+          : (counters.fullDetections - start.counters.fullDetections) / (frames - start.frames),
         alerts: latencies.length,
         first_frame_to_alert_ms: sorted.length ? { median: sorted[Math.floor(sorted.length / 2)], max: sorted.at(-1) } : null,
       };
@@ -142,6 +146,7 @@ try {
     const alert = result.first_frame_to_alert_ms;
     console.log(`  crowd of ${String(count).padStart(2)}: ${result.fps_in_view.toFixed(1)} frames/s while in view (${result.fps.toFixed(1)} overall), ${result.faces_per_frame.toFixed(1)} faces a frame, `
       + `${result.faces_embedded_per_s?.toFixed(1) ?? 'all'} embedded/s of ${result.faces_processed_per_s.toFixed(1)} processed/s (${result.faces_rejected_per_s.toFixed(1)}/s rejected by the quality gate); `
+      + `${(result.full_detection_share * 100).toFixed(0)} % of frames detected at the full input; `
       + `first frame to alert (local custody, ${result.alerts} alerts) ${alert ? `median ${alert.median.toFixed(0)} ms, max ${alert.max.toFixed(0)} ms` : 'none'}`);
   }
   const benchPath = join(repo, 'bench.json');

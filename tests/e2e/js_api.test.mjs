@@ -45,7 +45,7 @@ const noticeKeys = (notice) => {
   assert.ok(notice.requiresOverseer === undefined || typeof notice.requiresOverseer === 'boolean');
   return Object.keys(notice).filter((k) => k !== 'requiresOverseer').sort();
 };
-const COUNTER_KEYS = ['alerts', 'facesEmbedded', 'facesProcessed', 'facesRejected', 'frames', 'matchAttempts', 'matchFailures',
+const COUNTER_KEYS = ['alerts', 'facesEmbedded', 'facesProcessed', 'facesRejected', 'frames', 'fullDetections', 'matchAttempts', 'matchFailures',
   'rateLimited', 'retained', 'tracksActive', 'tracksEnded'];
 
 describe('the JS API contract', { skip: !haveData }, () => {

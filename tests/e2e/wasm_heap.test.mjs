@@ -188,7 +188,10 @@ function scenarios(build, deployment) {
   const { Kiosk, Engine } = build.glue;
   const blank = new Uint8Array(W * H * 4).fill(128);
   return {
-    /** A passer-by who is not on the list: three frames, then blank frames until the track ends, then stop(). */
+    /** A passer-by who is not on the list: three frames, then one blank frame two seconds on (the track ends:
+     * unseen for over a second), then stop(). One blank frame, not more: each blank frame's detector runs
+     * reuse freed blocks, so more of them would hide what an engine without the wiping leaves (the
+     * negative control) and would make the production scan easier to pass. */
     stranger() {
       const frame = cameraFrame(photo('Tony_Blair', 2));
       const patterns = patternsOf(frame, deployment());
@@ -205,10 +208,8 @@ function scenarios(build, deployment) {
         kiosk.frameBuffer(W, H).set(frame);
         result = kiosk.processFrame(W, H, t0 + 100 * i);
       }
-      for (let i = 0; i < 3; i++) {
-        kiosk.frameBuffer(W, H).set(blank);
-        result = kiosk.processFrame(W, H, t0 + 3000 + 1000 * i);
-      }
+      kiosk.frameBuffer(W, H).set(blank);
+      result = kiosk.processFrame(W, H, t0 + 3000);
       assert.equal(result.counters.tracksActive, 0, 'the track ended');
       assert.equal(result.counters.retained, 0);
       const trackEnded = scan(build.memory, patterns);

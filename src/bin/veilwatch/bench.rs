@@ -4,7 +4,9 @@
 //! writes those exact frames (raw RGBA) and the aligned crop (raw RGB), so that `make bench` can time
 //! the wasm build and onnxruntime-web on identical bytes. Medians go to `bench.json` under "native";
 //! the blind-matching costs of synthetic watchlists (`--watchlists` sizes) under "watchlists".
-//! `veilwatch bench authority …` is the authority's load generator ([`crate::bench_authority`]).
+//! `veilwatch bench authority …` is the authority's load generator ([`crate::bench_authority`]);
+//! `veilwatch bench detection …` measures how small the detector's input can be
+//! ([`crate::bench_detection`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -62,9 +64,12 @@ pub struct BenchArgs {
 enum BenchMode {
     /// The authority's capacity: a load generator sending valid signed requests of L elements.
     Authority(crate::bench_authority::BenchAuthorityArgs),
+    /// How small the detector's input can be: LFW photos composed into frames, detected at the
+    /// full input and smaller ones (miss rate of gate-accepted faces, time).
+    Detection(crate::bench_detection::BenchDetectionArgs),
 }
 
-fn data_dir(explicit: Option<PathBuf>) -> PathBuf {
+pub(crate) fn data_dir(explicit: Option<PathBuf>) -> PathBuf {
     explicit
         .or_else(|| std::env::var_os("VEILWATCH_DATA").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("../shared/data"))
@@ -109,8 +114,10 @@ fn rgba_of(frame: &Frame) -> Vec<u8> {
 }
 
 pub fn run(models: &Path, args: BenchArgs) -> Result<()> {
-    if let Some(BenchMode::Authority(authority)) = args.mode {
-        return crate::bench_authority::run(authority);
+    match args.mode {
+        Some(BenchMode::Authority(authority)) => return crate::bench_authority::run(authority),
+        Some(BenchMode::Detection(detection)) => return crate::bench_detection::run(models, detection),
+        None => {}
     }
     let photo_path = data_dir(args.data).join(BENCH_PHOTO);
     ensure!(

@@ -13,6 +13,7 @@ mod authority;
 mod authority_client;
 mod bench;
 mod bench_authority;
+mod bench_detection;
 mod cohort;
 mod detect;
 mod embed;
@@ -54,7 +55,8 @@ enum Command {
     /// Measure verification accuracy on a folder in LFW layout (Name/Name_0001.jpg).
     Eval(eval::EvalArgs),
     /// Native speed: detection at 320×240 and 640×480, embedding per face (medians);
-    /// `bench authority`: the authority's capacity under signed load.
+    /// `bench authority`: the authority's capacity under signed load; `bench detection`: how small
+    /// the detector's input can be.
     Bench(bench::BenchArgs),
     /// Serve the kiosk (static files) on loopback with a strict Content-Security-Policy.
     Serve(serve::ServeArgs),
