@@ -65,6 +65,29 @@ fn stranger_fillers(utkface: &std::path::Path) -> Vec<Identity> {
         .collect()
 }
 
+/// What both validations run on: the engine and the embedding cache (saved by each test once it
+/// has embedded all it needs), where the data is, and the embedded held-out LFW people (up to
+/// [`MAX_TEMPLATE_PHOTOS`] photos each) and first [`FILLERS`] stranger fillers. `None` (a loud
+/// skip, or a failure under CI) without the data or the models.
+struct Validation {
+    engine: veilwatch::Engine,
+    cache: EmbeddingCache,
+    images: std::path::PathBuf,
+    labels: std::path::PathBuf,
+    utkface: std::path::PathBuf,
+    lfw: Vec<Person>,
+    fillers: Vec<Person>,
+}
+
+fn validation() -> Option<Validation> {
+    let (engine, images, labels, utkface) =
+        (common::engine()?, common::lfw_images()?, common::lfw_labels()?, common::utkface()?);
+    let cache = EmbeddingCache::open(Some(&common::embedding_cache()), &engine);
+    let (lfw, _) = embed_identities(&engine, &held_out(&images, MAX_TEMPLATE_PHOTOS), &cache, &()).unwrap();
+    let (fillers, _) = embed_identities(&engine, &stranger_fillers(&utkface)[..FILLERS], &cache, &()).unwrap();
+    Some(Validation { engine, cache, images, labels, utkface, lfw, fillers })
+}
+
 /// The smallest x with P[Poisson(λ) ≤ x] ≥ q.
 fn poisson_quantile(lambda: f64, q: f64) -> u64 {
     let (mut x, mut term) = (0u64, (-lambda).exp());
@@ -121,16 +144,7 @@ fn alerted_strangers<'a>(
 
 #[test]
 fn strangers_raise_the_false_alerts_the_calibration_displays() {
-    let (Some(engine), Some(images), Some(labels), Some(utkface)) =
-        (common::engine(), common::lfw_images(), common::lfw_labels(), common::utkface())
-    else {
-        return;
-    };
-    let cache = EmbeddingCache::open(Some(&common::embedding_cache()), &engine);
-    let people = held_out(&images, MAX_TEMPLATE_PHOTOS);
-    let fillers = &stranger_fillers(&utkface)[..FILLERS];
-    let (lfw, _) = embed_identities(&engine, &people, &cache, &()).unwrap();
-    let (fillers, _) = embed_identities(&engine, fillers, &cache, &()).unwrap();
+    let Some(Validation { engine, cache, labels, utkface, lfw, fillers, .. }) = validation() else { return };
     cache.save().unwrap();
     let noise: Vec<(String, String)> = read_pairs_csv(&labels.join("lfw_label_noise_pairs.csv")).unwrap();
     let linked = |a: &str, b: &str| noise.iter().any(|(x, y)| (x == a && y == b) || (x == b && y == a));
@@ -269,16 +283,7 @@ fn validation_cohorts(
 /// strangers (against the whole cohort) and per population (against that population's cohort).
 #[test]
 fn per_entry_estimates_predict_the_alerts() {
-    let (Some(engine), Some(images), Some(labels), Some(utkface)) =
-        (common::engine(), common::lfw_images(), common::lfw_labels(), common::utkface())
-    else {
-        return;
-    };
-    let cache = EmbeddingCache::open(Some(&common::embedding_cache()), &engine);
-    let people = held_out(&images, MAX_TEMPLATE_PHOTOS);
-    let fillers = &stranger_fillers(&utkface)[..FILLERS];
-    let (lfw, _) = embed_identities(&engine, &people, &cache, &()).unwrap();
-    let (fillers, _) = embed_identities(&engine, fillers, &cache, &()).unwrap();
+    let Some(Validation { engine, cache, images, labels, utkface, lfw, fillers }) = validation() else { return };
     let cohorts = validation_cohorts(&engine, &cache, &images, &utkface);
     cache.save().unwrap();
     let noise: Vec<(String, String)> = read_pairs_csv(&labels.join("lfw_label_noise_pairs.csv")).unwrap();

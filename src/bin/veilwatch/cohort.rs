@@ -9,12 +9,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use veilwatch::eval::cohort::gather;
 use veilwatch::eval::dataset::list_identities;
 use veilwatch::eval::embedding_cache::EmbeddingCache;
-use veilwatch::eval::protocol::EvalProgress;
 
+use crate::eval::Bar;
 use crate::files::{load_engine, replace_secret};
 
 #[derive(Args)]
@@ -34,24 +33,11 @@ pub struct CohortArgs {
     embedding_cache: Option<PathBuf>,
 }
 
-struct Bar(ProgressBar);
-
-impl EvalProgress for Bar {
-    fn start(&self, images: usize) {
-        self.0.set_length(images as u64);
-    }
-    fn image_done(&self) {
-        self.0.inc(1);
-    }
-}
-
 pub fn run(models: &Path, args: CohortArgs) -> Result<()> {
     let started = Instant::now();
     let engine = load_engine(models)?;
     let cache = EmbeddingCache::open(args.embedding_cache.as_deref(), &engine);
-    let bar = Bar(ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("embedding {bar:40} {pos}/{len} strangers, {eta} left").expect("valid template"),
-    ));
+    let bar = Bar::embedding("strangers");
     let mut folders = list_identities(&args.fillers, 1)?;
     folders.truncate(args.limit.unwrap_or(usize::MAX));
     let (cohort, gathered) =

@@ -63,9 +63,7 @@ pub struct EvalArgs {
 pub fn run(models: &Path, args: EvalArgs) -> Result<()> {
     let mut engine = load_engine(models)?;
     engine.flip_augmentation = args.flip_augmentation;
-    let bar = Bar(ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("embedding {bar:40} {pos}/{len} images, {eta} left").expect("valid template"),
-    ));
+    let bar = Bar::embedding("images");
     let options = EvalOptions {
         dataset: args.dataset,
         groups: args.groups,
@@ -92,8 +90,16 @@ pub fn run(models: &Path, args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// The evaluation's progress on the terminal.
-struct Bar(ProgressBar);
+/// Progress of embedding photos on the terminal (`eval`, `cohort`).
+pub struct Bar(pub ProgressBar);
+
+impl Bar {
+    /// "embedding ▇▇▇ 12/300 WHAT, 1m left".
+    pub fn embedding(what: &str) -> Bar {
+        let template = format!("embedding {{bar:40}} {{pos}}/{{len}} {what}, {{eta}} left");
+        Bar(ProgressBar::new(0).with_style(ProgressStyle::with_template(&template).expect("valid template")))
+    }
+}
 
 impl EvalProgress for Bar {
     fn start(&self, images: usize) {
