@@ -439,6 +439,35 @@ pub struct Lever {
     pub kiosk_cost: &'static str,
 }
 
+/// What the levers that need the photos again use, per face: the mirrored crop's embedding and the
+/// face's quality ([`crate::eval::protocol`] computes them).
+pub struct FaceExtras {
+    pub mirrored: Embedding,
+    pub quality: crate::pipeline::quality::Quality,
+}
+
+/// A stricter probe gate than the kiosk's ([`crate::pipeline::quality::QualityGates`]): twice the
+/// face size and the sharpness, half the head turn.
+pub const STRICT_GATES: crate::pipeline::quality::QualityGates = crate::pipeline::quality::QualityGates {
+    min_face_px: 80.0,
+    max_yaw_deg: 20.0,
+    max_pitch_deg: 17.5,
+    min_sharpness: 40.0,
+};
+
+fn strict_pass(q: &crate::pipeline::quality::Quality) -> bool {
+    q.face_px >= STRICT_GATES.min_face_px
+        && q.yaw_deg.abs() <= STRICT_GATES.max_yaw_deg
+        && q.pitch_deg.abs() <= STRICT_GATES.max_pitch_deg
+        && q.sharpness >= STRICT_GATES.min_sharpness
+}
+
+/// The photos a person with `p.faces` is enrolled from: the first, up to [`TEMPLATE_PHOTOS`],
+/// one left over at least (as [`watchlist_of`] splits them).
+fn enrolled(p: &Person) -> usize {
+    TEMPLATE_PHOTOS.min(p.faces.len().saturating_sub(1))
+}
+
 /// How a lever builds a template from the photos a person is enrolled from (the first
 /// [`TEMPLATE_PHOTOS`], or all but one if fewer: as [`watchlist_of`] splits them).
 #[derive(Debug, Clone, Copy)]
@@ -557,6 +586,7 @@ fn worse_rate(histograms: &HalfHistograms, half: usize, tables: u16, m: u16) -> 
 /// held-out half.
 pub fn measure_levers(
     people: &[Person],
+    extras: &[Vec<FaceExtras>],
     filler_people: &[Person],
     not_impostors: &NotImpostors,
     tables: u16,
@@ -568,10 +598,16 @@ pub fn measure_levers(
         .iter()
         .filter(|p| p.faces.len() >= 2)
         .map(|p| {
-            let (enrol, rest) = p.faces.split_at(TEMPLATE_PHOTOS.min(p.faces.len() - 1));
+            let (enrol, rest) = p.faces.split_at(enrolled(p));
             (p, enrol, rest.iter().filter(|f| f.passed_gates).map(|f| &f.embedding).collect())
         })
         .filter(|(_, _, probes): &(&Person, &[StillFace], Vec<&Embedding>)| !probes.is_empty())
+        .collect();
+    let extras_of: std::collections::HashMap<&str, &Vec<FaceExtras>> = people
+        .iter()
+        .zip(extras)
+        .filter(|(p, e)| e.len() == p.faces.len())
+        .map(|(p, e)| (p.name.as_str(), e))
         .collect();
     let identities: Vec<usize> = (0..rich.len()).collect();
     let strangers = LeverStrangers {
@@ -644,6 +680,112 @@ pub fn measure_levers(
             tpir_blind_ci95,
             kiosk_cost,
         });
+    }
+
+    // Flipped-crop templates at enrolment only: each enrolment photo's embedding is the mean of the
+    // crop's and its mirror image's (as `Engine::flip_augmentation` makes it); probes unchanged, so
+    // the kiosk pays nothing.
+    let flipped: Option<Vec<(&str, Embedding)>> = rich
+        .iter()
+        .map(|(p, enrol, _)| {
+            let extra = extras_of.get(p.name.as_str())?;
+            let photos: Vec<Embedding> = enrol
+                .iter()
+                .zip(extra.iter())
+                .map(|(f, x)| Embedding::mean([&f.embedding, &x.mirrored]))
+                .collect::<Option<_>>()?;
+            Some((p.name.as_str(), Embedding::mean(&photos)?))
+        })
+        .collect();
+    if let (Some(templates), Some(probes)) = (flipped, track_probes(TRACK_PHOTOS)) {
+        let histograms = strangers.impostors(&templates, not_impostors);
+        if let Some(m) = smallest_m(tables, |m| fpir(worse_rate(&histograms, 0, tables, m), entries) <= target) {
+            let (tpir_blind, tpir_blind_ci95) = tpir_with(&probes, &templates, &|_| m);
+            levers.push(Lever {
+                lever: "flipped-crop templates, enrolment only".into(),
+                template: "mean of up to 5, each photo with its mirror image".into(),
+                template_photos: TEMPLATE_PHOTOS,
+                track_photos: TRACK_PHOTOS,
+                m: m as f64,
+                fpir: fpir(worse_rate(&histograms, 1, tables, m), entries),
+                fpir_fitted: fpir(worse_rate(&histograms, 0, tables, m), entries),
+                tpir_blind,
+                tpir_blind_ci95,
+                kiosk_cost: "none (a second recogniser run per enrolment photo, issuer side)",
+            });
+        }
+    }
+
+    // Stricter probe quality: the kiosk matches only faces that pass [`STRICT_GATES`] (LFW
+    // strangers' probes too; the fillers stay as they are, the more pessimistic choice). Its TPIR
+    // is over the people who have such a probe; `lever` names how many and their baseline TPIR.
+    let strict_probes: Vec<Option<Embedding>> = rich
+        .iter()
+        .map(|(p, enrol, _)| {
+            let extra = extras_of.get(p.name.as_str())?;
+            let strict: Vec<&Embedding> = p.faces[enrol.len()..]
+                .iter()
+                .zip(&extra[enrol.len()..])
+                .filter(|(f, x)| f.passed_gates && strict_pass(&x.quality))
+                .map(|(f, _)| &f.embedding)
+                .take(TRACK_PHOTOS)
+                .collect();
+            Embedding::mean(strict)
+        })
+        .collect();
+    let with_strict: Vec<usize> = (0..rich.len()).filter(|&i| strict_probes[i].is_some()).collect();
+    if let (Some(templates), false) = (templates_of(TemplateRecipe::Mean(TEMPLATE_PHOTOS)), with_strict.is_empty()) {
+        let strict_strangers = LeverStrangers {
+            lfw: people
+                .iter()
+                .filter_map(|p| Some((p, extras_of.get(p.name.as_str())?)))
+                .flat_map(|(p, extra)| {
+                    p.faces
+                        .iter()
+                        .zip(extra.iter())
+                        .filter(|(f, x)| f.passed_gates && strict_pass(&x.quality))
+                        .map(move |(f, _)| (p.name.as_str(), calibration_half(&p.name), &f.embedding))
+                })
+                .collect(),
+            fillers: strangers.fillers.clone(),
+        };
+        let histograms = strict_strangers.impostors(&templates, not_impostors);
+        let baseline = impostors_of.first().map(|(_, h)| h);
+        let m_of = |h: &HalfHistograms| smallest_m(tables, |m| fpir(worse_rate(h, 0, tables, m), entries) <= target);
+        if let (Some(m), Some(base_m)) = (m_of(&histograms), baseline.and_then(m_of)) {
+            let tpir_over = |m: u16, probe_of: &dyn Fn(usize) -> Embedding| {
+                let hits: Vec<f64> = with_strict
+                    .iter()
+                    .map(|&i| {
+                        let cosine = probe_of(i).cosine(&templates[i].1) as f64;
+                        binomial_tail(tables as u32, collision_probability(cosine), m as u32)
+                    })
+                    .collect();
+                let units: Vec<usize> = (0..hits.len()).collect();
+                let mean = |sample: &[usize]| sample.iter().map(|&k| hits[k]).sum::<f64>() / sample.len().max(1) as f64;
+                (mean(&units), bootstrap(&units, 13, mean))
+            };
+            let gated = track_probes(TRACK_PHOTOS).unwrap_or_default();
+            let (tpir_blind, tpir_blind_ci95) =
+                tpir_over(m, &|i| strict_probes[i].clone().expect("people with a strict probe"));
+            let (base_tpir, _) = tpir_over(base_m, &|i| gated[i].clone());
+            levers.push(Lever {
+                lever: format!(
+                    "stricter probe quality ({} of {} people have such a probe; their baseline TPIR {base_tpir:.3})",
+                    with_strict.len(),
+                    rich.len()
+                ),
+                template: TemplateRecipe::Mean(TEMPLATE_PHOTOS).describe(),
+                template_photos: TEMPLATE_PHOTOS,
+                track_photos: TRACK_PHOTOS,
+                m: m as f64,
+                fpir: fpir(worse_rate(&histograms, 1, tables, m), entries),
+                fpir_fitted: fpir(worse_rate(&histograms, 0, tables, m), entries),
+                tpir_blind,
+                tpir_blind_ci95,
+                kiosk_cost: "none per face; a passer-by waits for a better frame, or is never matched",
+            });
+        }
     }
 
     // Per-entry thresholds: each entry's m_i is the smallest whose false-match rate against the

@@ -17,7 +17,7 @@ use super::calibration::ScoreHistogram;
 use super::dataset::{list_identities, read_pairs_csv, DatasetError, Identity};
 use super::embedding_cache::{EmbeddingCache, StillFace};
 use super::metrics::{self, IdentificationReport, ScoreReport};
-use super::operating_points::{self, Filler, OperatingPoints};
+use super::operating_points::{self, FaceExtras, Filler, OperatingPoints};
 use super::recipes::{self, NotImpostors, Person};
 use crate::blind::lsh::CrossPolytope;
 use crate::pipeline::{Engine, Frame};
@@ -144,6 +144,42 @@ fn embed_still(engine: &Engine, cache: &EmbeddingCache, path: &Path) -> Result<O
     Ok(face)
 }
 
+/// For the levers that need the photos again: per person of `people` (listed from `dataset` as
+/// [`embed_people`] lists them) and per face, in the same order, the mirrored crop's embedding and
+/// the face's quality. Not cached: the accuracy test computes them every run (~5 000 photos:
+/// detection, alignment and one recogniser run each).
+fn face_extras(
+    engine: &Engine,
+    dataset: &Path,
+    per_identity: usize,
+    people: &[Person],
+) -> Result<Vec<Vec<FaceExtras>>, EvalError> {
+    let identities: HashMap<String, Identity> =
+        list_identities(dataset, per_identity)?.into_iter().map(|id| (id.name.clone(), id)).collect();
+    people
+        .par_iter()
+        .map(|person| {
+            let mut extras = Vec::with_capacity(person.faces.len());
+            for path in identities.get(&person.name).map_or(&[][..], |id| &id.images[..]) {
+                let bytes = std::fs::read(path).map_err(|source| DatasetError::Io { path: path.to_owned(), source })?;
+                let image = |source| EvalError::Image { path: path.to_owned(), source };
+                let photo = Frame::decode(&bytes).map_err(image)?;
+                let faces = engine.detect(&photo).map_err(image)?;
+                let Some(face) = crate::pipeline::nearest_centre(&faces, photo.width(), photo.height()) else {
+                    continue;
+                };
+                let (crop, quality) = engine.align_and_assess(&photo, face).map_err(image)?;
+                extras.push(FaceExtras { mirrored: engine.embed_mirrored(&crop).map_err(image)?, quality });
+            }
+            // The same photos showed a face as when the person was embedded (or the levers skip them).
+            if extras.len() != person.faces.len() {
+                extras.clear();
+            }
+            Ok(extras)
+        })
+        .collect()
+}
+
 /// Every person of a folder in LFW layout with the faces of up to `per_identity` photos (photos
 /// without a face left out, people without any kept, with none), and the number of photos
 /// without a face.
@@ -265,7 +301,9 @@ pub fn evaluate(engine: &Engine, options: &EvalOptions, progress: &dyn EvalProgr
             let watchlist = operating_points::watchlist_of(grouped.collect());
             let mut points = operating_points::measure(&watchlist, fillers, options.tables, recipes);
             points.calibration.model_id = engine.model_id().to_owned();
-            points.levers = operating_points::measure_levers(&people, filler_people, &noise_names, options.tables);
+            let extras = face_extras(engine, &options.dataset, options.per_identity, &people)?;
+            points.levers =
+                operating_points::measure_levers(&people, &extras, filler_people, &noise_names, options.tables);
             Some(points)
         }
         None => None,

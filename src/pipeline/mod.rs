@@ -111,6 +111,12 @@ impl Engine {
         }
     }
 
+    /// The embedding of the crop's mirror image alone (flipped-crop templates, a lever measured at
+    /// enrolment only: `eval --fillers`).
+    pub fn embed_mirrored(&self, crop: &AlignedFace) -> Result<Embedding> {
+        self.embedder.embed(&crop.mirrored())
+    }
+
     /// The crop's embedding (averaged with its mirror image's when [`Engine::flip_augmentation`]).
     pub fn embed_crop(&self, crop: &AlignedFace) -> Result<Embedding> {
         let embedding = self.embedder.embed(crop)?;
