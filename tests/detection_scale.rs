@@ -6,8 +6,9 @@
 mod common;
 
 use veilwatch::eval::detection_scale::{best_match, compose, landmark_error, Composed, Photo};
-use veilwatch::kiosk::{DetectionPolicy, DetectionSchedule, KioskSession, Pass};
-use veilwatch::pipeline::{Engine, Frame};
+use veilwatch::kiosk::{DetectionPolicy, DetectionSchedule, DetectionStage, KioskSession, Pass};
+use veilwatch::pipeline::detect::Detector;
+use veilwatch::pipeline::{Engine, Frame, ModelKind};
 
 const W: u32 = 640;
 const H: u32 = 480;
@@ -107,21 +108,21 @@ fn the_full_input_runs_first_periodically_and_when_a_tracked_face_is_lost() {
     let Some(photos) = photos(&engine, 1) else { return };
     let (face, empty) = scene(&photos, 80.0);
     let mut schedule = DetectionSchedule::new(DetectionPolicy { full_every: 4, ..DetectionPolicy::default() });
-    let (faces, pass) = schedule.detect(&engine, &face, &[]).unwrap();
+    let (faces, pass) = schedule.detect(engine.detector(), &face, &[]).unwrap();
     assert_eq!((faces.len(), pass), (1, Pass::Full), "the first frame runs the full input");
     let tracked = faces;
-    let passes: Vec<Pass> = (0..5).map(|_| schedule.detect(&engine, &face, &tracked).unwrap().1).collect();
+    let passes: Vec<Pass> = (0..5).map(|_| schedule.detect(engine.detector(), &face, &tracked).unwrap().1).collect();
     assert_eq!(passes, [Pass::Reduced, Pass::Reduced, Pass::Reduced, Pass::Full, Pass::Reduced], "every 4th frame");
 
     // The face is gone while it is tracked: the reduced pass misses it and the full input runs too.
-    let (faces, pass) = schedule.detect(&engine, &empty, &tracked).unwrap();
+    let (faces, pass) = schedule.detect(engine.detector(), &empty, &tracked).unwrap();
     assert_eq!((faces.len(), pass), (0, Pass::FullAfterLoss));
     // Nothing tracked any more: an empty scene stays on the reduced input.
-    assert_eq!(schedule.detect(&engine, &empty, &[]).unwrap().1, Pass::Reduced);
+    assert_eq!(schedule.detect(engine.detector(), &empty, &[]).unwrap().1, Pass::Reduced);
 
     // A frame no larger than the reduced input is detected once, at its own size.
     let small = Frame::from_rgba(320, 240, &vec![128; 320 * 240 * 4]).unwrap();
-    assert_eq!(schedule.detect(&engine, &small, &tracked).unwrap().1, Pass::Full);
+    assert_eq!(schedule.detect(engine.detector(), &small, &tracked).unwrap().1, Pass::Full);
 }
 
 #[test]
@@ -148,4 +149,30 @@ fn a_kiosk_builds_each_detector_input_once_and_runs_the_full_one_only_when_neede
     }
     assert_eq!(session.counters().full_detections, 4);
     assert_eq!(session.engine().detector().plans_built(), plans + 1, "the reduced input's plan, built once");
+}
+
+#[test]
+fn the_kiosks_two_workers_see_what_one_would() {
+    // The kiosk detects in one Worker (`DetectionStage`) and embeds, tracks and matches in the other
+    // (`process_detected_frame`); the split must not change a single result: faces, tracks, passes
+    // and counters, frame by frame, as the face comes, stays past two periodic full passes, leaves
+    // and comes back.
+    let Some(engine) = common::engine() else { return };
+    let Some(photos) = photos(&engine, 1) else { return };
+    let (face, empty) = scene(&photos, 80.0);
+    let detector = Detector::from_bytes(&common::model_bytes(ModelKind::Detector).unwrap()).unwrap();
+    let mut stage = DetectionStage::new(detector, DetectionPolicy::default());
+    let mut one = KioskSession::new(engine);
+    let mut two = KioskSession::new(common::engine().unwrap());
+    let clip =
+        std::iter::repeat_n(&face, 23).chain(std::iter::repeat_n(&empty, 3)).chain(std::iter::repeat_n(&face, 4));
+    for (i, frame) in clip.enumerate() {
+        let t = 1_800_000_000_000.0 + 40.0 * i as f64;
+        let whole = one.process_frame(frame, t).unwrap();
+        let detection = stage.detect(frame).unwrap();
+        let split = two.process_detected_frame(frame, detection, t).unwrap();
+        assert_eq!(serde_json::to_value(&split).unwrap(), serde_json::to_value(&whole).unwrap(), "frame {i}");
+    }
+    let counters = two.counters();
+    assert!(counters.full_detections >= 4 && counters.faces_embedded > 0, "{counters:?}");
 }

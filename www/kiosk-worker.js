@@ -27,6 +27,15 @@
 // (signed with the nonce the engine chose, to which the request's proof is bound) and the outcome
 // goes to the page unasked, as `{type: 'disclosed', alert, record?, material?, status}`.
 
+// Two Workers (issue 19, item 2): where the page runs the detection Worker too (www/detect-worker.js,
+// the default), `start` receives a MessagePort to it (`detectorPort`) and hands it the detector
+// model. Frames then go from the page to the detection Worker, which detects them and passes each
+// on through that port with its pixels in a transferred ArrayBuffer; here they are copied into the
+// engine's frame buffer, the ArrayBuffer is zeroed and sent back, and the frame's reply goes to the
+// page under the id the page gave it, exactly as a `frame` request's would. So the next frame is
+// detected there while this one's faces are embedded here. Without the port, `frame` requests with
+// a bitmap work as before (one Worker).
+//
 // Every import and URL is relative to this file, so the same Worker runs in the app (www/) and in
 // the npm package (tools/build-package), wherever either is served from.
 import init, { Kiosk, takePanicMessage } from './pkg/veilwatch.js';
@@ -58,6 +67,8 @@ let context = null;
 let authorityUrl = null;
 /** The kiosk key (`{pair, publicHex}`) once the page has created one. */
 let kioskKeyPair = null;
+/** The MessagePort to the detection Worker, when the page runs one. */
+let detectionPort = null;
 
 const failure = (code, message) => Object.assign(new Error(message), { code });
 
@@ -125,6 +136,35 @@ function withFrame(bitmap, use) {
     context.clearRect(0, 0, width, height);
   }
   return use(width, height);
+}
+
+// Copies a detected frame's pixels (an ArrayBuffer the detection Worker transferred) into the
+// engine's frame buffer, zeroes them and sends the buffer back, then calls `use(width, height)`.
+function withDetectedFrame({ pixels, width, height }, use) {
+  try {
+    kiosk.frameBuffer(width, height).set(new Uint8Array(pixels));
+  } finally {
+    new Uint8Array(pixels).fill(0);
+    detectionPort?.postMessage({ type: 'wiped', pixels }, [pixels]);
+  }
+  return use(width, height);
+}
+
+// Hands the detector model to the detection Worker and resolves once it is ready there.
+function startDetection(port, detector) {
+  return new Promise((resolve, reject) => {
+    port.onmessage = ({ data }) => {
+      if (data.type === 'started') {
+        port.onmessage = ({ data: frame }) => {
+          if (frame.type === 'frame') handle(frame);
+        };
+        resolve();
+      } else if (data.type === 'failed') {
+        reject(failure(data.code, `the detection Worker could not start: ${data.message}`));
+      }
+    };
+    port.postMessage({ type: 'start', detector }, [detector.buffer]);
+  });
 }
 
 // The kiosk key from IndexedDB (read again until the operator has created one).
@@ -222,31 +262,39 @@ const handlers = {
   // Worker stopped, if it did; `overseerPublicKey`: the overseer's key, if the kiosk is configured
   // with one (then every profile must be co-signed by it); `modelsUrl`: the folder the two models
   // are downloaded from (a URL ending in /; default: models/ beside this file).
-  async start({ kioskKey, restartReason, overseerPublicKey, modelsUrl }) {
+  // `detectorPort`: the MessagePort to the detection Worker, if the page runs one.
+  async start({ kioskKey, restartReason, overseerPublicKey, modelsUrl, detectorPort }) {
     await init({ module_or_path: engineWasmUrl(new URL('./pkg/', import.meta.url)) });
     const { detector, recognizer } = await fetchModels(new URL(modelsUrl ?? './models/', import.meta.url));
     const created = Kiosk.create({ detector, recognizer, ...(overseerPublicKey ? { overseerPublicKey } : {}) });
     const stored = await storedLog();
     try {
       created.restoreAudit(stored.text, kioskKey, restartReason);
+      if (detectorPort) await startDetection(detectorPort, detector);
     } catch (error) {
       created.free();
       throw error;
     }
+    detectionPort = detectorPort ?? null;
     created.setAuthorityTimeout(AUTHORITY_TIMEOUT_MS);
     kiosk = created;
     storedLines = stored.count;
     return { status: kiosk.status(), auditLines: kiosk.auditHead()?.seq ?? 0 };
   },
-  frame({ bitmap, t }) {
-    const { width, height } = bitmap;
+  // A frame from the page (`bitmap`), or one the detection Worker detected (`pixels`, `detection`).
+  frame(args) {
+    const { bitmap, t, pixels, detection, detectMs = 0 } = args;
+    const { width, height } = bitmap ?? args;
     const t0 = performance.now();
-    const { queries = [], disclosures, ...result } = withFrame(bitmap, (w, h) => kiosk.processFrame(w, h, t));
+    const { queries = [], disclosures, ...result } = pixels
+      ? withDetectedFrame(args, (w, h) => kiosk.processDetectedFrame(w, h, detection, t))
+      : withFrame(bitmap, (w, h) => kiosk.processFrame(w, h, t));
     for (const query of queries) askAuthority(query);
     discloseAll(disclosures);
     // Each probe crop is moved to the page, not copied, so no second copy lingers here.
     const transfer = [...new Set(result.alerts.map((a) => a.probe.buffer))];
-    return [{ ...result, querying: queries.length, ms: performance.now() - t0, width, height, status: kiosk.status() }, transfer];
+    const ms = performance.now() - t0 + detectMs;
+    return [{ ...result, querying: queries.length, ms, width, height, status: kiosk.status() }, transfer];
   },
   enrol({ bitmap, label }) {
     const count = withFrame(bitmap, (w, h) => kiosk.enrollFromFrame(w, h, label));
@@ -292,6 +340,7 @@ const handlers = {
   },
   stop() {
     kiosk?.stop();
+    detectionPort?.postMessage({ type: 'reset' });
     return { status: kiosk?.status() };
   },
 };
@@ -326,7 +375,9 @@ function stop(error) {
   return failure('INTERNAL', `the face engine stopped on an internal error: ${stopped}`);
 }
 
-self.onmessage = async ({ data: { id, type, ...args } }) => {
+// One request, from the page or (a detected frame) from the detection Worker: the reply goes to
+// the page either way.
+async function handle({ id, type, ...args }) {
   try {
     if (stopped) throw failure('ENGINE_STOPPED', `the face engine stopped earlier (${stopped}) and is being restarted`);
     if (!kiosk && type !== 'start' && type !== 'stop') throw failure('NOT_READY', 'the face models are not loaded yet');
@@ -350,6 +401,7 @@ self.onmessage = async ({ data: { id, type, ...args } }) => {
     self.postMessage({ ...fields, ...(auditStoreError && { auditStoreError }), id, type: 'reply' }, transfer);
   } catch (error) {
     args.bitmap?.close?.();
+    if (args.pixels?.byteLength) withDetectedFrameWiped(args.pixels);
     self.postMessage({
       id,
       type: 'error',
@@ -359,4 +411,12 @@ self.onmessage = async ({ data: { id, type, ...args } }) => {
       fatal: stopped !== null,
     });
   }
-};
+}
+
+// A detected frame refused before its pixels reached the engine: zeroed and sent back all the same.
+function withDetectedFrameWiped(pixels) {
+  new Uint8Array(pixels).fill(0);
+  detectionPort?.postMessage({ type: 'wiped', pixels }, [pixels]);
+}
+
+self.onmessage = ({ data }) => handle(data);

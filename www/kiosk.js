@@ -34,8 +34,8 @@ const video = $('camera');
 const state = {
   /** The camera's stream while it runs, else null. */
   stream: null,
-  /** A frame is with the engine; the next one waits for its reply. */
-  frameInFlight: false,
+  /** Frames with the engine (up to its pipeline depth); the next one waits for a reply. */
+  framesInFlight: 0,
   /** Tracks that raised an alert, drawn as alerts. */
   alertTracks: new Set(),
   /** The engine answers requests (false while it starts or restarts). */
@@ -191,7 +191,7 @@ async function startCamera() {
     if (!state.engineReady) return bitmap.close();
     return engine.processFrame(bitmap, Date.now()).then(showFrame, refused);
   },
-    (error) => say(`A camera frame could not be read: ${error.message}`, true));
+    (error) => say(`A camera frame could not be read: ${error.message}`, true), { inFlight: engine.pipelineDepth });
 }
 
 function stopCamera() {

@@ -32,8 +32,12 @@
 //! and kept; a frame no larger than the reduced input is detected once, at its own size. The reduced
 //! input tensor is wiped after its run like the full one (G2: [`crate::pipeline::models`]).
 
+use serde::{Deserialize, Serialize};
+
+use super::KioskError;
+use crate::pipeline::detect::Detector;
 use crate::pipeline::frame::Letterbox;
-use crate::pipeline::{Engine, Face, Frame, Result};
+use crate::pipeline::{Face, Frame, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DetectionPolicy {
@@ -54,7 +58,9 @@ impl Default for DetectionPolicy {
 }
 
 /// Why a frame was detected at the full input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
 pub enum Pass {
     /// The reduced input alone.
     Reduced,
@@ -79,17 +85,17 @@ impl DetectionSchedule {
     }
 
     /// The faces in `frame`, given the faces tracked in the previous frame, and which pass found them.
-    pub fn detect(&mut self, engine: &Engine, frame: &Frame, tracked: &[Face]) -> Result<(Vec<Face>, Pass)> {
+    pub fn detect(&mut self, detector: &Detector, frame: &Frame, tracked: &[Face]) -> Result<(Vec<Face>, Pass)> {
         let (width, height) = (frame.width(), frame.height());
         let p = self.policy;
-        let full = || engine.detect_at(frame, p.full_side);
+        let full = || detector.detect_at(frame, p.full_side);
         let reduced_is_full =
             Letterbox::fit(width, height, p.reduced_side) == Letterbox::fit(width, height, p.full_side);
         if reduced_is_full || self.since_full.saturating_add(1) >= p.full_every {
             self.since_full = 0;
             return Ok((full()?, Pass::Full));
         }
-        let faces = engine.detect_at(frame, p.reduced_side)?;
+        let faces = detector.detect_at(frame, p.reduced_side)?;
         if lost_any(tracked, &faces, p.min_iou) {
             self.since_full = 0;
             return Ok((full()?, Pass::FullAfterLoss));
@@ -105,6 +111,82 @@ impl Default for DetectionSchedule {
     }
 }
 
+/// One frame's detection as the detection Worker hands it to the kiosk's (issue 19, item 2): the
+/// faces in frame coordinates and the pass that found them. Positions only; the pixels travel
+/// beside it, in a buffer the receiver wipes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(deny_unknown_fields)]
+pub struct Detection {
+    pub faces: Vec<Face>,
+    pub pass: Pass,
+}
+
+/// More faces than a 640×480 frame can hold at the quality gate's minimum size (40 px): a detection
+/// claiming more is not one our detector made.
+pub const MAX_FACES_PER_FRAME: usize = 256;
+
+impl Detection {
+    /// Refuses a detection no detector made for a `width`×`height` frame: too many faces, a
+    /// coordinate that is not a finite number or lies more than a frame away from it, an empty box,
+    /// a score outside [0, 1]. (Faces cut by the frame's edge are normal; they only fail the
+    /// quality gate.)
+    pub fn check(&self, width: u32, height: u32) -> std::result::Result<(), KioskError> {
+        let refuse = |why: String| Err(KioskError::Options(format!("the frame's detection {why}")));
+        if self.faces.len() > MAX_FACES_PER_FRAME {
+            return refuse(format!("lists {} faces (at most {MAX_FACES_PER_FRAME})", self.faces.len()));
+        }
+        let (w, h) = (width as f32, height as f32);
+        let near = |x: f32, y: f32| {
+            x.is_finite() && y.is_finite() && (-w..=2.0 * w).contains(&x) && (-h..=2.0 * h).contains(&y)
+        };
+        for (i, face) in self.faces.iter().enumerate() {
+            let [x, y, bw, bh] = face.bbox;
+            let inside = near(x, y) && near(x + bw, y + bh) && face.landmarks.iter().all(|&[lx, ly]| near(lx, ly));
+            if !inside || !(bw > 0.0 && bh > 0.0) {
+                return refuse(format!("has face {i} outside the {width}×{height} frame or with an empty box"));
+            }
+            if !(0.0..=1.0).contains(&face.score) {
+                return refuse(format!("has face {i} with score {} (not in [0, 1])", face.score));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The detection stage on its own, for a Worker that only detects (the kiosk's other Worker
+/// embeds, tracks and matches): the detector, the schedule, and the faces of the previous frame.
+/// Every face the detector returns starts or continues a track ([`crate::track::Tracker::update`]),
+/// so the previous frame's faces are exactly the tracked faces the schedule's loss rule needs.
+pub struct DetectionStage {
+    detector: Detector,
+    schedule: DetectionSchedule,
+    previous: Vec<Face>,
+}
+
+impl DetectionStage {
+    pub fn new(detector: Detector, policy: DetectionPolicy) -> DetectionStage {
+        DetectionStage { detector, schedule: DetectionSchedule::new(policy), previous: Vec::new() }
+    }
+
+    /// The faces in `frame` and the pass that found them.
+    pub fn detect(&mut self, frame: &Frame) -> Result<Detection> {
+        let (faces, pass) = self.schedule.detect(&self.detector, frame, &self.previous)?;
+        self.previous.clone_from(&faces);
+        Ok(Detection { faces, pass })
+    }
+
+    /// Forgets the previous frame (the camera stopped): the next frame runs the full input.
+    pub fn reset(&mut self) {
+        self.previous.clear();
+        self.schedule = DetectionSchedule::new(self.schedule.policy);
+    }
+
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+}
+
 /// Whether some tracked face has no detection overlapping it by `min_iou`.
 pub fn lost_any(tracked: &[Face], detected: &[Face], min_iou: f32) -> bool {
     tracked.iter().any(|t| detected.iter().all(|d| d.iou(t) < min_iou))
@@ -116,6 +198,28 @@ mod tests {
 
     fn face(x: f32) -> Face {
         Face { bbox: [x, 10.0, 50.0, 60.0], landmarks: [[0.0; 2]; 5], score: 0.9 }
+    }
+
+    fn detection(faces: Vec<Face>) -> Detection {
+        Detection { faces, pass: Pass::Reduced }
+    }
+
+    #[test]
+    fn a_detection_no_detector_made_is_refused() {
+        assert!(detection(vec![face(0.0), face(600.0)]).check(640, 480).is_ok(), "a face cut by the edge is fine");
+        let refused = |d: Detection| d.check(640, 480).unwrap_err().to_string();
+        assert!(refused(detection(vec![face(f32::NAN)])).contains("outside"));
+        assert!(refused(detection(vec![face(1e9)])).contains("outside"));
+        let mut empty = face(0.0);
+        empty.bbox[2] = 0.0;
+        assert!(refused(detection(vec![empty])).contains("empty box"));
+        let mut far_landmark = face(0.0);
+        far_landmark.landmarks[2] = [0.0, -1e6];
+        assert!(refused(detection(vec![far_landmark])).contains("outside"));
+        let mut score = face(0.0);
+        score.score = 1.5;
+        assert!(refused(detection(vec![score])).contains("score"));
+        assert!(refused(detection(vec![face(0.0); MAX_FACES_PER_FRAME + 1])).contains("at most"));
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod session;
 pub mod status;
 
 pub use deployment::{CustodyOptions, Deployment, DeploymentOptions};
-pub use detection::{DetectionPolicy, DetectionSchedule, Pass};
+pub use detection::{Detection, DetectionPolicy, DetectionSchedule, DetectionStage, Pass};
 pub use error::{ErrorCode, KioskError};
 pub use options::KioskOptions;
 pub use review::{AlertView, Decision, ProbeCrop};

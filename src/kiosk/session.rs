@@ -38,7 +38,7 @@ use serde_json::json;
 use super::clock::{ClockEvent, SessionClock};
 use super::demo::{DemoRoster, DEMO_QUERY_RATE_PER_MINUTE};
 use super::deployment::{Deployment, DeploymentOptions, KeyCheck, Verified};
-use super::detection::{DetectionPolicy, DetectionSchedule, Pass};
+use super::detection::{Detection, DetectionPolicy, DetectionSchedule, Pass};
 use super::minute::MinuteCounts;
 use super::review::{AlertView, Decision, ProbeCrop, Reviews};
 use super::status::{ExpectedRates, KioskStatus};
@@ -502,6 +502,21 @@ impl KioskSession {
     /// Processes one frame taken at `now_ms` (milliseconds since the Unix epoch, as the page
     /// says; the session never lets its time go back, see [`super::clock`]).
     pub fn process_frame(&mut self, frame: &Frame, now_ms: f64) -> Result<FrameResult, KioskError> {
+        let (faces, pass) = self.detection.detect(self.engine.detector(), frame, &self.tracker.seen_last_frame())?;
+        self.process_detected_frame(frame, Detection { faces, pass }, now_ms)
+    }
+
+    /// As [`KioskSession::process_frame`], for a frame another stage has detected already (the
+    /// kiosk's detection Worker, [`super::DetectionStage`]): alignment, quality, embedding on need,
+    /// tracking and matching. A detection no detector made for this frame is refused
+    /// ([`Detection::check`]) before anything else happens.
+    pub fn process_detected_frame(
+        &mut self,
+        frame: &Frame,
+        detection: Detection,
+        now_ms: f64,
+    ) -> Result<FrameResult, KioskError> {
+        detection.check(frame.width(), frame.height())?;
         if !now_ms.is_finite() {
             return Err(KioskError::Options(
                 "the frame's time must be a finite number of milliseconds since 1970".into(),
@@ -512,7 +527,7 @@ impl KioskSession {
         self.log_clock(now_unix, event);
         self.roll_minute(now_unix);
         self.stop_matching_outside_the_window(now_unix)?;
-        let analysed = self.analyse_faces(frame)?;
+        let analysed = self.analyse_faces(frame, detection)?;
         let (tracked, requests) = self.tracker.update(&analysed.faces, analysed.sightings, now_ms);
         let expired = self.drop_stale_queries(now_ms);
         let (alerts, queries, matching_error) = self.match_tracks(frame, &tracked, requests, now_ms);
@@ -661,13 +676,16 @@ impl KioskSession {
         Ok(())
     }
 
-    /// Detects (at the reduced input, or the full one when needed: [`super::detection`]), aligns
-    /// and assesses every face, counting each, and embeds only the faces their tracks need (see
+    /// Counts the detection's pass (reduced or full input: [`super::detection`]), aligns and
+    /// assesses every face, counting each, and embeds only the faces their tracks need (see
     /// [`crate::track`]): a good face that starts a track or whose track is still fusing, or a
     /// clearly better one. Faces that fail a quality gate are never embedded. Every crop is wiped as
     /// soon as its face is done.
-    fn analyse_faces(&mut self, frame: &Frame) -> Result<AnalysedFrame, KioskError> {
-        let (faces, pass) = self.detection.detect(&self.engine, frame, &self.tracker.seen_last_frame())?;
+    fn analyse_faces(
+        &mut self,
+        frame: &Frame,
+        Detection { faces, pass }: Detection,
+    ) -> Result<AnalysedFrame, KioskError> {
         self.counters.full_detections += u64::from(pass != Pass::Reduced);
         let needs = self.tracker.embed_when(&faces);
         let mut qualities = Vec::with_capacity(faces.len());

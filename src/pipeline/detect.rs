@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::*;
 
 use super::error::{Error, ModelKind, Result};
@@ -16,7 +16,7 @@ use super::frame::{Frame, Letterbox};
 use super::models::{run_and_wipe, wipe, Plan, VerifiedModel};
 
 /// A detected face in frame coordinates.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Face {
     /// `[x, y, width, height]` of the face box.

@@ -11,7 +11,8 @@ use wasm_bindgen::prelude::*;
 use super::{from_ts, js_error, to_ts, with_stack_wiped};
 use crate::governance::audit::{kiosk_key_from_hex, Reopening};
 use crate::kiosk::{
-    DeploymentOptions, DisclosureResult, FrameResult, KioskError, KioskOptions, KioskSession, KioskStatus, QueryResult,
+    DeploymentOptions, Detection, DisclosureResult, FrameResult, KioskError, KioskOptions, KioskSession, KioskStatus,
+    QueryResult,
 };
 use crate::pipeline::FrameBuffer;
 
@@ -153,6 +154,30 @@ impl Kiosk {
         with_stack_wiped(|| {
             let frame = self.frame_buffer.take_frame(width, height).map_err(|e| js_error(KioskError::from(e)))?;
             let result = self.session.process_frame(&frame, t_ms.unwrap_or_else(now_ms)).map_err(js_error)?;
+            to_ts(&result)
+        })
+    }
+
+    /// As `processFrame`, for a frame the detection Worker has detected already (`FaceDetector.detect`
+    /// on the same pixels): aligns, assesses, embeds on need, tracks and matches. The kiosk runs
+    /// detection and this in two Workers so that the next frame is detected while this one's faces
+    /// are embedded. Throws `OPTIONS_INVALID` for a detection no detector made for this frame size.
+    /// The frame buffer is wiped, also when this throws.
+    #[wasm_bindgen(js_name = processDetectedFrame)]
+    pub fn process_detected_frame(
+        &mut self,
+        width: u32,
+        height: u32,
+        detection: Ts<Detection>,
+        #[wasm_bindgen(js_name = tMs)] t_ms: Option<f64>,
+    ) -> Result<Ts<FrameResult>, JsValue> {
+        with_stack_wiped(|| {
+            let frame = self.frame_buffer.take_frame(width, height).map_err(|e| js_error(KioskError::from(e)))?;
+            let detection = from_ts(detection, "processDetectedFrame detection")?;
+            let result = self
+                .session
+                .process_detected_frame(&frame, detection, t_ms.unwrap_or_else(now_ms))
+                .map_err(js_error)?;
             to_ts(&result)
         })
     }

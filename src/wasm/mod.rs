@@ -9,6 +9,7 @@
 
 #[cfg(feature = "bench-api")]
 mod bench_api;
+mod detector;
 mod engine;
 mod kiosk;
 mod panic;

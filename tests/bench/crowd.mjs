@@ -9,6 +9,10 @@
 // of each new track of the watchlisted face to its alert (the frame's grab to the reply carrying
 // the alert). Results go to bench.json under "kiosk_crowd".
 //
+// Two Workers (issue 19, item 2): each crowd runs twice in the same process, with the engine alone
+// in one Worker (the reference) and with the detection Worker beside it (the kiosk's default,
+// up to two frames in flight), and the ratio is printed. BENCH_PIPELINES=two runs only the latter.
+//
 // Custody: local only so far (the VOPRF and sealed custodies need an authority and a registered
 // kiosk key; not measured here yet).
 
@@ -72,15 +76,15 @@ function deployment(scratch) {
 }
 
 /** The engine Worker on the fake camera for `seconds` (after 3 s of warm-up): what it kept up with. */
-async function runCrowd(origin, camera, deploymentArgs) {
+async function runCrowd(origin, camera, deploymentArgs, pipelined) {
   const browser = await launchWithCamera(camera);
   try {
     const page = await browser.newPage();
     await page.goto(`${origin}/notice.html`);
-    return await page.evaluate(async ({ seconds, deploymentArgs }) => {
+    return await page.evaluate(async ({ seconds, deploymentArgs, pipelined }) => {
       const { EngineClient } = await import('/kiosk/engine-client.js');
       const { openCamera, closeCamera, grabFrame, hasFrame } = await import('/kiosk/camera.js');
-      const engine = new EngineClient('/kiosk-worker.js');
+      const engine = new EngineClient('/kiosk-worker.js', { pipelined });
       await engine.start({});
       await engine.loadWatchlist({ ...deploymentArgs, watchlist: Uint8Array.from(deploymentArgs.watchlist) });
       const video = document.createElement('video');
@@ -93,18 +97,37 @@ async function runCrowd(origin, camera, deploymentArgs) {
       // Frames taken while the group is in view (the clip's last 1.5 s shows none), and their time.
       const inView = { frames: 0, ms: 0 };
       const warmUntil = performance.now() + 3000;
-      for (;;) {
+      // Up to the engine's pipeline depth of frames in flight, as the kiosk page keeps them
+      // (kiosk/camera.js pumpFrames); replies come back in the order the frames were taken. "In
+      // view" time is the time between replies while faces are in view.
+      const inFlight = new Set();
+      let lastReply = null;
+      let [counted, running] = [0, true];
+      const take = async () => {
         const grabbed = performance.now();
-        if (grabbed >= warmUntil && start === null) start = { t: grabbed, frames, counters };
-        if (start && grabbed - start.t >= seconds * 1000) break;
+        if (grabbed >= warmUntil && start === null) start = { t: grabbed, frames: counted, counters };
+        if (start && grabbed - start.t >= seconds * 1000) return void (running = false);
         const result = await engine.processFrame(await grabFrame(video), Date.now());
         const replied = performance.now();
-        frames += 1;
+        counted += 1;
+        frames = counted;
         counters = result.counters;
-        if (start && result.faces.length > 0) [inView.frames, inView.ms] = [inView.frames + 1, inView.ms + replied - grabbed];
+        if (start && result.faces.length > 0 && lastReply !== null) {
+          [inView.frames, inView.ms] = [inView.frames + 1, inView.ms + replied - lastReply];
+        }
+        lastReply = replied;
         for (const face of result.faces) if (!firstSeen.has(face.track)) firstSeen.set(face.track, grabbed);
         if (start) for (const alert of result.alerts) latencies.push(replied - firstSeen.get(alert.track));
         for (const alert of result.alerts) await engine.review(alert.id, 'reject', 'bench');
+      };
+      while (running || inFlight.size > 0) {
+        while (running && inFlight.size < engine.pipelineDepth) {
+          const taken = take().finally(() => inFlight.delete(taken));
+          inFlight.add(taken);
+          // The next frame is taken on the next animation frame at the earliest, as the page does.
+          await new Promise((r) => requestAnimationFrame(r));
+        }
+        await Promise.race(inFlight);
       }
       const elapsed = (performance.now() - start.t) / 1000;
       closeCamera(video, stream);
@@ -113,6 +136,7 @@ async function runCrowd(origin, camera, deploymentArgs) {
       const delta = (key) => (counters[key] - start.counters[key]) / elapsed;
       const sorted = latencies.sort((a, b) => a - b);
       return {
+        workers: engine.pipelineDepth,
         seconds: elapsed,
         fps: (frames - start.frames) / elapsed,
         fps_in_view: inView.frames / (inView.ms / 1000),
@@ -129,7 +153,7 @@ async function runCrowd(origin, camera, deploymentArgs) {
         alerts: latencies.length,
         first_frame_to_alert_ms: sorted.length ? { median: sorted[Math.floor(sorted.length / 2)], max: sorted.at(-1) } : null,
       };
-    }, { seconds, deploymentArgs });
+    }, { seconds, deploymentArgs, pipelined });
   } finally {
     await browser.close();
   }
@@ -139,15 +163,30 @@ const scratch = mkdtempSync(join(tmpdir(), 'veilwatch-crowd-'));
 const { origin, process: server } = await serveKiosk();
 try {
   const deploymentArgs = deployment(scratch);
-  const crowd = { custody: 'local', camera: '640x480, 30 frames/s, 9.5 s clip looped, faces walking 12.5 px/s for 8 s', seconds, faces: {} };
+  const crowd = {
+    custody: 'local',
+    camera: '640x480, 30 frames/s, 9.5 s clip looped, faces walking 12.5 px/s for 8 s',
+    seconds,
+    faces: {},
+    one_worker: {},
+  };
+  const pipelines = (process.env.BENCH_PIPELINES ?? 'one,two').split(',');
   for (const count of sizes) {
-    const result = await runCrowd(origin, crowdCamera(join(scratch, `crowd-${count}.y4m`), count), deploymentArgs);
-    crowd.faces[count] = result;
-    const alert = result.first_frame_to_alert_ms;
-    console.log(`  crowd of ${String(count).padStart(2)}: ${result.fps_in_view.toFixed(1)} frames/s while in view (${result.fps.toFixed(1)} overall), ${result.faces_per_frame.toFixed(1)} faces a frame, `
-      + `${result.faces_embedded_per_s?.toFixed(1) ?? 'all'} embedded/s of ${result.faces_processed_per_s.toFixed(1)} processed/s (${result.faces_rejected_per_s.toFixed(1)}/s rejected by the quality gate); `
-      + `${(result.full_detection_share * 100).toFixed(0)} % of frames detected at the full input; `
-      + `first frame to alert (local custody, ${result.alerts} alerts) ${alert ? `median ${alert.median.toFixed(0)} ms, max ${alert.max.toFixed(0)} ms` : 'none'}`);
+    const camera = crowdCamera(join(scratch, `crowd-${count}.y4m`), count);
+    const one = pipelines.includes('one') ? await runCrowd(origin, camera, deploymentArgs, false) : null;
+    const two = pipelines.includes('two') ? await runCrowd(origin, camera, deploymentArgs, true) : null;
+    for (const result of [one, two].filter(Boolean)) {
+      const alert = result.first_frame_to_alert_ms;
+      console.log(`  crowd of ${String(count).padStart(2)}, ${result.workers === 2 ? 'two Workers' : 'one Worker '}: ${result.fps_in_view.toFixed(1)} frames/s while in view (${result.fps.toFixed(1)} overall), ${result.faces_per_frame.toFixed(1)} faces a frame, `
+        + `${result.faces_embedded_per_s?.toFixed(1) ?? 'all'} embedded/s of ${result.faces_processed_per_s.toFixed(1)} processed/s (${result.faces_rejected_per_s.toFixed(1)}/s rejected by the quality gate); `
+        + `${(result.full_detection_share * 100).toFixed(0)} % of frames detected at the full input; `
+        + `first frame to alert (local custody, ${result.alerts} alerts) ${alert ? `median ${alert.median.toFixed(0)} ms, max ${alert.max.toFixed(0)} ms` : 'none'}`);
+    }
+    if (one && two) {
+      console.log(`  crowd of ${String(count).padStart(2)}: two Workers / one, frames/s while in view ×${(two.fps_in_view / one.fps_in_view).toFixed(2)}`);
+    }
+    crowd.faces[count] = two ?? one;
+    if (one && two) crowd.one_worker[count] = one;
   }
   const benchPath = join(repo, 'bench.json');
   let report = {};

@@ -235,6 +235,36 @@ function scenarios(build, deployment) {
       kiosk.free();
       return { patterns, pending, afterReview };
     },
+    /** The kiosk's two Workers (issue 19): `FaceDetector` detects each frame, `Kiosk` processes the
+     * detected frame; the same passer-by as `stranger`, the same frames. In the browser each stage
+     * has its own instance; here both share one memory, which the scan covers whole. */
+    twoWorkers() {
+      const frame = cameraFrame(photo('Tony_Blair', 2));
+      const patterns = patternsOf(frame, deployment());
+      const { FaceDetector } = build.glue;
+      const stage = FaceDetector.create(detector);
+      const kiosk = Kiosk.create({ detector, recognizer, ...deployment() });
+      const t0 = Date.now();
+      const process = (pixels, t) => {
+        stage.frameBuffer(W, H).set(pixels);
+        const detection = stage.detect(W, H);
+        kiosk.frameBuffer(W, H).set(pixels);
+        return kiosk.processDetectedFrame(W, H, detection, t);
+      };
+      let result = process(frame, t0);
+      assert.equal(result.faces.length, 1, 'the face was detected');
+      assert.ok(result.counters.matchAttempts >= 1, 'and matched against the watchlist');
+      for (let i = 1; i < 3; i++) result = process(frame, t0 + 100 * i);
+      result = process(blank, t0 + 3000);
+      assert.equal(result.counters.tracksActive, 0, 'the track ended');
+      const trackEnded = scan(build.memory, patterns);
+      kiosk.stop();
+      stage.reset();
+      const stopped = scan(build.memory, patterns);
+      kiosk.free();
+      stage.free();
+      return { patterns, trackEnded, stopped };
+    },
     /** The bare engine: Engine.analyse, then Engine.detect, on the frame. */
     bareEngine() {
       const frame = cameraFrame(photo('Tony_Blair', 2));
@@ -283,6 +313,12 @@ describe('G2 in the wasm heap: nothing of a processed face stays in the WebAssem
       assert.deepEqual(stopped.found, nothing(patterns), `nor after stop(); found: ${stopped.where.join('; ')}`);
     });
 
+    test('two Workers (FaceDetector, then Kiosk.processDetectedFrame): nothing left once the track ends, nor after stop()', () => {
+      const { patterns, trackEnded, stopped } = scenarios(production, deployment).twoWorkers();
+      assert.deepEqual(trackEnded.found, nothing(patterns), `nothing of the passer-by is left after the track ended; found: ${trackEnded.where.join('; ')}`);
+      assert.deepEqual(stopped.found, nothing(patterns), `nor after stop(); found: ${stopped.where.join('; ')}`);
+    });
+
     test('a passer-by on the list: the probe crop is held for the review only, then nothing is left', () => {
       const { patterns, pending, afterReview } = scenarios(production, deployment).reviewed();
       assert.ok(pending['probe crop (RGBA)'] > 0, 'the scan finds the probe crop while the alert waits for review');
@@ -312,6 +348,13 @@ describe('G2 in the wasm heap: nothing of a processed face stays in the WebAssem
     test('a passer-by who is not on the list: the face is found after the track ended and after stop()', () => {
       const { trackEnded, stopped } = scenarios(unwiped, deployment).stranger();
       console.log(`negative control, stranger after stop(): ${JSON.stringify(stopped.found)}`);
+      assert.ok(trackEnded.found['recogniser input and activations'] > 0, 'the recogniser\'s activations are found after the track ended');
+      assert.ok(stopped.found['recogniser input and activations'] > 0, 'and after stop()');
+    });
+
+    test('two Workers: the face is found after the track ended and after stop()', () => {
+      const { trackEnded, stopped } = scenarios(unwiped, deployment).twoWorkers();
+      console.log(`negative control, two Workers after stop(): ${JSON.stringify(stopped.found)}`);
       assert.ok(trackEnded.found['recogniser input and activations'] > 0, 'the recogniser\'s activations are found after the track ended');
       assert.ok(stopped.found['recogniser input and activations'] > 0, 'and after stop()');
     });

@@ -121,10 +121,11 @@ export class VeilwatchKiosk extends EventTarget {
         throw refusal('frame', 'SOURCE_INVALID', 'run() takes a <video>, a MediaStream or "camera"');
       }
     }
-    const camera = { video, stream, ownsStream: stream !== null, frameInFlight: false };
+    const camera = { video, stream, ownsStream: stream !== null, framesInFlight: 0 };
     this.#camera = camera;
     pumpFrames(video, camera, (bitmap) => this.processFrame(bitmap).catch((error) => this.#emit('error', error)),
-      (error) => this.#emit('error', refusal('frame', 'SOURCE_INVALID', `a frame could not be read: ${error.message}`)));
+      (error) => this.#emit('error', refusal('frame', 'SOURCE_INVALID', `a frame could not be read: ${error.message}`)),
+      { inFlight: this.#engine.pipelineDepth });
     // pumpFrames runs while `stream` is set; a caller's own <video> has none of ours.
     camera.stream ??= video.srcObject ?? true;
     return hasFrame(video);

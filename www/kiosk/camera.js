@@ -62,16 +62,18 @@ export const grabFrame = (video) => createImageBitmap(video);
 
 /**
  * While `state.stream` is set, takes frames of `video` and hands each to `send(bitmap)` (which
- * returns a promise), one at a time: a frame is taken only once the previous `send` has settled,
- * so a slow device drops frames rather than queue them. `unreadable(error)` hears of a frame that
- * could not be taken.
+ * returns a promise), at most `inFlight` at a time (the engine's pipeline depth:
+ * `EngineClient.pipelineDepth`): a frame is taken only once fewer than that many `send`s are
+ * unsettled, so a slow device drops frames rather than queue them. `unreadable(error)` hears of a
+ * frame that could not be taken. `state.framesInFlight` counts them.
  */
-export function pumpFrames(video, state, send, unreadable) {
+export function pumpFrames(video, state, send, unreadable, { inFlight = 1 } = {}) {
+  state.framesInFlight = 0;
   const pump = () => {
     if (!state.stream) return;
-    if (!state.frameInFlight && hasFrame(video)) {
-      state.frameInFlight = true;
-      grabFrame(video).then(send, unreadable).finally(() => { state.frameInFlight = false; });
+    if (state.framesInFlight < inFlight && hasFrame(video)) {
+      state.framesInFlight += 1;
+      grabFrame(video).then(send, unreadable).finally(() => { state.framesInFlight -= 1; });
     }
     requestAnimationFrame(pump);
   };

@@ -1,5 +1,8 @@
-// The page's side of the engine Worker (www/kiosk-worker.js): every call is one request and one
-// reply, matched by id. A refusal becomes a rejected promise carrying an EngineError whose `code`
+// The page's side of the engine Worker (www/kiosk-worker.js) and, by default, of the detection
+// Worker (www/detect-worker.js) beside it: every call is one request and one reply, matched by id.
+// With both Workers, a frame goes to the detection Worker, which passes it on to the engine Worker
+// (through a MessageChannel this client sets up at `start`), and the reply comes from there; the
+// two run on two cores, so up to `pipelineDepth` (2) frames may be in flight. A refusal becomes a rejected promise carrying an EngineError whose `code`
 // is the engine's stable error code, so callers decide what to say by code, never by reading the
 // message. No DOM here.
 
@@ -28,6 +31,8 @@ export const isWindowClosed = (code) => WINDOW_CLOSED.has(code);
 
 export class EngineClient {
   #worker;
+  /** The detection Worker, or null when the engine Worker detects too. */
+  #detector = null;
   #pending = new Map();
   #nextId = 1;
 
@@ -53,14 +58,17 @@ export class EngineClient {
   onProgress = () => {};
 
   /**
-   * Starts the Worker at `url`. If its script cannot run, the pending requests (the first is
+   * Starts the engine Worker at `url` and, unless `pipelined` is false, the detection Worker
+   * (detect-worker.js beside it). If a script cannot run, the pending requests (the first is
    * always `start`) and every later one are rejected with code WORKER_FAILED. `onFatal(error)` is
    * called once if the engine stops (a fatal EngineError): the caller then starts a new client.
    */
-  constructor(url, { onFatal } = {}) {
-    this.#worker = new Worker(url, { type: 'module' });
+  constructor(url, { onFatal, pipelined = true } = {}) {
+    const workerUrl = new URL(url, globalThis.location?.href);
+    this.#worker = new Worker(workerUrl, { type: 'module' });
+    if (pipelined) this.#detector = new Worker(new URL('detect-worker.js', workerUrl), { type: 'module' });
     let fatalReported = false;
-    this.#worker.onmessage = ({ data }) => {
+    const onmessage = ({ data }) => {
       if (data.type === 'matched') return this.onMatched(data);
       if (data.type === 'disclosed') return this.onDisclosed(data);
       if (data.type === 'progress') return this.onProgress(data);
@@ -75,11 +83,32 @@ export class EngineClient {
         onFatal?.(error);
       }
     };
-    this.#worker.onerror = (event) => {
+    const onerror = (event) => {
       this.#broken = new EngineError({ request: 'start', code: 'WORKER_FAILED', message: event.message ?? 'unknown error' });
       for (const { reject } of this.#pending.values()) reject(this.#broken);
       this.#pending.clear();
     };
+    for (const worker of [this.#worker, this.#detector]) {
+      if (!worker) continue;
+      worker.onmessage = onmessage;
+      worker.onerror = onerror;
+    }
+  }
+
+  /** How many frames may be in flight at once: 2 with the detection Worker (one detected while the
+   * other is embedded), else 1. */
+  get pipelineDepth() {
+    return this.#detector ? 2 : 1;
+  }
+
+  /** Sends `message` to the detection Worker under a new request id; its reply comes from either Worker. */
+  #requestDetection(type, args, transfer) {
+    if (this.#broken) return Promise.reject(this.#broken);
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#detector.postMessage({ ...args, id, type }, transfer);
+    });
   }
 
   /** Sends one request and resolves with the Worker's reply (rejects with an EngineError). */
@@ -101,7 +130,11 @@ export class EngineClient {
    * or AUDIT_LOG_FOREIGN if the stored log cannot be continued.
    */
   start({ kioskKey, restartReason, overseerPublicKey, modelsUrl } = {}) {
-    return this.request('start', { kioskKey, restartReason, overseerPublicKey, modelsUrl: modelsUrl?.toString() });
+    const args = { kioskKey, restartReason, overseerPublicKey, modelsUrl: modelsUrl?.toString() };
+    if (!this.#detector) return this.request('start', args);
+    const { port1, port2 } = new MessageChannel();
+    this.#detector.postMessage({ type: 'connect', port: port1 }, [port1]);
+    return this.request('start', { ...args, detectorPort: port2 }, [port2]);
   }
 
   /** The audit chain's head to sign. Resolves with `{head: {seq, head} | undefined}`. */
@@ -117,6 +150,7 @@ export class EngineClient {
   /** Ends the Worker at once (after it stopped); pending requests are never answered. */
   terminate() {
     this.#worker.terminate();
+    this.#detector?.terminate();
     this.#broken = new EngineError({ request: 'start', code: 'ENGINE_STOPPED', message: 'this engine was replaced' });
     for (const { reject } of this.#pending.values()) reject(this.#broken);
     this.#pending.clear();
@@ -128,6 +162,7 @@ export class EngineClient {
    * is how many blind matches went to the authority (their outcome comes to `onMatched`).
    */
   processFrame(bitmap, t) {
+    if (this.#detector) return this.#requestDetection('frame', { bitmap, t }, [bitmap]);
     return this.request('frame', { bitmap, t }, [bitmap]);
   }
 
