@@ -127,7 +127,7 @@ async function runCrowd(origin, camera, deploymentArgs, pipelined) {
           // The next frame is taken on the next animation frame at the earliest, as the page does.
           await new Promise((r) => requestAnimationFrame(r));
         }
-        await Promise.race(inFlight);
+        if (inFlight.size > 0) await Promise.race(inFlight);
       }
       const elapsed = (performance.now() - start.t) / 1000;
       closeCamera(video, stream);

@@ -59,9 +59,21 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// A loopback port nobody listens on right now.
+/// A loopback port nobody listens on right now, and never handed out before in this test process.
+/// The port is released before the caller's child binds it, so two tests running side by side could
+/// otherwise be given the same port (the kernel may hand a released port out again): one child then
+/// fails to bind while its test talks to the other test's server (a Redis that the other test stops
+/// gives "connection refused" in the middle of a test).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A local socket address.
