@@ -234,6 +234,11 @@ impl Tracker {
         }
     }
 
+    /// Whether track `id` has raised an alert already.
+    pub fn has_alerted(&self, id: u32) -> bool {
+        self.tracks.iter().any(|t| t.id == id && t.alerted)
+    }
+
     /// The faces of the tracks seen in the last frame (given to the last [`Tracker::update`]): where
     /// the next frame should find them again.
     pub fn seen_last_frame(&self) -> Vec<Face> {

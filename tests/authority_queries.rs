@@ -109,6 +109,23 @@ fn a_frame_returns_the_blinded_query_and_the_answer_raises_the_alert() {
 }
 
 #[test]
+fn a_track_whose_two_queries_both_come_back_alerts_once() {
+    // The authority is slower than the track's retry: the track is matched again (a second query)
+    // while its first query is still out. Both answers open the record; one alert.
+    let Some(mut s) = setup(600, 5000.0) else { return };
+    let first = s.session.process_frame(&s.enrolled, ms(0.0)).unwrap();
+    let second = s.session.process_frame(&s.enrolled, ms(1100.0)).unwrap();
+    assert_eq!((first.queries.len(), second.queries.len()), (1, 1), "one query per retry while the first is out");
+    let answers = [&first.queries[0], &second.queries[0]].map(|q| (q.id, s.key.evaluate_blinded(&q.body).unwrap()));
+    let alerts: Vec<usize> = answers
+        .iter()
+        .map(|(id, answer)| s.session.complete_query(*id, answer, NOW).unwrap().alerts.len())
+        .collect();
+    assert_eq!(alerts, [1, 0], "the second answer raises no second alert for the same track");
+    assert_eq!((s.session.pending_queries(), s.session.pending_reviews()), (0, 1));
+}
+
+#[test]
 fn a_stranger_answered_raises_nothing_and_a_local_frame_result_has_no_queries_key() {
     let Some(mut s) = setup(600, 5000.0) else { return };
     let result = s.session.process_frame(&s.stranger, ms(0.0)).unwrap();

@@ -559,7 +559,9 @@ impl KioskSession {
 
     /// Finishes the blind match of pending query `id` with the authority's `answer` (the body of
     /// its reply): alerts for the records that open. The query's state is wiped whatever happens;
-    /// a malformed answer counts as a failed attempt and is reported in `matching_error`.
+    /// a malformed answer counts as a failed attempt and is reported in `matching_error`. A track
+    /// that alerted meanwhile (an earlier query of it came back first: a track goes on fusing, and
+    /// may be matched again, while its query is with the authority) raises no second alert.
     pub fn complete_query(&mut self, id: u32, answer: &[u8], now_unix: i64) -> Result<QueryResult, KioskError> {
         let query = self.take_query(id)?;
         let now_unix = self.observe_unix(now_unix);
@@ -573,7 +575,9 @@ impl KioskSession {
             match query.batch.finish(answer, &public_key) {
                 Ok(outputs) => {
                     let found = deployment.matcher.open_matches(&outputs);
-                    alerts = self.raise_alerts(query.track, found, &query.probe, now_unix);
+                    if !self.tracker.has_alerted(query.track) {
+                        alerts = self.raise_alerts(query.track, found, &query.probe, now_unix);
+                    }
                 }
                 Err(e) => {
                     self.counters.match_failures += 1;

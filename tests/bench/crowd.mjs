@@ -13,15 +13,20 @@
 // in one Worker (the reference) and with the detection Worker beside it (the kiosk's default,
 // up to two frames in flight), and the ratio is printed. BENCH_PIPELINES=two runs only the latter.
 //
-// Custody: local only so far (the VOPRF and sealed custodies need an authority and a registered
-// kiosk key; not measured here yet).
+// Custody (BENCH_CUSTODIES, default local,voprf): local (the PRF key in the kiosk), and VOPRF
+// custody at a real `veilwatch authority` on loopback (the kiosk key made in the page, the deployment
+// registered for it, every query a signed round trip; alerts arrive when the authority's answer does,
+// so "first frame to alert" includes the round trip). Sealed custody has no kiosk yet (issue 20).
+// VOPRF custody runs the kiosk's default only (two Workers).
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { cli, haveLfw, launchWithCamera, lfw, repo, serveKiosk } from '../harness.mjs';
+import { spawn } from 'node:child_process';
+
+import { cli, freePort, haveLfw, launchWithCamera, lfw, repo, serveKiosk } from '../harness.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
 const sizes = (process.env.BENCH_CROWDS ?? '1,5,10').split(',').map(Number);
@@ -69,18 +74,60 @@ function deployment(scratch) {
   }));
   veilwatch('profile', 'sign', '--keys', file('keys'), '--watchlist', file('list.vwl'), '--template', file('profile.json'),
     '--out', file('list.vwp'));
+  veilwatch('enroll', file('people'), '--keys', file('keys'), '--out', file('authority.vwl'), '--custody', 'authority',
+    '--valid-until', '2099-01-01');
   return {
-    watchlist: [...readFileSync(file('list.vwl'))], issuerKey, profile: readFileSync(file('list.vwp'), 'utf8'),
-    custody: { kind: 'local', prfKey },
+    local: {
+      watchlist: [...readFileSync(file('list.vwl'))], issuerKey, profile: readFileSync(file('list.vwp'), 'utf8'),
+      custody: { kind: 'local', prfKey },
+    },
+    /** VOPRF custody for the kiosk key `kioskKey` at `url`: registers the deployment for it and signs
+     * its profile; resolves with the deployment and the running authority (kill it when done). */
+    async voprf(kioskKey, url, kioskOrigin) {
+      const registration = file(`${kioskKey.slice(0, 8)}.vwr`);
+      veilwatch('registration', 'deployment', '--keys', file('keys'), '--watchlist', file('authority.vwl'),
+        '--materials', file('authority.vwl.materials.json'), '--kiosk-key', kioskKey, '--faces-per-minute', '6000',
+        '--faces-per-day', '1000000', '--faces-total', '10000000', '--disclosures-per-hour', '10000', '--out', registration);
+      writeFileSync(file('authority-profile.json'), JSON.stringify({
+        ...JSON.parse(readFileSync(file('profile.json'), 'utf8')), custody: { kind: 'authority', url },
+      }));
+      veilwatch('profile', 'sign', '--keys', file('keys'), '--watchlist', file('authority.vwl'), '--template',
+        file('authority-profile.json'), '--kiosk-key', kioskKey, '--out', file('authority.vwp'));
+      const { port } = new URL(url);
+      const authority = spawn(cli, ['authority', '--keys', file('keys/authority'), '--listen', `127.0.0.1:${port}`,
+        '--admin-listen', '127.0.0.1:0', '--allow-origin', kioskOrigin, '--register', registration], { stdio: 'ignore' });
+      for (let i = 0; ; i++) {
+        try {
+          await fetch(`${url}/v1/health`);
+          break;
+        } catch (error) {
+          if (i === 100) throw new Error(`veilwatch authority did not come up at ${url}: ${error.message}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      return {
+        authority,
+        deployment: {
+          watchlist: [...readFileSync(file('authority.vwl'))], issuerKey, profile: readFileSync(file('authority.vwp'), 'utf8'),
+          custody: { kind: 'authority', url },
+        },
+      };
+    },
   };
 }
 
 /** The engine Worker on the fake camera for `seconds` (after 3 s of warm-up): what it kept up with. */
-async function runCrowd(origin, camera, deploymentArgs, pipelined) {
+async function runCrowd(origin, camera, deployments, { pipelined, custody, authorityUrl }) {
   const browser = await launchWithCamera(camera);
+  let authority = null;
   try {
     const page = await browser.newPage();
     await page.goto(`${origin}/notice.html`);
+    let deploymentArgs = deployments.local;
+    if (custody === 'voprf') {
+      const kioskKey = await page.evaluate(async () => (await (await import('/kiosk/kiosk-key.js')).createKioskKey()).publicHex);
+      ({ authority, deployment: deploymentArgs } = await deployments.voprf(kioskKey, authorityUrl, origin));
+    }
     return await page.evaluate(async ({ seconds, deploymentArgs, pipelined }) => {
       const { EngineClient } = await import('/kiosk/engine-client.js');
       const { openCamera, closeCamera, grabFrame, hasFrame } = await import('/kiosk/camera.js');
@@ -97,6 +144,14 @@ async function runCrowd(origin, camera, deploymentArgs, pipelined) {
       // Frames taken while the group is in view (the clip's last 1.5 s shows none), and their time.
       const inView = { frames: 0, ms: 0 };
       const warmUntil = performance.now() + 3000;
+      // Under authority custody an alert comes when the authority's answer does, outside any frame.
+      engine.onMatched = ({ alerts }) => {
+        const replied = performance.now();
+        for (const alert of alerts) {
+          if (start) latencies.push(replied - firstSeen.get(alert.track));
+          engine.review(alert.id, 'reject', 'bench');
+        }
+      };
       // Up to the engine's pipeline depth of frames in flight, as the kiosk page keeps them
       // (kiosk/camera.js pumpFrames); replies come back in the order the frames were taken. "In
       // view" time is the time between replies while faces are in view.
@@ -136,6 +191,7 @@ async function runCrowd(origin, camera, deploymentArgs, pipelined) {
       const delta = (key) => (counters[key] - start.counters[key]) / elapsed;
       const sorted = latencies.sort((a, b) => a - b);
       return {
+        custody: deploymentArgs.custody.kind === 'local' ? 'local' : 'voprf',
         workers: engine.pipelineDepth,
         seconds: elapsed,
         fps: (frames - start.frames) / elapsed,
@@ -156,37 +212,46 @@ async function runCrowd(origin, camera, deploymentArgs, pipelined) {
     }, { seconds, deploymentArgs, pipelined });
   } finally {
     await browser.close();
+    authority?.kill();
   }
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'veilwatch-crowd-'));
-const { origin, process: server } = await serveKiosk();
+const authorityUrl = `http://127.0.0.1:${await freePort()}`;
+const { origin, process: server } = await serveKiosk(['--authority', authorityUrl]);
 try {
-  const deploymentArgs = deployment(scratch);
+  const deployments = deployment(scratch);
   const crowd = {
     custody: 'local',
     camera: '640x480, 30 frames/s, 9.5 s clip looped, faces walking 12.5 px/s for 8 s',
     seconds,
     faces: {},
     one_worker: {},
+    voprf: {},
   };
   const pipelines = (process.env.BENCH_PIPELINES ?? 'one,two').split(',');
+  const custodies = (process.env.BENCH_CUSTODIES ?? 'local,voprf').split(',');
+  const show = (count, result) => {
+    const alert = result.first_frame_to_alert_ms;
+    console.log(`  crowd of ${String(count).padStart(2)}, ${result.custody}, ${result.workers === 2 ? 'two Workers' : 'one Worker '}: ${result.fps_in_view.toFixed(1)} frames/s while in view (${result.fps.toFixed(1)} overall), ${result.faces_per_frame.toFixed(1)} faces a frame, `
+      + `${result.faces_embedded_per_s?.toFixed(1) ?? 'all'} embedded/s of ${result.faces_processed_per_s.toFixed(1)} processed/s (${result.faces_rejected_per_s.toFixed(1)}/s rejected by the quality gate); `
+      + `${(result.full_detection_share * 100).toFixed(0)} % of frames detected at the full input; `
+      + `first frame to alert (${result.alerts} alerts) ${alert ? `median ${alert.median.toFixed(0)} ms, max ${alert.max.toFixed(0)} ms` : 'none'}`);
+  };
   for (const count of sizes) {
     const camera = crowdCamera(join(scratch, `crowd-${count}.y4m`), count);
-    const one = pipelines.includes('one') ? await runCrowd(origin, camera, deploymentArgs, false) : null;
-    const two = pipelines.includes('two') ? await runCrowd(origin, camera, deploymentArgs, true) : null;
-    for (const result of [one, two].filter(Boolean)) {
-      const alert = result.first_frame_to_alert_ms;
-      console.log(`  crowd of ${String(count).padStart(2)}, ${result.workers === 2 ? 'two Workers' : 'one Worker '}: ${result.fps_in_view.toFixed(1)} frames/s while in view (${result.fps.toFixed(1)} overall), ${result.faces_per_frame.toFixed(1)} faces a frame, `
-        + `${result.faces_embedded_per_s?.toFixed(1) ?? 'all'} embedded/s of ${result.faces_processed_per_s.toFixed(1)} processed/s (${result.faces_rejected_per_s.toFixed(1)}/s rejected by the quality gate); `
-        + `${(result.full_detection_share * 100).toFixed(0)} % of frames detected at the full input; `
-        + `first frame to alert (local custody, ${result.alerts} alerts) ${alert ? `median ${alert.median.toFixed(0)} ms, max ${alert.max.toFixed(0)} ms` : 'none'}`);
-    }
+    const run = (pipelined, custody) => runCrowd(origin, camera, deployments, { pipelined, custody, authorityUrl });
+    const local = custodies.includes('local');
+    const one = local && pipelines.includes('one') ? await run(false, 'local') : null;
+    const two = local && pipelines.includes('two') ? await run(true, 'local') : null;
+    const voprf = custodies.includes('voprf') ? await run(true, 'voprf') : null;
+    [one, two, voprf].filter(Boolean).forEach((result) => show(count, result));
     if (one && two) {
       console.log(`  crowd of ${String(count).padStart(2)}: two Workers / one, frames/s while in view ×${(two.fps_in_view / one.fps_in_view).toFixed(2)}`);
     }
-    crowd.faces[count] = two ?? one;
+    if (two ?? one) crowd.faces[count] = two ?? one;
     if (one && two) crowd.one_worker[count] = one;
+    if (voprf) crowd.voprf[count] = voprf;
   }
   const benchPath = join(repo, 'bench.json');
   let report = {};
