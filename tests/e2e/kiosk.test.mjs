@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 
 import {
-  chromiumPath, cli, createKioskKey, fakeCamera as camera, freePort, haveLfw, launchWithCamera as launch, lfw, repo, serveKiosk,
+  chromiumPath, cli, createKioskKey, fakeCamera as camera, freePort, haveLfw, launchWithCamera as launch, lfw, moduleGraph, repo, serveKiosk,
 } from '../harness.mjs';
 import { watchBrowser } from '../egress.mjs';
 
@@ -38,13 +38,16 @@ const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models
 
 test('the service worker caches every script the kiosk page and its Worker load', () => {
   const { app } = serviceWorkerCache();
-  // www/engine-wasm.js is served as /pkg/engine-wasm.js (tools/build-wasm copies it there).
-  const scripts = [
+  // www/engine-wasm.js is served as /pkg/engine-wasm.js (tools/build-wasm copies it there). Besides
+  // the app's own folders, every module the pages and the Worker import: the package's API among
+  // them, since the page sits on it.
+  const scripts = [...new Set([
     ...readdirSync(join(repo, 'www')).filter((f) => f.endsWith('.js') && f !== 'sw.js' && f !== 'engine-wasm.js').map((f) => `/${f}`),
     '/pkg/engine-wasm.js',
     ...readdirSync(join(repo, 'www/kiosk')).filter((f) => f.endsWith('.js')).map((f) => `/kiosk/${f}`),
-  ];
-  assert.ok(scripts.length >= 12);
+    ...moduleGraph('kiosk.js'), ...moduleGraph('kiosk-worker.js'), ...moduleGraph('notice.js'),
+  ])];
+  assert.ok(scripts.includes('/api/create-kiosk.js') && scripts.length >= 12);
   assert.deepEqual(scripts.filter((s) => !app.includes(s)), [], 'www/sw.js lists every page script');
 });
 
