@@ -326,6 +326,35 @@ describe('kiosk', { skip: !haveData }, () => {
     }
   });
 
+  test('when the engine traps with a deployment loaded, the restarted engine matches against the same deployment', async () => {
+    const { browser, page } = await openKiosk(join(scratch, 'enrolled.y4m'));
+    try {
+      await loadWatchlist(page, join(scratch, 'list.vwl'), join(scratch, 'ok.vwp'));
+      await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
+      await page.click('#start');
+      await page.waitForFunction(() => Number(document.getElementById('faces-processed').textContent) >= 1, null, { timeout: 60_000 });
+      const worker = page.workers().find((w) => w.url().endsWith('/kiosk-worker.js'));
+      // Overwrite the engine's whole memory, as a wild write would: its next call traps.
+      await worker.evaluate(async () => {
+        const { default: init } = await import(new URL('/pkg/veilwatch.js', self.location.origin).href);
+        new Uint8Array((await init()).memory.buffer).fill(0xff);
+      });
+      await page.waitForFunction(() => /restarted after an internal error/.test(document.getElementById('status').textContent), null, { timeout: 120_000 });
+      // The deployment was loaded again from the page's copy (a load transfers the watchlist it sends).
+      await page.waitForFunction(() => /up to 64 entries/.test(document.getElementById('watchlist-status').textContent), null, { timeout: 30_000 });
+      // The stored log, after its restart line: the deployment's config line, then an alert.
+      await page.waitForFunction(async () => {
+        const { storedAudit } = await import('/api/create-kiosk.js');
+        const kinds = (await storedAudit()).log.trim().split('\n').map((line) => JSON.parse(line).kind);
+        const restart = kinds.lastIndexOf('restart');
+        return restart >= 0 && kinds.indexOf('config', restart) > restart && kinds.indexOf('alert', restart) > restart;
+      }, null, { timeout: 60_000, polling: 1000 });
+      assert.doesNotMatch(await page.textContent('#status'), /refused/);
+    } finally {
+      await browser.close();
+    }
+  });
+
   test('the served kiosk keeps working when its server goes away (cached application)', async () => {
     const { origin: kioskOrigin, process: kiosk } = await serveKiosk();
     const browser = await launch(join(scratch, 'enrolled.y4m'));
