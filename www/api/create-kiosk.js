@@ -44,8 +44,8 @@ function folderUrl(url) {
   return resolved;
 }
 
-/** A deployment as kept for an engine restart: its own copy of the watchlist, since each load
- * transfers (detaches) the buffer it is given. */
+/** A copy of `deployment` with watchlist bytes of its own: each load transfers (detaches) the
+ * buffer it sends, and the kiosk keeps a copy to load again after an engine restart. */
 const withOwnWatchlist = (deployment) => ({ ...deployment, watchlist: deployment.watchlist.slice() });
 
 // createKiosk's way in to a kiosk's start (the constructor alone does not start an engine).
@@ -60,7 +60,8 @@ let launch;
  * finished; `disclosure` `{alert, record?, material?}`; `status` the KioskStatus whenever it
  * changes; `anchor` the AnchorCounts whenever the audit head was signed or sent; `restart`
  * `{reason}` once a new engine continues after the previous one stopped on an internal error;
- * `error` a VeilwatchError from the camera loop, a late authority answer or a failed restart.
+ * `error` a VeilwatchError from the camera loop, a late authority answer, a failed restart or a
+ * deployment that no longer loads after one.
  *
  * The audit log stays durable and signed without the page's help: its head is signed with the
  * kiosk key (if this device has one) at every load, alert and review and every minute, stored
