@@ -102,7 +102,13 @@ function watch(running) {
     alerts.update(detail);
     if (detail.material) status.say(`Alert ${detail.alert}: ${detail.material}`, { error: true, topic: 'material' });
   });
-  running.addEventListener('restart', () => say('The face engine was restarted after an internal error; the audit log continues.'));
+  running.addEventListener('restart', ({ detail: { unreviewed } }) => {
+    unreviewed.forEach((id) => alerts.remove(id));
+    const lost = unreviewed.length > 0
+      ? ` Alert${unreviewed.length > 1 ? 's' : ''} ${unreviewed.join(', ')}, raised before it stopped, can no longer be reviewed here: the audit log keeps ${unreviewed.length > 1 ? 'them' : 'it'} without a review.`
+      : '';
+    say(`The face engine was restarted after an internal error; the audit log continues.${lost}`);
+  });
   running.addEventListener('error', ({ detail }) => {
     if (detail.request !== 'match') refused(detail);
   });

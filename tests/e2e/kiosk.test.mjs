@@ -326,13 +326,15 @@ describe('kiosk', { skip: !haveData }, () => {
     }
   });
 
-  test('when the engine traps with a deployment loaded, the restarted engine matches against the same deployment', async () => {
+  test('when the engine traps with a deployment loaded, the restarted engine matches against the same deployment; the old engine\'s alert leaves the list', async () => {
     const { browser, page } = await openKiosk(join(scratch, 'enrolled.y4m'));
     try {
       await loadWatchlist(page, join(scratch, 'list.vwl'), join(scratch, 'ok.vwp'));
       await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
       await page.click('#start');
-      await page.waitForFunction(() => Number(document.getElementById('faces-processed').textContent) >= 1, null, { timeout: 60_000 });
+      await page.waitForSelector('li.alert', { timeout: 60_000 });
+      const before = await page.getAttribute('li.alert', 'data-alert');
+      await page.evaluate(() => { document.querySelector('li.alert').dataset.testOldEngine = ''; });
       const worker = page.workers().find((w) => w.url().endsWith('/kiosk-worker.js'));
       // Overwrite the engine's whole memory, as a wild write would: its next call traps.
       await worker.evaluate(async () => {
@@ -340,6 +342,10 @@ describe('kiosk', { skip: !haveData }, () => {
         new Uint8Array((await init()).memory.buffer).fill(0xff);
       });
       await page.waitForFunction(() => /restarted after an internal error/.test(document.getElementById('status').textContent), null, { timeout: 120_000 });
+      // The new engine numbers its alerts from 1 again: a decision on the old alert must not be
+      // recorded against a new one, so the old one leaves the list, said in words.
+      assert.match(await page.textContent('#status'), new RegExp(`Alert ${before}, raised before it stopped, can no longer be reviewed here`));
+      assert.equal(await page.locator('li.alert[data-test-old-engine]').count(), 0, 'the old engine\'s alert left the list');
       // The deployment was loaded again from the page's copy (a load transfers the watchlist it sends).
       await page.waitForFunction(() => /up to 64 entries/.test(document.getElementById('watchlist-status').textContent), null, { timeout: 30_000 });
       // The stored log, after its restart line: the deployment's config line, then an alert.
@@ -350,6 +356,8 @@ describe('kiosk', { skip: !haveData }, () => {
         return restart >= 0 && kinds.indexOf('config', restart) > restart && kinds.indexOf('alert', restart) > restart;
       }, null, { timeout: 60_000, polling: 1000 });
       assert.doesNotMatch(await page.textContent('#status'), /refused/);
+      await page.waitForSelector('li.alert', { timeout: 30_000 });
+      assert.equal(await page.locator('li.alert').count(), 1, 'the new engine\'s alert is listed, alone');
     } finally {
       await browser.close();
     }

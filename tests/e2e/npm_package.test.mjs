@@ -92,7 +92,7 @@ try {
   kiosk = await createKiosk({ ...options, archived });
 }
 kiosk.addEventListener('anchor', ({ detail }) => console.log(detail.signedSeq, detail.sent, detail.failed, detail.lastFailure));
-kiosk.addEventListener('restart', ({ detail }) => console.log(detail.reason));
+kiosk.addEventListener('restart', ({ detail }) => console.log(detail.reason, detail.unreviewed.map((id) => id + 1)));
 kiosk.addEventListener('matched', ({ detail }) => console.log(detail.counters.alerts, detail.matchingError));
 kiosk.addEventListener('disclosure', ({ detail }) => console.log(detail.alert, detail.record?.label ?? detail.material));
 console.log(kiosk.operatingPointChart?.length, kiosk.kioskPublicKey, (await kiosk.auditHead())?.seq, (await storedAudit()).lines);

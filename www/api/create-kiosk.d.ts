@@ -119,8 +119,10 @@ export interface VeilwatchKioskEventMap {
   status: CustomEvent<KioskStatus>;
   anchor: CustomEvent<AnchorCounts>;
   /** A new engine continues the same audit log (with a `restart` line giving `reason`) and the
-   * loaded deployment, after the previous one stopped on an internal error. */
-  restart: CustomEvent<{ reason: string }>;
+   * loaded deployment, after the previous one stopped on an internal error. `unreviewed`: the ids of
+   * the stopped engine's alerts that were not reviewed; they can no longer be (their alert lines stay
+   * in the log without a review), and the new engine numbers its alerts from 1 again. */
+  restart: CustomEvent<{ reason: string; unreviewed: number[] }>;
   error: CustomEvent<VeilwatchError>;
 }
 

@@ -59,7 +59,8 @@ let launch;
  * `{counters, matchingError?, auditStoreError?}` when a blind match that waited for the authority
  * finished; `disclosure` `{alert, record?, material?}`; `status` the KioskStatus whenever it
  * changes; `anchor` the AnchorCounts whenever the audit head was signed or sent; `restart`
- * `{reason}` once a new engine continues after the previous one stopped on an internal error;
+ * `{reason, unreviewed}` once a new engine continues after the previous one stopped on an internal
+ * error (`unreviewed`: the ids of the stopped engine's alerts that can no longer be reviewed);
  * `error` a VeilwatchError from the camera loop, a late authority answer, a failed restart or a
  * deployment that no longer loads after one.
  *
@@ -82,6 +83,8 @@ export class VeilwatchKiosk extends EventTarget {
   /** The loaded deployment (with the watchlist's own copy), loaded again after a restart. */
   #deployment = null;
   #deploymentId = null;
+  /** Alerts this engine raised that no review has closed yet. */
+  #unreviewed = new Set();
   #anchors;
   #timer = null;
   #stopped = false;
@@ -130,7 +133,10 @@ export class VeilwatchKiosk extends EventTarget {
   }
 
   #showAlerts(alerts) {
-    for (const alert of alerts) this.#emit('alert', alert);
+    for (const alert of alerts) {
+      this.#unreviewed.add(alert.id);
+      this.#emit('alert', alert);
+    }
     if (alerts.length > 0) this.#anchors.anchor();
   }
 
@@ -173,12 +179,17 @@ export class VeilwatchKiosk extends EventTarget {
   }
 
   // The engine stopped on an internal error: a new Worker, the same stored log, the same deployment.
+  // The alerts it raised and nobody reviewed cannot be reviewed any more (the new engine does not
+  // hold them, and numbers its own alerts from 1 again): `restart` names them, so that no decision
+  // meant for one of them is recorded against a new alert with the same number.
   #restart(error) {
     if (this.#stopped) return;
     this.#engine?.terminate();
     this.#engine = null;
+    const unreviewed = [...this.#unreviewed];
+    this.#unreviewed.clear();
     this.#ready = this.#launch(this.#key, error.message).then(
-      () => this.#emit('restart', { reason: error.message }),
+      () => this.#emit('restart', { reason: error.message, unreviewed }),
       (failure) => {
         this.#emit('error', failure);
         throw failure;
@@ -302,6 +313,7 @@ export class VeilwatchKiosk extends EventTarget {
   async review(alertId, decision, reviewer) {
     if (!DECISIONS.has(decision)) throw refusal('review', 'REVIEW_INVALID', `a decision is 'confirm', 'reject' or 'unsure', not '${decision}'`);
     const reply = await (await this.#running()).review(alertId, decision, reviewer);
+    this.#unreviewed.delete(alertId);
     this.#showStatus(reply.status);
     this.#anchors.anchor();
   }
