@@ -3,9 +3,9 @@
 // from photos, and Chromium with that camera.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
@@ -66,6 +66,30 @@ export async function staticServer(dir, port) {
   }
   server.kill();
   throw new Error(`python3 -m http.server did not come up at ${origin}`);
+}
+
+/**
+ * The ES modules a script under www/ loads, found by reading their static and literal dynamic
+ * imports (`import … from './x.js'`, `export … from`, `import('./x.js')`), from `entry` (a path
+ * under www/) on: their paths as the page requests them ('/kiosk.js', '/pkg/veilwatch.js'). The walk
+ * reads each file it finds under www/ and goes no further than `stopAt(path)` allows (a module it
+ * stops at is listed, not read); a module that is not under www/ (the engine in pkg/) is listed.
+ */
+export function moduleGraph(entry, { stopAt = () => false } = {}) {
+  const www = join(repo, 'www');
+  const found = new Set();
+  const visit = (path) => {
+    if (found.has(path)) return;
+    found.add(path);
+    const file = join(www, path);
+    if (stopAt(path) || !existsSync(file)) return;
+    const source = readFileSync(file, 'utf8');
+    const specifiers = [...source.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?\bfrom\s*'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/g)]
+      .map((m) => m[1] ?? m[2]).filter((s) => s.startsWith('.'));
+    for (const specifier of specifiers) visit(`/${relative(www, resolve(dirname(file), specifier))}`);
+  };
+  visit(entry.startsWith('/') ? entry : `/${entry}`);
+  return found;
 }
 
 /** A 640×480 fake camera (.y4m) at `fps`: each photo centred on grey for `seconds`. */

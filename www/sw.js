@@ -6,7 +6,7 @@ const CACHE = 'veilwatch-app-v8';
 const APP = [
   '/', '/index.html', '/kiosk.js', '/kiosk-worker.js', '/detect-worker.js', '/style.css', '/favicon.svg', '/notice.html', '/notice.js',
   '/kiosk/alerts-panel.js', '/kiosk/audit-anchors.js', '/kiosk/authority-client.js', '/kiosk/audit-store.js', '/kiosk/camera.js', '/kiosk/engine-client.js', '/kiosk/kiosk-key.js', '/kiosk/notice-channel.js', '/kiosk/operator-panel.js', '/kiosk/overlay.js',
-  '/kiosk/problems.js', '/kiosk/screen.js', '/kiosk/status-line.js', '/kiosk/status-panel.js', '/api/element-messages.js', '/api/error-messages.js',
+  '/kiosk/problems.js', '/kiosk/screen.js', '/kiosk/status-line.js', '/kiosk/status-panel.js', '/api/create-kiosk.js', '/api/element-messages.js', '/api/error-messages.js',
   '/pkg/veilwatch.js', '/pkg/veilwatch_bg.wasm', '/pkg/veilwatch_relaxed_bg.wasm', '/pkg/engine-wasm.js',
   '/models/face_detection_yunet_2023mar_int8bq.onnx', '/models/face_recognition_sface_2021dec_int8bq.onnx',
 ];

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 
 import {
-  chromiumPath, cli, createKioskKey, fakeCamera as camera, freePort, haveLfw, launchWithCamera as launch, lfw, repo, serveKiosk,
+  chromiumPath, cli, createKioskKey, fakeCamera as camera, freePort, haveLfw, launchWithCamera as launch, lfw, moduleGraph, repo, serveKiosk,
 } from '../harness.mjs';
 import { watchBrowser } from '../egress.mjs';
 
@@ -38,13 +38,16 @@ const veilwatch = (...args) => execFileSync(cli, ['--models', join(repo, 'models
 
 test('the service worker caches every script the kiosk page and its Worker load', () => {
   const { app } = serviceWorkerCache();
-  // www/engine-wasm.js is served as /pkg/engine-wasm.js (tools/build-wasm copies it there).
-  const scripts = [
+  // www/engine-wasm.js is served as /pkg/engine-wasm.js (tools/build-wasm copies it there). Besides
+  // the app's own folders, every module the pages and the Worker import: the package's API among
+  // them, since the page sits on it.
+  const scripts = [...new Set([
     ...readdirSync(join(repo, 'www')).filter((f) => f.endsWith('.js') && f !== 'sw.js' && f !== 'engine-wasm.js').map((f) => `/${f}`),
     '/pkg/engine-wasm.js',
     ...readdirSync(join(repo, 'www/kiosk')).filter((f) => f.endsWith('.js')).map((f) => `/kiosk/${f}`),
-  ];
-  assert.ok(scripts.length >= 12);
+    ...moduleGraph('kiosk.js'), ...moduleGraph('kiosk-worker.js'), ...moduleGraph('notice.js'),
+  ])];
+  assert.ok(scripts.includes('/api/create-kiosk.js') && scripts.length >= 12);
   assert.deepEqual(scripts.filter((s) => !app.includes(s)), [], 'www/sw.js lists every page script');
 });
 
@@ -320,6 +323,43 @@ describe('kiosk', { skip: !haveData }, () => {
       await browser.close();
       kiosk.kill();
       authority?.kill();
+    }
+  });
+
+  test('when the engine traps with a deployment loaded, the restarted engine matches against the same deployment; the old engine\'s alert leaves the list', async () => {
+    const { browser, page } = await openKiosk(join(scratch, 'enrolled.y4m'));
+    try {
+      await loadWatchlist(page, join(scratch, 'list.vwl'), join(scratch, 'ok.vwp'));
+      await page.waitForFunction(() => /Matching is on/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
+      await page.click('#start');
+      await page.waitForSelector('li.alert', { timeout: 60_000 });
+      const before = await page.getAttribute('li.alert', 'data-alert');
+      await page.evaluate(() => { document.querySelector('li.alert').dataset.testOldEngine = ''; });
+      const worker = page.workers().find((w) => w.url().endsWith('/kiosk-worker.js'));
+      // Overwrite the engine's whole memory, as a wild write would: its next call traps.
+      await worker.evaluate(async () => {
+        const { default: init } = await import(new URL('/pkg/veilwatch.js', self.location.origin).href);
+        new Uint8Array((await init()).memory.buffer).fill(0xff);
+      });
+      await page.waitForFunction(() => /restarted after an internal error/.test(document.getElementById('status').textContent), null, { timeout: 120_000 });
+      // The new engine numbers its alerts from 1 again: a decision on the old alert must not be
+      // recorded against a new one, so the old one leaves the list, said in words.
+      assert.match(await page.textContent('#status'), new RegExp(`Alert ${before}, raised before it stopped, can no longer be reviewed here`));
+      assert.equal(await page.locator('li.alert[data-test-old-engine]').count(), 0, 'the old engine\'s alert left the list');
+      // The deployment was loaded again from the page's copy (a load transfers the watchlist it sends).
+      await page.waitForFunction(() => /up to 64 entries/.test(document.getElementById('watchlist-status').textContent), null, { timeout: 30_000 });
+      // The stored log, after its restart line: the deployment's config line, then an alert.
+      await page.waitForFunction(async () => {
+        const { storedAudit } = await import('/api/create-kiosk.js');
+        const kinds = (await storedAudit()).log.trim().split('\n').map((line) => JSON.parse(line).kind);
+        const restart = kinds.lastIndexOf('restart');
+        return restart >= 0 && kinds.indexOf('config', restart) > restart && kinds.indexOf('alert', restart) > restart;
+      }, null, { timeout: 60_000, polling: 1000 });
+      assert.doesNotMatch(await page.textContent('#status'), /refused/);
+      await page.waitForSelector('li.alert', { timeout: 30_000 });
+      assert.equal(await page.locator('li.alert').count(), 1, 'the new engine\'s alert is listed, alone');
+    } finally {
+      await browser.close();
     }
   });
 

@@ -70,7 +70,7 @@ describe('the npm package', () => {
 
   test('its exports contain no embedding, code or score call', async () => {
     const api = await import(join(installed, 'api/create-kiosk.js'));
-    assert.deepEqual(Object.keys(api).sort(), ['VeilwatchError', 'VeilwatchKiosk', 'createKiosk', 'errorMessage', 'isVeilwatchError']);
+    assert.deepEqual(Object.keys(api).sort(), ['VeilwatchError', 'VeilwatchKiosk', 'archiveAuditLog', 'createKiosk', 'errorMessage', 'isVeilwatchError', 'storedAudit']);
     const methods = Object.getOwnPropertyNames(api.VeilwatchKiosk.prototype);
     const element = exportedNames(readFileSync(join(installed, 'api/veilwatch-kiosk-element.js'), 'utf8'));
     assert.deepEqual(element.sort(), ['VeilwatchKioskElement', 'defineVeilwatchKiosk']);
@@ -78,10 +78,24 @@ describe('the npm package', () => {
   });
 
   test('a TypeScript portal type-checks against the installed package; a decision outside the union does not', () => {
-    const portal = (decision) => `import { createKiosk, isVeilwatchError, type ReviewDecision } from 'veilwatch';
+    const portal = (decision) => `import { archiveAuditLog, createKiosk, isVeilwatchError, storedAudit, type ReviewDecision, type VeilwatchKiosk } from 'veilwatch';
 import { defineVeilwatchKiosk } from 'veilwatch/element';
 defineVeilwatchKiosk();
-const kiosk = await createKiosk({ baseUrl: '/veilwatch/', modelsUrl: '/models/', onProgress: ({ loaded, total }) => console.log(loaded / total) });
+const options = { baseUrl: '/veilwatch/', modelsUrl: '/models/', onProgress: ({ loaded, total }: { loaded: number; total: number }) => console.log(loaded / total) };
+let kiosk: VeilwatchKiosk;
+try {
+  kiosk = await createKiosk(options);
+} catch (error) {
+  if (!isVeilwatchError(error) || error.code !== 'AUDIT_LOG_BROKEN') throw error;
+  const archived = await archiveAuditLog(error);
+  console.log(archived.log, archived.heads, archived.lines);
+  kiosk = await createKiosk({ ...options, archived });
+}
+kiosk.addEventListener('anchor', ({ detail }) => console.log(detail.signedSeq, detail.sent, detail.failed, detail.lastFailure));
+kiosk.addEventListener('restart', ({ detail }) => console.log(detail.reason, detail.unreviewed.map((id) => id + 1)));
+kiosk.addEventListener('matched', ({ detail }) => console.log(detail.counters.alerts, detail.matchingError));
+kiosk.addEventListener('disclosure', ({ detail }) => console.log(detail.alert, detail.record?.label ?? detail.material));
+console.log(kiosk.operatingPointChart?.length, kiosk.kioskPublicKey, (await kiosk.auditHead())?.seq, (await storedAudit()).lines);
 kiosk.addEventListener('alert', ({ detail }) => {
   const decision: ReviewDecision = ${JSON.stringify(decision)};
   kiosk.review(detail.id, decision, 'A. Reviewer').catch((error: unknown) => { if (isVeilwatchError(error)) console.log(error.code); });

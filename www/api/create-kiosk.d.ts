@@ -2,9 +2,9 @@
 // DeploymentOptions, ErrorCode, DisclosureResult) are generated from the Rust types by wasm-bindgen
 // and tsify into pkg/veilwatch.d.ts; only what this JavaScript layer adds is declared here.
 
-import type { AlertView, DeploymentOptions, DisclosureResult, ErrorCode, FrameResult, KioskStatus } from '../pkg/veilwatch.js';
+import type { AlertView, AuditHead, Counters, DeploymentOptions, DisclosureResult, ErrorCode, FrameResult, KioskStatus } from '../pkg/veilwatch.js';
 
-export type { AlertView, DeploymentOptions, DisclosureResult, ErrorCode, FrameResult, KioskStatus };
+export type { AlertView, AuditHead, Counters, DeploymentOptions, DisclosureResult, ErrorCode, FrameResult, KioskStatus };
 
 /** The codes this JavaScript layer adds to the engine's ErrorCode. */
 export type ApiErrorCode =
@@ -26,7 +26,8 @@ export declare function errorMessage(code: ErrorCode | ApiErrorCode | string, la
 /** A request the kiosk refused or could not carry out. Decide by `code`, never by `message`. */
 export declare class VeilwatchError extends Error {
   readonly name: 'EngineError';
-  /** Which request failed: start, frame, enrol, load, review, audit, head, bindKey or stop. */
+  /** Which request failed: start, frame, match (a blind match that waited for the authority),
+   * enrol, load, review, audit, head, bindKey, stop or archive. */
   readonly request: string;
   readonly code: ErrorCode | ApiErrorCode;
   /** The engine stopped (its wasm instance trapped); create a new kiosk. */
@@ -46,7 +47,7 @@ export interface Progress {
 }
 
 /** What a processed frame returns: the engine's FrameResult and what the Worker adds. */
-export type KioskFrameResult = FrameResult & {
+export type KioskFrameResult = Omit<FrameResult, 'queries' | 'disclosures'> & {
   /** How many blind matches went to the authority (their alerts come later as `alert` events). */
   querying: number;
   /** Time the engine spent on this frame, in milliseconds. */
@@ -54,7 +55,43 @@ export type KioskFrameResult = FrameResult & {
   width: number;
   height: number;
   status: KioskStatus;
+  /** Set when the audit lines could not be stored on this device (they are kept in memory and
+   * stored with the next request that can). */
+  auditStoreError?: string;
 };
+
+/** A blind match that waited for the authority has finished (authority custody); its alerts
+ * came as `alert` events. `matchingError`: why it failed (matching is paused until one succeeds). */
+export interface MatchOutcome {
+  counters: Counters;
+  matchingError?: string;
+  auditStoreError?: string;
+}
+
+/** How the audit log's anchoring goes: the last head signed with the kiosk key (its `seq` and
+ * UTC time; 0 and null before the first), and under authority custody how many signed heads were
+ * sent to the authority's /v1/anchor and how many failed, with the last failure's reason. */
+export interface AnchorCounts {
+  signedSeq: number;
+  signedAt: string | null;
+  sent: number;
+  failed: number;
+  lastFailure: string | null;
+}
+
+/** The audit log and its signed heads as stored on this device, JSON lines each (what `veilwatch
+ * audit verify --anchors` reads), and the log's line count. */
+export interface StoredAudit {
+  log: string;
+  heads: string;
+  lines: number;
+}
+
+/** A stored audit log that could not be continued, removed from the device by archiveAuditLog:
+ * keep `log` and `heads`; `reason` opens the new log (pass this to createKiosk as `archived`). */
+export interface ArchivedAuditLog extends StoredAudit {
+  reason: string;
+}
 
 export interface CreateKioskOptions {
   /** Where the package's files are served (a folder URL). Default: the package folder this module
@@ -68,15 +105,24 @@ export interface CreateKioskOptions {
   overseerPublicKey?: string;
   /** A deployment to load once the models are loaded. */
   deployment?: DeploymentOptions;
-  /** Model download progress. */
+  /** Model download progress (again when the engine restarts after an internal error). */
   onProgress?: (progress: Progress) => void;
+  /** The stored log archiveAuditLog removed: the new log's first lines say what and why. */
+  archived?: ArchivedAuditLog;
 }
 
 export interface VeilwatchKioskEventMap {
   faces: CustomEvent<KioskFrameResult>;
   alert: CustomEvent<AlertView>;
-  disclosure: CustomEvent<Omit<DisclosureResult, 'status'>>;
+  matched: CustomEvent<MatchOutcome>;
+  disclosure: CustomEvent<DisclosureResult>;
   status: CustomEvent<KioskStatus>;
+  anchor: CustomEvent<AnchorCounts>;
+  /** A new engine continues the same audit log (with a `restart` line giving `reason`) and the
+   * loaded deployment, after the previous one stopped on an internal error. `unreviewed`: the ids of
+   * the stopped engine's alerts that were not reviewed; they can no longer be (their alert lines stay
+   * in the log without a review), and the new engine numbers its alerts from 1 again. */
+  restart: CustomEvent<{ reason: string; unreviewed: number[] }>;
   error: CustomEvent<VeilwatchError>;
 }
 
@@ -86,13 +132,21 @@ export type FrameSource = ImageBitmap | VideoFrame | HTMLVideoElement | HTMLCanv
 export declare class VeilwatchKiosk extends EventTarget {
   /** The latest status. */
   readonly status: KioskStatus;
+  /** The chart (SVG) of false alerts and true matches against the threshold for the loaded or
+   * demonstration watchlist; null before one. */
+  readonly operatingPointChart: string | null;
+  /** This device's kiosk key's public hex, or null while it has none. */
+  readonly kioskPublicKey: string | null;
   addEventListener<K extends keyof VeilwatchKioskEventMap>(type: K, listener: (event: VeilwatchKioskEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
   /** Processes one frame; emits `faces`, `alert` and `status`. */
   processFrame(frame: FrameSource, t?: number): Promise<KioskFrameResult>;
-  /** Processes frames from a playing `<video>`, a MediaStream or the device's camera until stop(). */
+  /** Processes frames from a playing `<video>`, a MediaStream or the device's camera until pause() or stop(). */
   run(source?: HTMLVideoElement | MediaStream | 'camera'): Promise<boolean>;
-  /** Loads a deployment (the watchlist's buffer is transferred); resolves once it is verified. */
+  /** Stops the source and wipes every track; the engine and the deployment stay, for run() again. */
+  pause(): Promise<KioskStatus>;
+  /** Loads a deployment (its bytes are copied); resolves once it is verified. Kept in memory to be
+   * loaded again if the engine restarts. */
   loadDeployment(deployment: DeploymentOptions): Promise<KioskStatus>;
   /** Demonstration mode: enrols the face in `frame`; resolves with the entry count. */
   enrol(frame: FrameSource, label: string): Promise<number>;
@@ -100,11 +154,22 @@ export declare class VeilwatchKiosk extends EventTarget {
   review(alertId: number, decision: ReviewDecision, reviewer: string): Promise<void>;
   /** The audit log as JSON lines. */
   auditLog(): Promise<string>;
-  /** This device's kiosk key's public hex, created on first call. */
+  /** The audit chain's head (what the kiosk key signs), undefined before the first line. */
+  auditHead(): Promise<AuditHead | undefined>;
+  /** Signs (stores, and under authority custody sends) the audit head now; resolves with the counts. */
+  anchor(): Promise<AnchorCounts>;
+  /** This device's kiosk key's public hex, created on first call; the audit log is bound to it. */
   kioskKey(): Promise<string>;
   /** Stops the source, wipes every track and ends the Worker. */
   stop(): Promise<void>;
 }
+
+/** The audit log and signed heads stored on this device; works when no kiosk can start. */
+export declare function storedAudit(): Promise<StoredAudit>;
+
+/** After createKiosk refused with AUDIT_LOG_BROKEN or AUDIT_LOG_FOREIGN: removes the stored log
+ * and heads from the device and resolves with them (refuses any other error: OPTIONS_INVALID). */
+export declare function archiveAuditLog(refusal: VeilwatchError): Promise<ArchivedAuditLog>;
 
 /** Starts a kiosk; resolves once the models are loaded. */
 export declare function createKiosk(options?: CreateKioskOptions): Promise<VeilwatchKiosk>;

@@ -23,12 +23,6 @@ export class EngineError extends Error {
   }
 }
 
-/** The deployment's window is closed: matching stops, detection goes on. */
-const WINDOW_CLOSED = new Set(['WATCHLIST_EXPIRED', 'WATCHLIST_NOT_YET_VALID', 'PROFILE_EXPIRED', 'PROFILE_NOT_YET_VALID']);
-
-/** Whether `code` means the deployment is outside its window (rather than something broken). */
-export const isWindowClosed = (code) => WINDOW_CLOSED.has(code);
-
 export class EngineClient {
   #worker;
   /** The detection Worker, or null when the engine Worker detects too. */

@@ -2,12 +2,16 @@
 // stable `code`, never by reading the engine's English; the engine's message is quoted, because it
 // says what to do ("ask the issuer for a new profile").
 
-import { EngineError, isWindowClosed } from './engine-client.js';
+import { errorMessage, isVeilwatchError } from '../api/create-kiosk.js';
 
-/** The sentence for the status line when `error` (usually an EngineError) ends a request. */
+/** The deployment's window is closed: matching stops, detection goes on. */
+const WINDOW_CLOSED = new Set(['WATCHLIST_EXPIRED', 'WATCHLIST_NOT_YET_VALID', 'PROFILE_EXPIRED', 'PROFILE_NOT_YET_VALID']);
+
+/** The sentence for the status line when `error` (usually a VeilwatchError) ends a request. */
 export function explain(error) {
-  if (!(error instanceof EngineError)) return `Something went wrong on this page: ${error?.message ?? error}. Reload the page.`;
+  if (!isVeilwatchError(error)) return `Something went wrong on this page: ${error?.message ?? error}. Reload the page.`;
   const { request, code, message } = error;
+  if (code === 'INSECURE_CONTEXT') return errorMessage(code, document.documentElement.lang);
   if (code === 'WORKER_FAILED') return `The engine worker could not start: ${message}. Reload the page.`;
   if (code === 'NOT_READY') return 'The face models are still loading: try again in a moment.';
   if (code === 'ENGINE_STOPPED') return 'The face engine is restarting: try again in a moment.';
@@ -17,7 +21,7 @@ export function explain(error) {
   }
   switch (request) {
     case 'frame':
-      return isWindowClosed(code) ? `Matching stopped: ${message}` : `A frame could not be processed: ${message}`;
+      return WINDOW_CLOSED.has(code) ? `Matching stopped: ${message}` : `A frame could not be processed: ${message}`;
     case 'load':
       return `The watchlist was refused: ${message}. The kiosk keeps running without it.`;
     case 'enrol':
