@@ -15,8 +15,9 @@
 //! 5. re-randomises with an encryption of zero under the kiosk's public key and its own randomness,
 //!    adds flooding noise uniform in [−Δ/4, Δ/4], and switches down to q₀q₁.
 //!
-//! It keeps the [`QueryOpening`] (permutation, masks, decoys) for the claim; the claim protocol
-//! (commitment, range proof, disclosure) is the next step of issue 20.
+//! It returns the [`QueryOpening`] (permutation, masks, decoys); the service keeps its [`SlotMap`]
+//! for the claim (`authority::service::sealed`). The claim's commitment and range proof are not built: a
+//! claim names slots only.
 
 use fhe::bfv::{dot_product_scalar, Ciphertext, Encoding, EvaluationKey, Plaintext, PublicKey};
 use fhe_math::rq::{traits::TryConvertFrom, Poly, Representation};
@@ -65,6 +66,77 @@ pub struct SlotOpening {
 /// The per-query state the claim is checked against: every slot's content and masks, per block.
 pub struct QueryOpening {
     pub slots: Vec<Vec<SlotOpening>>,
+}
+
+/// Which slot of an answer holds what: the part of a [`QueryOpening`] the authority keeps until
+/// the claim (the masks are not needed while a claim names slots only, without the range proof).
+///
+/// Bytes: blocks (u16 LE), then every slot of every block as a u32 LE: the row index, or
+/// `u32::MAX` for a dummy, `u32::MAX − 1` for a decoy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotMap {
+    blocks: Vec<Vec<SlotContent>>,
+}
+
+const DUMMY_CODE: u32 = u32::MAX;
+const DECOY_CODE: u32 = u32::MAX - 1;
+
+impl QueryOpening {
+    pub fn slot_map(&self) -> SlotMap {
+        SlotMap { blocks: self.slots.iter().map(|block| block.iter().map(|s| s.content).collect()).collect() }
+    }
+}
+
+impl SlotMap {
+    /// What `(block, slot)` holds, if the answer has that slot.
+    pub fn get(&self, block: usize, slot: usize) -> Option<SlotContent> {
+        self.blocks.get(block)?.get(slot).copied()
+    }
+
+    /// The decoys' slots, as (block, slot).
+    pub fn decoys(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for (b, block) in self.blocks.iter().enumerate() {
+            out.extend(block.iter().enumerate().filter(|(_, c)| **c == SlotContent::Decoy).map(|(s, _)| (b, s)));
+        }
+        out
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(2 + 4 * DEGREE * self.blocks.len());
+        out.extend_from_slice(&(self.blocks.len() as u16).to_le_bytes());
+        for content in self.blocks.iter().flatten() {
+            let code = match *content {
+                SlotContent::Row(row) => row as u32,
+                SlotContent::Dummy => DUMMY_CODE,
+                SlotContent::Decoy => DECOY_CODE,
+            };
+            out.extend_from_slice(&code.to_le_bytes());
+        }
+        out
+    }
+
+    /// Parses a stored slot map of a gallery of `rows` rows.
+    pub fn parse(bytes: &[u8], rows: usize) -> Result<SlotMap, SealedError> {
+        let malformed = SealedError::Malformed("a stored slot map does not parse");
+        if bytes.len() < 2 {
+            return Err(malformed);
+        }
+        let count = u16::from_le_bytes([bytes[0], bytes[1]]) as usize;
+        if bytes.len() != 2 + 4 * DEGREE * count {
+            return Err(malformed);
+        }
+        let contents: Vec<SlotContent> = bytes[2..]
+            .chunks_exact(4)
+            .map(|c| match u32::from_le_bytes(c.try_into().expect("4 bytes")) {
+                DUMMY_CODE => Ok(SlotContent::Dummy),
+                DECOY_CODE => Ok(SlotContent::Decoy),
+                row if (row as usize) < rows => Ok(SlotContent::Row(row as usize)),
+                _ => Err(SealedError::Malformed("a stored slot map names a row the gallery does not have")),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(SlotMap { blocks: contents.chunks(DEGREE).map(<[SlotContent]>::to_vec).collect() })
+    }
 }
 
 /// Tunables of one answer besides the fixed parameters.

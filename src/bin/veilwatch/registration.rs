@@ -134,6 +134,7 @@ pub fn registration_for(
         budgets,
         kiosk_keys,
         materials,
+        sealed_gallery: None,
     }
 }
 
