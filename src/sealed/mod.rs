@@ -13,6 +13,7 @@
 //! - [`gallery`]: the issuer's gallery (quantised templates, handles, record keys), sealed under a
 //!   key derived from the authority's master secret.
 //! - [`protocol`]: the bodies of `/v1/sealed/{seed,keys,match,claim}`, written and parsed side by side.
+//! - [`session`]: the kiosk's side of that protocol for one face (keys, seeds, claim, re-keying).
 //!
 //! **Status, as measured by `tests/attacks/sealed.rs` (read it before relying on this):** no
 //! zero-knowledge proof exists yet — neither the one-time proof that the kiosk's keys are small nor
@@ -50,6 +51,7 @@ pub mod kiosk;
 pub mod params;
 pub mod protocol;
 pub mod quantise;
+pub mod session;
 pub mod wire;
 
 /// What can go wrong in sealed custody.
