@@ -8,8 +8,12 @@
 //!   `unknown_query`); a request without a valid credential is refused (401); a malformed
 //!   ciphertext is refused with a typed error (400 `malformed_query`) and the authority keeps
 //!   serving.
-//! - A claim that leaves out a decoy, or names a slot outside the answer, is refused and counted;
-//!   the second refusal suspends the kiosk (403 `suspended` from then on, keys and seeds too).
+//! - A claim commits to each positive slot's value, gets the slots' masks and proves each slot
+//!   positive with a range proof (`sealed::claim`); a decoy's claim is proven and releases nothing.
+//! - A claim that leaves out a decoy, names a slot outside the answer, or carries a range proof
+//!   that does not verify is refused and counted, and so is a claim whose proofs never come (at the
+//!   kiosk's next match); the second refusal suspends the kiosk (403 `suspended` from then on,
+//!   keys and seeds too); proofs, like claims, are accepted once.
 //! - The daily face budget ends in 429 `budget_day` with `Retry-After`.
 //! - Prints the authority's time per face (its `Server-Timing`) and the bytes up and down per face
 //!   at the gallery size tested (`SEALED-HTTP …`).
@@ -26,9 +30,11 @@ use common::kiosk::{authority, keygen, Kiosk, DEFAULT_CAPS};
 use common::process::{veilwatch, Server};
 use veilwatch::authority::credential::RequestSigner;
 use veilwatch::authority::registration::Budgets;
+use veilwatch::sealed::claim::{self, CommitmentSecret};
 use veilwatch::sealed::kiosk::{system_rng, SealedKiosk};
 use veilwatch::sealed::protocol::{
-    ClaimRequest, IssuedSeed, KeysRequest, MatchAnswer, MatchRequest, CLAIM_PATH, KEYS_PATH, MATCH_PATH, SEED_PATH,
+    ClaimRequest, ClaimedSlot, IssuedSeed, KeysRequest, MatchAnswer, MatchRequest, Opening, ProofRequest, CLAIM_PATH,
+    KEYS_PATH, MATCH_PATH, PROVE_PATH, SEED_PATH,
 };
 use veilwatch::sealed::quantise::Quantised;
 use veilwatch::sealed::session::{SealedSession, SealedTransport};
@@ -272,7 +278,7 @@ fn claims_are_accepted_once_and_bad_requests_are_refused_with_their_reason() {
     let timing = *http.match_ms.borrow().last().expect("the match carries Server-Timing");
     assert_eq!(found.matches.iter().map(|m| m.record.label.as_str()).collect::<Vec<_>>(), [name.as_str()]);
     assert!(found.claimed >= 1);
-    let claim = http.last_sent(CLAIM_PATH);
+    let (claim, proofs) = (http.last_sent(CLAIM_PATH), http.last_sent(PROVE_PATH));
     let stranger = session.identify(&probe(&engine, &strangers[1]), &http).unwrap();
     let stranger_ms = *http.match_ms.borrow().last().unwrap();
     assert_eq!(http.match_ms.borrow().len(), 2);
@@ -290,8 +296,10 @@ fn claims_are_accepted_once_and_bad_requests_are_refused_with_their_reason() {
     );
     figure("bytes of a key registration (once per key pair)", found.keys_bytes_up);
 
-    // The listed face's claim again: already claimed.
+    // The listed face's claim and its proofs again: already claimed, already proven.
     let again = http.raw(CLAIM_PATH, &claim);
+    assert_eq!((again.status, again.refusal()), (404, "unknown_query"), "{}", again.text());
+    let again = http.raw(PROVE_PATH, &proofs);
     assert_eq!((again.status, again.refusal()), (404, "unknown_query"), "{}", again.text());
     // A query the authority never answered.
     let unknown = http.raw(CLAIM_PATH, &ClaimRequest { query_id: [7; 16], slots: vec![] }.to_bytes());
@@ -325,51 +333,101 @@ fn claims_are_accepted_once_and_bad_requests_are_refused_with_their_reason() {
     assert!(fine.matches.is_empty());
 }
 
+/// The claim of `positives` (block, slot, decrypted value): the request and each slot's secret.
+fn claim_of(query: [u8; 16], positives: &[(usize, usize, i64)]) -> (ClaimRequest, Vec<CommitmentSecret>) {
+    let (slots, secrets) = positives
+        .iter()
+        .map(|&(block, slot, value)| {
+            let (commitment, secret) = claim::commit(value);
+            (ClaimedSlot { block, slot, commitment }, secret)
+        })
+        .unzip();
+    (ClaimRequest { query_id: query, slots }, secrets)
+}
+
 #[test]
 fn refused_claims_suspend_the_kiosk_and_the_daily_budget_ends_in_429() {
     // Every answer carries a decoy, so that each one has a positive slot to leave out.
-    let Some(s) = setup(2, budgets(3), "1.0") else { return };
+    let Some(s) = setup(3, budgets(3), "1.0") else { return };
     let engine = common::engine().unwrap();
     let stranger = probe(&engine, &s.strangers(&engine)[0]);
-    let http = Http::new(&s.server, s.kiosks[0].signer(&s.id));
-    let (kiosk, mut seed) = register_keys(&http);
-    let face = |seed: &IssuedSeed| -> (MatchAnswer, Vec<(usize, usize)>) {
+    let face = |http: &Http, kiosk: &SealedKiosk, seed: &IssuedSeed| {
         let c0 = kiosk.encrypt(&stranger, &seed.seed).unwrap();
         let answer = http.raw(MATCH_PATH, &MatchRequest::encode(&seed.id, &c0));
         assert_eq!(answer.status, 200, "{}", answer.text());
         let answer = MatchAnswer::parse(&answer.body).unwrap();
-        let positives = kiosk.positive_slots(&answer.blocks).unwrap();
-        (answer, positives)
+        let positives = kiosk.positive_values(&answer.blocks).unwrap().to_vec();
+        assert_eq!(positives.len(), 1, "a stranger's answer holds exactly its decoy");
+        (answer.next, positives)
     };
 
-    // 1. The honest claim (the decoy, which the kiosk cannot tell from a match): accepted,
-    //    nothing released.
-    let (answer, positives) = face(&seed);
-    assert_eq!(positives.len(), 1, "a stranger's answer holds exactly its decoy");
-    let honest = http.raw(CLAIM_PATH, &ClaimRequest { query_id: seed.id, slots: positives }.to_bytes());
-    assert_eq!(honest.status, 200, "{}", honest.text());
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&honest.body).unwrap()["released"], serde_json::json!([]));
-    seed = answer.next;
+    // Kiosk 0. 1. The honest claim of the decoy (which the kiosk cannot tell from a match):
+    //    committed, opened, proven; nothing released.
+    let http = Http::new(&s.server, s.kiosks[0].signer(&s.id));
+    let (kiosk, seed) = register_keys(&http);
+    let (next, positives) = face(&http, &kiosk, &seed);
+    let (request, secrets) = claim_of(seed.id, &positives);
+    let opened = http.raw(CLAIM_PATH, &request.to_bytes());
+    assert_eq!(opened.status, 200, "{}", opened.text());
+    let (r, r_prime) = Opening::parse(&opened.body).unwrap().masks[0];
+    let (block, slot) = (request.slots[0].block, request.slots[0].slot);
+    let started = std::time::Instant::now();
+    let proof = claim::prove(&secrets[0], r, r_prime, &seed.id, block, slot).unwrap();
+    let prove_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let started = std::time::Instant::now();
+    assert!(claim::verify(&request.slots[0].commitment, r, r_prime, &proof, &seed.id, block, slot));
+    let verify_ms = started.elapsed().as_secs_f64() * 1000.0;
+    figure(
+        "claim of one slot, native (commitment + 32-bit Bulletproofs range proof)",
+        format!("prove {prove_ms:.1} ms, verify {verify_ms:.1} ms, proof {} bytes", proof.len()),
+    );
+    let proven = http.raw(PROVE_PATH, &ProofRequest { query_id: seed.id, proofs: vec![proof.clone()] }.to_bytes());
+    assert_eq!(proven.status, 200, "{}", proven.text());
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&proven.body).unwrap()["released"], serde_json::json!([]));
+    let again = http.raw(PROVE_PATH, &ProofRequest { query_id: seed.id, proofs: vec![proof] }.to_bytes());
+    assert_eq!((again.status, again.refusal()), (404, "unknown_query"), "proofs are accepted once");
 
     // 2. The decoy left out: refused, counted.
-    let (answer, _) = face(&seed);
-    let missed = http.raw(CLAIM_PATH, &ClaimRequest { query_id: seed.id, slots: vec![] }.to_bytes());
+    let used = next;
+    let (next, _) = face(&http, &kiosk, &used);
+    let missed = http.raw(CLAIM_PATH, &ClaimRequest { query_id: used.id, slots: vec![] }.to_bytes());
     assert_eq!((missed.status, missed.refusal()), (403, "claim_refused"), "{}", missed.text());
-    seed = answer.next;
 
     // 3. A slot outside the answer (never positive) claimed with the decoy: the second refusal
     //    suspends the kiosk.
-    let (_, mut positives) = face(&seed);
-    positives.push((1, 0));
-    let forged = http.raw(CLAIM_PATH, &ClaimRequest { query_id: seed.id, slots: positives }.to_bytes());
+    let (_, positives) = face(&http, &kiosk, &next);
+    let (mut request, _) = claim_of(next.id, &positives);
+    request.slots.push(ClaimedSlot { block: 1, slot: 0, commitment: request.slots[0].commitment });
+    let forged = http.raw(CLAIM_PATH, &request.to_bytes());
     assert_eq!((forged.status, forged.refusal()), (403, "suspended"), "{}", forged.text());
-    for path in [SEED_PATH, KEYS_PATH, MATCH_PATH, CLAIM_PATH] {
+    for path in [SEED_PATH, KEYS_PATH, MATCH_PATH, CLAIM_PATH, PROVE_PATH] {
         let refused = http.raw(path, &[]);
         assert_eq!((refused.status, refused.refusal()), (403, "suspended"), "{path}");
     }
 
-    // The other kiosk is not suspended; the daily budget (3 faces per kiosk) ends in 429.
+    // Kiosk 1 is not suspended. A claim whose proofs never come (the masks were opened) is a
+    // refusal at its next match; a range proof that does not verify (made for another slot: the
+    // transcript binds it) is the second, and suspends it.
     let other = Http::new(&s.server, s.kiosks[1].signer(&s.id));
+    let (kiosk, seed) = register_keys(&other);
+    let (next, positives) = face(&other, &kiosk, &seed);
+    let (request, _) = claim_of(seed.id, &positives);
+    assert_eq!(other.raw(CLAIM_PATH, &request.to_bytes()).status, 200);
+    let c0 = kiosk.encrypt(&stranger, &next.seed).unwrap();
+    let unproven = other.raw(MATCH_PATH, &MatchRequest::encode(&next.id, &c0));
+    assert_eq!((unproven.status, unproven.refusal()), (403, "claim_refused"), "{}", unproven.text());
+    let seed = IssuedSeed::parse(&other.raw(SEED_PATH, &[]).body).unwrap();
+    let (_, positives) = face(&other, &kiosk, &seed);
+    let (request, secrets) = claim_of(seed.id, &positives);
+    let opened = other.raw(CLAIM_PATH, &request.to_bytes());
+    let (r, r_prime) = Opening::parse(&opened.body).unwrap().masks[0];
+    let (block, slot) = (request.slots[0].block, request.slots[0].slot);
+    let elsewhere = claim::prove(&secrets[0], r, r_prime, &seed.id, block, (slot + 1) % 8192).unwrap();
+    let bad = other.raw(PROVE_PATH, &ProofRequest { query_id: seed.id, proofs: vec![elsewhere] }.to_bytes());
+    assert_eq!((bad.status, bad.refusal()), (403, "suspended"), "{}", bad.text());
+
+    // Kiosk 2: its daily budget (3 faces) ends in 429, through the kiosk's session.
+    let other = Http::new(&s.server, s.kiosks[2].signer(&s.id));
     let mut session = SealedSession::new(s.id);
     for _ in 0..3 {
         session.identify(&stranger, &other).unwrap();

@@ -10,6 +10,7 @@
 //! - [`kiosk`]: key generation, the query, reading an answer.
 //! - [`authority`]: the gallery and the answer (rotations, permutation, masks, decoys,
 //!   re-randomisation, flooding, modulus switch).
+//! - [`claim`]: a positive slot's claim: Pedersen commitment, opened masks, Bulletproofs range proof.
 //! - [`gallery`]: the issuer's gallery (quantised templates, handles, record keys), sealed under a
 //!   key derived from the authority's master secret.
 //! - [`protocol`]: the bodies of `/v1/sealed/{seed,keys,match,claim}`, written and parsed side by side.
@@ -46,6 +47,7 @@
 // The authority's side runs natively only (rayon).
 #[cfg(not(target_arch = "wasm32"))]
 pub mod authority;
+pub mod claim;
 pub mod gallery;
 pub mod kiosk;
 pub mod params;

@@ -7,16 +7,19 @@
 //! followed by a fresh `/v1/sealed/seed`), and a seed the authority issues a second time under one
 //! key pair is refused (two ciphertexts against one `a`-part differ by the difference of their
 //! plaintexts plus small noise: a malicious authority that repeats a seed would read how two faces
-//! differ, or a face itself against the public key's seed); the kiosk claims every positive slot of every answer,
-//! an empty claim included, so that it never leaves a decoy unclaimed; it re-keys (new key pair,
+//! differ, or a face itself against the public key's seed); the kiosk claims every positive slot of
+//! every answer, an empty claim included, so that it never leaves a decoy unclaimed, by committing
+//! to each slot's value and proving it positive once the masks are open (`sealed::claim`: the
+//! value itself never leaves); it re-keys (new key pair,
 //! new seed, `/v1/sealed/keys`) after every claim of a positive slot, after
 //! [`FACES_PER_KEY`] faces, and after an answer outside the honest range (DESIGN §3.4,
 //! decryption-oracle hygiene), which it reports as [`SealedError::OutOfRange`] without claiming.
 
+use super::claim::{self, CommitmentSecret};
 use super::kiosk::{system_rng, SealedKiosk};
 use super::protocol::{
-    ClaimAnswer, ClaimRequest, IssuedSeed, KeysRequest, MatchAnswer, MatchRequest, CLAIM_PATH, KEYS_PATH, MATCH_PATH,
-    SEED_PATH,
+    ClaimAnswer, ClaimRequest, ClaimedSlot, IssuedSeed, KeysRequest, MatchAnswer, MatchRequest, Opening, ProofRequest,
+    CLAIM_PATH, KEYS_PATH, MATCH_PATH, PROVE_PATH, SEED_PATH,
 };
 use super::quantise::Quantised;
 use super::SealedError;
@@ -65,7 +68,7 @@ pub struct FaceOutcome {
     /// Bytes of the match request and of its answer.
     pub bytes_up: usize,
     pub bytes_down: usize,
-    /// Bytes of the claim and of its answer.
+    /// Bytes of the claim and its proofs, and of the opening and the released records.
     pub claim_bytes_up: usize,
     pub claim_bytes_down: usize,
     /// Whether this face registered a new key pair first (and its bytes).
@@ -135,22 +138,51 @@ impl SealedSession {
         outcome.bytes_down = answer.len();
         let answer = MatchAnswer::parse(&answer)?;
         self.next = Some(answer.next);
-        let positives = match kiosk.positive_slots(&answer.blocks) {
+        let positives = match kiosk.positive_values(&answer.blocks) {
             Ok(positives) => positives,
             Err(e) => {
                 self.kiosk = None;
                 return Err(e.into());
             }
         };
-        let claim = ClaimRequest { query_id: seed.id, slots: positives.clone() }.to_bytes();
-        outcome.claim_bytes_up = claim.len();
         outcome.claimed = positives.len();
         if !positives.is_empty() {
             // Re-key after every claim of a positive slot (its bit was committed).
             self.kiosk = None;
         }
-        let released = transport.post(CLAIM_PATH, &claim).map_err(SessionError::Authority)?;
-        outcome.claim_bytes_down = released.len();
+        // Commit to each positive slot's value, then learn its masks, then prove it positive.
+        let (slots, secrets): (Vec<ClaimedSlot>, Vec<CommitmentSecret>) = positives
+            .iter()
+            .map(|&(block, slot, value)| {
+                let (commitment, secret) = claim::commit(value);
+                (ClaimedSlot { block, slot, commitment }, secret)
+            })
+            .unzip();
+        let request = ClaimRequest { query_id: seed.id, slots };
+        let body = request.to_bytes();
+        outcome.claim_bytes_up = body.len();
+        let opening = transport.post(CLAIM_PATH, &body).map_err(SessionError::Authority)?;
+        outcome.claim_bytes_down = opening.len();
+        let opening = Opening::parse(&opening)?;
+        if opening.masks.len() != request.slots.len() {
+            return Err(SealedError::OutOfRange("the opening does not answer the claim").into());
+        }
+        if request.slots.is_empty() {
+            return Ok(outcome);
+        }
+        let proofs = request
+            .slots
+            .iter()
+            .zip(&secrets)
+            .zip(&opening.masks)
+            .map(|((claimed, secret), &(r, r_prime))| {
+                claim::prove(secret, r, r_prime, &seed.id, claimed.block, claimed.slot)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let body = ProofRequest { query_id: seed.id, proofs }.to_bytes();
+        outcome.claim_bytes_up += body.len();
+        let released = transport.post(PROVE_PATH, &body).map_err(SessionError::Authority)?;
+        outcome.claim_bytes_down += released.len();
         let released: ClaimAnswer = serde_json::from_slice(&released)
             .map_err(|_| SessionError::Sealed(SealedError::Malformed("the claim's answer is not JSON")))?;
         for entry in released.released {

@@ -10,7 +10,7 @@
 //! - `POST /v1/disclose`: the sealed reviewer material of one handle, on proof of its record key.
 //! - `POST /v1/anchor`: a kiosk's signed audit-chain head (the credential's kiosk must be the head's),
 //!   appended to the kiosk's history; another hash at an anchored seq is 409 `anchor_conflict`.
-//! - `POST /v1/sealed/{seed,keys,match,claim}`: sealed custody ([`sealed`]).
+//! - `POST /v1/sealed/{seed,keys,match,claim,prove}`: sealed custody ([`sealed`]).
 //! - `GET /v1/health`: 200 while the process serves, for load balancers' health checks.
 //!
 //! On the admin listener only ([`Routers::admin`]; loopback by default), because they carry
@@ -201,6 +201,7 @@ pub fn public_body_limit(path: &str) -> usize {
         sealed::KEYS_PATH => sealed::KEYS_BODY_BYTES,
         sealed::MATCH_PATH => sealed::MATCH_BODY_BYTES,
         sealed::CLAIM_PATH => sealed::CLAIM_BODY_BYTES,
+        sealed::PROVE_PATH => sealed::PROVE_BODY_BYTES,
         _ => 0,
     }
 }
@@ -259,6 +260,7 @@ pub fn routers(master: MasterSecret, config: ServiceConfig) -> Routers {
         .route(sealed::KEYS_PATH, post(sealed::keys).layer(RequestBodyLimitLayer::new(sealed::KEYS_BODY_BYTES)))
         .route(sealed::MATCH_PATH, post(sealed::match_face).layer(RequestBodyLimitLayer::new(sealed::MATCH_BODY_BYTES)))
         .route(sealed::CLAIM_PATH, post(sealed::claim).layer(RequestBodyLimitLayer::new(sealed::CLAIM_BODY_BYTES)))
+        .route(sealed::PROVE_PATH, post(sealed::prove).layer(RequestBodyLimitLayer::new(sealed::PROVE_BODY_BYTES)))
         .route(HEALTH_PATH, get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -288,7 +290,7 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         "not_found",
         "no such endpoint; the authority answers POST /v1/evaluate, /v1/key-check, /v1/disclose, /v1/anchor, \
-         /v1/sealed/seed, /v1/sealed/keys, /v1/sealed/match, /v1/sealed/claim, GET /v1/health",
+         /v1/sealed/seed, /v1/sealed/keys, /v1/sealed/match, /v1/sealed/claim, /v1/sealed/prove, GET /v1/health",
     )
 }
 

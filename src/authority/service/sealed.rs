@@ -16,23 +16,22 @@
 //!   evaluation is (429), then the masked answer computed off the async workers. The answer's slot
 //!   map (which slot is which row, dummy or decoy) is kept for [`QUERY_TTL_S`], bound to (kiosk,
 //!   query id). The `Server-Timing` header gives the computation's time (`answer;dur=MS`).
-//! - `POST /v1/sealed/claim`: the positive slots of the kiosk's last query, accepted once (the
-//!   slot map is taken from the store; a replayed, unknown or expired query is 404
-//!   `unknown_query`). A claim that names a slot that is not positive by construction (a dummy) or
-//!   leaves out a decoy is refused (403 `claim_refused`) and counted; so is a query left unclaimed
-//!   that held a decoy, found at the kiosk's next match; the second refusal suspends the kiosk
-//!   (403 `suspended` on every sealed route from then on). A claim on real rows releases each
-//!   row's reviewer material (as registered) and its record key, charged to the disclosure caps
-//!   and logged as a disclosure; a claim of decoys alone releases nothing.
+//! - `POST /v1/sealed/claim`: the kiosk's last query's positive slots, each with a commitment to
+//!   its decrypted value (`sealed::claim`), accepted once (the slot map is taken from the store; a
+//!   replayed, unknown or expired query is 404 `unknown_query`). A claim that names a slot that is
+//!   not positive by construction (a dummy, or outside the answer) or leaves out a decoy is refused
+//!   (403 `claim_refused`) and counted; so is a query left unclaimed that held a decoy, found at the
+//!   kiosk's next match; the second refusal suspends the kiosk (403 `suspended` on every sealed
+//!   route from then on). Otherwise the answer opens the claimed slots' masks (r, r'), kept with
+//!   the claim for [`QUERY_TTL_S`]; proofs that never come are a counted refusal at the next match.
+//! - `POST /v1/sealed/prove`: one range proof per claimed slot that x' = (v − r')/r ≥ 1 for the
+//!   committed v, accepted once. A proof that does not verify is a counted refusal. All verified,
+//!   each claimed real row releases its reviewer material (as registered) and its record key,
+//!   charged to the disclosure caps and logged as a disclosure; decoys release nothing.
 //!
-//! **What a claim does not prove.** There is no commitment or range proof yet: a claim names
-//! slots, not values, so the authority cannot tell a real row's positive slot from a real row's
-//! negative one. A kiosk running its own code can claim any slot; it does not know which slots
-//! hold real rows (the permutation is fresh per query), so a claim on a slot it did not decrypt
-//! positive hits a dummy — a refusal — with probability (slots − rows)/slots per claimed slot, and
-//! when it hits a real row it releases a random listed person's material (within the disclosure
-//! caps). With a gallery that fills most of its block that probability is small: README's threat
-//! model states the cost.
+//! **What the claim still leaks**: the opened masks give the kiosk the exact score of each slot it
+//! claims (`sealed::claim` says how and what it costs), and a kiosk running its own code may claim
+//! a negative real row to read its score before its proof fails (a counted refusal).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -51,25 +50,34 @@ use crate::authority::credential::{Credential, CredentialRefusal};
 use crate::authority::disclosure::Disclosure;
 use crate::blind::prf::MasterSecret;
 use crate::hex::hex;
-use crate::sealed::authority::{answer, AnswerOptions, RegisteredKiosk, SealedGallery, SlotContent, SlotMap};
+use crate::sealed::authority::{
+    answer, AnswerOptions, RegisteredKiosk, SealedGallery, SlotContent, SlotMap, SlotOpening,
+};
+use crate::sealed::claim::verify;
 use crate::sealed::gallery::Gallery;
 use crate::sealed::kiosk::system_rng;
 use crate::sealed::protocol::{
-    ClaimAnswer, ClaimRequest, IssuedSeed, KeysRequest, MatchAnswer, MatchRequest, Released, ID_BYTES, MAX_CLAIMED,
+    ClaimAnswer, ClaimRequest, IssuedSeed, KeysRequest, MatchAnswer, MatchRequest, Opening, ProofRequest, Released,
+    ID_BYTES,
 };
 use crate::sealed::{wire, SealedError};
 
-pub use crate::sealed::protocol::{CLAIM_PATH, KEYS_PATH, MATCH_PATH, SEED_PATH};
+pub use crate::sealed::protocol::{
+    CLAIM_BODY_BYTES, CLAIM_PATH, KEYS_PATH, MATCH_PATH, PROVE_BODY_BYTES, PROVE_PATH, SEED_PATH,
+};
 /// The largest `/v1/sealed/keys` body: a public key's `c0` (~0.3 MB) and one rotation key (~1 MB).
 pub const KEYS_BODY_BYTES: usize = 4 << 20;
 /// The largest `/v1/sealed/match` body: the seed id and one `c0` (~0.3 MB).
 pub const MATCH_BODY_BYTES: usize = ID_BYTES + (512 << 10);
-/// The largest `/v1/sealed/claim` body.
-pub const CLAIM_BODY_BYTES: usize = ID_BYTES + 2 + 4 * MAX_CLAIMED;
 /// How long an issued seed waits to be used.
 pub const SEED_TTL_S: u64 = 3600;
 /// How long an answered query waits for its claim.
 pub const QUERY_TTL_S: u64 = 120;
+/// What the kiosk's pending query awaits (the byte after its id): a claim, of an answer that held
+/// a decoy or did not; or, once the masks are open, proofs.
+const PENDING_PLAIN: u8 = 0;
+const PENDING_DECOY: u8 = 1;
+const PENDING_PROOFS: u8 = 2;
 /// Refused claims that suspend a kiosk.
 pub const REFUSALS_BEFORE_SUSPENSION: u64 = 2;
 
@@ -131,6 +139,9 @@ impl Keys {
     }
     fn slot_map(&self, query: &[u8; ID_BYTES]) -> String {
         format!("query:{}:{}", self.prefix, hex(query))
+    }
+    fn claim(&self, query: &[u8; ID_BYTES]) -> String {
+        format!("claim:{}:{}", self.prefix, hex(query))
     }
     fn suspended(&self) -> String {
         format!("suspended:{}", self.prefix)
@@ -333,8 +344,14 @@ pub(super) async fn match_face(State(service): State<Arc<Service>>, headers: Hea
             if let Ok(previous) = <[u8; ID_BYTES]>::try_from(&pending[..ID_BYTES.min(pending.len())]) {
                 service.store.take_sealed(&keys.slot_map(&previous), admitted.now).await?;
             }
-            if pending.get(ID_BYTES) == Some(&1) {
-                return Err(count_refusal(&service, &admitted, &keys, "an unclaimed query held a decoy").await);
+            match pending.get(ID_BYTES) {
+                Some(&PENDING_DECOY) => {
+                    return Err(count_refusal(&service, &admitted, &keys, "an unclaimed query held a decoy").await);
+                }
+                Some(&PENDING_PROOFS) => {
+                    return Err(count_refusal(&service, &admitted, &keys, "a claim's proofs never came").await);
+                }
+                _ => {}
             }
         }
         wire::seeded_ciphertext(request.c0, &seed).map_err(|e| malformed("malformed_query", e))?;
@@ -361,9 +378,9 @@ pub(super) async fn match_face(State(service): State<Arc<Service>>, headers: Hea
         .map_err(|e| malformed("malformed_query", e))?;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         let map = opening.slot_map();
-        let had_decoy = u8::from(!map.decoys().is_empty());
+        let awaits = if map.decoys().is_empty() { PENDING_PLAIN } else { PENDING_DECOY };
         service.store.put_sealed(&keys.slot_map(&query_id), &map.to_bytes(), Some(QUERY_TTL_S), admitted.now).await?;
-        service.store.put_sealed(&keys.pending(), &[&query_id[..], &[had_decoy]].concat(), None, admitted.now).await?;
+        service.store.put_sealed(&keys.pending(), &[&query_id[..], &[awaits]].concat(), None, admitted.now).await?;
         let next = issue_seed(&service, &keys, admitted.now).await?;
         metrics::counter!(FACES, "deployment" => admitted.deployment_hex(), "kiosk" => admitted.kiosk_hex())
             .increment(1);
@@ -384,37 +401,125 @@ pub(super) async fn claim(State(service): State<Arc<Service>>, headers: HeaderMa
         let request = ClaimRequest::parse(&body).map_err(|e| malformed("malformed_request", e))?;
         let gallery = service.sealed.gallery(&service, &admitted).await?;
         let stored = service.store.take_sealed(&keys.slot_map(&request.query_id), admitted.now).await?;
-        let Some(stored) = stored else {
-            return Err(refusal(
-                StatusCode::NOT_FOUND,
-                "unknown_query",
-                format!(
-                    "no answered query with this id awaits a claim from this kiosk (never answered, already claimed, \
-                     or older than {QUERY_TTL_S} s)"
-                ),
-            ));
-        };
+        let Some(stored) = stored else { return Err(unknown_query()) };
         // The query is claimed: it is no longer pending for the next match's missed-decoy check.
         service.store.take_sealed(&keys.pending(), admitted.now).await?;
         let map = SlotMap::parse(&stored, gallery.gallery.entries.len())
             .map_err(|e| refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-        let mut rows = Vec::new();
-        for &(block, slot) in &request.slots {
-            match map.get(block, slot) {
-                Some(SlotContent::Row(row)) => rows.push(row),
-                Some(SlotContent::Decoy) => {}
-                Some(SlotContent::Dummy) | None => {
+        let mut opened = Vec::with_capacity(request.slots.len());
+        for claimed in &request.slots {
+            match map.get(claimed.block, claimed.slot) {
+                Some(slot @ SlotOpening { content: SlotContent::Row(_) | SlotContent::Decoy, .. }) => opened.push(slot),
+                Some(SlotOpening { content: SlotContent::Dummy, .. }) | None => {
                     return Err(count_refusal(&service, &admitted, &keys, "a claimed slot is never positive").await);
                 }
             }
         }
-        if map.decoys().iter().any(|decoy| !request.slots.contains(decoy)) {
+        let positions = request.positions();
+        if map.decoys().iter().any(|decoy| !positions.contains(decoy)) {
             return Err(count_refusal(&service, &admitted, &keys, "a decoy was not claimed").await);
         }
-        let mut released = Vec::with_capacity(rows.len());
+        let opening = Opening { masks: opened.iter().map(|o| (o.r, o.r_prime)).collect() };
+        let rows: Vec<u8> = opened
+            .iter()
+            .flat_map(|o| {
+                match o.content {
+                    SlotContent::Row(row) => row as u32,
+                    _ => u32::MAX,
+                }
+                .to_le_bytes()
+            })
+            .collect();
+        let state = [&(body.len() as u32).to_le_bytes()[..], &body, &opening.to_bytes(), &rows].concat();
+        service.store.put_sealed(&keys.claim(&request.query_id), &state, Some(QUERY_TTL_S), admitted.now).await?;
+        if !request.slots.is_empty() {
+            // The masks are open: proofs that never come are a refusal at the next match.
+            let pending = [&request.query_id[..], &[PENDING_PROOFS]].concat();
+            service.store.put_sealed(&keys.pending(), &pending, None, admitted.now).await?;
+        }
+        Ok(octets(opening.to_bytes()))
+    }
+    .await;
+    finish("sealed-claim", credential.as_ref().ok(), outcome)
+}
+
+fn unknown_query() -> Refusal {
+    refusal(
+        StatusCode::NOT_FOUND,
+        "unknown_query",
+        format!(
+            "no answered query with this id awaits a claim or its proofs from this kiosk (never answered, already \
+             claimed, or older than {QUERY_TTL_S} s)"
+        ),
+    )
+}
+
+/// A stored claim: the request, the masks opened for it and each claimed slot's row (`u32::MAX`
+/// for a decoy).
+struct StoredClaim {
+    request: ClaimRequest,
+    opening: Opening,
+    rows: Vec<Option<usize>>,
+}
+
+impl StoredClaim {
+    fn parse(bytes: &[u8]) -> Result<StoredClaim, SealedError> {
+        let corrupt = SealedError::Malformed("a stored claim does not parse");
+        let length = bytes.get(..4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
+        let request_bytes = length.and_then(|l| bytes.get(4..4 + l)).ok_or(corrupt)?;
+        let request = ClaimRequest::parse(request_bytes)?;
+        let count = request.slots.len();
+        let rest = &bytes[4 + request_bytes.len()..];
+        let opening_length = 2 + 16 * count;
+        if rest.len() != opening_length + 4 * count {
+            return Err(SealedError::Malformed("a stored claim does not parse"));
+        }
+        let opening = Opening::parse(&rest[..opening_length])?;
+        let rows = rest[opening_length..]
+            .chunks_exact(4)
+            .map(|c| match u32::from_le_bytes(c.try_into().expect("4 bytes")) {
+                u32::MAX => None,
+                row => Some(row as usize),
+            })
+            .collect();
+        Ok(StoredClaim { request, opening, rows })
+    }
+}
+
+pub(super) async fn prove(State(service): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> Response {
+    let credential = Credential::from_headers(&headers);
+    let outcome = async {
+        let (admitted, keys) = admit_sealed(&service, credential.clone(), PROVE_PATH, &body).await?;
+        let request = ProofRequest::parse(&body).map_err(|e| malformed("malformed_request", e))?;
+        let gallery = service.sealed.gallery(&service, &admitted).await?;
+        let stored = service.store.take_sealed(&keys.claim(&request.query_id), admitted.now).await?;
+        let Some(stored) = stored else { return Err(unknown_query()) };
+        service.store.take_sealed(&keys.pending(), admitted.now).await?;
+        let claim = StoredClaim::parse(&stored)
+            .map_err(|e| refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        if claim.rows.iter().flatten().any(|&row| row >= gallery.gallery.entries.len()) {
+            return Err(refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a stored claim names no row"));
+        }
+        let proofs = request.proofs;
+        let verified = if proofs.len() == claim.request.slots.len() {
+            blocking(move || {
+                claim.request.slots.iter().zip(&claim.opening.masks).zip(&proofs).all(
+                    |((slot, &(r, r_prime)), proof)| {
+                        verify(&slot.commitment, r, r_prime, proof, &claim.request.query_id, slot.block, slot.slot)
+                    },
+                )
+            })
+            .await?
+        } else {
+            false
+        };
+        if !verified {
+            return Err(count_refusal(&service, &admitted, &keys, "a claim's range proof does not verify").await);
+        }
+        let mut released = Vec::new();
         let (deployment_hex, kiosk_hex) = (admitted.deployment_hex(), admitted.kiosk_hex());
-        for row in rows {
-            let entry = &gallery.gallery.entries[row];
+        for row in claim.rows.iter().flatten() {
+            let entry = &gallery.gallery.entries[*row];
             let charges: Vec<Charge> =
                 budget::disclosure(&admitted.registration.budgets, &deployment_hex, &kiosk_hex, admitted.now);
             if let Some(refused) = service.store.charge(&charges, admitted.now).await? {
@@ -436,12 +541,12 @@ pub(super) async fn claim(State(service): State<Arc<Service>>, headers: HeaderMa
             };
             service.store.log_disclosure(&disclosure).await?;
             tracing::info!(
-                endpoint = "sealed-claim",
+                endpoint = "sealed-prove",
                 deployment = deployment_hex,
                 kiosk = kiosk_hex,
                 handle = material.handle.to_hex(),
                 time = admitted.now,
-                "released reviewer material on a sealed claim"
+                "released reviewer material on a proven sealed claim"
             );
             metrics::counter!(DISCLOSURES, "deployment" => deployment_hex.clone(), "kiosk" => kiosk_hex.clone())
                 .increment(1);
@@ -456,5 +561,5 @@ pub(super) async fn claim(State(service): State<Arc<Service>>, headers: HeaderMa
         Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], json).into_response())
     }
     .await;
-    finish("sealed-claim", credential.as_ref().ok(), outcome)
+    finish("sealed-prove", credential.as_ref().ok(), outcome)
 }
