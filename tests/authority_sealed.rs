@@ -416,6 +416,8 @@ fn refused_claims_suspend_the_kiosk_and_the_daily_budget_ends_in_429() {
     let c0 = kiosk.encrypt(&stranger, &next.seed).unwrap();
     let unproven = other.raw(MATCH_PATH, &MatchRequest::encode(&next.id, &c0));
     assert_eq!((unproven.status, unproven.refusal()), (403, "claim_refused"), "{}", unproven.text());
+    let late = other.raw(PROVE_PATH, &ProofRequest { query_id: seed.id, proofs: vec![] }.to_bytes());
+    assert_eq!((late.status, late.refusal()), (404, "unknown_query"), "no proof is taken after that");
     let seed = IssuedSeed::parse(&other.raw(SEED_PATH, &[]).body).unwrap();
     let (_, positives) = face(&other, &kiosk, &seed);
     let (request, secrets) = claim_of(seed.id, &positives);

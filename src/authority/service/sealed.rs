@@ -339,10 +339,12 @@ pub(super) async fn match_face(State(service): State<Arc<Service>>, headers: Hea
         let sealed = &service.sealed;
         let gallery = sealed.gallery(&service, &admitted).await?;
         let kiosk = sealed.kiosk(&service, &keys, admitted.now).await?;
-        // The previous query, unclaimed: its slot map goes, and a decoy it held was missed.
+        // The previous query, unclaimed or unproven: its slot map and claim go (no late claim or
+        // proof is accepted), and a decoy it held was missed, or its proofs never came.
         if let Some(pending) = service.store.take_sealed(&keys.pending(), admitted.now).await? {
             if let Ok(previous) = <[u8; ID_BYTES]>::try_from(&pending[..ID_BYTES.min(pending.len())]) {
                 service.store.take_sealed(&keys.slot_map(&previous), admitted.now).await?;
+                service.store.take_sealed(&keys.claim(&previous), admitted.now).await?;
             }
             match pending.get(ID_BYTES) {
                 Some(&PENDING_DECOY) => {
