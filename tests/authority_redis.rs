@@ -2,6 +2,8 @@
 //! test's own: two authority processes sharing it hold one budget, one nonce set, one registration
 //! and revocation state, one append-only anchor history per kiosk and one disclosure log; and when Redis goes away
 //! they refuse with 503 and evaluate nothing, then serve again once it is back, budgets kept.
+//! Sealed custody's state in Redis: a value is taken once (by one of two stores at once), expires,
+//! and a sealed gallery follows its registration.
 //! (Without `redis-server` the tests say so loudly and skip; under `CI=true` they fail.)
 
 mod common;
@@ -236,4 +238,36 @@ fn when_redis_stops_the_authority_refuses_with_503_and_evaluates_nothing_then_re
     eprintln!("redis down: first refusal after {took:?}; served again {resumed:?} after the restart");
     assert!(took < Duration::from_secs(5), "a refusal took {took:?}");
     std::fs::remove_dir_all(&scratch).ok();
+}
+
+#[test]
+fn sealed_state_in_redis_is_taken_once_across_stores_and_a_gallery_follows_its_registration() {
+    let scratch = scratch("redis-sealed");
+    let Some(redis) = Redis::start(&scratch) else { return };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let (a, b) =
+            (RedisStore::connect(&redis.url()).await.unwrap(), RedisStore::connect(&redis.url()).await.unwrap());
+        a.put_sealed("seed:k", b"one", None, now()).await.unwrap();
+        assert_eq!(b.get_sealed("seed:k", now()).await.unwrap(), Some(b"one".to_vec()));
+        let (first, second) = tokio::join!(a.take_sealed("seed:k", now()), b.take_sealed("seed:k", now()));
+        let taken: Vec<Vec<u8>> = [first.unwrap(), second.unwrap()].into_iter().flatten().collect();
+        assert_eq!(taken, [b"one".to_vec()], "one of two stores takes it");
+        a.put_sealed("query:k", b"map", Some(1), now()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert_eq!(b.get_sealed("query:k", now()).await.unwrap(), None, "expired");
+
+        let mut deployment = TestDeployment::new(L, generous());
+        deployment.registration.sealed_gallery =
+            Some(veilwatch::authority::registration::SealedGalleryBytes(vec![7; 100]));
+        let id = deployment.id();
+        a.apply(&Document::RegisterDeployment(deployment.registration.clone())).await.unwrap().unwrap();
+        assert_eq!(b.sealed_gallery(&id).await.unwrap(), Some(vec![7; 100]));
+        let summary = b.deployment(&id).await.unwrap().unwrap().registration.unwrap();
+        assert!(summary.sealed_gallery.is_none(), "requests read the summary, not the gallery");
+        let revoke =
+            veilwatch::authority::registration::DeploymentRevocation { deployment: HexBytes(id), issued: now() + 1 };
+        a.apply(&Document::RevokeDeployment(revoke)).await.unwrap().unwrap();
+        assert_eq!(b.sealed_gallery(&id).await.unwrap(), None, "a revocation deletes it");
+    });
 }

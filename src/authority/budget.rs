@@ -23,6 +23,8 @@ pub enum Counter {
     DeploymentDisclosuresPerHour,
     DeploymentDisclosuresPerDay,
     KeyChecksPerHour,
+    /// Refused sealed claims of one kiosk, never reset.
+    ClaimRefusals,
 }
 
 impl Counter {
@@ -31,7 +33,7 @@ impl Counter {
         match self {
             Counter::FacesPerMinute => Some(60),
             Counter::FacesPerDay | Counter::DeploymentDisclosuresPerDay => Some(86_400),
-            Counter::FacesTotal => None,
+            Counter::FacesTotal | Counter::ClaimRefusals => None,
             Counter::DisclosuresPerHour | Counter::DeploymentDisclosuresPerHour | Counter::KeyChecksPerHour => {
                 Some(3600)
             }
@@ -47,6 +49,7 @@ impl Counter {
             Counter::DisclosuresPerHour => "disclosure_cap",
             Counter::DeploymentDisclosuresPerHour | Counter::DeploymentDisclosuresPerDay => "deployment_disclosure_cap",
             Counter::KeyChecksPerHour => "key_check_cap",
+            Counter::ClaimRefusals => "suspended",
         }
     }
 
@@ -59,6 +62,7 @@ impl Counter {
             Counter::DeploymentDisclosuresPerHour => "deployment-disclosures-hour",
             Counter::DeploymentDisclosuresPerDay => "deployment-disclosures-day",
             Counter::KeyChecksPerHour => "key-checks-hour",
+            Counter::ClaimRefusals => "sealed-claim-refusals",
         }
     }
 
@@ -80,6 +84,10 @@ impl Counter {
                 format!("the deployment's cap of {limit} disclosures per UTC day, over all its kiosks, is reached")
             }
             Counter::KeyChecksPerHour => format!("this kiosk's cap of {limit} key checks per hour is reached"),
+            Counter::ClaimRefusals => format!(
+                "this kiosk is suspended: more than {limit} of its sealed claims were refused; the issuer must \
+                 register a new kiosk key"
+            ),
         }
     }
 }
@@ -149,6 +157,12 @@ pub fn disclosure(budgets: &Budgets, deployment: &str, kiosk: &str, now: i64) ->
 
 /// The counters one key check charges: the kiosk's key checks per hour, and the deployment's total
 /// like a face (a key check evaluates one chosen element, so it is no side door around the total).
+/// One refused sealed claim of a kiosk: refused itself (the kiosk is to be suspended) once
+/// `before_suspension` − 1 are counted.
+pub fn claim_refusal(deployment: &str, kiosk: &str, before_suspension: u64, now: i64) -> Vec<Charge> {
+    vec![Charge::new(Counter::ClaimRefusals, deployment, Some(kiosk), before_suspension - 1, now)]
+}
+
 pub fn key_check(budgets: &Budgets, deployment: &str, kiosk: &str, now: i64) -> Vec<Charge> {
     vec![
         Charge::new(Counter::KeyChecksPerHour, deployment, Some(kiosk), KEY_CHECKS_PER_HOUR, now),

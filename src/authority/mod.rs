@@ -2,7 +2,8 @@
 //! [`Router`] built from a [`ServiceConfig`]. The binary puts it on the network (listener, TLS,
 //! connection and concurrency caps, deadlines).
 //!
-//! - [`service`]: the routes, the admission every `/v1/*` call goes through, refusals, CORS.
+//! - [`service`]: the routes, the admission every `/v1/*` call goes through, refusals, CORS;
+//!   `service::sealed`: sealed custody's routes (seeds, keys, one face's masked answer, claims).
 //! - [`credential`]: the kiosk credential every `/v1/*` call carries (signing and verifying).
 //! - [`evaluator`]: the VOPRF evaluation under each deployment's key, derived from the master
 //!   secret.

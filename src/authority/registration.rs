@@ -15,7 +15,9 @@
 //!   (unix seconds), `tables` (L, the elements of one face), `budgets` (`facesPerMinute`,
 //!   `facesPerDay`, `facesTotal`, `disclosuresPerHour`, default 10), `kioskKeys` (Ed25519 public
 //!   keys, 64 hex) and `materials` (`handle` 32 hex, `verifier` 64 hex, `sealed` base64: the sealed
-//!   reviewer material of one entry, [`super::disclosure`]). A later `issued` replaces an earlier
+//!   reviewer material of one entry, [`super::disclosure`]); under sealed custody also
+//!   `sealedGallery` (base64: the gallery of quantised templates, sealed under a key derived from
+//!   the authority's master secret, `sealed::gallery`; absent otherwise, and then `tables` is L). A later `issued` replaces an earlier
 //!   registration of the same deployment; an older one is refused, the same one again is a no-op.
 //! - `revokeDeployment`: `deployment`, `issued`. Final: a revoked deployment is never registered again.
 //! - `revokeKiosk`: `deployment`, `kioskKey`, `issued`. Final for that deployment.
@@ -142,6 +144,32 @@ impl<'de> Deserialize<'de> for Base64Bytes {
     }
 }
 
+/// A sealed gallery (`sealed::gallery`), written as standard base64; up to a document's size.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedGalleryBytes(pub Vec<u8>);
+
+impl std::fmt::Debug for SealedGalleryBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<sealed gallery, {} bytes>", self.0.len())
+    }
+}
+
+impl Serialize for SealedGalleryBytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for SealedGalleryBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map(SealedGalleryBytes)
+            .map_err(|e| serde::de::Error::custom(format!("sealedGallery is not base64: {e}")))
+    }
+}
+
 /// A deployment's budgets (protocol D). With the `cli` feature, also the flags of
 /// `veilwatch registration deployment` (`--faces-per-minute`, …), each documented by its field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +235,9 @@ pub struct Registration {
     pub kiosk_keys: Vec<HexBytes<32>>,
     #[serde(default)]
     pub materials: Vec<Material>,
+    /// Sealed custody: the deployment's gallery, sealed for the authority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_gallery: Option<SealedGalleryBytes>,
 }
 
 impl Registration {
@@ -215,10 +246,10 @@ impl Registration {
         self.kiosk_keys.iter().any(|k| &k.0 == kiosk)
     }
 
-    /// The registration without its materials (what every request reads; materials are looked
-    /// up one handle at a time).
+    /// The registration without its materials and gallery (what every request reads; materials
+    /// are looked up one handle at a time, the gallery by sealed custody's routes).
     pub fn summary(&self) -> Registration {
-        Registration { materials: Vec::new(), ..self.clone() }
+        Registration { materials: Vec::new(), sealed_gallery: None, ..self.clone() }
     }
 
     fn check(&self) -> Result<(), String> {
@@ -365,6 +396,7 @@ mod tests {
                 verifier: HexBytes([3; 32]),
                 sealed: Base64Bytes(vec![4; 100]),
             }],
+            sealed_gallery: None,
         }
     }
 

@@ -15,8 +15,8 @@
 //! 5. re-randomises with an encryption of zero under the kiosk's public key and its own randomness,
 //!    adds flooding noise uniform in [−Δ/4, Δ/4], and switches down to q₀q₁.
 //!
-//! It keeps the [`QueryOpening`] (permutation, masks, decoys) for the claim; the claim protocol
-//! (commitment, range proof, disclosure) is the next step of issue 20.
+//! It returns the [`QueryOpening`] (permutation, masks, decoys); the service keeps it as a
+//! [`SlotMap`] for the claim (`authority::service::sealed`, `sealed::claim`).
 
 use fhe::bfv::{dot_product_scalar, Ciphertext, Encoding, EvaluationKey, Plaintext, PublicKey};
 use fhe_math::rq::{traits::TryConvertFrom, Poly, Representation};
@@ -65,6 +65,85 @@ pub struct SlotOpening {
 /// The per-query state the claim is checked against: every slot's content and masks, per block.
 pub struct QueryOpening {
     pub slots: Vec<Vec<SlotOpening>>,
+}
+
+/// Which slot of an answer holds what, and its masks: the [`QueryOpening`] as the authority keeps
+/// it until the claim (`sealed::claim` opens the masks of the claimed slots).
+///
+/// Bytes: blocks (u16 LE), then every slot of every block as a u32 LE (the row index, or
+/// `u32::MAX` for a dummy, `u32::MAX − 1` for a decoy), r (u64 LE) and r' (u64 LE).
+#[derive(Debug, Clone)]
+pub struct SlotMap {
+    blocks: Vec<Vec<SlotOpening>>,
+}
+
+const SLOT_BYTES: usize = 4 + 8 + 8;
+
+const DUMMY_CODE: u32 = u32::MAX;
+const DECOY_CODE: u32 = u32::MAX - 1;
+
+impl QueryOpening {
+    pub fn slot_map(&self) -> SlotMap {
+        SlotMap { blocks: self.slots.clone() }
+    }
+}
+
+impl SlotMap {
+    /// What `(block, slot)` holds and its masks, if the answer has that slot.
+    pub fn get(&self, block: usize, slot: usize) -> Option<SlotOpening> {
+        self.blocks.get(block)?.get(slot).copied()
+    }
+
+    /// The decoys' slots, as (block, slot).
+    pub fn decoys(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for (b, block) in self.blocks.iter().enumerate() {
+            out.extend(block.iter().enumerate().filter(|(_, o)| o.content == SlotContent::Decoy).map(|(s, _)| (b, s)));
+        }
+        out
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(2 + SLOT_BYTES * DEGREE * self.blocks.len());
+        out.extend_from_slice(&(self.blocks.len() as u16).to_le_bytes());
+        for opening in self.blocks.iter().flatten() {
+            let code = match opening.content {
+                SlotContent::Row(row) => row as u32,
+                SlotContent::Dummy => DUMMY_CODE,
+                SlotContent::Decoy => DECOY_CODE,
+            };
+            out.extend_from_slice(&code.to_le_bytes());
+            out.extend_from_slice(&opening.r.to_le_bytes());
+            out.extend_from_slice(&opening.r_prime.to_le_bytes());
+        }
+        out
+    }
+
+    /// Parses a stored slot map of a gallery of `rows` rows.
+    pub fn parse(bytes: &[u8], rows: usize) -> Result<SlotMap, SealedError> {
+        let malformed = SealedError::Malformed("a stored slot map does not parse");
+        if bytes.len() < 2 {
+            return Err(malformed);
+        }
+        let count = u16::from_le_bytes([bytes[0], bytes[1]]) as usize;
+        if bytes.len() != 2 + SLOT_BYTES * DEGREE * count {
+            return Err(malformed);
+        }
+        let word = |c: &[u8]| u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        let openings: Vec<SlotOpening> = bytes[2..]
+            .chunks_exact(SLOT_BYTES)
+            .map(|c| {
+                let content = match u32::from_le_bytes(c[..4].try_into().expect("4 bytes")) {
+                    DUMMY_CODE => SlotContent::Dummy,
+                    DECOY_CODE => SlotContent::Decoy,
+                    row if (row as usize) < rows => SlotContent::Row(row as usize),
+                    _ => return Err(SealedError::Malformed("a stored slot map names a row the gallery does not have")),
+                };
+                Ok(SlotOpening { content, r: word(&c[4..12]), r_prime: word(&c[12..]) })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(SlotMap { blocks: openings.chunks(DEGREE).map(<[SlotOpening]>::to_vec).collect() })
+    }
 }
 
 /// Tunables of one answer besides the fixed parameters.

@@ -32,6 +32,9 @@ pub struct KioskRegistration {
     pub rotation_key: Vec<u8>,
 }
 
+/// The positive slots of an answer as (block, slot, decrypted value), wiped on drop.
+pub type PositiveValues = Zeroizing<Vec<(usize, usize, i64)>>;
+
 /// The kiosk's BFV secret key.
 pub struct SealedKiosk {
     secret: SecretKey,
@@ -111,7 +114,13 @@ impl SealedKiosk {
     /// below the smallest mask (an honest positive is ≥ r ≥ 2^14) — is refused, and the kiosk
     /// pauses and re-keys (DESIGN §3.4, decryption-oracle hygiene).
     pub fn positive_slots(&self, blocks: &[Vec<u8>]) -> Result<Vec<(usize, usize)>, SealedError> {
-        let mut positives = Vec::new();
+        Ok(self.positive_values(blocks)?.iter().map(|&(b, s, _)| (b, s)).collect())
+    }
+
+    /// [`Self::positive_slots`] with each slot's decrypted value, which the claim commits to
+    /// (`sealed::claim`) and never reveals.
+    pub fn positive_values(&self, blocks: &[Vec<u8>]) -> Result<PositiveValues, SealedError> {
+        let mut positives = Zeroizing::new(Vec::new());
         for (b, block) in blocks.iter().enumerate() {
             let values = self.decrypt(block)?;
             for (s, &v) in values.iter().enumerate() {
@@ -119,7 +128,7 @@ impl SealedKiosk {
                     if (v as u64) < MASK_MIN {
                         return Err(SealedError::OutOfRange("a positive slot below the smallest mask"));
                     }
-                    positives.push((b, s));
+                    positives.push((b, s, v));
                 }
             }
         }

@@ -1,7 +1,8 @@
 //! Sealed custody (`bfv-sealed`, DESIGN §3.4): the watchlist stays at the authority and the face
 //! leaves the kiosk only encrypted under a BFV key the kiosk alone holds. This module is the
 //! scheme's core — parameters, quantisation, the kiosk's keys and queries, the authority's masked
-//! answer — without the HTTP protocol, the claims or the browser (issue 20, later steps).
+//! answer — the gallery the issuer registers and the bodies of the HTTP protocol (whose routes are
+//! `authority::service::sealed`); not the browser kiosk yet (issue 20, later steps).
 //!
 //! - [`params`]: the one parameter set, its security level and every noise term's bound.
 //! - [`quantise`]: templates as integers in [−31, 31] (S = 64).
@@ -9,6 +10,11 @@
 //! - [`kiosk`]: key generation, the query, reading an answer.
 //! - [`authority`]: the gallery and the answer (rotations, permutation, masks, decoys,
 //!   re-randomisation, flooding, modulus switch).
+//! - [`claim`]: a positive slot's claim: Pedersen commitment, opened masks, Bulletproofs range proof.
+//! - [`gallery`]: the issuer's gallery (quantised templates, handles, record keys), sealed under a
+//!   key derived from the authority's master secret.
+//! - [`protocol`]: the bodies of `/v1/sealed/{seed,keys,match,claim}`, written and parsed side by side.
+//! - [`session`]: the kiosk's side of that protocol for one face (keys, seeds, claim, re-keying).
 //!
 //! **Status, as measured by `tests/attacks/sealed.rs` (read it before relying on this):** no
 //! zero-knowledge proof exists yet — neither the one-time proof that the kiosk's keys are small nor
@@ -41,9 +47,13 @@
 // The authority's side runs natively only (rayon).
 #[cfg(not(target_arch = "wasm32"))]
 pub mod authority;
+pub mod claim;
+pub mod gallery;
 pub mod kiosk;
 pub mod params;
+pub mod protocol;
 pub mod quantise;
+pub mod session;
 pub mod wire;
 
 /// What can go wrong in sealed custody.

@@ -126,6 +126,7 @@ impl TestDeployment {
             budgets,
             kiosk_keys: vec![HexBytes(kiosk.key.verifying_key().to_bytes())],
             materials: Vec::new(),
+            sealed_gallery: None,
         };
         TestDeployment { kiosk, registration }
     }

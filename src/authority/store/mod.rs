@@ -109,4 +109,21 @@ pub trait StateStore: Send + Sync {
 
     /// The anchor history of a kiosk key (lowercase hex): its heads with a seq above `after`, by seq.
     fn anchors<'a>(&'a self, kiosk_hex: &'a str, after: u64) -> StoreFuture<'a, Vec<SignedHead>>;
+
+    /// Sealed custody: the deployment's sealed gallery (as registered: ciphertext) under its
+    /// registration in force; `None` for a deployment of another custody.
+    fn sealed_gallery<'a>(&'a self, deployment: &'a [u8; 16]) -> StoreFuture<'a, Option<Vec<u8>>>;
+
+    /// Sealed custody's per-kiosk state (registered keys, issued seeds, slot maps, pending queries,
+    /// suspensions; keys are built by `authority::service::sealed`): `value` under `key`, replacing any, for
+    /// `ttl_s` seconds or, with `None`, until replaced or taken.
+    fn put_sealed<'a>(&'a self, key: &'a str, value: &'a [u8], ttl_s: Option<u64>, now: i64) -> StoreFuture<'a, ()>;
+
+    /// The live value under `key`.
+    fn get_sealed<'a>(&'a self, key: &'a str, now: i64) -> StoreFuture<'a, Option<Vec<u8>>>;
+
+    /// The live value under `key`, deleted in the same atomic step: of two requests (on two
+    /// replicas) that take one value, one gets it and the other `None`. What makes a seed, a query
+    /// and a claim usable once.
+    fn take_sealed<'a>(&'a self, key: &'a str, now: i64) -> StoreFuture<'a, Option<Vec<u8>>>;
 }

@@ -6,7 +6,9 @@
 //! `deployment:{id}:revoked-kiosks` (set of kiosk keys), `deployment:{id}:disclosures` (list of
 //! JSON), `nonce:{kiosk}:{nonce}` (`SET NX EX`), `budget:{counter}:{deployment}[:{kiosk}]:{window}`
 //! (counters that expire after their window), `anchors:{kiosk}` (hash: seq → head JSON, the
-//! append-only history) and `anchors:{kiosk}:latest` (the highest anchored seq).
+//! append-only history), `anchors:{kiosk}:latest` (the highest anchored seq),
+//! `deployment:{id}:sealed-gallery` (the sealed gallery, ciphertext) and `sealed:{key}` (sealed
+//! custody's per-kiosk state, `SET [EX]`, taken with `GETDEL`).
 //!
 //! Every decision over several keys is one Lua script (Redis runs a script without interleaving
 //! another command), so two replicas can never both spend a kiosk's last face or both accept a
@@ -33,8 +35,9 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
 const COUNTER_GRACE_S: i64 = 60;
 
 const REGISTER: &str = r"
--- KEYS[1] deployment hash, KEYS[2] materials hash
--- ARGV[1] issued, ARGV[2] registration summary JSON, ARGV[3..] handle, material JSON pairs
+-- KEYS[1] deployment hash, KEYS[2] materials hash, KEYS[3] sealed gallery
+-- ARGV[1] issued, ARGV[2] registration summary JSON, ARGV[3] sealed gallery or '',
+-- ARGV[4..] handle, material JSON pairs
 if redis.call('HGET', KEYS[1], 'revoked') then return {'revoked'} end
 local stored = redis.call('HGET', KEYS[1], 'issued')
 if stored then
@@ -44,16 +47,17 @@ if stored then
   if tonumber(stored) >= tonumber(ARGV[1]) then return {'not_newer', stored} end
 end
 redis.call('HSET', KEYS[1], 'issued', ARGV[1], 'registration', ARGV[2])
-redis.call('DEL', KEYS[2])
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('DEL', KEYS[2], KEYS[3])
+if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3]) end
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return {'changed'}
 ";
 
 const REVOKE_DEPLOYMENT: &str = r"
--- KEYS[1] deployment hash, KEYS[2] materials hash; ARGV[1] issued
+-- KEYS[1] deployment hash, KEYS[2] materials hash, KEYS[3] sealed gallery; ARGV[1] issued
 if redis.call('HGET', KEYS[1], 'revoked') then return 0 end
 redis.call('HSET', KEYS[1], 'revoked', ARGV[1])
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2], KEYS[3])
 return 1
 ";
 
@@ -138,7 +142,13 @@ impl RedisStore {
             Document::RegisterDeployment(registration) => {
                 let summary = serde_json::to_string(&registration.summary()).map_err(unavailable)?;
                 let mut invocation = self.register.key(deployment_key(&deployment));
-                invocation.key(sub_key(&deployment, "materials")).arg(registration.issued).arg(summary);
+                let gallery = registration.sealed_gallery.as_ref().map(|g| g.0.clone()).unwrap_or_default();
+                invocation
+                    .key(sub_key(&deployment, "materials"))
+                    .key(sub_key(&deployment, "sealed-gallery"))
+                    .arg(registration.issued)
+                    .arg(summary)
+                    .arg(gallery);
                 for material in &registration.materials {
                     invocation.arg(material.handle.to_hex()).arg(serde_json::to_string(material).map_err(unavailable)?);
                 }
@@ -159,6 +169,7 @@ impl RedisStore {
                     .revoke_deployment
                     .key(deployment_key(&deployment))
                     .key(sub_key(&deployment, "materials"))
+                    .key(sub_key(&deployment, "sealed-gallery"))
                     .arg(revocation.issued)
                     .invoke_async(&mut connection)
                     .await
@@ -318,6 +329,34 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    async fn sealed_gallery_async(&self, deployment: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
+        redis::cmd("GET")
+            .arg(sub_key(deployment, "sealed-gallery"))
+            .query_async(&mut self.connection())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn put_sealed_async(&self, key: &str, value: &[u8], ttl_s: Option<u64>) -> Result<(), StoreError> {
+        let mut command = redis::cmd("SET");
+        command.arg(sealed_key(key)).arg(value);
+        if let Some(ttl) = ttl_s {
+            command.arg("EX").arg(ttl.max(1));
+        }
+        let _: () = command.query_async(&mut self.connection()).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn sealed_value_async(&self, command: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        redis::cmd(command).arg(sealed_key(key)).query_async(&mut self.connection()).await.map_err(unavailable)
+    }
+}
+
+fn sealed_key(key: &str) -> String {
+    format!("veilwatch:sealed:{key}")
+}
+
 fn anchors_key(kiosk_hex: &str) -> String {
     format!("veilwatch:anchors:{kiosk_hex}")
 }
@@ -357,5 +396,22 @@ impl StateStore for RedisStore {
 
     fn anchors<'a>(&'a self, kiosk_hex: &'a str, after: u64) -> StoreFuture<'a, Vec<SignedHead>> {
         Box::pin(self.anchors_async(kiosk_hex, after))
+    }
+
+    fn sealed_gallery<'a>(&'a self, deployment: &'a [u8; 16]) -> StoreFuture<'a, Option<Vec<u8>>> {
+        Box::pin(self.sealed_gallery_async(deployment))
+    }
+
+    fn put_sealed<'a>(&'a self, key: &'a str, value: &'a [u8], ttl_s: Option<u64>, _now: i64) -> StoreFuture<'a, ()> {
+        Box::pin(self.put_sealed_async(key, value, ttl_s))
+    }
+
+    fn get_sealed<'a>(&'a self, key: &'a str, _now: i64) -> StoreFuture<'a, Option<Vec<u8>>> {
+        Box::pin(self.sealed_value_async("GET", key))
+    }
+
+    /// `GETDEL` (Redis 6.2 and later): one command, so atomic across replicas.
+    fn take_sealed<'a>(&'a self, key: &'a str, _now: i64) -> StoreFuture<'a, Option<Vec<u8>>> {
+        Box::pin(self.sealed_value_async("GETDEL", key))
     }
 }

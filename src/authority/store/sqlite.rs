@@ -12,8 +12,10 @@
 //! Tables: `deployments` (id, registration summary JSON, issued, revoked), `materials` (deployment,
 //! handle → material JSON), `revoked_kiosks` (deployment, kiosk), `disclosures` (in insertion
 //! order), `nonces` (kiosk, nonce → expiry), `counters` (key → count, expiry or NULL for a counter
-//! that never resets) and `anchors` (kiosk, seq → signed head JSON: the append-only history).
-//! Expired nonces and counters are pruned every [`PRUNE_EVERY`] nonces.
+//! that never resets), `anchors` (kiosk, seq → signed head JSON: the append-only history),
+//! `sealed_galleries` (deployment → sealed gallery, ciphertext) and `sealed_state` (key → value,
+//! expiry or NULL: sealed custody's per-kiosk state). Expired nonces, counters and sealed state are
+//! pruned every [`PRUNE_EVERY`] nonces.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,6 +51,8 @@ CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces (expires);
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires INTEGER);
 CREATE TABLE IF NOT EXISTS anchors (
   kiosk TEXT NOT NULL, seq INTEGER NOT NULL, signed TEXT NOT NULL, PRIMARY KEY (kiosk, seq));
+CREATE TABLE IF NOT EXISTS sealed_galleries (deployment BLOB PRIMARY KEY, gallery BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sealed_state (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires INTEGER);
 ";
 
 impl From<rusqlite::Error> for StoreError {
@@ -142,6 +146,13 @@ fn apply_now(connection: &mut Connection, document: &Document) -> Result<Result<
                     for material in &registration.materials {
                         insert.execute(params![&id[..], &material.handle.0[..], json(material)?])?;
                     }
+                    transaction.execute("DELETE FROM sealed_galleries WHERE deployment = ?1", params![&id[..]])?;
+                    if let Some(gallery) = &registration.sealed_gallery {
+                        transaction.execute(
+                            "INSERT INTO sealed_galleries (deployment, gallery) VALUES (?1, ?2)",
+                            params![&id[..], &gallery.0],
+                        )?;
+                    }
                     Ok(Applied::Changed)
                 }
             }
@@ -150,6 +161,7 @@ fn apply_now(connection: &mut Connection, document: &Document) -> Result<Result<
         Document::RevokeDeployment(_) => {
             transaction.execute("UPDATE deployments SET revoked = 1 WHERE id = ?1", params![&id[..]])?;
             transaction.execute("DELETE FROM materials WHERE deployment = ?1", params![&id[..]])?;
+            transaction.execute("DELETE FROM sealed_galleries WHERE deployment = ?1", params![&id[..]])?;
             Ok(Applied::Changed)
         }
         Document::RevokeKiosk(revocation) => {
@@ -194,6 +206,7 @@ fn first_use_now(
     if prune {
         transaction.execute("DELETE FROM nonces WHERE expires <= ?1", params![now])?;
         transaction.execute("DELETE FROM counters WHERE expires IS NOT NULL AND expires <= ?1", params![now])?;
+        transaction.execute("DELETE FROM sealed_state WHERE expires IS NOT NULL AND expires <= ?1", params![now])?;
     }
     let seen: Option<i64> = transaction
         .query_row(
@@ -339,6 +352,58 @@ impl StateStore for SqliteStore {
             rows.map(|head| SignedHead::parse(&head?).map_err(|e| corrupt("anchor", e))).collect()
         })
     }
+
+    fn sealed_gallery<'a>(&'a self, deployment: &'a [u8; 16]) -> StoreFuture<'a, Option<Vec<u8>>> {
+        let deployment = *deployment;
+        self.run(move |c| {
+            Ok(c.query_row(
+                "SELECT gallery FROM sealed_galleries WHERE deployment = ?1",
+                params![&deployment[..]],
+                |row| row.get(0),
+            )
+            .optional()?)
+        })
+    }
+
+    fn put_sealed<'a>(&'a self, key: &'a str, value: &'a [u8], ttl_s: Option<u64>, now: i64) -> StoreFuture<'a, ()> {
+        let (key, value, expires) = (key.to_owned(), value.to_vec(), ttl_s.map(|t| now + t as i64));
+        self.run(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO sealed_state (key, value, expires) VALUES (?1, ?2, ?3)",
+                params![key, value, expires],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn get_sealed<'a>(&'a self, key: &'a str, now: i64) -> StoreFuture<'a, Option<Vec<u8>>> {
+        let key = key.to_owned();
+        self.run(move |c| {
+            Ok(c.query_row(
+                "SELECT value FROM sealed_state WHERE key = ?1 AND (expires IS NULL OR expires > ?2)",
+                params![key, now],
+                |row| row.get(0),
+            )
+            .optional()?)
+        })
+    }
+
+    fn take_sealed<'a>(&'a self, key: &'a str, now: i64) -> StoreFuture<'a, Option<Vec<u8>>> {
+        let key = key.to_owned();
+        self.run(move |c| {
+            let transaction = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value: Option<Vec<u8>> = transaction
+                .query_row(
+                    "SELECT value FROM sealed_state WHERE key = ?1 AND (expires IS NULL OR expires > ?2)",
+                    params![key, now],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            transaction.execute("DELETE FROM sealed_state WHERE key = ?1", params![key])?;
+            transaction.commit()?;
+            Ok(value)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -375,6 +440,7 @@ mod tests {
                 verifier: HexBytes([0; 32]),
                 sealed: Base64Bytes(vec![1]),
             }],
+            sealed_gallery: None,
         }
     }
 
@@ -455,5 +521,34 @@ mod tests {
             |after| block(store.anchors(&kiosk, after)).iter().map(|h| (h.seq, h.head.clone())).collect::<Vec<_>>();
         assert_eq!(seqs(0), vec![(10, "ab".repeat(32)), (11, "cd".repeat(32))], "the first head at 10 stays");
         assert_eq!(seqs(10), vec![(11, "cd".repeat(32))]);
+    }
+
+    #[test]
+    fn sealed_state_is_taken_once_and_expires_and_a_gallery_follows_its_registration() {
+        let store = SqliteStore::in_memory().unwrap();
+        block(store.put_sealed("seed:k", b"one", Some(10), 100));
+        assert_eq!(block(store.get_sealed("seed:k", 109)), Some(b"one".to_vec()));
+        assert_eq!(block(store.get_sealed("seed:k", 110)), None, "expired");
+        assert_eq!(block(store.take_sealed("seed:k", 110)), None, "an expired value is not taken");
+        block(store.put_sealed("seed:k", b"two", None, 100));
+        assert_eq!(block(store.take_sealed("seed:k", i64::MAX)), Some(b"two".to_vec()));
+        assert_eq!(block(store.take_sealed("seed:k", i64::MAX)), None, "taken once");
+
+        let with_gallery = |issued: i64, gallery: Option<Vec<u8>>| {
+            Document::RegisterDeployment(Registration {
+                sealed_gallery: gallery.map(crate::authority::registration::SealedGalleryBytes),
+                ..registration(issued)
+            })
+        };
+        block(store.apply(&with_gallery(5, Some(vec![9; 40])))).unwrap();
+        assert_eq!(block(store.sealed_gallery(&[1; 16])), Some(vec![9; 40]));
+        let summary = block(store.deployment(&[1; 16])).unwrap().registration.unwrap();
+        assert!(summary.sealed_gallery.is_none(), "requests read the summary, not the gallery");
+        block(store.apply(&with_gallery(6, None))).unwrap();
+        assert_eq!(block(store.sealed_gallery(&[1; 16])), None, "a newer registration replaces it");
+        block(store.apply(&with_gallery(7, Some(vec![8; 4])))).unwrap();
+        let revoke = Document::RevokeDeployment(DeploymentRevocation { deployment: HexBytes([1; 16]), issued: 8 });
+        block(store.apply(&revoke)).unwrap();
+        assert_eq!(block(store.sealed_gallery(&[1; 16])), None, "a revocation deletes it");
     }
 }

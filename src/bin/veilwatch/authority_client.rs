@@ -16,9 +16,11 @@ use veilwatch::blind::BlindError;
 use veilwatch::hex::hex;
 
 const DISCLOSE: &str = "/v1/disclose";
-/// The largest answer read: an evaluation of the most tables the format allows, with its proof;
-/// a material of the largest record class is far smaller.
-const MAX_ANSWER: u64 = (16_384 * ELEMENT_BYTES + PROOF_BYTES) as u64;
+/// The largest answer read: a sealed match answer of the most blocks the protocol allows (~0.2 MB
+/// each); an evaluation of the most tables the format allows, with its proof, and a material of
+/// the largest record class are smaller.
+const MAX_ANSWER: u64 = (veilwatch::sealed::protocol::MAX_BLOCKS * (512 << 10)) as u64;
+const _: () = assert!(MAX_ANSWER >= (16_384 * ELEMENT_BYTES + PROOF_BYTES) as u64);
 
 /// An authority at `base` (`http://` or `https://`, no path), reached as one registered kiosk of
 /// one deployment; every request is signed for `base`'s origin.
@@ -72,6 +74,13 @@ impl SignedAuthority {
         Ok(answer)
     }
 
+    /// A signed POST of `body` to `path` with a fresh nonce.
+    pub fn post_signed(&self, path: &str, body: &[u8]) -> Result<Vec<u8>, BlindError> {
+        let mut nonce = [0u8; NONCE_BYTES];
+        OsRng.fill_bytes(&mut nonce);
+        self.post(path, "application/octet-stream", body, &nonce)
+    }
+
     /// The sealed reviewer material of `handle`, proved with `keys` (protocol E).
     pub fn disclose(&self, deployment: &[u8; 16], handle: &Handle, keys: &MaterialKeys) -> Result<Vec<u8>, BlindError> {
         let mut nonce = [0u8; NONCE_BYTES];
@@ -101,5 +110,12 @@ impl OprfTransport for &SignedAuthority {
         let mut nonce = [0u8; NONCE_BYTES];
         OsRng.fill_bytes(&mut nonce);
         self.post(endpoint.path(), "application/octet-stream", blinded, &nonce)
+    }
+}
+
+/// Sealed custody's requests (`/v1/sealed/*`), signed as every other.
+impl veilwatch::sealed::session::SealedTransport for SignedAuthority {
+    fn post(&self, path: &str, body: &[u8]) -> Result<Vec<u8>, String> {
+        self.post_signed(path, body).map_err(|e| e.to_string())
     }
 }

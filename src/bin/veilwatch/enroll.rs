@@ -11,11 +11,14 @@
 //! `--target-fpir` as well, m is the larger of the two thresholds, the one that meets the target by
 //! both estimates. Under `--custody authority` the file holds handles,
 //! and the records go, sealed, to `FILE.materials.json` (`[{handle, verifier, sealed}, …]`, mode
-//! 0600) for `veilwatch registration deployment --materials` to hand to the authority.
+//! 0600) for `veilwatch registration deployment --materials` to hand to the authority. Under
+//! `--custody sealed` no watchlist is written: `FILE` is the sealed registration material
+//! ([`SealedEnrolment`]) for `veilwatch registration deployment --sealed`, the gallery of quantised
+//! templates sealed for the authority and the reviewer materials; the list never goes to a kiosk.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::builder::TypedValueParser;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -40,7 +43,32 @@ use crate::key_files;
 pub enum CustodyArg {
     Local,
     Authority,
+    /// Sealed custody (DESIGN §3.4): the gallery stays at the authority, the kiosk sends its face
+    /// encrypted under its own BFV key.
+    Sealed,
 }
+
+/// What `enroll --custody sealed` writes (JSON, mode 0600) and `registration deployment --sealed`
+/// reads: the deployment's id and window, the gallery sealed for the authority
+/// (`veilwatch::sealed::gallery`, base64) and each entry's reviewer material (as under authority
+/// custody).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SealedEnrolment {
+    /// Always `bfv-sealed`.
+    pub custody: String,
+    pub deployment: String,
+    pub model_id: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub entries: usize,
+    pub threshold: f32,
+    pub sealed_gallery: String,
+    pub materials: Vec<veilwatch::blind::material::Material>,
+}
+
+/// The custody name a [`SealedEnrolment`] carries.
+pub const SEALED_CUSTODY: &str = "bfv-sealed";
 
 #[derive(Args)]
 pub struct EnrollArgs {
@@ -87,6 +115,13 @@ pub struct EnrollArgs {
     /// crowd (instead of only naming them).
     #[arg(long, requires = "stranger_cohort")]
     drop_outliers: bool,
+    /// Sealed custody: the cosine threshold the authority compares quantised templates against
+    /// (0.36: the threshold the sealed attack tests use; not yet chosen from a target FPIR).
+    #[arg(long, default_value_t = 0.36)]
+    sealed_threshold: f32,
+    /// Sealed custody: the probability that an answer carries a decoy positive.
+    #[arg(long, default_value_t = 0.5)]
+    decoy_rate: f64,
 }
 
 fn time_arg(flag: &str, value: &str) -> Result<i64> {
@@ -223,6 +258,59 @@ fn report_outliers(estimate: &PerEntryEstimate, names: &[String], dataset: &Path
     }
 }
 
+/// The sealed registration material of `entries`: a fresh deployment id, each entry's record
+/// sealed under a fresh record key (its reviewer material, as under authority custody) and its
+/// quantised template, handle and record key in the gallery, sealed for the authority under a key
+/// derived from the authority's master secret in the key folder.
+fn sealed_enrolment(
+    args: &EnrollArgs,
+    entries: Vec<Enrolment>,
+    model_id: &str,
+    valid_from: i64,
+    valid_until: i64,
+) -> Result<SealedEnrolment> {
+    use base64::Engine as _;
+    use veilwatch::blind::format::RecordClass;
+    use veilwatch::blind::material::{random_handle, Material, MaterialKeys};
+    use veilwatch::blind::record::{class_of, random_record_key};
+    use veilwatch::sealed::gallery::{Gallery, GalleryEntry};
+    use veilwatch::sealed::quantise::Quantised;
+
+    if entries.is_empty() {
+        bail!("no face was enrolled: nothing to register");
+    }
+    let master = key_files::authority_master(&args.keys)?;
+    let mut deployment = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut deployment);
+    let class = entries.iter().try_fold(RecordClass::NoPhoto, |class, e| class_of(&e.record).map(|c| class.max(c)))?;
+    let mut gallery_entries = Vec::with_capacity(entries.len());
+    let mut materials = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let (handle, record_key) = (random_handle(), random_record_key());
+        let keys = MaterialKeys::derive(&record_key);
+        let sealed = keys.seal(&entry.record, class, &deployment, &handle)?;
+        materials.push(Material::new(&handle, &keys.verifier(), &sealed));
+        gallery_entries.push(GalleryEntry { handle, record_key, template: Quantised::of(&entry.template) });
+    }
+    let gallery = Gallery {
+        threshold_milli: (args.sealed_threshold * 1000.0).round() as u16,
+        decoy_milli: (args.decoy_rate * 1000.0).round() as u16,
+        entries: gallery_entries,
+    };
+    let sealed_gallery = base64::engine::general_purpose::STANDARD.encode(gallery.seal(&master, &deployment));
+    Ok(SealedEnrolment {
+        custody: SEALED_CUSTODY.to_owned(),
+        deployment: veilwatch::hex::hex(&deployment),
+        model_id: model_id.to_owned(),
+        not_before: valid_from,
+        not_after: valid_until,
+        entries: entries.len(),
+        threshold: gallery.threshold(),
+        sealed_gallery,
+        materials,
+    })
+}
+
 /// `FILE.materials.json` beside the watchlist `FILE`.
 pub fn materials_path(watchlist: &Path) -> PathBuf {
     beside(watchlist, ".materials.json")
@@ -242,16 +330,17 @@ fn beside(watchlist: &Path, suffix: &str) -> PathBuf {
 pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
     let engine = load_engine(models)?;
     let issuer = key_files::issuer_secret(&args.keys)?;
-    let prf: Box<dyn Prf> = match args.custody {
-        CustodyArg::Local => Box::new(key_files::local_prf(&args.keys)?),
-        CustodyArg::Authority => {
-            // The list's id is drawn here: its deployment key is derived from the master secret
-            // and that id, and `build` enrols under the id the key is bound to.
-            let mut id = [0u8; 16];
-            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
-            Box::new(key_files::deployment_key(&args.keys, &id)?)
+    if matches!(args.custody, CustodyArg::Sealed) {
+        if args.target_fpir.is_some() || args.stranger_cohort.is_some() {
+            bail!(
+                "--target-fpir and --stranger-cohort choose the LSH threshold m; sealed custody compares quantised \
+                 templates against --sealed-threshold"
+            );
         }
-    };
+        if !(0.0..1.0).contains(&args.sealed_threshold) || !(0.0..=1.0).contains(&args.decoy_rate) {
+            bail!("--sealed-threshold must be in (0, 1) and --decoy-rate in [0, 1]");
+        }
+    }
     let now = now_unix();
     let valid_from = args.valid_from.as_deref().map_or(Ok(now), |t| time_arg("--valid-from", t))?;
     let valid_until =
@@ -287,6 +376,21 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
         }
     }
     let skipped = people.len() - entries.len();
+    if matches!(args.custody, CustodyArg::Sealed) {
+        let enrolled = entries.len();
+        let file = sealed_enrolment(&args, entries, engine.model_id(), valid_from, valid_until)?;
+        replace_secret(&args.out, &serde_json::to_vec_pretty(&file)?)?;
+        eprintln!(
+            "{}: sealed registration material of {enrolled} people from {photos} photos ({skipped} without a usable \
+             face), deployment {}, threshold {:.2}, valid {} – {}; for `veilwatch registration deployment --sealed`",
+            args.out.display(),
+            file.deployment,
+            file.threshold,
+            format_utc(valid_from),
+            format_utc(valid_until)
+        );
+        return Ok(());
+    }
 
     let cosines = |entries: &[Enrolment]| {
         let templates: Vec<Embedding> = entries.iter().map(|e| e.template.clone()).collect();
@@ -312,6 +416,17 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
         threshold,
         valid_from,
         valid_until,
+    };
+    let prf: Box<dyn Prf> = match args.custody {
+        CustodyArg::Local => Box::new(key_files::local_prf(&args.keys)?),
+        CustodyArg::Sealed => bail!("sealed custody writes no watchlist"),
+        CustodyArg::Authority => {
+            // The list's id is drawn here: its deployment key is derived from the master secret
+            // and that id, and `build` enrols under the id the key is bound to.
+            let mut id = [0u8; 16];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
+            Box::new(key_files::deployment_key(&args.keys, &id)?)
+        }
     };
     let enrolled_list = build_with_materials(entries, &params, prf.as_ref(), &issuer)?;
     let file = enrolled_list.file;

@@ -4,6 +4,8 @@
 //!
 //! A deployment's id, L and validity window come from its watchlist (verified with the same
 //! issuer key), so the authority's registration cannot disagree with the file the kiosks load.
+//! Under sealed custody they come from `enroll --custody sealed`'s registration material
+//! (`--sealed FILE`), whose sealed gallery and reviewer materials the registration carries.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,13 +13,14 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use veilwatch::authority::registration::{
-    Budgets, DeploymentRevocation, Document, HexBytes, KioskRevocation, Material, Registration,
+    Budgets, DeploymentRevocation, Document, HexBytes, KioskRevocation, Material, Registration, SealedGalleryBytes,
 };
 use veilwatch::authority::service::DOCUMENTS_PATH;
 use veilwatch::blind::format::Header;
 use veilwatch::blind::format::Watchlist;
 use veilwatch::time::now_unix;
 
+use crate::enroll::{SealedEnrolment, SEALED_CUSTODY};
 use crate::files::{read, write_atomically};
 use crate::key_files;
 
@@ -28,8 +31,12 @@ pub enum RegistrationCommand {
         #[arg(long)]
         keys: PathBuf,
         /// The deployment's watchlist: its id, table count and validity window are registered.
-        #[arg(long)]
-        watchlist: PathBuf,
+        #[arg(long, required_unless_present = "sealed", conflicts_with = "sealed")]
+        watchlist: Option<PathBuf>,
+        /// Sealed custody: the registration material `enroll --custody sealed` wrote (its id,
+        /// window, sealed gallery and reviewer materials are registered).
+        #[arg(long, conflicts_with = "materials")]
+        sealed: Option<PathBuf>,
         /// The reviewer materials `veilwatch enroll` wrote beside an authority-custody watchlist
         /// (FILE.materials.json).
         #[arg(long)]
@@ -81,19 +88,25 @@ pub struct RegistrationArgs {
 
 pub fn run(args: RegistrationArgs) -> Result<()> {
     match args.command {
-        RegistrationCommand::Deployment { keys, watchlist, materials, kiosk_keys, budgets, out } => {
+        RegistrationCommand::Deployment { keys, watchlist, sealed, materials, kiosk_keys, budgets, out } => {
             let issuer = key_files::issuer_secret(&keys)?;
-            let parsed = Watchlist::parse(read(&watchlist)?, &issuer.verifying_key())
-                .with_context(|| format!("cannot use the watchlist {}", watchlist.display()))?;
-            let materials = match materials {
-                Some(path) => read_materials(&path)?,
-                None => Vec::new(),
-            };
             let kiosk_keys = kiosk_keys
                 .iter()
                 .map(|k| key_files::public_key(k).map(|k| HexBytes(k.to_bytes())).context("--kiosk-key"))
                 .collect::<Result<Vec<_>>>()?;
-            let registration = registration_for(&parsed.header, kiosk_keys, budgets, materials, now_unix());
+            let registration = match (watchlist, sealed) {
+                (Some(watchlist), None) => {
+                    let parsed = Watchlist::parse(read(&watchlist)?, &issuer.verifying_key())
+                        .with_context(|| format!("cannot use the watchlist {}", watchlist.display()))?;
+                    let materials = match materials {
+                        Some(path) => read_materials(&path)?,
+                        None => Vec::new(),
+                    };
+                    registration_for(&parsed.header, kiosk_keys, budgets, materials, now_unix())
+                }
+                (None, Some(sealed)) => sealed_registration(&sealed, kiosk_keys, budgets, now_unix())?,
+                _ => bail!("give either --watchlist FILE or --sealed FILE"),
+            };
             let document = Document::RegisterDeployment(registration);
             // Parse what was written, so a document the authority would refuse never leaves here.
             let signed = document.sign(&issuer);
@@ -134,7 +147,37 @@ pub fn registration_for(
         budgets,
         kiosk_keys,
         materials,
+        sealed_gallery: None,
     }
+}
+
+/// The registration of a sealed-custody deployment from `enroll --custody sealed`'s material.
+fn sealed_registration(
+    path: &Path,
+    kiosk_keys: Vec<HexBytes<32>>,
+    budgets: Budgets,
+    issued: i64,
+) -> Result<Registration> {
+    use base64::Engine as _;
+    let unusable = || format!("{} is not the registration material of `enroll --custody sealed`", path.display());
+    let file: SealedEnrolment = serde_json::from_slice(&read(path)?).with_context(unusable)?;
+    if file.custody != SEALED_CUSTODY {
+        bail!("{}: custody {:?}, expected {SEALED_CUSTODY:?}", unusable(), file.custody);
+    }
+    let materials = serde_json::from_value(serde_json::to_value(&file.materials)?).with_context(unusable)?;
+    let gallery = base64::engine::general_purpose::STANDARD.decode(&file.sealed_gallery).ok().with_context(unusable)?;
+    Ok(Registration {
+        deployment: deployment_id(&file.deployment)?,
+        issued,
+        not_before: file.not_before,
+        not_after: file.not_after,
+        // L is a VOPRF deployment's; a sealed face is one ciphertext.
+        tables: 1,
+        budgets,
+        kiosk_keys,
+        materials,
+        sealed_gallery: Some(SealedGalleryBytes(gallery)),
+    })
 }
 
 fn deployment_id(text: &str) -> Result<HexBytes<16>> {

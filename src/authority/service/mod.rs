@@ -10,6 +10,7 @@
 //! - `POST /v1/disclose`: the sealed reviewer material of one handle, on proof of its record key.
 //! - `POST /v1/anchor`: a kiosk's signed audit-chain head (the credential's kiosk must be the head's),
 //!   appended to the kiosk's history; another hash at an anchored seq is 409 `anchor_conflict`.
+//! - `POST /v1/sealed/{seed,keys,match,claim,prove}`: sealed custody ([`sealed`]).
 //! - `GET /v1/health`: 200 while the process serves, for load balancers' health checks.
 //!
 //! On the admin listener only ([`Routers::admin`]; loopback by default), because they carry
@@ -26,6 +27,8 @@
 //! reason and the `Veilwatch-Refusal` token, counted by reason in `/metrics`. If the state store
 //! fails, the answer is 503 `state_store_unavailable` and nothing is evaluated (fail closed).
 //! Logs carry kiosk, deployment, endpoint and outcome; never an element.
+
+pub mod sealed;
 
 use std::sync::Arc;
 
@@ -51,6 +54,7 @@ use super::registration::{Document, DocumentError, Registration, MAX_DOCUMENT_BY
 use super::store::{Applied, StateStore, StoreError};
 use crate::blind::prf::{MasterSecret, ELEMENT_BYTES, PROOF_BYTES};
 use crate::time::now_unix;
+use sealed::SealedState;
 
 /// The most elements one request may carry (the largest L a registration may give).
 pub const MAX_ELEMENTS: usize = super::registration::MAX_TABLES as usize;
@@ -92,11 +96,12 @@ pub struct ServiceConfig {
     pub metrics: Option<PrometheusHandle>,
 }
 
-struct Service {
+pub(super) struct Service {
     evaluator: DeploymentEvaluator,
+    pub(super) sealed: SealedState,
     issuer: VerifyingKey,
     origins: Vec<AuthorityOrigin>,
-    store: Arc<dyn StateStore>,
+    pub(super) store: Arc<dyn StateStore>,
     metrics: Option<PrometheusHandle>,
 }
 
@@ -134,7 +139,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: StatusCode, token: &'static str, message: impl Into<String>) -> Refusal {
+    pub(super) fn new(status: StatusCode, token: &'static str, message: impl Into<String>) -> Refusal {
         Refusal { status, token, message: message.into(), retry_after: None, told: true }
     }
 }
@@ -174,7 +179,7 @@ impl From<StoreError> for Refusal {
 }
 
 /// A budget's refusal: 429, with `Retry-After` unless the counter never resets.
-fn over_budget(charge: &Charge, now: i64) -> Refusal {
+pub(super) fn over_budget(charge: &Charge, now: i64) -> Refusal {
     Refusal {
         status: StatusCode::TOO_MANY_REQUESTS,
         token: charge.counter.token(),
@@ -192,6 +197,11 @@ pub fn public_body_limit(path: &str) -> usize {
         KEY_CHECK_PATH => KEY_CHECK_BODY_BYTES,
         DISCLOSE_PATH => disclosure::MAX_REQUEST_BYTES,
         ANCHOR_PATH => MAX_HEAD_BYTES,
+        sealed::SEED_PATH => 0,
+        sealed::KEYS_PATH => sealed::KEYS_BODY_BYTES,
+        sealed::MATCH_PATH => sealed::MATCH_BODY_BYTES,
+        sealed::CLAIM_PATH => sealed::CLAIM_BODY_BYTES,
+        sealed::PROVE_PATH => sealed::PROVE_BODY_BYTES,
         _ => 0,
     }
 }
@@ -217,6 +227,7 @@ pub struct Routers {
 /// The authority's routes. The caller adds the network limits (deadline, concurrency, body size).
 pub fn routers(master: MasterSecret, config: ServiceConfig) -> Routers {
     let service = Arc::new(Service {
+        sealed: SealedState::new(&master),
         evaluator: DeploymentEvaluator::new(master),
         issuer: config.issuer,
         origins: config.origins,
@@ -245,6 +256,11 @@ pub fn routers(master: MasterSecret, config: ServiceConfig) -> Routers {
         .route(KEY_CHECK_PATH, post(key_check).layer(RequestBodyLimitLayer::new(KEY_CHECK_BODY_BYTES)))
         .route(DISCLOSE_PATH, post(disclose).layer(RequestBodyLimitLayer::new(disclosure::MAX_REQUEST_BYTES)))
         .route(ANCHOR_PATH, post(anchor).layer(RequestBodyLimitLayer::new(MAX_HEAD_BYTES)))
+        .route(sealed::SEED_PATH, post(sealed::seed).layer(RequestBodyLimitLayer::new(0)))
+        .route(sealed::KEYS_PATH, post(sealed::keys).layer(RequestBodyLimitLayer::new(sealed::KEYS_BODY_BYTES)))
+        .route(sealed::MATCH_PATH, post(sealed::match_face).layer(RequestBodyLimitLayer::new(sealed::MATCH_BODY_BYTES)))
+        .route(sealed::CLAIM_PATH, post(sealed::claim).layer(RequestBodyLimitLayer::new(sealed::CLAIM_BODY_BYTES)))
+        .route(sealed::PROVE_PATH, post(sealed::prove).layer(RequestBodyLimitLayer::new(sealed::PROVE_BODY_BYTES)))
         .route(HEALTH_PATH, get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -274,7 +290,7 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         "not_found",
         "no such endpoint; the authority answers POST /v1/evaluate, /v1/key-check, /v1/disclose, /v1/anchor, \
-         GET /v1/health",
+         /v1/sealed/seed, /v1/sealed/keys, /v1/sealed/match, /v1/sealed/claim, /v1/sealed/prove, GET /v1/health",
     )
 }
 
@@ -295,18 +311,18 @@ async fn method_not_allowed() -> Response {
 }
 
 /// A request that passed [`admit`]: its credential and the deployment's registration in force.
-struct Admitted {
-    credential: Credential,
-    registration: Registration,
-    now: i64,
+pub(super) struct Admitted {
+    pub(super) credential: Credential,
+    pub(super) registration: Registration,
+    pub(super) now: i64,
 }
 
 impl Admitted {
-    fn deployment_hex(&self) -> String {
+    pub(super) fn deployment_hex(&self) -> String {
         self.credential.deployment.to_hex()
     }
 
-    fn kiosk_hex(&self) -> String {
+    pub(super) fn kiosk_hex(&self) -> String {
         self.credential.kiosk.to_hex()
     }
 }
@@ -317,7 +333,7 @@ impl Admitted {
 /// deployment, then the deployment (not revoked, in its window), the kiosk (not revoked), the
 /// clock and the nonce. Until the kiosk is known to be registered, a refusal says only
 /// `unauthorised` ([`CredentialRefusal::is_told`]).
-async fn admit(
+pub(super) async fn admit(
     service: &Service,
     credential: Result<Credential, CredentialRefusal>,
     path: &str,
@@ -337,7 +353,11 @@ async fn admit(
 
 /// Logs the outcome of a `/v1/*` request (kiosk and deployment as far as they were read) and
 /// answers it.
-fn finish(endpoint: &'static str, credential: Option<&Credential>, outcome: Result<Response, Refusal>) -> Response {
+pub(super) fn finish(
+    endpoint: &'static str,
+    credential: Option<&Credential>,
+    outcome: Result<Response, Refusal>,
+) -> Response {
     metrics::counter!(REQUESTS, "endpoint" => endpoint).increment(1);
     let kiosk = credential.map(|c| c.kiosk.to_hex()).unwrap_or_default();
     let deployment = credential.map(|c| c.deployment.to_hex()).unwrap_or_default();
@@ -372,7 +392,7 @@ async fn evaluate_elements(service: &Arc<Service>, deployment: &[u8; 16], body: 
     }
 }
 
-fn octets(bytes: Vec<u8>) -> Response {
+pub(super) fn octets(bytes: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/octet-stream"), (header::CACHE_CONTROL, "no-store")], bytes).into_response()
 }
 

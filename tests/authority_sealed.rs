@@ -1,0 +1,445 @@
+//! Sealed custody end to end over HTTP (DESIGN §3.4, issue 20 items 3–4): real LFW faces enrolled
+//! with `veilwatch enroll --custody sealed`, registered with `veilwatch registration deployment
+//! --sealed`, served by a real `veilwatch authority`; kiosks run the real BFV scheme
+//! (`veilwatch::sealed::session`, and the CLI's `identify --sealed`) and sign every request.
+//!
+//! - A listed person's other photo is found and their record disclosed; a stranger is not.
+//! - A claim is accepted once: replayed, or for an unknown query, it is refused (404
+//!   `unknown_query`); a request without a valid credential is refused (401); a malformed
+//!   ciphertext is refused with a typed error (400 `malformed_query`) and the authority keeps
+//!   serving.
+//! - A claim commits to each positive slot's value, gets the slots' masks and proves each slot
+//!   positive with a range proof (`sealed::claim`); a decoy's claim is proven and releases nothing.
+//! - A claim that leaves out a decoy, names a slot outside the answer, or carries a range proof
+//!   that does not verify is refused and counted, and so is a claim whose proofs never come (at the
+//!   kiosk's next match); the second refusal suspends the kiosk (403 `suspended` from then on,
+//!   keys and seeds too); proofs, like claims, are accepted once.
+//! - The daily face budget ends in 429 `budget_day` with `Retry-After`.
+//! - Prints the authority's time per face (its `Server-Timing`) and the bytes up and down per face
+//!   at the gallery size tested (`SEALED-HTTP …`).
+//!
+//! `cargo test --release --features cli --locked --test authority_sealed -- --nocapture`
+
+mod common;
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+use common::http::{agent, header, now, send, signed_post, Answer};
+use common::kiosk::{authority, keygen, Kiosk, DEFAULT_CAPS};
+use common::process::{veilwatch, Server};
+use veilwatch::authority::credential::RequestSigner;
+use veilwatch::authority::registration::Budgets;
+use veilwatch::sealed::claim::{self, CommitmentSecret};
+use veilwatch::sealed::kiosk::{system_rng, SealedKiosk};
+use veilwatch::sealed::protocol::{
+    ClaimRequest, ClaimedSlot, IssuedSeed, KeysRequest, MatchAnswer, MatchRequest, Opening, ProofRequest, CLAIM_PATH,
+    KEYS_PATH, MATCH_PATH, PROVE_PATH, SEED_PATH,
+};
+use veilwatch::sealed::quantise::Quantised;
+use veilwatch::sealed::session::{SealedSession, SealedTransport};
+use veilwatch::{Engine, Frame};
+
+/// People enrolled: the gallery size N the figures are for.
+const LISTED: usize = 20;
+
+fn figure(name: &str, value: impl std::fmt::Display) {
+    println!("SEALED-HTTP {name}: {value}");
+}
+
+/// A sealed-custody deployment of `LISTED` LFW people (the first photo of each), its kiosk, the
+/// authority serving it, the other photos of the listed people and photos of strangers.
+struct Setup {
+    _scratch: tempfile::TempDir,
+    server: Server,
+    kiosks: Vec<Kiosk>,
+    id: [u8; 16],
+    id_hex: String,
+    /// (name, the enrolled photo, another photo) of listed people.
+    listed: Vec<(String, PathBuf, PathBuf)>,
+    strangers: Vec<PathBuf>,
+}
+
+impl Setup {
+    /// A listed person whose other photo is clearly theirs (quantised similarity ≥ 0.45 to the
+    /// enrolled one, well above the 0.36 threshold): (name, other photo).
+    fn genuine(&self, engine: &Engine) -> (String, PathBuf) {
+        let (name, _, other) = self
+            .listed
+            .iter()
+            .find(|(_, enrolled, other)| probe(engine, enrolled).similarity(&probe(engine, other)) >= 0.45)
+            .expect("some listed person's two photos are similar");
+        (name.clone(), other.clone())
+    }
+
+    /// Strangers clearly unlike everyone listed (similarity < 0.25 to every enrolled photo).
+    fn strangers(&self, engine: &Engine) -> Vec<PathBuf> {
+        let listed: Vec<Quantised> = self.listed.iter().map(|(_, enrolled, _)| probe(engine, enrolled)).collect();
+        let strangers: Vec<PathBuf> = self
+            .strangers
+            .iter()
+            .filter(|photo| {
+                let q = probe(engine, photo);
+                listed.iter().all(|t| q.similarity(t) < 0.25)
+            })
+            .cloned()
+            .collect();
+        assert!(strangers.len() >= 4, "four of ten strangers are unlike everyone listed");
+        strangers
+    }
+}
+
+fn setup(kiosks: usize, budgets: Budgets, decoy_rate: &str) -> Option<Setup> {
+    let images = common::lfw_images()?;
+    common::models_dir()?;
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().to_owned();
+    let mut people: Vec<PathBuf> = std::fs::read_dir(&images).unwrap().map(|e| e.unwrap().path()).collect();
+    people.sort();
+    let photos = |person: &Path| {
+        let mut p: Vec<PathBuf> = std::fs::read_dir(person).unwrap().map(|e| e.unwrap().path()).collect();
+        p.sort();
+        p
+    };
+    let with_two: Vec<PathBuf> = people.iter().filter(|p| photos(p).len() >= 2).cloned().collect();
+    let dataset = dir.join("dataset");
+    let mut listed = Vec::new();
+    for person in with_two.iter().take(LISTED) {
+        let name = person.file_name().unwrap().to_str().unwrap().to_owned();
+        let folder = dataset.join(&name);
+        std::fs::create_dir_all(&folder).unwrap();
+        let photos = photos(person);
+        std::os::unix::fs::symlink(&photos[0], folder.join(photos[0].file_name().unwrap())).unwrap();
+        listed.push((name.replace('_', " "), photos[0].clone(), photos[1].clone()));
+    }
+    let strangers: Vec<PathBuf> = with_two.iter().skip(LISTED).take(10).map(|p| photos(p)[0].clone()).collect();
+
+    let keys = keygen(&dir);
+    let material = dir.join("sealed.json");
+    veilwatch(&[
+        "enroll",
+        dataset.to_str().unwrap(),
+        "--keys",
+        keys.to_str().unwrap(),
+        "--out",
+        material.to_str().unwrap(),
+        "--custody",
+        "sealed",
+        "--per-identity",
+        "1",
+        "--decoy-rate",
+        decoy_rate,
+    ]);
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&material).unwrap()).unwrap();
+    assert_eq!(file["entries"], LISTED, "every listed person has a usable first photo");
+    assert_eq!(file["custody"], "bfv-sealed");
+    let text = String::from_utf8(std::fs::read(&material).unwrap()).unwrap();
+    assert!(!text.contains(&listed[0].0), "the material holds no name in the clear");
+    let id_hex = file["deployment"].as_str().unwrap().to_owned();
+    let kiosks: Vec<Kiosk> = (0..kiosks).map(|i| Kiosk::from_cli(&dir, &format!("kiosk-{i}"))).collect();
+    let registration = dir.join("registration.vwr");
+    let mut args: Vec<String> =
+        ["registration", "deployment", "--keys", keys.to_str().unwrap(), "--sealed"].map(String::from).to_vec();
+    args.push(material.to_str().unwrap().into());
+    for kiosk in &kiosks {
+        args.extend(["--kiosk-key".into(), kiosk.public_hex()]);
+    }
+    for (flag, value) in [
+        ("--faces-per-minute", budgets.faces_per_minute as u64),
+        ("--faces-per-day", budgets.faces_per_day as u64),
+        ("--faces-total", budgets.faces_total),
+        ("--disclosures-per-hour", budgets.disclosures_per_hour as u64),
+    ] {
+        args.extend([flag.into(), value.to_string()]);
+    }
+    args.extend(["--out".into(), registration.to_str().unwrap().into()]);
+    veilwatch(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let state = dir.join("state.sqlite3");
+    let server = authority(
+        &keys,
+        &["--register", registration.to_str().unwrap(), "--state", state.to_str().unwrap(), "--request-timeout", "120"],
+        &dir,
+    );
+    // The state store holds the gallery sealed: no listed name, no template in the clear.
+    let stored = std::fs::read(&state).unwrap();
+    assert!(!stored.windows(listed[0].0.len()).any(|w| w == listed[0].0.as_bytes()));
+    let id: [u8; 16] = veilwatch::hex::from_hex(&id_hex).unwrap().try_into().unwrap();
+    Some(Setup { _scratch: scratch, server, kiosks, id, id_hex, listed, strangers })
+}
+
+fn budgets(faces_per_day: u32) -> Budgets {
+    Budgets { faces_per_minute: 100, faces_per_day, faces_total: 10_000, ..DEFAULT_CAPS }
+}
+
+/// The kiosk's signed requests over HTTP, remembering the authority's `Server-Timing` of each
+/// match and every request's body by path.
+struct Http<'a> {
+    server: &'a Server,
+    signer: RequestSigner,
+    agent: ureq::Agent,
+    match_ms: RefCell<Vec<f64>>,
+    sent: RefCell<Vec<(String, Vec<u8>)>>,
+}
+
+impl<'a> Http<'a> {
+    fn new(server: &'a Server, signer: RequestSigner) -> Http<'a> {
+        Http { server, signer, agent: agent(), match_ms: RefCell::new(Vec::new()), sent: RefCell::new(Vec::new()) }
+    }
+
+    fn raw(&self, path: &str, body: &[u8]) -> Answer {
+        self.sent.borrow_mut().push((path.to_owned(), body.to_vec()));
+        let answer = signed_post(&self.agent, &self.server.url(""), path, body, &self.signer);
+        assert_ne!(answer.status, 0, "{path}: no answer: {}", answer.text());
+        if let Some(ms) =
+            answer.header("server-timing").and_then(|t| t.strip_prefix("answer;dur=")).and_then(|ms| ms.parse().ok())
+        {
+            self.match_ms.borrow_mut().push(ms);
+        }
+        answer
+    }
+
+    fn last_sent(&self, path: &str) -> Vec<u8> {
+        self.sent.borrow().iter().rev().find(|(p, _)| p == path).unwrap().1.clone()
+    }
+}
+
+impl SealedTransport for Http<'_> {
+    fn post(&self, path: &str, body: &[u8]) -> Result<Vec<u8>, String> {
+        let answer = self.raw(path, body);
+        if (200..300).contains(&answer.status) {
+            Ok(answer.body)
+        } else {
+            Err(format!("HTTP {} {}: {}", answer.status, answer.refusal(), answer.text().trim()))
+        }
+    }
+}
+
+fn probe(engine: &Engine, photo: &Path) -> Quantised {
+    let frame = Frame::decode(&std::fs::read(photo).unwrap()).unwrap();
+    Quantised::of(&engine.analyse_still(&frame).unwrap().expect("a face").embedding)
+}
+
+/// A fresh key pair registered over `http` (its own seed); the kiosk and the first query's seed.
+fn register_keys(http: &Http) -> (SealedKiosk, IssuedSeed) {
+    let key_seed = IssuedSeed::parse(&http.raw(SEED_PATH, &[]).body).unwrap();
+    let (kiosk, registration) = SealedKiosk::generate(&key_seed.seed, &mut system_rng()).unwrap();
+    let keys =
+        http.raw(KEYS_PATH, &KeysRequest::encode(&key_seed.id, &registration.public_key, &registration.rotation_key));
+    assert_eq!(keys.status, 204, "{}", keys.text());
+    (kiosk, IssuedSeed::parse(&http.raw(SEED_PATH, &[]).body).unwrap())
+}
+
+#[test]
+fn a_listed_face_is_found_and_disclosed_through_the_cli_and_a_stranger_is_not() {
+    let Some(s) = setup(1, budgets(100), "0.5") else { return };
+    let engine = common::engine().unwrap();
+    let kiosk_file = s.kiosks[0].file.as_ref().unwrap();
+    let (name, photo) = &s.genuine(&engine);
+    let strangers = s.strangers(&engine);
+    let out = veilwatch(&[
+        "identify",
+        "--sealed",
+        &s.id_hex,
+        "--authority",
+        &s.server.url(""),
+        "--kiosk-key",
+        kiosk_file.to_str().unwrap(),
+        "--json",
+        photo.to_str().unwrap(),
+        strangers[0].to_str().unwrap(),
+    ]);
+    let results: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let listed_face = &results[0]["faces"][0];
+    assert_eq!(listed_face["matched"], true, "{listed_face}");
+    assert!(listed_face.get("error").is_none(), "{listed_face}");
+    let labels: Vec<&str> =
+        listed_face["alerts"].as_array().unwrap().iter().map(|a| a["record"]["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, [name.as_str()], "the listed person's other photo finds their record: {listed_face}");
+    let stranger = &results[1]["faces"][0];
+    assert!(stranger.get("error").is_none(), "{stranger}");
+    assert_eq!(stranger["alerts"].as_array().unwrap().len(), 0, "a stranger is not listed: {stranger}");
+    // Both faces registered a key pair first: the first one's, then a new one after the listed
+    // face's claim of a positive slot (re-keying).
+    figure("CLI bytes up per face (key registration + query + claim)", &stranger["bytesUp"]);
+    figure("CLI bytes down per face (answer + claim's answer), stranger", &stranger["bytesDown"]);
+}
+
+#[test]
+fn claims_are_accepted_once_and_bad_requests_are_refused_with_their_reason() {
+    let Some(s) = setup(1, budgets(100), "0.5") else { return };
+    let engine = common::engine().unwrap();
+    let http = Http::new(&s.server, s.kiosks[0].signer(&s.id));
+
+    // A listed face, through the kiosk's session: found, its record disclosed; measured.
+    let mut session = SealedSession::new(s.id);
+    let (name, photo) = &s.genuine(&engine);
+    let strangers = s.strangers(&engine);
+    let found = session.identify(&probe(&engine, photo), &http).unwrap();
+    let timing = *http.match_ms.borrow().last().expect("the match carries Server-Timing");
+    assert_eq!(found.matches.iter().map(|m| m.record.label.as_str()).collect::<Vec<_>>(), [name.as_str()]);
+    assert!(found.claimed >= 1);
+    let (claim, proofs) = (http.last_sent(CLAIM_PATH), http.last_sent(PROVE_PATH));
+    let stranger = session.identify(&probe(&engine, &strangers[1]), &http).unwrap();
+    let stranger_ms = *http.match_ms.borrow().last().unwrap();
+    assert_eq!(http.match_ms.borrow().len(), 2);
+    assert!(stranger.matches.is_empty(), "a stranger is not listed");
+    figure(
+        "gallery",
+        format!("N = {LISTED} listed (one answer block of 8 192 slots; the cost is the same up to N = 8 191)"),
+    );
+    figure("authority ms per face (Server-Timing: listed face, stranger)", format!("{timing:.0}, {stranger_ms:.0}"));
+    figure("bytes up per face (match request: seed id + c0)", found.bytes_up);
+    figure("bytes down per face (match answer: next seed + blocks)", found.bytes_down);
+    figure(
+        "bytes of a claim and its answer (listed face)",
+        format!("{} up, {} down", found.claim_bytes_up, found.claim_bytes_down),
+    );
+    figure("bytes of a key registration (once per key pair)", found.keys_bytes_up);
+
+    // The listed face's claim and its proofs again: already claimed, already proven.
+    let again = http.raw(CLAIM_PATH, &claim);
+    assert_eq!((again.status, again.refusal()), (404, "unknown_query"), "{}", again.text());
+    let again = http.raw(PROVE_PATH, &proofs);
+    assert_eq!((again.status, again.refusal()), (404, "unknown_query"), "{}", again.text());
+    // A query the authority never answered.
+    let unknown = http.raw(CLAIM_PATH, &ClaimRequest { query_id: [7; 16], slots: vec![] }.to_bytes());
+    assert_eq!((unknown.status, unknown.refusal()), (404, "unknown_query"));
+
+    // Without a valid credential: unsigned, and signed by a key the deployment does not list.
+    let unsigned = send(&agent(), "POST", &s.server.url(MATCH_PATH), &[], &[0; 64]);
+    assert_eq!((unsigned.status, unsigned.refusal()), (401, "unauthorised"));
+    let foreign = Http::new(&s.server, Kiosk::generate().signer(&s.id)).raw(SEED_PATH, &[]);
+    assert_eq!((foreign.status, foreign.refusal()), (401, "unauthorised"));
+
+    // A malformed ciphertext, under a seed the authority issued: a typed refusal, no panic.
+    let (kiosk, seed) = register_keys(&http);
+    let mut c0 = kiosk.encrypt(&probe(&engine, &strangers[2]), &seed.seed).unwrap();
+    c0.truncate(c0.len() - 3);
+    let malformed = http.raw(MATCH_PATH, &MatchRequest::encode(&seed.id, &c0));
+    assert_eq!((malformed.status, malformed.refusal()), (400, "malformed_query"), "{}", malformed.text());
+    assert!(malformed.text().contains("malformed input"), "{}", malformed.text());
+    // Its seed is spent: the well-formed query under it is refused too (a seed serves once).
+    let c0 = kiosk.encrypt(&probe(&engine, &strangers[2]), &seed.seed).unwrap();
+    let reused = http.raw(MATCH_PATH, &MatchRequest::encode(&seed.id, &c0));
+    assert_eq!((reused.status, reused.refusal()), (409, "unknown_seed"));
+    // Keys that are not keys of the parameter set.
+    let key_seed = IssuedSeed::parse(&http.raw(SEED_PATH, &[]).body).unwrap();
+    let bad_keys = http.raw(KEYS_PATH, &KeysRequest::encode(&key_seed.id, &[1, 2, 3], &[4, 5]));
+    assert_eq!((bad_keys.status, bad_keys.refusal()), (400, "malformed_keys"), "{}", bad_keys.text());
+    // The authority still serves (a new session: the raw requests above replaced this kiosk's
+    // keys and outstanding seed at the authority, as a second process with its key would).
+    assert_eq!(send(&agent(), "GET", &s.server.url("/v1/health"), &[], &[]).status, 200);
+    let fine = SealedSession::new(s.id).identify(&probe(&engine, &strangers[3]), &http).unwrap();
+    assert!(fine.matches.is_empty());
+}
+
+/// The claim of `positives` (block, slot, decrypted value): the request and each slot's secret.
+fn claim_of(query: [u8; 16], positives: &[(usize, usize, i64)]) -> (ClaimRequest, Vec<CommitmentSecret>) {
+    let (slots, secrets) = positives
+        .iter()
+        .map(|&(block, slot, value)| {
+            let (commitment, secret) = claim::commit(value);
+            (ClaimedSlot { block, slot, commitment }, secret)
+        })
+        .unzip();
+    (ClaimRequest { query_id: query, slots }, secrets)
+}
+
+#[test]
+fn refused_claims_suspend_the_kiosk_and_the_daily_budget_ends_in_429() {
+    // Every answer carries a decoy, so that each one has a positive slot to leave out.
+    let Some(s) = setup(3, budgets(3), "1.0") else { return };
+    let engine = common::engine().unwrap();
+    let stranger = probe(&engine, &s.strangers(&engine)[0]);
+    let face = |http: &Http, kiosk: &SealedKiosk, seed: &IssuedSeed| {
+        let c0 = kiosk.encrypt(&stranger, &seed.seed).unwrap();
+        let answer = http.raw(MATCH_PATH, &MatchRequest::encode(&seed.id, &c0));
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        let answer = MatchAnswer::parse(&answer.body).unwrap();
+        let positives = kiosk.positive_values(&answer.blocks).unwrap().to_vec();
+        assert_eq!(positives.len(), 1, "a stranger's answer holds exactly its decoy");
+        (answer.next, positives)
+    };
+
+    // Kiosk 0. 1. The honest claim of the decoy (which the kiosk cannot tell from a match):
+    //    committed, opened, proven; nothing released.
+    let http = Http::new(&s.server, s.kiosks[0].signer(&s.id));
+    let (kiosk, seed) = register_keys(&http);
+    let (next, positives) = face(&http, &kiosk, &seed);
+    let (request, secrets) = claim_of(seed.id, &positives);
+    let opened = http.raw(CLAIM_PATH, &request.to_bytes());
+    assert_eq!(opened.status, 200, "{}", opened.text());
+    let (r, r_prime) = Opening::parse(&opened.body).unwrap().masks[0];
+    let (block, slot) = (request.slots[0].block, request.slots[0].slot);
+    let started = std::time::Instant::now();
+    let proof = claim::prove(&secrets[0], r, r_prime, &seed.id, block, slot).unwrap();
+    let prove_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let started = std::time::Instant::now();
+    assert!(claim::verify(&request.slots[0].commitment, r, r_prime, &proof, &seed.id, block, slot));
+    let verify_ms = started.elapsed().as_secs_f64() * 1000.0;
+    figure(
+        "claim of one slot, native (commitment + 32-bit Bulletproofs range proof)",
+        format!("prove {prove_ms:.1} ms, verify {verify_ms:.1} ms, proof {} bytes", proof.len()),
+    );
+    let proven = http.raw(PROVE_PATH, &ProofRequest { query_id: seed.id, proofs: vec![proof.clone()] }.to_bytes());
+    assert_eq!(proven.status, 200, "{}", proven.text());
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&proven.body).unwrap()["released"], serde_json::json!([]));
+    let again = http.raw(PROVE_PATH, &ProofRequest { query_id: seed.id, proofs: vec![proof] }.to_bytes());
+    assert_eq!((again.status, again.refusal()), (404, "unknown_query"), "proofs are accepted once");
+
+    // 2. The decoy left out: refused, counted.
+    let used = next;
+    let (next, _) = face(&http, &kiosk, &used);
+    let missed = http.raw(CLAIM_PATH, &ClaimRequest { query_id: used.id, slots: vec![] }.to_bytes());
+    assert_eq!((missed.status, missed.refusal()), (403, "claim_refused"), "{}", missed.text());
+
+    // 3. A slot outside the answer (never positive) claimed with the decoy: the second refusal
+    //    suspends the kiosk.
+    let (_, positives) = face(&http, &kiosk, &next);
+    let (mut request, _) = claim_of(next.id, &positives);
+    request.slots.push(ClaimedSlot { block: 1, slot: 0, commitment: request.slots[0].commitment });
+    let forged = http.raw(CLAIM_PATH, &request.to_bytes());
+    assert_eq!((forged.status, forged.refusal()), (403, "suspended"), "{}", forged.text());
+    for path in [SEED_PATH, KEYS_PATH, MATCH_PATH, CLAIM_PATH, PROVE_PATH] {
+        let refused = http.raw(path, &[]);
+        assert_eq!((refused.status, refused.refusal()), (403, "suspended"), "{path}");
+    }
+
+    // Kiosk 1 is not suspended. A claim whose proofs never come (the masks were opened) is a
+    // refusal at its next match; a range proof that does not verify (made for another slot: the
+    // transcript binds it) is the second, and suspends it.
+    let other = Http::new(&s.server, s.kiosks[1].signer(&s.id));
+    let (kiosk, seed) = register_keys(&other);
+    let (next, positives) = face(&other, &kiosk, &seed);
+    let (request, _) = claim_of(seed.id, &positives);
+    assert_eq!(other.raw(CLAIM_PATH, &request.to_bytes()).status, 200);
+    let c0 = kiosk.encrypt(&stranger, &next.seed).unwrap();
+    let unproven = other.raw(MATCH_PATH, &MatchRequest::encode(&next.id, &c0));
+    assert_eq!((unproven.status, unproven.refusal()), (403, "claim_refused"), "{}", unproven.text());
+    let late = other.raw(PROVE_PATH, &ProofRequest { query_id: seed.id, proofs: vec![] }.to_bytes());
+    assert_eq!((late.status, late.refusal()), (404, "unknown_query"), "no proof is taken after that");
+    let seed = IssuedSeed::parse(&other.raw(SEED_PATH, &[]).body).unwrap();
+    let (_, positives) = face(&other, &kiosk, &seed);
+    let (request, secrets) = claim_of(seed.id, &positives);
+    let opened = other.raw(CLAIM_PATH, &request.to_bytes());
+    let (r, r_prime) = Opening::parse(&opened.body).unwrap().masks[0];
+    let (block, slot) = (request.slots[0].block, request.slots[0].slot);
+    let elsewhere = claim::prove(&secrets[0], r, r_prime, &seed.id, block, (slot + 1) % 8192).unwrap();
+    let bad = other.raw(PROVE_PATH, &ProofRequest { query_id: seed.id, proofs: vec![elsewhere] }.to_bytes());
+    assert_eq!((bad.status, bad.refusal()), (403, "suspended"), "{}", bad.text());
+
+    // Kiosk 2: its daily budget (3 faces) ends in 429, through the kiosk's session.
+    let other = Http::new(&s.server, s.kiosks[2].signer(&s.id));
+    let mut session = SealedSession::new(s.id);
+    for _ in 0..3 {
+        session.identify(&stranger, &other).unwrap();
+    }
+    let over = session.identify(&stranger, &other).unwrap_err().to_string();
+    assert!(over.contains("HTTP 429 budget_day"), "{over}");
+    let (kiosk, seed) = register_keys(&other);
+    let c0 = kiosk.encrypt(&stranger, &seed.seed).unwrap();
+    let refused = other.raw(MATCH_PATH, &MatchRequest::encode(&seed.id, &c0));
+    assert_eq!((refused.status, refused.refusal()), (429, "budget_day"));
+    let retry: i64 = header(&refused.headers, "retry-after").unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= 86_400 && now() + retry > now());
+}
