@@ -110,6 +110,7 @@ function deployment(scratch) {
         deployment: {
           watchlist: [...readFileSync(file('authority.vwl'))], issuerKey, profile: readFileSync(file('authority.vwp'), 'utf8'),
           custody: { kind: 'authority', url },
+          kioskPublicKey: kioskKey,
         },
       };
     },
@@ -132,7 +133,7 @@ async function runCrowd(origin, camera, deployments, { pipelined, custody, autho
       const { EngineClient } = await import('/kiosk/engine-client.js');
       const { openCamera, closeCamera, grabFrame, hasFrame } = await import('/kiosk/camera.js');
       const engine = new EngineClient('/kiosk-worker.js', { pipelined });
-      await engine.start({});
+      await engine.start({ kioskKey: deploymentArgs.kioskPublicKey });
       await engine.loadWatchlist({ ...deploymentArgs, watchlist: Uint8Array.from(deploymentArgs.watchlist) });
       const video = document.createElement('video');
       video.muted = true;
