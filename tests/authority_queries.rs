@@ -117,10 +117,8 @@ fn a_track_whose_two_queries_both_come_back_alerts_once() {
     let second = s.session.process_frame(&s.enrolled, ms(1100.0)).unwrap();
     assert_eq!((first.queries.len(), second.queries.len()), (1, 1), "one query per retry while the first is out");
     let answers = [&first.queries[0], &second.queries[0]].map(|q| (q.id, s.key.evaluate_blinded(&q.body).unwrap()));
-    let alerts: Vec<usize> = answers
-        .iter()
-        .map(|(id, answer)| s.session.complete_query(*id, answer, NOW).unwrap().alerts.len())
-        .collect();
+    let alerts: Vec<usize> =
+        answers.iter().map(|(id, answer)| s.session.complete_query(*id, answer, NOW).unwrap().alerts.len()).collect();
     assert_eq!(alerts, [1, 0], "the second answer raises no second alert for the same track");
     assert_eq!((s.session.pending_queries(), s.session.pending_reviews()), (0, 1));
 }
