@@ -143,7 +143,7 @@ impl Detection {
         for (i, face) in self.faces.iter().enumerate() {
             let [x, y, bw, bh] = face.bbox;
             let inside = near(x, y) && near(x + bw, y + bh) && face.landmarks.iter().all(|&[lx, ly]| near(lx, ly));
-            if !inside || !(bw > 0.0 && bh > 0.0) {
+            if !(inside && bw > 0.0 && bh > 0.0) {
                 return refuse(format!("has face {i} outside the {width}×{height} frame or with an empty box"));
             }
             if !(0.0..=1.0).contains(&face.score) {
