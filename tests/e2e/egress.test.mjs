@@ -1,6 +1,6 @@
 // The egress check (tests/egress.mjs) can fail: it is run on the real kiosk in Chromium, once as
-// shipped (nothing flagged) and once per mutation of its engine Worker that makes it leak a
-// passer-by's frame — to its own origin in a POST body, to its own origin inside a file path, and to
+// shipped (nothing flagged) and once per mutation of its detection Worker (the Worker each camera
+// frame reaches first: www/detect-worker.js) that makes it leak a passer-by's frame — to its own origin in a POST body, to its own origin inside a file path, and to
 // the authority in place of a blinded query. Each mutation must be flagged, on every run. Every
 // other browser test runs the same check on everything its pages send (the harness's browsers).
 
@@ -14,8 +14,9 @@ import { fakeCamera, freePort, haveLfw, launchWithCamera, lfw, repo, serveKiosk 
 
 const haveData = haveLfw('the egress mutation tests');
 
-/** Where each mutation goes: right after the frame's pixels are written into the engine. */
-const ANCHOR = 'kiosk.frameBuffer(width, height).set(image.data);';
+/** Where each mutation goes: right after the frame's pixels are written into the detector. */
+const MUTATED = 'detect-worker.js';
+const ANCHOR = 'detector.frameBuffer(width, height).set(image.data);';
 
 const MUTATIONS = {
   'the frame POSTed to the kiosk\'s own origin': () =>
@@ -67,16 +68,16 @@ describe('the egress check catches a kiosk that leaks a frame', { skip: !haveDat
   function mutatedApp(name, code) {
     const www = join(scratch, name.replace(/\W+/g, '-'));
     cpSync(join(repo, 'www'), www, { recursive: true });
-    const worker = readFileSync(join(www, 'kiosk-worker.js'), 'utf8');
+    const worker = readFileSync(join(www, MUTATED), 'utf8');
     assert.ok(worker.includes(ANCHOR), 'the Worker still writes frames where the mutation goes');
-    writeFileSync(join(www, 'kiosk-worker.js'), worker.replace(ANCHOR, `${ANCHOR}\n    ${code}`));
+    writeFileSync(join(www, MUTATED), worker.replace(ANCHOR, `${ANCHOR}\n      ${code}`));
     return www;
   }
 
   test('the kiosk as shipped: every request it makes is allowed', async () => {
     const www = join(scratch, 'as-shipped');
     cpSync(join(repo, 'www'), www, { recursive: true });
-    copyFileSync(join(repo, 'www/kiosk-worker.js'), join(www, 'kiosk-worker.js'));
+    copyFileSync(join(repo, 'www', MUTATED), join(www, MUTATED));
     assert.deepEqual(await runKiosk(www), []);
   });
 
