@@ -144,10 +144,15 @@ function withDetectedFrame({ pixels, width, height }, use) {
   try {
     kiosk.frameBuffer(width, height).set(new Uint8Array(pixels));
   } finally {
-    new Uint8Array(pixels).fill(0);
-    detectionPort?.postMessage({ type: 'wiped', pixels }, [pixels]);
+    returnWiped(pixels);
   }
   return use(width, height);
+}
+
+// Zeroes a detected frame's pixels and sends the buffer back to the detection Worker.
+function returnWiped(pixels) {
+  new Uint8Array(pixels).fill(0);
+  detectionPort?.postMessage({ type: 'wiped', pixels }, [pixels]);
 }
 
 // Hands the detector model to the detection Worker and resolves once it is ready there.
@@ -401,7 +406,8 @@ async function handle({ id, type, ...args }) {
     self.postMessage({ ...fields, ...(auditStoreError && { auditStoreError }), id, type: 'reply' }, transfer);
   } catch (error) {
     args.bitmap?.close?.();
-    if (args.pixels?.byteLength) withDetectedFrameWiped(args.pixels);
+    // A detected frame refused before its pixels reached the engine: zeroed and sent back all the same.
+    if (args.pixels?.byteLength) returnWiped(args.pixels);
     self.postMessage({
       id,
       type: 'error',
@@ -411,12 +417,6 @@ async function handle({ id, type, ...args }) {
       fatal: stopped !== null,
     });
   }
-}
-
-// A detected frame refused before its pixels reached the engine: zeroed and sent back all the same.
-function withDetectedFrameWiped(pixels) {
-  new Uint8Array(pixels).fill(0);
-  detectionPort?.postMessage({ type: 'wiped', pixels }, [pixels]);
 }
 
 self.onmessage = ({ data }) => handle(data);

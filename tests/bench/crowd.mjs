@@ -158,15 +158,14 @@ async function runCrowd(origin, camera, deployments, { pipelined, custody, autho
       // view" time is the time between replies while faces are in view.
       const inFlight = new Set();
       let lastReply = null;
-      let [counted, running] = [0, true];
+      let running = true;
       const take = async () => {
         const grabbed = performance.now();
-        if (grabbed >= warmUntil && start === null) start = { t: grabbed, frames: counted, counters };
+        if (grabbed >= warmUntil && start === null) start = { t: grabbed, frames, counters };
         if (start && grabbed - start.t >= seconds * 1000) return void (running = false);
         const result = await engine.processFrame(await grabFrame(video), Date.now());
         const replied = performance.now();
-        counted += 1;
-        frames = counted;
+        frames += 1;
         counters = result.counters;
         if (start && result.faces.length > 0 && lastReply !== null) {
           [inView.frames, inView.ms] = [inView.frames + 1, inView.ms + replied - lastReply];

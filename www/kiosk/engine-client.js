@@ -95,23 +95,21 @@ export class EngineClient {
     return this.#detector ? 2 : 1;
   }
 
-  /** Sends `message` to the detection Worker under a new request id; its reply comes from either Worker. */
-  #requestDetection(type, args, transfer) {
-    if (this.#broken) return Promise.reject(this.#broken);
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#detector.postMessage({ ...args, id, type }, transfer);
-    });
-  }
+
 
   /** Sends one request and resolves with the Worker's reply (rejects with an EngineError). */
   request(type, args = {}, transfer = []) {
+    return this.#send(this.#worker, type, args, transfer);
+  }
+
+  /** Sends a request to `worker` under a new id; the reply may come from either Worker (a frame
+   * sent to the detection Worker is answered by the engine Worker). */
+  #send(worker, type, args, transfer) {
     if (this.#broken) return Promise.reject(this.#broken);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...args, id, type }, transfer);
+      worker.postMessage({ ...args, id, type }, transfer);
     });
   }
 
@@ -156,8 +154,7 @@ export class EngineClient {
    * is how many blind matches went to the authority (their outcome comes to `onMatched`).
    */
   processFrame(bitmap, t) {
-    if (this.#detector) return this.#requestDetection('frame', { bitmap, t }, [bitmap]);
-    return this.request('frame', { bitmap, t }, [bitmap]);
+    return this.#send(this.#detector ?? this.#worker, 'frame', { bitmap, t }, [bitmap]);
   }
 
   /** Demo: enrols the face in the bitmap under `label`. Resolves with `{count, label, status}`. */
