@@ -116,6 +116,7 @@ fuzz:
 ## pkg-bench/ (both builds), the whole kiosk pkg/.
 bench: setup native wasm
 	$(BIN) bench --frames-out $(CARGO_TARGET_DIR)/bench-frames
+	$(BIN) bench sealed
 	node tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames
 	VEILWATCH_WASM_VARIANT=relaxed-simd node --experimental-wasm-relaxed-simd tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames
 	node tests/bench/wipe_cost.mjs $(CARGO_TARGET_DIR)/bench-frames

@@ -42,7 +42,7 @@
 //! no crate), which uses the CPU's vector units (AVX2 on x86-64). The answer runs on rayon's pool
 //! ([`authority::answer`]). Without hoisted rotations (fhe has none, and hoisting needs one key per
 //! rotation amount: 127 keys of 0.9 MB each per kiosk) and without giant steps (not on unproven
-//! keys), 127 key switches per face stay: `examples/sealed_cost.rs` measures what that costs.
+//! keys), 127 key switches per face stay: `veilwatch bench sealed` measures what that costs.
 
 // The authority's side runs natively only (rayon).
 #[cfg(not(target_arch = "wasm32"))]

@@ -6,7 +6,8 @@
 //! the blind-matching costs of synthetic watchlists (`--watchlists` sizes) under "watchlists".
 //! `veilwatch bench authority …` is the authority's load generator ([`crate::bench_authority`]);
 //! `veilwatch bench detection …` measures how small the detector's input can be
-//! ([`crate::bench_detection`]).
+//! ([`crate::bench_detection`]); `veilwatch bench sealed` what sealed custody costs per face
+//! ([`crate::bench_sealed`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -67,6 +68,9 @@ enum BenchMode {
     /// How small the detector's input can be: LFW photos composed into frames, detected at the
     /// full input and smaller ones (miss rate of gate-accepted faces, time).
     Detection(crate::bench_detection::BenchDetectionArgs),
+    /// Sealed custody's cost per face, natively: the kiosk's side against VOPRF custody's device
+    /// half in the same process, the authority's answer per core and per machine, bytes each way.
+    Sealed(crate::bench_sealed::BenchSealedArgs),
 }
 
 pub(crate) fn data_dir(explicit: Option<PathBuf>) -> PathBuf {
@@ -117,6 +121,7 @@ pub fn run(models: &Path, args: BenchArgs) -> Result<()> {
     match args.mode {
         Some(BenchMode::Authority(authority)) => return crate::bench_authority::run(authority),
         Some(BenchMode::Detection(detection)) => return crate::bench_detection::run(models, detection),
+        Some(BenchMode::Sealed(sealed)) => return crate::bench_sealed::run(sealed),
         None => {}
     }
     let photo_path = data_dir(args.data).join(BENCH_PHOTO);

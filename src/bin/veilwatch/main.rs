@@ -14,6 +14,7 @@ mod authority_client;
 mod bench;
 mod bench_authority;
 mod bench_detection;
+mod bench_sealed;
 mod cohort;
 mod detect;
 mod embed;
@@ -56,7 +57,7 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Native speed: detection at 320×240 and 640×480, embedding per face (medians);
     /// `bench authority`: the authority's capacity under signed load; `bench detection`: how small
-    /// the detector's input can be.
+    /// the detector's input can be; `bench sealed`: sealed custody's cost per face.
     Bench(bench::BenchArgs),
     /// Serve the kiosk (static files) on loopback with a strict Content-Security-Policy.
     Serve(serve::ServeArgs),
