@@ -7,7 +7,7 @@
 //! Pairs of identities named in the label-noise CSV (one person under two names, mislabels) are
 //! left out of the impostor set.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -87,6 +87,24 @@ pub struct EvalReport {
     /// Per passer-by, with fillers (DESIGN §7): templates from up to 5 photos, probes from others.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operating_points: Option<OperatingPoints>,
+    /// Sealed custody's scores (DESIGN §3.4; with the feature `sealed`): the quantised
+    /// similarity ⟨q, T⟩/S² the authority compares under encryption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<SealedSection>,
+}
+
+/// Sealed custody's column: the similarity of quantised templates (components in [−63, 63],
+/// S = 128). The scheme computes it exactly — BFV arithmetic modulo t has no rounding and the
+/// masked score never wraps (`sealed::params`; `tests/sealed.rs` decrypts every slot of a real
+/// answer to it) — so these are the TAR and FNIR that sealed custody's answers reach; thresholds
+/// are cosines.
+#[derive(Debug, Serialize)]
+pub struct SealedSection {
+    #[serde(flatten)]
+    pub scores: ScoreReport,
+    /// TAR at each FMR minus float cosine's, in percentage points (negative: quantising costs).
+    pub tar_change_pp: BTreeMap<String, Option<f64>>,
+    pub identification: IdentificationReport,
 }
 
 /// The calibration model's FMR next to the directly counted one, at every m where at least one
@@ -312,6 +330,10 @@ pub fn evaluate(engine: &Engine, options: &EvalOptions, progress: &dyn EvalProgr
         cosine: metrics::identification(&ids, cosine_of),
         blind: metrics::identification(&ids, collisions_of),
     };
+    #[cfg(feature = "sealed")]
+    let sealed = Some(sealed_section(&samples, &ids, &not_impostors, &cosine));
+    #[cfg(not(feature = "sealed"))]
+    let sealed = None;
 
     Ok(EvalReport {
         dataset: options.dataset.display().to_string(),
@@ -326,7 +348,31 @@ pub fn evaluate(engine: &Engine, options: &EvalOptions, progress: &dyn EvalProgr
         identification,
         calibration,
         operating_points,
+        sealed,
     })
+}
+
+/// Sealed custody's scores on the same pairs as float cosine's ([`SealedSection`]).
+#[cfg(feature = "sealed")]
+fn sealed_section(
+    samples: &[(usize, Embedding)],
+    ids: &[usize],
+    not_impostors: &HashSet<(usize, usize)>,
+    cosine: &ScoreReport,
+) -> SealedSection {
+    use crate::sealed::quantise::Quantised;
+    let quantised: Vec<Quantised> = samples.iter().map(|(_, e)| Quantised::of(e)).collect();
+    let similarity_of = |i: usize, j: usize| quantised[i].similarity(&quantised[j]);
+    let scores = metrics::report(&metrics::score_pairs(ids, similarity_of, not_impostors));
+    let tar_change_pp = scores
+        .tar_at_fmr
+        .iter()
+        .map(|(fmr, sealed)| {
+            let float = cosine.tar_at_fmr.get(fmr).copied().flatten();
+            (fmr.clone(), sealed.zip(float).map(|(s, f)| 100.0 * (s - f)))
+        })
+        .collect();
+    SealedSection { scores, tar_change_pp, identification: metrics::identification(ids, similarity_of) }
 }
 
 /// The fillers with their groups (photos without a face, failing the quality gates, or without a

@@ -1705,6 +1705,7 @@ mod tests {
                     calibration: calibration(),
                     levers: Vec::new(),
                 }),
+                sealed: None,
             }
         }
 

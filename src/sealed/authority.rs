@@ -8,7 +8,7 @@
 //! 3. assigns the N gallery rows, the dummy rows that pad them to whole blocks of 8 192, and the
 //!    decoys to slots by a fresh random permutation;
 //! 4. computes, per slot, v = r·x' + r' with x' = 2(⟨q, T⟩ − τ) + 1 (odd, never zero), r log-uniform
-//!    in [2^14, 2^30), r' uniform in [0, r) — the masks are folded into the diagonal plaintexts
+//!    in [2^14, 2^28), r' uniform in [0, r) — the masks are folded into the diagonal plaintexts
 //!    (2r·T) and a constant, so the answer costs one plaintext product per diagonal; a dummy row is
 //!    a zero template (x' = 1 − 2τ < 0); a decoy is a constant positive v drawn like a real
 //!    positive's;
@@ -340,7 +340,7 @@ fn diagonal_plaintexts(gallery: &SealedGallery, plan: &BlockPlan) -> Result<Vec<
                 .enumerate()
                 .map(|(s, slot)| match slot.content {
                     SlotContent::Row(row) => {
-                        // |2r·c| < 2^31·31 < t: one conditional addition reduces it (no division).
+                        // |2r·c| < 2^29·63 < t: one conditional addition reduces it (no division).
                         let component = gallery.rows[row].components()[(s % ROW_SLOTS + k) % EMBEDDING_DIM];
                         let product = 2 * slot.r as i64 * component;
                         if product < 0 {

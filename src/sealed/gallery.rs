@@ -15,7 +15,7 @@
 //!
 //! ```text
 //! magic "VWSG1\n" (6) | threshold, cosine × 1000 (u16) | decoy probability × 1000 (u16) | count (u32)
-//! count × { handle (16) | record key (16) | quantised template, 128 × i8 in [−31, 31] }
+//! count × { handle (16) | record key (16) | quantised template, 128 × i8 in [−63, 63] }
 //! ```
 //!
 //! Each entry's reviewer material is registered beside it as under authority custody (handle →
@@ -124,7 +124,7 @@ impl Gallery {
             .map(|chunk| {
                 let components: Vec<i64> = chunk[16 + KEY_BYTES..].iter().map(|&b| i64::from(b as i8)).collect();
                 let template = Quantised::from_components(&components)
-                    .ok_or(malformed("a gallery template component is outside [−31, 31]"))?;
+                    .ok_or(malformed("a gallery template component is outside [−63, 63]"))?;
                 let mut record_key = Zeroizing::new([0u8; KEY_BYTES]);
                 record_key.copy_from_slice(&chunk[16..16 + KEY_BYTES]);
                 Ok(GalleryEntry { handle: chunk[..16].try_into().expect("16 bytes"), record_key, template })

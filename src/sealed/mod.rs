@@ -5,7 +5,7 @@
 //! `authority::service::sealed`); not the browser kiosk yet (issue 20, later steps).
 //!
 //! - [`params`]: the one parameter set, its security level and every noise term's bound.
-//! - [`quantise`]: templates as integers in [−31, 31] (S = 64).
+//! - [`quantise`]: templates as integers in [−63, 63] (S = 128).
 //! - [`wire`]: what crosses the wire, and the one parser for each piece.
 //! - [`kiosk`]: key generation, the query, reading an answer.
 //! - [`authority`]: the gallery and the answer (rotations, permutation, masks, decoys,

@@ -135,7 +135,20 @@ fn print_summary(r: &EvalReport) {
             fmt(&r.blind.scores.threshold_at_fmr, key)
         );
     }
-    for (name, id) in [("cosine", &r.identification.cosine), ("blind", &r.identification.blind)] {
+    if let Some(sealed) = &r.sealed {
+        for (key, _) in FMR_POINTS {
+            let change = sealed.tar_change_pp.get(key).copied().flatten();
+            eprintln!(
+                "sealed (quantised, S = 128): TAR {} at FMR {key} ({} pp against cosine; threshold {})",
+                fmt(&sealed.scores.tar_at_fmr, key),
+                change.map_or("n/a".into(), |pp| format!("{pp:+.2}")),
+                fmt(&sealed.scores.threshold_at_fmr, key)
+            );
+        }
+    }
+    let sealed = r.sealed.as_ref().map(|s| ("sealed", &s.identification));
+    let sections = [("cosine", &r.identification.cosine), ("blind", &r.identification.blind)];
+    for (name, id) in sections.into_iter().chain(sealed) {
         for (key, _) in FPIR_POINTS {
             eprintln!(
                 "identification {name}: FNIR {} at FPIR {key} (gallery {}, {} mated / {} non-mated searches)",
