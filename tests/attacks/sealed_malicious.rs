@@ -487,8 +487,8 @@ fn sealed_malicious_authority_reads_the_kiosks_key_through_pauses_until_it_re_ke
     let entropy: f64 = prior.iter().filter(|&&p| p > 0.0).map(|p| -p * p.log2()).sum();
     // The oracle is real: against one key that is never replaced, bisection on "s_j ≤ θ" reads
     // coefficients exactly. The truth comes from regenerating the key from the same generator.
-    let mut key_rng = [0u8; 32];
-    getrandom::getrandom(&mut key_rng).unwrap();
+    // A fixed generator, so that the figures printed are the same on every run.
+    let key_rng = [7u8; 32];
     let (kiosk, _) = SealedKiosk::generate(&[1; 32], &mut ChaCha20Rng::from_seed(key_rng)).unwrap();
     let truth = fhe_util::sample_vec_cbd(DEGREE, VARIANCE, &mut ChaCha20Rng::from_seed(key_rng)).unwrap();
     const COEFFICIENTS: usize = 12;
@@ -522,7 +522,8 @@ fn sealed_malicious_authority_reads_the_kiosks_key_through_pauses_until_it_re_ke
     assert_eq!(right, COEFFICIENTS, "recovered {recovered:?}, truth {:?}", &truth[..COEFFICIENTS]);
 
     // The kiosk's session re-keys on every pause: the same questions through it, one key after
-    // another (the authority sees a pause as no claim and a new key registration).
+    // another (the authority sees a pause as no claim and a new key registration). The session
+    // draws its keys from the system, so these figures vary from run to run.
     const FACES: usize = 24;
     let authority = MaliciousAuthority::new();
     let mut session = SealedSession::new([6; 16]);
