@@ -90,6 +90,11 @@ impl Setup {
 }
 
 fn setup(kiosks: usize, budgets: Budgets, decoy_rate: &str) -> Option<Setup> {
+    setup_with(kiosks, budgets, decoy_rate, &[])
+}
+
+/// [`setup`], the authority started with `extra` flags too.
+fn setup_with(kiosks: usize, budgets: Budgets, decoy_rate: &str, extra: &[&str]) -> Option<Setup> {
     let images = common::lfw_images()?;
     common::models_dir()?;
     let scratch = tempfile::tempdir().unwrap();
@@ -155,11 +160,16 @@ fn setup(kiosks: usize, budgets: Budgets, decoy_rate: &str) -> Option<Setup> {
     args.extend(["--out".into(), registration.to_str().unwrap().into()]);
     veilwatch(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let state = dir.join("state.sqlite3");
-    let server = authority(
-        &keys,
-        &["--register", registration.to_str().unwrap(), "--state", state.to_str().unwrap(), "--request-timeout", "120"],
-        &dir,
-    );
+    let mut args = vec![
+        "--register",
+        registration.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--request-timeout",
+        "120",
+    ];
+    args.extend_from_slice(extra);
+    let server = authority(&keys, &args, &dir);
     // The state store holds the gallery sealed: no listed name, no template in the clear.
     let stored = std::fs::read(&state).unwrap();
     assert!(!stored.windows(listed[0].0.len()).any(|w| w == listed[0].0.as_bytes()));
@@ -564,6 +574,129 @@ fn g4_fields(path: &str, body: &[u8]) -> Vec<(&'static str, usize)> {
         assert_eq!(u32::from_le_bytes(body[16..20].try_into().unwrap()) as usize, C0_BYTES);
     }
     fields
+}
+
+/// Headers the kiosk's HTTP transport adds besides G4's list: none of them depends on the face.
+const TRANSPORT_HEADERS: [&str; 5] = ["host", "content-length", "user-agent", "accept", "accept-encoding"];
+
+/// One HTTP request read off a connection: its head and body.
+fn read_request(client: &mut std::net::TcpStream) -> (String, Vec<u8>) {
+    use std::io::Read;
+    let mut request = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = client.read(&mut buf).unwrap();
+        request.extend_from_slice(&buf[..n]);
+        if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&request[..end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                .unwrap_or(0);
+            while request.len() < end + 4 + length {
+                let n = client.read(&mut buf).unwrap();
+                assert!(n > 0, "the connection closed inside a body");
+                request.extend_from_slice(&buf[..n]);
+            }
+            return (head, request[end + 4..].to_vec());
+        }
+        assert!(n > 0, "the connection closed inside a head");
+    }
+}
+
+/// A loopback proxy in front of the authority at the port `target` will hold: it forwards each
+/// request on a connection of its own (asking the authority to close it) and records it.
+type Recorded = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+fn recording_proxy() -> (u16, std::sync::Arc<std::sync::OnceLock<u16>>, Recorded) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (target, log): (std::sync::Arc<std::sync::OnceLock<u16>>, Recorded) = Default::default();
+    let (upstream_port, record) = (target.clone(), log.clone());
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            let (upstream_port, record) = (upstream_port.clone(), record.clone());
+            std::thread::spawn(move || loop {
+                let (head, body) = read_request(&mut client);
+                let mut upstream = std::net::TcpStream::connect(("127.0.0.1", *upstream_port.get().unwrap())).unwrap();
+                let forwarded: String = head
+                    .lines()
+                    .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                    .map(|l| format!("{l}\r\n"))
+                    .collect();
+                upstream.write_all(format!("{forwarded}connection: close\r\n\r\n").as_bytes()).unwrap();
+                upstream.write_all(&body).unwrap();
+                let mut response = Vec::new();
+                upstream.read_to_end(&mut response).unwrap();
+                record.lock().unwrap().push((head, body));
+                if client.write_all(&response).is_err() {
+                    return;
+                }
+                // The client may send its next request on this connection, or close it.
+                let mut probe = [0u8; 1];
+                if client.peek(&mut probe).map_or(true, |n| n == 0) {
+                    return;
+                }
+            });
+        }
+    });
+    (port, target, log)
+}
+
+#[test]
+fn g4_the_cli_kiosk_sends_only_the_listed_fields_and_headers() {
+    let (proxy, target, log) = recording_proxy();
+    let url = format!("http://127.0.0.1:{proxy}");
+    let Some(s) = setup_with(1, budgets(100), "0.5", &["--public-origin", &url]) else { return };
+    target.set(s.server.port()).unwrap();
+    let engine = common::engine().unwrap();
+    let (_, listed) = s.genuine(&engine);
+    let strangers = s.strangers(&engine);
+    let kiosk_file = s.kiosks[0].file.as_ref().unwrap();
+    let out = veilwatch(&[
+        "identify",
+        "--sealed",
+        &s.id_hex,
+        "--authority",
+        &url,
+        "--kiosk-key",
+        kiosk_file.to_str().unwrap(),
+        "--json",
+        listed.to_str().unwrap(),
+        strangers[0].to_str().unwrap(),
+    ]);
+    let results: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(results[0]["faces"][0]["matched"], true, "{results}");
+    let requests = log.lock().unwrap().clone();
+    assert!(requests.len() >= 6, "keys, seeds, matches and claims went through the proxy: {}", requests.len());
+    let mut transport: Vec<String> = Vec::new();
+    for (head, body) in &requests {
+        let mut lines = head.lines();
+        let path = lines.next().unwrap().split(' ').nth(1).unwrap().to_owned();
+        let names: Vec<String> = lines.map(|l| l.split(':').next().unwrap().trim().to_ascii_lowercase()).collect();
+        for name in G4_METADATA {
+            assert!(names.iter().any(|n| n == name), "{path}: the CLI sends {name}");
+        }
+        for name in &names {
+            assert!(
+                G4_METADATA.contains(&name.as_str()) || TRANSPORT_HEADERS.contains(&name.as_str()),
+                "{path}: the CLI sends a header G4's list does not have: {name}"
+            );
+            if TRANSPORT_HEADERS.contains(&name.as_str()) && !transport.contains(name) {
+                transport.push(name.clone());
+            }
+        }
+        g4_fields(&path, body);
+    }
+    let agent = requests[0].0.lines().find(|l| l.to_ascii_lowercase().starts_with("user-agent:")).unwrap_or("");
+    let paths: Vec<&str> =
+        requests.iter().map(|(head, _)| head.split(' ').nth(1).unwrap().trim_start_matches("/v1/sealed/")).collect();
+    println!(
+        "ATTACK sealed G4 the CLI kiosk's transport headers besides the listed ones: {} ({agent}); requests for two \
+         photos: {}",
+        transport.join(", "),
+        paths.join(" ")
+    );
 }
 
 #[test]
