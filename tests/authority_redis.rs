@@ -265,6 +265,11 @@ fn sealed_state_in_redis_is_taken_once_across_stores_and_a_gallery_follows_its_r
         assert_eq!(b.sealed_gallery(&id).await.unwrap(), Some(vec![7; 100]));
         let summary = b.deployment(&id).await.unwrap().unwrap().registration.unwrap();
         assert!(summary.sealed_gallery.is_none(), "requests read the summary, not the gallery");
+        assert_eq!(
+            summary.custody(),
+            veilwatch::authority::registration::RegisteredCustody::BfvSealed,
+            "the summary keeps the custody the routes check"
+        );
         let revoke =
             veilwatch::authority::registration::DeploymentRevocation { deployment: HexBytes(id), issued: now() + 1 };
         a.apply(&Document::RevokeDeployment(revoke)).await.unwrap().unwrap();

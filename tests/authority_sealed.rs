@@ -25,10 +25,10 @@ mod common;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
-use common::http::{agent, header, now, send, signed_post, Answer};
+use common::http::{agent, header, now, send, signed_post_with, Answer};
 use common::kiosk::{authority, keygen, Kiosk, DEFAULT_CAPS};
 use common::process::{veilwatch, Server};
-use veilwatch::authority::credential::RequestSigner;
+use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner};
 use veilwatch::authority::registration::Budgets;
 use veilwatch::sealed::claim::{self, CommitmentSecret};
 use veilwatch::sealed::kiosk::{system_rng, SealedKiosk};
@@ -90,6 +90,11 @@ impl Setup {
 }
 
 fn setup(kiosks: usize, budgets: Budgets, decoy_rate: &str) -> Option<Setup> {
+    setup_with(kiosks, budgets, decoy_rate, &[])
+}
+
+/// [`setup`], the authority started with `extra` flags too.
+fn setup_with(kiosks: usize, budgets: Budgets, decoy_rate: &str, extra: &[&str]) -> Option<Setup> {
     let images = common::lfw_images()?;
     common::models_dir()?;
     let scratch = tempfile::tempdir().unwrap();
@@ -155,11 +160,16 @@ fn setup(kiosks: usize, budgets: Budgets, decoy_rate: &str) -> Option<Setup> {
     args.extend(["--out".into(), registration.to_str().unwrap().into()]);
     veilwatch(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let state = dir.join("state.sqlite3");
-    let server = authority(
-        &keys,
-        &["--register", registration.to_str().unwrap(), "--state", state.to_str().unwrap(), "--request-timeout", "120"],
-        &dir,
-    );
+    let mut args = vec![
+        "--register",
+        registration.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--request-timeout",
+        "120",
+    ];
+    args.extend_from_slice(extra);
+    let server = authority(&keys, &args, &dir);
     // The state store holds the gallery sealed: no listed name, no template in the clear.
     let stored = std::fs::read(&state).unwrap();
     assert!(!stored.windows(listed[0].0.len()).any(|w| w == listed[0].0.as_bytes()));
@@ -178,7 +188,14 @@ struct Http<'a> {
     signer: RequestSigner,
     agent: ureq::Agent,
     match_ms: RefCell<Vec<f64>>,
-    sent: RefCell<Vec<(String, Vec<u8>)>>,
+    sent: RefCell<Vec<Sent>>,
+}
+
+/// One request as it left the kiosk: path, headers (name, value) and body.
+struct Sent {
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
 }
 
 impl<'a> Http<'a> {
@@ -187,8 +204,13 @@ impl<'a> Http<'a> {
     }
 
     fn raw(&self, path: &str, body: &[u8]) -> Answer {
-        self.sent.borrow_mut().push((path.to_owned(), body.to_vec()));
-        let answer = signed_post(&self.agent, &self.server.url(""), path, body, &self.signer);
+        let base = self.server.url("");
+        let credential = self.signer.headers(&AuthorityOrigin::of_url(&base).unwrap(), "POST", path, body, now());
+        let mut headers: Vec<(String, String)> = credential.iter().map(|(n, v)| (n.to_string(), v.clone())).collect();
+        // What `signed_post_with` adds.
+        headers.push(("content-type".into(), "application/octet-stream".into()));
+        self.sent.borrow_mut().push(Sent { path: path.to_owned(), headers, body: body.to_vec() });
+        let answer = signed_post_with(&self.agent, &base, path, body, credential);
         assert_ne!(answer.status, 0, "{path}: no answer: {}", answer.text());
         if let Some(ms) =
             answer.header("server-timing").and_then(|t| t.strip_prefix("answer;dur=")).and_then(|ms| ms.parse().ok())
@@ -199,7 +221,7 @@ impl<'a> Http<'a> {
     }
 
     fn last_sent(&self, path: &str) -> Vec<u8> {
-        self.sent.borrow().iter().rev().find(|(p, _)| p == path).unwrap().1.clone()
+        self.sent.borrow().iter().rev().find(|sent| sent.path == path).unwrap().body.clone()
     }
 }
 
@@ -322,6 +344,17 @@ fn claims_are_accepted_once_and_bad_requests_are_refused_with_their_reason() {
     let c0 = kiosk.encrypt(&probe(&engine, &strangers[2]), &seed.seed).unwrap();
     let reused = http.raw(MATCH_PATH, &MatchRequest::encode(&seed.id, &c0));
     assert_eq!((reused.status, reused.refusal()), (409, "unknown_seed"));
+    // Every other malformed query (issue 20 item 5 (b)), each under a fresh seed: refused by the
+    // route's parser with its reason, before any computation or budget.
+    let fresh = || IssuedSeed::parse(&http.raw(SEED_PATH, &[]).body).unwrap();
+    let seed = fresh();
+    let c0 = kiosk.encrypt(&probe(&engine, &strangers[2]), &seed.seed).unwrap();
+    for (what, bad) in malformed_queries(&c0, &seed) {
+        let seed = fresh();
+        let refused = http.raw(MATCH_PATH, &MatchRequest::encode(&seed.id, &bad));
+        assert_eq!((refused.status, refused.refusal()), (400, "malformed_query"), "{what}: {}", refused.text());
+        assert!(refused.text().contains("malformed input"), "{what}: {}", refused.text());
+    }
     // Keys that are not keys of the parameter set.
     let key_seed = IssuedSeed::parse(&http.raw(SEED_PATH, &[]).body).unwrap();
     let bad_keys = http.raw(KEYS_PATH, &KeysRequest::encode(&key_seed.id, &[1, 2, 3], &[4, 5]));
@@ -331,6 +364,46 @@ fn claims_are_accepted_once_and_bad_requests_are_refused_with_their_reason() {
     assert_eq!(send(&agent(), "GET", &s.server.url("/v1/health"), &[], &[]).status, 200);
     let fine = SealedSession::new(s.id).identify(&probe(&engine, &strangers[3]), &http).unwrap();
     assert!(fine.matches.is_empty());
+}
+
+/// Malformed versions of the query `c0` (encrypted under `seed`), each named: wrong sizes,
+/// a non-canonical residue, a polynomial at the wrong level, and a whole ciphertext (both parts,
+/// its own `a` included) where only `c0` belongs.
+fn malformed_queries(c0: &[u8], seed: &IssuedSeed) -> Vec<(&'static str, Vec<u8>)> {
+    use fhe_math::rq::{Poly, Representation};
+    use fhe_traits::Serialize;
+    let par = veilwatch::sealed::params::bfv();
+    // fhe's Rq encoding: representation, degree, then the coefficients (field 3, a length-delimited
+    // run of 54/55-bit packed residues, lowest bits first); the first residue set to all ones
+    // (2^54 − 1 > q₀) is a value no canonical encoding has.
+    let packed = (54 + 54 + 55 + 55) * 8192 / 8;
+    let mut length = Vec::new();
+    let mut n = packed;
+    while n >= 0x80 {
+        length.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    length.push(n as u8);
+    let marker = [vec![0x1a], length].concat();
+    let start = c0.windows(marker.len()).position(|w| w == marker).expect("the coefficients field") + marker.len();
+    let mut non_canonical = c0.to_vec();
+    non_canonical[start..start + 6].fill(0xff);
+    non_canonical[start + 6] |= 0x3f;
+    let mut rng = <rand_chacha09::ChaCha20Rng as rand_chacha09::rand_core::SeedableRng>::from_seed([9; 32]);
+    let level_one = Poly::random(par.context_at_level(1).unwrap(), Representation::Ntt, &mut rng);
+    let whole = {
+        let message = veilwatch::sealed::wire::seeded_ciphertext(c0, &seed.seed).unwrap();
+        fhe_traits::Serialize::to_bytes(&message)
+    };
+    vec![
+        ("empty", Vec::new()),
+        ("one byte short", c0[..c0.len() - 1].to_vec()),
+        ("one byte more", [c0, &[0]].concat()),
+        ("twice", [c0, c0].concat()),
+        ("a non-canonical residue", non_canonical),
+        ("a polynomial at level 1", level_one.to_bytes()),
+        ("a whole ciphertext (c0 and its a-part)", whole),
+    ]
 }
 
 /// The claim of `positives` (block, slot, decrypted value): the request and each slot's secret.
@@ -442,4 +515,232 @@ fn refused_claims_suspend_the_kiosk_and_the_daily_budget_ends_in_429() {
     assert_eq!((refused.status, refused.refusal()), (429, "budget_day"));
     let retry: i64 = header(&refused.headers, "retry-after").unwrap().parse().unwrap();
     assert!(retry > 0 && retry <= 86_400 && now() + retry > now());
+}
+
+/// G4's list (issue 20 item 5 (e); DESIGN §1 G4): the headers of every sealed-custody request a
+/// kiosk sends, in order, besides the transport's own (Host, Content-Length, User-Agent) and the
+/// connection's address.
+const G4_METADATA: [&str; 6] = [
+    "veilwatch-kiosk",
+    "veilwatch-deployment",
+    "veilwatch-timestamp",
+    "veilwatch-nonce",
+    "veilwatch-signature",
+    "content-type",
+];
+
+/// Bytes of a `c0` (public key or query: one polynomial at level 0), of the rotation key and of
+/// one range proof, fixed by the parameter set.
+const C0_BYTES: usize = 223_243;
+const ROTATION_KEY_BYTES: usize = 893_032;
+const PROOF_BYTES: usize = 608;
+
+/// G4's list of request bodies: `body` of a request to `path`, split into the listed fields as
+/// (field, bytes). Panics on a body that is not exactly these fields: a field added to a request
+/// fails this test until it is listed here and in the README's G4 list (which names every field).
+fn g4_fields(path: &str, body: &[u8]) -> Vec<(&'static str, usize)> {
+    let u16_at = |at: usize| u16::from_le_bytes([body[at], body[at + 1]]) as usize;
+    let fields: Vec<(&'static str, usize)> = match path {
+        SEED_PATH => vec![],
+        KEYS_PATH => vec![
+            ("seed id", 16),
+            ("public-key length", 4),
+            ("public-key c0", C0_BYTES),
+            ("rotation key", ROTATION_KEY_BYTES),
+        ],
+        MATCH_PATH => vec![("seed id", 16), ("query c0", C0_BYTES)],
+        CLAIM_PATH => {
+            let mut fields = vec![("query id", 16), ("slot count", 2)];
+            for _ in 0..u16_at(16) {
+                fields.extend([("claimed block", 2), ("claimed slot", 2), ("commitment", 32)]);
+            }
+            fields
+        }
+        PROVE_PATH => {
+            let mut fields = vec![("query id", 16), ("proof count", 2)];
+            let mut at = 18;
+            for _ in 0..u16_at(16) {
+                assert_eq!(u16_at(at), PROOF_BYTES, "a range proof of the listed size");
+                fields.extend([("proof length", 2), ("range proof", PROOF_BYTES)]);
+                at += 2 + PROOF_BYTES;
+            }
+            fields
+        }
+        other => panic!("a sealed kiosk sent {other}, which G4's list does not have"),
+    };
+    let listed: usize = fields.iter().map(|(_, n)| n).sum();
+    assert_eq!(body.len(), listed, "{path}: the body is {} bytes, the listed fields {listed}", body.len());
+    if path == KEYS_PATH {
+        assert_eq!(u32::from_le_bytes(body[16..20].try_into().unwrap()) as usize, C0_BYTES);
+    }
+    fields
+}
+
+/// Headers the kiosk's HTTP transport adds besides G4's list: none of them depends on the face.
+const TRANSPORT_HEADERS: [&str; 5] = ["host", "content-length", "user-agent", "accept", "accept-encoding"];
+
+/// One HTTP request read off a connection: its head and body.
+fn read_request(client: &mut std::net::TcpStream) -> (String, Vec<u8>) {
+    use std::io::Read;
+    let mut request = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = client.read(&mut buf).unwrap();
+        request.extend_from_slice(&buf[..n]);
+        if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&request[..end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                .unwrap_or(0);
+            while request.len() < end + 4 + length {
+                let n = client.read(&mut buf).unwrap();
+                assert!(n > 0, "the connection closed inside a body");
+                request.extend_from_slice(&buf[..n]);
+            }
+            return (head, request[end + 4..].to_vec());
+        }
+        assert!(n > 0, "the connection closed inside a head");
+    }
+}
+
+/// A loopback proxy in front of the authority at the port `target` will hold: it forwards each
+/// request on a connection of its own (asking the authority to close it) and records it.
+type Recorded = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+fn recording_proxy() -> (u16, std::sync::Arc<std::sync::OnceLock<u16>>, Recorded) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (target, log): (std::sync::Arc<std::sync::OnceLock<u16>>, Recorded) = Default::default();
+    let (upstream_port, record) = (target.clone(), log.clone());
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            let (upstream_port, record) = (upstream_port.clone(), record.clone());
+            std::thread::spawn(move || loop {
+                let (head, body) = read_request(&mut client);
+                let mut upstream = std::net::TcpStream::connect(("127.0.0.1", *upstream_port.get().unwrap())).unwrap();
+                let forwarded: String = head
+                    .lines()
+                    .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                    .map(|l| format!("{l}\r\n"))
+                    .collect();
+                upstream.write_all(format!("{forwarded}connection: close\r\n\r\n").as_bytes()).unwrap();
+                upstream.write_all(&body).unwrap();
+                let mut response = Vec::new();
+                upstream.read_to_end(&mut response).unwrap();
+                record.lock().unwrap().push((head, body));
+                if client.write_all(&response).is_err() {
+                    return;
+                }
+                // The client may send its next request on this connection, or close it.
+                let mut probe = [0u8; 1];
+                if client.peek(&mut probe).map_or(true, |n| n == 0) {
+                    return;
+                }
+            });
+        }
+    });
+    (port, target, log)
+}
+
+#[test]
+fn g4_the_cli_kiosk_sends_only_the_listed_fields_and_headers() {
+    let (proxy, target, log) = recording_proxy();
+    let url = format!("http://127.0.0.1:{proxy}");
+    let Some(s) = setup_with(1, budgets(100), "0.5", &["--public-origin", &url]) else { return };
+    target.set(s.server.port()).unwrap();
+    let engine = common::engine().unwrap();
+    let (_, listed) = s.genuine(&engine);
+    let strangers = s.strangers(&engine);
+    let kiosk_file = s.kiosks[0].file.as_ref().unwrap();
+    let out = veilwatch(&[
+        "identify",
+        "--sealed",
+        &s.id_hex,
+        "--authority",
+        &url,
+        "--kiosk-key",
+        kiosk_file.to_str().unwrap(),
+        "--json",
+        listed.to_str().unwrap(),
+        strangers[0].to_str().unwrap(),
+    ]);
+    let results: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(results[0]["faces"][0]["matched"], true, "{results}");
+    let requests = log.lock().unwrap().clone();
+    assert!(requests.len() >= 6, "keys, seeds, matches and claims went through the proxy: {}", requests.len());
+    let mut transport: Vec<String> = Vec::new();
+    for (head, body) in &requests {
+        let mut lines = head.lines();
+        let path = lines.next().unwrap().split(' ').nth(1).unwrap().to_owned();
+        let names: Vec<String> = lines.map(|l| l.split(':').next().unwrap().trim().to_ascii_lowercase()).collect();
+        for name in G4_METADATA {
+            assert!(names.iter().any(|n| n == name), "{path}: the CLI sends {name}");
+        }
+        for name in &names {
+            assert!(
+                G4_METADATA.contains(&name.as_str()) || TRANSPORT_HEADERS.contains(&name.as_str()),
+                "{path}: the CLI sends a header G4's list does not have: {name}"
+            );
+            if TRANSPORT_HEADERS.contains(&name.as_str()) && !transport.contains(name) {
+                transport.push(name.clone());
+            }
+        }
+        g4_fields(&path, body);
+    }
+    let agent = requests[0].0.lines().find(|l| l.to_ascii_lowercase().starts_with("user-agent:")).unwrap_or("");
+    let paths: Vec<&str> =
+        requests.iter().map(|(head, _)| head.split(' ').nth(1).unwrap().trim_start_matches("/v1/sealed/")).collect();
+    println!(
+        "ATTACK sealed G4 the CLI kiosk's transport headers besides the listed ones: {} ({agent}); requests for two \
+         photos: {}",
+        transport.join(", "),
+        paths.join(" ")
+    );
+}
+
+#[test]
+fn g4_everything_the_authority_receives_per_face_is_listed() {
+    let Some(s) = setup(1, budgets(100), "0.5") else { return };
+    let engine = common::engine().unwrap();
+    let http = Http::new(&s.server, s.kiosks[0].signer(&s.id));
+    let mut session = SealedSession::new(s.id);
+    let (_, listed) = s.genuine(&engine);
+    let strangers = s.strangers(&engine);
+    let mut faces = Vec::new();
+    for (label, photo) in [("listed face", &listed), ("stranger", &strangers[0]), ("stranger", &strangers[1])] {
+        let from = http.sent.borrow().len();
+        let outcome = session.identify(&probe(&engine, photo), &http).unwrap();
+        faces.push((label, from..http.sent.borrow().len(), outcome.claimed));
+    }
+    let readme = std::fs::read_to_string(common::repo_dir().join("README.md")).unwrap();
+    let sent = http.sent.borrow();
+    for request in sent.iter() {
+        let names: Vec<&str> = request.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, G4_METADATA, "{}: the request's headers are G4's list", request.path);
+        for (field, _) in g4_fields(&request.path, &request.body) {
+            assert!(readme.contains(&format!("`{field}`")), "the README's G4 list names `{field}`");
+        }
+    }
+    for name in G4_METADATA {
+        assert!(readme.contains(&format!("`{name}`")), "the README's G4 list names `{name}`");
+    }
+    for (label, range, claimed) in faces {
+        let mut fields: Vec<(String, usize)> = Vec::new();
+        for request in &sent[range] {
+            let route = request.path.trim_start_matches("/v1/sealed/");
+            let metadata: usize = request.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+            for (field, bytes) in std::iter::once(("headers", metadata)).chain(g4_fields(&request.path, &request.body))
+            {
+                let name = format!("{route} {field}");
+                match fields.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, total)) => *total += bytes,
+                    None => fields.push((name, bytes)),
+                }
+            }
+        }
+        let total: usize = fields.iter().map(|(_, n)| n).sum();
+        let list: Vec<String> = fields.iter().map(|(n, b)| format!("{n} {b}")).collect();
+        println!("ATTACK sealed G4 per face ({label}, {claimed} slots claimed): {total} bytes: {}", list.join(", "));
+    }
 }

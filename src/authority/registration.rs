@@ -17,8 +17,12 @@
 //!   keys, 64 hex) and `materials` (`handle` 32 hex, `verifier` 64 hex, `sealed` base64: the sealed
 //!   reviewer material of one entry, [`super::disclosure`]); under sealed custody also
 //!   `sealedGallery` (base64: the gallery of quantised templates, sealed under a key derived from
-//!   the authority's master secret, `sealed::gallery`; absent otherwise, and then `tables` is L). A later `issued` replaces an earlier
-//!   registration of the same deployment; an older one is refused, the same one again is a no-op.
+//!   the authority's master secret, `sealed::gallery`; absent otherwise, and then `tables` is L), and
+//!   `custody` (`voprf` or `bfv-sealed`; optional, derived from `sealedGallery` when absent, refused
+//!   when it contradicts it). The authority records the custody with the registration and serves a
+//!   deployment on its custody's routes only ([`Registration::custody`]). A later `issued` replaces
+//!   an earlier registration of the same deployment; an older one is refused, the same one again is
+//!   a no-op.
 //! - `revokeDeployment`: `deployment`, `issued`. Final: a revoked deployment is never registered again.
 //! - `revokeKiosk`: `deployment`, `kioskKey`, `issued`. Final for that deployment.
 //!
@@ -222,6 +226,28 @@ pub struct Material {
     pub sealed: Base64Bytes,
 }
 
+/// The custody an authority serves a deployment under: which of its routes answer the deployment's
+/// kiosks (`/v1/evaluate`, `/v1/key-check`, `/v1/disclose` for VOPRF custody; `/v1/sealed/*` for
+/// sealed custody; `/v1/anchor` for both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegisteredCustody {
+    /// Blinded LSH: the authority evaluates blinded elements under the deployment's VOPRF key.
+    Voprf,
+    /// Sealed custody (DESIGN §3.4): the authority holds the gallery and answers BFV queries.
+    BfvSealed,
+}
+
+impl RegisteredCustody {
+    /// The name in documents and refusals.
+    pub fn name(self) -> &'static str {
+        match self {
+            RegisteredCustody::Voprf => "voprf",
+            RegisteredCustody::BfvSealed => "bfv-sealed",
+        }
+    }
+}
+
 /// A deployment as the issuer registers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -238,6 +264,11 @@ pub struct Registration {
     /// Sealed custody: the deployment's gallery, sealed for the authority.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_gallery: Option<SealedGalleryBytes>,
+    /// The custody, as the issuer states it; absent, it is derived from `sealed_gallery`. The
+    /// summary the authority stores always carries it (the gallery is not in the summary), so
+    /// every request is routed by the custody recorded at registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custody: Option<RegisteredCustody>,
 }
 
 impl Registration {
@@ -249,7 +280,19 @@ impl Registration {
     /// The registration without its materials and gallery (what every request reads; materials
     /// are looked up one handle at a time, the gallery by sealed custody's routes).
     pub fn summary(&self) -> Registration {
-        Registration { materials: Vec::new(), sealed_gallery: None, ..self.clone() }
+        Registration { materials: Vec::new(), sealed_gallery: None, custody: Some(self.custody()), ..self.clone() }
+    }
+
+    /// The custody this deployment is served under: as stated, or sealed if and only if a sealed
+    /// gallery is registered. (A summary stored before custody was recorded, which has neither,
+    /// reads as VOPRF custody: such a sealed deployment is refused on the sealed routes until it is
+    /// registered again.)
+    pub fn custody(&self) -> RegisteredCustody {
+        match (self.custody, &self.sealed_gallery) {
+            (Some(custody), _) => custody,
+            (None, Some(_)) => RegisteredCustody::BfvSealed,
+            (None, None) => RegisteredCustody::Voprf,
+        }
     }
 
     fn check(&self) -> Result<(), String> {
@@ -269,6 +312,15 @@ impl Registration {
         for key in &self.kiosk_keys {
             VerifyingKey::from_bytes(&key.0)
                 .map_err(|_| format!("kiosk key {} is not an Ed25519 public key", key.to_hex()))?;
+        }
+        let derived =
+            if self.sealed_gallery.is_some() { RegisteredCustody::BfvSealed } else { RegisteredCustody::Voprf };
+        if self.custody.is_some_and(|stated| stated != derived) {
+            return Err(format!(
+                "custody {} contradicts the registration, which {} a sealedGallery",
+                self.custody().name(),
+                if self.sealed_gallery.is_some() { "carries" } else { "does not carry" }
+            ));
         }
         let mut handles: Vec<_> = self.materials.iter().map(|m| m.handle).collect();
         handles.sort();
@@ -397,6 +449,7 @@ mod tests {
                 sealed: Base64Bytes(vec![4; 100]),
             }],
             sealed_gallery: None,
+            custody: None,
         }
     }
 
@@ -444,6 +497,12 @@ mod tests {
         assert!(refused(Registration { not_after: 0, ..registration() }).contains("notBefore"));
         assert!(refused(Registration { tables: 0, ..registration() }).contains("tables"));
         assert!(refused(Registration { kiosk_keys: vec![], ..registration() }).contains("kioskKeys"));
+        let stated = |custody| Registration { custody: Some(custody), ..registration() };
+        assert!(refused(stated(RegisteredCustody::BfvSealed)).contains("custody bfv-sealed contradicts"));
+        let sealed = Registration { sealed_gallery: Some(SealedGalleryBytes(vec![1; 8])), ..registration() };
+        assert!(refused(Registration { custody: Some(RegisteredCustody::Voprf), ..sealed.clone() }).contains("custody"));
+        assert_eq!(sealed.summary().custody, Some(RegisteredCustody::BfvSealed), "the summary records it");
+        assert_eq!(registration().summary().custody(), RegisteredCustody::Voprf);
         let mut twice = registration();
         twice.materials.push(twice.materials[0].clone());
         assert!(refused(twice).contains("same handle"));

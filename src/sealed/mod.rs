@@ -20,7 +20,10 @@
 //! zero-knowledge proof exists yet — neither the one-time proof that the kiosk's keys are small nor
 //! the per-query proof that a query is a well-formed, fixed-norm, replicated probe — and the
 //! rotation key's `a`-parts are the kiosk's. A kiosk that runs its own code can therefore scale its
-//! probe; the attack tests measure what that yields.
+//! probe or engineer its query's error past the flooding; the attack tests measure what that
+//! yields. And an authority that runs its own code defines what each slot tests, so the slots a
+//! kiosk claims tell it far more than one bit per face (it names passers-by from a gallery of its
+//! own): `tests/attacks/sealed_malicious.rs`, and the README's threat model.
 //!
 //! **Why fhe.rs.** Evaluated 2026-12 (crates.io): `fhe` 0.1.1 (MIT, tlepoint/fhe.rs; pure Rust,
 //! RNS BFV up to 62-bit moduli, any prime plaintext modulus ≡ 1 mod 2n for SIMD — a 50-bit t

@@ -36,8 +36,9 @@
 //!    It hides terms 1–4 up to a statistical distance of about (terms 1–4)/(Δ/4) per coefficient:
 //!    2^−15.7 worst case, 2^−39.5 average case. **Neither is a 40-bit statistical margin**;
 //!    a query that is malformed on purpose (large e) makes term 2–3 as large as it likes, which is
-//!    why DESIGN §3.4 asks for a per-query proof (not built yet: `tests/attacks/sealed.rs`
-//!    measures what that costs).
+//!    why DESIGN §3.4 asks for a per-query proof (not built yet). `tests/attacks/sealed.rs`
+//!    measures it: an honest query's terms come to ~2^15 after the switch against flooding of
+//!    2^56; an error of +2^112 puts a 2^59 term in the answer, which the flooding does not hide.
 //! 6. modulus switch to q₀q₁: the noise scales by q₀q₁/q and gains the rounding term
 //!    (1 + ‖s‖₁)/2 ≤ (1 + 20·n)/2 ≈ 2^16.3: total ≤ Δ'/4 + 2^16.3 < Δ'/2 = 2^57, so the answer
 //!    decrypts.

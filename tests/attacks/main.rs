@@ -18,6 +18,7 @@
 mod common;
 mod dump;
 mod sealed;
+mod sealed_malicious;
 
 use std::time::Instant;
 

@@ -18,6 +18,11 @@
 //! - **Kiosk-chosen `a`-part**: a query encrypted against an `a`-part the kiosk picked (its own
 //!   seed, or the seed of an earlier query) is combined with the authority's fresh seed and
 //!   decrypts to nothing the kiosk can use.
+//! - **Engineered noise**: a kiosk knows its key, so it can give its query any error it likes; the
+//!   authority cannot tell (c0 looks uniform either way, and no proof bounds the error). The
+//!   answer's noise then carries Σₖ D̃ₖ·σₖ(E) — the masked gallery diagonals times the kiosk's
+//!   chosen error — and the flooding (Δ/4) hides it only while it is far below Δ/4. Measured
+//!   exactly, by differencing answers computed with the same authority randomness.
 
 use crate::common;
 
@@ -267,4 +272,106 @@ fn sealed_repeated_queries_separate_real_positives_from_decoys() {
     assert!(decoy_only > 0, "decoys made some stranger's answer positive (each of 20 answers: 1/2)");
     assert_eq!(listed_found, 2, "a listed person's real positive recurs in every answer");
     assert!(strangers_cleared >= 1, "a stranger's answers are not all decoy-positive (each: 2^-10)");
+}
+
+/// The phase c0 + c1·s of an answer-level ciphertext, coefficient by coefficient, centred in
+/// (−q'/2, q'/2], as the log2 of its magnitude.
+fn phase_bits(ciphertext: &fhe::bfv::Ciphertext, secret: &[i64]) -> Vec<f64> {
+    use fhe_math::rq::{traits::TryConvertFrom, Poly, Representation};
+    let ctx = veilwatch::sealed::params::bfv().context_at_level(veilwatch::sealed::params::ANSWER_LEVEL).unwrap();
+    let mut s = Poly::try_convert_from(secret, ctx, false, Representation::PowerBasis).unwrap();
+    s.change_representation(Representation::Ntt);
+    let mut phase = &ciphertext[1] * &s;
+    phase += &ciphertext[0];
+    phase.change_representation(Representation::PowerBasis);
+    let q = ctx.modulus().clone();
+    let half = &q / 2u32;
+    Vec::<num_bigint::BigUint>::from(&phase)
+        .iter()
+        .map(|c| {
+            let magnitude = if c > &half { &q - c } else { c.clone() };
+            magnitude.bits() as f64
+        })
+        .collect()
+}
+
+#[test]
+fn sealed_engineered_noise_is_not_hidden_by_the_flooding() {
+    use fhe_math::rq::{traits::TryConvertFrom, Poly, Representation};
+    use fhe_traits::{DeserializeWithContext, Serialize};
+    use rand_chacha09::{rand_core::SeedableRng, ChaCha20Rng};
+    use veilwatch::sealed::params::{self, ANSWER_LEVEL, DEGREE, VARIANCE};
+    use veilwatch::sealed::wire;
+    let Some((listed, strangers)) = list_and_strangers(1) else { return };
+    let par = params::bfv();
+    // The attacker's kiosk, whose secret the test regenerates from the same generator.
+    // Fixed generators and seeds, so that the figures printed barely vary between runs (only the
+    // errors of the kiosk's honest encryptions are drawn afresh).
+    let key_rng = [7u8; 32];
+    let key_seed = [8u8; 32];
+    let (kiosk, registration) = SealedKiosk::generate(&key_seed, &mut ChaCha20Rng::from_seed(key_rng)).unwrap();
+    let secret = fhe_util::sample_vec_cbd(DEGREE, VARIANCE, &mut ChaCha20Rng::from_seed(key_rng)).unwrap();
+    let registered =
+        RegisteredKiosk::register(&key_seed, &registration.public_key, &registration.rotation_key).unwrap();
+    let gallery = SealedGallery::new(listed.iter().map(Quantised::of).collect());
+    let probe = Quantised::of(&strangers[0]);
+    let seed = [9u8; 32];
+    // Every answer is computed with the same authority randomness (permutation, masks,
+    // re-randomisation, flooding), so the difference of two answers is exactly what the two
+    // queries' difference puts through the authority's linear map: the noise term itself.
+    let authority_rng = [10u8; 32];
+    let options = AnswerOptions { threshold: THRESHOLD, decoy_probability: 0.0 };
+    let answer_to = |seed: &Seed, c0: &[u8]| -> fhe::bfv::Ciphertext {
+        let (blocks, _) =
+            answer(&gallery, &registered, seed, c0, options, &mut ChaCha20Rng::from_seed(authority_rng)).unwrap();
+        wire::parse_answer(&blocks[0], par).unwrap()
+    };
+    let honest = kiosk.encrypt(&probe, &seed).unwrap();
+    let base = answer_to(&seed, &honest);
+    // The flooding's half-width after the switch to q₀q₁, in bits.
+    let ctx = par.context_at_level(0).unwrap();
+    let switched = par.context_at_level(ANSWER_LEVEL).unwrap();
+    let flooding_bits = (params::flooding_bound() * switched.modulus() / ctx.modulus()).bits() as f64;
+    // Statistical distance of U[−B, B] and its shift by 2^bits, per coefficient (B = 2^flooding).
+    let distance = |bits: &[f64]| -> f64 {
+        bits.iter().map(|b| (2f64.powf(*b - 1.0 - flooding_bits)).min(1.0)).sum::<f64>() / bits.len() as f64
+    };
+    let median = |bits: &[f64]| {
+        let mut sorted = bits.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted[sorted.len() / 2]
+    };
+    // An honest query's own noise terms (its error through the rotations, the key switches' noise,
+    // both times the diagonals): another honest encryption of the same probe, under another seed.
+    let other_seed = [11u8; 32];
+    let other = answer_to(&other_seed, &kiosk.encrypt(&probe, &other_seed).unwrap());
+    let honest_bits = phase_bits(&(&other - &base), &secret);
+    figure("noise: flooding half-width after the switch (bits)", format!("{flooding_bits:.0}"));
+    figure(
+        "noise: an honest query's term after the switch, median / largest coefficient (bits); statistical distance per coefficient",
+        format!(
+            "{:.0} / {:.0}; {:.1e}",
+            median(&honest_bits),
+            honest_bits.iter().cloned().fold(0.0, f64::max),
+            distance(&honest_bits)
+        ),
+    );
+    let mut engineered_distance = 0.0;
+    for m_bits in [64u32, 96, 112, 128] {
+        // The kiosk adds M = 2^m_bits to its query's error (it knows its key: any error it likes).
+        let mut c0 = Poly::from_bytes(&honest, ctx).unwrap();
+        let mut error = vec![num_bigint::BigUint::from(0u32); DEGREE];
+        error[0] = num_bigint::BigUint::from(1u32) << m_bits;
+        let mut error = Poly::try_convert_from(error.as_slice(), ctx, false, Representation::PowerBasis).unwrap();
+        error.change_representation(*c0.representation());
+        c0 += &error;
+        let bits = phase_bits(&(&answer_to(&seed, &c0.to_bytes()) - &base), &secret);
+        engineered_distance = distance(&bits);
+        figure(
+            &format!("noise: query error +2^{m_bits}, its term after the switch, median coefficient (bits); statistical distance per coefficient"),
+            format!("{:.0}; {engineered_distance:.1e}", median(&bits)),
+        );
+    }
+    assert!(distance(&honest_bits) < 1e-3, "an honest query's noise is hidden by the flooding");
+    assert!(engineered_distance > 0.5, "a large enough error is not: {engineered_distance}");
 }

@@ -127,6 +127,7 @@ impl TestDeployment {
             kiosk_keys: vec![HexBytes(kiosk.key.verifying_key().to_bytes())],
             materials: Vec::new(),
             sealed_gallery: None,
+            custody: None,
         };
         TestDeployment { kiosk, registration }
     }

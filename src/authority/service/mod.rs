@@ -11,6 +11,11 @@
 //! - `POST /v1/anchor`: a kiosk's signed audit-chain head (the credential's kiosk must be the head's),
 //!   appended to the kiosk's history; another hash at an anchored seq is 409 `anchor_conflict`.
 //! - `POST /v1/sealed/{seed,keys,match,claim,prove}`: sealed custody ([`sealed`]).
+//!
+//! A deployment is served on its custody's routes only, as recorded at registration
+//! ([`RegisteredCustody`]): `/v1/evaluate`, `/v1/key-check` and `/v1/disclose` for VOPRF custody,
+//! `/v1/sealed/*` for sealed custody (whose claims release reviewer material themselves), and
+//! `/v1/anchor` for both; another route is 409 `wrong_custody`.
 //! - `GET /v1/health`: 200 while the process serves, for load balancers' health checks.
 //!
 //! On the admin listener only ([`Routers::admin`]; loopback by default), because they carry
@@ -50,7 +55,7 @@ use super::budget::{self, Charge};
 use super::credential::{self, admit_kiosk, AuthorityOrigin, Credential, CredentialRefusal};
 use super::disclosure::{self, DiscloseRequest, Disclosure};
 use super::evaluator::DeploymentEvaluator;
-use super::registration::{Document, DocumentError, Registration, MAX_DOCUMENT_BYTES};
+use super::registration::{Document, DocumentError, RegisteredCustody, Registration, MAX_DOCUMENT_BYTES};
 use super::store::{Applied, StateStore, StoreError};
 use crate::blind::prf::{MasterSecret, ELEMENT_BYTES, PROOF_BYTES};
 use crate::time::now_unix;
@@ -327,12 +332,42 @@ impl Admitted {
     }
 }
 
+/// The custody whose deployments a route serves; `None` for a route of every custody.
+fn route_custody(path: &str) -> Option<RegisteredCustody> {
+    match path {
+        EVALUATE_PATH | KEY_CHECK_PATH | DISCLOSE_PATH => Some(RegisteredCustody::Voprf),
+        sealed::SEED_PATH | sealed::KEYS_PATH | sealed::MATCH_PATH | sealed::CLAIM_PATH | sealed::PROVE_PATH => {
+            Some(RegisteredCustody::BfvSealed)
+        }
+        _ => None,
+    }
+}
+
+/// A route of another custody than the deployment's: 409 `wrong_custody`.
+fn wrong_custody(path: &str, registered: RegisteredCustody, route: RegisteredCustody) -> Refusal {
+    let instead = match registered {
+        RegisteredCustody::Voprf => "/v1/evaluate",
+        RegisteredCustody::BfvSealed => "/v1/sealed/*",
+    };
+    Refusal::new(
+        StatusCode::CONFLICT,
+        "wrong_custody",
+        format!(
+            "this deployment is registered for {} custody and {path} serves {} custody only; its kiosks use {instead} \
+             (check the deployment profile's custody)",
+            registered.name(),
+            route.name()
+        ),
+    )
+}
+
 /// The check every `/v1/*` POST goes through, in this order: credential headers, the signature
 /// with the key the request names, for one of this authority's origins (before anything is looked
 /// up), the kiosk registered for the
 /// deployment, then the deployment (not revoked, in its window), the kiosk (not revoked), the
-/// clock and the nonce. Until the kiosk is known to be registered, a refusal says only
-/// `unauthorised` ([`CredentialRefusal::is_told`]).
+/// clock and the nonce, and last the custody: a route serves only deployments registered for its
+/// custody ([`RegisteredCustody`]; 409 `wrong_custody` otherwise). Until the kiosk is known to be
+/// registered, a refusal says only `unauthorised` ([`CredentialRefusal::is_told`]).
 pub(super) async fn admit(
     service: &Service,
     credential: Result<Credential, CredentialRefusal>,
@@ -347,6 +382,11 @@ pub(super) async fn admit(
     credential.check_fresh(now)?;
     if !service.store.first_use_of_nonce(&credential.kiosk.0, &credential.nonce.0, now).await? {
         return Err(CredentialRefusal::Replayed.into());
+    }
+    if let Some(route) = route_custody(path) {
+        if registration.custody() != route {
+            return Err(wrong_custody(path, registration.custody(), route));
+        }
     }
     Ok(Admitted { credential, registration, now })
 }

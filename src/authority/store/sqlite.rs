@@ -411,7 +411,7 @@ mod tests {
     use super::*;
     use crate::authority::budget;
     use crate::authority::registration::{
-        Base64Bytes, Budgets, DeploymentRevocation, HexBytes, KioskRevocation, Registration,
+        Base64Bytes, Budgets, DeploymentRevocation, HexBytes, KioskRevocation, RegisteredCustody, Registration,
     };
     use ed25519_dalek::SigningKey;
 
@@ -441,6 +441,7 @@ mod tests {
                 sealed: Base64Bytes(vec![1]),
             }],
             sealed_gallery: None,
+            custody: None,
         }
     }
 
@@ -544,7 +545,10 @@ mod tests {
         assert_eq!(block(store.sealed_gallery(&[1; 16])), Some(vec![9; 40]));
         let summary = block(store.deployment(&[1; 16])).unwrap().registration.unwrap();
         assert!(summary.sealed_gallery.is_none(), "requests read the summary, not the gallery");
+        assert_eq!(summary.custody(), RegisteredCustody::BfvSealed, "the summary keeps the custody");
         block(store.apply(&with_gallery(6, None))).unwrap();
+        let summary = block(store.deployment(&[1; 16])).unwrap().registration.unwrap();
+        assert_eq!(summary.custody(), RegisteredCustody::Voprf);
         assert_eq!(block(store.sealed_gallery(&[1; 16])), None, "a newer registration replaces it");
         block(store.apply(&with_gallery(7, Some(vec![8; 4])))).unwrap();
         let revoke = Document::RevokeDeployment(DeploymentRevocation { deployment: HexBytes([1; 16]), issued: 8 });

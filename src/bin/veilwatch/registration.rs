@@ -13,7 +13,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use veilwatch::authority::registration::{
-    Budgets, DeploymentRevocation, Document, HexBytes, KioskRevocation, Material, Registration, SealedGalleryBytes,
+    Budgets, DeploymentRevocation, Document, HexBytes, KioskRevocation, Material, RegisteredCustody, Registration,
+    SealedGalleryBytes,
 };
 use veilwatch::authority::service::DOCUMENTS_PATH;
 use veilwatch::blind::format::Header;
@@ -148,6 +149,7 @@ pub fn registration_for(
         kiosk_keys,
         materials,
         sealed_gallery: None,
+        custody: Some(RegisteredCustody::Voprf),
     }
 }
 
@@ -177,6 +179,7 @@ fn sealed_registration(
         kiosk_keys,
         materials,
         sealed_gallery: Some(SealedGalleryBytes(gallery)),
+        custody: Some(RegisteredCustody::BfvSealed),
     })
 }
 
