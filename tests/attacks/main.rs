@@ -233,7 +233,11 @@ fn at_the_readme_example_budgets_one_stolen_kiosk_opens_every_handle_in_its_firs
             all_handles_at = Some((answered, started.elapsed()));
         }
     };
-    assert_eq!(common::http::now() / 60, minute, "the dump ran past its minute: this machine is too busy to measure it");
+    assert_eq!(
+        common::http::now() / 60,
+        minute,
+        "the dump ran past its minute: this machine is too busy to measure it"
+    );
     let (handles_at, handles_took) = all_handles_at.expect("every handle opens within the minute's 60 faces");
     assert_eq!((refused.status, refused.refusal()), (429, "budget_minute"), "{}", refused.text());
     assert_eq!(answered as u64, EXAMPLE.faces_per_minute as u64, "the minute's budget, not the day's, stops it");
