@@ -77,7 +77,7 @@ dist: wasm models
 unit:
 	cargo test --release --features cli --locked
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-	  cargo test --release --locked --target wasm32-unknown-unknown --lib
+	  cargo test --release --locked --target wasm32-unknown-unknown --lib --features sealed-kiosk
 
 ## Browser and wasm tests, inside a network namespace with loopback only (unshare -n), so that
 ## nothing the kiosk does could reach a network even if it tried. The wasm-versus-native test runs
