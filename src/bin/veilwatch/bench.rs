@@ -158,6 +158,7 @@ pub fn run(models: &Path, args: BenchArgs) -> Result<()> {
         report["watchlists"] = watchlist_bench(&args.watchlists, args.runs)?;
     }
     report["authority_client"] = client_prf_bench(args.runs)?;
+    report["sealed"]["native"] = sealed_device_bench(args.runs, &report["authority_client"])?;
     write_atomically(&args.out, serde_json::to_string_pretty(&report)?.as_bytes())?;
     println!("wrote {}", args.out.display());
     Ok(())
@@ -291,4 +292,78 @@ fn client_prf_bench(runs: usize) -> Result<Value> {
         voprf / oprf
     );
     Ok(json!({"tables": DEFAULT_TABLES, "voprf_ms": voprf, "oprf_ms": oprf, "ratio": voprf / oprf}))
+}
+
+/// The device's cost per face of sealed custody (DESIGN §3.4), natively, beside VOPRF custody's
+/// measured just before in the same run: key generation (once per key pair: after every positive
+/// claim and every 1 000 faces), encryption of the probe against a seed, decryption of the
+/// answer's block (N = 1 000 rows, one block) and the claim of its positive slot (commitment, then
+/// the range proof under the opened masks). The authority's answer is computed in process with
+/// `sealed::authority::answer` and not timed. The probe is one of the rows, so every face claims.
+/// `tests/bench/sealed_device.mjs` measures the same steps in wasm (node and Chromium).
+fn sealed_device_bench(runs: usize, voprf: &Value) -> Result<Value> {
+    use rand_core::RngCore;
+    use veilwatch::sealed::authority::{answer, AnswerOptions, RegisteredKiosk, SealedGallery};
+    use veilwatch::sealed::claim;
+    use veilwatch::sealed::kiosk::{system_rng, SealedKiosk};
+    use veilwatch::sealed::quantise::Quantised;
+
+    const ROWS: usize = 1_000;
+    let face = |rng: &mut dyn RngCore| {
+        let values: Vec<f32> = (0..128).map(|_| (rng.next_u32() as f32 / u32::MAX as f32) - 0.5).collect();
+        Quantised::of(&veilwatch::Embedding::from_values(&values).expect("not all zero"))
+    };
+    let mut rng = OsRng;
+    let probe = face(&mut rng);
+    let mut rows: Vec<Quantised> = (0..ROWS - 1).map(|_| face(&mut rng)).collect();
+    rows.push(probe.clone());
+    let gallery = SealedGallery::new(rows);
+    let options = AnswerOptions { threshold: 0.36, decoy_probability: 0.0 };
+    let (mut keygen, mut encrypt, mut decrypt, mut claimed) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs.max(3) + 1 {
+        let mut seeds = [[0u8; 32]; 2];
+        seeds.iter_mut().for_each(|s| rng.fill_bytes(s));
+        let start = Instant::now();
+        let (kiosk, registration) = SealedKiosk::generate(&seeds[0], &mut system_rng())?;
+        let keygen_ms = start.elapsed().as_secs_f64() * 1000.0;
+        let registered = RegisteredKiosk::register(&seeds[0], &registration.public_key, &registration.rotation_key)?;
+        let start = Instant::now();
+        let query = kiosk.encrypt(&probe, &seeds[1])?;
+        let encrypt_ms = start.elapsed().as_secs_f64() * 1000.0;
+        let (blocks, opening) = answer(&gallery, &registered, &seeds[1], &query, options, &mut system_rng())?;
+        let start = Instant::now();
+        let positives = kiosk.positive_values(&blocks)?;
+        let decrypt_ms = start.elapsed().as_secs_f64() * 1000.0;
+        ensure!(!positives.is_empty(), "the probe's own row is positive");
+        let start = Instant::now();
+        for &(block, slot, value) in positives.iter() {
+            let (_, secret) = claim::commit(value);
+            let masks = &opening.slots[block][slot];
+            claim::prove(&secret, masks.r, masks.r_prime, &[7; 16], block, slot)?;
+        }
+        let claim_ms = start.elapsed().as_secs_f64() * 1000.0;
+        if run == 0 {
+            continue; // warm-up
+        }
+        keygen.push(keygen_ms);
+        encrypt.push(encrypt_ms);
+        decrypt.push(decrypt_ms);
+        claimed.push(claim_ms);
+    }
+    let median = |mut xs: Vec<f64>| {
+        xs.sort_by(f64::total_cmp);
+        xs[xs.len() / 2]
+    };
+    let (keygen, encrypt, decrypt, claim) = (median(keygen), median(encrypt), median(decrypt), median(claimed));
+    let per_face = encrypt + decrypt + claim;
+    let voprf_ms = voprf["voprf_ms"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "sealed custody, device per face natively (N = {ROWS}, one claimed slot): encrypt {encrypt:.1} ms + decrypt \
+         {decrypt:.1} ms + claim (commit + range proof) {claim:.1} ms = {per_face:.1} ms; key generation {keygen:.1} ms \
+         once per key pair (every positive claim, every 1 000 faces); VOPRF custody in this run {voprf_ms:.1} ms"
+    );
+    Ok(json!({
+        "rows": ROWS, "keygen_ms": keygen, "encrypt_ms": encrypt, "decrypt_ms": decrypt, "claim_ms": claim,
+        "per_face_ms": per_face, "per_face_with_keygen_ms": per_face + keygen, "voprf_ms": voprf_ms,
+    }))
 }
