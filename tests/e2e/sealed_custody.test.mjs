@@ -5,9 +5,10 @@
 // non-extractable WebCrypto Ed25519 kiosk key (www/kiosk/authority-client.js, as the Worker signs
 // VOPRF requests). A listed person's other photo releases their record, which opens in wasm; a
 // stranger releases nothing; an authority's refusal surfaces as an Error with a code; and a face
-// whose answer never came ends cleanly. Runs in node (pkg-bench/: the production package plus the
-// `bench-api` call that gives the photo's embedding, which the kiosk's own pipeline would hand over
-// inside wasm).
+// whose answer never came ends cleanly. Runs in node and in headless Chromium (a page on the kiosk's
+// origin, whose CSP lets it reach the authority only, fetching with its own non-extractable key),
+// with pkg-bench/ (the production package plus the `bench-api` call that gives the photo's
+// embedding, which the kiosk's own pipeline would hand over inside wasm).
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -16,7 +17,9 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { cli, freePort, haveLfw, lfw, repo } from '../harness.mjs';
+import { chromium } from 'playwright-core';
+
+import { chromiumPath, cli, freePort, haveLfw, lfw, repo, serveKiosk } from '../harness.mjs';
 import { signedFetch } from '../../www/kiosk/authority-client.js';
 
 const haveData = haveLfw('the sealed custody tests');
@@ -53,8 +56,7 @@ async function kioskKey() {
 }
 
 /** Starts `veilwatch authority`; resolves with its origin and process once it answers. */
-async function startAuthority(args) {
-  const port = await freePort();
+async function startAuthority(args, port) {
   const origin = `http://127.0.0.1:${port}`;
   const child = spawn(cli, ['authority', '--admin-listen', '127.0.0.1:0', '--listen', `127.0.0.1:${port}`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -95,6 +97,9 @@ describe('sealed custody: the wasm kiosk against a real authority', { skip: !hav
   let deploymentHex;
   let key;
   let engine;
+  let kiosk;
+  let browser;
+  let page;
   const embeddings = {};
 
   before(async () => {
@@ -112,11 +117,23 @@ describe('sealed custody: the wasm kiosk against a real authority', { skip: !hav
     assert.equal(file.entries, LISTED.length);
     deploymentHex = file.deployment;
     key = await kioskKey();
+    // The browser kiosk: a page on the kiosk's origin with its own key, made in the page.
+    const authorityPort = await freePort();
+    kiosk = await serveKiosk(['--authority', `http://127.0.0.1:${authorityPort}`, '--mount', `/pkg-bench=${join(repo, 'pkg-bench')}`]);
+    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    page = await browser.newPage();
+    await page.goto(`${kiosk.origin}/notice.html`);
+    const pageKeyHex = await page.evaluate(async () => {
+      const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
+      const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+      window.kioskKey = { pair, publicHex: Array.from(raw, (b) => b.toString(16).padStart(2, '0')).join('') };
+      return window.kioskKey.publicHex;
+    });
     const registration = join(scratch, 'registration.vwr');
-    veilwatch('registration', 'deployment', '--keys', keys, '--sealed', material, '--kiosk-key', key.publicHex,
+    veilwatch('registration', 'deployment', '--keys', keys, '--sealed', material, '--kiosk-key', key.publicHex, '--kiosk-key', pageKeyHex,
       '--faces-per-minute', '100', '--faces-per-day', '1000', '--faces-total', '10000', '--disclosures-per-hour', '10', '--out', registration);
     authority = await startAuthority(['--keys', join(keys, 'authority'), '--register', registration,
-      '--state', join(scratch, 'state.sqlite3'), '--request-timeout', '120']);
+      '--state', join(scratch, 'state.sqlite3'), '--request-timeout', '120', '--allow-origin', kiosk.origin], authorityPort);
 
     engine = new Engine(readFileSync(join(repo, 'models/face_detection_yunet_2023mar_int8bq.onnx')),
       readFileSync(join(repo, 'models/face_recognition_sface_2021dec_int8bq.onnx')));
@@ -127,7 +144,9 @@ describe('sealed custody: the wasm kiosk against a real authority', { skip: !hav
     assert.ok(cosine(embeddings.listed, enrolled[0]) > 0.45, `Colin Powell's two photos: ${cosine(embeddings.listed, enrolled[0])}`);
     for (const e of enrolled) assert.ok(cosine(embeddings.stranger, e) < 0.25, 'the stranger is unlike everyone listed');
   });
-  after(() => {
+  after(async () => {
+    await browser?.close();
+    kiosk?.process.kill();
     authority?.child.kill();
     engine?.free();
     rmSync(scratch, { recursive: true, force: true });
@@ -154,6 +173,36 @@ describe('sealed custody: the wasm kiosk against a real authority', { skip: !hav
     } finally {
       custody.free();
     }
+  });
+
+  test('in Chromium: a page drives SealedCustody with fetch, signed with its own key; the listed face is released, the stranger is not', async () => {
+    const outcomes = await page.evaluate(async ({ origin, deploymentHex, faces }) => {
+      const glue = await import('/pkg-bench/veilwatch.js');
+      await glue.default({ module_or_path: '/pkg-bench/veilwatch_bg.wasm' });
+      const { signedFetch } = await import('/kiosk/authority-client.js');
+      const custody = new glue.SealedCustody(deploymentHex);
+      const out = [];
+      try {
+        for (const embedding of faces) {
+          let step = custody.startFace(Float32Array.from(embedding));
+          const sent = [];
+          while (step.kind === 'send') {
+            sent.push(step.path);
+            const response = await signedFetch(origin, { path: step.path, body: step.body, deploymentHex, kioskKey: window.kioskKey, timeoutMs: 120_000 });
+            step = custody.onAnswer(new Uint8Array(await response.arrayBuffer()));
+          }
+          out.push({ claimed: step.claimed, labels: step.matches.map((m) => m.record.label), sent });
+        }
+      } finally {
+        custody.free();
+      }
+      return out;
+    }, { origin: authority.origin, deploymentHex, faces: [Array.from(embeddings.listed), Array.from(embeddings.stranger)] });
+    assert.deepEqual(outcomes[0].labels, ['Colin Powell'], JSON.stringify(outcomes[0]));
+    assert.ok(outcomes[0].claimed >= 1);
+    assert.deepEqual(outcomes[0].sent.slice(0, 2), ['/v1/sealed/seed', '/v1/sealed/keys']);
+    assert.deepEqual(outcomes[1].labels, [], 'a stranger releases nothing');
+    assert.ok(outcomes[1].sent.includes('/v1/sealed/claim'));
   });
 
   test('a refusal or a missing answer ends the face with an Error a person can read, and the next face works', async () => {
