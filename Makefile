@@ -42,7 +42,7 @@ models:
 	models/fetch
 
 native:
-	cargo build --release --features cli --locked
+	cargo build --release --features cli --locked --bins --example sealed_answer
 
 ## pkg/ (production: what the kiosk page loads) and pkg-bench/ (plus the `bench-api` test and
 ## benchmark calls, for tests/e2e and make bench), each in a SIMD128 and a relaxed-SIMD build; and
@@ -77,7 +77,7 @@ dist: wasm models
 unit:
 	cargo test --release --features cli --locked
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-	  cargo test --release --locked --target wasm32-unknown-unknown --lib
+	  cargo test --release --locked --target wasm32-unknown-unknown --lib --features sealed-kiosk
 
 ## Browser and wasm tests, inside a network namespace with loopback only (unshare -n), so that
 ## nothing the kiosk does could reach a network even if it tried. The wasm-versus-native test runs
@@ -112,7 +112,8 @@ fuzz:
 	done
 
 ## Speed: native medians and watchlist sizes, wasm (node) vs onnxruntime-web on the same inputs,
-## then the engine and the whole kiosk in headless Chromium → bench.json. The per-stage figures use
+## then the engine and the whole kiosk in headless Chromium, sealed custody's device cost per face in
+## wasm (node, Chromium) beside VOPRF custody's → bench.json. The per-stage figures use
 ## pkg-bench/ (both builds), the whole kiosk pkg/.
 bench: setup native wasm
 	$(BIN) bench --frames-out $(CARGO_TARGET_DIR)/bench-frames
@@ -121,6 +122,7 @@ bench: setup native wasm
 	VEILWATCH_WASM_VARIANT=relaxed-simd node --experimental-wasm-relaxed-simd tests/bench/wasm_vs_ort_web.mjs $(CARGO_TARGET_DIR)/bench-frames
 	node tests/bench/wipe_cost.mjs $(CARGO_TARGET_DIR)/bench-frames
 	node tests/bench/browser.mjs $(CARGO_TARGET_DIR)/bench-frames
+	node tests/bench/sealed_device.mjs
 	node tests/bench/crowd.mjs
 
 ## The authority's capacity at L = 1024 (faces/s, per core, p50/p99) on one replica, then two behind

@@ -8,8 +8,9 @@
 //! - [`pipeline`]: frame → detect → align → quality → embed ([`Engine`]).
 //! - [`track`]: the IoU tracker and per-track fusion.
 //! - [`blind`]: the blinded watchlist (LSH, PRF, shares, records, file format, enrolment, matching).
-//! - [`sealed`] (feature `sealed`): sealed custody's BFV core (DESIGN §3.4): the list stays at
-//!   the authority, the face leaves encrypted under the kiosk's key.
+//! - [`sealed`] (feature `sealed-kiosk`, and `sealed` for the gallery and the authority's answer):
+//!   sealed custody's BFV core (DESIGN §3.4): the list stays at the authority, the face leaves
+//!   encrypted under the kiosk's key.
 //! - [`governance`]: the signed deployment profile and the hash-chained audit log.
 //! - [`eval`]: accuracy metrics and the evaluation protocol.
 //! - [`kiosk`]: the kiosk session (pipeline + tracker + matcher + review + audit + profile rules).
@@ -26,7 +27,7 @@ pub mod hex;
 pub mod kiosk;
 #[cfg(feature = "pipeline")]
 pub mod pipeline;
-#[cfg(feature = "sealed")]
+#[cfg(feature = "sealed-kiosk")]
 pub mod sealed;
 pub mod template;
 pub mod time;

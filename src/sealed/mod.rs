@@ -2,7 +2,13 @@
 //! leaves the kiosk only encrypted under a BFV key the kiosk alone holds. This module is the
 //! scheme's core — parameters, quantisation, the kiosk's keys and queries, the authority's masked
 //! answer — the gallery the issuer registers and the bodies of the HTTP protocol (whose routes are
-//! `authority::service::sealed`); not the browser kiosk yet (issue 20, later steps).
+//! `authority::service::sealed`) and the kiosk's sans-IO session, which the CLI drives over HTTP
+//! and the browser's Worker through `wasm::sealed` (`SealedCustody`).
+//!
+//! **Two halves, two features.** `sealed-kiosk` is what a kiosk runs, natively and in wasm32:
+//! [`params`], [`quantise`], [`wire`], [`kiosk`], [`claim`], [`protocol`], [`session`].
+//! `sealed` adds what only the issuer and the authority run, natively: [`gallery`] and
+//! [`authority`] (rayon, big integers).
 //!
 //! - [`params`]: the one parameter set, its security level and every noise term's bound.
 //! - [`quantise`]: templates as integers in [−63, 63] (S = 128).
@@ -47,10 +53,11 @@
 //! rotation amount: 127 keys of 0.9 MB each per kiosk) and without giant steps (not on unproven
 //! keys), 127 key switches per face stay: `veilwatch bench sealed` measures what that costs.
 
-// The authority's side runs natively only (rayon).
-#[cfg(not(target_arch = "wasm32"))]
+// The issuer's and the authority's side: native only (rayon).
+#[cfg(feature = "sealed")]
 pub mod authority;
 pub mod claim;
+#[cfg(feature = "sealed")]
 pub mod gallery;
 pub mod kiosk;
 pub mod params;

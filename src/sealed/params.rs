@@ -93,6 +93,7 @@ pub fn modulus_bits() -> f64 {
 }
 
 /// Δ/4 at the top level: the half-width of the authority's flooding noise.
+#[cfg(feature = "sealed")]
 pub fn flooding_bound() -> num_bigint::BigUint {
     let q: num_bigint::BigUint = MODULI.iter().map(|&q| num_bigint::BigUint::from(q)).product();
     q / PLAINTEXT_MODULUS / 4u32

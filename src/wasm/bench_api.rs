@@ -372,3 +372,99 @@ pub fn are_group_elements(bytes: &[u8]) -> bool {
                 .is_some_and(|point| !point.is_identity())
         })
 }
+
+/// Sealed custody's kiosk half, one operation per call, for the NTT agreement test
+/// (tests/e2e/sealed_wasm.test.mjs: a query made here, answered by the native authority) and the
+/// device's cost per face (`make bench`, bench.json `sealed`): key generation (the constructor),
+/// encryption against a given seed, decryption of an answer's positive slots, and the claim
+/// (commit, then prove each positive slot under the opened masks). `decrypt` returns every slot's
+/// value: a decryption oracle, hence bench-only.
+#[cfg(feature = "sealed-kiosk")]
+#[wasm_bindgen]
+pub struct SealedBench {
+    kiosk: crate::sealed::kiosk::SealedKiosk,
+    registration: crate::sealed::kiosk::KioskRegistration,
+    positives: crate::sealed::kiosk::PositiveValues,
+}
+
+#[cfg(feature = "sealed-kiosk")]
+fn seed_of(bytes: &[u8], what: &str) -> Result<[u8; 32], JsValue> {
+    bytes.try_into().map_err(|_| options_error(&format!("{what} is 32 bytes")))
+}
+
+#[cfg(feature = "sealed-kiosk")]
+fn sealed_js_error(e: crate::sealed::SealedError) -> JsValue {
+    options_error(&e.to_string())
+}
+
+#[cfg(feature = "sealed-kiosk")]
+#[wasm_bindgen]
+impl SealedBench {
+    /// A fresh key pair (secret from the system's randomness) whose public key's `a`-part is
+    /// expanded from `keySeed` (32 bytes), as the authority's seed would be.
+    #[wasm_bindgen(constructor)]
+    pub fn new(#[wasm_bindgen(js_name = keySeed)] key_seed: &[u8]) -> Result<SealedBench, JsValue> {
+        let seed = seed_of(key_seed, "keySeed")?;
+        let (kiosk, registration) =
+            crate::sealed::kiosk::SealedKiosk::generate(&seed, &mut crate::sealed::kiosk::system_rng())
+                .map_err(sealed_js_error)?;
+        Ok(SealedBench { kiosk, registration, positives: Default::default() })
+    }
+
+    /// The public key's `c0`, as `/v1/sealed/keys` sends it.
+    #[wasm_bindgen(js_name = publicKey)]
+    pub fn public_key(&self) -> Vec<u8> {
+        self.registration.public_key.clone()
+    }
+
+    /// The rotation key, as `/v1/sealed/keys` sends it.
+    #[wasm_bindgen(js_name = rotationKey)]
+    pub fn rotation_key(&self) -> Vec<u8> {
+        self.registration.rotation_key.clone()
+    }
+
+    /// The query `c0` for the quantised probe `components` (128 integers in [−31, 31]) against
+    /// `querySeed` (32 bytes).
+    pub fn encrypt(
+        &self,
+        components: &[i32],
+        #[wasm_bindgen(js_name = querySeed)] query_seed: &[u8],
+    ) -> Result<Vec<u8>, JsValue> {
+        let wide: Vec<i64> = components.iter().map(|&c| i64::from(c)).collect();
+        let probe = crate::sealed::quantise::Quantised::from_components(&wide)
+            .ok_or_else(|| options_error("a quantised probe is 128 integers in [-31, 31]"))?;
+        self.kiosk.encrypt(&probe, &seed_of(query_seed, "querySeed")?).map_err(sealed_js_error)
+    }
+
+    /// Every slot's decrypted value of one answer block (fhe `Ciphertext` bytes at the answer level).
+    pub fn decrypt(&self, block: &[u8]) -> Result<Vec<i64>, JsValue> {
+        Ok(self.kiosk.decrypt(block).map_err(sealed_js_error)?.to_vec())
+    }
+
+    /// Reads a `/v1/sealed/match` answer as the session does: decrypts every block and keeps the
+    /// positive slots for `claim`; returns how many there are.
+    pub fn positives(&mut self, answer: &[u8]) -> Result<usize, JsValue> {
+        let answer = crate::sealed::protocol::MatchAnswer::parse(answer).map_err(sealed_js_error)?;
+        self.positives = self.kiosk.positive_values(&answer.blocks).map_err(sealed_js_error)?;
+        Ok(self.positives.len())
+    }
+
+    /// The claim of the positives `positives` kept: a commitment to each, then its range proof
+    /// under the masks of `opening` (`/v1/sealed/claim`'s answer, in the same order), bound to
+    /// `queryId` (16 bytes). Returns the bytes of the claim and the proofs.
+    pub fn claim(&self, #[wasm_bindgen(js_name = queryId)] query_id: &[u8], opening: &[u8]) -> Result<usize, JsValue> {
+        use crate::sealed::claim;
+        let query: [u8; 16] = query_id.try_into().map_err(|_| options_error("queryId is 16 bytes"))?;
+        let opening = crate::sealed::protocol::Opening::parse(opening).map_err(sealed_js_error)?;
+        if opening.masks.len() != self.positives.len() {
+            return Err(options_error("the opening does not have one pair of masks per positive slot"));
+        }
+        let mut bytes = 0;
+        for (&(block, slot, value), &(r, r_prime)) in self.positives.iter().zip(&opening.masks) {
+            let (commitment, secret) = claim::commit(value);
+            let proof = claim::prove(&secret, r, r_prime, &query, block, slot).map_err(sealed_js_error)?;
+            bytes += commitment.len() + proof.len();
+        }
+        Ok(bytes)
+    }
+}

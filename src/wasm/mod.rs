@@ -13,6 +13,8 @@ mod detector;
 mod engine;
 mod kiosk;
 mod panic;
+#[cfg(feature = "sealed-kiosk")]
+mod sealed;
 
 use serde::Serialize;
 use tsify::Ts;
