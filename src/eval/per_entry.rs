@@ -21,7 +21,9 @@
 
 use rayon::prelude::*;
 
-use super::calibration::{binomial_tail, collision_probability, poisson_interval, smallest_m, FalseAlertEstimate};
+use crate::calibration::model::{
+    binomial_tail, collision_probability, poisson_interval, smallest_m, FalseAlertEstimate,
+};
 use crate::template::Embedding;
 
 /// An entry is named as unusually close to the crowd when its FMR at m is more than this many times

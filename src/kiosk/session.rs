@@ -931,8 +931,8 @@ impl KioskSession {
     /// watchlist's size and threshold, marked at its m (SVG); `None` while nothing is loaded.
     pub fn operating_point_chart(&self) -> Option<String> {
         let header = &self.matcher()?.watchlist.header;
-        Some(crate::eval::report::operating_point_svg(
-            crate::eval::measured::calibration(),
+        Some(crate::calibration::chart::operating_point_svg(
+            crate::calibration::shipped::calibration(),
             header.tables,
             header.entries as u64,
             header.threshold,
