@@ -12,7 +12,9 @@
 //!   sealed custody's BFV core (DESIGN §3.4): the list stays at the authority, the face leaves
 //!   encrypted under the kiosk's key.
 //! - [`governance`]: the signed deployment profile and the hash-chained audit log.
-//! - [`eval`]: accuracy metrics and the evaluation protocol.
+//! - [`calibration`]: the operating-point model of DESIGN §7, the calibration this build ships,
+//!   and its charts (wasm-safe: the kiosk shows them).
+//! - [`eval`]: accuracy metrics, the evaluation protocol and its HTML report.
 //! - [`kiosk`]: the kiosk session (pipeline + tracker + matcher + review + audit + profile rules).
 //! - [`authority`] (feature `server`): the authority service's routes and state (DESIGN §5).
 //! - `wasm` and the `veilwatch` binary: edges that convert types and hold no rule.
@@ -20,6 +22,7 @@
 #[cfg(feature = "server")]
 pub mod authority;
 pub mod blind;
+pub mod calibration;
 pub mod eval;
 pub mod governance;
 pub mod hex;

@@ -6,8 +6,8 @@
 mod common;
 
 use veilwatch::blind::{DEFAULT_TABLES, DEFAULT_THRESHOLD};
-use veilwatch::eval::calibration::{CalibrationData, MAX_TEMPLATE_PHOTOS};
-use veilwatch::eval::measured;
+use veilwatch::calibration::model::{CalibrationData, MAX_TEMPLATE_PHOTOS};
+use veilwatch::calibration::shipped;
 use veilwatch::eval::protocol::{evaluate, EvalOptions, Fillers};
 
 #[test]
@@ -124,7 +124,7 @@ fn the_sealed_column_costs_at_most_a_fifth_of_a_point(report: &serde_json::Value
 
 fn operating_points_per_passer_by(points: &serde_json::Value) {
     let fresh: CalibrationData = serde_json::from_value(points["calibration"].clone()).unwrap();
-    let shipped = measured::calibration();
+    let shipped = shipped::calibration();
     for m in [41, 53, 80, 120, 154] {
         let (a, b) = (fresh.fmr(DEFAULT_TABLES, m), shipped.fmr(DEFAULT_TABLES, m));
         assert!((a / b - 1.0).abs() < 0.05, "m = {m}: shipped FMR {b:.3e}, measured now {a:.3e}: the kiosk shows stale rates; regenerate models/sface-2021dec-int8bq.calibration.json");
@@ -211,7 +211,7 @@ fn the_report_shows_the_operating_point(html: &str, points: &serde_json::Value) 
     assert!(html.contains("Levers"), "the levers table");
     // The report shows per group what the kiosk's status panel shows, from the same method.
     assert!(html.contains("What a kiosk shows for this watchlist"), "the kiosk's per-group figures");
-    let method = veilwatch::eval::measured::GROUP_CALIBRATION.replace('\'', "&#39;");
+    let method = veilwatch::calibration::shipped::GROUP_CALIBRATION.replace('\'', "&#39;");
     assert!(html.contains(&method), "and where they come from");
     levers_hold_their_fpir_on_strangers_they_were_not_fitted_on(points);
 }

@@ -4,6 +4,8 @@
 //! - an arrow may only point up the layer list below (a part never imports what is built on it:
 //!   the pipeline never imports the blind scheme, governance, the kiosk or an edge);
 //! - the blind scheme never imports the pipeline or the tracker (it takes a template);
+//! - the kiosk never imports the evaluation (`eval`, native measuring): what it shows of the
+//!   calibration is `calibration`'s, which builds for wasm32;
 //! - nothing imports `wasm` (an edge);
 //! - no two modules of one folder import each other, directly or round a longer cycle;
 //! - `lib.rs` only declares modules and re-exports.
@@ -14,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// DESIGN §6's layers, lowest first. `hex` and `time` are helpers every layer may use.
-const LAYERS: [(&str, u8); 12] = [
+const LAYERS: [(&str, u8); 13] = [
     ("hex", 0),
     ("time", 0),
     ("template", 1),
@@ -23,6 +25,7 @@ const LAYERS: [(&str, u8); 12] = [
     ("blind", 4),
     ("sealed", 4),
     ("governance", 5),
+    ("calibration", 5),
     ("eval", 6),
     ("kiosk", 7),
     ("authority", 8),
@@ -30,8 +33,8 @@ const LAYERS: [(&str, u8); 12] = [
 ];
 
 /// Arrows the layer order alone would allow but DESIGN §6 forbids.
-const FORBIDDEN: [(&str, &str); 4] =
-    [("blind", "pipeline"), ("blind", "track"), ("sealed", "pipeline"), ("sealed", "track")];
+const FORBIDDEN: [(&str, &str); 5] =
+    [("blind", "pipeline"), ("blind", "track"), ("sealed", "pipeline"), ("sealed", "track"), ("kiosk", "eval")];
 
 type ModulePath = Vec<String>;
 
@@ -306,15 +309,18 @@ fn the_checker_catches_each_kind_of_broken_arrow() {
         (path.split('/').filter(|p| !p.is_empty()).map(str::to_owned).collect::<ModulePath>(), is_mod, code.to_owned())
     };
     let base = vec![
-        file("", false, "pub mod pipeline; pub mod blind; pub mod kiosk; mod wasm;"),
+        file("", false, "pub mod pipeline; pub mod blind; pub mod calibration; pub mod eval; pub mod kiosk; mod wasm;"),
         file("pipeline", true, "pub mod detect;"),
         file("pipeline/detect", false, "use crate::template::Embedding;"),
         file("blind", true, "pub mod a; pub mod b;"),
         file("blind/a", false, "use super::b::Thing;"),
         file("blind/b", false, "use crate::template::Embedding; // crate::pipeline in a comment is fine"),
-        file("kiosk", true, "use crate::{blind::a, pipeline::detect::Face};"),
+        file("kiosk", true, "use crate::{blind::a, pipeline::detect::Face, calibration::chart};"),
         file("wasm", true, "use crate::kiosk::Session;"),
         file("template", false, ""),
+        file("calibration", true, "pub mod chart;"),
+        file("calibration/chart", false, "use crate::blind::a;"),
+        file("eval", true, "use crate::calibration::chart;"),
     ];
     assert_eq!(violations(&base), Vec::<String>::new());
 
@@ -330,6 +336,10 @@ fn the_checker_catches_each_kind_of_broken_arrow() {
     let cycle = with(5, "use super::{a::Other};");
     assert!(cycle[0].contains("import each other"), "{cycle:?}");
     let to_wasm = with(6, "use crate::wasm::Kiosk;");
+    let kiosk_to_eval = with(6, "fn f() -> String { crate::eval::render() }");
+    assert!(kiosk_to_eval[0].contains("kiosk must not import eval"), "{kiosk_to_eval:?}");
+    let calibration_to_eval = with(10, "use crate::eval;");
+    assert!(calibration_to_eval[0].contains("calibration may not import eval"), "{calibration_to_eval:?}");
     assert!(to_wasm[0].contains("wasm facade"), "{to_wasm:?}");
     let in_a_string = with(2, "const S: &str = \"crate::blind::a\";");
     assert!(in_a_string.is_empty(), "{in_a_string:?}");

@@ -13,7 +13,7 @@ use ed25519_dalek::SigningKey;
 use veilwatch::authority::disclosure::DiscloseRequest;
 use veilwatch::blind::enroll::{build_with_materials, Enrolment};
 use veilwatch::blind::material::Material;
-use veilwatch::blind::prf::{DeploymentKey, InProcessAuthority, MasterSecret};
+use veilwatch::blind::prf::{DeploymentKey, MasterSecret};
 use veilwatch::blind::record::EntryRecord;
 use veilwatch::governance::audit::Reopening;
 use veilwatch::governance::profile::Custody;
@@ -70,10 +70,17 @@ fn setup() -> Option<Setup> {
     };
     let mut session = KioskSession::new(engine);
     session.restore_audit("", Some(kiosk_key.verifying_key().to_bytes()), Reopening::Resume, NOW).unwrap();
-    session.load_deployment(deployment, |_| Box::new(InProcessAuthority(key)), NOW).unwrap();
-    session.defer_authority_queries(5000.0);
+    session.set_authority_timeout(5000.0);
+    load_through_key_check(&mut session, deployment, key);
     let deployment = session.deployment_id().unwrap();
     Some(Setup { session, key, materials: enrolled.materials, deployment, kiosk, enrolled: load("Tony_Blair", 8) })
+}
+
+/// Loads `deployment` as the browser does: its key check is answered by the in-process authority
+/// holding `key`.
+fn load_through_key_check(session: &mut KioskSession, deployment: DeploymentOptions, key: &DeploymentKey) {
+    let check = session.begin_load_deployment(deployment, NOW).unwrap().expect("a key check to send");
+    session.complete_key_check(&key.evaluate_blinded(&check).unwrap(), NOW).unwrap();
 }
 
 /// The enrolled face's alert, after the authority's evaluation: the alert and its disclosure request.

@@ -64,7 +64,7 @@ fn authority() -> CustodyOptions {
 
 fn session() -> Option<KioskSession> {
     let mut session = KioskSession::new(common::engine()?);
-    session.defer_authority_queries(5000.0);
+    session.set_authority_timeout(5000.0);
     Some(session)
 }
 

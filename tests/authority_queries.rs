@@ -11,7 +11,7 @@ mod common;
 use ed25519_dalek::SigningKey;
 use veilwatch::authority::evaluator::DeploymentEvaluator;
 use veilwatch::blind::enroll::{build, Enrolment};
-use veilwatch::blind::prf::{DeploymentKey, InProcessAuthority, MasterSecret, PROOF_BYTES};
+use veilwatch::blind::prf::{DeploymentKey, MasterSecret, PROOF_BYTES};
 use veilwatch::blind::record::EntryRecord;
 use veilwatch::governance::profile::Custody;
 use veilwatch::hex::hex;
@@ -63,11 +63,17 @@ fn setup(rate_per_minute: u32, timeout_ms: f64) -> Option<Setup> {
         kiosk_public_key: Some(hex(kiosk.verifying_key().as_bytes())),
     };
     let mut session = KioskSession::new(engine);
-    // The key check at load time goes through the in-process authority.
-    session.load_deployment(deployment.clone(), |_| Box::new(InProcessAuthority(key)), NOW).unwrap();
-    session.defer_authority_queries(timeout_ms);
+    session.set_authority_timeout(timeout_ms);
+    load_through_key_check(&mut session, deployment.clone(), key);
     let blank = Frame::from_rgba(250, 250, &vec![128; 250 * 250 * 4]).unwrap();
     Some(Setup { session, key, deployment, enrolled: load("Tony_Blair", 8), stranger: load("Aaron_Sorkin", 1), blank })
+}
+
+/// Loads `deployment` as the browser does: its key check is answered by the in-process authority
+/// holding `key`.
+fn load_through_key_check(session: &mut KioskSession, deployment: DeploymentOptions, key: &DeploymentKey) {
+    let check = session.begin_load_deployment(deployment, NOW).unwrap().expect("a key check to send");
+    session.complete_key_check(&key.evaluate_blinded(&check).unwrap(), NOW).unwrap();
 }
 
 fn ms(extra_ms: f64) -> f64 {
@@ -243,7 +249,7 @@ fn an_answer_that_fails_verification_pauses_matching_until_the_deployment_is_loa
         assert!(later.matching_error.unwrap_or_default().contains("failed verification"), "{case}");
 
         // Loading the deployment again resumes matching; an honest answer then alerts.
-        s.session.load_deployment(s.deployment.clone(), |_| Box::new(InProcessAuthority(s.key)), NOW).unwrap();
+        load_through_key_check(&mut s.session, s.deployment.clone(), s.key);
         assert!(s.session.status(NOW).paused.is_none());
         s.session.process_frame(&s.blank, ms(9000.0)).unwrap();
         let resumed = s.session.process_frame(&s.enrolled, ms(12_000.0)).unwrap();

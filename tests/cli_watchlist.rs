@@ -150,7 +150,7 @@ fn keygen_enroll_inspect_identify_locally_and_through_the_authority() {
     ]);
     assert!(chosen.status.success(), "{}", String::from_utf8_lossy(&chosen.stderr));
     // Four people, five photos each (every one shows a face): four 5-photo templates.
-    let expected = veilwatch::eval::measured::calibration().threshold_for_recipes(
+    let expected = veilwatch::calibration::shipped::calibration().threshold_for_recipes(
         &[5; 4],
         veilwatch::blind::DEFAULT_TABLES,
         1.0 / 6000.0,

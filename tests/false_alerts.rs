@@ -26,11 +26,11 @@ use veilwatch::blind::matcher::Matcher;
 use veilwatch::blind::prf::LocalHmac;
 use veilwatch::blind::record::EntryRecord;
 use veilwatch::blind::DEFAULT_TABLES;
-use veilwatch::eval::calibration::{fpir, threshold_for_fpir, FalseAlertEstimate, MAX_TEMPLATE_PHOTOS};
+use veilwatch::calibration::model::{fpir, threshold_for_fpir, FalseAlertEstimate, MAX_TEMPLATE_PHOTOS};
+use veilwatch::calibration::shipped;
 use veilwatch::eval::cohort::{gather, Cohort, PipelineIdentity};
 use veilwatch::eval::dataset::{list_identities, read_pairs_csv, Identity};
 use veilwatch::eval::embedding_cache::EmbeddingCache;
-use veilwatch::eval::measured;
 use veilwatch::eval::per_entry::CohortCosines;
 use veilwatch::eval::protocol::embed_identities;
 use veilwatch::eval::recipes::{calibration_half, Person};
@@ -160,7 +160,7 @@ fn strangers_raise_the_false_alerts_the_calibration_displays() {
         })
         .collect();
 
-    let calibration = measured::calibration();
+    let calibration = shipped::calibration();
     let mut failures = Vec::new();
     eprintln!(
         "entries  k   m  strangers  expected per 1 000 [95%]      observed (lfw + utkface)  95% range of the count"
@@ -295,7 +295,7 @@ fn per_entry_estimates_predict_the_alerts() {
         .iter()
         .filter_map(|p| Some(Stranger { population: "utkface", group: None, name: &p.name, probe: p.probes().next()? }))
         .collect();
-    let calibration = measured::calibration();
+    let calibration = shipped::calibration();
     let mut failures = Vec::new();
     eprintln!(
         "entries  k   m  per-entry [95%] (whole cohort)   recipe [95%]   observed per 1 000 (count of strangers)"

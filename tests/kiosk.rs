@@ -54,7 +54,7 @@ fn setup(rate_per_minute: u32, valid_until: i64) -> Option<Setup> {
         kiosk_public_key: None,
     };
     let mut session = KioskSession::new(engine);
-    session.load_deployment(deployment, |_| unreachable!("local custody"), NOW).unwrap();
+    assert_eq!(session.begin_load_deployment(deployment, NOW).unwrap(), None, "local custody loads at once");
     let blank = Frame::from_rgba(250, 250, &vec![128; 250 * 250 * 4]).unwrap();
     // Photo 1 is a three-quarter view the pose gate rejects (as it should); photo 8 is frontal.
     Some(Setup { session, enrolled: load("Tony_Blair", 8), stranger: load("Aaron_Sorkin", 1), blank })

@@ -1,10 +1,9 @@
 //! Measuring the system: verification and identification [`metrics`], the folder layout datasets
 //! come in ([`dataset`]), the evaluation [`protocol`] that `veilwatch eval` and the accuracy test
-//! run, the [`measured`] operating points the kiosk displays, the issuer's [`per_entry`]
-//! estimates against a stranger [`cohort`], and how small the detector's input can be
-//! ([`detection_scale`]).
+//! run and its HTML [`report`], the issuer's [`per_entry`] estimates against a stranger
+//! [`cohort`], and how small the detector's input can be ([`detection_scale`]). The calibration
+//! model, the shipped calibration and the charts the kiosk also shows are [`crate::calibration`]'s.
 
-pub mod calibration;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod cohort;
 pub mod dataset;
@@ -12,7 +11,6 @@ pub mod dataset;
 pub mod detection_scale;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod embedding_cache;
-pub mod measured;
 pub mod metrics;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod operating_points;
@@ -22,4 +20,5 @@ pub mod per_entry;
 pub mod protocol;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod recipes;
+#[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod report;

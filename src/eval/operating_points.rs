@@ -23,13 +23,13 @@ use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::calibration::{
-    binomial_tail, collision_probability, fmr_for_fpir, fpir, poisson_interval, smallest_m, BinTails, CalibrationData,
-    RecipeCalibration, ScoreHistogram,
-};
 use super::embedding_cache::StillFace;
 use super::metrics::threshold_at;
 use super::recipes::{calibration_half, NotImpostors, Person};
+use crate::calibration::model::{
+    binomial_tail, collision_probability, fmr_for_fpir, fpir, poisson_interval, smallest_m, BinTails, CalibrationData,
+    RecipeCalibration, ScoreHistogram,
+};
 use crate::template::Embedding;
 
 /// Photos averaged into a template, at most.

@@ -1,5 +1,5 @@
 //! Per-entry false-match estimates at enrolment (issue 17 item 2): each template measured against a
-//! stranger cohort ([`super::cohort`]) with the binomial model of [`super::calibration`],
+//! stranger cohort ([`super::cohort`]) with the binomial model of [`crate::calibration::model`],
 //!
 //! ```text
 //! FMR_i(m) = mean over the cohort's strangers s of P[Binom(L, p(cos(template_i, s))) ≥ m]
@@ -21,7 +21,9 @@
 
 use rayon::prelude::*;
 
-use super::calibration::{binomial_tail, collision_probability, poisson_interval, smallest_m, FalseAlertEstimate};
+use crate::calibration::model::{
+    binomial_tail, collision_probability, poisson_interval, smallest_m, FalseAlertEstimate,
+};
 use crate::template::Embedding;
 
 /// An entry is named as unusually close to the crowd when its FMR at m is more than this many times

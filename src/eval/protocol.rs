@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::calibration::ScoreHistogram;
 use super::dataset::{list_identities, read_pairs_csv, DatasetError, Identity};
 use super::embedding_cache::{EmbeddingCache, StillFace};
 use super::metrics::{self, IdentificationReport, ScoreReport};
 use super::operating_points::{self, FaceExtras, Filler, OperatingPoints};
 use super::recipes::{self, NotImpostors, Person};
 use crate::blind::lsh::CrossPolytope;
+use crate::calibration::model::ScoreHistogram;
 use crate::pipeline::{Engine, Frame};
 use crate::template::{Embedding, EMBEDDING_DIM};
 

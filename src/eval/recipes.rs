@@ -13,8 +13,8 @@ use std::collections::HashSet;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::calibration::{RecipeCalibration, ScoreHistogram, MAX_TEMPLATE_PHOTOS};
 use super::embedding_cache::StillFace;
+use crate::calibration::model::{RecipeCalibration, ScoreHistogram, MAX_TEMPLATE_PHOTOS};
 use crate::template::Embedding;
 
 /// Whether a person (by folder name) belongs to the half the calibration is fitted on; the other

@@ -8,7 +8,7 @@
 //! (the session refuses "Enrol me" otherwise), and it matches at most
 //! [`DEMO_QUERY_RATE_PER_MINUTE`] faces a minute.
 
-use super::deployment::Deployment;
+use super::deployment::{Custody, Deployment};
 use super::KioskError;
 use crate::blind::enroll::{ephemeral_local, Enrolment};
 use crate::blind::record::EntryRecord;
@@ -62,7 +62,7 @@ impl DemoRoster {
         volunteers.push(Enrolment { template: analysed.embedding, record });
         let (matcher, prf) = ephemeral_local(volunteers.clone(), engine.model_id(), now_unix)?;
         self.volunteers = volunteers;
-        Ok(Deployment { matcher, prf: Box::new(prf), profile: None })
+        Ok(Deployment { matcher, custody: Custody::Local(prf), profile: None })
     }
 
     pub fn len(&self) -> usize {

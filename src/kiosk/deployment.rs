@@ -14,9 +14,9 @@ use serde::Deserialize;
 use super::KioskError;
 use crate::blind::format::Watchlist;
 use crate::blind::matcher::Matcher;
-use crate::blind::prf::{BlindedBatch, LocalHmac, OprfTransport, Prf, PrfSuite, VoprfClientPrf, PUBLIC_KEY_BYTES};
+use crate::blind::prf::{BlindedBatch, LocalHmac, PrfSuite, PUBLIC_KEY_BYTES};
 use crate::blind::BlindError;
-use crate::governance::profile::{Custody, SignedProfile};
+use crate::governance::profile::{Custody as ProfileCustody, SignedProfile};
 
 /// How the kiosk evaluates the watchlist's PRF (DESIGN §3.2), as a page passes it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -55,18 +55,30 @@ pub struct DeploymentOptions {
 
 impl CustodyOptions {
     /// The custody as a profile names it (without the key material).
-    pub fn as_profile_custody(&self) -> Custody {
+    pub fn as_profile_custody(&self) -> ProfileCustody {
         match self {
-            CustodyOptions::Local { .. } => Custody::Local,
-            CustodyOptions::Authority { url } => Custody::Authority { url: url.clone(), authority_public_key: None },
+            CustodyOptions::Local { .. } => ProfileCustody::Local,
+            CustodyOptions::Authority { url } => {
+                ProfileCustody::Authority { url: url.clone(), authority_public_key: None }
+            }
         }
     }
+}
+
+/// Where a verified deployment's PRF is evaluated (DESIGN §3.2).
+pub enum Custody {
+    /// In this process, under the key shipped with the deployment.
+    Local(LocalHmac),
+    /// At the authority at `url`, which holds the key: only through round trips the caller carries
+    /// out itself ([`super::authority_round_trips`]); every answer is verified against
+    /// `public_key`, the deployment key the watchlist header and the profile both name.
+    Authority { url: String, public_key: [u8; PUBLIC_KEY_BYTES] },
 }
 
 /// A verified deployment, ready for a session to match against.
 pub struct Deployment {
     pub matcher: Matcher,
-    pub prf: Box<dyn Prf>,
+    pub custody: Custody,
     /// The verified profile it runs under; `None` only for the demo roster built in this kiosk
     /// ([`super::demo`]), which no deployment can be loaded as.
     pub profile: Option<SignedProfile>,
@@ -74,61 +86,39 @@ pub struct Deployment {
 
 impl Deployment {
     /// Verifies `options` for templates of `model_id` at `now_unix`, with the kiosk's overseer
-    /// key if it is configured with one. `connect_authority` makes the transport to the authority
-    /// for authority custody from its URL (HTTP natively, in-process in tests); it is called only
-    /// once the profile has approved that URL and the watchlist's deployment key matches the
-    /// profile's. Every answer through it is verified against that key.
+    /// key if it is configured with one, without a round trip to the authority: everything that
+    /// needs no network is verified here. A local-custody deployment is then ready; under
+    /// authority custody the key check is left to the caller, who sends [`KeyCheck::request`] to
+    /// the authority (only once the profile has approved its URL and the watchlist's deployment key
+    /// matches the profile's) and finishes with [`KeyCheck::finish`].
     pub fn verify(
-        options: DeploymentOptions,
-        overseer: Option<&VerifyingKey>,
-        connect_authority: impl FnOnce(&str) -> Box<dyn OprfTransport>,
-        model_id: &str,
-        now_unix: i64,
-    ) -> Result<Deployment, KioskError> {
-        let (issuer, profile) = verify_profile(&options, overseer)?;
-        let watchlist = Watchlist::parse(options.watchlist, &issuer)?;
-        let prf: Box<dyn Prf> = match &options.custody {
-            CustodyOptions::Local { prf_key } => Box::new(LocalHmac::new(key_32(prf_key, "PRF key")?)),
-            CustodyOptions::Authority { url } => {
-                let public_key = authority_key(&watchlist, &profile)?;
-                let deployment = watchlist.header.watchlist_id;
-                Box::new(VoprfClientPrf { transport: connect_authority(url), deployment, public_key })
-            }
-        };
-        let matcher = Matcher::new(watchlist, prf.as_ref(), model_id, now_unix)?;
-        profile.check_threshold(matcher.watchlist.header.threshold)?;
-        Ok(Deployment { matcher, prf, profile: Some(profile) })
-    }
-
-    /// [`Deployment::verify`] without a synchronous round trip to the authority: everything that
-    /// needs no network is verified here; under authority custody the key check is left to the
-    /// caller, who sends [`KeyCheck::request`] to the authority and finishes with
-    /// [`KeyCheck::finish`]. Local custody is verified in full.
-    pub fn verify_deferred(
         options: DeploymentOptions,
         overseer: Option<&VerifyingKey>,
         model_id: &str,
         now_unix: i64,
     ) -> Result<Verified, KioskError> {
-        let url = match &options.custody {
-            CustodyOptions::Local { .. } => {
-                return Deployment::verify(options, overseer, |_| unreachable!("local custody"), model_id, now_unix)
-                    .map(Verified::Ready)
-            }
-            CustodyOptions::Authority { url } => url.clone(),
-        };
         let (issuer, profile) = verify_profile(&options, overseer)?;
         let watchlist = Watchlist::parse(options.watchlist, &issuer)?;
-        let public_key = authority_key(&watchlist, &profile)?;
-        let matcher = Matcher::without_key_check(watchlist, model_id, now_unix)?;
-        profile.check_threshold(matcher.watchlist.header.threshold)?;
-        let batch = BlindedBatch::blind(vec![matcher.key_check_input()])?;
-        let prf: Box<dyn Prf> = Box::new(ReachedThroughQueries { url });
-        Ok(Verified::KeyCheck(KeyCheck {
-            deployment: Deployment { matcher, prf, profile: Some(profile) },
-            batch,
-            public_key,
-        }))
+        match &options.custody {
+            CustodyOptions::Local { prf_key } => {
+                let prf = LocalHmac::new(key_32(prf_key, "PRF key")?);
+                let matcher = Matcher::new(watchlist, &prf, model_id, now_unix)?;
+                profile.check_threshold(matcher.watchlist.header.threshold)?;
+                Ok(Verified::Ready(Deployment { matcher, custody: Custody::Local(prf), profile: Some(profile) }))
+            }
+            CustodyOptions::Authority { url } => {
+                let public_key = authority_key(&watchlist, &profile)?;
+                let matcher = Matcher::without_key_check(watchlist, model_id, now_unix)?;
+                profile.check_threshold(matcher.watchlist.header.threshold)?;
+                let batch = BlindedBatch::blind(vec![matcher.key_check_input()])?;
+                let custody = Custody::Authority { url: url.clone(), public_key };
+                Ok(Verified::KeyCheck(KeyCheck {
+                    deployment: Deployment { matcher, custody, profile: Some(profile) },
+                    batch,
+                    public_key,
+                }))
+            }
+        }
     }
 
     /// Whether this is the in-browser demo roster rather than an issuer's deployment.
@@ -182,7 +172,7 @@ fn verify_profile(
     Ok((issuer, profile))
 }
 
-/// What [`Deployment::verify_deferred`] verified: a deployment ready to match, or one waiting for
+/// What [`Deployment::verify`] verified: a deployment ready to match, or one waiting for
 /// the authority's answer to its key check.
 pub enum Verified {
     Ready(Deployment),
@@ -219,26 +209,6 @@ impl KeyCheck {
     }
 }
 
-/// The PRF of an authority-custody deployment whose queries the caller sends itself (the browser's
-/// asynchronous `fetch`, see [`super::KioskSession::defer_authority_queries`]): there is no
-/// synchronous way to it, and saying so is an error, never a silent non-match.
-struct ReachedThroughQueries {
-    url: String,
-}
-
-impl Prf for ReachedThroughQueries {
-    fn suite(&self) -> PrfSuite {
-        PrfSuite::VoprfRistretto255Sha512
-    }
-
-    fn evaluate(&self, _: &[Vec<u8>]) -> Result<Vec<zeroize::Zeroizing<Vec<u8>>>, BlindError> {
-        Err(BlindError::Authority(format!(
-            "the authority at {} is reached only through asynchronous queries (completeQuery)",
-            self.url
-        )))
-    }
-}
-
 /// An issuer's public key from its hex form.
 pub fn issuer_key(hex_text: &str) -> Result<VerifyingKey, KioskError> {
     VerifyingKey::from_bytes(&key_32(hex_text, "issuer key")?).map_err(|_| KioskError::IssuerKey)
@@ -262,7 +232,7 @@ mod tests {
 
     use super::*;
     use crate::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
-    use crate::blind::prf::{DeploymentKey, InProcessAuthority, MasterSecret};
+    use crate::blind::prf::{DeploymentKey, MasterSecret};
     use crate::governance::profile::{cosign, Custody, Profile};
     use crate::hex::hex;
     use crate::kiosk::ErrorCode;
@@ -324,11 +294,23 @@ mod tests {
         }
     }
 
-    fn verify(options: DeploymentOptions) -> Result<Deployment, KioskError> {
-        Deployment::verify(options, None, |_| panic!("no authority here"), MODEL, NOW)
+    /// A local-custody deployment, verified in full (no key check is left to the caller).
+    fn verify_local(
+        options: DeploymentOptions,
+        overseer: Option<&VerifyingKey>,
+        model_id: &str,
+    ) -> Result<Deployment, KioskError> {
+        match Deployment::verify(options, overseer, model_id, NOW)? {
+            Verified::Ready(deployment) => Ok(deployment),
+            Verified::KeyCheck(_) => panic!("a local-custody deployment left its key check to the caller"),
+        }
     }
 
-    fn code(result: Result<Deployment, KioskError>) -> ErrorCode {
+    fn verify(options: DeploymentOptions) -> Result<Deployment, KioskError> {
+        verify_local(options, None, MODEL)
+    }
+
+    fn code<T>(result: Result<T, KioskError>) -> ErrorCode {
         result.err().expect("refused").code()
     }
 
@@ -349,13 +331,7 @@ mod tests {
         let for_other = profile(&other, NOW + 3600);
         assert_eq!(code(verify(options(file.clone(), Some(for_other), [5; 32]))), ErrorCode::ProfileWatchlistMismatch);
         assert_eq!(code(verify(options(file.clone(), Some(signed.clone()), [6; 32]))), ErrorCode::WatchlistWrongKey);
-        let result = Deployment::verify(
-            options(file.clone(), Some(signed.clone()), [5; 32]),
-            None,
-            |_| unreachable!(),
-            "other-model",
-            NOW,
-        );
+        let result = verify_local(options(file.clone(), Some(signed.clone()), [5; 32]), None, "other-model");
         assert_eq!(code(result), ErrorCode::WatchlistInvalid);
 
         // The watchlist (m = 8) runs at the profile's threshold and never below its floor.
@@ -407,12 +383,11 @@ mod tests {
         assert!(refused.to_string().contains("https://attacker.example"), "{refused}");
 
         // The right authority: the profile's checks pass and the watchlist's own custody (local
-        // here) is what refuses it, before the authority is connected.
+        // here) is what refuses it, before a key check is asked of the authority.
         let mut right = options(file.clone(), Some(signed), [5; 32]);
         right.custody = CustodyOptions::Authority { url: "https://authority.example".into() };
         right.kiosk_public_key = Some(public(&kiosk));
-        let result = Deployment::verify(right, None, |_| unreachable!("refused before connecting"), MODEL, NOW);
-        assert_eq!(code(result), ErrorCode::WatchlistWrongCustody);
+        assert_eq!(code(Deployment::verify(right, None, MODEL, NOW)), ErrorCode::WatchlistWrongCustody);
 
         // Plain http only on loopback, read as the URL parser reads the host.
         assert!(authority_profile("http://127.0.0.1:8787").is_ok());
@@ -469,20 +444,21 @@ mod tests {
                 kiosk_public_key: Some(public(&kiosk)),
             }
         };
-        let key_ref: &'static DeploymentKey = Box::leak(Box::new(DeploymentKey::derive(&master, &[12; 16]).unwrap()));
-        let connect = |_: &str| -> Box<dyn OprfTransport> { Box::new(InProcessAuthority(key_ref)) };
-        let loaded = Deployment::verify(with_key(key.public_key()), None, connect, MODEL, NOW).unwrap();
+        let Verified::KeyCheck(check) = Deployment::verify(with_key(key.public_key()), None, MODEL, NOW).unwrap()
+        else {
+            panic!("an authority-custody deployment is loaded only after its key check");
+        };
+        let answer = key.evaluate_blinded(check.request()).unwrap();
+        let loaded = check.finish(&answer).unwrap();
         assert_eq!(loaded.matcher.watchlist.header.authority_key, Some(key.public_key()));
+        assert!(
+            matches!(loaded.custody, super::Custody::Authority { public_key, .. } if public_key == key.public_key())
+        );
 
         let other = DeploymentKey::derive(&master, &[13; 16]).unwrap().public_key();
-        let refused =
-            Deployment::verify(with_key(other), None, |_| unreachable!("refused before connecting"), MODEL, NOW)
-                .err()
-                .unwrap();
+        let refused = Deployment::verify(with_key(other), None, MODEL, NOW).err().unwrap();
         assert_eq!(refused.code(), ErrorCode::ProfileAuthorityKey);
         assert!(refused.to_string().contains(&hex(&other)), "{refused}");
-        let deferred = Deployment::verify_deferred(with_key(other), None, MODEL, NOW).err().unwrap();
-        assert_eq!(deferred.code(), ErrorCode::ProfileAuthorityKey);
     }
 
     #[test]
@@ -522,13 +498,7 @@ mod tests {
         let plain = profile(&file, NOW + 3600);
         let cosigned = cosign(&plain, &overseer).unwrap();
         let verify_with = |text: &str, key: Option<&VerifyingKey>| {
-            Deployment::verify(
-                options(file.clone(), Some(text.to_owned()), [5; 32]),
-                key,
-                |_| unreachable!(),
-                MODEL,
-                NOW,
-            )
+            verify_local(options(file.clone(), Some(text.to_owned()), [5; 32]), key, MODEL)
         };
         assert!(verify_with(&cosigned, Some(&o)).is_ok());
         assert_eq!(code(verify_with(&plain, Some(&o))), ErrorCode::OverseerMissing);

@@ -3,8 +3,12 @@
 //! runs under `cargo test`; the wasm facade only converts types.
 //!
 //! - [`session`]: [`KioskSession`], one frame at a time.
+//! - [`authority_round_trips`]: under authority custody, the round trips to the authority in
+//!   flight (blind matches, reviewer material, a new deployment's key check) and the pause after
+//!   an answer that failed verification; the caller carries each request out.
 //! - [`detection`]: which detector input each frame runs (reduced, full only when needed).
-//! - [`deployment`]: loading a watchlist with its issuer, profile and custody, in a fixed order.
+//! - [`deployment`]: loading a watchlist with its issuer, profile and custody, in a fixed order;
+//!   [`Custody`]: where its PRF is evaluated (in process, or only through the authority).
 //! - [`options`]: the options of `Kiosk.create`.
 //! - [`minute`]: the per-minute counts and the query-rate cap.
 //! - [`clock`]: session time, which never goes backwards.
@@ -13,6 +17,7 @@
 //! - [`demo`]: "Enrol me" for public demonstrations.
 //! - [`error`]: [`KioskError`] and its stable [`ErrorCode`]s.
 
+pub mod authority_round_trips;
 pub mod clock;
 pub mod demo;
 pub mod deployment;
@@ -24,12 +29,11 @@ pub mod review;
 pub mod session;
 pub mod status;
 
-pub use deployment::{CustodyOptions, Deployment, DeploymentOptions};
+pub use authority_round_trips::{AuthorityQuery, DisclosureRequest, DisclosureResult};
+pub use deployment::{Custody, CustodyOptions, Deployment, DeploymentOptions};
 pub use detection::{Detection, DetectionPolicy, DetectionSchedule, DetectionStage, Pass};
 pub use error::{ErrorCode, KioskError};
 pub use options::KioskOptions;
 pub use review::{AlertView, Decision, ProbeCrop};
-pub use session::{
-    AuthorityQuery, Counters, DisclosureRequest, DisclosureResult, FaceView, FrameResult, KioskSession, QueryResult,
-};
+pub use session::{Counters, FaceView, FrameResult, KioskSession, QueryResult};
 pub use status::KioskStatus;

@@ -42,7 +42,7 @@ impl Serialize for ProbeCrop {
 
 /// An alert as the reviewer sees it: the sealed record that opened, and the probe crop. Under
 /// authority custody the record (the reviewer material) arrives later, through a disclosure
-/// ([`super::session::DisclosureRequest`]); until then `record` is absent and `material` says why.
+/// ([`super::authority_round_trips::DisclosureRequest`]); until then `record` is absent and `material` says why.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]

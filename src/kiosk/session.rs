@@ -9,44 +9,33 @@
 //! cap (the profile's, or 60 a minute in demo mode) is enforced before any PRF evaluation; session
 //! time never goes backwards ([`super::clock`]); demo enrolment is refused while a deployment runs.
 //!
-//! Authority custody in a browser is matched in two phases ([`KioskSession::defer_authority_queries`]):
-//! `process_frame` blinds the probe's PRF inputs and returns them as an [`AuthorityQuery`] (random
-//! group elements, which G1 lets leave) instead of blocking on the network; the caller sends them
-//! and hands the answer to [`KioskSession::complete_query`] (or reports [`KioskSession::fail_query`]),
-//! which unblinds it, opens the buckets and raises the alerts. A pending query holds the blinding
-//! state and the probe crop for the reviewer; both are wiped when it completes or fails, when its
-//! track ends, when its time runs out, and when matching stops.
-//!
-//! Every authority answer carries a proof under the deployment's public key (RFC 9497 VOPRF). An
-//! answer whose proof fails (`AUTHORITY_ANSWER_UNVERIFIED`: tampered, or from an authority with
-//! another key) pauses matching: the failure goes to the audit log and the status, and no face
-//! is matched again until the deployment is loaded again.
-//!
-//! Under authority custody an alert's record (the reviewer material) is at the authority (DESIGN
-//! §3.3): the alert is raised at once, without it, and comes with a [`DisclosureRequest`] (the
-//! entry's handle and a proof of its record key, bound to a nonce chosen here for the signed
-//! request). The caller POSTs it to `/v1/disclose` and hands the sealed answer to
-//! [`KioskSession::complete_disclosure`] (or reports [`KioskSession::fail_disclosure`]); the material
-//! keys are wiped when that ends, when the alert is reviewed and when matching stops. Neither the
-//! material nor the handle is written to the audit log, which names the entry (its reference id) only
-//! in a review that did not reject the match, as under local custody.
+//! Authority custody is matched in two phases: `process_frame` blinds the probe's PRF inputs
+//! and returns them as an [`AuthorityQuery`] instead of blocking on the network; the caller sends
+//! them and hands the answer to [`KioskSession::complete_query`] (or reports
+//! [`KioskSession::fail_query`]), which unblinds it, opens the buckets and raises the alerts. An
+//! alert's reviewer material is fetched the same way ([`KioskSession::complete_disclosure`]), and
+//! so is a new deployment's key check ([`KioskSession::begin_load_deployment`]). What is in flight,
+//! and the pause after an answer that failed verification, is [`super::authority_round_trips`]'s.
+//! The audit log names the entry (its reference id) only in a review that did not reject the
+//! match, under either custody.
 
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use serde_json::json;
 
+use super::authority_round_trips::{
+    finish_key_check, AuthorityQuery, AuthorityRoundTrips, DisclosureRequest, DisclosureResult, MATERIAL_WAITING,
+};
 use super::clock::{ClockEvent, SessionClock};
 use super::demo::{DemoRoster, DEMO_QUERY_RATE_PER_MINUTE};
-use super::deployment::{Deployment, DeploymentOptions, KeyCheck, Verified};
+use super::deployment::{Custody, Deployment, DeploymentOptions, Verified};
 use super::detection::{Detection, DetectionPolicy, DetectionSchedule, Pass};
 use super::minute::MinuteCounts;
 use super::review::{AlertView, Decision, ProbeCrop, Reviews};
 use super::status::{ExpectedRates, KioskStatus};
 use super::KioskError;
 use crate::blind::matcher::{BlindMatch, Matcher, Opened};
-use crate::blind::material::{DisclosureBody, Handle, MaterialKeys};
-use crate::blind::prf::{BlindedBatch, OprfTransport, PrfSuite};
-use crate::blind::record::EntryRecord;
+use crate::blind::prf::BlindedBatch;
 use crate::blind::BlindError;
 use crate::governance::audit::{AuditLog, Reopening};
 use crate::governance::profile::SignedProfile;
@@ -116,56 +105,6 @@ pub struct FrameResult {
     pub disclosures: Vec<DisclosureRequest>,
 }
 
-/// One alert's request for its reviewer material: `POST /v1/disclose` with `body` (JSON
-/// `{"handle", "proof"}`), signed as every authority request, with `Veilwatch-Nonce: nonce` (the
-/// proof is bound to it).
-#[derive(Debug, Serialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-pub struct DisclosureRequest {
-    pub alert: u32,
-    /// The request nonce, 32 hex digits.
-    pub nonce: String,
-    #[serde(with = "serde_bytes")]
-    #[cfg_attr(target_arch = "wasm32", tsify(type = "Uint8Array"))]
-    pub body: Vec<u8>,
-}
-
-/// What a finished (or failed) disclosure changed: alert `alert` now shows `record`, or `material`
-/// says why it cannot.
-#[derive(Debug, Serialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase")]
-pub struct DisclosureResult {
-    pub alert: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
-    pub record: Option<EntryRecord>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
-    pub material: Option<String>,
-}
-
-/// An alert's reviewer material being fetched: its handle and the material keys (wiped on drop).
-struct PendingDisclosure {
-    alert: u32,
-    handle: Handle,
-    keys: MaterialKeys,
-    watchlist_id: [u8; 16],
-}
-
-/// What an alert says while its material is on its way.
-const MATERIAL_WAITING: &str = "waiting for the reviewer material from the authority";
-
-/// One blind match's request to the authority: the blinded elements to POST to `/v1/evaluate`.
-#[derive(Debug, Serialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-pub struct AuthorityQuery {
-    pub id: u32,
-    #[serde(with = "serde_bytes")]
-    #[cfg_attr(target_arch = "wasm32", tsify(type = "Uint8Array"))]
-    pub body: Vec<u8>,
-}
-
 /// What an answered (or failed) authority query led to.
 #[derive(Debug, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
@@ -178,16 +117,6 @@ pub struct QueryResult {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub disclosures: Vec<DisclosureRequest>,
-}
-
-/// A blind match waiting for the authority's answer. Dropping it wipes the blinding state, the
-/// PRF inputs and the probe crop.
-struct PendingQuery {
-    id: u32,
-    track: u32,
-    batch: BlindedBatch,
-    probe: ProbeCrop,
-    expires_ms: f64,
 }
 
 /// Faces of one frame after analysis: each face's quality, and what the tracker is given of it
@@ -213,19 +142,8 @@ pub struct KioskSession {
     clock: SessionClock,
     /// The overseer whose co-signature every profile needs, when the kiosk is configured with one.
     overseer: Option<VerifyingKey>,
-    /// `Some(timeout in ms)`: authority custody is matched in two phases (see the module doc).
-    deferred_timeout_ms: Option<f64>,
-    pending: Vec<PendingQuery>,
-    next_query: u32,
-    /// A deployment verified but for the authority's key check (see
-    /// [`KioskSession::begin_load_deployment`]); not matched against until the check passes.
-    key_check: Option<KeyCheck>,
-    /// Why matching is paused (an authority answer failed verification), until the next load.
-    paused: Option<String>,
-    /// Alerts whose reviewer material is being fetched from the authority.
-    disclosures: Vec<PendingDisclosure>,
-    /// Disclosure requests raised since the last result, to hand out with it.
-    outgoing: Vec<DisclosureRequest>,
+    /// Round trips to the authority in flight, and the pause after a failed verification.
+    authority: AuthorityRoundTrips,
 }
 
 impl KioskSession {
@@ -244,13 +162,7 @@ impl KioskSession {
             reviews: Reviews::default(),
             clock: SessionClock::default(),
             overseer: None,
-            deferred_timeout_ms: None,
-            pending: Vec::new(),
-            next_query: 1,
-            key_check: None,
-            paused: None,
-            disclosures: Vec::new(),
-            outgoing: Vec::new(),
+            authority: AuthorityRoundTrips::default(),
         }
     }
 
@@ -266,32 +178,19 @@ impl KioskSession {
         self
     }
 
-    /// Matches authority custody in two phases from now on: frames return [`AuthorityQuery`]s
-    /// that must be answered within `timeout_ms`, instead of calling the authority in the frame.
-    pub fn defer_authority_queries(&mut self, timeout_ms: f64) {
-        self.deferred_timeout_ms = Some(timeout_ms);
+    /// Authority queries must be answered within `timeout_ms` from now on (5 s unless set): a
+    /// query still unanswered when a frame comes later counts as a failed attempt.
+    pub fn set_authority_timeout(&mut self, timeout_ms: f64) {
+        self.authority.set_timeout(timeout_ms);
     }
 
     /// Authority queries waiting for an answer.
     pub fn pending_queries(&self) -> usize {
-        self.pending.len()
+        self.authority.pending_queries()
     }
 
-    /// Verifies a deployment ([`Deployment::verify`]) and loads it. Nothing changes if it fails.
-    pub fn load_deployment(
-        &mut self,
-        options: DeploymentOptions,
-        connect_authority: impl FnOnce(&str) -> Box<dyn OprfTransport>,
-        now_unix: i64,
-    ) -> Result<(), KioskError> {
-        let now_unix = self.observe_unix(now_unix);
-        let deployment =
-            Deployment::verify(options, self.overseer.as_ref(), connect_authority, self.engine.model_id(), now_unix)?;
-        self.load(deployment, now_unix)
-    }
-
-    /// Loading without a synchronous round trip to the authority: verifies everything that needs
-    /// no network; a local-custody deployment is then loaded, and `None` returned. Under
+    /// Verifies a deployment ([`Deployment::verify`], nothing that needs the network) and loads
+    /// it: a local-custody deployment at once, and `None` returned. Under
     /// authority custody the deployment waits, not loaded, for its key check: the returned body
     /// (one blinded element) goes to `POST {authority}/v1/key-check` (with the deployment id of
     /// [`KioskSession::deployment_id`]), and
@@ -303,19 +202,11 @@ impl KioskSession {
         options: DeploymentOptions,
         now_unix: i64,
     ) -> Result<Option<Vec<u8>>, KioskError> {
-        if self.key_check.is_some() {
-            return Err(KioskError::KeyCheck(
-                "the authority is still checking the previous watchlist's key: wait for that load to finish",
-            ));
-        }
+        self.authority.refuse_during_key_check()?;
         let now_unix = self.observe_unix(now_unix);
-        match Deployment::verify_deferred(options, self.overseer.as_ref(), self.engine.model_id(), now_unix)? {
+        match Deployment::verify(options, self.overseer.as_ref(), self.engine.model_id(), now_unix)? {
             Verified::Ready(deployment) => self.load(deployment, now_unix).map(|()| None),
-            Verified::KeyCheck(check) => {
-                let body = check.request().to_vec();
-                self.key_check = Some(check);
-                Ok(Some(body))
-            }
+            Verified::KeyCheck(check) => Ok(Some(self.authority.open_key_check(check))),
         }
     }
 
@@ -324,33 +215,17 @@ impl KioskSession {
     /// (`WATCHLIST_WRONG_KEY`, `AUTHORITY_BAD_ANSWER`, `AUTHORITY_ANSWER_UNVERIFIED`, the last
     /// also written to the audit log) and the kiosk stays as it was.
     pub fn complete_key_check(&mut self, answer: &[u8], now_unix: i64) -> Result<(), KioskError> {
-        let check = self
-            .key_check
-            .take()
-            .ok_or(KioskError::KeyCheck("no watchlist is waiting for the authority's key check"))?;
+        let check = self.authority.take_key_check()?;
         let now_unix = self.observe_unix(now_unix);
-        let deployment = match check.finish(answer) {
-            Ok(deployment) => deployment,
-            Err(e) => {
-                if matches!(e, KioskError::Watchlist(BlindError::AuthorityUnverified(_))) {
-                    self.audit.append(
-                        now_unix,
-                        "authority",
-                        json!({"endpoint": "key-check", "outcome": "unverified",
-                        "error": e.to_string(), "watchlist_loaded": false}),
-                    );
-                }
-                return Err(e);
-            }
-        };
+        let deployment = finish_key_check(check, answer, &mut self.audit, now_unix)?;
         self.load(deployment, now_unix)
     }
 
     /// The deployment id (the watchlist id, 32 hex) requests to the authority name in their
     /// `Veilwatch-Deployment` header: the open key check's, else the loaded deployment's.
     pub fn deployment_id(&self) -> Option<String> {
-        let id = match &self.key_check {
-            Some(check) => check.deployment_id(),
+        let id = match self.authority.key_check_deployment_id() {
+            Some(id) => id,
             None => self.matcher()?.watchlist.header.watchlist_id,
         };
         Some(crate::hex::hex(&id))
@@ -358,31 +233,13 @@ impl KioskSession {
 
     /// Why matching is paused, if it is: an authority answer failed verification.
     pub fn paused(&self) -> Option<&str> {
-        self.paused.as_deref()
-    }
-
-    /// Pauses matching after an answer that failed verification (`error`), with an audit line;
-    /// the pending queries are wiped (their answers could not be trusted either).
-    fn pause_matching(&mut self, error: &BlindError, endpoint: &str, now_unix: i64) {
-        self.pending.clear();
-        if self.paused.is_none() {
-            self.audit.append(
-                now_unix,
-                "authority",
-                json!({"endpoint": endpoint, "outcome": "unverified",
-                "error": error.to_string(), "matching": "paused"}),
-            );
-        }
-        self.paused = Some(error.to_string());
+        self.authority.paused()
     }
 
     /// Ends the open key check unanswered (`reason`: timeout, network error, HTTP status): the
     /// deployment is dropped and `AUTHORITY_UNAVAILABLE` returned, with the reason.
     pub fn fail_key_check(&mut self, reason: &str) -> KioskError {
-        match self.key_check.take() {
-            Some(_) => KioskError::Watchlist(crate::blind::BlindError::Authority(reason.to_owned())),
-            None => KioskError::KeyCheck("no watchlist is waiting for the authority's key check"),
-        }
+        self.authority.fail_key_check(reason)
     }
 
     /// The deployment a kiosk is created with: local custody only, loaded at once. Authority
@@ -402,7 +259,7 @@ impl KioskSession {
 
     /// Whether a loaded watchlist waits for the authority's key check.
     pub fn key_check_pending(&self) -> bool {
-        self.key_check.is_some()
+        self.authority.key_check_pending()
     }
 
     /// Loads a verified deployment for matching, once its profile's window is found open.
@@ -430,7 +287,7 @@ impl KioskSession {
         );
         self.expected = Some(ExpectedRates::of(header));
         self.deployment = Some(deployment);
-        self.paused = None;
+        self.authority.resume();
         Ok(())
     }
 
@@ -491,9 +348,7 @@ impl KioskSession {
     /// Stops matching (e.g. the window closed) but keeps detecting and counting.
     pub fn unload(&mut self, now_unix: i64, reason: &str) {
         self.expected = None;
-        self.pending.clear();
-        self.disclosures.clear();
-        self.outgoing.clear();
+        self.authority.drop_all();
         if self.deployment.take().is_some() {
             self.audit.append(now_unix, "config", json!({"matching": "stopped", "reason": reason}));
         }
@@ -538,23 +393,17 @@ impl KioskSession {
             counters: self.counters,
             matching_error: matching_error.or(expired),
             queries,
-            disclosures: std::mem::take(&mut self.outgoing),
+            disclosures: self.authority.take_outgoing(),
         })
     }
 
     /// Wipes the pending queries whose track ended or whose time ran out; the ones that timed out
     /// count as failed attempts, and the reason is returned.
     fn drop_stale_queries(&mut self, now_ms: f64) -> Option<String> {
-        let mut timed_out = 0;
         let tracker = &self.tracker;
-        self.pending.retain(|q| {
-            let late = now_ms >= q.expires_ms;
-            timed_out += u64::from(late);
-            !late && tracker.is_live(q.track)
-        });
+        let (timed_out, reason) = self.authority.drop_stale_queries(now_ms, |track| tracker.is_live(track));
         self.counters.match_failures += timed_out;
-        let timeout_s = self.deferred_timeout_ms.unwrap_or_default() / 1000.0;
-        (timed_out > 0).then(|| format!("the authority did not answer within {timeout_s} s"))
+        reason
     }
 
     /// Finishes the blind match of pending query `id` with the authority's `answer` (the body of
@@ -563,43 +412,37 @@ impl KioskSession {
     /// that alerted meanwhile (an earlier query of it came back first: a track goes on fusing, and
     /// may be matched again, while its query is with the authority) raises no second alert.
     pub fn complete_query(&mut self, id: u32, answer: &[u8], now_unix: i64) -> Result<QueryResult, KioskError> {
-        let query = self.take_query(id)?;
+        let query = self.authority.take_query(id)?;
         let now_unix = self.observe_unix(now_unix);
         let mut alerts = Vec::new();
         let mut matching_error = None;
-        if let Some(deployment) = self.deployment.as_ref().filter(|_| self.paused.is_none()) {
-            let header = &deployment.matcher.watchlist.header;
-            let public_key = header.authority_key.ok_or_else(|| {
-                KioskError::Internal("an authority query for a watchlist without a deployment key".into())
-            })?;
-            match query.batch.finish(answer, &public_key) {
+        if let Some(deployment) = self.deployment.as_ref().filter(|_| self.authority.paused().is_none()) {
+            let Custody::Authority { public_key, .. } = &deployment.custody else {
+                return Err(KioskError::Internal("an authority query for a watchlist without a deployment key".into()));
+            };
+            match query.finish(answer, public_key) {
                 Ok(outputs) => {
                     let found = deployment.matcher.open_matches(&outputs);
-                    if !self.tracker.has_alerted(query.track) {
-                        alerts = self.raise_alerts(query.track, found, &query.probe, now_unix);
+                    if !self.tracker.has_alerted(query.track()) {
+                        alerts = self.raise_alerts(query.track(), found, query.probe(), now_unix);
                     }
                 }
                 Err(e) => {
                     self.counters.match_failures += 1;
                     matching_error = Some(e.to_string());
                     if matches!(e, BlindError::AuthorityUnverified(_)) {
-                        self.pause_matching(&e, "evaluate", now_unix);
+                        self.authority.pause_matching(&mut self.audit, &e, "evaluate", now_unix);
                     }
                 }
             }
         }
-        Ok(QueryResult {
-            alerts,
-            counters: self.counters,
-            matching_error,
-            disclosures: std::mem::take(&mut self.outgoing),
-        })
+        Ok(QueryResult { alerts, counters: self.counters, matching_error, disclosures: self.authority.take_outgoing() })
     }
 
     /// Records that pending query `id` could not be answered (`reason`: network error, HTTP
     /// status, timeout) and wipes it.
     pub fn fail_query(&mut self, id: u32, reason: &str) -> Result<QueryResult, KioskError> {
-        drop(self.take_query(id)?);
+        drop(self.authority.take_query(id)?);
         self.counters.match_failures += 1;
         let error = KioskError::Watchlist(crate::blind::BlindError::Authority(reason.to_owned()));
         Ok(QueryResult {
@@ -612,56 +455,24 @@ impl KioskSession {
 
     /// Disclosures whose answer has not come yet.
     pub fn pending_disclosures(&self) -> usize {
-        self.disclosures.len()
+        self.authority.pending_disclosures()
     }
 
     /// Finishes alert `alert`'s disclosure with the authority's answer (the sealed material): the
     /// alert's record if it opens under the entry's material key, else why not. The material keys
     /// are wiped either way; nothing of the material is logged.
     pub fn complete_disclosure(&mut self, alert: u32, sealed: &[u8]) -> Result<DisclosureResult, KioskError> {
-        let pending = self.take_disclosure(alert)?;
-        let Some(record) = pending.keys.open(sealed, &pending.watchlist_id, &pending.handle) else {
-            return Ok(not_available(alert, "the authority's answer is not this entry's reviewer material"));
-        };
-        self.reviews.set_reference(alert, &record.reference_id)?;
-        Ok(DisclosureResult { alert, record: Some(record), material: None })
+        let result = self.authority.complete_disclosure(alert, sealed)?;
+        if let Some(record) = &result.record {
+            self.reviews.set_reference(alert, &record.reference_id)?;
+        }
+        Ok(result)
     }
 
     /// Records that alert `alert`'s material could not be fetched (`reason`: the authority's
     /// refusal, a network error, a timeout) and wipes its keys; the alert stays pending review.
     pub fn fail_disclosure(&mut self, alert: u32, reason: &str) -> Result<DisclosureResult, KioskError> {
-        drop(self.take_disclosure(alert)?);
-        Ok(not_available(alert, reason))
-    }
-
-    fn take_disclosure(&mut self, alert: u32) -> Result<PendingDisclosure, KioskError> {
-        let index =
-            self.disclosures.iter().position(|d| d.alert == alert).ok_or(KioskError::UnknownDisclosure(alert))?;
-        Ok(self.disclosures.remove(index))
-    }
-
-    /// The request for the reviewer material of `alert` (an entry whose handle opened): its
-    /// handle and proof under a fresh nonce for kiosk key `kiosk`. Kept pending until answered.
-    fn request_disclosure(
-        &mut self,
-        alert: u32,
-        handle: Handle,
-        keys: MaterialKeys,
-        watchlist_id: [u8; 16],
-        kiosk: &[u8; 32],
-    ) {
-        let mut nonce = [0u8; 16]; // a request nonce (protocol B)
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-        let nonce = crate::hex::hex(&nonce);
-        let body =
-            DisclosureBody::encode(&keys, &crate::hex::hex(&watchlist_id), &crate::hex::hex(kiosk), &nonce, &handle);
-        self.outgoing.push(DisclosureRequest { alert, nonce, body });
-        self.disclosures.push(PendingDisclosure { alert, handle, keys, watchlist_id });
-    }
-
-    fn take_query(&mut self, id: u32) -> Result<PendingQuery, KioskError> {
-        let index = self.pending.iter().position(|q| q.id == id).ok_or(KioskError::UnknownQuery(id))?;
-        Ok(self.pending.remove(index))
+        self.authority.fail_disclosure(alert, reason)
     }
 
     fn roll_minute(&mut self, now_unix: i64) {
@@ -715,7 +526,7 @@ impl KioskSession {
 
     /// One blind match per due track, within the profile's per-minute cap; each record that opens
     /// becomes an alert pending review. A failed attempt is counted and reported, not fatal. Under
-    /// two-phase authority custody an attempt becomes a pending [`AuthorityQuery`] instead.
+    /// authority custody an attempt becomes a pending [`AuthorityQuery`] instead.
     fn match_tracks(
         &mut self,
         frame: &Frame,
@@ -725,8 +536,8 @@ impl KioskSession {
     ) -> (Vec<AlertView>, Vec<AuthorityQuery>, Option<String>) {
         let now_unix = (now_ms / 1000.0).floor() as i64;
         let (mut alerts, mut queries, mut matching_error) = (Vec::new(), Vec::new(), None);
-        if let Some(paused) = self.paused.as_ref().filter(|_| !requests.is_empty()) {
-            return (alerts, queries, Some(paused.clone()));
+        if let Some(paused) = self.authority.paused().filter(|_| !requests.is_empty()) {
+            return (alerts, queries, Some(paused.to_owned()));
         }
         // Borrowed, not moved out, so that no copy of an embedding is left in the freed buffer:
         // `requests` zeroises each one where it is when it is dropped.
@@ -747,38 +558,28 @@ impl KioskSession {
                     .and_then(|t| align::align(frame, &t.face))
                     .map_or_else(ProbeCrop::default, |crop| ProbeCrop::from_aligned(&crop))
             };
-            let authority = deployment.matcher.watchlist.header.suite == PrfSuite::VoprfRistretto255Sha512;
-            if let Some(timeout_ms) = self.deferred_timeout_ms.filter(|_| authority) {
-                let blinded = deployment
-                    .matcher
-                    .prf_inputs(&request.embedding, now_unix)
-                    .and_then(|inputs| BlindedBatch::blind(inputs.to_vec()));
-                match blinded {
-                    Ok(batch) => {
-                        let id = self.next_query;
-                        self.next_query += 1;
-                        queries.push(AuthorityQuery { id, body: batch.request().to_vec() });
-                        let expires_ms = now_ms + timeout_ms;
-                        self.pending.push(PendingQuery { id, track: request.track, batch, probe: probe(), expires_ms });
+            match &deployment.custody {
+                Custody::Local(prf) => match deployment.matcher.match_embedding(&request.embedding, prf, now_unix) {
+                    Ok(found) => {
+                        let probe = if found.is_empty() { ProbeCrop::default() } else { probe() };
+                        alerts.extend(self.raise_alerts(request.track, found, &probe, now_unix));
                     }
                     Err(e) => {
                         self.counters.match_failures += 1;
                         matching_error = Some(e.to_string());
                     }
-                }
-                continue;
-            }
-            match deployment.matcher.match_embedding(&request.embedding, deployment.prf.as_ref(), now_unix) {
-                Ok(found) => {
-                    let probe = if found.is_empty() { ProbeCrop::default() } else { probe() };
-                    alerts.extend(self.raise_alerts(request.track, found, &probe, now_unix));
-                }
-                Err(e) => {
-                    self.counters.match_failures += 1;
-                    matching_error = Some(e.to_string());
-                    if matches!(e, BlindError::AuthorityUnverified(_)) {
-                        self.pause_matching(&e, "evaluate", now_unix);
-                        break;
+                },
+                Custody::Authority { .. } => {
+                    let blinded = deployment
+                        .matcher
+                        .prf_inputs(&request.embedding, now_unix)
+                        .and_then(|inputs| BlindedBatch::blind(inputs.to_vec()));
+                    match blinded {
+                        Ok(batch) => queries.push(self.authority.send_query(request.track, batch, probe(), now_ms)),
+                        Err(e) => {
+                            self.counters.match_failures += 1;
+                            matching_error = Some(e.to_string());
+                        }
                     }
                 }
             }
@@ -800,7 +601,7 @@ impl KioskSession {
             };
             let id = self.reviews.raise(record.as_ref().map(|r| r.reference_id.as_str()), probe.clone());
             if let Some((handle, keys, kiosk)) = held {
-                self.request_disclosure(id, handle, keys, watchlist_id, &kiosk);
+                self.authority.request_disclosure(id, handle, keys, watchlist_id, &kiosk);
             }
             self.counters.alerts += 1;
             // The entry's reference id waits for the review: a rejected false match must not
@@ -839,7 +640,7 @@ impl KioskSession {
         let now_unix = self.observe_unix(now_unix);
         let reviewed = self.reviews.decide(alert, decision, reviewer)?;
         // A review ends the wait for the alert's material (its keys are wiped).
-        self.disclosures.retain(|d| d.alert != alert);
+        self.authority.forget_disclosure(alert);
         let mut entry = json!({"alert": reviewed.alert, "decision": reviewed.decision, "reviewer": reviewed.reviewer});
         if reviewed.decision != Decision::Rejected {
             entry["reference_id"] = match reviewed.reference_id {
@@ -917,12 +718,12 @@ impl KioskSession {
             self.clock.unix_at(now_unix),
         );
         status.demo_enrolment_refused = self.demo_refusal().map(|e| e.to_string());
-        if self.key_check.is_some() {
+        if self.authority.key_check_pending() {
             status.loading = Some("checking the authority holds the new watchlist's key…".into());
         }
-        if let Some(paused) = &self.paused {
+        if let Some(paused) = self.authority.paused() {
             status.matching = false;
-            status.paused = Some(paused.clone());
+            status.paused = Some(paused.to_owned());
         }
         status
     }
@@ -931,8 +732,8 @@ impl KioskSession {
     /// watchlist's size and threshold, marked at its m (SVG); `None` while nothing is loaded.
     pub fn operating_point_chart(&self) -> Option<String> {
         let header = &self.matcher()?.watchlist.header;
-        Some(crate::eval::report::operating_point_svg(
-            crate::eval::measured::calibration(),
+        Some(crate::calibration::chart::operating_point_svg(
+            crate::calibration::shipped::calibration(),
             header.tables,
             header.entries as u64,
             header.threshold,
@@ -943,14 +744,10 @@ impl KioskSession {
     pub fn stop(&mut self) {
         self.tracker.clear();
         self.detection = DetectionSchedule::new(self.detection.policy);
-        self.pending.clear();
+        self.authority.drop_queries();
         self.counters.tracks_active = 0;
         self.counters.tracks_ended = self.tracker.ended();
     }
-}
-
-fn not_available(alert: u32, reason: &str) -> DisclosureResult {
-    DisclosureResult { alert, record: None, material: Some(format!("material not available: {reason}")) }
 }
 
 fn face_views(tracked: Vec<TrackedFace>, qualities: Vec<Quality>) -> Vec<FaceView> {

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::blind::format::Header;
 use crate::blind::prf::PrfSuite;
-use crate::eval::calibration::FalseAlertEstimate;
-use crate::eval::measured::{calibration, GroupRate, GROUP_CALIBRATION};
+use crate::calibration::model::FalseAlertEstimate;
+use crate::calibration::shipped::{calibration, GroupRate, GROUP_CALIBRATION};
 use crate::governance::profile::{Profile, RecordedEstimate, SignedProfile};
 
 #[derive(Debug, Clone, Serialize)]

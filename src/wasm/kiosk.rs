@@ -61,7 +61,7 @@ impl Kiosk {
         let engine = crate::pipeline::Engine::from_bytes(&options.detector, &options.recognizer)
             .map_err(|e| js_error(e.into()))?;
         let mut session = KioskSession::new(engine).with_overseer_key(overseer);
-        session.defer_authority_queries(f64::from(DEFAULT_AUTHORITY_TIMEOUT_MS));
+        session.set_authority_timeout(f64::from(DEFAULT_AUTHORITY_TIMEOUT_MS));
         let mut kiosk = Kiosk { session, frame_buffer: FrameBuffer::default() };
         if let Some(deployment) = deployment {
             kiosk.session.load_at_creation(deployment, now_unix()).map_err(js_error)?;
@@ -186,7 +186,7 @@ impl Kiosk {
     /// is wiped and counted as failed (default 5000). Use the same deadline for the request.
     #[wasm_bindgen(js_name = setAuthorityTimeout)]
     pub fn set_authority_timeout(&mut self, ms: u32) {
-        self.session.defer_authority_queries(f64::from(ms));
+        self.session.set_authority_timeout(f64::from(ms));
     }
 
     /// Finishes the blind match of `processFrame`'s query `id` with the body of the authority's

@@ -26,10 +26,10 @@ use rayon::prelude::*;
 use veilwatch::blind::enroll::{build_with_materials, Enrolment, WatchlistParams};
 use veilwatch::blind::prf::Prf;
 use veilwatch::blind::record::EntryRecord;
-use veilwatch::eval::calibration::{FalseAlertEstimate, MAX_TEMPLATE_PHOTOS};
+use veilwatch::calibration::model::{FalseAlertEstimate, MAX_TEMPLATE_PHOTOS};
+use veilwatch::calibration::shipped;
 use veilwatch::eval::cohort::{Cohort, PipelineIdentity};
 use veilwatch::eval::dataset::{list_identities, Identity};
-use veilwatch::eval::measured;
 use veilwatch::eval::per_entry::{CohortCosines, PerEntryEstimate, OUTLIER_FACTOR};
 use veilwatch::governance::profile::{parse_rate, EstimateFile, RecordedEstimate};
 use veilwatch::pipeline::{reference_photo, Engine};
@@ -166,7 +166,7 @@ fn choose_threshold(
     cohort: Option<&CohortCosines>,
 ) -> Result<(u16, Option<PerEntryEstimate>)> {
     let (tables, entries) = (args.tables, photos_per_entry.len());
-    let calibration = measured::calibration();
+    let calibration = shipped::calibration();
     let m = match &args.target_fpir {
         None => args.threshold,
         Some(target) => {

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use super::calibration::{poisson_interval, BinTails, CalibrationData, FalseAlertEstimate, ScoreHistogram};
+use super::model::{poisson_interval, BinTails, CalibrationData, FalseAlertEstimate, ScoreHistogram};
 
 const SHIPPED: &str = include_str!("../../models/sface-2021dec-int8bq.calibration.json");
 

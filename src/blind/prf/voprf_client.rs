@@ -1,288 +1,21 @@
-//! The two PRF suites that turn LSH codes into bucket tags and keys, and the derivations from a
-//! PRF output (DESIGN §3):
-//!
-//! - `hmac-sha256-local`: HMAC-SHA256 under a key shipped with the deployment (offline demos). Weaker:
-//!   whoever holds the key can enumerate all 2d codes of every table.
-//! - `voprf-ristretto255-sha512`: RFC 9497 VOPRF mode (0x01, the `voprf` crate). The authority
-//!   holds one [`MasterSecret`]; each deployment (watchlist) has its own key pair,
-//!   [`DeploymentKey`] = DeriveKeyPair(master secret, info = watchlist id), whose public key the
-//!   signed watchlist header carries. The issuer enrols with it (direct evaluation); the device
-//!   sends blinded elements (uniformly random group elements) and unblinds the answers, so the
-//!   authority learns nothing about the codes and can rate-limit queries; every answer carries a
-//!   batched DLEQ proof that it was computed under the header's public key, which the device
-//!   verifies before it uses a single output (RFC 9497 VerifyProof, its ComputeComposites as two
-//!   multiscalar multiplications: a face's 1 024 elements cost about 1.3× plain OPRF mode's
-//!   unverified round, against about 1.95× through the `voprf` crate's `batch_finalize`).
-//!
-//! Suite 2, `oprf-ristretto255-sha512` (RFC 9497 OPRF mode, unverifiable answers, one key for
-//! every list), is retired: such a watchlist is refused when it is parsed.
-//!
-//! Guarantees: the PRF input binds the watchlist id, table and code; outputs, derived keys, the
-//! master secret and blinding states are wiped on drop; an authority that answers with the wrong
-//! number of elements, malformed elements, a proof that fails, or under another key (another
-//! deployment's, another authority's) is an error, never a silent non-match.
+//! The device's side of `voprf-ristretto255-sha512`: PRF inputs blinded into uniformly random
+//! group elements ([`BlindedBatch`]), the authority's answer verified against the deployment's
+//! public key (RFC 9497 VerifyProof, its ComputeComposites as two multiscalar multiplications)
+//! before a single output is unblinded, and [`VoprfClientPrf`], the same round trip through a
+//! synchronous [`OprfTransport`] (the CLI's HTTP client). The inputs and blinding states are
+//! wiped on drop; an answer of the wrong length, with malformed elements, or whose proof fails is
+//! an error, never a silent non-match.
 
 use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::{Identity, VartimeMultiscalarMul};
-use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
-use rand_core::{OsRng, RngCore};
+use rand_core::OsRng;
 use sha2::Digest as _;
-use sha2::Sha256;
-use voprf::{BlindedElement, Group, Proof, Ristretto255, VoprfClient, VoprfServer};
+use voprf::{Group, Proof, Ristretto255, VoprfClient};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::BlindError;
-
-pub const DOMAIN: &[u8] = b"veilwatch/blind-lsh/v1";
-/// Bytes of one serialised ristretto255 element on the wire, each way.
-pub const ELEMENT_BYTES: usize = 32;
-/// Bytes of a deployment's public key (a serialised ristretto255 element).
-pub const PUBLIC_KEY_BYTES: usize = 32;
-/// Bytes of the batched DLEQ proof that ends every answer (`voprf::Proof::serialize`).
-pub const PROOF_BYTES: usize = 64;
-/// Bytes of the authority's master secret.
-pub const MASTER_SECRET_BYTES: usize = 32;
-/// The id plain OPRF mode had in watchlist headers; refused now.
-pub const RETIRED_OPRF_SUITE_ID: u8 = 2;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrfSuite {
-    HmacSha256Local,
-    VoprfRistretto255Sha512,
-}
-
-impl PrfSuite {
-    pub fn id(self) -> u8 {
-        match self {
-            PrfSuite::HmacSha256Local => 1,
-            PrfSuite::VoprfRistretto255Sha512 => 3,
-        }
-    }
-
-    /// The suite of a header's id; `None` for an unknown id and for the retired id 2 (the
-    /// format's parser says why that one is refused).
-    pub fn from_id(id: u8) -> Option<PrfSuite> {
-        match id {
-            1 => Some(PrfSuite::HmacSha256Local),
-            3 => Some(PrfSuite::VoprfRistretto255Sha512),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PrfSuite::HmacSha256Local => "hmac-sha256-local",
-            PrfSuite::VoprfRistretto255Sha512 => "voprf-ristretto255-sha512",
-        }
-    }
-}
-/// `DOMAIN || watchlist_id || u16_be(table) || u16_be(code)`.
-pub fn code_input(watchlist_id: &[u8; 16], table: u16, code: u16) -> Vec<u8> {
-    let mut x = Vec::with_capacity(DOMAIN.len() + 20);
-    x.extend_from_slice(DOMAIN);
-    x.extend_from_slice(watchlist_id);
-    x.extend_from_slice(&table.to_be_bytes());
-    x.extend_from_slice(&code.to_be_bytes());
-    x
-}
-
-/// The PRF input whose output the header records, so a wrong key or a foreign authority is
-/// recognised at load time instead of silently matching nothing.
-pub fn key_check_input(watchlist_id: &[u8; 16]) -> Vec<u8> {
-    let mut x = Vec::with_capacity(DOMAIN.len() + 26);
-    x.extend_from_slice(DOMAIN);
-    x.extend_from_slice(b"/key-check");
-    x.extend_from_slice(watchlist_id);
-    x
-}
-
-/// Bytes of a bucket tag. 64 bits keep a false tag match among the ~2^20 buckets of a 10 240-entry
-/// file below 2^-30 per probe (and a false match only fails to open), at half DESIGN's 16 bytes:
-/// the directory is a per-bucket overhead.
-pub const TAG_BYTES: usize = 8;
-
-/// What a PRF output is turned into.
-pub struct Derived {
-    pub tag: [u8; TAG_BYTES],
-    pub bucket_key: Zeroizing<[u8; 32]>,
-}
-
-/// The tag and key of bucket `slot` of the (table, code) whose PRF output is `output`: a code's
-/// items fill buckets 0, 1, … of k items each (the file format's spec says why). The key check
-/// is slot 0's tag of its own PRF output.
-pub fn derive(output: &[u8], slot: u16) -> Derived {
-    let hk = Hkdf::<Sha256>::new(None, output);
-    let mut tag = [0u8; TAG_BYTES];
-    let mut bucket_key = Zeroizing::new([0u8; 32]);
-    let info = |label: &[u8]| [label, &slot.to_be_bytes()].concat();
-    hk.expand(&info(b"veilwatch/blind-lsh/v2/tag"), &mut tag).expect("8 bytes is a valid HKDF length");
-    hk.expand(&info(b"veilwatch/blind-lsh/v2/bucket"), &mut bucket_key[..]).expect("32 bytes is a valid HKDF length");
-    Derived { tag, bucket_key }
-}
-
-/// A PRF the matcher or the issuer can evaluate on a batch of inputs.
-pub trait Prf {
-    fn suite(&self) -> PrfSuite;
-    fn evaluate(&self, inputs: &[Vec<u8>]) -> Result<Vec<Zeroizing<Vec<u8>>>, BlindError>;
-
-    /// The PRF output of the key-check input (one input). An authority answers it at its own
-    /// endpoint (`/v1/key-check`), counted apart from faces; elsewhere it is [`Prf::evaluate`].
-    fn evaluate_key_check(&self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>, BlindError> {
-        let mut outputs = self.evaluate(&[input.to_vec()])?;
-        outputs.pop().ok_or_else(|| BlindError::AuthorityAnswer("no output for the key check".into()))
-    }
-
-    /// The watchlist id this PRF's key is bound to, if it is (a [`DeploymentKey`] is derived for
-    /// one watchlist, so the issuer enrols that watchlist under that id).
-    fn bound_watchlist(&self) -> Option<[u8; 16]> {
-        None
-    }
-
-    /// The public key the watchlist header records (VOPRF suite only).
-    fn public_key(&self) -> Option<[u8; PUBLIC_KEY_BYTES]> {
-        None
-    }
-}
-
-/// `hmac-sha256-local`.
-pub struct LocalHmac {
-    key: Zeroizing<[u8; 32]>,
-}
-
-impl LocalHmac {
-    pub fn new(key: [u8; 32]) -> LocalHmac {
-        LocalHmac { key: Zeroizing::new(key) }
-    }
-}
-
-impl Prf for LocalHmac {
-    fn suite(&self) -> PrfSuite {
-        PrfSuite::HmacSha256Local
-    }
-
-    fn evaluate(&self, inputs: &[Vec<u8>]) -> Result<Vec<Zeroizing<Vec<u8>>>, BlindError> {
-        Ok(inputs
-            .iter()
-            .map(|x| {
-                let mut mac = Hmac::<Sha256>::new_from_slice(&self.key[..]).expect("HMAC takes any key length");
-                mac.update(x);
-                Zeroizing::new(mac.finalize().into_bytes().to_vec())
-            })
-            .collect())
-    }
-}
-
-/// The authority's master secret: 32 random bytes from which every deployment's key pair is
-/// derived ([`DeploymentKey::derive`]). Wiped on drop; never printed.
-pub struct MasterSecret(Zeroizing<[u8; MASTER_SECRET_BYTES]>);
-
-impl MasterSecret {
-    pub fn generate() -> MasterSecret {
-        let mut bytes = Zeroizing::new([0u8; MASTER_SECRET_BYTES]);
-        OsRng.fill_bytes(&mut bytes[..]);
-        MasterSecret(bytes)
-    }
-
-    pub fn from_bytes(bytes: &[u8]) -> Result<MasterSecret, BlindError> {
-        let bytes: [u8; MASTER_SECRET_BYTES] = bytes.try_into().map_err(|_| {
-            BlindError::KeyFile(format!(
-                "the authority master secret must be {MASTER_SECRET_BYTES} bytes, not {}",
-                bytes.len()
-            ))
-        })?;
-        Ok(MasterSecret(Zeroizing::new(bytes)))
-    }
-
-    pub fn as_bytes(&self) -> &[u8; MASTER_SECRET_BYTES] {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for MasterSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MasterSecret(..)")
-    }
-}
-
-/// One deployment's VOPRF key pair: RFC 9497 DeriveKeyPair(master secret, info = watchlist id).
-/// The issuer evaluates directly with it at enrolment; the authority answers a deployment's
-/// blinded elements with it, with a proof. The secret scalar is wiped on drop.
-pub struct DeploymentKey {
-    server: VoprfServer<Ristretto255>,
-    deployment: [u8; 16],
-    public_key: [u8; PUBLIC_KEY_BYTES],
-}
-
-impl DeploymentKey {
-    pub fn derive(master: &MasterSecret, deployment: &[u8; 16]) -> Result<DeploymentKey, BlindError> {
-        let server = VoprfServer::<Ristretto255>::new_from_seed(master.as_bytes(), deployment).map_err(|_| {
-            BlindError::KeyFile("the deployment key could not be derived from the master secret".into())
-        })?;
-        let public_key = Ristretto255::serialize_elem(server.get_public_key()).into();
-        Ok(DeploymentKey { server, deployment: *deployment, public_key })
-    }
-
-    /// The deployment (watchlist id) the key was derived for.
-    pub fn deployment(&self) -> &[u8; 16] {
-        &self.deployment
-    }
-
-    pub fn public_key(&self) -> [u8; PUBLIC_KEY_BYTES] {
-        self.public_key
-    }
-
-    /// Evaluates blinded elements (`ELEMENT_BYTES` each, concatenated) for a client: the answer
-    /// is the evaluated elements in the same order followed by one batched DLEQ proof
-    /// (`PROOF_BYTES`). Malformed elements are refused as a whole.
-    pub fn evaluate_blinded(&self, body: &[u8]) -> Result<Vec<u8>, BlindError> {
-        if body.is_empty() || !body.len().is_multiple_of(ELEMENT_BYTES) {
-            return Err(BlindError::Authority(format!("request of {} bytes is not a list of elements", body.len())));
-        }
-        let blinded = body
-            .chunks_exact(ELEMENT_BYTES)
-            .map(BlindedElement::<Ristretto255>::deserialize)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| BlindError::Authority("a request element is not a valid group element".into()))?;
-        let evaluated = self
-            .server
-            .batch_blind_evaluate(&mut OsRng, &blinded)
-            .map_err(|_| BlindError::Authority(format!("a batch of {} elements cannot be evaluated", blinded.len())))?;
-        let mut out = Vec::with_capacity(body.len() + PROOF_BYTES);
-        for element in &evaluated.messages {
-            out.extend_from_slice(&element.serialize());
-        }
-        out.extend_from_slice(&evaluated.proof.serialize());
-        Ok(out)
-    }
-}
-
-impl Prf for DeploymentKey {
-    fn suite(&self) -> PrfSuite {
-        PrfSuite::VoprfRistretto255Sha512
-    }
-
-    fn evaluate(&self, inputs: &[Vec<u8>]) -> Result<Vec<Zeroizing<Vec<u8>>>, BlindError> {
-        inputs
-            .iter()
-            .map(|x| {
-                self.server
-                    .evaluate(x)
-                    .map(|o| Zeroizing::new(o.to_vec()))
-                    .map_err(|_| BlindError::Authority("VOPRF input rejected".into()))
-            })
-            .collect()
-    }
-
-    fn bound_watchlist(&self) -> Option<[u8; 16]> {
-        Some(self.deployment)
-    }
-
-    fn public_key(&self) -> Option<[u8; PUBLIC_KEY_BYTES]> {
-        Some(self.public_key)
-    }
-}
+use super::{Prf, PrfSuite, ELEMENT_BYTES, PROOF_BYTES, PUBLIC_KEY_BYTES};
+use crate::blind::BlindError;
 
 /// A deployment public key as the header carries it: a valid, non-identity ristretto255 element.
 pub fn check_public_key(bytes: &[u8; PUBLIC_KEY_BYTES]) -> bool {
@@ -559,27 +292,13 @@ impl Drop for BlindedBatch {
     }
 }
 
-/// An in-process authority for one deployment, for the issuer's own checks and for tests of the
-/// client side: it answers both endpoints as the service does (1 element for the key check).
-pub struct InProcessAuthority<'a>(pub &'a DeploymentKey);
-
-impl OprfTransport for InProcessAuthority<'_> {
-    fn send(&self, endpoint: AuthorityEndpoint, deployment: &[u8; 16], blinded: &[u8]) -> Result<Vec<u8>, BlindError> {
-        if deployment != self.0.deployment() {
-            return Err(BlindError::Authority("the authority holds no key for this deployment".into()));
-        }
-        if endpoint == AuthorityEndpoint::KeyCheck && blinded.len() != ELEMENT_BYTES {
-            return Err(BlindError::Authority("a key check carries exactly one element".into()));
-        }
-        self.0.evaluate_blinded(blinded)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use voprf::EvaluationElement;
 
     use super::*;
+    use crate::blind::prf::{code_input, DeploymentKey, InProcessAuthority, MasterSecret};
+    use voprf::VoprfServer;
 
     fn key(seed: u8, deployment: u8) -> DeploymentKey {
         DeploymentKey::derive(&MasterSecret::from_bytes(&[seed; 32]).unwrap(), &[deployment; 16]).unwrap()
@@ -606,18 +325,6 @@ mod tests {
         assert_ne!(*direct[0], *direct[1]);
         assert_eq!(*client(&key).evaluate_key_check(&inputs[0]).unwrap(), *direct[0]);
     }
-
-    #[test]
-    fn each_deployment_has_its_own_key_derived_from_the_master_secret() {
-        let (a, again, other_list, other_master) = (key(1, 1), key(1, 1), key(1, 2), key(2, 1));
-        assert_eq!(a.public_key(), again.public_key(), "derivation is deterministic");
-        assert_ne!(a.public_key(), other_list.public_key());
-        assert_ne!(a.public_key(), other_master.public_key());
-        let input = vec![b"x".to_vec()];
-        assert_ne!(*a.evaluate(&input).unwrap()[0], *other_list.evaluate(&input).unwrap()[0]);
-        assert!(check_public_key(&a.public_key()) && !check_public_key(&[0; 32]) && !check_public_key(&[0xFF; 32]));
-    }
-
     #[test]
     fn two_queries_of_the_same_input_look_unrelated_on_the_wire() {
         struct Recorder<'a>(&'a DeploymentKey, std::cell::RefCell<Vec<Vec<u8>>>);
