@@ -38,12 +38,28 @@ fn setup(rate_per_minute: u32, timeout_ms: f64) -> Option<Setup> {
     let load = |name: &str, i: usize| common::load(&root.join(name).join(format!("{name}_{i:04}.jpg")));
     let embed = |frame: &Frame| engine.analyse_still(frame).unwrap().unwrap().embedding;
     let templates: Vec<Embedding> = (2..=6).map(|i| embed(&load("Tony_Blair", i))).collect();
+    let (key, deployment) = tony_blair_deployment(&engine, &templates, DEPLOYMENT, rate_per_minute);
+    let mut session = KioskSession::new(engine);
+    session.set_authority_timeout(timeout_ms);
+    load_through_key_check(&mut session, deployment.clone(), key);
+    let blank = Frame::from_rgba(250, 250, &vec![128; 250 * 250 * 4]).unwrap();
+    Some(Setup { session, key, deployment, enrolled: load("Tony_Blair", 8), stranger: load("Aaron_Sorkin", 1), blank })
+}
+
+/// An authority-custody deployment listing Tony Blair (the mean of `templates`) under the
+/// authority's key for deployment `id`, and that key.
+fn tony_blair_deployment(
+    engine: &veilwatch::Engine,
+    templates: &[Embedding],
+    id: [u8; 16],
+    rate_per_minute: u32,
+) -> (&'static DeploymentKey, DeploymentOptions) {
     let record = EntryRecord::new("REF-000001".into(), "Tony Blair".into(), "test".into(), "LFW".into(), NOW, None);
     let issuer = SigningKey::from_bytes(&[3; 32]);
     let key: &'static DeploymentKey =
-        Box::leak(Box::new(DeploymentKey::derive(&MasterSecret::from_bytes(&MASTER).unwrap(), &DEPLOYMENT).unwrap()));
+        Box::leak(Box::new(DeploymentKey::derive(&MasterSecret::from_bytes(&MASTER).unwrap(), &id).unwrap()));
     let params = common::watchlist_params(engine.model_id(), NOW);
-    let template = Embedding::mean(&templates).unwrap();
+    let template = Embedding::mean(templates).unwrap();
     let file = build(vec![Enrolment { template, record }], &params, key, &issuer).unwrap();
     // The kiosk's own key, which an authority-custody profile must list.
     let kiosk = SigningKey::from_bytes(&[7; 32]);
@@ -62,11 +78,7 @@ fn setup(rate_per_minute: u32, timeout_ms: f64) -> Option<Setup> {
         custody: CustodyOptions::Authority { url: URL.into() },
         kiosk_public_key: Some(hex(kiosk.verifying_key().as_bytes())),
     };
-    let mut session = KioskSession::new(engine);
-    session.set_authority_timeout(timeout_ms);
-    load_through_key_check(&mut session, deployment.clone(), key);
-    let blank = Frame::from_rgba(250, 250, &vec![128; 250 * 250 * 4]).unwrap();
-    Some(Setup { session, key, deployment, enrolled: load("Tony_Blair", 8), stranger: load("Aaron_Sorkin", 1), blank })
+    (key, deployment)
 }
 
 /// Loads `deployment` as the browser does: its key check is answered by the in-process authority
@@ -257,4 +269,27 @@ fn an_answer_that_fails_verification_pauses_matching_until_the_deployment_is_loa
         let honest = evaluator_answer(MASTER, &DEPLOYMENT, &query.body);
         assert_eq!(s.session.complete_query(query.id, &honest, NOW).unwrap().alerts.len(), 1, "{case}");
     }
+}
+
+#[test]
+fn a_query_still_out_when_another_deployment_is_loaded_is_dropped_not_checked_against_the_new_key() {
+    // The operator loads the next deployment while a face's query is with the authority. Its
+    // answer is under the old deployment's key: checked against the new one it would fail
+    // verification and pause matching for no fault of the authority's.
+    let Some(mut s) = setup(600, 60_000.0) else { return };
+    let out = s.session.process_frame(&s.enrolled, ms(0.0)).unwrap().queries.remove(0);
+    let engine = common::engine().unwrap();
+    let root = common::lfw_images().unwrap();
+    let templates: Vec<Embedding> = (2..=6)
+        .map(|i| {
+            let frame = common::load(&root.join("Tony_Blair").join(format!("Tony_Blair_{i:04}.jpg")));
+            engine.analyse_still(&frame).unwrap().unwrap().embedding
+        })
+        .collect();
+    let (next_key, next) = tony_blair_deployment(&engine, &templates, [0xD2; 16], 600);
+    load_through_key_check(&mut s.session, next, next_key);
+    assert_eq!(s.session.pending_queries(), 0, "the old deployment's query is dropped with it");
+    let late = evaluator_answer(MASTER, &DEPLOYMENT, &out.body);
+    assert_eq!(s.session.complete_query(out.id, &late, NOW).unwrap_err().code(), ErrorCode::QueryUnknown);
+    assert!(s.session.status(NOW).paused.is_none(), "matching is not paused by a late answer");
 }

@@ -261,7 +261,7 @@ impl AuthorityRoundTrips {
         (timed_out, (timed_out > 0).then(|| format!("the authority did not answer within {timeout_s} s")))
     }
 
-    /// Wipes every pending query (the camera stopped).
+    /// Wipes every pending query (the camera stopped, or another deployment was loaded).
     pub fn drop_queries(&mut self) {
         self.pending.clear();
     }

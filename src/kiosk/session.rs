@@ -287,6 +287,10 @@ impl KioskSession {
         );
         self.expected = Some(ExpectedRates::of(header));
         self.deployment = Some(deployment);
+        // A query still out was blinded for the deployment this one replaces: its answer would be
+        // checked against the new key, fail, and pause matching. Dropped, its late answer is an
+        // unknown query (QUERY_UNKNOWN), which the Worker ignores.
+        self.authority.drop_queries();
         self.authority.resume();
         Ok(())
     }
