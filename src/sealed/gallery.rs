@@ -205,7 +205,7 @@ mod tests {
         let plaintext = gallery().to_bytes();
         assert!(Gallery::from_bytes(&plaintext[..plaintext.len() - 1]).is_err());
         let mut out_of_range = plaintext.to_vec();
-        *out_of_range.last_mut().unwrap() = 40;
+        *out_of_range.last_mut().unwrap() = (MAX_COMPONENT + 1) as u8;
         assert!(Gallery::from_bytes(&out_of_range).is_err());
     }
 }
