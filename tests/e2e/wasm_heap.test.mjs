@@ -345,11 +345,17 @@ describe('G2 in the wasm heap: nothing of a processed face stays in the WebAssem
   });
 
   describe('negative control: the same engine built without the wiping (pkg-unwiped/) leaves the face, and the scan finds it', { skip: relaxed && 'the negative control runs with the SIMD128 variant' }, () => {
-    test('a passer-by who is not on the list: the face is found after the track ended and after stop()', () => {
-      const { trackEnded, stopped } = scenarios(unwiped, deployment).stranger();
-      console.log(`negative control, stranger after stop(): ${JSON.stringify(stopped.found)}`);
-      assert.ok(trackEnded.found['recogniser input and activations'] > 0, 'the recogniser\'s activations are found after the track ended');
-      assert.ok(stopped.found['recogniser input and activations'] > 0, 'and after stop()');
+    // One Worker: since the room refactor of stop 25 (issue 20 item 1) the single blank frame's
+    // detector runs reuse the freed blocks that held the recogniser's activations, so an engine
+    // without the wiping no longer keeps them past the track's end here. The scan must still find
+    // them while the face is processed; the two-Worker control below (the kiosk's own layout)
+    // finds them after the track ended and after stop().
+    test('a passer-by who is not on the list: the face is found in the unwiped heap while it is processed', () => {
+      const { live, trackEnded, stopped } = scenarios(unwiped, deployment).stranger();
+      console.log(`negative control, stranger while live: ${JSON.stringify(live)}`);
+      console.log(`negative control, stranger after the track ended: ${JSON.stringify(trackEnded.found)}; after stop(): ${JSON.stringify(stopped.found)}`);
+      assert.ok(live['recogniser input and activations'] > 0, 'the recogniser\'s activations are found while the face is live');
+      assert.ok(live['detector input and activations'] > 0, 'and the detector\'s');
     });
 
     test('two Workers: the face is found after the track ended and after stop()', () => {
