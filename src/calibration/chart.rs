@@ -748,16 +748,17 @@ fn draw_det(root: &Area, calibration: &CalibrationData, tables: u16) -> Drawn {
 
 #[cfg(test)]
 #[cfg(not(target_arch = "wasm32"))]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Strangers with cosines spread around `centre`, and tracks near 0.8: enough to give every
     /// curve a hundred points.
-    fn histogram(centre: f32, spread: f32, n: usize) -> ScoreHistogram {
+    pub(crate) fn histogram(centre: f32, spread: f32, n: usize) -> ScoreHistogram {
         ScoreHistogram::from_scores((0..n).map(|i| centre + spread * ((i % 41) as f32 / 20.0 - 1.0)))
     }
 
-    fn calibration() -> CalibrationData {
+    /// The calibration the chart tests and the HTML report's tests (`eval::report`) draw.
+    pub(crate) fn calibration() -> CalibrationData {
         let mut c = CalibrationData {
             model_id: "test-model".into(),
             templates: 100,

@@ -636,35 +636,14 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::calibration::model::{CalibrationData, ScoreHistogram};
+    use crate::calibration::model::ScoreHistogram;
     use crate::eval::metrics::{IdentificationReport, ScoreReport};
     use crate::eval::operating_points::{
         Differential, GroupBreakdown, GroupRate, OperatingPoint, OperatingPoints, Protocol,
     };
     use crate::eval::protocol::{BlindReport, CalibrationCheck, EvalReport, IdentificationSection};
 
-    /// Strangers with cosines spread around `centre`, and tracks near 0.8.
-    fn histogram(centre: f32, spread: f32, n: usize) -> ScoreHistogram {
-        ScoreHistogram::from_scores((0..n).map(|i| centre + spread * ((i % 41) as f32 / 20.0 - 1.0)))
-    }
-
-    fn calibration() -> CalibrationData {
-        let mut c = CalibrationData {
-            model_id: "test-model".into(),
-            templates: 100,
-            strangers: histogram(0.15, 0.35, 4000),
-            genuine_track: histogram(0.62, 0.3, 400),
-            stranger_groups: Default::default(),
-            genuine_track_groups: Default::default(),
-            recipes: Vec::new(),
-        };
-        c.stranger_groups.insert("A-female".into(), histogram(0.17, 0.35, 2000));
-        c.stranger_groups.insert("B-male".into(), histogram(0.13, 0.35, 2000));
-        c.stranger_groups.insert("C-other".into(), histogram(0.15, 0.3, 1000));
-        c.genuine_track_groups.insert("female".into(), histogram(0.6, 0.3, 150));
-        c.genuine_track_groups.insert("male".into(), histogram(0.64, 0.3, 250));
-        c
-    }
+    use crate::calibration::chart::tests::calibration;
 
     fn scores(tar: f64) -> ScoreReport {
         ScoreReport {
