@@ -99,7 +99,18 @@ fn canvas(photo: &Frame, width: u32, height: u32) -> Frame {
     Frame::from_rgba(width, height, &rgba).expect("canvas sized from its dimensions")
 }
 
-fn median_ms(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+/// The report file `path` as it stands: every benchmark merges its own sections into the same
+/// `bench.json`; a missing or unreadable one starts afresh.
+pub(crate) fn read_report(path: &Path) -> Value {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}))
+}
+
+/// Median in ms of `runs` timed calls of `f`, after 3 warm-up calls.
+pub(crate) fn median_ms(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     for _ in 0..3 {
         f()?;
     }
@@ -152,12 +163,7 @@ pub fn run(models: &Path, args: BenchArgs) -> Result<()> {
         write_atomically(&dir.join("embed_112x112.rgb"), crop.rgb())?;
     }
 
-    // Other benchmarks merge their sections into the same report; an unreadable one starts afresh.
-    let mut report = std::fs::read(&args.out)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .filter(Value::is_object)
-        .unwrap_or_else(|| json!({}));
+    let mut report = read_report(&args.out);
     report["native"] = Value::Object(native);
     if !args.watchlists.is_empty() {
         report["watchlists"] = watchlist_bench(&args.watchlists, args.runs)?;

@@ -32,12 +32,12 @@ use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner, REFUSAL};
 use veilwatch::blind::format::Watchlist;
 use veilwatch::blind::prf::{code_input, BlindedBatch};
 use veilwatch::hex::from_hex;
-use veilwatch::sealed::quantise::Quantised;
+use veilwatch::sealed::kiosk::system_rng;
 use veilwatch::sealed::session::SealedSession;
-use veilwatch::Embedding;
 use zeroize::Zeroizing;
 
 use crate::authority_client::SignedAuthority;
+use crate::bench_sealed::random_face as random_sealed_face;
 use crate::files::write_atomically;
 use crate::key_files;
 
@@ -274,11 +274,7 @@ fn report(
     }
 
     if let Some(out) = &args.out {
-        let mut report = std::fs::read(out)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-            .filter(Value::is_object)
-            .unwrap_or_else(|| json!({}));
+        let mut report = crate::bench::read_report(out);
         if !report["authority"].is_object() {
             report["authority"] = json!({});
         }
@@ -306,14 +302,6 @@ fn report(
     Ok(())
 }
 
-/// A random unit vector, quantised: a passer-by nobody listed (the authority's cost does not depend
-/// on the face).
-fn random_sealed_face() -> Result<Quantised> {
-    let values: Vec<f32> =
-        (0..veilwatch::EMBEDDING_DIM).map(|_| (OsRng.next_u32() as f32 / u32::MAX as f32) - 0.5).collect();
-    Ok(Quantised::of(&Embedding::from_values(&values).context("a random face is all zeros")?))
-}
-
 /// `--sealed`: each connection a kiosk with its own [`SealedSession`], one face at a time.
 fn run_sealed(deployment: &str, args: &BenchAuthorityArgs) -> Result<()> {
     let id: [u8; 16] = from_hex(deployment)
@@ -333,7 +321,7 @@ fn run_sealed(deployment: &str, args: &BenchAuthorityArgs) -> Result<()> {
     // The first face is run end to end, as a kiosk runs it.
     let first = SignedAuthority::new(&url, keys[0].clone(), &id)?;
     SealedSession::new(id)
-        .identify(&random_sealed_face()?, &first)
+        .identify(&random_sealed_face(&mut system_rng())?, &first)
         .map_err(|e| anyhow::anyhow!("the authority at {url} refused a sealed face: {e}"))?;
 
     let cpu_before: Vec<f64> = args.authority_pids.iter().map(|&pid| cpu_seconds(pid)).collect::<Result<_>>()?;
@@ -352,9 +340,9 @@ fn run_sealed(deployment: &str, args: &BenchAuthorityArgs) -> Result<()> {
                         return outcome;
                     }
                 };
-                let mut session = SealedSession::new(id);
+                let (mut session, mut rng) = (SealedSession::new(id), system_rng());
                 while !stop.load(Ordering::Relaxed) {
-                    let face = match random_sealed_face() {
+                    let face = match random_sealed_face(&mut rng) {
                         Ok(face) => face,
                         Err(e) => {
                             outcome.errors.push(e.to_string());

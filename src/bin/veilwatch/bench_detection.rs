@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use anyhow::{ensure, Result};
 use clap::Args;
-use serde_json::{json, Value};
 use veilwatch::eval::dataset::list_identities;
 use veilwatch::eval::detection_scale::{measure, Photo, ScaleOptions};
 
@@ -135,11 +134,7 @@ pub fn run(models: &std::path::Path, args: BenchDetectionArgs) -> Result<()> {
     }
 
     if let Some(out) = &args.out {
-        let mut file = std::fs::read(out)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-            .filter(Value::is_object)
-            .unwrap_or_else(|| json!({}));
+        let mut file = crate::bench::read_report(out);
         file["detection_scale"] = serde_json::to_value(&report)?;
         write_atomically(out, serde_json::to_string_pretty(&file)?.as_bytes())?;
         println!("wrote {}", out.display());

@@ -20,7 +20,7 @@ use std::time::Instant;
 use anyhow::{anyhow, ensure, Context, Result};
 use clap::Args;
 use rayon::prelude::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use veilwatch::blind::client_cost::ClientCost;
 use veilwatch::blind::DEFAULT_TABLES;
 use veilwatch::sealed::authority::{answer, AnswerOptions, RegisteredKiosk, SealedGallery, SlotContent};
@@ -33,11 +33,12 @@ use veilwatch::sealed::quantise::Quantised;
 use veilwatch::sealed::wire::Seed;
 use veilwatch::Embedding;
 
+use crate::bench::{median_ms, read_report};
 use crate::files::write_atomically;
 
 #[derive(Args)]
 pub struct BenchSealedArgs {
-    /// Timed runs per measurement of the kiosk's side (after one warm-up run); the authority's
+    /// Timed runs per measurement of the kiosk's side (after 3 warm-up runs); the authority's
     /// answer runs a third as often (at least 3).
     #[arg(long, default_value_t = 9)]
     runs: usize,
@@ -52,20 +53,8 @@ pub struct BenchSealedArgs {
 /// The sealed threshold and decoy rate `enroll --custody sealed` writes by default.
 const OPTIONS: AnswerOptions = AnswerOptions { threshold: 0.36, decoy_probability: 0.5 };
 
-/// Median in ms of `runs` timed calls after one warm-up call.
-fn median_ms(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
-    f()?;
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs.max(1) {
-        let started = Instant::now();
-        f()?;
-        times.push(started.elapsed().as_secs_f64() * 1e3);
-    }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
-}
-
-fn random_face(rng: &mut impl rand_chacha09::rand_core::RngCore) -> Result<Quantised> {
+/// A random unit vector, quantised: a face nobody enrolled (the cost does not depend on the face).
+pub(crate) fn random_face(rng: &mut impl rand_chacha09::rand_core::RngCore) -> Result<Quantised> {
     let values: Vec<f32> =
         (0..veilwatch::EMBEDDING_DIM).map(|_| (rng.next_u32() as f32 / u32::MAX as f32) - 0.5).collect();
     Ok(Quantised::of(&Embedding::from_values(&values).context("a random face is all zeros")?))
@@ -196,11 +185,7 @@ pub fn run(args: BenchSealedArgs) -> Result<()> {
         );
     }
 
-    let mut report = std::fs::read(&args.out)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .filter(Value::is_object)
-        .unwrap_or_else(|| json!({}));
+    let mut report = read_report(&args.out);
     if !report["sealed"].is_object() {
         report["sealed"] = json!({});
     }
