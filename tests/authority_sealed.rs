@@ -15,6 +15,10 @@
 //!   kiosk's next match); the second refusal suspends the kiosk (403 `suspended` from then on,
 //!   keys and seeds too); proofs, like claims, are accepted once.
 //! - The daily face budget ends in 429 `budget_day` with `Retry-After`.
+//! - The kiosk session itself (`KioskSession`, as the browser's Worker drives it) loads the sealed
+//!   deployment from its signed descriptor and profile, shows "sealed custody", sends each face's
+//!   steps one after another (never `/v1/evaluate` or `/v1/disclose`), alerts with the listed
+//!   person's record, raises nothing for a stranger, and holds nothing once stopped.
 //! - Prints the authority's time per face (its `Server-Timing`) and the bytes up and down per face
 //!   at the gallery size tested (`SEALED-HTTP …`).
 //!
@@ -30,6 +34,7 @@ use common::kiosk::{authority, keygen, Kiosk, DEFAULT_CAPS};
 use common::process::{veilwatch, Server};
 use veilwatch::authority::credential::{AuthorityOrigin, RequestSigner};
 use veilwatch::authority::registration::Budgets;
+use veilwatch::kiosk::{AlertView, AuthorityQuery, CustodyOptions, DeploymentOptions, KioskSession};
 use veilwatch::sealed::claim::{self, CommitmentSecret};
 use veilwatch::sealed::kiosk::{system_rng, SealedKiosk};
 use veilwatch::sealed::protocol::{
@@ -51,6 +56,9 @@ fn figure(name: &str, value: impl std::fmt::Display) {
 /// authority serving it, the other photos of the listed people and photos of strangers.
 struct Setup {
     _scratch: tempfile::TempDir,
+    /// The scratch folder (the key folder, the registration material and its descriptor).
+    dir: PathBuf,
+    keys: PathBuf,
     server: Server,
     kiosks: Vec<Kiosk>,
     id: [u8; 16],
@@ -174,7 +182,7 @@ fn setup_with(kiosks: usize, budgets: Budgets, decoy_rate: &str, extra: &[&str])
     let stored = std::fs::read(&state).unwrap();
     assert!(!stored.windows(listed[0].0.len()).any(|w| w == listed[0].0.as_bytes()));
     let id: [u8; 16] = veilwatch::hex::from_hex(&id_hex).unwrap().try_into().unwrap();
-    Some(Setup { _scratch: scratch, server, kiosks, id, id_hex, listed, strangers })
+    Some(Setup { _scratch: scratch, dir, keys, server, kiosks, id, id_hex, listed, strangers })
 }
 
 fn budgets(faces_per_day: u32) -> Budgets {
@@ -743,4 +751,149 @@ fn g4_everything_the_authority_receives_per_face_is_listed() {
         let list: Vec<String> = fields.iter().map(|(n, b)| format!("{n} {b}")).collect();
         println!("ATTACK sealed G4 per face ({label}, {claimed} slots claimed): {total} bytes: {}", list.join(", "));
     }
+}
+
+/// Sends every query of `queries`, signed, and each step the answers bring, until the faces are
+/// done; the alerts raised and the paths requested.
+fn drive(session: &mut KioskSession, http: &Http, mut queries: Vec<AuthorityQuery>) -> (Vec<AlertView>, Vec<String>) {
+    let (mut alerts, mut paths) = (Vec::new(), Vec::new());
+    while let Some(query) = queries.pop() {
+        paths.push(query.path.clone());
+        let answer = http.raw(&query.path, &query.body);
+        let result = if (200..300).contains(&answer.status) {
+            session.complete_query(query.id, &answer.body, now()).unwrap()
+        } else {
+            session.fail_query(query.id, &format!("HTTP {}: {}", answer.status, answer.text())).unwrap()
+        };
+        assert!(result.matching_error.is_none(), "{:?} after {}", result.matching_error, query.path);
+        assert!(result.disclosures.is_empty(), "sealed custody's claim releases the records itself");
+        alerts.extend(result.alerts);
+        queries.extend(result.queries);
+    }
+    (alerts, paths)
+}
+
+#[test]
+fn the_kiosk_session_loads_a_sealed_deployment_and_matches_one_face_at_a_time() {
+    use veilwatch::governance::profile::Custody;
+    let Some(s) = setup(1, budgets(100), "0.5") else { return };
+    let engine = common::engine().unwrap();
+    let (name, photo) = s.genuine(&engine);
+    let stranger = s.strangers(&engine)[0].clone();
+    let descriptor =
+        std::fs::read(s.dir.join("sealed.json.deployment")).expect("enroll --custody sealed writes FILE.deployment");
+    let issuer = common::kiosk::issuer_key(&s.keys);
+    let url = s.server.url("");
+    let kiosk_hex = s.kiosks[0].public_hex();
+    let (start, unix) = (now(), now());
+    let profile = common::test_profile(
+        &descriptor,
+        360,
+        Custody::Sealed { url: url.clone() },
+        60,
+        (unix, unix + 3600),
+        vec![kiosk_hex.clone()],
+    );
+    let options = |custody: CustodyOptions| DeploymentOptions {
+        watchlist: descriptor.clone(),
+        issuer_key: veilwatch::hex::hex(issuer.verifying_key().as_bytes()),
+        profile: Some(profile.sign(&issuer).unwrap()),
+        custody,
+        kiosk_public_key: Some(kiosk_hex.clone()),
+    };
+    let mut session = KioskSession::new(engine);
+    session.set_authority_timeout(120_000.0);
+
+    // The descriptor is refused under another custody, and under another authority than the profile's.
+    let refused =
+        session.begin_load_deployment(options(CustodyOptions::Authority { url: url.clone() }), unix).err().unwrap();
+    assert_eq!(refused.code().as_str(), "PROFILE_CUSTODY_MISMATCH", "{refused}");
+    let refused = session
+        .begin_load_deployment(options(CustodyOptions::Sealed { url: "http://127.0.0.1:1".into() }), unix)
+        .err()
+        .unwrap();
+    assert_eq!(refused.code().as_str(), "PROFILE_CUSTODY_MISMATCH", "{refused}");
+    let mut tampered = options(CustodyOptions::Sealed { url: url.clone() });
+    tampered.watchlist = String::from_utf8(descriptor.clone())
+        .unwrap()
+        .replace("\"thresholdMilli\":360", "\"thresholdMilli\":200")
+        .into_bytes();
+    let refused = session.begin_load_deployment(tampered, unix).err().unwrap();
+    assert_eq!(
+        refused.code().as_str(),
+        "PROFILE_WATCHLIST_MISMATCH",
+        "the profile names the descriptor's bytes: {refused}"
+    );
+
+    assert!(
+        session.begin_load_deployment(options(CustodyOptions::Sealed { url: url.clone() }), unix).unwrap().is_none(),
+        "no key check"
+    );
+    let status = session.status(unix);
+    assert!(status.matching);
+    assert_eq!((status.custody, status.tables, status.threshold), (Some("bfv-sealed"), 0, 360));
+    assert!(status.custody_note.unwrap().starts_with("sealed custody: the list never leaves the authority"));
+    assert_eq!(status.entries, 8192, "the gallery's rows, padded to a whole block");
+    assert!(status.expected_false_alerts_per_1000.is_none(), "no LSH calibration applies to sealed custody");
+    assert_eq!(session.deployment_id(), Some(s.id_hex.clone()));
+    assert!(session.matcher().is_none() && session.operating_point_chart().is_none());
+
+    let http = Http::new(&s.server, s.kiosks[0].signer(&s.id));
+    let ms = |seconds: f64| (start as f64 + seconds) * 1000.0;
+    let listed = Frame::decode(&std::fs::read(&photo).unwrap()).unwrap();
+    let first = session.process_frame(&listed, ms(0.0)).unwrap();
+    assert_eq!(
+        first.queries.iter().map(|q| q.path.as_str()).collect::<Vec<_>>(),
+        [SEED_PATH],
+        "the first face registers a key pair first"
+    );
+    assert_eq!(session.pending_queries(), 1);
+    let (alerts, paths) = drive(&mut session, &http, first.queries);
+    assert_eq!(
+        paths,
+        [SEED_PATH, KEYS_PATH, SEED_PATH, MATCH_PATH, CLAIM_PATH, PROVE_PATH],
+        "one face's steps, in order"
+    );
+    let labels: Vec<&str> = alerts.iter().map(|a| a.record.as_ref().unwrap().label.as_str()).collect();
+    assert_eq!(labels, [name.as_str()], "the listed person's other photo alerts with their record");
+    assert_eq!(
+        (alerts[0].tables, alerts[0].implied_cosine),
+        (0, 0.36),
+        "the kiosk learns only that the threshold was reached"
+    );
+    assert!(!alerts[0].probe.rgba().is_empty(), "the reviewer sees the probe");
+    assert_eq!(session.pending_queries(), 0);
+    let audit = session.audit_log();
+    assert!(audit.contains("\"custody\":\"bfv-sealed\""), "the load and the alert name the custody");
+    assert!(!audit.contains(&name), "the log names no one before the review");
+
+    // The track ends; a stranger's face goes the same way (re-keyed after the claim) and raises nothing.
+    let blank = Frame::from_rgba(250, 250, &vec![128; 250 * 250 * 4]).unwrap();
+    session.process_frame(&blank, ms(10.0)).unwrap();
+    let unlisted = Frame::decode(&std::fs::read(&stranger).unwrap()).unwrap();
+    let second = session.process_frame(&unlisted, ms(20.0)).unwrap();
+    // This photo shows a second face in the background: both are matched, one after the other
+    // (the authority holds one key pair per kiosk), the second waiting its turn.
+    let good = second.faces.iter().filter(|face| face.quality.passed()).count();
+    assert_eq!(
+        (second.queries.len(), session.pending_queries()),
+        (1, good),
+        "one face at the authority, the rest waiting"
+    );
+    let (alerts, paths) = drive(&mut session, &http, second.queries);
+    assert!(alerts.is_empty(), "a stranger is not listed");
+    assert!(paths.contains(&MATCH_PATH.to_owned()) && paths.contains(&CLAIM_PATH.to_owned()), "{paths:?}");
+    assert_eq!(paths[..2], [SEED_PATH, KEYS_PATH], "a new key pair after the positive claim");
+    let all: Vec<String> = http.sent.borrow().iter().map(|sent| sent.path.clone()).collect();
+    assert!(all.iter().all(|path| path.starts_with("/v1/sealed/")), "never /v1/evaluate or /v1/disclose: {all:?}");
+    assert_eq!(session.counters().match_attempts, 1 + good as u64, "{:?}", session.counters());
+
+    // Stopped mid-face: the face and the key pair are dropped, and a late answer is an unknown query.
+    session.process_frame(&blank, ms(30.0)).unwrap();
+    let third = session.process_frame(&listed, ms(40.0)).unwrap();
+    let query = &third.queries[0];
+    session.stop();
+    assert_eq!(session.pending_queries(), 0);
+    let late = session.complete_query(query.id, &[0; 48], now()).err().unwrap();
+    assert_eq!(late.code().as_str(), "QUERY_UNKNOWN");
 }

@@ -19,7 +19,10 @@
 // blinded queries, the Worker POSTs each to the authority (`askAuthority`, with a deadline) and
 // hands the answer to the engine; what that raises comes to the page unasked, as
 // `{type: 'matched', alerts, counters, matchingError?, status}`. A frame reply carries
-// `querying`, the number of queries it sent.
+// `querying`, the number of queries it sent. Under sealed custody (DESIGN §3.4) a query is one step
+// of a face (`/v1/sealed/seed`, `keys`, `match`, `claim`, `prove`: each query names its `path`), and
+// the engine's answer to one step may bring the next (`queries`), which is sent the same way; the
+// face's BFV key is made and kept in the engine's wasm memory and never reaches this script.
 //
 // Every authority call is signed with the kiosk key (kiosk/authority-client.js), which the Worker
 // reads from IndexedDB itself (the page creates it). An alert under authority custody comes without
@@ -63,7 +66,7 @@ let storedLines = 0;
 let stopped = null;
 let canvas = null;
 let context = null;
-/** The loaded deployment's authority URL (authority custody), else null. */
+/** The loaded deployment's authority URL (authority or sealed custody), else null. */
 let authorityUrl = null;
 /** The kiosk key (`{pair, publicHex}`) once the page has created one. */
 let kioskKeyPair = null;
@@ -178,7 +181,8 @@ async function kioskKey() {
   return kioskKeyPair;
 }
 
-// One signed round trip to the authority (`path`: /v1/evaluate, /v1/key-check, /v1/disclose) for
+// One signed round trip to the authority (`path`: /v1/evaluate, /v1/key-check, /v1/disclose,
+// /v1/sealed/…) for
 // the deployment the engine names; resolves with the answer's bytes. Refused here, sending nothing,
 // without a kiosk key; a refusal's message carries the authority's reason and Retry-After.
 async function callAuthority(url, path, body, { nonceHex, contentType } = {}) {
@@ -193,9 +197,6 @@ async function callAuthority(url, path, body, { nonceHex, contentType } = {}) {
   });
   return new Uint8Array(await response.arrayBuffer());
 }
-
-// One blind match's round trip: the blinded elements to /v1/evaluate.
-const evaluateAtAuthority = (url, body) => callAuthority(url, '/v1/evaluate', body);
 
 // Fetches the reviewer material of each new alert under authority custody and finishes its
 // disclosure in the engine; the outcome goes to the page unasked. The material's bytes are wiped
@@ -227,14 +228,16 @@ async function disclose({ alert, nonce, body }) {
   self.postMessage({ ...outcome, type: 'disclosed', status: kiosk.status() });
 }
 
-// Sends a frame's query and finishes its match; the outcome goes to the page unasked. A query the
-// engine no longer holds (its face left, its time ran out) is dropped quietly.
-async function askAuthority({ id, body }) {
+// Sends a query (to its `path`) and hands the answer to the engine; the outcome goes to the page
+// unasked, and the requests it brings (sealed custody's next step) are sent in turn. A query the
+// engine no longer holds (its face left, its time ran out) is dropped quietly. The answer's bytes
+// are wiped once the engine has them.
+async function askAuthority({ id, path, body }) {
   let outcome;
+  let answer;
   try {
-    let answer;
     try {
-      answer = await evaluateAtAuthority(authorityUrl, body);
+      answer = await callAuthority(authorityUrl, path, body);
     } catch (error) {
       if (!kiosk) return;
       outcome = kiosk.failQuery(id, error.message);
@@ -242,12 +245,14 @@ async function askAuthority({ id, body }) {
     if (!kiosk) return; // the engine stopped while the authority answered
     outcome ??= kiosk.completeQuery(id, answer);
     discloseAll(outcome.disclosures);
+    for (const query of outcome.queries ?? []) askAuthority(query);
   } catch (error) {
     // A trap stops the engine; the page's next request learns it (ENGINE_STOPPED, fatal) and restarts it.
     if (error instanceof WebAssembly.RuntimeError) return void stop(error);
     if (error?.code === 'QUERY_UNKNOWN') return;
     outcome = { alerts: [], matchingError: error.message };
   } finally {
+    answer?.fill(0);
     body.fill(0);
   }
   // The alert and its counts are in the audit log; they are stored before the page hears of them.
@@ -257,7 +262,7 @@ async function askAuthority({ id, body }) {
   });
   if (!kiosk) return;
   const transfer = [...new Set(outcome.alerts.map((a) => a.probe.buffer))];
-  const { disclosures, ...shown } = outcome;
+  const { disclosures, queries, ...shown } = outcome;
   self.postMessage({ ...shown, ...(auditStoreError && { auditStoreError }), type: 'matched', status: kiosk.status() }, transfer);
 }
 
@@ -326,7 +331,7 @@ const handlers = {
         keyCheck.fill(0);
       }
     }
-    authorityUrl = deployment.custody?.kind === 'authority' ? deployment.custody.url : null;
+    authorityUrl = ['authority', 'sealed'].includes(deployment.custody?.kind) ? deployment.custody.url : null;
     return { status: kiosk.status(), chart: kiosk.operatingPointChart(), deploymentId: kiosk.deploymentId() };
   },
   review({ alert, decision, reviewer }) {

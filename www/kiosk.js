@@ -185,10 +185,13 @@ async function loadDeployment() {
   }
   const authority = deployment.custody.kind === 'authority' ? deployment.custody.url : null;
   if (authority) say(`Watchlist verified here; checking that the authority at ${authority} holds its key…`);
+  if (deployment.custody.kind === 'sealed') say(`Verifying the sealed deployment of the authority at ${deployment.custody.url}…`);
   return kiosk.loadDeployment(deployment).then(() => {
     // The kiosk holds the key now: no page script can read it from the form any more.
     $('prf-key').value = '';
-    say('Watchlist loaded and verified. Matching is on.');
+    say(deployment.custody.kind === 'sealed'
+      ? 'Sealed deployment loaded and verified. Matching is on: each face goes to the authority encrypted under a key only this kiosk holds.'
+      : 'Watchlist loaded and verified. Matching is on.');
     showChart(kiosk.operatingPointChart);
   }, (error) => {
     refused(error);

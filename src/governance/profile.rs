@@ -95,6 +95,11 @@ pub enum Custody {
         #[cfg_attr(target_arch = "wasm32", tsify(optional))]
         authority_public_key: Option<String>,
     },
+    /// Sealed custody (DESIGN §3.4): the gallery stays at the authority at `url`, and the face
+    /// leaves the kiosk only encrypted under a key the kiosk alone holds. The profile's
+    /// `watchlistSha256` names the sealed deployment's signed descriptor
+    /// (`crate::sealed::descriptor`), which names the deployment and the gallery.
+    Sealed { url: String },
 }
 
 /// The profile document. Its JSON (the signed line) uses the same camelCase names as every
@@ -324,6 +329,14 @@ impl Profile {
                 ));
             }
         }
+        if let Custody::Sealed { url } = &self.custody {
+            check_authority_url(url)?;
+            if self.kiosk_keys.is_empty() {
+                return Err(ProfileError::Malformed(
+                    "sealed custody needs kioskKeys: the public keys of the kiosks allowed to run it".into(),
+                ));
+            }
+        }
         self.window()
     }
 
@@ -471,11 +484,13 @@ impl SignedProfile {
             (Custody::Authority { url: ours, .. }, Custody::Authority { url: theirs, .. }) if ours == theirs => {
                 return Ok(())
             }
+            (Custody::Sealed { url: ours }, Custody::Sealed { url: theirs }) if ours == theirs => return Ok(()),
             _ => {}
         }
         let describe = |c: &Custody| match c {
             Custody::Local => "local".to_owned(),
             Custody::Authority { url, .. } => format!("authority {url}"),
+            Custody::Sealed { url } => format!("sealed {url}"),
         };
         Err(ProfileError::CustodyMismatch { profile: describe(&self.profile.custody), kiosk: describe(kiosk) })
     }

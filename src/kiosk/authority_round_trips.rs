@@ -40,11 +40,14 @@ pub const DEFAULT_TIMEOUT_MS: f64 = 5_000.0;
 /// What an alert says while its material is on its way.
 pub const MATERIAL_WAITING: &str = "waiting for the reviewer material from the authority";
 
-/// One blind match's request to the authority: the blinded elements to POST to `/v1/evaluate`.
+/// One match's request to the authority: POST `body` to `path`, signed, and hand the answer to
+/// `completeQuery(id, …)`. Under authority custody the blinded elements to `/v1/evaluate`; under
+/// sealed custody one step of a face (`/v1/sealed/…`), whose answer may bring the next step.
 #[derive(Debug, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct AuthorityQuery {
     pub id: u32,
+    pub path: String,
     #[serde(with = "serde_bytes")]
     #[cfg_attr(target_arch = "wasm32", tsify(type = "Uint8Array"))]
     pub body: Vec<u8>,
@@ -158,6 +161,19 @@ impl AuthorityRoundTrips {
         self.timeout_ms = timeout_ms;
     }
 
+    /// How long a request may wait for its answer.
+    pub fn timeout_ms(&self) -> f64 {
+        self.timeout_ms
+    }
+
+    /// A query id no request of this session has had (sealed custody's steps draw from it too, so
+    /// that a late answer to a request of a deployment since replaced is never taken for another).
+    pub fn next_query_id(&mut self) -> u32 {
+        let id = self.next_query;
+        self.next_query += 1;
+        id
+    }
+
     /// Authority queries waiting for an answer.
     pub fn pending_queries(&self) -> usize {
         self.pending.len()
@@ -234,9 +250,8 @@ impl AuthorityRoundTrips {
     /// The query that sends `batch` (track `track`'s blinded PRF inputs, taken at `now_ms`) to the
     /// authority; it waits, with `probe`, for its answer until the timeout.
     pub fn send_query(&mut self, track: u32, batch: BlindedBatch, probe: ProbeCrop, now_ms: f64) -> AuthorityQuery {
-        let id = self.next_query;
-        self.next_query += 1;
-        let query = AuthorityQuery { id, body: batch.request().to_vec() };
+        let id = self.next_query_id();
+        let query = AuthorityQuery { id, path: "/v1/evaluate".into(), body: batch.request().to_vec() };
         let expires_ms = now_ms + self.timeout_ms;
         self.pending.push(PendingQuery { id, track, batch, probe, expires_ms });
         query

@@ -45,6 +45,11 @@ impl SessionClock {
         ((ms / 1000.0).floor() as i64, event)
     }
 
+    /// The latest time the session has seen, in milliseconds (`None` before the first reading).
+    pub fn latest_ms(&self) -> Option<f64> {
+        self.latest_ms
+    }
+
     /// The session's time for a reading at `now_unix`, without moving the clock (for status).
     pub fn unix_at(&self, now_unix: i64) -> i64 {
         self.latest_ms.map_or(now_unix, |latest| now_unix.max((latest / 1000.0).floor() as i64))

@@ -62,7 +62,7 @@ impl DemoRoster {
         volunteers.push(Enrolment { template: analysed.embedding, record });
         let (matcher, prf) = ephemeral_local(volunteers.clone(), engine.model_id(), now_unix)?;
         self.volunteers = volunteers;
-        Ok(Deployment { matcher, custody: Custody::Local(prf), profile: None })
+        Ok(Deployment { custody: Custody::Local { matcher, prf }, profile: None })
     }
 
     pub fn len(&self) -> usize {

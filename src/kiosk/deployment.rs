@@ -17,8 +17,10 @@ use crate::blind::matcher::Matcher;
 use crate::blind::prf::{BlindedBatch, LocalHmac, PrfSuite, PUBLIC_KEY_BYTES};
 use crate::blind::BlindError;
 use crate::governance::profile::{Custody as ProfileCustody, SignedProfile};
+use crate::sealed::descriptor::{looks_like_descriptor, VerifiedDescriptor, CUSTODY_NAME};
 
-/// How the kiosk evaluates the watchlist's PRF (DESIGN §3.2), as a page passes it.
+/// How the kiosk evaluates the watchlist's PRF (DESIGN §3.2), or that the list stays sealed at an
+/// authority (§3.4), as a page passes it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
@@ -27,6 +29,9 @@ pub enum CustodyOptions {
     Local { prf_key: String },
     /// The PRF key stays with an authority that evaluates blinded elements.
     Authority { url: String },
+    /// The gallery stays with the authority at `url`, which compares each face encrypted under a
+    /// key this kiosk alone holds; `watchlist` is then the sealed deployment's signed descriptor.
+    Sealed { url: String },
 }
 
 /// A deployment as a page hands it to `Kiosk.create` or `kiosk.loadWatchlist`.
@@ -34,7 +39,8 @@ pub enum CustodyOptions {
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeploymentOptions {
-    /// The signed watchlist file.
+    /// The signed watchlist file; under sealed custody, the sealed deployment's signed descriptor
+    /// (`enroll --custody sealed` writes it as `FILE.deployment`).
     #[serde(with = "serde_bytes")]
     #[cfg_attr(target_arch = "wasm32", tsify(type = "Uint8Array"))]
     pub watchlist: Vec<u8>,
@@ -61,23 +67,37 @@ impl CustodyOptions {
             CustodyOptions::Authority { url } => {
                 ProfileCustody::Authority { url: url.clone(), authority_public_key: None }
             }
+            CustodyOptions::Sealed { url } => ProfileCustody::Sealed { url: url.clone() },
         }
     }
 }
 
-/// Where a verified deployment's PRF is evaluated (DESIGN §3.2).
+/// What a verified deployment matches against, and where (DESIGN §3.2, §3.4).
 pub enum Custody {
-    /// In this process, under the key shipped with the deployment.
-    Local(LocalHmac),
-    /// At the authority at `url`, which holds the key: only through round trips the caller carries
-    /// out itself ([`super::authority_round_trips`]); every answer is verified against
-    /// `public_key`, the deployment key the watchlist header and the profile both name.
-    Authority { url: String, public_key: [u8; PUBLIC_KEY_BYTES] },
+    /// The watchlist, matched in this process under the key shipped with the deployment.
+    Local { matcher: Matcher, prf: LocalHmac },
+    /// The watchlist, whose PRF the authority at `url` evaluates: only through round trips the
+    /// caller carries out itself ([`super::authority_round_trips`]); every answer is verified
+    /// against `public_key`, the deployment key the watchlist header and the profile both name.
+    Authority { matcher: Matcher, url: String, public_key: [u8; PUBLIC_KEY_BYTES] },
+    /// No list here: the gallery is sealed at the authority at `url`, which the descriptor names;
+    /// each face goes there encrypted ([`super::sealed_faces`]).
+    Sealed { descriptor: VerifiedDescriptor, url: String },
+}
+
+impl Custody {
+    /// The custody's name, as the status and the audit log spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Custody::Local { .. } => PrfSuite::HmacSha256Local.name(),
+            Custody::Authority { .. } => PrfSuite::VoprfRistretto255Sha512.name(),
+            Custody::Sealed { .. } => CUSTODY_NAME,
+        }
+    }
 }
 
 /// A verified deployment, ready for a session to match against.
 pub struct Deployment {
-    pub matcher: Matcher,
     pub custody: Custody,
     /// The verified profile it runs under; `None` only for the demo roster built in this kiosk
     /// ([`super::demo`]), which no deployment can be loaded as.
@@ -87,7 +107,7 @@ pub struct Deployment {
 impl Deployment {
     /// Verifies `options` for templates of `model_id` at `now_unix`, with the kiosk's overseer
     /// key if it is configured with one, without a round trip to the authority: everything that
-    /// needs no network is verified here. A local-custody deployment is then ready; under
+    /// needs no network is verified here. A local-custody or sealed deployment is then ready; under
     /// authority custody the key check is left to the caller, who sends [`KeyCheck::request`] to
     /// the authority (only once the profile has approved its URL and the watchlist's deployment key
     /// matches the profile's) and finishes with [`KeyCheck::finish`].
@@ -98,26 +118,41 @@ impl Deployment {
         now_unix: i64,
     ) -> Result<Verified, KioskError> {
         let (issuer, profile) = verify_profile(&options, overseer)?;
+        if let CustodyOptions::Sealed { url } = &options.custody {
+            let descriptor = VerifiedDescriptor::parse(&options.watchlist, &issuer)?;
+            descriptor.check_model(model_id)?;
+            descriptor.check_window(now_unix)?;
+            profile.check_threshold(descriptor.descriptor.threshold_milli)?;
+            let custody = Custody::Sealed { descriptor, url: url.clone() };
+            return Ok(Verified::Ready(Deployment { custody, profile: Some(profile) }));
+        }
+        if looks_like_descriptor(&options.watchlist) {
+            return Err(KioskError::Options(
+                "this file is a sealed deployment's descriptor: load it under sealed custody, with the authority's URL"
+                    .into(),
+            ));
+        }
         let watchlist = Watchlist::parse(options.watchlist, &issuer)?;
-        match &options.custody {
+        match options.custody {
             CustodyOptions::Local { prf_key } => {
-                let prf = LocalHmac::new(key_32(prf_key, "PRF key")?);
+                let prf = LocalHmac::new(key_32(&prf_key, "PRF key")?);
                 let matcher = Matcher::new(watchlist, &prf, model_id, now_unix)?;
                 profile.check_threshold(matcher.watchlist.header.threshold)?;
-                Ok(Verified::Ready(Deployment { matcher, custody: Custody::Local(prf), profile: Some(profile) }))
+                Ok(Verified::Ready(Deployment { custody: Custody::Local { matcher, prf }, profile: Some(profile) }))
             }
             CustodyOptions::Authority { url } => {
                 let public_key = authority_key(&watchlist, &profile)?;
                 let matcher = Matcher::without_key_check(watchlist, model_id, now_unix)?;
                 profile.check_threshold(matcher.watchlist.header.threshold)?;
                 let batch = BlindedBatch::blind(vec![matcher.key_check_input()])?;
-                let custody = Custody::Authority { url: url.clone(), public_key };
+                let custody = Custody::Authority { matcher, url, public_key };
                 Ok(Verified::KeyCheck(KeyCheck {
-                    deployment: Deployment { matcher, custody, profile: Some(profile) },
+                    deployment: Deployment { custody, profile: Some(profile) },
                     batch,
                     public_key,
                 }))
             }
+            CustodyOptions::Sealed { .. } => unreachable!("sealed custody returned above"),
         }
     }
 
@@ -125,12 +160,38 @@ impl Deployment {
     pub fn is_demo(&self) -> bool {
         self.profile.is_none()
     }
+
+    /// The blinded watchlist matched here (local and authority custody), `None` under sealed
+    /// custody, whose gallery stays at the authority.
+    pub fn matcher(&self) -> Option<&Matcher> {
+        match &self.custody {
+            Custody::Local { matcher, .. } | Custody::Authority { matcher, .. } => Some(matcher),
+            Custody::Sealed { .. } => None,
+        }
+    }
+
+    /// The deployment id requests to the authority name (`Veilwatch-Deployment`): the watchlist id,
+    /// or the sealed deployment's.
+    pub fn id(&self) -> [u8; 16] {
+        match &self.custody {
+            Custody::Local { matcher, .. } | Custody::Authority { matcher, .. } => {
+                matcher.watchlist.header.watchlist_id
+            }
+            Custody::Sealed { descriptor, .. } => descriptor.deployment,
+        }
+    }
 }
 
 impl Deployment {
-    /// Whether both windows, the watchlist's and the profile's, are open at `now_unix`.
+    /// Whether both windows, the watchlist's (or sealed descriptor's) and the profile's, are open
+    /// at `now_unix`.
     pub fn check_window(&self, now_unix: i64) -> Result<(), KioskError> {
-        self.matcher.watchlist.check_window(now_unix)?;
+        match &self.custody {
+            Custody::Local { matcher, .. } | Custody::Authority { matcher, .. } => {
+                matcher.watchlist.check_window(now_unix)?
+            }
+            Custody::Sealed { descriptor, .. } => descriptor.check_window(now_unix)?,
+        }
         if let Some(profile) = &self.profile {
             profile.check_window(now_unix)?;
         }
@@ -195,7 +256,7 @@ impl KeyCheck {
 
     /// The deployment id (watchlist id) the key check is for: the `Veilwatch-Deployment` header.
     pub fn deployment_id(&self) -> [u8; 16] {
-        self.deployment.matcher.watchlist.header.watchlist_id
+        self.deployment.id()
     }
 
     /// The deployment, once the authority's `answer` proves it holds the watchlist's key:
@@ -204,7 +265,9 @@ impl KeyCheck {
     /// if it verifies but is not the header's key check.
     pub fn finish(self, answer: &[u8]) -> Result<Deployment, KioskError> {
         let outputs = self.batch.finish(answer, &self.public_key)?;
-        self.deployment.matcher.check_key(&outputs[0])?;
+        let matcher =
+            self.deployment.matcher().ok_or(KioskError::Internal("a key check without a watchlist".into()))?;
+        matcher.check_key(&outputs[0])?;
         Ok(self.deployment)
     }
 }
@@ -450,7 +513,7 @@ mod tests {
         };
         let answer = key.evaluate_blinded(check.request()).unwrap();
         let loaded = check.finish(&answer).unwrap();
-        assert_eq!(loaded.matcher.watchlist.header.authority_key, Some(key.public_key()));
+        assert_eq!(loaded.matcher().unwrap().watchlist.header.authority_key, Some(key.public_key()));
         assert!(
             matches!(loaded.custody, super::Custody::Authority { public_key, .. } if public_key == key.public_key())
         );
@@ -523,9 +586,15 @@ mod tests {
         assert_eq!(deployment.check_window(NOW + 3600).unwrap_err().code(), ErrorCode::WatchlistExpired);
         assert_eq!(deployment.check_window(NOW - 61).unwrap_err().code(), ErrorCode::WatchlistNotYetValid);
 
-        let header = &deployment.matcher.watchlist.header;
+        let header = &deployment.matcher().unwrap().watchlist.header;
         let expected = crate::kiosk::status::ExpectedRates::of(header);
-        let status = crate::kiosk::KioskStatus::new(Some(header), deployment.profile.as_ref(), Some(&expected), 0, NOW);
+        let status = crate::kiosk::KioskStatus::new(
+            Some(crate::kiosk::status::ListSummary::of_header(header)),
+            deployment.profile.as_ref(),
+            Some(&expected),
+            0,
+            NOW,
+        );
         assert_eq!(status.seconds_left, Some(600), "the status counts down to the earlier window");
         assert_eq!(status.entries, 64, "the size class 3 entries pad to");
         assert!(status.custody_note.unwrap().contains("weaker"));

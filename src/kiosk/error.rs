@@ -7,6 +7,7 @@ use crate::blind::BlindError;
 use crate::governance::audit::AuditError;
 use crate::governance::profile::ProfileError;
 use crate::pipeline::Error as PipelineError;
+use crate::sealed::descriptor::DescriptorError;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -20,6 +21,9 @@ pub enum KioskError {
     /// The deployment profile was refused.
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    /// A sealed deployment's descriptor (what the kiosk is given instead of a watchlist) was refused.
+    #[error(transparent)]
+    SealedDeployment(#[from] DescriptorError),
     /// A caller passed options the kiosk cannot use (a page's programming error).
     #[error("{0}")]
     Options(String),
@@ -235,6 +239,14 @@ impl KioskError {
                     C::ProfileWatchlistMismatch
                 }
                 ProfileError::BelowFloor { .. } => C::ProfileBelowFloor,
+            },
+            KioskError::SealedDeployment(e) => match e {
+                DescriptorError::ForeignIssuer(_) => C::WatchlistForeign,
+                DescriptorError::BadSignature => C::WatchlistTampered,
+                DescriptorError::ModelMismatch { .. } => C::ModelMismatch,
+                DescriptorError::NotYetValid(_) => C::WatchlistNotYetValid,
+                DescriptorError::Expired(_) => C::WatchlistExpired,
+                DescriptorError::NotADescriptor | DescriptorError::Malformed(_) => C::WatchlistInvalid,
             },
             KioskError::Options(_) => C::OptionsInvalid,
             KioskError::KeyFormat { .. } | KioskError::IssuerKey => C::KeyInvalid,

@@ -6,9 +6,12 @@
 //! - [`authority_round_trips`]: under authority custody, the round trips to the authority in
 //!   flight (blind matches, reviewer material, a new deployment's key check) and the pause after
 //!   an answer that failed verification; the caller carries each request out.
+//! - [`sealed_faces`]: under sealed custody, the face at the authority (its round trips, one
+//!   after another) and the faces waiting their turn.
 //! - [`detection`]: which detector input each frame runs (reduced, full only when needed).
 //! - [`deployment`]: loading a watchlist with its issuer, profile and custody, in a fixed order;
-//!   [`Custody`]: where its PRF is evaluated (in process, or only through the authority).
+//!   [`Custody`]: where its PRF is evaluated (in process, or only through the authority), or that
+//!   the list stays sealed at the authority.
 //! - [`options`]: the options of `Kiosk.create`.
 //! - [`minute`]: the per-minute counts and the query-rate cap.
 //! - [`clock`]: session time, which never goes backwards.
@@ -26,6 +29,7 @@ pub mod error;
 pub mod minute;
 pub mod options;
 pub mod review;
+pub mod sealed_faces;
 pub mod session;
 pub mod status;
 

@@ -57,6 +57,9 @@ pub struct AlertView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub material: Option<String>,
+    /// How many of the watchlist's tables agree, and the cosine that implies. Under sealed custody
+    /// the kiosk learns only that the similarity reached the threshold: `tables` is 0 and
+    /// `implied_cosine` is the deployment's threshold.
     pub collisions: u16,
     pub tables: u16,
     pub implied_cosine: f32,

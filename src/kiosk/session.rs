@@ -32,7 +32,8 @@ use super::deployment::{Custody, Deployment, DeploymentOptions, Verified};
 use super::detection::{Detection, DetectionPolicy, DetectionSchedule, Pass};
 use super::minute::MinuteCounts;
 use super::review::{AlertView, Decision, ProbeCrop, Reviews};
-use super::status::{ExpectedRates, KioskStatus};
+use super::sealed_faces::{Progress, SealedFaces};
+use super::status::{ExpectedRates, KioskStatus, ListSummary};
 use super::KioskError;
 use crate::blind::matcher::{BlindMatch, Matcher, Opened};
 use crate::blind::prf::BlindedBatch;
@@ -40,6 +41,8 @@ use crate::blind::BlindError;
 use crate::governance::audit::{AuditLog, Reopening};
 use crate::governance::profile::SignedProfile;
 use crate::pipeline::{align, Engine, Face, Frame, Quality};
+use crate::sealed::quantise::Quantised;
+use crate::sealed::session::Match as SealedMatch;
 use crate::track::{MatchRequest, Sighting, TrackedFace, Tracker, TrackerOptions};
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -113,6 +116,11 @@ pub struct QueryResult {
     pub alerts: Vec<AlertView>,
     pub counters: Counters,
     pub matching_error: Option<String>,
+    /// The next requests to send (sealed custody: a face's next step, or the next face's first;
+    /// absent when there are none), as [`FrameResult::queries`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub queries: Vec<AuthorityQuery>,
     /// As [`FrameResult::disclosures`].
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
@@ -144,6 +152,8 @@ pub struct KioskSession {
     overseer: Option<VerifyingKey>,
     /// Round trips to the authority in flight, and the pause after a failed verification.
     authority: AuthorityRoundTrips,
+    /// Under sealed custody, the face at the authority and those waiting (with the key pair).
+    sealed: Option<SealedFaces>,
 }
 
 impl KioskSession {
@@ -163,6 +173,7 @@ impl KioskSession {
             clock: SessionClock::default(),
             overseer: None,
             authority: AuthorityRoundTrips::default(),
+            sealed: None,
         }
     }
 
@@ -184,9 +195,10 @@ impl KioskSession {
         self.authority.set_timeout(timeout_ms);
     }
 
-    /// Authority queries waiting for an answer.
+    /// Authority queries waiting for an answer (under sealed custody: faces at the authority or
+    /// waiting to go).
     pub fn pending_queries(&self) -> usize {
-        self.authority.pending_queries()
+        self.authority.pending_queries() + self.sealed.as_ref().map_or(0, SealedFaces::in_flight)
     }
 
     /// Verifies a deployment ([`Deployment::verify`], nothing that needs the network) and loads
@@ -226,7 +238,7 @@ impl KioskSession {
     pub fn deployment_id(&self) -> Option<String> {
         let id = match self.authority.key_check_deployment_id() {
             Some(id) => id,
-            None => self.matcher()?.watchlist.header.watchlist_id,
+            None => self.deployment.as_ref()?.id(),
         };
         Some(crate::hex::hex(&id))
     }
@@ -246,9 +258,10 @@ impl KioskSession {
     /// custody is refused (`OPTIONS_INVALID`): its key check is asynchronous, so it is loaded with
     /// [`KioskSession::begin_load_deployment`] once the kiosk exists.
     pub fn load_at_creation(&mut self, options: DeploymentOptions, now_unix: i64) -> Result<(), KioskError> {
-        if matches!(options.custody, super::CustodyOptions::Authority { .. }) {
+        if !matches!(options.custody, super::CustodyOptions::Local { .. }) {
             return Err(KioskError::Options(
-                "a deployment under authority custody is loaded with loadWatchlist, which checks the authority's key asynchronously".into(),
+                "a deployment under authority or sealed custody is loaded with loadWatchlist, once the kiosk exists"
+                    .into(),
             ));
         }
         match self.begin_load_deployment(options, now_unix)? {
@@ -268,24 +281,35 @@ impl KioskSession {
         if let Some(p) = profile {
             p.check_window(now_unix)?;
         }
-        let header = &deployment.matcher.watchlist.header;
-        self.audit.append(
-            now_unix,
-            "config",
-            json!({
-                "entries": header.entries,
-                "tables": header.tables,
-                "threshold": header.threshold,
-                "custody": header.suite.name(),
-                "watchlist_valid_until": crate::time::format_utc(header.valid_until),
-                "operator": profile.map(|p| p.profile.operator.clone()),
-                "location": profile.map(|p| p.profile.location.clone()),
-                "purpose": profile.map(|p| p.profile.purpose.clone()),
-                "query_rate_per_minute": profile.map_or(DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute),
-                "mode": if deployment.is_demo() { "demo" } else { "deployment" },
-            }),
-        );
-        self.expected = Some(ExpectedRates::of(header));
+        let mut config = json!({
+            "custody": deployment.custody.name(),
+            "operator": profile.map(|p| p.profile.operator.clone()),
+            "location": profile.map(|p| p.profile.location.clone()),
+            "purpose": profile.map(|p| p.profile.purpose.clone()),
+            "query_rate_per_minute": profile.map_or(DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute),
+            "mode": if deployment.is_demo() { "demo" } else { "deployment" },
+        });
+        match &deployment.custody {
+            Custody::Local { matcher, .. } | Custody::Authority { matcher, .. } => {
+                let header = &matcher.watchlist.header;
+                config["entries"] = header.entries.into();
+                config["tables"] = header.tables.into();
+                config["threshold"] = header.threshold.into();
+                config["watchlist_valid_until"] = crate::time::format_utc(header.valid_until).into();
+                self.expected = Some(ExpectedRates::of(header));
+                self.sealed = None;
+            }
+            Custody::Sealed { descriptor, .. } => {
+                config["entries"] = descriptor.descriptor.rows.into();
+                config["threshold_milli"] = descriptor.descriptor.threshold_milli.into();
+                config["watchlist_valid_until"] = crate::time::format_utc(descriptor.valid_until).into();
+                // The shipped calibration is the LSH scheme's; sealed custody's false alerts are the
+                // issuer's estimate in the profile, if any (the status says so).
+                self.expected = None;
+                self.sealed = Some(SealedFaces::new(descriptor.deployment));
+            }
+        }
+        self.audit.append(now_unix, "config", config);
         self.deployment = Some(deployment);
         // A query still out was blinded for the deployment this one replaces: its answer would be
         // checked against the new key, fail, and pause matching. Dropped, its late answer is an
@@ -308,8 +332,9 @@ impl KioskSession {
         Ok(self.demo.len())
     }
 
+    /// The blinded watchlist matched against (`None` with nothing loaded, and under sealed custody).
     pub fn matcher(&self) -> Option<&Matcher> {
-        self.deployment.as_ref().map(|d| &d.matcher)
+        self.deployment.as_ref()?.matcher()
     }
 
     pub fn profile(&self) -> Option<&SignedProfile> {
@@ -353,6 +378,7 @@ impl KioskSession {
     pub fn unload(&mut self, now_unix: i64, reason: &str) {
         self.expected = None;
         self.authority.drop_all();
+        self.sealed = None;
         if self.deployment.take().is_some() {
             self.audit.append(now_unix, "config", json!({"matching": "stopped", "reason": reason}));
         }
@@ -407,7 +433,11 @@ impl KioskSession {
         let tracker = &self.tracker;
         let (timed_out, reason) = self.authority.drop_stale_queries(now_ms, |track| tracker.is_live(track));
         self.counters.match_failures += timed_out;
-        reason
+        let timeout_ms = self.authority.timeout_ms();
+        let sealed =
+            self.sealed.as_mut().and_then(|s| s.drop_stale(now_ms, timeout_ms, |track| tracker.is_live(track)));
+        self.counters.match_failures += u64::from(sealed.is_some());
+        sealed.or(reason)
     }
 
     /// Finishes the blind match of pending query `id` with the authority's `answer` (the body of
@@ -415,18 +445,32 @@ impl KioskSession {
     /// a malformed answer counts as a failed attempt and is reported in `matching_error`. A track
     /// that alerted meanwhile (an earlier query of it came back first: a track goes on fusing, and
     /// may be matched again, while its query is with the authority) raises no second alert.
+    ///
+    /// Under sealed custody `id` is a step of the face at the authority: the answer brings the
+    /// face's next request (in `queries`), or its end, with an alert for each listed person the
+    /// claim released and the next waiting face's first request.
     pub fn complete_query(&mut self, id: u32, answer: &[u8], now_unix: i64) -> Result<QueryResult, KioskError> {
+        if self.sealed.as_ref().is_some_and(|s| s.is_sent(id)) {
+            let timeout_ms = self.authority.timeout_ms();
+            let now_unix = self.observe_unix(now_unix);
+            let now_ms = self.clock.latest_ms().unwrap_or(now_unix as f64 * 1000.0);
+            let (Some(sealed), authority) = (self.sealed.as_mut(), &mut self.authority) else {
+                return Err(KioskError::Internal("the sealed face vanished".into()));
+            };
+            let progress = sealed.answer(answer, now_ms, timeout_ms, &mut || authority.next_query_id());
+            return Ok(self.advance_sealed_face(progress, now_ms));
+        }
         let query = self.authority.take_query(id)?;
         let now_unix = self.observe_unix(now_unix);
         let mut alerts = Vec::new();
         let mut matching_error = None;
         if let Some(deployment) = self.deployment.as_ref().filter(|_| self.authority.paused().is_none()) {
-            let Custody::Authority { public_key, .. } = &deployment.custody else {
+            let Custody::Authority { matcher, public_key, .. } = &deployment.custody else {
                 return Err(KioskError::Internal("an authority query for a watchlist without a deployment key".into()));
             };
             match query.finish(answer, public_key) {
                 Ok(outputs) => {
-                    let found = deployment.matcher.open_matches(&outputs);
+                    let found = matcher.open_matches(&outputs);
                     if !self.tracker.has_alerted(query.track()) {
                         alerts = self.raise_alerts(query.track(), found, query.probe(), now_unix);
                     }
@@ -440,12 +484,23 @@ impl KioskSession {
                 }
             }
         }
-        Ok(QueryResult { alerts, counters: self.counters, matching_error, disclosures: self.authority.take_outgoing() })
+        Ok(QueryResult {
+            alerts,
+            counters: self.counters,
+            matching_error,
+            queries: Vec::new(),
+            disclosures: self.authority.take_outgoing(),
+        })
     }
 
     /// Records that pending query `id` could not be answered (`reason`: network error, HTTP
     /// status, timeout) and wipes it.
     pub fn fail_query(&mut self, id: u32, reason: &str) -> Result<QueryResult, KioskError> {
+        if let Some(sealed) = self.sealed.as_mut().filter(|s| s.is_sent(id)) {
+            let progress = sealed.fail(reason);
+            let now_ms = self.clock.latest_ms().unwrap_or_default();
+            return Ok(self.advance_sealed_face(progress, now_ms));
+        }
         drop(self.authority.take_query(id)?);
         self.counters.match_failures += 1;
         let error = KioskError::Watchlist(crate::blind::BlindError::Authority(reason.to_owned()));
@@ -453,6 +508,7 @@ impl KioskSession {
             alerts: Vec::new(),
             counters: self.counters,
             matching_error: Some(error.to_string()),
+            queries: Vec::new(),
             disclosures: Vec::new(),
         })
     }
@@ -563,7 +619,7 @@ impl KioskSession {
                     .map_or_else(ProbeCrop::default, |crop| ProbeCrop::from_aligned(&crop))
             };
             match &deployment.custody {
-                Custody::Local(prf) => match deployment.matcher.match_embedding(&request.embedding, prf, now_unix) {
+                Custody::Local { matcher, prf } => match matcher.match_embedding(&request.embedding, prf, now_unix) {
                     Ok(found) => {
                         let probe = if found.is_empty() { ProbeCrop::default() } else { probe() };
                         alerts.extend(self.raise_alerts(request.track, found, &probe, now_unix));
@@ -573,9 +629,8 @@ impl KioskSession {
                         matching_error = Some(e.to_string());
                     }
                 },
-                Custody::Authority { .. } => {
-                    let blinded = deployment
-                        .matcher
+                Custody::Authority { matcher, .. } => {
+                    let blinded = matcher
                         .prf_inputs(&request.embedding, now_unix)
                         .and_then(|inputs| BlindedBatch::blind(inputs.to_vec()));
                     match blinded {
@@ -586,9 +641,103 @@ impl KioskSession {
                         }
                     }
                 }
+                Custody::Sealed { .. } => {
+                    // Quantised at once: the float embedding stays in `requests`, wiped with it.
+                    let quantised = Quantised::of(&request.embedding);
+                    let queued = match &mut self.sealed {
+                        Some(sealed) => sealed.enqueue(request.track, quantised, probe()),
+                        None => Err("sealed custody: no session for the loaded deployment".into()),
+                    };
+                    if let Err(e) = queued {
+                        self.counters.match_failures += 1;
+                        matching_error = Some(e);
+                    }
+                }
             }
         }
-        (alerts, queries, matching_error)
+        let (sent, error) = self.send_next_sealed_face(now_ms);
+        queries.extend(sent);
+        (alerts, queries, matching_error.or(error))
+    }
+
+    /// The first request of the next sealed face, if one waits and none is at the authority; a face
+    /// that could not start counts as a failed attempt.
+    fn send_next_sealed_face(&mut self, now_ms: f64) -> (Option<AuthorityQuery>, Option<String>) {
+        let Some(sealed) = &mut self.sealed else { return (None, None) };
+        let (timeout_ms, authority) = (self.authority.timeout_ms(), &mut self.authority);
+        let (query, error) = sealed.send_next(now_ms, timeout_ms, &mut || authority.next_query_id());
+        self.counters.match_failures += u64::from(error.is_some());
+        (query, error)
+    }
+
+    /// Carries the sealed face at the authority one step on with `progress`: the next request, or
+    /// its alerts and the next face's first request.
+    fn advance_sealed_face(&mut self, progress: Progress, now_ms: f64) -> QueryResult {
+        let now_unix = (now_ms / 1000.0).floor() as i64;
+        let (mut alerts, mut queries, mut matching_error) = (Vec::new(), Vec::new(), None);
+        match progress {
+            Progress::Sent(query) => queries.push(query),
+            Progress::Done { track, probe, outcome } => {
+                if !self.tracker.has_alerted(track) {
+                    alerts = self.raise_sealed_alerts(track, outcome.matches, &probe, now_unix);
+                }
+            }
+            Progress::Failed { error, out_of_range } => {
+                self.counters.match_failures += 1;
+                if out_of_range {
+                    self.audit.append(
+                        now_unix,
+                        "authority",
+                        json!({"endpoint": "sealed/match", "outcome": "out of range", "error": error, "key_pair": "replaced"}),
+                    );
+                }
+                matching_error = Some(error);
+            }
+        }
+        if queries.is_empty() {
+            let (sent, error) = self.send_next_sealed_face(now_ms);
+            queries.extend(sent);
+            matching_error = matching_error.or(error);
+        }
+        QueryResult { alerts, counters: self.counters, matching_error, queries, disclosures: Vec::new() }
+    }
+
+    /// An alert pending review for each listed person a sealed face released (their record came
+    /// with the claim).
+    fn raise_sealed_alerts(
+        &mut self,
+        track: u32,
+        matches: Vec<SealedMatch>,
+        probe: &ProbeCrop,
+        now_unix: i64,
+    ) -> Vec<AlertView> {
+        let threshold = match self.deployment.as_ref().map(|d| &d.custody) {
+            Some(Custody::Sealed { descriptor, .. }) => f32::from(descriptor.descriptor.threshold_milli) / 1000.0,
+            _ => 0.0,
+        };
+        let mut alerts = Vec::new();
+        for found in matches {
+            let id = self.reviews.raise(Some(found.record.reference_id.as_str()), probe.clone());
+            self.counters.alerts += 1;
+            // As under the other custodies: the entry waits for the review before the log names it.
+            self.audit.append(
+                now_unix,
+                "alert",
+                json!({"alert": id, "track": track, "custody": "bfv-sealed", "status": "pending review"}),
+            );
+            alerts.push(AlertView {
+                id,
+                track,
+                record: Some(found.record),
+                material: None,
+                collisions: 0,
+                tables: 0,
+                implied_cosine: threshold,
+                probe: probe.clone(),
+            });
+            self.tracker.mark_alerted(track);
+        }
+        alerts
     }
 
     /// An alert pending review for each record that opened for `track`'s probe.
@@ -713,9 +862,14 @@ impl KioskSession {
 
     /// What the status panel shows at `now_unix` (read on the session's clock).
     pub fn status(&self, now_unix: i64) -> KioskStatus {
-        let header = self.matcher().map(|m| &m.watchlist.header);
+        let list = self.deployment.as_ref().map(|d| match &d.custody {
+            Custody::Local { matcher, .. } | Custody::Authority { matcher, .. } => {
+                ListSummary::of_header(&matcher.watchlist.header)
+            }
+            Custody::Sealed { descriptor, .. } => ListSummary::of_sealed(descriptor),
+        });
         let mut status = KioskStatus::new(
-            header,
+            list,
             self.profile(),
             self.expected.as_ref(),
             self.reviews.len(),
@@ -749,6 +903,9 @@ impl KioskSession {
         self.tracker.clear();
         self.detection = DetectionSchedule::new(self.detection.policy);
         self.authority.drop_queries();
+        if let Some(sealed) = &mut self.sealed {
+            sealed.stop();
+        }
         self.counters.tracks_active = 0;
         self.counters.tracks_ended = self.tracker.ended();
     }

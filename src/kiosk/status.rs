@@ -14,6 +14,7 @@ use crate::blind::prf::PrfSuite;
 use crate::calibration::model::FalseAlertEstimate;
 use crate::calibration::shipped::{calibration, GroupRate, GROUP_CALIBRATION};
 use crate::governance::profile::{Profile, RecordedEstimate, SignedProfile};
+use crate::sealed::descriptor::{VerifiedDescriptor, CUSTODY_NAME};
 
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
@@ -91,6 +92,49 @@ pub fn custody_note(suite: PrfSuite) -> &'static str {
     }
 }
 
+/// What sealed custody means, in plain words, for the status panel.
+pub const SEALED_CUSTODY_NOTE: &str = "sealed custody: the list never leaves the authority; each face leaves this \
+    kiosk only encrypted under a key that never leaves it, and the kiosk learns only whether a listed person matched";
+
+/// What the status shows of the list a deployment matches against: a watchlist's header, or a
+/// sealed deployment's descriptor.
+#[derive(Debug, Clone, Copy)]
+pub struct ListSummary {
+    /// The size class (entries, or the gallery's rows under sealed custody).
+    pub entries: u32,
+    pub custody: &'static str,
+    pub custody_note: &'static str,
+    /// m of L under local and authority custody; thousandths of cosine under sealed custody.
+    pub threshold: u16,
+    /// L; 0 under sealed custody (no tables).
+    pub tables: u16,
+    pub valid_until: i64,
+}
+
+impl ListSummary {
+    pub fn of_header(header: &Header) -> ListSummary {
+        ListSummary {
+            entries: header.entries,
+            custody: header.suite.name(),
+            custody_note: custody_note(header.suite),
+            threshold: header.threshold,
+            tables: header.tables,
+            valid_until: header.valid_until,
+        }
+    }
+
+    pub fn of_sealed(descriptor: &VerifiedDescriptor) -> ListSummary {
+        ListSummary {
+            entries: descriptor.descriptor.rows,
+            custody: CUSTODY_NAME,
+            custody_note: SEALED_CUSTODY_NOTE,
+            threshold: descriptor.descriptor.threshold_milli,
+            tables: 0,
+            valid_until: descriptor.valid_until,
+        }
+    }
+}
+
 /// What the calibration expects of a watchlist of this size and threshold, worked out once when it
 /// loads (the status is asked for on every frame).
 #[derive(Debug, Clone)]
@@ -114,15 +158,16 @@ impl ExpectedRates {
 }
 
 impl KioskStatus {
-    /// The status of a session matching against `header` under `profile`, with the rates expected
-    /// of it (or of one that matches nothing, when `header` is `None`).
+    /// The status of a session matching against `list` under `profile`, with the rates expected
+    /// of it (or of one that matches nothing, when `list` is `None`).
     pub fn new(
-        header: Option<&Header>,
+        list: Option<ListSummary>,
         profile: Option<&SignedProfile>,
         expected: Option<&ExpectedRates>,
         pending_reviews: usize,
         now_unix: i64,
     ) -> KioskStatus {
+        let header = list.as_ref();
         let valid_until = header.map(|h| profile.map_or(h.valid_until, |p| p.valid_until.min(h.valid_until)));
         KioskStatus {
             matching: header.is_some(),
@@ -137,8 +182,8 @@ impl KioskStatus {
                 .map_or(super::demo::DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute),
             demo_enrolment_refused: None,
             entries: header.map_or(0, |h| h.entries),
-            custody: header.map(|h| h.suite.name()),
-            custody_note: header.map(|h| custody_note(h.suite)),
+            custody: header.map(|h| h.custody),
+            custody_note: header.map(|h| h.custody_note),
             threshold: header.map_or(0, |h| h.threshold),
             tables: header.map_or(0, |h| h.tables),
             valid_until: valid_until.map(crate::time::format_utc),
@@ -166,7 +211,13 @@ mod tests {
     fn the_status_shows_calibrated_rates_for_this_watchlist() {
         let (matcher, _) = ephemeral_local(synthetic_enrolments(2), "m", 1_800_000_000).unwrap();
         let header = &matcher.watchlist.header;
-        let status = KioskStatus::new(Some(header), None, Some(&ExpectedRates::of(header)), 1, 1_800_000_000);
+        let status = KioskStatus::new(
+            Some(ListSummary::of_header(header)),
+            None,
+            Some(&ExpectedRates::of(header)),
+            1,
+            1_800_000_000,
+        );
         assert!(status.matching);
         assert_eq!((status.tables, status.threshold), (crate::blind::DEFAULT_TABLES, crate::blind::DEFAULT_THRESHOLD));
         let rates = status.group_rates.clone().expect("every setting has calibrated rates");
@@ -227,8 +278,13 @@ mod tests {
             kiosk_keys: Vec::new(),
         };
         let signed = SignedProfile { profile, valid_from: 0, valid_until: i64::MAX, overseer: None };
-        let deployed =
-            KioskStatus::new(Some(header), Some(&signed), Some(&ExpectedRates::of(header)), 0, 1_800_000_000);
+        let deployed = KioskStatus::new(
+            Some(ListSummary::of_header(header)),
+            Some(&signed),
+            Some(&ExpectedRates::of(header)),
+            0,
+            1_800_000_000,
+        );
         assert_eq!(deployed.issuer_false_alerts, Some(estimate));
         assert_eq!(deployed.expected_false_alerts_per_1000, status.expected_false_alerts_per_1000);
         let json = serde_json::to_value(&deployed).unwrap();

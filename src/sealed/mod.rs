@@ -6,7 +6,8 @@
 //! and the browser's Worker through `wasm::sealed` (`SealedCustody`).
 //!
 //! **Two halves, two features.** `sealed-kiosk` is what a kiosk runs, natively and in wasm32:
-//! [`params`], [`quantise`], [`wire`], [`kiosk`], [`claim`], [`protocol`], [`session`].
+//! [`params`], [`quantise`], [`wire`], [`kiosk`], [`claim`], [`protocol`], [`session`],
+//! [`descriptor`].
 //! `sealed` adds what only the issuer and the authority run, natively: [`gallery`] and
 //! [`authority`] (rayon, big integers).
 //!
@@ -17,6 +18,8 @@
 //! - [`authority`]: the gallery and the answer (rotations, permutation, masks, decoys,
 //!   re-randomisation, flooding, modulus switch).
 //! - [`claim`]: a positive slot's claim: Pedersen commitment, opened masks, Bulletproofs range proof.
+//! - [`descriptor`]: what a kiosk is given of a sealed deployment instead of a watchlist file (signed
+//!   by the issuer, named by the profile).
 //! - [`gallery`]: the issuer's gallery (quantised templates, handles, record keys), sealed under a
 //!   key derived from the authority's master secret.
 //! - [`protocol`]: the bodies of `/v1/sealed/{seed,keys,match,claim}`, written and parsed side by side.
@@ -57,6 +60,7 @@
 #[cfg(feature = "sealed")]
 pub mod authority;
 pub mod claim;
+pub mod descriptor;
 #[cfg(feature = "sealed")]
 pub mod gallery;
 pub mod kiosk;

@@ -78,7 +78,8 @@ impl Kiosk {
     /// (header `Veilwatch-Deployment: deploymentId()`), then `completeKeyCheck(answer)` or
     /// `failKeyCheck(reason)` finishes the load; until then the
     /// current state stays and `status().loading` says why. Throws `KEY_CHECK_PENDING` while a
-    /// check is open.
+    /// check is open. Under sealed custody (`custody: {kind: "sealed", url}`, `watchlist`: the
+    /// sealed deployment's signed descriptor) it is loaded at once, like local custody.
     #[wasm_bindgen(js_name = loadWatchlist)]
     pub fn load_watchlist(&mut self, options: Ts<DeploymentOptions>) -> Result<Option<Vec<u8>>, JsValue> {
         let options = from_ts(options, "loadWatchlist options")?;
@@ -190,8 +191,11 @@ impl Kiosk {
     }
 
     /// Finishes the blind match of `processFrame`'s query `id` with the body of the authority's
-    /// answer to it (`POST {authority}/v1/evaluate` with the query's `body`): the alerts it raises,
-    /// the counters, and `matchingError` if the answer was malformed. An answer whose proof fails
+    /// answer to it (`POST {authority}{path}` with the query's `body`): the alerts it raises,
+    /// the counters, and `matchingError` if the answer was malformed. Under sealed custody a query
+    /// is one step of a face, and the result's `queries` holds the next step (or the next face's
+    /// first), sent the same way; the face's BFV secret key lives in this wasm memory only and is
+    /// dropped by `stop()`. An answer whose proof fails
     /// (`AUTHORITY_ANSWER_UNVERIFIED`) pauses matching until the deployment is loaded again: the
     /// audit log records it and `status().paused` says why. The query is wiped either way. Throws `QUERY_UNKNOWN` if it was already answered, timed out or its face left.
     #[wasm_bindgen(js_name = completeQuery)]

@@ -96,7 +96,7 @@ export class VeilwatchKiosk extends EventTarget {
     this.#anchors = auditAnchors({
       engineHead: () => this.auditHead(),
       kioskKey: () => this.#key,
-      authority: () => (this.#deployment?.custody.kind === 'authority' ? this.#deployment.custody.url : null),
+      authority: () => (['authority', 'sealed'].includes(this.#deployment?.custody.kind) ? this.#deployment.custody.url : null),
       deployment: () => this.#deploymentId,
       show: (counts) => this.#emit('anchor', { ...counts }),
     });

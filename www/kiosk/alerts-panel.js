@@ -35,7 +35,10 @@ function describe(item, alert) {
     item.dataset.photoUrl = url;
     reference.prepend(img);
   }
-  const agreement = `${collisions} of ${tables} tables agree (implied similarity ${impliedCosine.toFixed(2)}).`;
+  // Sealed custody has no tables: the kiosk learns only that the similarity reached the threshold.
+  const agreement = tables > 0
+    ? `${collisions} of ${tables} tables agree (implied similarity ${impliedCosine.toFixed(2)}).`
+    : `The sealed comparison at the authority found a similarity of at least ${impliedCosine.toFixed(2)}.`;
   const text = item.querySelector('p');
   text.textContent = record
     ? `Alert ${alert.id}: ${record.label} (${record.referenceId}, ${record.category}) — ${agreement} Source: ${record.source}.`

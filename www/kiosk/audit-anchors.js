@@ -14,7 +14,7 @@ const ANCHOR_PATH = '/v1/anchor';
 
 /**
  * The page's anchoring. `engineHead()` resolves with the engine's `{seq, head}` (or undefined),
- * `kioskKey()` is the key or null, `authority()` the authority URL in authority custody or null,
+ * `kioskKey()` is the key or null, `authority()` the authority URL in authority or sealed custody or null,
  * `deployment()` the loaded deployment's id (32 hex) or null, and `show(counts)` displays
  * `{signedSeq, signedAt, sent, failed, lastFailure}`.
  */

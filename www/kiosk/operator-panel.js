@@ -1,8 +1,14 @@
 // The operator's panel: the deployment to load (watchlist file, its signed profile, issuer key, and
-// custody: a local PRF key or an authority URL), the kiosk's configuration from the deployment
+// custody: a local PRF key or an authority URL; a sealed deployment's descriptor in place of the
+// watchlist means sealed custody at that authority), the kiosk's configuration from the deployment
 // folder (the overseer's key), whether "Enrol me" is available, the kiosk key and the audit log export.
 
 const $ = (id) => document.getElementById(id);
+
+/** The first line of a sealed deployment's descriptor (src/sealed/descriptor.rs). */
+const SEALED_DESCRIPTOR_MAGIC = new TextEncoder().encode('VEILWATCH-SEALED-DEPLOYMENT-V1\n');
+
+const startsWith = (bytes, prefix) => bytes.length >= prefix.length && prefix.every((b, i) => bytes[i] === b);
 
 /** A problem with the form itself, found before anything is sent to the engine. */
 export class FormProblem extends Error {}
@@ -18,11 +24,14 @@ export async function readDeployment(kioskPublicKey) {
   const profileFile = $('profile-file').files[0];
   if (!profileFile) throw new FormProblem('Choose the deployment profile (.vwp) the issuer signed for this watchlist: a deployment runs only under its profile.');
   const authority = $('authority-url').value.trim();
-  const deployment = {
-    watchlist: new Uint8Array(await file.arrayBuffer()),
-    issuerKey: $('issuer-key').value,
-    custody: authority ? { kind: 'authority', url: authority } : { kind: 'local', prfKey: $('prf-key').value },
-  };
+  const watchlist = new Uint8Array(await file.arrayBuffer());
+  // A sealed deployment's descriptor (enroll --custody sealed writes FILE.deployment) stands where
+  // the watchlist would: the list itself stays sealed at the authority.
+  const sealed = startsWith(watchlist, SEALED_DESCRIPTOR_MAGIC);
+  if (sealed && !authority) throw new FormProblem('This is a sealed deployment: enter the authority URL the issuer gave you.');
+  let custody = { kind: 'local', prfKey: $('prf-key').value };
+  if (authority) custody = { kind: sealed ? 'sealed' : 'authority', url: authority };
+  const deployment = { watchlist, issuerKey: $('issuer-key').value, custody };
   deployment.profile = await profileFile.text();
   if (kioskPublicKey) deployment.kioskPublicKey = kioskPublicKey;
   return deployment;

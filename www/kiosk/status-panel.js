@@ -18,22 +18,35 @@ export function showWatchlist(status) {
   }
   const hours = Math.max(0, status.secondsLeft / 3600);
   const left = hours >= 48 ? `${Math.floor(hours / 24)} days` : `${hours.toFixed(1)} hours`;
+  // Sealed custody has no tables: its threshold is a similarity, in thousandths.
+  const threshold = status.tables > 0
+    ? `threshold ${status.threshold} of ${status.tables} tables`
+    : `threshold: similarity ${(status.threshold / 1000).toFixed(2)}`;
+  const size = status.tables > 0 ? 'the file reveals only its size class' : 'the authority\'s gallery, padded to its size class';
   $('watchlist-status').textContent =
-    `up to ${status.entries} entries (the file reveals only its size class) · custody ${status.custody} (${status.custodyNote}) · ` +
-    `threshold ${status.threshold} of ${status.tables} tables · at most ${status.queryRatePerMinute} faces matched a minute · ` +
+    `up to ${status.entries} entries (${size}) · custody ${status.custody} (${status.custodyNote}) · ` +
+    `${threshold} · at most ${status.queryRatePerMinute} faces matched a minute · ` +
     `valid until ${status.validUntil} (${left} left)`;
   const target = status.targetFpir ? ` (chosen for ${status.targetFpir} per passer-by)` : '';
+  const issuer = status.issuerFalseAlerts;
+  const issuerText = issuer
+    ? `the issuer's estimate for this list's own entries: ${perThousand(issuer.per1000)} (95% interval ` +
+      `${perThousand(issuer.per1000Ci95[0])}–${perThousand(issuer.per1000Ci95[1])}; ${issuer.calibration})`
+    : '';
+  if (status.expectedFalseAlertsPer1000 == null) {
+    // No shipped calibration for this custody (sealed): only what the issuer measured, if anything.
+    $('false-alerts').textContent = issuer
+      ? `Expected false alerts per 1 000 passers-by${target}: ${issuerText}.`
+      : `No calibrated false-alert rate for ${status.custody} custody at this threshold: the issuer recorded none in the profile.`;
+    $('group-rates').textContent = '';
+    return;
+  }
   $('false-alerts').textContent =
     `Expected false alerts per 1 000 passers-by at most, for this size class and threshold${target}: ` +
     `${perThousand(status.expectedFalseAlertsPer1000)} (95% interval ${perThousand(status.expectedFalseAlertsCi95[0])}–` +
     `${perThousand(status.expectedFalseAlertsCi95[1])}; from ${status.falseAlertsCalibration}) · estimated share of watchlisted people's tracks that alert: ` +
     `${percent(status.estimatedTrueMatchRate)}`;
-  const issuer = status.issuerFalseAlerts;
-  if (issuer) {
-    $('false-alerts').textContent +=
-      ` · the issuer's estimate for this list's own entries: ${perThousand(issuer.per1000)} (95% interval ` +
-      `${perThousand(issuer.per1000Ci95[0])}–${perThousand(issuer.per1000Ci95[1])}; ${issuer.calibration})`;
-  }
+  if (issuer) $('false-alerts').textContent += ` · ${issuerText}`;
   const groups = status.groupRates ?? [];
   const strangers = groups.filter((g) => g.falseAlertsPer1000 !== undefined);
   const watchlisted = groups.filter((g) => g.trueMatchRate !== undefined);

@@ -14,7 +14,9 @@
 //! 0600) for `veilwatch registration deployment --materials` to hand to the authority. Under
 //! `--custody sealed` no watchlist is written: `FILE` is the sealed registration material
 //! ([`SealedEnrolment`]) for `veilwatch registration deployment --sealed`, the gallery of quantised
-//! templates sealed for the authority and the reviewer materials; the list never goes to a kiosk.
+//! templates sealed for the authority and the reviewer materials; the list never goes to a kiosk,
+//! which is given `FILE.deployment` instead, the deployment's descriptor signed by the issuer
+//! (`veilwatch::sealed::descriptor`), which the profile names.
 
 use std::path::{Path, PathBuf};
 
@@ -311,6 +313,30 @@ fn sealed_enrolment(
     })
 }
 
+/// The descriptor kiosks are given of the sealed deployment `file` (`sealed::descriptor`): its id,
+/// model, window and threshold, its rows padded to whole blocks, and the SHA-256 of its sealed
+/// gallery.
+fn sealed_descriptor(file: &SealedEnrolment) -> Result<veilwatch::sealed::descriptor::SealedDescriptor> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    use veilwatch::sealed::params::DEGREE;
+    let gallery = base64::engine::general_purpose::STANDARD.decode(&file.sealed_gallery)?;
+    Ok(veilwatch::sealed::descriptor::SealedDescriptor {
+        deployment: file.deployment.clone(),
+        model_id: file.model_id.clone(),
+        valid_from: format_utc(file.not_before),
+        valid_until: format_utc(file.not_after),
+        threshold_milli: (file.threshold * 1000.0).round() as u16,
+        rows: u32::try_from(file.entries.div_ceil(DEGREE) * DEGREE)?,
+        gallery_sha256: veilwatch::hex::hex(&sha2::Sha256::digest(gallery)),
+    })
+}
+
+/// `FILE.deployment` beside the sealed registration material `FILE`: the signed descriptor a kiosk loads.
+pub fn descriptor_path(material: &Path) -> PathBuf {
+    beside(material, ".deployment")
+}
+
 /// `FILE.materials.json` beside the watchlist `FILE`.
 pub fn materials_path(watchlist: &Path) -> PathBuf {
     beside(watchlist, ".materials.json")
@@ -379,15 +405,21 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
     if matches!(args.custody, CustodyArg::Sealed) {
         let enrolled = entries.len();
         let file = sealed_enrolment(&args, entries, engine.model_id(), valid_from, valid_until)?;
+        let descriptor = sealed_descriptor(&file)?.sign(&issuer)?;
         replace_secret(&args.out, &serde_json::to_vec_pretty(&file)?)?;
+        let descriptor_path = descriptor_path(&args.out);
+        std::fs::write(&descriptor_path, descriptor)
+            .with_context(|| format!("cannot write {}", descriptor_path.display()))?;
         eprintln!(
             "{}: sealed registration material of {enrolled} people from {photos} photos ({skipped} without a usable \
-             face), deployment {}, threshold {:.2}, valid {} – {}; for `veilwatch registration deployment --sealed`",
+             face), deployment {}, threshold {:.2}, valid {} – {}; for `veilwatch registration deployment --sealed`. \
+             {}: the signed descriptor kiosks load in its place (name it in the profile: `profile sign --watchlist`)",
             args.out.display(),
             file.deployment,
             file.threshold,
             format_utc(valid_from),
-            format_utc(valid_until)
+            format_utc(valid_until),
+            descriptor_path.display()
         );
         return Ok(());
     }

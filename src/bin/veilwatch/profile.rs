@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use veilwatch::blind::format::Watchlist;
 use veilwatch::governance::profile::{cosign, Custody, EstimateFile, Profile, SignedProfile};
 use veilwatch::hex::hex;
+use veilwatch::sealed::descriptor::VerifiedDescriptor;
 use veilwatch::time::now_unix;
 
 use crate::files::{read, write_atomically};
@@ -18,7 +19,9 @@ use crate::key_files;
 #[derive(Subcommand)]
 pub enum ProfileCommand {
     /// Sign a profile (JSON without watchlistSha256) for a watchlist. Under authority custody the
-    /// custody's authorityPublicKey is filled in from the watchlist's header.
+    /// custody's authorityPublicKey is filled in from the watchlist's header; under sealed custody
+    /// the "watchlist" is the sealed deployment's descriptor (`enroll --custody sealed` writes
+    /// FILE.deployment), and the template's threshold is its thresholdMilli.
     Sign {
         #[arg(long)]
         keys: PathBuf,
@@ -94,7 +97,7 @@ fn sign(
         Profile::from_template(&read(&template)?, &file).with_context(|| template.display().to_string())?;
     let issuer = key_files::issuer_secret(&keys)?;
     if let Custody::Authority { authority_public_key, .. } = &mut profile.custody {
-        let parsed = Watchlist::parse(file, &issuer.verifying_key())
+        let parsed = Watchlist::parse(file.clone(), &issuer.verifying_key())
             .with_context(|| format!("cannot read the deployment key of {}", watchlist.display()))?;
         let Some(key) = parsed.header.authority_key.map(|k| hex(&k)) else {
             bail!("{} is a local-custody watchlist; its profile cannot name authority custody", watchlist.display());
@@ -106,6 +109,27 @@ fn sign(
             ),
             _ => *authority_public_key = Some(key),
         }
+    }
+    let descriptor = veilwatch::sealed::descriptor::looks_like_descriptor(&file);
+    match &profile.custody {
+        Custody::Sealed { .. } => {
+            let sealed = VerifiedDescriptor::parse(&file, &issuer.verifying_key()).with_context(|| {
+                format!("{} is not a sealed deployment's descriptor signed by this issuer (enroll --custody sealed writes FILE.deployment)", watchlist.display())
+            })?;
+            let threshold = sealed.descriptor.threshold_milli;
+            if profile.threshold != threshold {
+                bail!(
+                    "the template's threshold is {}, but the sealed deployment compares at {threshold} (thousandths of \
+                     cosine); kiosks refuse a profile whose threshold is not the list's",
+                    profile.threshold
+                );
+            }
+        }
+        _ if descriptor => bail!(
+            "{} is a sealed deployment's descriptor; its profile names sealed custody: {{\"kind\": \"sealed\", \"url\": …}}",
+            watchlist.display()
+        ),
+        _ => {}
     }
     for key in kiosk_keys {
         let key = hex(&key_files::public_key(key).context("--kiosk-key")?.to_bytes());
