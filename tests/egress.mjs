@@ -17,7 +17,11 @@
 //   elements (a blinded VOPRF query: frame or embedding bytes pass for one 32-byte chunk in ~16);
 //   POST /v1/key-check with exactly one such element; POST /v1/anchor with a signed audit head
 //   (exactly kioskKey, seq, head, time, signature, each of its format); POST /v1/disclose with
-//   exactly {handle: 32 hex digits, proof: 64 hex digits}; nothing else (no GET: an anchor history
+//   exactly {handle: 32 hex digits, proof: 64 hex digits}; under sealed custody (src/sealed/protocol.rs)
+//   POST /v1/sealed/seed with no body, /v1/sealed/keys as seed id ‖ c0 length ‖ c0 ‖ rotation key,
+//   /v1/sealed/match as seed id ‖ one c0 (the probe under the kiosk's key: 223 243 bytes),
+//   /v1/sealed/claim as query id ‖ count ‖ count × (block ‖ slot ‖ commitment) and /v1/sealed/prove
+//   as query id ‖ count ‖ count × (length ‖ range proof), each within the authority's limits; nothing else (no GET: an anchor history
 //   is read on the authority's admin listener, never by a kiosk); and only the credential headers,
 //   each of its format, besides the browser's own.
 
@@ -65,7 +69,14 @@ const CREDENTIAL_HEADERS = {
   'veilwatch-authority': /^https?:\/\/[A-Za-z0-9.:[\]-]+$/,
 };
 
-const AUTHORITY_PATHS = ['/v1/evaluate', '/v1/key-check', '/v1/anchor', '/v1/disclose'];
+const AUTHORITY_PATHS = ['/v1/evaluate', '/v1/key-check', '/v1/anchor', '/v1/disclose',
+  '/v1/sealed/seed', '/v1/sealed/keys', '/v1/sealed/match', '/v1/sealed/claim', '/v1/sealed/prove'];
+
+/** Sealed custody's framing (src/sealed/protocol.rs): ids, counts and the ciphertext's size. */
+const SEALED_ID_BYTES = 16;
+const SEALED_C0_BYTES = 223_243;
+const SEALED_MAX_CLAIMED = 64;
+const SEALED_MAX_PROOF_BYTES = 1024;
 
 function exactKeys(value, keys) {
   return value && typeof value === 'object' && !Array.isArray(value)
@@ -107,6 +118,31 @@ function authorityBody(path, body) {
       const request = json(body);
       return exactKeys(request, ['handle', 'proof']) && hexOf(32).test(request.handle) && hexOf(64).test(request.proof)
         ? null : 'a /v1/disclose body must be exactly {handle, proof}';
+    }
+    case '/v1/sealed/seed':
+      return body.length === 0 ? null : 'a /v1/sealed/seed request has no body';
+    case '/v1/sealed/keys': {
+      const c0 = body.length >= SEALED_ID_BYTES + 4 ? body.readUInt32LE(SEALED_ID_BYTES) : -1;
+      return c0 === SEALED_C0_BYTES && body.length > SEALED_ID_BYTES + 4 + c0 && body.length <= 4 << 20
+        ? null : 'a /v1/sealed/keys body must be seed id ‖ c0 length ‖ c0 ‖ rotation key';
+    }
+    case '/v1/sealed/match':
+      return body.length === SEALED_ID_BYTES + SEALED_C0_BYTES ? null : 'a /v1/sealed/match body must be seed id ‖ one query c0';
+    case '/v1/sealed/claim': {
+      const count = body.length >= SEALED_ID_BYTES + 2 ? body.readUInt16LE(SEALED_ID_BYTES) : -1;
+      return count >= 0 && count <= SEALED_MAX_CLAIMED && body.length === SEALED_ID_BYTES + 2 + count * 36
+        ? null : 'a /v1/sealed/claim body must be query id ‖ count ‖ count × (block ‖ slot ‖ commitment)';
+    }
+    case '/v1/sealed/prove': {
+      const count = body.length >= SEALED_ID_BYTES + 2 ? body.readUInt16LE(SEALED_ID_BYTES) : 0;
+      let at = SEALED_ID_BYTES + 2;
+      for (let k = 0; k < count && at + 2 <= body.length; k++) {
+        const length = body.readUInt16LE(at);
+        if (length === 0 || length > SEALED_MAX_PROOF_BYTES) return 'a /v1/sealed/prove proof has no length or is too long';
+        at += 2 + length;
+      }
+      return count >= 1 && count <= SEALED_MAX_CLAIMED && at === body.length
+        ? null : 'a /v1/sealed/prove body must be query id ‖ count ‖ count × (length ‖ range proof)';
     }
     default:
       return `${path} is not an authority path the kiosk uses`;

@@ -172,13 +172,6 @@ function protocolViolation(sent, { authority, kioskKey, deployment }) {
   return null;
 }
 
-/** Whether `violation` (as tests/egress.mjs words one) is only that a POST of sealed custody's
- * protocol to `authority` is not on the egress allowlist, which does not list those paths yet. */
-function onlyUnlistedSealedPath(violation, authority) {
-  const found = violation.match(/^POST (\S+?)(\/v1\/sealed\/[a-z]+) \(\d+ bytes\): (\S+) is not an authority path the kiosk uses$/);
-  return Boolean(found) && found[1] === authority && SEALED_PATHS.includes(found[2]) && found[3] === found[2];
-}
-
 /** What `sent` went to, for a failure message: `METHOD PATH status` each. */
 const describeRequests = (sent) => `Requests: ${sent.map((r) => `${r.method} ${r.path} ${r.status ?? 'pending'}`).join(', ') || 'none'}.`;
 
@@ -361,17 +354,16 @@ describe('sealed custody in the browser kiosk', { skip: !haveData }, () => {
     assert.ok(!authorityRequests(authority.log()).some((line) => /\/v1\/(evaluate|disclose|key-check)/.test(line)));
   });
 
-  // tests/egress.mjs checks every request of these browsers against G1's allowlist, which does not
-  // list sealed custody's paths yet: their requests are checked here instead (protocolViolation:
-  // path, signature, body framing), over everything either kiosk sent, and only those are taken out
-  // of the egress check; anything else the kiosks sent still fails it.
-  test('everything else the kiosks sent is within the egress allowlist (G1)', async () => {
+  // tests/egress.mjs checks every request of these browsers against G1's allowlist (sealed custody's
+  // paths with their bodies' framing among them), and protocolViolation checks the protocol itself
+  // (path, signature, body framing) over everything either kiosk sent.
+  test('everything the kiosks sent is within the egress allowlist (G1)', async () => {
     for (const kiosk of [kiosks.listed, kiosks.strangers]) {
       kiosk.closed = true;
       const violations = await kiosk.browser.closeTakingViolations();
       assert.equal(protocolViolation(kiosk.sent, { authority: authorityOrigin, kioskKey: kiosk.kioskKey, deployment }), null,
         describeRequests(kiosk.sent));
-      assert.deepEqual(violations.filter((v) => !onlyUnlistedSealedPath(v, authorityOrigin)), []);
+      assert.deepEqual(violations, []);
     }
   });
 });
