@@ -151,5 +151,79 @@ fn the_issuer_builds_a_cohort_enrols_against_it_and_signs_the_estimate_into_the_
     std::fs::write(scratch.join("other.cohort"), other.to_bytes()).unwrap();
     let said = refused(enrol(&path("other.cohort")));
     assert!(said.contains("built with the model `another-model`") && said.contains("build it again"), "{said}");
+
+    sealed_custody_chooses_its_threshold_from_the_cohort_and_the_kiosk_shows_the_estimate(&models, &scratch);
     std::fs::remove_dir_all(&scratch).unwrap();
+}
+
+/// Sealed custody against the same cohort: `--target-fpir` chooses the sealed threshold (exact
+/// quantised scores, no model), the estimate is written beside the registration material, bound to
+/// its descriptor, signed into the profile, and shown by a kiosk that loads the deployment.
+fn sealed_custody_chooses_its_threshold_from_the_cohort_and_the_kiosk_shows_the_estimate(
+    models: &Path,
+    scratch: &Path,
+) {
+    use veilwatch::kiosk::{CustodyOptions, DeploymentOptions, KioskSession};
+    let path = |name: &str| scratch.join(name).to_str().unwrap().to_owned();
+    let enrol = |extra: &[&str]| {
+        let (people, keys, out) = (path("people"), path("keys"), path("list.sealed.json"));
+        let mut args = vec!["enroll", &people, "--keys", &keys, "--out", &out];
+        args.extend_from_slice(&["--custody", "sealed", "--valid-until", "2099-01-01"]);
+        args.extend_from_slice(extra);
+        veilwatch(models, &args)
+    };
+    let said = refused(enrol(&["--target-fpir", "1/100"]));
+    assert!(said.contains("give --stranger-cohort FILE too"), "{said}");
+    let said = ok(enrol(&["--target-fpir", "1/100", "--stranger-cohort", &path("strangers.cohort")]));
+    assert!(
+        said.contains("sealed threshold") && said.contains("exact quantised scores against a cohort of"),
+        "{said}"
+    );
+    let descriptor = std::fs::read(scratch.join("list.sealed.json.deployment")).unwrap();
+    let text = String::from_utf8(descriptor.clone()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+    let estimate: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(scratch.join("list.sealed.json.false-alerts.json")).unwrap()).unwrap();
+    let threshold = json["thresholdMilli"].as_u64().unwrap();
+    assert_eq!(estimate["threshold"].as_u64(), Some(threshold), "the estimate is for the chosen threshold");
+    let per_1000 = estimate["falseAlertEstimate"]["per1000"].as_f64().unwrap();
+    assert!(per_1000 <= 10.0, "at most 1 in 100 of the cohort alerts: {per_1000} per 1 000");
+
+    let kiosk = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let kiosk_hex = veilwatch::hex::hex(kiosk.verifying_key().as_bytes());
+    let url = "http://127.0.0.1:9";
+    let template = format!(
+        r#"{{"purpose":"CLI test","legalBasis":"test","operator":"Veilwatch CI","location":"bench",
+        "validFrom":"2020-01-01T00:00:00Z","validUntil":"2099-01-01T00:00:00Z","threshold":{threshold},
+        "thresholdFloor":{threshold},"custody":{{"kind":"sealed","url":"{url}"}},"queryRatePerMinute":60,
+        "notice":"n","contact":"c"}}"#
+    );
+    std::fs::write(scratch.join("sealed-template.json"), template).unwrap();
+    let keys = path("keys");
+    let mut sign = vec!["profile", "sign", "--keys", &keys, "--watchlist"];
+    let (descriptor_path, template_path, estimate_path) =
+        (path("list.sealed.json.deployment"), path("sealed-template.json"), path("list.sealed.json.false-alerts.json"));
+    sign.extend_from_slice(&[&descriptor_path, "--template", &template_path, "--false-alerts", &estimate_path]);
+    let out = path("sealed.vwp");
+    sign.extend_from_slice(&["--kiosk-key", &kiosk_hex, "--out", &out]);
+    ok(veilwatch(models, &sign));
+    let profile = std::fs::read_to_string(scratch.join("sealed.vwp")).unwrap();
+    assert!(profile.contains("exact quantised scores"), "{profile}");
+
+    let issuer = common::kiosk::issuer_key(&scratch.join("keys"));
+    let mut session = KioskSession::new(common::engine().unwrap());
+    let options = DeploymentOptions {
+        watchlist: descriptor,
+        issuer_key: veilwatch::hex::hex(issuer.verifying_key().as_bytes()),
+        profile: Some(profile),
+        custody: CustodyOptions::Sealed { url: url.into() },
+        kiosk_public_key: Some(kiosk_hex),
+    };
+    let now = veilwatch::time::now_unix();
+    assert!(session.begin_load_deployment(options, now).unwrap().is_none(), "loaded without a round trip");
+    let status = session.status(now);
+    assert_eq!((status.custody, u64::from(status.threshold)), (Some("bfv-sealed"), threshold));
+    let shown = status.issuer_false_alerts.expect("the kiosk shows the issuer's estimate");
+    assert_eq!(shown.per_1000, per_1000);
+    assert!(status.expected_false_alerts_per_1000.is_none(), "and no LSH calibration");
 }

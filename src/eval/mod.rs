@@ -1,7 +1,7 @@
 //! Measuring the system: verification and identification [`metrics`], the folder layout datasets
 //! come in ([`dataset`]), the evaluation [`protocol`] that `veilwatch eval` and the accuracy test
 //! run and its HTML [`report`], the issuer's [`per_entry`] estimates against a stranger
-//! [`cohort`], and how small the detector's input can be ([`detection_scale`]). The calibration
+//! [`cohort`] (and sealed custody's, [`sealed_cohort`]), and how small the detector's input can be ([`detection_scale`]). The calibration
 //! model, the shipped calibration and the charts the kiosk also shows are [`crate::calibration`]'s.
 
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
@@ -22,3 +22,5 @@ pub mod protocol;
 pub mod recipes;
 #[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
 pub mod report;
+#[cfg(all(feature = "pipeline", not(target_arch = "wasm32")))]
+pub mod sealed_cohort;

@@ -33,8 +33,10 @@ use veilwatch::calibration::shipped;
 use veilwatch::eval::cohort::{Cohort, PipelineIdentity};
 use veilwatch::eval::dataset::{list_identities, Identity};
 use veilwatch::eval::per_entry::{CohortCosines, PerEntryEstimate, OUTLIER_FACTOR};
+use veilwatch::eval::sealed_cohort::SealedCohortScores;
 use veilwatch::governance::profile::{parse_rate, EstimateFile, RecordedEstimate};
 use veilwatch::pipeline::{reference_photo, Engine};
+use veilwatch::sealed::quantise::Quantised;
 use veilwatch::time::{format_utc, now_unix, parse_utc};
 use veilwatch::Embedding;
 
@@ -118,7 +120,8 @@ pub struct EnrollArgs {
     #[arg(long, requires = "stranger_cohort")]
     drop_outliers: bool,
     /// Sealed custody: the cosine threshold the authority compares quantised templates against
-    /// (0.36: the threshold the sealed attack tests use; not yet chosen from a target FPIR).
+    /// (0.36: the threshold the sealed attack tests use). With --target-fpir and a
+    /// --stranger-cohort the threshold is chosen from the cohort instead.
     #[arg(long, default_value_t = 0.36)]
     sealed_threshold: f32,
     /// Sealed custody: the probability that an answer carries a decoy positive.
@@ -267,6 +270,7 @@ fn report_outliers(estimate: &PerEntryEstimate, names: &[String], dataset: &Path
 fn sealed_enrolment(
     args: &EnrollArgs,
     entries: Vec<Enrolment>,
+    threshold_milli: u16,
     model_id: &str,
     valid_from: i64,
     valid_until: i64,
@@ -276,7 +280,6 @@ fn sealed_enrolment(
     use veilwatch::blind::material::{random_handle, Material, MaterialKeys};
     use veilwatch::blind::record::{class_of, random_record_key};
     use veilwatch::sealed::gallery::{Gallery, GalleryEntry};
-    use veilwatch::sealed::quantise::Quantised;
 
     if entries.is_empty() {
         bail!("no face was enrolled: nothing to register");
@@ -294,11 +297,8 @@ fn sealed_enrolment(
         materials.push(Material::new(&handle, &keys.verifier(), &sealed));
         gallery_entries.push(GalleryEntry { handle, record_key, template: Quantised::of(&entry.template) });
     }
-    let gallery = Gallery {
-        threshold_milli: (args.sealed_threshold * 1000.0).round() as u16,
-        decoy_milli: (args.decoy_rate * 1000.0).round() as u16,
-        entries: gallery_entries,
-    };
+    let gallery =
+        Gallery { threshold_milli, decoy_milli: (args.decoy_rate * 1000.0).round() as u16, entries: gallery_entries };
     let sealed_gallery = base64::engine::general_purpose::STANDARD.encode(gallery.seal(&master, &deployment));
     Ok(SealedEnrolment {
         custody: SEALED_CUSTODY.to_owned(),
@@ -311,6 +311,25 @@ fn sealed_enrolment(
         sealed_gallery,
         materials,
     })
+}
+
+/// Sealed custody's threshold in thousandths: for `--target-fpir`, the lowest whose false alerts
+/// against the stranger cohort meet the target; else `--sealed-threshold`.
+fn sealed_threshold(args: &EnrollArgs, scores: Option<&SealedCohortScores>) -> Result<u16> {
+    let (Some(target), Some(scores)) = (&args.target_fpir, scores) else {
+        return Ok((args.sealed_threshold * 1000.0).round() as u16);
+    };
+    let rate = parse_rate(target).with_context(|| format!("--target-fpir `{target}` is not a rate like 1/6000"))?;
+    let chosen = scores.threshold_for_fpir(rate).with_context(|| {
+        format!("no sealed threshold keeps these entries within {target} false alerts against the stranger cohort")
+    })?;
+    eprintln!(
+        "--target-fpir {target}: sealed threshold {:.3} (the lowest at which at most {target} of the cohort's {} \
+         strangers alert)",
+        f32::from(chosen) / 1000.0,
+        scores.strangers()
+    );
+    Ok(chosen)
 }
 
 /// The descriptor kiosks are given of the sealed deployment `file` (`sealed::descriptor`): its id,
@@ -357,11 +376,14 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
     let engine = load_engine(models)?;
     let issuer = key_files::issuer_secret(&args.keys)?;
     if matches!(args.custody, CustodyArg::Sealed) {
-        if args.target_fpir.is_some() || args.stranger_cohort.is_some() {
+        if args.target_fpir.is_some() && args.stranger_cohort.is_none() {
             bail!(
-                "--target-fpir and --stranger-cohort choose the LSH threshold m; sealed custody compares quantised \
-                 templates against --sealed-threshold"
+                "sealed custody chooses its threshold for --target-fpir from a stranger cohort (no shipped \
+                 calibration covers it): give --stranger-cohort FILE too"
             );
+        }
+        if args.drop_outliers {
+            bail!("--drop-outliers names entries by the LSH estimate; it does not apply to sealed custody");
         }
         if !(0.0..1.0).contains(&args.sealed_threshold) || !(0.0..=1.0).contains(&args.decoy_rate) {
             bail!("--sealed-threshold must be in (0, 1) and --decoy-rate in [0, 1]");
@@ -404,8 +426,27 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
     let skipped = people.len() - entries.len();
     if matches!(args.custody, CustodyArg::Sealed) {
         let enrolled = entries.len();
-        let file = sealed_enrolment(&args, entries, engine.model_id(), valid_from, valid_until)?;
+        let scores = cohort.as_ref().map(|c| {
+            let templates: Vec<Quantised> = entries.iter().map(|e| Quantised::of(&e.template)).collect();
+            let strangers: Vec<Quantised> = c.strangers().iter().map(Quantised::of).collect();
+            SealedCohortScores::new(&templates, &strangers)
+        });
+        let threshold_milli = sealed_threshold(&args, scores.as_ref())?;
+        let file = sealed_enrolment(&args, entries, threshold_milli, engine.model_id(), valid_from, valid_until)?;
         let descriptor = sealed_descriptor(&file)?.sign(&issuer)?;
+        if let Some(scores) = &scores {
+            let estimate = scores.estimate(threshold_milli);
+            eprintln!("expected false alerts per 1 000 passers-by at {:.3}: {}", file.threshold, describe(&estimate));
+            let recorded = RecordedEstimate {
+                per_1000: estimate.per_1000,
+                per_1000_ci95: estimate.per_1000_ci95,
+                calibration: estimate.calibration,
+            };
+            let path = false_alerts_path(&args.out);
+            let json = serde_json::to_vec_pretty(&EstimateFile::new(descriptor.as_bytes(), threshold_milli, recorded))?;
+            write_atomically(&path, &json)?;
+            eprintln!("{}: the cohort's estimate, for `profile sign --false-alerts`", path.display());
+        }
         replace_secret(&args.out, &serde_json::to_vec_pretty(&file)?)?;
         let descriptor_path = descriptor_path(&args.out);
         std::fs::write(&descriptor_path, descriptor)
