@@ -35,7 +35,11 @@ struct SentFace {
 
 struct WaitingFace {
     track: u32,
-    quantised: Quantised,
+    /// Boxed, so that the queue's ring buffer (live memory, which the zero-on-free allocator never
+    /// wipes) holds only a pointer: a popped element's bytes stay in the buffer's slot, and an
+    /// inline probe would outlive its face there (tests/e2e/wasm_heap.test.mjs found exactly that).
+    /// The box is zeroised where it is when the face is dropped.
+    quantised: Box<Quantised>,
     probe: ProbeCrop,
 }
 
@@ -68,7 +72,7 @@ impl SealedFaces {
     }
 
     /// Queues `track`'s probe (quantised here); refused, with why, when [`MAX_WAITING`] faces wait.
-    pub fn enqueue(&mut self, track: u32, quantised: Quantised, probe: ProbeCrop) -> Result<(), String> {
+    pub fn enqueue(&mut self, track: u32, quantised: Box<Quantised>, probe: ProbeCrop) -> Result<(), String> {
         if self.waiting.len() >= MAX_WAITING {
             return Err(format!(
                 "sealed custody: {MAX_WAITING} faces already wait for the authority; this one was not matched"

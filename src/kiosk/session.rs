@@ -642,8 +642,9 @@ impl KioskSession {
                     }
                 }
                 Custody::Sealed { .. } => {
-                    // Quantised at once: the float embedding stays in `requests`, wiped with it.
-                    let quantised = Quantised::of(&request.embedding);
+                    // Quantised at once, into its box (see `sealed_faces`; the stack's copy is
+                    // wiped by the wasm facade): the float embedding stays in `requests`.
+                    let quantised = Box::new(Quantised::of(&request.embedding));
                     let queued = match &mut self.sealed {
                         Some(sealed) => sealed.enqueue(request.track, quantised, probe()),
                         None => Err("sealed custody: no session for the loaded deployment".into()),

@@ -201,16 +201,20 @@ impl Claim {
     }
 }
 
-/// Where the face in progress is: what the request just returned is waiting for.
+/// Where the face in progress is: what the request just returned is waiting for. The probe is
+/// boxed: `std::mem::replace(&mut self.waiting, Waiting::Idle)` moves a variant's payload out but
+/// leaves its bytes in the field, where an inline probe would outlive its face in live memory
+/// (tests/e2e/wasm_heap.test.mjs found exactly that); a box leaves only a pointer there, and is
+/// zeroised where it lies when the face ends.
 enum Waiting {
     /// No face in progress.
     Idle,
     /// `/v1/sealed/seed` for a new key pair's public key.
-    KeySeed { probe: Quantised },
+    KeySeed { probe: Box<Quantised> },
     /// `/v1/sealed/keys`: the key pair is registered once it is answered.
-    Keys { probe: Quantised, kiosk: SealedKiosk },
+    Keys { probe: Box<Quantised>, kiosk: SealedKiosk },
     /// `/v1/sealed/seed` for this face's query.
-    QuerySeed { probe: Quantised },
+    QuerySeed { probe: Box<Quantised> },
     /// `/v1/sealed/match`.
     Match { query_id: [u8; 16] },
     /// `/v1/sealed/claim`, then `/v1/sealed/prove`.
@@ -264,7 +268,7 @@ impl SealedSession {
             return Err(SessionError::FaceInProgress);
         }
         self.outcome = FaceOutcome::default();
-        let probe = probe.clone();
+        let probe = Box::new(probe.clone());
         if self.kiosk.is_none() || self.faces_on_key >= FACES_PER_KEY {
             // A new key pair: the old one (if any) is dropped now, whatever happens next.
             self.kiosk = None;
@@ -379,7 +383,7 @@ impl SealedSession {
     }
 
     /// The query's seed: the one the last answer named, else a fresh one from the authority.
-    fn query(&mut self, probe: Quantised) -> Result<Request, SessionError> {
+    fn query(&mut self, probe: Box<Quantised>) -> Result<Request, SessionError> {
         match self.next.take() {
             Some(seed) => self.encrypt(probe, seed),
             None => {
@@ -390,7 +394,7 @@ impl SealedSession {
     }
 
     /// The match request: `probe` encrypted against `seed`, which is spent from here on.
-    fn encrypt(&mut self, probe: Quantised, seed: IssuedSeed) -> Result<Request, SessionError> {
+    fn encrypt(&mut self, probe: Box<Quantised>, seed: IssuedSeed) -> Result<Request, SessionError> {
         if !self.used_seeds.insert(seed.seed) {
             // Not an honest authority: start again under a new key pair.
             self.kiosk = None;

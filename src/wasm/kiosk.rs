@@ -211,8 +211,11 @@ impl Kiosk {
     /// `QUERY_UNKNOWN` like `completeQuery`.
     #[wasm_bindgen(js_name = failQuery)]
     pub fn fail_query(&mut self, id: u32, reason: &str) -> Result<Ts<QueryResult>, JsValue> {
-        let result = self.session.fail_query(id, reason).map_err(js_error)?;
-        to_ts(&result)
+        // Under sealed custody a failure starts the next waiting face (its probe encrypted here).
+        with_stack_wiped(|| {
+            let result = self.session.fail_query(id, reason).map_err(js_error)?;
+            to_ts(&result)
+        })
     }
 
     /// Finishes the disclosure of alert `alert`'s reviewer material (authority custody) with the

@@ -7,7 +7,9 @@
 //   activation of its optimised graph; the aligned crop (RGB, and RGBA as the reviewer's probe); the
 //   recogniser's input planes and every activation (the padded, normalised input and the
 //   un-normalised embedding among them); the embedding and the track's running sums; the L LSH
-//   codes, PRF inputs, PRF outputs and bucket keys of its blind match.
+//   codes, PRF inputs, PRF outputs and bucket keys of its blind match; under sealed custody, the
+//   quantised probe (its 128 components as the i64s the kiosk encrypts, and as the u64 slot values
+//   mod t that BFV encodes), after a real round trip to a real `veilwatch authority`.
 //
 // What to look for is computed by the bench package (pkg-bench/, a separate instance with its own
 // memory) from the same frame (`activationRunsOf`, `blindTraceOf`): the same build variant of both
@@ -31,7 +33,10 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { cli, haveLfw, lfw, repo } from '../harness.mjs';
+import { spawn } from 'node:child_process';
+
+import { cli, freePort, haveLfw, lfw, repo } from '../harness.mjs';
+import { signedFetch } from '../../www/kiosk/authority-client.js';
 
 const relaxed = process.env.VEILWATCH_WASM_VARIANT === 'relaxed-simd';
 const wasmFile = relaxed ? 'veilwatch_relaxed_bg.wasm' : 'veilwatch_bg.wasm';
@@ -85,6 +90,23 @@ function patternsOf(frame, deployment) {
   const key = `${createHash('sha256').update(frame).digest('hex')}:${deployment ? 'with' : 'without'} its blind match`;
   if (!computed.has(key)) computed.set(key, computePatterns(frame, deployment));
   return computed.get(key);
+}
+
+/** The plaintext modulus t of sealed custody (src/sealed/params.rs PLAINTEXT_MODULUS). */
+const PLAINTEXT_MODULUS = 1_125_899_906_826_241n;
+
+/** `patterns` and the face's quantised probe as sealed custody holds it (src/sealed/quantise.rs:
+ * round(128·v), half away from zero, within [−63, 63]): runs of 8 components as i64 LE and as the
+ * u64 LE slot values mod t that BFV's SIMD encoding takes. */
+function withSealedProbe(patterns) {
+  const quantised = Array.from(patterns.embedding, (v) => {
+    const x = Math.fround(v * 128);
+    return Math.max(-63, Math.min(63, Math.sign(x) * Math.round(Math.abs(x))));
+  });
+  assert.ok(new Set(quantised).size >= 20, 'the probe is varied enough to be recognised');
+  const i64 = new Uint8Array(new BigInt64Array(quantised.map(BigInt)).buffer);
+  const modT = new Uint8Array(new BigUint64Array(quantised.map((q) => (q < 0 ? PLAINTEXT_MODULUS + BigInt(q) : BigInt(q)))).buffer);
+  return { ...patterns, bytes: { ...patterns.bytes, 'quantised probe (i64)': slices(i64, 64), 'probe slots mod t (u64)': slices(modT, 64) } };
 }
 
 /** Every representation of the face in `frame`, as byte patterns, grouped by kind. `bytes` kinds are
@@ -144,7 +166,7 @@ function computePatterns(frame, deployment) {
   };
   assert.ok(words['detector input and activations'].length > 100, 'the detector\'s activations were sampled');
   assert.ok(words['recogniser input and activations'].length > 100, 'the recogniser\'s activations were sampled');
-  return { bytes, words };
+  return { bytes, words, embedding };
 }
 
 /** How many of each kind of pattern occur anywhere in `memory`, and in which nodes. */
@@ -265,6 +287,45 @@ function scenarios(build, deployment) {
       stage.free();
       return { patterns, trackEnded, stopped };
     },
+    /** A passer-by who is not on the list, under sealed custody (`sealed`: the deployment and the
+     * authority it runs at): the face's first step goes to the authority (a new key pair first, so
+     * the quantised probe waits in the session meanwhile); every step is POSTed, signed, to the real
+     * authority until the face is done, then the track ends, then stop(). The BFV ciphertexts leave;
+     * the probe must not stay. */
+    async sealedStranger(sealed) {
+      const frame = cameraFrame(photo('Tony_Blair', 2));
+      const patterns = withSealedProbe(patternsOf(frame, null));
+      const kiosk = Kiosk.create({ detector, recognizer });
+      kiosk.setAuthorityTimeout(120_000);
+      assert.equal(kiosk.loadWatchlist(sealed.deployment()), undefined, 'a sealed deployment loads without a key check');
+      const t0 = Date.now();
+      kiosk.frameBuffer(W, H).set(frame);
+      let result = kiosk.processFrame(W, H, t0);
+      assert.equal(result.faces.length, 1, 'the face was detected');
+      const queries = [...(result.queries ?? [])];
+      assert.deepEqual(queries.map((q) => q.path), ['/v1/sealed/seed'], 'its first step asks for a new key pair\'s seed');
+      const waiting = scan(build.memory, patterns).found;
+      const paths = [];
+      while (queries.length > 0) {
+        const { id, path, body } = queries.shift();
+        paths.push(path);
+        const response = await signedFetch(sealed.url, { path, body, deploymentHex: kiosk.deploymentId(), kioskKey: sealed.key, timeoutMs: 120_000 });
+        const answered = kiosk.completeQuery(id, new Uint8Array(await response.arrayBuffer()));
+        assert.equal(answered.matchingError, undefined, `${path}: ${answered.matchingError}`);
+        assert.equal(answered.alerts.length, 0, 'a stranger is not on the list');
+        queries.push(...(answered.queries ?? []));
+      }
+      assert.ok(paths.includes('/v1/sealed/match') && paths.includes('/v1/sealed/claim'), paths.join(' '));
+      const answered = scan(build.memory, patterns);
+      kiosk.frameBuffer(W, H).set(blank);
+      result = kiosk.processFrame(W, H, t0 + 3000);
+      assert.equal(result.counters.tracksActive, 0, 'the track ended');
+      const trackEnded = scan(build.memory, patterns);
+      kiosk.stop();
+      const stopped = scan(build.memory, patterns);
+      kiosk.free();
+      return { patterns, waiting, answered, trackEnded, stopped };
+    },
     /** The bare engine: Engine.analyse, then Engine.detect, on the frame. */
     bareEngine() {
       const frame = cameraFrame(photo('Tony_Blair', 2));
@@ -283,9 +344,11 @@ function scenarios(build, deployment) {
 describe('G2 in the wasm heap: nothing of a processed face stays in the WebAssembly.Memory', { skip: !haveData }, () => {
   let scratch;
   let deployment;
+  /** Sealed custody: the deployment (its descriptor and profile), the authority and the kiosk key. */
+  const sealed = { deployment: null, url: null, key: null, authority: null };
   const file = (name) => join(scratch, name);
 
-  before(() => {
+  before(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'veilwatch-heap-'));
     const issuerKey = veilwatch('keygen', '--out', file('keys')).trim();
     const prfKey = readFileSync(file('keys/secret/prf-local.key'), 'utf8').trim();
@@ -301,8 +364,38 @@ describe('G2 in the wasm heap: nothing of a processed face stays in the WebAssem
     veilwatch('profile', 'sign', '--keys', file('keys'), '--watchlist', file('list.vwl'), '--template', file('profile.json'), '--out', file('list.vwp'));
     const profile = readFileSync(file('list.vwp'), 'utf8');
     deployment = () => ({ watchlist: new Uint8Array(readFileSync(file('list.vwl'))), issuerKey, profile, custody: { kind: 'local', prfKey } });
+
+    // The same person under sealed custody, at a real authority, for a kiosk key made here.
+    veilwatch('enroll', file('people'), '--keys', file('keys'), '--out', file('sealed.json'), '--custody', 'sealed', '--valid-until', '2099-01-01');
+    const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
+    sealed.key = { pair, publicHex: Buffer.from(await crypto.subtle.exportKey('raw', pair.publicKey)).toString('hex') };
+    veilwatch('registration', 'deployment', '--keys', file('keys'), '--sealed', file('sealed.json'), '--kiosk-key', sealed.key.publicHex,
+      '--faces-per-minute', '600', '--faces-per-day', '10000', '--faces-total', '100000', '--out', file('sealed.vwr'));
+    sealed.url = `http://127.0.0.1:${await freePort()}`;
+    const descriptor = readFileSync(file('sealed.json.deployment'));
+    const { thresholdMilli } = JSON.parse(descriptor.toString('utf8').split('\n')[1]);
+    writeFileSync(file('sealed-profile.json'), JSON.stringify({
+      ...JSON.parse(readFileSync(file('profile.json'), 'utf8')), custody: { kind: 'sealed', url: sealed.url }, threshold: thresholdMilli, thresholdFloor: thresholdMilli,
+    }));
+    veilwatch('profile', 'sign', '--keys', file('keys'), '--watchlist', file('sealed.json.deployment'), '--template', file('sealed-profile.json'),
+      '--kiosk-key', sealed.key.publicHex, '--out', file('sealed.vwp'));
+    const sealedProfile = readFileSync(file('sealed.vwp'), 'utf8');
+    sealed.deployment = () => ({ watchlist: new Uint8Array(descriptor), issuerKey, profile: sealedProfile, custody: { kind: 'sealed', url: sealed.url }, kioskPublicKey: sealed.key.publicHex });
+    sealed.authority = spawn(cli, ['authority', '--keys', file('keys/authority'), '--listen', sealed.url.slice('http://'.length), '--admin-listen', '127.0.0.1:0', '--register', file('sealed.vwr')], { stdio: 'ignore' });
+    for (let i = 0; ; i++) {
+      try {
+        await fetch(`${sealed.url}/v1/health`);
+        break;
+      } catch (error) {
+        if (i === 200) throw new Error(`veilwatch authority did not come up at ${sealed.url}: ${error.message}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   });
-  after(() => rmSync(scratch, { recursive: true, force: true }));
+  after(() => {
+    sealed.authority?.kill();
+    rmSync(scratch, { recursive: true, force: true });
+  });
 
   describe(`production engine (${production.name})`, () => {
     test('a passer-by who is not on the list: nothing left once the track ends, nor after stop()', () => {
@@ -323,6 +416,17 @@ describe('G2 in the wasm heap: nothing of a processed face stays in the WebAssem
       const { patterns, pending, afterReview } = scenarios(production, deployment).reviewed();
       assert.ok(pending['probe crop (RGBA)'] > 0, 'the scan finds the probe crop while the alert waits for review');
       assert.deepEqual(afterReview.found, nothing(patterns), `nothing is left once it is reviewed and stopped; found: ${afterReview.where.join('; ')}`);
+    });
+
+    test('sealed custody, a passer-by who is not on the list: the quantised probe is gone once the face is answered, and nothing is left once the track ends, nor after stop()', async () => {
+      const { patterns, waiting, answered, trackEnded, stopped } = await scenarios(production, deployment).sealedStranger(sealed);
+      // The positive control: the scan finds the probe where it is (in its box, while the kiosk
+      // registers a key pair before it can encrypt it).
+      assert.equal(waiting['quantised probe (i64)'], patterns.bytes['quantised probe (i64)'].length, 'the scan finds the quantised probe while it waits');
+      assert.equal(answered.found['quantised probe (i64)'] + answered.found['probe slots mod t (u64)'], 0,
+        `no quantised probe is left once the authority answered; found: ${answered.where.join('; ')}`);
+      assert.deepEqual(trackEnded.found, nothing(patterns), `nothing of the passer-by is left after the track ended; found: ${trackEnded.where.join('; ')}`);
+      assert.deepEqual(stopped.found, nothing(patterns), `nor after stop(); found: ${stopped.where.join('; ')}`);
     });
 
     test('the bare Engine: nothing left after analyse() or detect() returns', () => {
