@@ -16,8 +16,11 @@
 // Custody (BENCH_CUSTODIES, default local,voprf): local (the PRF key in the kiosk), and VOPRF
 // custody at a real `veilwatch authority` on loopback (the kiosk key made in the page, the deployment
 // registered for it, every query a signed round trip; alerts arrive when the authority's answer does,
-// so "first frame to alert" includes the round trip). Sealed custody has no kiosk yet (issue 20).
-// VOPRF custody runs the kiosk's default only (two Workers).
+// so "first frame to alert" includes the round trip), and sealed custody (BFV, DESIGN §3.4) at the
+// same authority (`enroll --custody sealed`, the kiosk loading the signed descriptor; each face's
+// steps one after another, so "first frame to alert" includes the faces queued before it).
+// BENCH_CUSTODIES=local,voprf,sealed is the default. The authority custodies run the kiosk's
+// default only (two Workers).
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -76,6 +79,19 @@ function deployment(scratch) {
     '--out', file('list.vwp'));
   veilwatch('enroll', file('people'), '--keys', file('keys'), '--out', file('authority.vwl'), '--custody', 'authority',
     '--valid-until', '2099-01-01');
+  veilwatch('enroll', file('people'), '--keys', file('keys'), '--out', file('sealed.json'), '--custody', 'sealed',
+    '--valid-until', '2099-01-01');
+  const budgets = ['--faces-per-minute', '6000', '--faces-per-day', '1000000', '--faces-total', '10000000',
+    '--disclosures-per-hour', '10000'];
+  /** The profile for custody `custody` naming `list`, signed for the kiosk key `kioskKey`. */
+  const signedProfile = (list, custody, kioskKey, threshold) => {
+    const template = { ...JSON.parse(readFileSync(file('profile.json'), 'utf8')), custody };
+    if (threshold !== undefined) Object.assign(template, { threshold, thresholdFloor: threshold });
+    writeFileSync(file('authority-profile.json'), JSON.stringify(template));
+    veilwatch('profile', 'sign', '--keys', file('keys'), '--watchlist', list, '--template', file('authority-profile.json'),
+      '--kiosk-key', kioskKey, '--out', file('authority.vwp'));
+    return readFileSync(file('authority.vwp'), 'utf8');
+  };
   return {
     local: {
       watchlist: [...readFileSync(file('list.vwl'))], issuerKey, profile: readFileSync(file('list.vwp'), 'utf8'),
@@ -86,35 +102,55 @@ function deployment(scratch) {
     async voprf(kioskKey, url, kioskOrigin) {
       const registration = file(`${kioskKey.slice(0, 8)}.vwr`);
       veilwatch('registration', 'deployment', '--keys', file('keys'), '--watchlist', file('authority.vwl'),
-        '--materials', file('authority.vwl.materials.json'), '--kiosk-key', kioskKey, '--faces-per-minute', '6000',
-        '--faces-per-day', '1000000', '--faces-total', '10000000', '--disclosures-per-hour', '10000', '--out', registration);
-      writeFileSync(file('authority-profile.json'), JSON.stringify({
-        ...JSON.parse(readFileSync(file('profile.json'), 'utf8')), custody: { kind: 'authority', url },
-      }));
-      veilwatch('profile', 'sign', '--keys', file('keys'), '--watchlist', file('authority.vwl'), '--template',
-        file('authority-profile.json'), '--kiosk-key', kioskKey, '--out', file('authority.vwp'));
-      const { port } = new URL(url);
-      const authority = spawn(cli, ['authority', '--keys', file('keys/authority'), '--listen', `127.0.0.1:${port}`,
-        '--admin-listen', '127.0.0.1:0', '--allow-origin', kioskOrigin, '--register', registration], { stdio: 'ignore' });
-      for (let i = 0; ; i++) {
-        try {
-          await fetch(`${url}/v1/health`);
-          break;
-        } catch (error) {
-          if (i === 100) throw new Error(`veilwatch authority did not come up at ${url}: ${error.message}`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+        '--materials', file('authority.vwl.materials.json'), '--kiosk-key', kioskKey, ...budgets, '--out', registration);
+      const custody = { kind: 'authority', url };
       return {
-        authority,
+        authority: await startAuthority(file('keys/authority'), registration, url, kioskOrigin),
         deployment: {
-          watchlist: [...readFileSync(file('authority.vwl'))], issuerKey, profile: readFileSync(file('authority.vwp'), 'utf8'),
-          custody: { kind: 'authority', url },
+          watchlist: [...readFileSync(file('authority.vwl'))], issuerKey,
+          profile: signedProfile(file('authority.vwl'), custody, kioskKey), custody, kioskPublicKey: kioskKey,
+        },
+      };
+    },
+    /** Sealed custody for the kiosk key `kioskKey` at `url`, as `voprf` (the kiosk loads the
+     * deployment's signed descriptor; the profile carries its threshold). */
+    async sealed(kioskKey, url, kioskOrigin) {
+      const registration = file(`${kioskKey.slice(0, 8)}.sealed.vwr`);
+      veilwatch('registration', 'deployment', '--keys', file('keys'), '--sealed', file('sealed.json'),
+        '--kiosk-key', kioskKey, ...budgets, '--out', registration);
+      const descriptor = readFileSync(file('sealed.json.deployment'));
+      const { thresholdMilli } = JSON.parse(descriptor.toString('utf8').split('\n')[1]);
+      const custody = { kind: 'sealed', url };
+      return {
+        authority: await startAuthority(file('keys/authority'), registration, url, kioskOrigin),
+        deployment: {
+          watchlist: [...descriptor], issuerKey,
+          profile: signedProfile(file('sealed.json.deployment'), custody, kioskKey, thresholdMilli), custody,
           kioskPublicKey: kioskKey,
         },
       };
     },
   };
+}
+
+/** Starts `veilwatch authority` on `url`'s port with the registration `registration`, serving
+ * `kioskOrigin`; resolves with the process once it answers (kill it when done). */
+async function startAuthority(keys, registration, url, kioskOrigin) {
+  const { port } = new URL(url);
+  const authority = spawn(cli, ['authority', '--keys', keys, '--listen', `127.0.0.1:${port}`,
+    '--admin-listen', '127.0.0.1:0', '--allow-origin', kioskOrigin, '--register', registration], { stdio: 'ignore' });
+  for (let i = 0; ; i++) {
+    try {
+      await fetch(`${url}/v1/health`);
+      return authority;
+    } catch (error) {
+      if (i === 100) {
+        authority.kill();
+        throw new Error(`veilwatch authority did not come up at ${url}: ${error.message}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 /** The engine Worker on the fake camera for `seconds` (after 3 s of warm-up): what it kept up with. */
@@ -125,9 +161,9 @@ async function runCrowd(origin, camera, deployments, { pipelined, custody, autho
     const page = await browser.newPage();
     await page.goto(`${origin}/notice.html`);
     let deploymentArgs = deployments.local;
-    if (custody === 'voprf') {
+    if (custody !== 'local') {
       const kioskKey = await page.evaluate(async () => (await (await import('/kiosk/kiosk-key.js')).createKioskKey()).publicHex);
-      ({ authority, deployment: deploymentArgs } = await deployments.voprf(kioskKey, authorityUrl, origin));
+      ({ authority, deployment: deploymentArgs } = await deployments[custody](kioskKey, authorityUrl, origin));
     }
     return await page.evaluate(async ({ seconds, deploymentArgs, pipelined }) => {
       const { EngineClient } = await import('/kiosk/engine-client.js');
@@ -191,7 +227,7 @@ async function runCrowd(origin, camera, deployments, { pipelined, custody, autho
       const delta = (key) => (counters[key] - start.counters[key]) / elapsed;
       const sorted = latencies.sort((a, b) => a - b);
       return {
-        custody: deploymentArgs.custody.kind === 'local' ? 'local' : 'voprf',
+        custody: { local: 'local', authority: 'voprf', sealed: 'sealed' }[deploymentArgs.custody.kind],
         workers: engine.pipelineDepth,
         seconds: elapsed,
         fps: (frames - start.frames) / elapsed,
@@ -228,9 +264,10 @@ try {
     faces: {},
     one_worker: {},
     voprf: {},
+    sealed: {},
   };
   const pipelines = (process.env.BENCH_PIPELINES ?? 'one,two').split(',');
-  const custodies = (process.env.BENCH_CUSTODIES ?? 'local,voprf').split(',');
+  const custodies = (process.env.BENCH_CUSTODIES ?? 'local,voprf,sealed').split(',');
   const show = (count, result) => {
     const alert = result.first_frame_to_alert_ms;
     console.log(`  crowd of ${String(count).padStart(2)}, ${result.custody}, ${result.workers === 2 ? 'two Workers' : 'one Worker '}: ${result.fps_in_view.toFixed(1)} frames/s while in view (${result.fps.toFixed(1)} overall), ${result.faces_per_frame.toFixed(1)} faces a frame, `
@@ -245,13 +282,15 @@ try {
     const one = local && pipelines.includes('one') ? await run(false, 'local') : null;
     const two = local && pipelines.includes('two') ? await run(true, 'local') : null;
     const voprf = custodies.includes('voprf') ? await run(true, 'voprf') : null;
-    [one, two, voprf].filter(Boolean).forEach((result) => show(count, result));
+    const sealed = custodies.includes('sealed') ? await run(true, 'sealed') : null;
+    [one, two, voprf, sealed].filter(Boolean).forEach((result) => show(count, result));
     if (one && two) {
       console.log(`  crowd of ${String(count).padStart(2)}: two Workers / one, frames/s while in view ×${(two.fps_in_view / one.fps_in_view).toFixed(2)}`);
     }
     if (two ?? one) crowd.faces[count] = two ?? one;
     if (one && two) crowd.one_worker[count] = one;
     if (voprf) crowd.voprf[count] = voprf;
+    if (sealed) crowd.sealed[count] = sealed;
   }
   const benchPath = join(repo, 'bench.json');
   let report = {};
