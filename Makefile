@@ -50,11 +50,14 @@ native:
 wasm:
 	tools/build-wasm pkg pkg-bench pkg-unwiped
 
-## rustfmt's check, and clippy with warnings as errors on every target, without and with the CLI.
+## rustfmt's check, and clippy with warnings as errors on every target, without and with the CLI;
+## then the library for wasm32 with pkg-bench's features (pkg's and bench-api), since src/wasm/ is
+## compiled for wasm32 only (the target comes from tools/setup).
 lint:
 	cargo fmt --check
 	cargo clippy --release --locked --all-targets -- -D warnings
 	cargo clippy --release --features cli --locked --all-targets -- -D warnings
+	cargo clippy --release --locked --target wasm32-unknown-unknown --lib --features sealed-kiosk,bench-api -- -D warnings
 
 ## The npm package `veilwatch` (typed async API, <veilwatch-kiosk>, the Worker, both engine builds)
 ## in dist/npm/veilwatch/ and its tarball dist/npm/veilwatch-VERSION.tgz (tools/build-package);

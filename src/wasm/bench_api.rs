@@ -201,7 +201,7 @@ fn sample_runs(values: &[f32], background: Option<&[f32]>) -> Vec<u8> {
         let run = &values[at..at + RUN];
         let distinct = (0..RUN).all(|i| (i + 1..RUN).all(|j| run[i].to_bits() != run[j].to_bits()));
         let face_made =
-            background.map_or(true, |bg| (0..RUN).filter(|&i| bg[at + i].to_bits() != run[i].to_bits()).count() >= 3);
+            background.is_none_or(|bg| (0..RUN).filter(|&i| bg[at + i].to_bits() != run[i].to_bits()).count() >= 3);
         distinct && face_made && run.iter().all(|v| v.is_finite() && *v != 0.0)
     };
     let starts = values.len() / RUN;
@@ -364,7 +364,7 @@ pub fn are_group_elements(bytes: &[u8]) -> bool {
     use curve25519_dalek::ristretto::CompressedRistretto;
     use curve25519_dalek::traits::IsIdentity;
     !bytes.is_empty()
-        && bytes.len() % 32 == 0
+        && bytes.len().is_multiple_of(32)
         && bytes.chunks_exact(32).all(|chunk| {
             CompressedRistretto::from_slice(chunk)
                 .ok()

@@ -13,13 +13,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Subcommand};
 use ed25519_dalek::SigningKey;
 use rand_core::OsRng;
 use serde_json::{json, Value};
 use veilwatch::authority::registration::{Budgets, Document, HexBytes};
 use veilwatch::blind::enroll::{build, synthetic_enrolments, WatchlistParams};
-use veilwatch::blind::format::Watchlist;
+use veilwatch::blind::format::{Watchlist, MAX_ENTRIES};
 use veilwatch::blind::matcher::Matcher;
 use veilwatch::blind::prf::{DeploymentKey, LocalHmac, MasterSecret, Prf, VoprfClientPrf};
 use veilwatch::blind::{DEFAULT_TABLES, DEFAULT_THRESHOLD};
@@ -56,8 +57,14 @@ pub struct BenchArgs {
     /// Report file to merge the "native" medians into.
     #[arg(long, default_value = "bench.json")]
     out: PathBuf,
-    /// Synthetic watchlist sizes for the blind-matching benchmark (comma-separated; empty: skip).
-    #[arg(long, default_value = "1000,10000,100000", value_delimiter = ',')]
+    /// Synthetic watchlist sizes for the blind-matching benchmark (comma-separated; each from 1 to
+    /// the most entries a watchlist holds).
+    #[arg(
+        long,
+        default_value = "1000,10000,100000",
+        value_delimiter = ',',
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=u64::from(MAX_ENTRIES)),
+    )]
     watchlists: Vec<usize>,
 }
 
@@ -165,9 +172,7 @@ pub fn run(models: &Path, args: BenchArgs) -> Result<()> {
 
     let mut report = read_report(&args.out);
     report["native"] = Value::Object(native);
-    if !args.watchlists.is_empty() {
-        report["watchlists"] = watchlist_bench(&args.watchlists, args.runs)?;
-    }
+    report["watchlists"] = watchlist_bench(&args.watchlists, args.runs)?;
     report["authority_client"] = client_prf_bench(args.runs)?;
     write_atomically(&args.out, serde_json::to_string_pretty(&report)?.as_bytes())?;
     println!("wrote {}", args.out.display());
@@ -302,4 +307,46 @@ fn client_prf_bench(runs: usize) -> Result<Value> {
         voprf / oprf
     );
     Ok(json!({"tables": DEFAULT_TABLES, "voprf_ms": voprf, "oprf_ms": oprf, "ratio": voprf / oprf}))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::error::ErrorKind;
+    use clap::Parser;
+    use veilwatch::blind::format::MAX_ENTRIES;
+
+    use crate::{Cli, Command};
+
+    /// `veilwatch bench --watchlists VALUE` through the real command line, up to the parsed sizes.
+    fn watchlists(value: &str) -> Result<Vec<usize>, clap::Error> {
+        match Cli::try_parse_from(["veilwatch", "bench", "--watchlists", value])?.command {
+            Command::Bench(args) => Ok(args.watchlists),
+            _ => unreachable!("`bench` parses as the bench subcommand"),
+        }
+    }
+
+    #[test]
+    fn watchlist_sizes_are_a_comma_separated_list_of_sizes_a_watchlist_can_have() {
+        assert_eq!(watchlists("1000,10000").unwrap(), [1000, 10_000]);
+        assert_eq!(watchlists("1").unwrap(), [1]);
+        assert_eq!(watchlists(&MAX_ENTRIES.to_string()).unwrap(), [MAX_ENTRIES as usize]);
+        let Command::Bench(defaults) = Cli::try_parse_from(["veilwatch", "bench"]).unwrap().command else {
+            unreachable!("`bench` parses as the bench subcommand")
+        };
+        assert_eq!(defaults.watchlists, [1000, 10_000, 100_000]);
+    }
+
+    /// Each refused at parsing, with clap's usage error (exit status 2) naming the option, before any
+    /// benchmark runs: an empty list, an empty item, a size no watchlist can have (0, or more than
+    /// `MAX_ENTRIES`, which would also build the synthetic entries before enrolment refuses them).
+    #[test]
+    fn an_empty_or_impossible_watchlist_size_is_a_usage_error() {
+        let too_many = (MAX_ENTRIES + 1).to_string();
+        for value in ["", ",", "1,,2", "1000,", "0", "1000,0", &too_many, "ten"] {
+            let err = watchlists(value).expect_err(value);
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{value:?}: {err}");
+            assert_eq!(err.exit_code(), 2, "{value:?}");
+            assert!(err.to_string().contains("--watchlists"), "{value:?}: {err}");
+        }
+    }
 }
