@@ -175,10 +175,7 @@ fn sealed_custody_chooses_its_threshold_from_the_cohort_and_the_kiosk_shows_the_
     let said = refused(enrol(&["--target-fpir", "1/100"]));
     assert!(said.contains("give --stranger-cohort FILE too"), "{said}");
     let said = ok(enrol(&["--target-fpir", "1/100", "--stranger-cohort", &path("strangers.cohort")]));
-    assert!(
-        said.contains("sealed threshold") && said.contains("exact quantised scores against a cohort of"),
-        "{said}"
-    );
+    assert!(said.contains("sealed threshold") && said.contains("exact quantised scores against a cohort of"), "{said}");
     let descriptor = std::fs::read(scratch.join("list.sealed.json.deployment")).unwrap();
     let text = String::from_utf8(descriptor.clone()).unwrap();
     let json: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
