@@ -859,7 +859,7 @@ fn the_kiosk_session_loads_a_sealed_deployment_and_matches_one_face_at_a_time() 
     assert_eq!(
         (alerts[0].tables, alerts[0].implied_cosine),
         (0, 0.36),
-        "the kiosk learns only that the threshold was reached"
+        "no tables under sealed custody: the threshold the quantised similarity reached"
     );
     assert!(!alerts[0].probe.rgba().is_empty(), "the reviewer sees the probe");
     assert_eq!(session.pending_queries(), 0);
@@ -888,10 +888,29 @@ fn the_kiosk_session_loads_a_sealed_deployment_and_matches_one_face_at_a_time() 
     assert!(all.iter().all(|path| path.starts_with("/v1/sealed/")), "never /v1/evaluate or /v1/disclose: {all:?}");
     assert_eq!(session.counters().match_attempts, 1 + good as u64, "{:?}", session.counters());
 
-    // Stopped mid-face: the face and the key pair are dropped, and a late answer is an unknown query.
+    // The authority suspends the kiosk (the Worker reports its 403 `suspended` in the words of
+    // www/kiosk/authority-client.js): matching pauses, with an audit line, until the next load.
     session.process_frame(&blank, ms(30.0)).unwrap();
     let third = session.process_frame(&listed, ms(40.0)).unwrap();
-    let query = &third.queries[0];
+    let refusal = format!("the authority at {url} refused (HTTP 403, suspended): this kiosk is suspended");
+    let suspended = session.fail_query(third.queries[0].id, &refusal).unwrap();
+    assert!(suspended.queries.is_empty(), "no next face is sent to an authority that suspended the kiosk");
+    let status = session.status(now());
+    assert!(!status.matching && status.paused.as_deref().unwrap().contains("suspended"), "{status:?}");
+    assert!(session.audit_log().contains("\"outcome\":\"suspended\""));
+    session.process_frame(&blank, ms(50.0)).unwrap();
+    assert!(session.process_frame(&unlisted, ms(60.0)).unwrap().queries.is_empty(), "paused");
+    assert!(session
+        .begin_load_deployment(options(CustodyOptions::Sealed { url: url.clone() }), now())
+        .unwrap()
+        .is_none());
+    assert!(session.status(now()).matching, "loaded again, matching resumes");
+
+    // Stopped mid-face: the face and the key pair are dropped, and a late answer is an unknown query.
+    session.process_frame(&blank, ms(70.0)).unwrap();
+    let fourth = session.process_frame(&listed, ms(80.0)).unwrap();
+    let query = &fourth.queries[0];
+    assert_eq!(query.deployment, s.id_hex, "each query names its deployment");
     session.stop();
     assert_eq!(session.pending_queries(), 0);
     let late = session.complete_query(query.id, &[0; 48], now()).err().unwrap();

@@ -172,9 +172,12 @@ fn sealed_custody_chooses_its_threshold_from_the_cohort_and_the_kiosk_shows_the_
         args.extend_from_slice(extra);
         veilwatch(models, &args)
     };
-    let said = refused(enrol(&["--target-fpir", "1/100"]));
+    let said = refused(enrol(&["--target-fpir", "1/20"]));
     assert!(said.contains("give --stranger-cohort FILE too"), "{said}");
-    let said = ok(enrol(&["--target-fpir", "1/100", "--stranger-cohort", &path("strangers.cohort")]));
+    // 199 strangers cannot show 1 in 100: with none alerting, the upper bound is 3.7 / 199.
+    let said = refused(enrol(&["--target-fpir", "1/100", "--stranger-cohort", &path("strangers.cohort")]));
+    assert!(said.contains("use a larger cohort or a looser target"), "{said}");
+    let said = ok(enrol(&["--target-fpir", "1/20", "--stranger-cohort", &path("strangers.cohort")]));
     assert!(said.contains("sealed threshold") && said.contains("exact quantised scores against a cohort of"), "{said}");
     let descriptor = std::fs::read(scratch.join("list.sealed.json.deployment")).unwrap();
     let text = String::from_utf8(descriptor.clone()).unwrap();
@@ -184,7 +187,9 @@ fn sealed_custody_chooses_its_threshold_from_the_cohort_and_the_kiosk_shows_the_
     let threshold = json["thresholdMilli"].as_u64().unwrap();
     assert_eq!(estimate["threshold"].as_u64(), Some(threshold), "the estimate is for the chosen threshold");
     let per_1000 = estimate["falseAlertEstimate"]["per1000"].as_f64().unwrap();
-    assert!(per_1000 <= 10.0, "at most 1 in 100 of the cohort alerts: {per_1000} per 1 000");
+    let upper = estimate["falseAlertEstimate"]["per1000Ci95"][1].as_f64().unwrap();
+    assert!(per_1000 <= upper && upper <= 50.0, "the cohort shows 1 in 20: {per_1000} per 1 000, up to {upper}");
+    eprintln!("sealed, target 1/20: threshold {threshold}, {per_1000} per 1 000 (95% up to {upper})");
 
     let kiosk = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
     let kiosk_hex = veilwatch::hex::hex(kiosk.verifying_key().as_bytes());

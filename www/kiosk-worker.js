@@ -58,6 +58,10 @@ const hex = (bytes) => Array.from(new Uint8Array(bytes), (b) => b.toString(16).p
 
 /** How long a blind match may wait for the authority (the request's deadline and the engine's). */
 const AUTHORITY_TIMEOUT_MS = 5_000;
+/** How long a step of a sealed face may wait (a key registration uploads 1.1 MB; the authority
+ * computes a masked answer per face): below the engine's own least deadline for it (25 s,
+ * src/kiosk/sealed_faces.rs MIN_STEP_DEADLINE_MS), so that this abort, and its failQuery, decides. */
+const SEALED_TIMEOUT_MS = 20_000;
 
 let kiosk = null;
 /** How many audit lines are in IndexedDB. */
@@ -185,15 +189,15 @@ async function kioskKey() {
 // /v1/sealed/…) for
 // the deployment the engine names; resolves with the answer's bytes. Refused here, sending nothing,
 // without a kiosk key; a refusal's message carries the authority's reason and Retry-After.
-async function callAuthority(url, path, body, { nonceHex, contentType } = {}) {
+async function callAuthority(url, path, body, { nonceHex, contentType, deploymentHex } = {}) {
   const response = await signedFetch(url, {
     path,
     body,
     nonceHex,
     contentType,
-    deploymentHex: kiosk?.deploymentId(),
+    deploymentHex: deploymentHex ?? kiosk?.deploymentId(),
     kioskKey: await kioskKey(),
-    timeoutMs: AUTHORITY_TIMEOUT_MS,
+    timeoutMs: path.startsWith('/v1/sealed/') ? SEALED_TIMEOUT_MS : AUTHORITY_TIMEOUT_MS,
   });
   return new Uint8Array(await response.arrayBuffer());
 }
@@ -232,12 +236,13 @@ async function disclose({ alert, nonce, body }) {
 // unasked, and the requests it brings (sealed custody's next step) are sent in turn. A query the
 // engine no longer holds (its face left, its time ran out) is dropped quietly. The answer's bytes
 // are wiped once the engine has them.
-async function askAuthority({ id, path, body }) {
+async function askAuthority({ id, path, deployment, body }) {
   let outcome;
   let answer;
   try {
     try {
-      answer = await callAuthority(authorityUrl, path, body);
+      // The deployment the query was made for, whatever the engine is loading meanwhile.
+      answer = await callAuthority(authorityUrl, path, body, { deploymentHex: deployment });
     } catch (error) {
       if (!kiosk) return;
       outcome = kiosk.failQuery(id, error.message);

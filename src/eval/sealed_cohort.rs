@@ -51,10 +51,12 @@ impl SealedCohortScores {
         }
     }
 
-    /// The lowest threshold (thousandths, 1–999) whose point estimate meets `target` per passer-by;
-    /// `None` when even 999 does not.
+    /// The lowest threshold (thousandths, 1–999) at which the cohort *shows* the target: the upper
+    /// end of the estimate's 95% interval is at most `target` per passer-by. `None` when no
+    /// threshold does, which a cohort smaller than about 3.7 / `target` strangers never can (zero
+    /// alerts in N is an upper bound of about 3.7 / N, not a rate of zero).
     pub fn threshold_for_fpir(&self, target: f64) -> Option<u16> {
-        (1..1000u16).find(|&t| self.alerts_at(t) as f64 / self.strangers().max(1) as f64 <= target)
+        (1..1000u16).find(|&t| self.estimate(t).per_1000_ci95[1] / 1000.0 <= target)
     }
 }
 
@@ -85,9 +87,12 @@ mod tests {
         assert!(estimate.calibration.contains("5 strangers (2 alert)"));
         // Zero alerts is not a zero rate: the interval reaches about 3.7 in N.
         assert!(scores.estimate(800).per_1000_ci95[1] > 500.0);
-        // The lowest threshold that keeps at most one stranger in five.
-        let chosen = scores.threshold_for_fpir(0.2).unwrap();
-        assert_eq!(scores.alerts_at(chosen), 1);
-        assert!(scores.alerts_at(chosen - 1) > 1);
+        // Five strangers cannot show a rate below about 3.7 in 5: no threshold meets 1 in 5, and
+        // the lowest that shows 0.9 is the one with no alert left.
+        assert_eq!(scores.threshold_for_fpir(0.2), None);
+        let chosen = scores.threshold_for_fpir(0.9).unwrap();
+        assert_eq!(scores.alerts_at(chosen), 0);
+        assert!(scores.alerts_at(chosen - 1) > 0);
+        assert!(scores.estimate(chosen).per_1000_ci95[1] <= 900.0);
     }
 }

@@ -48,6 +48,9 @@ pub const MATERIAL_WAITING: &str = "waiting for the reviewer material from the a
 pub struct AuthorityQuery {
     pub id: u32,
     pub path: String,
+    /// The deployment the request is for (32 hex, its `Veilwatch-Deployment` header): the one the
+    /// query was made for, whatever the kiosk is loading meanwhile.
+    pub deployment: String,
     #[serde(with = "serde_bytes")]
     #[cfg_attr(target_arch = "wasm32", tsify(type = "Uint8Array"))]
     pub body: Vec<u8>,
@@ -242,16 +245,42 @@ impl AuthorityRoundTrips {
         self.paused = Some(error.to_string());
     }
 
+    /// Pauses matching because the authority suspended this kiosk (`reason`: its refusal), with an
+    /// audit line the first time.
+    pub fn pause_suspended(&mut self, audit: &mut AuditLog, endpoint: &str, reason: &str, now_unix: i64) {
+        self.pending.clear();
+        if self.paused.is_none() {
+            audit.append(
+                now_unix,
+                "authority",
+                json!({"endpoint": endpoint, "outcome": "suspended", "error": reason, "matching": "paused"}),
+            );
+        }
+        self.paused = Some(format!("the authority suspended this kiosk: {reason}"));
+    }
+
     /// Matching resumes: a deployment was loaded.
     pub fn resume(&mut self) {
         self.paused = None;
     }
 
     /// The query that sends `batch` (track `track`'s blinded PRF inputs, taken at `now_ms`) to the
-    /// authority; it waits, with `probe`, for its answer until the timeout.
-    pub fn send_query(&mut self, track: u32, batch: BlindedBatch, probe: ProbeCrop, now_ms: f64) -> AuthorityQuery {
+    /// authority for `deployment`; it waits, with `probe`, for its answer until the timeout.
+    pub fn send_query(
+        &mut self,
+        track: u32,
+        batch: BlindedBatch,
+        probe: ProbeCrop,
+        deployment: &[u8; 16],
+        now_ms: f64,
+    ) -> AuthorityQuery {
         let id = self.next_query_id();
-        let query = AuthorityQuery { id, path: "/v1/evaluate".into(), body: batch.request().to_vec() };
+        let query = AuthorityQuery {
+            id,
+            path: "/v1/evaluate".into(),
+            deployment: crate::hex::hex(deployment),
+            body: batch.request().to_vec(),
+        };
         let expires_ms = now_ms + self.timeout_ms;
         self.pending.push(PendingQuery { id, track, batch, probe, expires_ms });
         query

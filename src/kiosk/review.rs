@@ -58,8 +58,8 @@ pub struct AlertView {
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub material: Option<String>,
     /// How many of the watchlist's tables agree, and the cosine that implies. Under sealed custody
-    /// the kiosk learns only that the similarity reached the threshold: `tables` is 0 and
-    /// `implied_cosine` is the deployment's threshold.
+    /// there are no tables: `tables` is 0 and `implied_cosine` is the deployment's threshold, which
+    /// the quantised similarity reached.
     pub collisions: u16,
     pub tables: u16,
     pub implied_cosine: f32,

@@ -32,7 +32,7 @@ use super::deployment::{Custody, Deployment, DeploymentOptions, Verified};
 use super::detection::{Detection, DetectionPolicy, DetectionSchedule, Pass};
 use super::minute::MinuteCounts;
 use super::review::{AlertView, Decision, ProbeCrop, Reviews};
-use super::sealed_faces::{Progress, SealedFaces};
+use super::sealed_faces::{is_suspension, NotQueued, Progress, SealedFaces};
 use super::status::{ExpectedRates, KioskStatus, ListSummary};
 use super::KioskError;
 use crate::blind::matcher::{BlindMatch, Matcher, Opened};
@@ -433,9 +433,7 @@ impl KioskSession {
         let tracker = &self.tracker;
         let (timed_out, reason) = self.authority.drop_stale_queries(now_ms, |track| tracker.is_live(track));
         self.counters.match_failures += timed_out;
-        let timeout_ms = self.authority.timeout_ms();
-        let sealed =
-            self.sealed.as_mut().and_then(|s| s.drop_stale(now_ms, timeout_ms, |track| tracker.is_live(track)));
+        let sealed = self.sealed.as_mut().and_then(|s| s.drop_stale(now_ms, |track| tracker.is_live(track)));
         self.counters.match_failures += u64::from(sealed.is_some());
         sealed.or(reason)
     }
@@ -606,7 +604,13 @@ impl KioskSession {
             let cap = u64::from(
                 deployment.profile.as_ref().map_or(DEMO_QUERY_RATE_PER_MINUTE, |p| p.profile.query_rate_per_minute),
             );
-            if !self.minute.try_attempt(cap) {
+            // Under sealed custody a full queue of faces waiting for the authority limits the rate
+            // too (and a track that alerted sends no more faces).
+            let queue = self.sealed.as_ref().map_or(Ok(()), |sealed| sealed.can_queue(request.track));
+            if queue == Err(NotQueued::Alerted) {
+                continue;
+            }
+            if queue.is_err() || !self.minute.try_attempt(cap) {
                 self.counters.rate_limited += 1;
                 continue;
             }
@@ -634,7 +638,13 @@ impl KioskSession {
                         .prf_inputs(&request.embedding, now_unix)
                         .and_then(|inputs| BlindedBatch::blind(inputs.to_vec()));
                     match blinded {
-                        Ok(batch) => queries.push(self.authority.send_query(request.track, batch, probe(), now_ms)),
+                        Ok(batch) => queries.push(self.authority.send_query(
+                            request.track,
+                            batch,
+                            probe(),
+                            &deployment.id(),
+                            now_ms,
+                        )),
                         Err(e) => {
                             self.counters.match_failures += 1;
                             matching_error = Some(e.to_string());
@@ -645,13 +655,9 @@ impl KioskSession {
                     // Quantised at once, into its box (see `sealed_faces`; the stack's copy is
                     // wiped by the wasm facade): the float embedding stays in `requests`.
                     let quantised = Box::new(Quantised::of(&request.embedding));
-                    let queued = match &mut self.sealed {
-                        Some(sealed) => sealed.enqueue(request.track, quantised, probe()),
-                        None => Err("sealed custody: no session for the loaded deployment".into()),
-                    };
-                    if let Err(e) = queued {
-                        self.counters.match_failures += 1;
-                        matching_error = Some(e);
+                    if let Some(sealed) = &mut self.sealed {
+                        // `can_queue` was checked before the attempt was counted.
+                        let _ = sealed.enqueue(request.track, quantised, probe());
                     }
                 }
             }
@@ -679,7 +685,9 @@ impl KioskSession {
         match progress {
             Progress::Sent(query) => queries.push(query),
             Progress::Done { track, probe, outcome } => {
-                if !self.tracker.has_alerted(track) {
+                let alerted =
+                    self.tracker.has_alerted(track) || self.sealed.as_ref().is_some_and(|s| s.has_alerted(track));
+                if !alerted {
                     alerts = self.raise_sealed_alerts(track, outcome.matches, &probe, now_unix);
                 }
             }
@@ -689,8 +697,24 @@ impl KioskSession {
                     self.audit.append(
                         now_unix,
                         "authority",
-                        json!({"endpoint": "sealed/match", "outcome": "out of range", "error": error, "key_pair": "replaced"}),
+                        json!({"endpoint": "sealed", "outcome": "out of range", "error": error,
+                               "key_pair": "dropped, the next face registers a new one"}),
                     );
+                }
+                if is_suspension(&error) {
+                    // Every sealed request fails from now on: pause, as after an unverified answer.
+                    self.authority.pause_suspended(&mut self.audit, "sealed", &error, now_unix);
+                    if let Some(sealed) = &mut self.sealed {
+                        sealed.stop();
+                    }
+                    let counters = self.counters;
+                    return QueryResult {
+                        alerts,
+                        counters,
+                        matching_error: Some(error),
+                        queries,
+                        disclosures: Vec::new(),
+                    };
                 }
                 matching_error = Some(error);
             }
@@ -726,6 +750,9 @@ impl KioskSession {
                 "alert",
                 json!({"alert": id, "track": track, "custody": "bfv-sealed", "status": "pending review"}),
             );
+            if let Some(sealed) = &mut self.sealed {
+                sealed.mark_alerted(track);
+            }
             alerts.push(AlertView {
                 id,
                 track,

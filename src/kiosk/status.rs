@@ -93,8 +93,9 @@ pub fn custody_note(suite: PrfSuite) -> &'static str {
 }
 
 /// What sealed custody means, in plain words, for the status panel.
-pub const SEALED_CUSTODY_NOTE: &str = "sealed custody: the list never leaves the authority; each face leaves this \
-    kiosk only encrypted under a key that never leaves it, and the kiosk learns only whether a listed person matched";
+pub const SEALED_CUSTODY_NOTE: &str = "sealed custody: the list never leaves the authority, and each face leaves \
+    this kiosk only encrypted under a key that never leaves it; the kiosk learns which listed people a face matched, \
+    with the score of each, and nothing of the others";
 
 /// What the status shows of the list a deployment matches against: a watchlist's header, or a
 /// sealed deployment's descriptor.

@@ -16,8 +16,9 @@
 //! the deployment id the authority registered the gallery under, the model its templates come from,
 //! the window, the threshold the authority compares at (thousandths of cosine), the gallery's row
 //! size class (real rows and dummies: no finer count, as for a watchlist) and the SHA-256 of the
-//! gallery as sealed for the authority, so that the signed profile pins the very list the authority
-//! holds.
+//! gallery as sealed for the authority: the signed profile thereby names the list the issuer
+//! registered, which an auditor holding the registration can compare. The kiosk cannot check that
+//! the authority serves that gallery at that threshold (it sees only encrypted answers).
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};

@@ -280,8 +280,19 @@ impl SealedSession {
     }
 
     /// The answer's body to the last request: the next request, or the face's outcome. An error
-    /// ends the face (the session stays usable: it re-keys where the guarantees above say so).
+    /// ends the face (the session stays usable: it re-keys where the guarantees above say so). An
+    /// answer outside the honest range, at whichever step, drops the key pair: the next face
+    /// registers a new one.
     pub fn on_answer(&mut self, answer: &[u8]) -> Result<Step, SessionError> {
+        let step = self.step(answer);
+        if matches!(step, Err(SessionError::Sealed(SealedError::OutOfRange(_)))) {
+            self.kiosk = None;
+            self.next = None;
+        }
+        step
+    }
+
+    fn step(&mut self, answer: &[u8]) -> Result<Step, SessionError> {
         let waiting = std::mem::replace(&mut self.waiting, Waiting::Idle);
         match waiting {
             Waiting::Idle => Err(SessionError::NoFaceInProgress),

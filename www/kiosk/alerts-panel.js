@@ -35,10 +35,10 @@ function describe(item, alert) {
     item.dataset.photoUrl = url;
     reference.prepend(img);
   }
-  // Sealed custody has no tables: the kiosk learns only that the similarity reached the threshold.
+  // Sealed custody has no tables: its comparison is of quantised templates, at the threshold.
   const agreement = tables > 0
     ? `${collisions} of ${tables} tables agree (implied similarity ${impliedCosine.toFixed(2)}).`
-    : `The sealed comparison at the authority found a similarity of at least ${impliedCosine.toFixed(2)}.`;
+    : `The sealed comparison at the authority found a similarity at or above the threshold ${impliedCosine.toFixed(3)}.`;
   const text = item.querySelector('p');
   text.textContent = record
     ? `Alert ${alert.id}: ${record.label} (${record.referenceId}, ${record.category}) — ${agreement} Source: ${record.source}.`

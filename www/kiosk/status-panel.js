@@ -21,7 +21,7 @@ export function showWatchlist(status) {
   // Sealed custody has no tables: its threshold is a similarity, in thousandths.
   const threshold = status.tables > 0
     ? `threshold ${status.threshold} of ${status.tables} tables`
-    : `threshold: similarity ${(status.threshold / 1000).toFixed(2)}`;
+    : `threshold: similarity ${(status.threshold / 1000).toFixed(3)}`;
   const size = status.tables > 0 ? 'the file reveals only its size class' : 'the authority\'s gallery, padded to its size class';
   $('watchlist-status').textContent =
     `up to ${status.entries} entries (${size}) · custody ${status.custody} (${status.custodyNote}) · ` +

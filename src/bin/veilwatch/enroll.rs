@@ -320,14 +320,17 @@ fn sealed_threshold(args: &EnrollArgs, scores: Option<&SealedCohortScores>) -> R
         return Ok((args.sealed_threshold * 1000.0).round() as u16);
     };
     let rate = parse_rate(target).with_context(|| format!("--target-fpir `{target}` is not a rate like 1/6000"))?;
+    let strangers = scores.strangers();
     let chosen = scores.threshold_for_fpir(rate).with_context(|| {
-        format!("no sealed threshold keeps these entries within {target} false alerts against the stranger cohort")
+        format!(
+            "no sealed threshold shows {target} false alerts against this cohort of {strangers} strangers: even with \
+             none alerting, its 95% upper bound is about 3.7 / {strangers}; use a larger cohort or a looser target"
+        )
     })?;
     eprintln!(
-        "--target-fpir {target}: sealed threshold {:.3} (the lowest at which at most {target} of the cohort's {} \
-         strangers alert)",
-        f32::from(chosen) / 1000.0,
-        scores.strangers()
+        "--target-fpir {target}: sealed threshold {:.3} (the lowest at which the 95% upper bound of the cohort's \
+         {strangers} strangers' false alerts is within {target})",
+        f32::from(chosen) / 1000.0
     );
     Ok(chosen)
 }
@@ -346,7 +349,8 @@ fn sealed_descriptor(file: &SealedEnrolment) -> Result<veilwatch::sealed::descri
         valid_from: format_utc(file.not_before),
         valid_until: format_utc(file.not_after),
         threshold_milli: (file.threshold * 1000.0).round() as u16,
-        rows: u32::try_from(file.entries.div_ceil(DEGREE) * DEGREE)?,
+        // The authority's blocks: the rows plus room for one decoy (`SealedGallery::blocks`).
+        rows: u32::try_from((file.entries + 1).div_ceil(DEGREE) * DEGREE)?,
         gallery_sha256: veilwatch::hex::hex(&sha2::Sha256::digest(gallery)),
     })
 }
@@ -385,7 +389,7 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
         if args.drop_outliers {
             bail!("--drop-outliers names entries by the LSH estimate; it does not apply to sealed custody");
         }
-        if !(0.0..1.0).contains(&args.sealed_threshold) || !(0.0..=1.0).contains(&args.decoy_rate) {
+        if !(args.sealed_threshold > 0.0 && args.sealed_threshold < 1.0) || !(0.0..=1.0).contains(&args.decoy_rate) {
             bail!("--sealed-threshold must be in (0, 1) and --decoy-rate in [0, 1]");
         }
     }
@@ -434,6 +438,11 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
         let threshold_milli = sealed_threshold(&args, scores.as_ref())?;
         let file = sealed_enrolment(&args, entries, threshold_milli, engine.model_id(), valid_from, valid_until)?;
         let descriptor = sealed_descriptor(&file)?.sign(&issuer)?;
+        // The material and its descriptor first, then the estimate bound to that descriptor: a
+        // failure part-way leaves no estimate for a descriptor that was not written.
+        replace_secret(&args.out, &serde_json::to_vec_pretty(&file)?)?;
+        let descriptor_path = descriptor_path(&args.out);
+        write_atomically(&descriptor_path, descriptor.as_bytes())?;
         if let Some(scores) = &scores {
             let estimate = scores.estimate(threshold_milli);
             eprintln!("expected false alerts per 1 000 passers-by at {:.3}: {}", file.threshold, describe(&estimate));
@@ -447,10 +456,6 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
             write_atomically(&path, &json)?;
             eprintln!("{}: the cohort's estimate, for `profile sign --false-alerts`", path.display());
         }
-        replace_secret(&args.out, &serde_json::to_vec_pretty(&file)?)?;
-        let descriptor_path = descriptor_path(&args.out);
-        std::fs::write(&descriptor_path, descriptor)
-            .with_context(|| format!("cannot write {}", descriptor_path.display()))?;
         eprintln!(
             "{}: sealed registration material of {enrolled} people from {photos} photos ({skipped} without a usable \
              face), deployment {}, threshold {:.2}, valid {} – {}; for `veilwatch registration deployment --sealed`. \

@@ -96,6 +96,13 @@ fn sign(
     let mut profile =
         Profile::from_template(&read(&template)?, &file).with_context(|| template.display().to_string())?;
     let issuer = key_files::issuer_secret(&keys)?;
+    let descriptor = veilwatch::sealed::descriptor::looks_like_descriptor(&file);
+    if descriptor && !matches!(profile.custody, Custody::Sealed { .. }) {
+        bail!(
+            "{} is a sealed deployment's descriptor; its profile names sealed custody: {{\"kind\": \"sealed\", \"url\": …}}",
+            watchlist.display()
+        );
+    }
     if let Custody::Authority { authority_public_key, .. } = &mut profile.custody {
         let parsed = Watchlist::parse(file.clone(), &issuer.verifying_key())
             .with_context(|| format!("cannot read the deployment key of {}", watchlist.display()))?;
@@ -110,26 +117,22 @@ fn sign(
             _ => *authority_public_key = Some(key),
         }
     }
-    let descriptor = veilwatch::sealed::descriptor::looks_like_descriptor(&file);
-    match &profile.custody {
-        Custody::Sealed { .. } => {
-            let sealed = VerifiedDescriptor::parse(&file, &issuer.verifying_key()).with_context(|| {
-                format!("{} is not a sealed deployment's descriptor signed by this issuer (enroll --custody sealed writes FILE.deployment)", watchlist.display())
-            })?;
-            let threshold = sealed.descriptor.threshold_milli;
-            if profile.threshold != threshold {
-                bail!(
-                    "the template's threshold is {}, but the sealed deployment compares at {threshold} (thousandths of \
-                     cosine); kiosks refuse a profile whose threshold is not the list's",
-                    profile.threshold
-                );
-            }
+    if let Custody::Sealed { .. } = &profile.custody {
+        let sealed = VerifiedDescriptor::parse(&file, &issuer.verifying_key()).with_context(|| {
+            format!(
+                "{} is not a sealed deployment's descriptor signed by this issuer (enroll --custody sealed writes \
+                 FILE.deployment)",
+                watchlist.display()
+            )
+        })?;
+        let threshold = sealed.descriptor.threshold_milli;
+        if profile.threshold != threshold {
+            bail!(
+                "the template's threshold is {}, but the sealed deployment compares at {threshold} (thousandths of \
+                 cosine); kiosks refuse a profile whose threshold is not the list's",
+                profile.threshold
+            );
         }
-        _ if descriptor => bail!(
-            "{} is a sealed deployment's descriptor; its profile names sealed custody: {{\"kind\": \"sealed\", \"url\": …}}",
-            watchlist.display()
-        ),
-        _ => {}
     }
     for key in kiosk_keys {
         let key = hex(&key_files::public_key(key).context("--kiosk-key")?.to_bytes());
