@@ -389,7 +389,8 @@ pub fn run(models: &Path, args: EnrollArgs) -> Result<()> {
         if args.drop_outliers {
             bail!("--drop-outliers names entries by the LSH estimate; it does not apply to sealed custody");
         }
-        if !(args.sealed_threshold > 0.0 && args.sealed_threshold < 1.0) || !(0.0..=1.0).contains(&args.decoy_rate) {
+        let threshold_in_range = args.sealed_threshold > 0.0 && args.sealed_threshold < 1.0;
+        if !threshold_in_range || !(0.0..=1.0).contains(&args.decoy_rate) {
             bail!("--sealed-threshold must be in (0, 1) and --decoy-rate in [0, 1]");
         }
     }
