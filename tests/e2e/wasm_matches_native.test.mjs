@@ -132,7 +132,7 @@ describe('bad input is a JS Error with a message a person understands and a stab
     throwsError(() => Kiosk.create({ recognizer: recognizerBytes }), 'OPTIONS_INVALID', /missing field `detector`/);
     throwsError(() => Kiosk.create({ detector: 'yunet.onnx', recognizer: recognizerBytes }), 'OPTIONS_INVALID', /"yunet.onnx", expected byte array/);
     throwsError(() => Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes, watchlist: new Uint8Array(10) }), 'OPTIONS_INVALID', /issuerKey .* is required/);
-    throwsError(() => Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes, watchlist: new Uint8Array(10), issuerKey: 'ab'.repeat(32), custody: { kind: 'cloud' } }), 'OPTIONS_INVALID', /unknown variant `cloud`, expected `local` or `authority`/);
+    throwsError(() => Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes, watchlist: new Uint8Array(10), issuerKey: 'ab'.repeat(32), custody: { kind: 'cloud' } }), 'OPTIONS_INVALID', /unknown variant `cloud`, expected one of `local`, `authority`, `sealed`/);
     throwsError(() => Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes, watchlist: new Uint8Array(10), issuerKey: 'ab'.repeat(32), custody: { kind: 'local', prfKey: 'cd'.repeat(32) } }), 'KEY_INVALID', /not a valid Ed25519/);
     const kiosk = Kiosk.create({ detector: detectorBytes, recognizer: recognizerBytes });
     assert.equal(kiosk.status().matching, false);
