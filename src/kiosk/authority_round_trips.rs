@@ -233,30 +233,37 @@ impl AuthorityRoundTrips {
     /// audit line the first time; the pending queries are wiped (their answers could not be
     /// trusted either).
     pub fn pause_matching(&mut self, audit: &mut AuditLog, error: &BlindError, endpoint: &str, now_unix: i64) {
-        self.pending.clear();
-        if self.paused.is_none() {
-            audit.append(
-                now_unix,
-                "authority",
-                json!({"endpoint": endpoint, "outcome": "unverified",
-                "error": error.to_string(), "matching": "paused"}),
-            );
-        }
-        self.paused = Some(error.to_string());
+        let error = error.to_string();
+        self.pause(audit, endpoint, "unverified", &error, error.clone(), now_unix);
     }
 
     /// Pauses matching because the authority suspended this kiosk (`reason`: its refusal), with an
     /// audit line the first time.
     pub fn pause_suspended(&mut self, audit: &mut AuditLog, endpoint: &str, reason: &str, now_unix: i64) {
+        let shown = format!("the authority suspended this kiosk: {reason}");
+        self.pause(audit, endpoint, "suspended", reason, shown, now_unix);
+    }
+
+    /// The one pause: pending queries wiped, an audit line (`outcome`, `error`) the first time,
+    /// `shown` as why matching is paused, until the next load.
+    fn pause(
+        &mut self,
+        audit: &mut AuditLog,
+        endpoint: &str,
+        outcome: &str,
+        error: &str,
+        shown: String,
+        now_unix: i64,
+    ) {
         self.pending.clear();
         if self.paused.is_none() {
             audit.append(
                 now_unix,
                 "authority",
-                json!({"endpoint": endpoint, "outcome": "suspended", "error": reason, "matching": "paused"}),
+                json!({"endpoint": endpoint, "outcome": outcome, "error": error, "matching": "paused"}),
             );
         }
-        self.paused = Some(format!("the authority suspended this kiosk: {reason}"));
+        self.paused = Some(shown);
     }
 
     /// Matching resumes: a deployment was loaded.
